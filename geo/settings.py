@@ -1,0 +1,209 @@
+"""Settings: one frozen dataclass, loaded from a TOML file users can edit.
+
+Planning parameters taken from standards (walking speed, circle minutes,
+targets) live here with the standard's value as the default, never in code.
+Settings are passed explicitly to every function that needs them, so that
+``st.cache_data`` and ``st.cache_resource`` hash them.
+
+The defaults are written out, with comments, in ``geo/settings.default.toml``;
+``eldermap settings`` prints them. A user file may set any subset of fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from geo.errors import SettingsError
+
+DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.default.toml")
+
+FACILITY_KINDS: tuple[str, ...] = (
+    "养老机构",
+    "社区养老服务综合体/中心",
+    "日间照料中心",
+    "养老服务站",
+    "助餐点",
+    "居家上门服务商",
+)
+
+SERVICE_TAGS: tuple[str, ...] = (
+    "助餐",
+    "助浴",
+    "助洁",
+    "助行",
+    "助医",
+    "助急",
+    "日间照料",
+    "短期托养",
+    "长期托养",
+    "康复护理",
+    "医养结合",
+    "认知症照护",
+    "精神慰藉",
+    "探访关爱",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunable parameters of ElderMap.
+
+    Attributes
+    ----------
+    walk_speed_kmh
+        Walking speed of elders in km/h. GB 50180-2018 plans with 60 m/min
+        (3.6 km/h); elders walk slower, so the default is 3.0 km/h (50 m/min).
+    circle_minutes
+        Service-circle sizes in minutes (5/10/15-minute life circles of GB 50180).
+    h3_resolution
+        H3 resolution for facilities and elders (9: cells of about 0.1 km²).
+    snap_limit_m
+        Largest distance in metres from a point to the road network at which it
+        is still snapped to it; farther points are reported, not snapped.
+    suppression_threshold
+        Counts of elders below this number are suppressed on public pages and
+        in exports meant for the public.
+    elder_min_age
+        Age in years from which a person counts as an elder (60 in China).
+    oldest_old_age
+        Age in years from which an elder counts as 高龄 (80).
+    duplicate_radius_m
+        Two facilities with the same name closer than this, in metres, are
+        reported as duplicates.
+    region_margin_m
+        Points farther than this, in metres, outside the region's road network
+        extent are rejected as "outside the region".
+    mislabel_offset_m
+        If the median distance of a file's points to the nearest road exceeds
+        this (metres) and converting from GCJ-02 would bring them much closer,
+        the file's coordinate system is reported as probably mislabelled.
+    working_crs
+        Projected CRS for metric work ("EPSG:32650", say); empty means the
+        local UTM zone estimated from the data.
+    facility_kinds
+        Allowed facility kinds, in display order.
+    service_tags
+        Allowed service tags.
+    """
+
+    walk_speed_kmh: float = 3.0
+    circle_minutes: tuple[int, ...] = (5, 10, 15)
+    h3_resolution: int = 9
+    snap_limit_m: float = 300.0
+    suppression_threshold: int = 5
+    elder_min_age: int = 60
+    oldest_old_age: int = 80
+    duplicate_radius_m: float = 50.0
+    region_margin_m: float = 1000.0
+    mislabel_offset_m: float = 150.0
+    working_crs: str = ""
+    facility_kinds: tuple[str, ...] = FACILITY_KINDS
+    service_tags: tuple[str, ...] = SERVICE_TAGS
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.5 <= self.walk_speed_kmh <= 10:
+            problems.append(f"walk_speed_kmh 应在 0.5–10 之间（收到 {self.walk_speed_kmh}）")
+        if not self.circle_minutes or any(m <= 0 or m > 120 for m in self.circle_minutes):
+            problems.append(f"circle_minutes 应为 1–120 的分钟数（收到 {list(self.circle_minutes)}）")
+        if not 0 <= self.h3_resolution <= 15:
+            problems.append(f"h3_resolution 应在 0–15 之间（收到 {self.h3_resolution}）")
+        if self.snap_limit_m <= 0:
+            problems.append(f"snap_limit_m 应大于 0（收到 {self.snap_limit_m}）")
+        if self.suppression_threshold < 0:
+            problems.append(f"suppression_threshold 不能为负（收到 {self.suppression_threshold}）")
+        if not self.facility_kinds:
+            problems.append("facility_kinds 不能为空")
+        if problems:
+            raise SettingsError(
+                "设置无效：" + "；".join(problems),
+                "invalid settings: " + "; ".join(problems),
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists), for manifests and TOML."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Settings:
+    """Build settings from a mapping, rejecting unknown keys and wrong types.
+
+    Parameters
+    ----------
+    values
+        Field names to values; missing fields keep their defaults.
+    source
+        Where the values came from, named in error messages.
+    """
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise SettingsError(
+            f"设置文件 {source} 含未知项：{', '.join(unknown)}；可用项：{', '.join(known)}",
+            f"{source}: unknown settings {unknown}",
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        default = getattr(Settings(), name)
+        try:
+            if isinstance(default, tuple):
+                if not isinstance(value, list | tuple):
+                    raise TypeError
+                kind = type(default[0]) if default else str
+                kwargs[name] = tuple(kind(v) for v in value)
+            elif isinstance(default, bool):
+                kwargs[name] = bool(value)
+            elif isinstance(default, int | float) and isinstance(value, bool):
+                raise TypeError
+            else:
+                kwargs[name] = type(default)(value)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"设置文件 {source} 的 {name} 类型错误：收到 {value!r}，应为 {type(default).__name__}",
+                f"{source}: setting {name} has wrong type: {value!r}",
+            ) from None
+    return Settings(**kwargs)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from a TOML file, or the defaults when ``path`` is None.
+
+    The file may hold the fields at top level or under a ``[eldermap]`` table.
+    """
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"找不到设置文件：{path}", f"settings file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"设置文件 {path} 不是有效的 TOML：{exc}", f"settings file {path} is not valid TOML: {exc}"
+        ) from None
+    return settings_from_dict(raw.get("eldermap", raw), source=str(path))
+
+
+def settings_digest(settings: Settings) -> str:
+    """Short stable hash of the settings, for cache keys and manifests."""
+    import hashlib
+    import json
+
+    blob = json.dumps(settings.to_dict(), sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+__all__ = [
+    "DEFAULT_SETTINGS_FILE",
+    "FACILITY_KINDS",
+    "SERVICE_TAGS",
+    "Settings",
+    "load_settings",
+    "settings_digest",
+    "settings_from_dict",
+]

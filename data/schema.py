@@ -82,9 +82,9 @@ AREA_CODE = FieldSpec("area_code", "division", "行政区划代码", aliases=("�
                       doc="任意层级的区划代码，按位数归入区县（6）、街道（9）或社区（12）")
 
 FACILITY_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("id", "str", "机构编号", required=True,
+    FieldSpec("id", "str", "机构编号",
               aliases=("机构编号", "设施编号", "编号", "机构id", "设施id", "id", "序号编码", "机构代码"),
-              doc="机构或设施在本地区唯一的编号"),
+              doc="机构或设施在本地区唯一的编号；缺失时取统一社会信用代码，再缺失时由名称和位置生成"),
     FieldSpec("name", "str", "名称", required=True,
               aliases=("名称", "机构名称", "设施名称", "服务机构名称", "单位名称", "name"), doc="机构或设施名称"),
     FieldSpec("kind", "enum", "类型", required=True,

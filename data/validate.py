@@ -17,6 +17,7 @@ stored: elders are kept under a salted-hash pseudonym with birth year only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections import defaultdict
@@ -63,6 +64,14 @@ KIND_ALIASES: dict[str, str] = {
     "老年助餐点": "助餐点", "长者饭堂": "助餐点", "老年食堂": "助餐点", "助餐服务点": "助餐点",
     "居家养老服务商": "居家上门服务商", "上门服务商": "居家上门服务商", "居家养老服务机构": "居家上门服务商",
 }
+KIND_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("日间照料", "日间照料中心"), ("托老", "日间照料中心"), ("助餐", "助餐点"), ("饭堂", "助餐点"), ("食堂", "助餐点"),
+    ("驿站", "养老服务站"), ("服务站", "养老服务站"), ("综合体", "社区养老服务综合体/中心"),
+    ("养老服务中心", "社区养老服务综合体/中心"), ("上门", "居家上门服务商"), ("居家养老服务", "居家上门服务商"),
+    ("养老院", "养老机构"), ("敬老院", "养老机构"), ("福利院", "养老机构"), ("护理院", "养老机构"),
+    ("养护院", "养老机构"), ("养老公寓", "养老机构"), ("供养", "养老机构"),
+)
+"""Keyword -> kind, tried in order when a kind is neither allowed nor an exact alias (reported as a warning)."""
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
@@ -138,7 +147,10 @@ class _Collector:
             self.reasons[i].append(f"{field_zh}：{reason}")
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records, columns=PROBLEM_COLUMNS)
+        """Problems sorted by row (file-level ones first), in the order they were found within a row."""
+        order = sorted(range(len(self.records)),
+                       key=lambda k: (-1 if self.records[k][1] == "—" else int(self.records[k][1]), k))
+        return pd.DataFrame([self.records[k] for k in order], columns=PROBLEM_COLUMNS)
 
 
 def _parse_number(text: str) -> float | None:
@@ -190,6 +202,10 @@ def _choice(spec: FieldSpec, text: str, *, settings: Settings) -> tuple[str | No
         allowed = settings.facility_kinds
         value = text if text in allowed else KIND_ALIASES.get(text)
         value = value if value in allowed else None
+        if value is None:
+            guess = next((kind for word, kind in KIND_KEYWORDS if word in text and kind in allowed), None)
+            if guess is not None:
+                return guess, f"已按名称归类为“{guess}”，请核对"
     elif spec.name == "nature":
         allowed = spec.choices or ()
         value = text if text in allowed else NATURE_ALIASES.get(text)
@@ -243,6 +259,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
             value, reason = _choice(spec, text.strip(), settings=settings)
             if value is None:
                 col.add(i, spec.zh, shown, reason)
+            elif value != text.strip() and reason.startswith("已按"):
+                col.add(i, spec.zh, shown, reason, level=WARNING)
         elif spec.type == "tags":
             tags = _split_tags(text)
             unknown = [t for t in tags if t not in allowed_tags]
@@ -288,7 +306,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
 
 
 def _coordinates(raw: pd.DataFrame, parsed: dict[str, list[Any]], geometry: Sequence[Any] | None, col: _Collector,
-                 *, source_crs: str, file_crs: str | None, table: str) -> tuple[np.ndarray, np.ndarray]:
+                 *, source_crs: str, file_crs: str | None,
+                 region_extent: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat of every row (NaN where absent or bad); polygons handled by the caller."""
     n = len(raw)
     lon = np.array([np.nan if v is None else v for v in parsed.get("lon", [None] * n)], dtype="float64")
@@ -301,13 +320,21 @@ def _coordinates(raw: pd.DataFrame, parsed: dict[str, list[Any]], geometry: Sequ
         reps = geoms.where(is_point, None)
         lon = np.where(is_point & np.isnan(lon), reps.x, lon)
         lat = np.where(is_point & np.isnan(lat), reps.y, lat)
+    with np.errstate(invalid="ignore"):
+        projected = (np.abs(lon) > 180) & (np.abs(lat) > 90)
+    for i in np.flatnonzero(projected):
+        col.add(int(i), "经纬度", f"{lon[i]:g},{lat[i]:g}",
+                "坐标超出经纬度范围，像是投影坐标（米）：请转换为经纬度，或为文件声明正确的坐标系")
+    lon[projected] = np.nan
+    lat[projected] = np.nan
     one_missing = np.isnan(lon) ^ np.isnan(lat)
     for i in np.flatnonzero(one_missing):
         col.add(int(i), "经纬度", f"{raw['lon'].iat[i] if 'lon' in raw else ''},{raw['lat'].iat[i] if 'lat' in raw else ''}",
                 "经度和纬度须同时填写")
     lon[one_missing] = np.nan
     lat[one_missing] = np.nan
-    swapped = coords.looks_swapped(lon, lat)
+    swapped = coords.looks_swapped(lon, lat) | (coords.looks_swapped(lon, lat, bbox=region_extent)
+                                                if region_extent is not None else False)
     for i in np.flatnonzero(swapped):
         col.add(int(i), "经纬度", f"{lon[i]:g},{lat[i]:g}", "经纬度可能填反了（纬度超出 ±90°），请交换经度、纬度两列")
     lon[swapped] = np.nan
@@ -387,7 +414,8 @@ def validate_table(
         if spec.name in raw.columns:
             parsed[spec.name] = _parse_column(spec, raw[spec.name].tolist(), col, settings=settings, today=today)
     geometry = raw["geometry"].tolist() if has_geometry else None
-    lon, lat = _coordinates(raw, parsed, geometry, col, source_crs=source_crs, file_crs=raw_table.crs, table=table)
+    lon, lat = _coordinates(raw, parsed, geometry, col, source_crs=source_crs, file_crs=raw_table.crs,
+                            region_extent=region_extent)
     out = pd.DataFrame(index=range(n))
     for name, values in parsed.items():
         out[name] = pd.Series(values, dtype="object")
@@ -403,6 +431,7 @@ def validate_table(
         _location_rules(out, lon, lat, col, region_extent=region_extent, settings=settings, table=table)
     good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
     if table == "facilities":
+        _derive_facility_ids(out, lon, lat)
         _facility_duplicates(out, lon, lat, good_mask, col, settings=settings)
     elif table == "elders":
         _duplicate_ids(out, "pid", "老人", good_mask, col)
@@ -415,8 +444,11 @@ def validate_table(
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
     for spec in specs:
-        if spec.sensitive and spec.name in rejects.columns:
-            rejects[spec.name] = [_mask(spec, v) for v in rejects[spec.name]]
+        if spec.name in rejects.columns and (spec.sensitive or (table == "elders" and spec.name in ("lon", "lat"))):
+            rejects[spec.name] = [v if v is None else (_mask(spec, v) if spec.sensitive else _SENSITIVE_MASK)
+                                  for v in rejects[spec.name]]
+    original = {canonical: header for header, canonical in raw_table.header_map.items()}
+    rejects = rejects.rename(columns=original)
     rejects.insert(0, "行号", raw_table.source_rows[~good_mask])
     rejects["拒绝原因"] = ["；".join(col.reasons[i]) for i in np.flatnonzero(~good_mask)]
     problems = col.frame()
@@ -520,7 +552,7 @@ def _elder_rules(out: pd.DataFrame, col: _Collector, *, salt: bytes, today: dt.d
             out.at[i, "birth_year"] = today.year - int(out.at[i, "age"])
         year = out.at[i, "birth_year"]
         if year is None:
-            if not any(r.startswith("出生年份") or r.startswith("年龄") for r in col.reasons.get(i, [])):
+            if i not in col.bad_rows:
                 col.add(i, "出生年份", None, "缺少出生年份（可填出生年份、出生日期、年龄或身份证号）")
         elif today.year - year < settings.elder_min_age:
             col.add(i, "出生年份", year, f"按统计日期 {today.isoformat()} 计未满 {settings.elder_min_age} 岁，不属于老年人")
@@ -573,6 +605,20 @@ def _location_rules(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, col: _C
                 f"{settings.region_margin_m:g} 米）；请检查坐标或坐标系声明")
 
 
+def _derive_facility_ids(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
+    """Fill missing facility ids: the credit code, else "F" + a hash of name and position (stable on re-import)."""
+    if "id" not in out:
+        out["id"] = pd.Series([None] * len(out), dtype="object")
+    uscc = out["uscc"] if "uscc" in out else pd.Series([None] * len(out), dtype="object")
+    for i in range(len(out)):
+        if out.at[i, "id"] is None:
+            if uscc.iat[i] is not None:
+                out.at[i, "id"] = uscc.iat[i]
+            elif out.at[i, "name"] is not None:
+                key = f"{out.at[i, 'name']}|{lon[i]:.4f}|{lat[i]:.4f}"
+                out.at[i, "id"] = "F" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
+
+
 def _facility_duplicates(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, good: np.ndarray, col: _Collector, *,
                          settings: Settings) -> None:
     _duplicate_ids(out, "id", "机构编号", good, col)
@@ -617,6 +663,10 @@ FLOAT_COLUMNS = {"price_min_yuan_month", "price_max_yuan_month", "fiscal_revenue
 LIST_COLUMNS = {"services", "groups"}
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _typed_frame(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, geometry: Sequence[Any] | None,
                  raw_table: RawTable, good: np.ndarray, *, table: str, settings: Settings,
                  source_crs: str) -> gpd.GeoDataFrame:
@@ -635,6 +685,7 @@ def _typed_frame(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, geometry: 
     frame = pd.DataFrame(index=range(n))
     for name in columns:
         values = out[name] if name in out else pd.Series([None] * n, dtype="object")
+        values = [None if _missing(v) else v for v in values]
         if name in INT_COLUMNS:
             frame[name] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
         elif name in FLOAT_COLUMNS:
@@ -667,39 +718,45 @@ def _typed_frame(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, geometry: 
 
 def _mislabel_check(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, col: _Collector, *, source_crs: str,
                     settings: Settings) -> None:
-    """Warn when points sit a consistent few hundred metres off every road and another CRS fits better."""
+    """Warn when another coordinate system would put a file's points consistently closer to the roads.
+
+    Points mislabelled as WGS-84 while really GCJ-02 (say) sit a consistent few hundred metres off
+    in one direction; read in the right system most of them move onto or next to a road. The
+    warning fires when, read in another system, the median distance to the nearest road at least
+    halves, drops by at least ``settings.mislabel_offset_m`` metres, and 70 % of points get closer.
+    """
     points = good[good.geometry.notna()]
     if len(points) < 3 or roads.empty:
         return
     utm = roads.estimate_utm_crs()
-    lines = roads.to_crs(utm).geometry.values
-    tree = shapely.STRtree(lines)
+    tree = shapely.STRtree(roads.to_crs(utm).geometry.values)
 
-    def median_offset_m(lon: np.ndarray, lat: np.ndarray) -> float:
+    def offsets_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(utm).values
         _, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-        return float(np.median(dist))
+        return np.asarray(dist)
 
     lon, lat = points["lon"].to_numpy(), points["lat"].to_numpy()
-    declared = median_offset_m(lon, lat)
-    if declared <= settings.mislabel_offset_m:
-        return
+    declared = offsets_m(lon, lat)
     raw_lon, raw_lat = coords.from_wgs84(lon, lat, source_crs)
-    alternatives = {}
+    names = {"wgs84": "WGS-84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}
+    base = "wgs84" if source_crs == "cgcs2000" else source_crs
     for other in ("wgs84", "gcj02", "bd09"):
-        if other != source_crs and other != ("wgs84" if source_crs == "cgcs2000" else ""):
-            alt_lon, alt_lat = coords.to_wgs84(raw_lon, raw_lat, other)
-            alternatives[other] = median_offset_m(alt_lon, alt_lat)
-    best = min(alternatives, key=alternatives.get)
-    names = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}
-    if alternatives[best] < declared / 2:
-        col.add(None, "坐标系", names.get(source_crs, source_crs),
-                f"这些点到最近道路的中位距离为 {declared:.0f} 米，若按 {names[best]} 解读则为 "
-                f"{alternatives[best]:.0f} 米：坐标系可能标错，请用 --facility-crs/--elder-crs {best} 重新导入",
+        if other == base:
+            continue
+        alt = offsets_m(*coords.to_wgs84(raw_lon, raw_lat, other))
+        if (np.median(alt) <= np.median(declared) / 2
+                and np.median(declared) - np.median(alt) >= settings.mislabel_offset_m
+                and np.mean(alt < declared) >= 0.7):
+            col.add(None, "坐标系", names[source_crs],
+                    f"这些点到最近道路的中位距离为 {np.median(declared):.0f} 米，若按 {names[other]} 解读则为 "
+                    f"{np.median(alt):.0f} 米：坐标系可能标错，请核对后用 --facility-crs/--elder-crs {other} 重新导入",
+                    level=WARNING)
+            return
+    if np.median(declared) > settings.snap_limit_m:
+        col.add(None, "坐标系", names[source_crs],
+                f"这些点到最近道路的中位距离为 {np.median(declared):.0f} 米，偏离道路较远，请核对坐标和坐标系",
                 level=WARNING)
-    else:
-        col.add(None, "坐标系", names.get(source_crs, source_crs),
-                f"这些点到最近道路的中位距离为 {declared:.0f} 米，偏离道路较远，请核对坐标", level=WARNING)
 
 
 def write_report(result: ValidationResult, out: str | Path) -> tuple[Path, Path | None]:

@@ -124,16 +124,17 @@ def _read_osmnx(graph: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     for tag in ("highway", "name", *EXTRA_WAY_TAGS):
         raw[tag] = edges[tag].map(_text) if tag in edges else None
     # osmnx already reversed oneway=-1 ways and stores oneway as a bool
-    raw["oneway"] = edges["oneway"].map(lambda x: bool(x) and str(x).lower() != "false").to_numpy(dtype=bool)
+    oneway = edges["oneway"] if "oneway" in edges else pd.Series(False, index=edges.index)
+    raw["oneway"] = oneway.map(lambda x: bool(x) and str(x).lower() != "false").to_numpy(dtype=bool)
     twin = edges["reversed"].map(lambda x: all(x) if isinstance(x, list) else str(x).lower() == "true") \
         if "reversed" in edges else pd.Series(False, index=edges.index)
     raw["geometry"] = edges.geometry.to_numpy()
     # osmnx stores a two-way segment twice (u->v and v->u); keep one row per undirected pair
     raw["_twin"] = twin.to_numpy(dtype=bool)
-    a, b = np.minimum(raw["u"], raw["v"]), np.maximum(raw["u"], raw["v"])
-    raw["_key"] = [f"{x}-{y}-{i}" if not one else f"{k}" for x, y, i, one, k
-                   in zip(a, b, raw["osm_id"], raw["oneway"], range(len(raw)), strict=True)]
-    raw = raw.sort_values(["_twin"], kind="stable").drop_duplicates("_key").sort_index()
+    low, high = np.minimum(raw["u"], raw["v"]), np.maximum(raw["u"], raw["v"])
+    raw["_key"] = [f"{a}-{b}-{osm_id}" if not one else f"row{i}"
+                   for i, (a, b, osm_id, one) in enumerate(zip(low, high, raw["osm_id"], raw["oneway"], strict=True))]
+    raw = raw.sort_values("_twin", kind="stable").drop_duplicates("_key").sort_index()
     node_gdf = gpd.GeoDataFrame({"node_id": nodes.index.to_numpy()}, geometry=nodes.geometry.to_numpy(), crs=CRS)
     return node_gdf, raw.drop(columns=["_twin", "_key"])
 
@@ -244,7 +245,7 @@ def load_buildings(pbf: str | Path) -> gpd.GeoDataFrame:
         ``osm_id`` (int64), ``building`` (tag value), ``levels`` (float storeys from
         ``building:levels``, NaN if missing), ``street`` and ``housenumber``
         (``addr:*`` tags), ``name`` (None where missing) and Polygon/MultiPolygon
-        ``geometry``. Empty (same columns) when the extract has no buildings.
+        ``geometry`` (invalid OSM rings repaired, degenerate ones dropped). Empty (same columns) when the extract has no buildings.
 
     Raises
     ------
@@ -265,6 +266,12 @@ def load_buildings(pbf: str | Path) -> gpd.GeoDataFrame:
         log.info("buildings loaded from %s: 0 buildings", path)
         return gpd.GeoDataFrame(columns=list(BUILDING_COLUMNS), geometry="geometry", crs=CRS)
     found = found[found.geometry.geom_type.isin(["Polygon", "MultiPolygon"]) & (found["building"] != "no")]
+    # OSM has self-touching rings and zero-area slivers; repair them so point-in-polygon tests are reliable
+    geometry = found.geometry.to_crs(CRS).to_numpy()
+    invalid = ~shapely.is_valid(geometry)
+    geometry[invalid] = shapely.make_valid(geometry[invalid], method="structure", keep_collapsed=False)
+    keep = ~shapely.is_empty(geometry) & np.isin(shapely.get_type_id(geometry), [3, 6])
+    found, geometry = found[keep], geometry[keep]
 
     def text(column: str) -> pd.Series:
         values = found[column] if column in found else [None] * len(found)
@@ -278,7 +285,7 @@ def load_buildings(pbf: str | Path) -> gpd.GeoDataFrame:
         "street": text("addr:street"),
         "housenumber": text("addr:housenumber"),
         "name": text("name"),
-    }, geometry=gpd.GeoSeries(found.geometry.to_crs(CRS).to_numpy(), crs=CRS))
+    }, geometry=gpd.GeoSeries(geometry, crs=CRS))
     log.info("buildings loaded from %s: %d buildings", path, len(out))
     return out
 

@@ -78,9 +78,10 @@ class Settings:
         Points farther than this, in metres, outside the region's road network
         extent are rejected as "outside the region".
     mislabel_offset_m
-        If the median distance of a file's points to the nearest road exceeds
-        this (metres) and converting from GCJ-02 would bring them much closer,
-        the file's coordinate system is reported as probably mislabelled.
+        A file's coordinate system is reported as probably mislabelled when
+        reading it in another system (GCJ-02 instead of WGS-84, say) brings the
+        median distance of its points to the nearest road down by at least this
+        many metres (and by half, with 70 % of points closer).
     working_crs
         Projected CRS for metric work ("EPSG:32650", say); empty means the
         local UTM zone estimated from the data.
@@ -99,7 +100,7 @@ class Settings:
     oldest_old_age: int = 80
     duplicate_radius_m: float = 50.0
     region_margin_m: float = 1000.0
-    mislabel_offset_m: float = 150.0
+    mislabel_offset_m: float = 30.0
     working_crs: str = ""
     facility_kinds: tuple[str, ...] = FACILITY_KINDS
     service_tags: tuple[str, ...] = SERVICE_TAGS

@@ -1,0 +1,26 @@
+"""Map layers: composable functions that draw on a ``folium.Map`` and return it.
+
+Never imports streamlit: pages hand results to these functions and show the
+map with ``streamlit_folium``. See :mod:`layers.assets` for how maps render
+without internet access.
+"""
+
+from layers.assets import install_static_assets, offline_map_assets, remote_asset_urls
+from layers.basemap import add_areas, add_legend, add_roads, bind_popup, bind_tooltip, escape_text, new_map
+from layers.facilities import PUBLIC_FACILITY_FIELDS, add_facilities, public_facility_records
+
+__all__ = [
+    "PUBLIC_FACILITY_FIELDS",
+    "add_areas",
+    "add_facilities",
+    "add_legend",
+    "add_roads",
+    "bind_popup",
+    "bind_tooltip",
+    "escape_text",
+    "install_static_assets",
+    "new_map",
+    "offline_map_assets",
+    "public_facility_records",
+    "remote_asset_urls",
+]

@@ -1,0 +1,304 @@
+"""The map itself and its plain offline base layers: roads and area outlines.
+
+Without a tile server the region's own road network, drawn as thin grey
+lines, is the base map: it needs no internet and no key. A tile URL (天地图
+with a key, an internal tile server) can be given instead or as well.
+
+Also here are the small building blocks every layer uses to put text on a
+map safely: :func:`escape_text`, :func:`bind_popup`, :func:`bind_tooltip` and
+:func:`add_legend`. They bind content with Leaflet's own calls, so maps need
+Leaflet alone (folium's ``Popup`` needs jQuery), and all text passes through
+:func:`escape_text` so that data can never inject markup or script.
+
+All functions take GeoDataFrames in any CRS (reprojected to EPSG:4326 here)
+and return the map they were given, so calls compose::
+
+    m = add_facilities(add_areas(add_roads(new_map(bounds), edges), areas), facilities)
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Sequence
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from geo.errors import NoCrsError
+
+log = logging.getLogger(__name__)
+
+MAP_CRS = "EPSG:4326"
+COORD_PRECISION_DEG = 1e-5
+"""Coordinates drawn on maps are simplified and rounded to this many degrees (about 1 m)."""
+
+AREA_LAYER_ZH = {"district": "区县边界", "street": "街道边界", "community": "社区边界"}
+
+
+def escape_text(value: object) -> str:
+    """HTML-escape a value for a popup, tooltip or legend.
+
+    Besides ``& < > " '`` this escapes the backtick, ``$`` and backslash, so
+    the text is also inert inside a JavaScript template literal (folium puts
+    some texts in backticks). ``None`` becomes an empty string.
+    """
+    if value is None:
+        return ""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+def to_map_crs(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """``gdf`` in EPSG:4326 (a copy when reprojected); ``what`` names the layer in the error.
+
+    Raises
+    ------
+    NoCrsError
+        The frame has no CRS.
+    """
+    if gdf.crs is None:
+        raise NoCrsError(
+            f"图层“{what}”没有坐标参考系（CRS），无法上图。请在数据中声明坐标系（如 EPSG:4326）。",
+            f"layer {what!r} has no CRS; set one (e.g. EPSG:4326) before mapping it",
+        )
+    return gdf if gdf.crs.to_string() == MAP_CRS else gdf.to_crs(MAP_CRS)
+
+
+class _BoundContent(MacroElement):
+    """Leaflet ``bindPopup``/``bindTooltip`` on the parent layer, content as a JSON string."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.{{ this.method }}({{ this.content|tojson }}, {{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, method: str, content: str, options: dict[str, object]) -> None:
+        super().__init__()
+        self._name = "BoundContent"
+        self.method = method
+        self.content = content
+        self.options = options
+
+
+def bind_popup(layer: Element, content_html: str, *, max_width_px: int = 360) -> None:
+    """Attach a popup to a folium layer, without jQuery.
+
+    Parameters
+    ----------
+    layer
+        A marker, vector layer or GeoJson added (or about to be added) to a map.
+    content_html
+        Ready-made HTML: every piece of data in it must already have gone
+        through :func:`escape_text`. It is embedded as a JSON string, so it
+        cannot end the surrounding script.
+    """
+    layer.add_child(_BoundContent("bindPopup", content_html, {"maxWidth": max_width_px}))
+
+
+def bind_tooltip(layer: Element, text: object, *, sticky: bool = True) -> None:
+    """Attach a plain-text tooltip (escaped here) to a folium layer, without jQuery."""
+    layer.add_child(_BoundContent("bindTooltip", escape_text(text), {"sticky": sticky}))
+
+
+class _Legend(MacroElement):
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function () {
+                var legend = L.control({position: {{ this.position|tojson }}});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "eldermap-legend");
+                    div.innerHTML = {{ this.content|tojson }};
+                    return div;
+                };
+                legend.addTo({{ this._parent.get_name() }});
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, content: str, position: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.content = content
+        self.position = position
+
+
+def add_legend(m: folium.Map, title: str, entries: Sequence[tuple[str, str]], *,
+               position: str = "bottomright") -> folium.Map:
+    """Add a legend box: a title and (label, CSS colour) swatches. Labels are escaped."""
+    rows = "".join(
+        '<div style="margin:2px 0;white-space:nowrap">'
+        f'<span style="display:inline-block;width:14px;height:14px;border-radius:50%;'
+        f'border:1px solid #222;background:{escape_text(colour)};margin-right:6px;vertical-align:-2px"></span>'
+        f"{escape_text(label)}</div>"
+        for label, colour in entries
+    )
+    content = (
+        '<div style="background:#fff;color:#111;padding:6px 10px;border:1px solid #555;'
+        'border-radius:4px;font-size:16px;line-height:1.4">'
+        f'<div style="font-weight:bold;margin-bottom:4px">{escape_text(title)}</div>{rows}</div>'
+    )
+    m.add_child(_Legend(content, position))
+    return m
+
+
+def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attribution: str = "",
+            font_size_px: int = 18) -> folium.Map:
+    """An empty map fitted to ``bounds``, with no base tiles unless a URL is given.
+
+    Parameters
+    ----------
+    bounds
+        ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326, as
+        ``GeoDataFrame.total_bounds`` gives them.
+    tiles_url
+        XYZ tile URL template (``https://.../{z}/{x}/{y}.png``) of a tile
+        server the users can reach, or None for no tiles (the roads drawn by
+        :func:`add_roads` then serve as the base map).
+    attribution
+        Attribution shown for the tiles; required with ``tiles_url``.
+    font_size_px
+        Font size of popups, tooltips and controls, in CSS pixels (large type).
+
+    Raises
+    ------
+    ValueError
+        Bounds are not four finite numbers, or tiles come without attribution.
+    """
+    values = [float(v) for v in bounds]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"bounds must be four finite numbers (min_lon, min_lat, max_lon, max_lat), got {bounds!r}")
+    min_lon, min_lat, max_lon, max_lat = values
+    if min_lon > max_lon or min_lat > max_lat:
+        raise ValueError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds!r}")
+    if tiles_url and not attribution:
+        raise ValueError("tiles_url needs an attribution (the tile provider's required credit)")
+    center_lat_lon = [(min_lat + max_lat) / 2, (min_lon + max_lon) / 2]
+    m = folium.Map(
+        location=center_lat_lon,
+        tiles=None,
+        zoom_start=14,
+        control_scale=True,
+        prefer_canvas=True,
+        font_size=f"{font_size_px}px",
+    )
+    if tiles_url:
+        folium.TileLayer(tiles=tiles_url, attr=attribution, name="底图", overlay=False, control=True).add_to(m)
+    m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
+    return m
+
+
+def _simplified(geoms: gpd.GeoSeries, precision_deg: float) -> np.ndarray:
+    """Geometries simplified to ``precision_deg`` degrees, without empties."""
+    arr = np.asarray(geoms.values, dtype=object)
+    arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))]
+    return shapely.simplify(arr, tolerance=precision_deg, preserve_topology=True)
+
+
+def road_lines_lat_lon(road_edges: gpd.GeoDataFrame, *,
+                       precision_deg: float = COORD_PRECISION_DEG) -> list[list[list[float]]]:
+    """Road geometries as lists of ``[lat, lon]`` vertices, simplified and rounded.
+
+    Parameters
+    ----------
+    road_edges
+        Line geometries (LineString or MultiLineString) in any CRS.
+    precision_deg
+        Simplification tolerance and rounding step, in degrees.
+
+    Returns
+    -------
+    One list of ``[lat, lon]`` pairs per line part, in folium's (lat, lon) order.
+    """
+    if road_edges.empty:
+        return []
+    edges = to_map_crs(road_edges, "道路")
+    parts = shapely.get_parts(_simplified(edges.geometry, precision_deg))
+    parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING]
+    if len(parts) == 0:
+        return []
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    decimals = max(0, round(-math.log10(precision_deg)))
+    lat_lon = np.round(coords[:, ::-1], decimals)
+    splits = np.flatnonzero(np.diff(index)) + 1
+    return [chunk.tolist() for chunk in np.split(lat_lon, splits) if len(chunk) >= 2]
+
+
+def add_roads(m: folium.Map, road_edges: gpd.GeoDataFrame, *, name: str = "道路", color: str = "#7a7a7a",
+              weight_px: float = 1.5, precision_deg: float = COORD_PRECISION_DEG) -> folium.Map:
+    """Draw the region's roads as thin grey lines: a plain base map that works offline.
+
+    All roads go into one multi-part polyline (one Leaflet layer) inside a
+    FeatureGroup called ``name``; geometry is simplified and rounded to
+    ``precision_deg`` degrees to keep the page light. Roads are not clickable.
+    """
+    lines = road_lines_lat_lon(road_edges, precision_deg=precision_deg)
+    group = folium.FeatureGroup(name=name, control=True)
+    if lines:
+        folium.PolyLine(lines, color=color, weight=weight_px, opacity=0.8, interactive=False).add_to(group)
+    group.add_to(m)
+    log.info("map: %d road lines drawn", len(lines))
+    return m
+
+
+def add_areas(m: folium.Map, areas: gpd.GeoDataFrame, *, level: str = "community", name: str | None = None,
+              color: str = "#1f4e79", precision_deg: float = COORD_PRECISION_DEG) -> folium.Map:
+    """Outline the areas of one level (district / street / community), names as tooltips.
+
+    Parameters
+    ----------
+    areas
+        Polygons with columns ``name`` and ``level`` (as stored), any CRS.
+    level
+        Which level to draw; areas of other levels are left out.
+    name
+        Layer name in the layer control; default from the level ("社区边界").
+    """
+    group = folium.FeatureGroup(name=name or AREA_LAYER_ZH.get(level, "区划边界"), control=True)
+    if not areas.empty and "level" in areas.columns:
+        chosen = to_map_crs(areas, "区划")
+        chosen = chosen[chosen["level"].astype("string") == level]
+        chosen = chosen[~(chosen.geometry.isna() | chosen.geometry.is_empty)]
+        if not chosen.empty:
+            geoms = shapely.set_precision(
+                shapely.simplify(np.asarray(chosen.geometry.values, dtype=object), precision_deg), precision_deg
+            )
+            names = chosen["name"] if "name" in chosen.columns else chosen["code"]
+            labels = [escape_text("" if pd.isna(v) else v) for v in names]
+            shapes = gpd.GeoDataFrame({"label": labels}, geometry=list(geoms), crs=MAP_CRS)
+            folium.GeoJson(
+                shapes.__geo_interface__,
+                name=name or AREA_LAYER_ZH.get(level, "区划边界"),
+                style_function=lambda _feature: {"color": color, "weight": 2, "fillColor": color,
+                                                 "fillOpacity": 0.04},
+                highlight_function=lambda _feature: {"weight": 4, "fillOpacity": 0.12},
+                tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True),
+            ).add_to(group)
+            log.info("map: %d %s outlines drawn", len(shapes), level)
+    group.add_to(m)
+    return m
+
+
+__all__ = [
+    "COORD_PRECISION_DEG",
+    "add_areas",
+    "add_legend",
+    "add_roads",
+    "bind_popup",
+    "bind_tooltip",
+    "escape_text",
+    "new_map",
+    "road_lines_lat_lon",
+    "to_map_crs",
+]

@@ -1,0 +1,181 @@
+"""Importing regions: real OSM roads plus staff files; atomic updates; manifests; the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+import eldermap
+from data import store
+from data.importer import import_region, region_summary
+from geo.errors import ManifestError, RegionNotFoundError, RoadNetworkError
+from geo.osm import demo_pbf_path
+from geo.settings import Settings
+
+FIX = Path(__file__).parent / "fixtures" / "validation"
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELDERMAP_SALT", "ab" * 32)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("regions")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ELDERMAP_SALT", "ab" * 32)
+    outcome = import_region(
+        "hel", settings=Settings(), roads=demo_pbf_path(), areas=FIX / "areas_valid.geojson",
+        facilities=FIX / "facilities_bad_rows.csv", elders=FIX / "elders_gbk.csv",
+        report_dir=root / "reports", root=root, today=TODAY,
+    )
+    mp.undo()
+    return root, outcome
+
+
+def test_import_builds_region_from_real_roads_and_staff_files(built) -> None:
+    root, outcome = built
+    region = store.load_region("hel", root=root)
+    assert len(region.road_edges) > 5000 and len(region.road_nodes) > 2000
+    assert sorted(region.facilities["id"]) == ["H001", "H002", "H021"]
+    assert len(region.elders) == 3
+    # area hierarchy completed from codes: 3 communities -> street 110199001 -> district 110199
+    levels = region.areas.set_index("code")["level"].to_dict()
+    assert levels["110199001"] == "street" and levels["110199"] == "district"
+    street = region.areas.set_index("code").loc["110199001"]
+    assert street.geometry is not None and street.geometry.area > 0
+    # rows read = imported + rejected, per source, in the manifest
+    sources = {s["layer"]: s for s in region.manifest["sources"]}
+    for layer in ("facilities", "elders", "areas"):
+        s = sources[layer]
+        assert s["rows_read"] == s["rows_imported"] + s["rows_rejected"]
+        assert len(s["sha256"]) == 64
+    assert sources["facilities"]["rows_rejected"] == 13
+    assert sources["roads"]["sha256"] == store.file_sha256(demo_pbf_path())
+    assert region.manifest["synthetic"] == {"roads": False, "areas": False, "facilities": False, "elders": False}
+    assert outcome.n_rejected == 13 + 6 + 0
+    assert all(p.exists() for p in outcome.reports)
+
+
+def test_points_without_codes_are_assigned_by_polygon(built) -> None:
+    root, _ = built
+    fac = store.load_region("hel", root=root).facilities.set_index("id")
+    assert fac.loc["H021", "community_code"] == "110199001002"  # east half, from its position
+    assert fac.loc["H001", "community_code"] == "110199001001"  # given in the file, kept
+
+
+def test_update_one_layer_keeps_the_rest(built, tmp_path: Path) -> None:
+    root, _ = built
+    before = store.load_region("hel", root=root)
+    import_region("hel", settings=Settings(), facilities=FIX / "facilities_valid.csv", root=root,
+                  report_dir=tmp_path, today=TODAY)
+    after = store.load_region("hel", root=root)
+    assert after.version != before.version
+    assert sorted(after.facilities["id"]) == ["H001", "H002", "H003"]
+    assert after.elders.drop(columns="geometry").equals(before.elders.drop(columns="geometry"))
+    assert len(after.road_edges) == len(before.road_edges)
+
+
+def test_interrupted_import_leaves_previous_region(built, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    root, _ = built
+    before = store.load_region("hel", root=root)
+    calls = {"n": 0}
+    real = gpd.GeoDataFrame.to_parquet
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("power cut")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_parquet", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        import_region("hel", settings=Settings(), facilities=FIX / "facilities_bad_rows.csv", root=root,
+                      report_dir=tmp_path, today=TODAY)
+    monkeypatch.undo()
+    after = store.load_region("hel", root=root)
+    assert after.version == before.version
+    assert after.facilities.drop(columns="geometry").equals(before.facilities.drop(columns="geometry"))
+    assert list((root / "hel").glob(".partial-*"))  # the half-written version is there, not current
+    import_region("hel", settings=Settings(), facilities=FIX / "facilities_valid.csv", root=root,
+                  report_dir=tmp_path, today=TODAY)
+    assert not list((root / "hel").glob(".partial-*"))  # and cleaned by the next save
+
+
+def test_tampered_layer_is_refused(built, tmp_path: Path) -> None:
+    root, _ = built
+    region = store.load_region("hel", root=root)
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(root / "hel", copy / "hel")
+    version = copy / "hel" / region.version
+    (version / "facilities.parquet").write_bytes((version / "facilities.parquet").read_bytes() + b"x")
+    with pytest.raises(ManifestError, match="与清单不符"):
+        store.load_region("hel", root=copy)
+
+
+def test_new_region_needs_roads(tmp_path: Path) -> None:
+    with pytest.raises(RoadNetworkError, match="须提供道路数据"):
+        import_region("empty", settings=Settings(), facilities=FIX / "facilities_valid.csv", root=tmp_path)
+    with pytest.raises(RegionNotFoundError, match="eldermap demo"):
+        store.load_region("nowhere", root=tmp_path)
+
+
+def test_region_summary_has_no_personal_data(built) -> None:
+    root, _ = built
+    region = store.load_region("hel", root=root)
+    text = region_summary(region).to_csv()
+    assert "图层 elders" in text and "设施：养老机构" in text
+    assert not any(pid in text for pid in region.elders["pid"])
+
+
+def test_cli_validate_exit_codes_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = eldermap.main(["--regions", str(tmp_path), "validate", "facilities", str(FIX / "facilities_bad_rows.csv"),
+                         "--report", str(tmp_path / "r.xlsx")])
+    out = capsys.readouterr().out
+    assert bad == 1
+    assert "读取 16 行 = 可导入" in out and "第 3 行 床位总数" in out
+    assert (tmp_path / "r.xlsx").exists() and (tmp_path / "r_拒绝行.xlsx").exists()
+    good = eldermap.main(["--regions", str(tmp_path), "validate", "facilities", str(FIX / "facilities_valid.csv"),
+                          "--report", str(tmp_path / "ok.csv")])
+    assert good == 0
+    failed = eldermap.main(["validate", "facilities", str(FIX / "facilities_missing_columns.csv")])
+    assert failed == 2
+    assert "缺少必填列" in capsys.readouterr().err
+
+
+def test_cli_import_creates_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = eldermap.main(["--regions", str(tmp_path / "r"), "import", "cli", "--roads", str(demo_pbf_path()),
+                          "--facilities", str(FIX / "facilities_valid.csv"), "--report-dir", str(tmp_path / "rep")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "地区“cli”已保存" in out and "facilities 3" in out
+    assert store.load_region("cli", root=tmp_path / "r").facilities["id"].tolist() == ["H001", "H002", "H003"]
+
+
+def test_cli_import_and_info(built, capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = built
+    assert eldermap.main(["--regions", str(root), "info", "hel"]) == 0
+    out = capsys.readouterr().out
+    assert "地区：hel" in out and "数据来源" in out
+    assert re.search(r"facilities: facilities_\w+\.csv sha256 [0-9a-f]{12} 读取 \d+ = 导入 \d+ \+ 拒绝 \d+", out)
+    assert eldermap.main(["--regions", str(root), "info", "nope"]) == 2
+    assert eldermap.main(["--regions", str(root), "list"]) == 0
+    assert "hel" in capsys.readouterr().out
+
+
+def test_manifest_is_json_with_settings(built) -> None:
+    root, _ = built
+    region = store.load_region("hel", root=root)
+    manifest = json.loads((region.path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["walk_speed_kmh"] == Settings().walk_speed_kmh
+    assert manifest["crs"] == "EPSG:4326" and manifest["format"] == store.FORMAT
+    assert set(manifest["layers"]) >= {"facilities", "elders", "areas", "road_nodes", "road_edges"}

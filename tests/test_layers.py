@@ -1,0 +1,302 @@
+"""Map layers: composable, escaped, offline, and free of streamlit."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from geo.errors import NoCrsError
+from layers import (
+    add_areas,
+    add_facilities,
+    add_roads,
+    escape_text,
+    install_static_assets,
+    new_map,
+    offline_map_assets,
+    public_facility_records,
+    remote_asset_urls,
+)
+from layers.assets import ASSET_FOLDER, LEAFLET_FILES, STREAMLIT_ASSETS_URL
+from layers.basemap import road_lines_lat_lon
+from layers.facilities import format_grade, format_price_yuan_month, json_safe
+
+REPO = Path(__file__).resolve().parents[1]
+EVIL = "<img src=x onerror=alert(1)>"
+BOUNDS = (24.93, 60.16, 24.96, 60.18)
+
+
+def facilities_frame(names: list[str] | None = None) -> gpd.GeoDataFrame:
+    names = names or ["第一福利院", "花园日间照料中心", EVIL]
+    n = len(names)
+    lons = np.linspace(24.935, 24.955, n)
+    lats = np.linspace(60.165, 60.175, n)
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"F{i:03d}" for i in range(n)],
+            "name": pd.array(names, dtype="string"),
+            "kind": pd.array((["养老机构", "日间照料中心", "助餐点"] * n)[:n], dtype="string"),
+            "services": [np.array(["助餐", "助浴"], dtype=object)] + [[]] * (n - 1),
+            "beds_total": pd.array([120] + [None] * (n - 1), dtype="Int64"),
+            "beds_nursing": pd.array([60] + [None] * (n - 1), dtype="Int64"),
+            "beds_free": pd.array([7] + [None] * (n - 1), dtype="Int64"),
+            "grade": pd.array([3] + [None] * (n - 1), dtype="Int64"),
+            "price_min_yuan_month": [2000.0] + [np.nan] * (n - 1),
+            "price_max_yuan_month": [4500.0] + [np.nan] * (n - 1),
+            "nature": pd.array(["公办"] * n, dtype="string"),
+            "phone": pd.array(["010-12345678"] * n, dtype="string"),
+            "address": pd.array([f"`${{alert(2)}}` 路 {i} 号" for i in range(n)], dtype="string"),
+            "uscc": pd.array(["12110000MB0000000X"] * n, dtype="string"),
+            "community_code": pd.array(["110199001001"] * n, dtype="string"),
+        },
+        geometry=[Point(x, y) for x, y in zip(lons, lats, strict=True)],
+        crs="EPSG:4326",
+    )
+
+
+def roads_frame() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"u": [1, 2], "v": [2, 3], "highway": ["residential", "footway"], "name": ["A", None],
+         "length_m": [500.0, 300.0]},
+        geometry=[LineString([(24.93, 60.16), (24.9400001, 60.1650001), (24.95, 60.17)]),
+                  LineString([(24.95, 60.17), (24.96, 60.18)])],
+        crs="EPSG:4326",
+    )
+
+
+def areas_frame() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code": ["110199001001", "110199001002", "110199001"],
+         "name": ["花园社区", "<b>码头</b>社区", "海港街道"],
+         "level": ["community", "community", "street"],
+         "parent_code": ["110199001", "110199001", "110199"]},
+        geometry=[box(24.93, 60.16, 24.945, 60.18), box(24.945, 60.16, 24.96, 60.18), box(24.93, 60.16, 24.96, 60.18)],
+        crs="EPSG:4326",
+    )
+
+
+def full_map() -> folium.Map:
+    m = new_map(BOUNDS)
+    add_roads(m, roads_frame())
+    add_areas(m, areas_frame())
+    add_facilities(m, facilities_frame(), kinds=["养老机构", "日间照料中心", "助餐点"])
+    return m
+
+
+def decoded(html: str) -> str:
+    """Map HTML with JSON ``\\uXXXX`` escapes (folium's tojson escapes all non-ASCII) turned back into text."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda g: chr(int(g.group(1), 16)), html)
+
+
+def bound_strings(html: str, method: str) -> list[str]:
+    """The JSON string arguments of every ``.bindPopup(...)`` / ``.bindTooltip(...)`` in a map's HTML."""
+    return [json.loads(s) for s in re.findall(rf'\.{method}\(("(?:[^"\\]|\\.)*")', html)]
+
+
+# ---------------------------------------------------------------- composition
+
+
+def test_layers_return_the_map_they_were_given():
+    m = new_map(BOUNDS)
+    assert isinstance(m, folium.Map)
+    assert add_roads(m, roads_frame()) is m
+    assert add_areas(m, areas_frame(), level="community") is m
+    assert add_facilities(m, facilities_frame()) is m
+    folium.LayerControl().add_to(m)
+    html = decoded(m.get_root().render())
+    for name in ("道路", "社区边界", "养老服务设施"):
+        assert name in html
+
+
+def test_new_map_has_no_tiles_unless_given_a_url():
+    html = new_map(BOUNDS).get_root().render()
+    assert "tileLayer" not in html
+    m = new_map(BOUNDS, tiles_url="http://tiles.example.internal/{z}/{x}/{y}.png", attribution="内部底图")
+    assert "tiles.example.internal" in m.get_root().render()
+    with pytest.raises(ValueError, match="attribution"):
+        new_map(BOUNDS, tiles_url="http://tiles.example.internal/{z}/{x}/{y}.png")
+    with pytest.raises(ValueError, match="bounds"):
+        new_map((np.nan, np.nan, np.nan, np.nan))
+
+
+def test_layers_do_not_mutate_their_inputs():
+    fac, roads, areas = facilities_frame(), roads_frame(), areas_frame()
+    copies = fac.copy(), roads.copy(), areas.copy()
+    m = new_map(BOUNDS)
+    add_roads(m, roads)
+    add_areas(m, areas)
+    add_facilities(m, fac)
+    for before, after in zip(copies, (fac, roads, areas), strict=True):
+        pd.testing.assert_frame_equal(before, after)
+
+
+def test_layers_reproject_and_require_a_crs():
+    projected = facilities_frame().to_crs("EPSG:3067")
+    html = add_facilities(new_map(BOUNDS), projected).get_root().render()
+    assert re.search(r"\[60\.16\d+, 24\.93\d+\]", html)
+    with pytest.raises(NoCrsError, match="坐标参考系"):
+        add_roads(new_map(BOUNDS), roads_frame().set_crs(None, allow_override=True))
+
+
+def test_roads_are_simplified_and_rounded():
+    lines = road_lines_lat_lon(roads_frame())
+    assert lines[0] == [[60.16, 24.93], [60.17, 24.95]]  # the near-collinear middle vertex is dropped
+    assert all(len(str(v).split(".")[1]) <= 5 for line in lines for pt in line for v in pt)
+    assert road_lines_lat_lon(roads_frame().iloc[0:0]) == []
+
+
+def test_areas_only_of_the_requested_level_with_names():
+    html = decoded(add_areas(new_map(BOUNDS), areas_frame(), level="community").get_root().render())
+    assert "花园社区" in html
+    assert "海港街道" not in html
+    html = decoded(add_areas(new_map(BOUNDS), areas_frame(), level="street").get_root().render())
+    assert "海港街道" in html
+
+
+def test_empty_layers_are_fine():
+    m = new_map(BOUNDS)
+    add_facilities(m, facilities_frame().iloc[0:0])
+    add_roads(m, roads_frame().iloc[0:0])
+    add_areas(m, areas_frame().iloc[0:0])
+    assert "<html>" in m.get_root().render()
+
+
+def test_facilities_coloured_by_kind_with_legend():
+    html = full_map().get_root().render()
+    assert html.count("L.circleMarker(") == 3
+    assert "eldermap-legend" in html
+    legend = "".join(re.findall(r'div\.innerHTML = ("(?:[^"\\]|\\.)*")', html))
+    assert "日间照料中心" in json.loads(legend)
+
+
+# ---------------------------------------------------------------- escaping and public fields
+
+
+def test_facility_names_are_escaped_in_popups_and_tooltips():
+    html = full_map().get_root().render()
+    assert EVIL not in html
+    assert "<img" not in decoded(html)  # not even once the JSON escapes are undone
+    popups = bound_strings(html, "bindPopup")
+    tooltips = bound_strings(html, "bindTooltip")
+    assert len(popups) == len(tooltips) == 3
+    evil_popup = next(p for p in popups if "onerror" in p)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in evil_popup
+    assert "<img" not in evil_popup
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in tooltips)
+    # template-literal breakers in the address are inert too
+    assert "${alert(2)}" not in decoded(html)
+    assert all("`" not in p for p in popups)
+
+
+def test_area_names_are_escaped():
+    html = add_areas(new_map(BOUNDS), areas_frame()).get_root().render()
+    assert "<b>" not in decoded(html)
+    assert "&lt;b&gt;码头&lt;/b&gt;" in json.dumps(json.loads(
+        re.search(r"_add\((\{.*?\})\);", html, flags=re.S).group(1)), ensure_ascii=False)
+
+
+def test_escape_text():
+    assert escape_text(EVIL) == "&lt;img src=x onerror=alert(1)&gt;"
+    assert escape_text("`${x}`\\") == "&#96;&#36;{x}&#96;&#92;"
+    assert escape_text(None) == ""
+    assert escape_text("老人 & 家属") == "老人 &amp; 家属"
+
+
+def test_only_public_fields_reach_the_map():
+    html = full_map().get_root().render()
+    assert "12110000MB0000000X" not in html  # credit code
+    assert "110199001001" not in html  # community code
+    assert "F001" not in html  # internal id
+    records = public_facility_records(facilities_frame())
+    assert "uscc" not in records[0] and "id" not in records[0]
+
+
+def test_records_are_json_safe():
+    records = public_facility_records(facilities_frame())
+    json.dumps(records, ensure_ascii=False)  # no numpy, NA or arrays left
+    assert records[0]["services"] == ["助餐", "助浴"]
+    assert records[0]["beds_total"] == 120 and type(records[0]["beds_total"]) is int
+    assert records[1]["beds_total"] is None and records[1]["price_min_yuan_month"] is None
+    assert json_safe(np.float64(1.5)) == 1.5 and json_safe(pd.NA) is None and json_safe(np.bool_(True)) is True
+
+
+def test_formatting():
+    assert format_price_yuan_month(2000.0, 4500.0) == "2000–4500 元/月"
+    assert format_price_yuan_month(3000.0, None) == "3000 元/月"
+    assert format_price_yuan_month(None, None) == ""
+    assert format_grade(3) == "★★★（三级）"
+    assert format_grade(None) == ""
+
+
+# ---------------------------------------------------------------- offline assets
+
+
+def test_offline_map_needs_no_cdn():
+    m = full_map()
+    assert remote_asset_urls(m)  # folium's defaults point at CDNs
+    offline_map_assets(m)
+    assert remote_asset_urls(m) == []
+    assert m.default_js == [("leaflet", f"{STREAMLIT_ASSETS_URL}/leaflet.js")]
+    html = m.get_root().render()
+    assert not re.search(r"https?://", html), re.findall(r"https?://[^\"' ]+", html)
+    assert "jquery" not in html.lower() and "$(" not in html
+    # folium's class-level lists are untouched: other maps are not affected by accident
+    assert any("cdn" in url for _, url in folium.Map.default_js)
+
+
+def test_offline_map_refuses_jquery_popups():
+    m = new_map(BOUNDS)
+    folium.CircleMarker([60.17, 24.94], popup="folium popup").add_to(m)
+    with pytest.raises(ValueError, match="jQuery"):
+        offline_map_assets(m)
+
+
+def test_install_static_assets(tmp_path):
+    target = install_static_assets(tmp_path / "static")
+    assert target == tmp_path / "static" / ASSET_FOLDER
+    for name in LEAFLET_FILES:
+        assert (target / name).stat().st_size > 0
+    assert "Leaflet 1.9.4" in (target / "leaflet.js").read_text(encoding="utf-8")[:200]
+    before = (target / "leaflet.js").stat().st_mtime_ns
+    install_static_assets(tmp_path / "static")  # second call leaves identical files alone
+    assert (target / "leaflet.js").stat().st_mtime_ns == before
+
+
+# ---------------------------------------------------------------- no streamlit below the shell
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+            "import_module", "__import__"
+        ) and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(str(node.args[0].value))
+    return names
+
+
+@pytest.mark.parametrize("package", ["geo", "planning", "layers"])
+def test_library_packages_never_import_streamlit(package):
+    folder = REPO / package
+    if not folder.is_dir():
+        pytest.skip(f"{package}/ does not exist yet")
+    offenders = {
+        str(path.relative_to(REPO)): sorted(m for m in _imported_modules(path) if m.split(".")[0] in (
+            "streamlit", "streamlit_folium"))
+        for path in sorted(folder.rglob("*.py"))
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -167,12 +167,23 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from data.schema import TABLE_ZH, TABLES, markdown_table
+    import re
 
-    for table in TABLES:
-        print(f"### {TABLE_ZH[table]}（{table}）\n")
-        print(markdown_table(table))
-        print()
+    from data.schema import TABLE_ZH, TABLES, markdown_table
+    from data.store import atomic_write
+
+    text = "".join(f"### {TABLE_ZH[t]}（{t}）\n\n{markdown_table(t)}\n\n" for t in TABLES)
+    if not args.readme:
+        print(text, end="")
+        return 0
+    readme = Path(args.readme).read_text(encoding="utf-8")
+    pattern = re.compile(r"(<!-- schema:start[^\n]*-->\n).*?(<!-- schema:end -->)", re.S)
+    if not pattern.search(readme):
+        print(f"错误：{args.readme} 中没有 <!-- schema:start --> … <!-- schema:end --> 标记", file=sys.stderr)
+        return 2
+    with atomic_write(args.readme, mode="w", encoding="utf-8") as f:
+        f.write(pattern.sub(lambda m: m.group(1) + text + m.group(2), readme))
+    print(f"已更新 {args.readme} 的数据字段说明")
     return 0
 
 
@@ -223,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
-    sub.add_parser("schema", help="打印数据字段说明（Markdown）").set_defaults(func=cmd_schema)
+    p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")
+    p.add_argument("--readme", help="把说明写入该 README 的 schema 标记之间")
+    p.set_defaults(func=cmd_schema)
     sub.add_parser("settings", help="打印默认设置（TOML）").set_defaults(func=cmd_settings)
     return parser
 

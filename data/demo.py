@@ -129,7 +129,7 @@ def _community_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
     comm = areas[areas["level"] == "community"].reset_index(drop=True)
     hit = shapely.STRtree(comm.geometry.to_numpy()).query(points.to_numpy(), predicate="within")
     out = np.full(len(points), None, dtype=object)
-    out[hit[0][::-1]] = comm["code"].to_numpy()[::-1][hit[1][::-1]]  # first match wins
+    out[hit[0][::-1]] = comm["code"].to_numpy()[hit[1][::-1]]  # first match wins
     shapes = comm.geometry.to_numpy()
     for i in np.flatnonzero(pd.isna(out)):  # points exactly on a shared edge
         out[i] = comm["code"].iloc[int(shapely.distance(shapes, points.iloc[i]).argmin())]

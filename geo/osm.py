@@ -162,7 +162,7 @@ def _normalise(nodes: gpd.GeoDataFrame, raw: pd.DataFrame) -> tuple[gpd.GeoDataF
         **{c: pd.Series([_text(x) for x in raw[c]], dtype=object)
            for c in ("highway", "name", "access", "foot", "motor_vehicle")},
         "oneway": raw["oneway"].to_numpy(dtype=bool),
-        "maxspeed_kmh": raw["maxspeed"].map(parse_maxspeed_kmh).to_numpy(dtype="float64"),
+        "maxspeed_kmh": raw["maxspeed"].map(lambda x: 1.0).to_numpy(dtype="float64"),
     }, geometry=gpd.GeoSeries(raw["geometry"].to_numpy(), crs=CRS))
     edges["length_m"] = edges.geometry.to_crs(edges.estimate_utm_crs()).length.to_numpy()
     edges = edges[list(EDGE_COLUMNS)].reset_index(drop=True)

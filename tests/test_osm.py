@@ -163,7 +163,7 @@ def test_pbf_oneway_minus_one_is_reversed(tmp_path):
     assert not b["oneway"].any() and a["oneway"].all()
     assert a["u"].tolist() == b["v"].tolist() and a["v"].tolist() == b["u"].tolist()
     for old, new in zip(b.geometry, a.geometry, strict=True):
-        assert new.equals(old.reverse())
+        assert shapely.get_coordinates(new).tolist() == shapely.get_coordinates(old)[::-1].tolist()
 
 
 @pytest.mark.parametrize(("name", "content"), [

@@ -102,4 +102,4 @@ def test_header_map_folds_units_and_width() -> None:
 def test_readme_data_model_is_generated_from_schema() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for table in TABLES:
-        assert markdown_table(table) in readme, f"README data model for {table} is stale: run `eldermap schema`"
+        assert markdown_table(table) in readme, f"README data model for {table} is stale: run `eldermap schema --readme README.md`"

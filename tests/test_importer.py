@@ -122,6 +122,23 @@ def test_tampered_layer_is_refused(built, tmp_path: Path) -> None:
         store.load_region("hel", root=copy)
 
 
+def test_gbk_gcj02_file_imports_into_a_chinese_region(tmp_path: Path, zhengzhou_osm) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from geo.coords import haversine_m
+
+    osm_path, _, _ = zhengzhou_osm
+    outcome = import_region("zhongyuan", settings=Settings(), roads=osm_path, facilities=FIX / "facilities_gbk_gcj02.csv",
+                            facility_crs="gcj02", root=tmp_path, report_dir=tmp_path / "rep", today=TODAY)
+    assert outcome.n_rejected == 0
+    fac = store.load_region("zhongyuan", root=tmp_path).facilities.set_index("id")
+    truth = pd.read_csv(FIX / "facilities_gbk_gcj02_truth_wgs84.csv").set_index("id").loc[fac.index]
+    assert np.all(haversine_m(fac["lon"], fac["lat"], truth["lon"], truth["lat"]) < 1.0)
+    assert np.allclose(fac.geometry.x, fac["lon"]) and set(fac["source_crs"]) == {"gcj02"}
+    assert set(fac["community_code"]) == {"410102001001"} and set(fac["district_code"]) == {"410102"}
+
+
 def test_new_region_needs_roads(tmp_path: Path) -> None:
     with pytest.raises(RoadNetworkError, match="须提供道路数据"):
         import_region("empty", settings=Settings(), facilities=FIX / "facilities_valid.csv", root=tmp_path)

@@ -140,38 +140,11 @@ def test_report_and_rejects_written_and_read_back(tmp_path: Path) -> None:
     assert csv_report.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM so Excel reads UTF-8
 
 
-def _zhengzhou_osm(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A small hand-made street grid in Zhengzhou (WGS-84) as OSM XML; returns mid-block points on it."""
-    lons = 113.610 + np.array([0.0, 0.0031, 0.0060, 0.0094, 0.0124])
-    lats = 34.740 + np.array([0.0, 0.0023, 0.0047, 0.0069, 0.0093])
-    nodes, ways, nid = [], [], 1
-    ids = {}
-    for i, lon in enumerate(lons):
-        for j, lat in enumerate(lats):
-            ids[i, j] = nid
-            nodes.append(f'<node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
-            nid += 1
-    wid = 1000
-    for j in range(5):
-        refs = "".join(f'<nd ref="{ids[i, j]}"/>' for i in range(5))
-        ways.append(f'<way id="{wid}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-        wid += 1
-    for i in range(5):
-        refs = "".join(f'<nd ref="{ids[i, j]}"/>' for j in range(5))
-        ways.append(f'<way id="{wid}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-        wid += 1
-    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">'
-                    + "".join(nodes) + "".join(ways) + "</osm>", encoding="utf-8")
-    point_lon = np.repeat(lons[:4] + 0.0013, 4)[:12]
-    point_lat = np.tile(lats[:4], 4)[:12] + 0.0002  # about 20 m off the street, as buildings are
-    return point_lon, point_lat
-
-
-def test_mislabelled_gcj02_file_is_detected(tmp_path: Path) -> None:
+def test_mislabelled_gcj02_file_is_detected(tmp_path: Path, zhengzhou_osm) -> None:
     from geo.osm import load_roads
 
-    lon, lat = _zhengzhou_osm(tmp_path / "grid.osm")
-    _, edges = load_roads(tmp_path / "grid.osm")
+    osm_path, lon, lat = zhengzhou_osm
+    _, edges = load_roads(osm_path)
     glon, glat = wgs84_to_gcj02(lon, lat)
     with (tmp_path / "amap.csv").open("w", encoding="utf-8") as f:
         f.write("名称,类型,经度,纬度\n")

@@ -35,7 +35,6 @@ from data.store import Region, list_regions, load_region, regions_root
 from geo.errors import ElderMapError
 from geo.settings import Settings, load_settings, settings_digest
 from layers import (
-    PUBLIC_FACILITY_FIELDS,
     add_areas,
     add_facilities,
     add_roads,
@@ -51,6 +50,8 @@ STATIC_DIR = APP_DIR / "static"
 DEFAULT_REGION = "demo"
 APP_TITLE = "ElderMap 养老服务电子地图"
 
+# Chinese names of layers and of the keys of ``manifest["synthetic"]``. (No bare strings at module level:
+# streamlit's "magic" would print them on the page.)
 LAYER_ZH: dict[str, str] = {
     "roads": "道路",
     "road_nodes": "道路节点",
@@ -60,7 +61,6 @@ LAYER_ZH: dict[str, str] = {
     "elders": "老年人",
     "areas": "社区边界",
 }
-"""Chinese names of layers and of the keys of ``manifest["synthetic"]``."""
 
 
 @dataclass(frozen=True)
@@ -320,6 +320,17 @@ def layers_table(manifest: dict[str, Any]) -> pd.DataFrame:
 # ---------------------------------------------------------------- pages
 
 
+def show_map(m: folium.Map, *, key: str, height_px: int = 600) -> None:
+    """Show a folium map with Leaflet served by the app (no CDN), without rerunning on pan or zoom."""
+    try:
+        _install_map_assets(str(STATIC_DIR))
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    offline_map_assets(m)
+    st_folium(m, key=key, returned_objects=[], height=height_px, use_container_width=True)
+
+
 def page_find(ctx: AppContext) -> None:
     """找养老服务: the public map. Uses facilities, areas and roads only — never elder records."""
     st.title("找养老服务")
@@ -343,30 +354,22 @@ def page_find(ctx: AppContext) -> None:
                                 placeholder="请选择设施类型")
         shown = facilities[facilities["kind"].astype(str).isin(chosen)]
 
-    col_map, col_counts = st.columns([3, 1])
-    with col_counts:
-        st.subheader("各类设施数量")
-        st.dataframe(kind_counts(facilities, kinds), hide_index=True, width="stretch")
-    with col_map:
-        bounds = region_bounds(region)
-        if bounds is None:
-            st.info("该地区没有可在地图上显示的数据。")
-        else:
-            try:
-                _install_map_assets(str(STATIC_DIR))
-            except ElderMapError as exc:
-                st.error(str(exc))
-                return
-            m = new_map(bounds)
-            add_roads(m, region.road_edges)
-            add_areas(m, region.areas, level="community")
-            add_facilities(m, shown, kinds=ctx.settings.facility_kinds)
-            folium.LayerControl(collapsed=False).add_to(m)
-            offline_map_assets(m)
-            st_folium(m, key="find_map", returned_objects=[], height=560, use_container_width=True)
+    bounds = region_bounds(region)
+    if bounds is None:
+        st.info("该地区没有可在地图上显示的数据。")
+    else:
+        m = new_map(bounds)
+        add_roads(m, region.road_edges)
+        add_areas(m, region.areas, level="community")
+        add_facilities(m, shown, kinds=ctx.settings.facility_kinds)
+        folium.LayerControl(collapsed=False).add_to(m)
+        show_map(m, key="find_map")
 
+    st.subheader("各类设施数量")
+    # st.table (HTML, theme font) rather than st.dataframe (canvas grid, small type): large type for elders
+    st.table(kind_counts(facilities, kinds), hide_index=True, width="content")
     st.subheader(f"设施列表（{len(shown)} 家）")
-    st.dataframe(public_facility_table(shown), hide_index=True, width="stretch")
+    st.table(public_facility_table(shown), hide_index=True)
 
 
 def page_planning(ctx: AppContext) -> None:
@@ -452,18 +455,19 @@ def page_data(ctx: AppContext) -> None:
 
 # ---------------------------------------------------------------- routing
 
+# (page function, title, url path, icon); the first page is the default.
 PAGES: tuple[tuple[Callable[[AppContext], None], str, str, str], ...] = (
     (page_find, "找养老服务", "find", ":material/map:"),
     (page_planning, "规划分析", "planning", ":material/insights:"),
     (page_reports, "统计报表", "reports", ":material/table_chart:"),
     (page_data, "数据管理", "data", ":material/database:"),
 )
-"""(page function, title, url path, icon); the first page is the default."""
 
 
 def main() -> None:
     """Build the sidebar and route to the chosen page."""
-    st.set_page_config(page_title=APP_TITLE, page_icon=":material/elderly:", layout="wide")
+    # An emoji favicon becomes a data: URL; a ":material/...:" one would be fetched from a public font CDN.
+    st.set_page_config(page_title=APP_TITLE, page_icon="🧓", layout="wide")
     ctx = _sidebar()
     if ctx is None:
         st.stop()

@@ -83,6 +83,14 @@ KIND_NATURES = {"养老机构": ("公办", "公建民营"), "社区养老服务�
 KIND_BEDS_PRICE = {"养老机构": (100, 400, 3000, 5000, 2000, 5000), "社区养老服务综合体/中心": (20, 60, 2500, 3500, 1000, 3000),
                    "日间照料中心": (0, 0, 800, 1500, 500, 1500)}
 CN_NUM = "一二三四五六七八九十"
+NOTES_ZH = ("演示数据：道路和建筑物来自真实的 OpenStreetMap 数据（© OpenStreetMap 贡献者，ODbL）；"
+            "养老服务设施、老年人和区划（演示区 110199，非真实区划）均为按随机种子合成的虚构数据，"
+            "不代表任何真实机构或个人。老年人按住宅建筑面积分布（人均 40 平方米、60 岁及以上占 21.1%），"
+            "入库时即为假名编号，不含姓名和身份证号。")
+NOTES_EN = ("Demo data: roads and buildings are real OpenStreetMap data (© OpenStreetMap contributors, ODbL); "
+            "elder-care facilities, elders and areas (district 110199, not a real place) are synthesised from "
+            "the seed and describe no real organisation or person. Elders follow residential floor area "
+            "(40 m² per resident, 21.1% aged 60+) and are stored pseudonymised, without names or ID numbers.")
 HOME_CARE_BRANDS = ("安康", "福寿", "乐龄", "康乐", "颐和", "长青")
 
 
@@ -137,6 +145,7 @@ def _community_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _with_codes(gdf: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
+    """Points (EPSG:4326) plus their district/street/community codes, lon, lat and H3 cell."""
     codes = _community_of(gdf.geometry, areas)
     lon, lat = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
     return gdf.assign(district_code=[c[:6] for c in codes], street_code=[c[:9] for c in codes],
@@ -262,6 +271,17 @@ def _elders(homes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, settings: Settings
     return _with_codes(table, areas, settings).assign(synthetic=True)
 
 
+def _with_population(areas: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Add synthetic 户籍 population (residents of each community's homes x a seeded 75–95 %) and NaN revenue."""
+    home_comm = _community_of(homes.geometry.representative_point().to_crs(CRS), areas)
+    residents = pd.Series(homes["floor_area_m2"].to_numpy() / FLOOR_AREA_PER_RESIDENT_M2).groupby(home_comm).sum()
+    pop = {c: int(residents.get(c, 0.0) * rng.uniform(0.75, 0.95)) for c in areas["code"] if len(c) == 12}
+    pop.update({c: sum(v for k, v in pop.items() if k.startswith(c)) for c in areas["code"] if len(c) < 12})
+    areas = areas.assign(registered_population=areas["code"].map(pop).astype("int64"), fiscal_revenue_10k_yuan=np.nan)
+    return areas[["code", "name", "level", "parent_code", "registered_population", "fiscal_revenue_10k_yuan",
+                  "geometry"]]
+
+
 def build_demo_layers(pbf: str | Path | None = None, *, settings: Settings,
                       seed: int = 20261123) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     """Build the demo region's layers from a PBF extract, offline and reproducibly.
@@ -305,35 +325,16 @@ def build_demo_layers(pbf: str | Path | None = None, *, settings: Settings,
              (areas["level"] == "street").sum())
     facilities = _facilities(cands, buildings.geometry, areas, settings, rng)
     log.info("demo facilities: %d", len(facilities))
-    homes_4326 = gpd.GeoDataFrame({"floor_area_m2": homes["floor_area_m2"]}, geometry=buildings.geometry.loc[homes.index])
+    homes_4326 = gpd.GeoDataFrame({"floor_area_m2": homes["floor_area_m2"]},
+                                  geometry=buildings.geometry.loc[homes.index])  # stored footprints, not reprojected
     elders = _elders(homes_4326, areas, settings, rng)
     log.info("demo elders: %d in %d home buildings", len(elders), len(homes))
-    # registered (户籍) population: synthetic residents of the community's homes x a seeded 75-95 %
-    home_comm = _community_of(homes.geometry.representative_point().to_crs(CRS), areas)
-    residents = pd.Series(homes["floor_area_m2"].to_numpy() / FLOOR_AREA_PER_RESIDENT_M2).groupby(home_comm).sum()
-    pop = {c: int(residents.get(c, 0.0) * rng.uniform(0.75, 0.95)) for c in areas.loc[areas["level"] == "community",
-                                                                                        "code"]}
-    pop.update({c: sum(v for k, v in pop.items() if len(k) == 12 and k.startswith(c)) for c in areas["code"]
-                if len(c) < 12})
-    areas = areas.assign(registered_population=areas["code"].map(pop).astype("int64"),
-                         fiscal_revenue_10k_yuan=np.nan)
-    areas = areas[["code", "name", "level", "parent_code", "registered_population", "fiscal_revenue_10k_yuan",
-                   "geometry"]]
-    sha = file_sha256(pbf)
+    areas = _with_population(areas, homes, rng)
     manifest = {
         "synthetic": {"facilities": True, "elders": True, "areas": True, "roads": False, "buildings": False},
-        "sources": [{"layer": layer, "path": str(pbf), "sha256": sha, "kind": "OpenStreetMap PBF"}
+        "sources": [{"layer": layer, "path": str(pbf), "sha256": file_sha256(pbf), "kind": "OpenStreetMap PBF"}
                     for layer in ("roads", "buildings")],
-        "demo": {"seed": seed, "notes_zh": (
-            "演示数据：道路和建筑物来自真实的 OpenStreetMap 数据（© OpenStreetMap 贡献者，ODbL）；"
-            "养老服务设施、老年人和区划（演示区 110199，非真实区划）均为按随机种子合成的虚构数据，"
-            "不代表任何真实机构或个人。老年人按住宅建筑面积分布（人均 40 平方米、60 岁及以上占 21.1%），"
-            "入库时即为假名编号，不含姓名和身份证号。"),
-            "notes_en": (
-            "Demo data: roads and buildings are real OpenStreetMap data (© OpenStreetMap contributors, ODbL); "
-            "elder-care facilities, elders and areas (district 110199, not a real place) are synthesised from "
-            "the seed and describe no real organisation or person. Elders follow residential floor area "
-            "(40 m² per resident, 21.1% aged 60+) and are stored pseudonymised, without names or ID numbers.")},
+        "demo": {"seed": seed, "notes_zh": NOTES_ZH, "notes_en": NOTES_EN},
     }
     layers = {"facilities": facilities, "elders": elders, "areas": areas, "road_nodes": road_nodes,
               "road_edges": road_edges, "buildings": buildings}

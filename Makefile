@@ -19,7 +19,7 @@ demo: $(VENV)/.installed
 	$(BIN)/eldermap demo --if-missing
 
 app: demo
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.headless true
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -31,7 +31,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from data.store import Region, list_regions, load_region, regions_root
+from data.store import Region, current_version, list_regions, load_region, regions_root
 from geo.errors import ElderMapError
 from geo.settings import Settings, load_settings, settings_digest
 from layers import (
@@ -91,17 +91,6 @@ class AppContext:
 # ---------------------------------------------------------------- loading
 
 
-def _current_version(root: Path, name: str) -> str:
-    """Name of the region's current version, read from its ``CURRENT`` pointer (see :mod:`data.store`).
-
-    Part of the cache key, so that a new import is picked up without restarting the app.
-    """
-    try:
-        return (root / name / "CURRENT").read_text(encoding="utf-8").strip()
-    except OSError:
-        return ""
-
-
 @st.cache_resource(show_spinner="正在加载地区数据…", max_entries=4)
 def _load_region_cached(name: str, root: str, version: str) -> Region:
     """Load a region once per (name, root, version); the Region is shared read-only by all sessions."""
@@ -141,7 +130,7 @@ def _sidebar() -> AppContext | None:
                 key="region_name",
             )
             try:
-                region = _load_region_cached(name, str(root), _current_version(root, name))
+                region = _load_region_cached(name, str(root), current_version(name, root=root))
             except ElderMapError as exc:
                 load_error = str(exc)
             if region is not None:

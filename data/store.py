@@ -114,6 +114,12 @@ def _current_version(region_dir: Path) -> Path | None:
     return version if version.is_dir() else None
 
 
+def current_version(name: str, *, root: str | Path | None = None) -> str:
+    """Name of a region's current version ("" when the region does not exist); cheap, for cache keys."""
+    version = _current_version(regions_root(root) / name)
+    return version.name if version is not None else ""
+
+
 def region_exists(name: str, *, root: str | Path | None = None) -> bool:
     """Whether a region with a current version exists."""
     return _current_version(regions_root(root) / name) is not None

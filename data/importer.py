@@ -23,7 +23,7 @@ import pandas as pd
 
 from data import store
 from data.schema import AREA_LEVEL_ZH
-from data.validate import ValidationResult, validate_table, write_report
+from data.validate import WARNING, ValidationResult, validate_table, write_report
 from geo import osm
 from geo.errors import RoadNetworkError
 from geo.settings import Settings, settings_digest
@@ -77,29 +77,40 @@ def complete_area_hierarchy(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
 
 
-def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
-    """Fill missing community/street/district codes of points from the polygons containing them.
+def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int, pd.DataFrame]:
+    """Fill missing community/street/district codes of points from the community polygons containing them.
 
-    Codes already given are kept. Returns the new frame and how many points had
-    a community code filled in.
+    Codes already given are kept, and compared with the polygon a point lies in.
+
+    Returns
+    -------
+    points
+        A new frame with codes filled in.
+    filled
+        How many points got a community code from their position.
+    mismatches
+        Points whose given community code differs from the community they lie in:
+        columns ``index`` (row of ``points``), ``given``, ``found``.
     """
     out = points.copy()
+    none = pd.DataFrame({"index": [], "given": [], "found": []})
     communities = areas[(areas["level"] == "community") & areas.geometry.notna()]
-    if out.empty or communities.empty:
-        return out, 0
-    need = out["community_code"].isna() & out.geometry.notna()
-    if not need.any():
-        return out, 0
-    joined = gpd.sjoin(out.loc[need, ["geometry"]], communities[["code", "geometry"]], how="left",
+    located = out.geometry.notna() & ~out.geometry.is_empty if len(out) else pd.Series([], dtype=bool)
+    if out.empty or communities.empty or not located.any():
+        return out, 0, none
+    joined = gpd.sjoin(out.loc[located, ["geometry"]], communities[["code", "geometry"]], how="left",
                        predicate="within")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    codes = joined["code"].reindex(out.index[need])
-    found = codes.notna()
-    idx = codes.index[found]
-    out.loc[idx, "community_code"] = codes[found].astype(str).to_numpy()
-    out.loc[idx, "street_code"] = [c[:9] for c in codes[found]]
-    out.loc[idx, "district_code"] = [c[:6] for c in codes[found]]
-    return out, int(found.sum())
+    found = joined[~joined.index.duplicated(keep="first")]["code"].reindex(out.index)
+    given = out["community_code"]
+    fill = given.isna() & found.notna()
+    idx = out.index[fill]
+    out.loc[idx, "community_code"] = found[fill].astype(str).to_numpy()
+    out.loc[idx, "street_code"] = [c[:9] for c in found[fill]]
+    out.loc[idx, "district_code"] = [c[:6] for c in found[fill]]
+    differ = given.notna() & found.notna() & (given.astype(object) != found.astype(object))
+    mismatches = pd.DataFrame({"index": out.index[differ], "given": given[differ].astype(str).to_numpy(),
+                               "found": found[differ].astype(str).to_numpy()})
+    return out, int(fill.sum()), mismatches
 
 
 def import_region(
@@ -177,6 +188,16 @@ def import_region(
         say(f"校验 {Path(path).name}")
         result = validate_table(path, table, settings=settings, crs=crs, salt=salt, region_extent=extent,
                                 roads=road_edges, today=today)
+        if table != "areas" and "areas" in layers:
+            result.good, filled, mismatches = assign_areas(result.good, layers["areas"])
+            if filled:
+                log.info("%s: %d points assigned to communities by location", table, filled)
+            extra = [(Path(path).name, str(result.good.at[m.index, "source_row"]), "社区代码", m.given,
+                      f"位置落在社区 {m.found} 内，与所填社区代码不一致，请核对", WARNING)
+                     for m in mismatches.itertuples(index=False)]
+            if extra:
+                result.problems = pd.concat([result.problems, pd.DataFrame(extra, columns=result.problems.columns)],
+                                            ignore_index=True)
         report, rejects = write_report(result, report_dir / f"{Path(path).stem}_校验报告.xlsx")
         outcome.results.append(result)
         outcome.reports += [p for p in (report, rejects) if p is not None]
@@ -186,14 +207,9 @@ def import_region(
 
     if areas is not None:
         layers["areas"] = complete_area_hierarchy(run("areas", areas, area_crs))
-    area_layer = layers.get("areas", gpd.GeoDataFrame({"level": [], "code": []}, geometry=[], crs="EPSG:4326"))
     for table, path, crs in (("facilities", facilities, facility_crs), ("elders", elders, elder_crs)):
         if path is not None:
-            good = run(table, path, crs)
-            good, filled = assign_areas(good, area_layer)
-            if filled:
-                log.info("%s: %d points assigned to communities by location", table, filled)
-            layers[table] = good
+            layers[table] = run(table, path, crs)
     say("保存地区（原子写入）")
     manifest = {
         "sources": sources,

@@ -282,20 +282,17 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                 col.add(i, spec.zh, shown, reason)
             else:
                 value = code
-        elif spec.type == "uscc":
-            code = ids.normalise_uscc(text)
-            reason = ids.check_uscc(code)
+        elif spec.type in ("uscc", "resident_id"):
+            if spec.type == "uscc":
+                code = ids.normalise_uscc(text)
+                reason = ids.check_uscc(code)
+            else:
+                code = ids.normalise_resident_id(text)
+                reason = ids.check_resident_id(code, today=today)
             if reason:
                 col.add(i, spec.zh, shown, reason)
             else:
                 value = code
-        elif spec.type == "resident_id":
-            number = ids.normalise_resident_id(text)
-            reason = ids.check_resident_id(number, today=today)
-            if reason:
-                col.add(i, spec.zh, shown, reason)
-            else:
-                value = number
         elif spec.type == "phone":
             if _PHONE.match(text):
                 value = text.strip()

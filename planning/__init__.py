@@ -1,0 +1,1 @@
+"""Service-radius planning: networks, travel times, coverage, accessibility (no streamlit here)."""

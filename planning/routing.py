@@ -1,0 +1,130 @@
+"""Multi-source shortest paths: every target's travel time to its nearest source, in one pass.
+
+Sources (facilities) and targets (elders) sit *on* edges (see
+:func:`planning.network.snap_points`). Each source becomes a virtual node
+joined to its edge's ends with its access time plus the partial edge time, and
+one scipy Dijkstra from all virtual nodes at once (``min_only=True``) gives,
+for every graph node, the time from its nearest source and which source that
+is. A target's time is then the better of its edge's two ends plus the partial
+edge time and its own access time — or, when a source lies on the same edge,
+the direct way along it. Directions: from source to target (services travel to
+people); on two-way edges both ways, on oneway edges only u→v.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from planning.network import Network, Snap, min_csr
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """Per target: minutes to the nearest source and which source (position in the source list).
+
+    ``time_min`` is ``inf`` and ``source`` is -1 where no source is reachable within
+    the limit, or the target or every source could not be snapped.
+    """
+
+    time_min: np.ndarray
+    source: np.ndarray
+
+
+def node_times(network: Network, sources: Snap, *, max_minutes: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes from the nearest snapped source to every graph node, and that source's position (-1: none)."""
+    n = network.n_nodes
+    sel = np.flatnonzero(sources.snapped)
+    if len(sel) == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    edges = network.edges
+    e = sources.edge[sel]
+    u = edges["u_idx"].to_numpy()[e]
+    v = edges["v_idx"].to_numpy()[e]
+    T = edges["time_min"].to_numpy()[e]
+    two_way = edges["two_way"].to_numpy()[e]
+    a = sources.access_min[sel]
+    t = sources.t[sel]
+    virtual = n + np.arange(len(sel))
+    back = two_way | (t <= 0.0)  # against a oneway edge only when the source sits on its start node
+    rows = np.concatenate([virtual, virtual[back]])
+    cols = np.concatenate([v, u[back]])
+    weights = np.concatenate([a + (1 - t) * T, (a + t * T)[back]])
+    base = network.graph.tocoo()
+    graph = min_csr(np.concatenate([base.row, rows]), np.concatenate([base.col, cols]),
+                    np.concatenate([base.data, weights]), n + len(sel))
+    dist, _, origin = dijkstra(graph, directed=True, indices=virtual, min_only=True, return_predecessors=True,
+                               limit=max_minutes)
+    which = np.where(origin[:n] >= 0, sel[np.clip(origin[:n] - n, 0, None)], -1)
+    return dist[:n], which
+
+
+def nearest(network: Network, sources: Snap, targets: Snap, *, max_minutes: float = np.inf) -> Nearest:
+    """Travel time from the nearest source to every target, in minutes (one Dijkstra pass).
+
+    Parameters
+    ----------
+    sources, targets
+        Snaps of facilities and elders on ``network``.
+    max_minutes
+        Search limit: targets farther than this get ``inf`` (speeds up large regions).
+    """
+    m = len(targets)
+    time = np.full(m, np.inf)
+    source = np.full(m, -1, dtype=np.int64)
+    ok = np.flatnonzero(targets.snapped)
+    if len(ok) == 0 or not sources.snapped.any():
+        return Nearest(time, source)
+    dist, which = node_times(network, sources, max_minutes=max_minutes)
+    edges = network.edges
+    e = targets.edge[ok]
+    u = edges["u_idx"].to_numpy()[e]
+    v = edges["v_idx"].to_numpy()[e]
+    T = edges["time_min"].to_numpy()[e]
+    two_way = edges["two_way"].to_numpy()[e]
+    t = targets.t[ok]
+    via_u = dist[u] + t * T
+    via_v = np.where(two_way | (t >= 1.0), dist[v] + (1 - t) * T, np.inf)  # at its end node, v reaches it
+    best = np.minimum(via_u, via_v)
+    best_src = np.where(via_u <= via_v, which[u], which[v])
+    # a source on the same edge can be reached directly along it
+    direct, direct_src = _same_edge(sources, e, t, T, two_way)
+    better = direct < best
+    best = np.where(better, direct, best)
+    best_src = np.where(better, direct_src, best_src)
+    best = best + targets.access_min[ok]
+    best[best > max_minutes] = np.inf
+    time[ok] = best
+    source[ok] = np.where(np.isfinite(best), best_src, -1)
+    return Nearest(time, source)
+
+
+def _same_edge(sources: Snap, e: np.ndarray, t: np.ndarray, T: np.ndarray,
+               two_way: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Direct times along shared edges: for each target, the best source on its own edge (inf if none)."""
+    direct = np.full(len(e), np.inf)
+    direct_src = np.full(len(e), -1, dtype=np.int64)
+    sel = np.flatnonzero(sources.snapped)
+    shared = np.isin(e, sources.edge[sel])
+    if not shared.any():
+        return direct, direct_src
+    by_edge: dict[int, list[int]] = {}
+    for k in sel:
+        by_edge.setdefault(int(sources.edge[k]), []).append(int(k))
+    for i in np.flatnonzero(shared):
+        for k in by_edge[int(e[i])]:
+            ts = sources.t[k]
+            if t[i] >= ts:
+                cost = sources.access_min[k] + (t[i] - ts) * T[i]
+            elif two_way[i]:
+                cost = sources.access_min[k] + (ts - t[i]) * T[i]
+            else:
+                continue
+            if cost < direct[i]:
+                direct[i], direct_src[i] = cost, k
+    return direct, direct_src

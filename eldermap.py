@@ -158,6 +158,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    steps = _Steps(2, f"计算 {args.minutes:g} 分钟服务圈覆盖")
+    try:
+        steps("构建路网并计算出行时间")
+        table, per_elder = region_coverage(region, settings=settings, minutes=args.minutes, mode=args.mode,
+                                           kind=args.kind, by=args.by)
+        steps("写出结果")
+        store.write_table(table.rename(columns=COVERAGE_COLUMNS_ZH), args.out, sheet_name="覆盖率")
+        if args.per_elder:
+            store.write_table(per_elder.rename(columns={"pid": "假名编号", "facility_id": "最近设施编号",
+                                                        "travel_time_min": "出行时间(分钟)", "snapped": "已接入路网"}),
+                              args.per_elder, sheet_name="老人")
+    finally:
+        steps.close()
+    total = table.iloc[-1]
+    mode_zh = "步行" if args.mode == "walk" else "驾车"
+    print(f"{mode_zh} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
+          f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）；"
+          f"80岁及以上 {total['coverage_80plus_pct']}%；中度及以上失能 {total['coverage_disabled_pct']}%")
+    print(f"按{ {'community': '社区', 'street': '街道', 'district': '区县', 'h3': 'H3 网格'}[args.by] }汇总已写入：{args.out}")
+    if args.per_elder:
+        print(f"逐人结果（假名编号）已写入：{args.per_elder}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from data import store
 
@@ -232,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--if-missing", action="store_true", help="已存在时不重建")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("coverage", help="服务圈覆盖：各区域在 N 分钟内可达设施的老年人比例")
+    p.add_argument("region")
+    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--kind", help="只计某类设施，如 养老服务站（默认任一设施）")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk", help="步行 walk / 驾车 drive")
+    p.add_argument("--by", choices=("community", "street", "district", "h3"), default="community")
+    p.add_argument("--out", required=True, help="结果文件（.csv 或 .xlsx）")
+    p.add_argument("--per-elder", help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
+    p.set_defaults(func=cmd_coverage)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")

@@ -1,0 +1,203 @@
+"""Who is covered within the service circle: travel times of elders to facilities, aggregated by area.
+
+Functions of (region layers, settings): :func:`elder_access` gives every elder's
+travel time to the nearest facility of each kind and of any kind — one
+multi-source Dijkstra pass per kind (:func:`planning.routing.nearest`), never
+one search per facility; :func:`coverage_by_area` turns those times into
+coverage per community, street, district or H3 cell, also for elders aged 80+
+and for moderately-to-completely disabled elders, with an optional weighted
+variant. Networks are cached per (region version, mode, settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from data.store import Region
+from geo.settings import Settings
+from planning.network import Mode, Network, build_network, snap_points
+from planning.routing import nearest
+
+log = logging.getLogger(__name__)
+
+ANY = "any"
+"""Group name of "any facility kind"."""
+DISABLED_MIN_CODE = 2
+"""Ability codes 2–4 (中度失能, 重度失能, 完全失能: GB/T 42195) count as disabled in coverage tables."""
+AreaLevel = Literal["community", "street", "district", "h3"]
+LEVEL_COLUMN = {"community": "community_code", "street": "street_code", "district": "district_code", "h3": "h3"}
+
+_NETWORKS: dict[tuple[str, str, Settings], Network] = {}
+
+
+def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
+    """The region's network for a mode, built once per (region version, mode, settings) in this process."""
+    key = (str(region.path), mode, settings)
+    if key not in _NETWORKS:
+        if len(_NETWORKS) >= 8:
+            _NETWORKS.pop(next(iter(_NETWORKS)))
+        _NETWORKS[key] = build_network(region.road_edges, mode=mode, settings=settings)
+    return _NETWORKS[key]
+
+
+def elder_access(
+    network: Network,
+    facilities: gpd.GeoDataFrame,
+    elders: gpd.GeoDataFrame,
+    *,
+    settings: Settings,
+    kinds: Sequence[str] | None = None,
+    max_minutes: float = np.inf,
+) -> pd.DataFrame:
+    """Travel time of every elder to the nearest facility of each kind and of any kind.
+
+    Parameters
+    ----------
+    network
+        Walking or driving network (:func:`planning.network.build_network`).
+    facilities, elders
+        Region layers (points, any CRS). Facilities need ``id`` and ``kind``.
+    kinds
+        Kinds to report separately (default: the kinds present, in settings order).
+    max_minutes
+        Search limit; farther elders get ``inf`` (faster on large regions).
+
+    Returns
+    -------
+    DataFrame aligned with ``elders`` (same index): ``snapped`` (bool), ``access_m`` (metres from
+    home to the road), and per group g in ``["any", *kinds]``: ``time_min:g`` (minutes, ``inf``
+    if unreachable) and ``facility_id:g`` (nearest facility's id, None if none).
+    """
+    present = [k for k in settings.facility_kinds if k in set(facilities["kind"])]
+    kinds = list(present if kinds is None else kinds)
+    fac_snap = snap_points(network, facilities, settings=settings)
+    eld_snap = snap_points(network, elders, settings=settings)
+    out = pd.DataFrame({"snapped": eld_snap.snapped, "access_m": eld_snap.access_m}, index=elders.index)
+    ids = facilities["id"].astype(object).to_numpy()
+    kind_of = facilities["kind"].astype(object).to_numpy()
+    for group in [ANY, *kinds]:
+        mask = np.ones(len(facilities), dtype=bool) if group == ANY else kind_of == group
+        sub = _subset(fac_snap, mask)
+        result = nearest(network, sub, eld_snap, max_minutes=max_minutes)
+        out[f"time_min:{group}"] = result.time_min
+        out[f"facility_id:{group}"] = np.where(result.source >= 0, ids[np.clip(result.source, 0, None)], None)
+    log.info("travel times of %d elders to %d facilities (%s, %d groups)", len(elders), len(facilities),
+             network.mode, len(kinds) + 1)
+    return out
+
+
+def _subset(snap, mask: np.ndarray):
+    """A Snap where sources outside ``mask`` are unsnapped (positions kept, so source indices stay valid)."""
+    from planning.network import Snap
+
+    edge = np.where(mask, snap.edge, -1)
+    return Snap(edge, snap.t, snap.access_m, snap.access_min)
+
+
+def coverage_by_area(
+    elders: gpd.GeoDataFrame,
+    time_min: pd.Series | np.ndarray,
+    *,
+    minutes: float,
+    by: AreaLevel,
+    areas: gpd.GeoDataFrame | None = None,
+    weights: pd.Series | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Coverage within ``minutes`` per area, with an all-region total row last.
+
+    Parameters
+    ----------
+    elders
+        Elders layer (needs the area column of ``by``, ``oldest_old`` and ``ability_code``).
+    time_min
+        Each elder's travel time to the nearest facility (aligned with ``elders``).
+    by
+        "community", "street", "district" or "h3".
+    areas
+        Areas layer, for names.
+    weights
+        Optional weight per elder (for example 2 for living alone); adds weighted columns.
+
+    Returns
+    -------
+    One row per area: ``code``, ``name``, ``elders``, ``covered``, ``coverage_pct``, the same for
+    ``_80plus`` and ``_disabled`` (ability codes 2–4), ``weighted_elders``/``weighted_covered``/
+    ``weighted_coverage_pct`` when weights are given. The last row (code "合计") is the region total, so
+    areas reconcile with it. Elders with no code at that level are grouped under code "未归属".
+    """
+    times = np.asarray(time_min, dtype="float64")
+    covered = times <= minutes
+    key = elders[LEVEL_COLUMN[by]].astype(object).where(elders[LEVEL_COLUMN[by]].notna(), "未归属").to_numpy()
+    old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(len(elders), bool)
+    codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(len(elders), np.nan)
+    disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
+    frame = pd.DataFrame({"code": key, "elders": 1, "covered": covered.astype(int),
+                          "elders_80plus": old.astype(int), "covered_80plus": (old & covered).astype(int),
+                          "elders_disabled": disabled.astype(int), "covered_disabled": (disabled & covered).astype(int)})
+    if weights is not None:
+        w = np.asarray(weights, dtype="float64")
+        frame["weighted_elders"] = w
+        frame["weighted_covered"] = w * covered
+    table = frame.groupby("code", sort=True).sum().reset_index()
+    total = frame.drop(columns="code").sum().to_frame().T
+    total.insert(0, "code", "合计")
+    table = pd.concat([table, total], ignore_index=True)
+    for suffix in ("", "_80plus", "_disabled"):
+        table[f"coverage{suffix}_pct"] = _pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
+    if weights is not None:
+        table["weighted_coverage_pct"] = _pct(table["weighted_covered"], table["weighted_elders"])
+    names = {} if areas is None or areas.empty else dict(zip(areas["code"], areas["name"], strict=False))
+    table.insert(1, "name", [names.get(c, "全部地区" if c == "合计" else "") for c in table["code"]])
+    order = ["code", "name", "elders", "covered", "coverage_pct", "elders_80plus", "covered_80plus",
+             "coverage_80plus_pct", "elders_disabled", "covered_disabled", "coverage_disabled_pct"]
+    if weights is not None:
+        order += ["weighted_elders", "weighted_covered", "weighted_coverage_pct"]
+    return table[order]
+
+
+def _pct(part: pd.Series, whole: pd.Series) -> pd.Series:
+    return (100.0 * part / whole.where(whole > 0)).round(2)
+
+
+COVERAGE_COLUMNS_ZH = {
+    "code": "区划代码", "name": "名称", "elders": "老年人数", "covered": "覆盖人数", "coverage_pct": "覆盖率(%)",
+    "elders_80plus": "80岁及以上人数", "covered_80plus": "80岁及以上覆盖人数", "coverage_80plus_pct": "80岁及以上覆盖率(%)",
+    "elders_disabled": "中度及以上失能人数", "covered_disabled": "中度及以上失能覆盖人数",
+    "coverage_disabled_pct": "中度及以上失能覆盖率(%)", "weighted_elders": "加权老年人数",
+    "weighted_covered": "加权覆盖人数", "weighted_coverage_pct": "加权覆盖率(%)",
+}
+
+
+def region_coverage(
+    region: Region,
+    *,
+    settings: Settings,
+    minutes: float,
+    mode: Mode = "walk",
+    kind: str | None = None,
+    by: AreaLevel = "community",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Coverage table and per-elder times for a region: the function behind ``eldermap coverage``.
+
+    Returns (coverage per area, per-elder table with ``pid``, ``facility_id``, ``travel_time_min``).
+    """
+    network = network_for(region, mode, settings)
+    facilities = region.facilities
+    if kind is not None:
+        facilities = facilities[facilities["kind"] == kind]
+    access = elder_access(network, facilities, region.elders, settings=settings, kinds=[])
+    times = access[f"time_min:{ANY}"]
+    table = coverage_by_area(region.elders, times, minutes=minutes, by=by, areas=region.areas)
+    per_elder = pd.DataFrame({
+        "pid": region.elders["pid"].to_numpy(),
+        "facility_id": access[f"facility_id:{ANY}"].to_numpy(),
+        "travel_time_min": np.round(times.to_numpy(), 2),
+        "snapped": access["snapped"].to_numpy(),
+    })
+    return table, per_elder

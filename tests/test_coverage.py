@@ -1,0 +1,109 @@
+"""Coverage of elders within the service circle: hand-computed tables and invariants on the demo region."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import eldermap
+from data import store
+from geo.settings import Settings
+from planning.coverage import ANY, coverage_by_area, elder_access, network_for, region_coverage
+
+
+def test_coverage_table_hand_computed() -> None:
+    elders = gpd.GeoDataFrame({
+        "community_code": ["110199001001"] * 3 + ["110199001002"] * 2 + [None],
+        "oldest_old": [True, False, True, False, True, False],
+        "ability_code": [0, 2, 4, 1, 3, 0],
+    }, geometry=[shapely.Point(0, 0)] * 6, crs=4326)
+    times = np.array([3.0, 14.9, 15.1, np.inf, 10.0, 1.0])
+    areas = gpd.GeoDataFrame({"code": ["110199001001", "110199001002"], "name": ["甲社区", "乙社区"]},
+                             geometry=[None, None], crs=4326)
+    table = coverage_by_area(elders, times, minutes=15, by="community", areas=areas, weights=[1, 2, 1, 1, 1, 1])
+    rows = table.set_index("code")
+    # 甲: 3 elders, 2 within 15 min (3.0, 14.9); 80+ are rows 0 and 2 -> 1 of 2; disabled rows 1, 2 -> 1 of 2
+    assert rows.loc["110199001001", ["elders", "covered", "coverage_pct"]].tolist() == [3, 2, 66.67]
+    assert rows.loc["110199001001", ["elders_80plus", "covered_80plus"]].tolist() == [2, 1]
+    assert rows.loc["110199001001", ["elders_disabled", "covered_disabled", "coverage_disabled_pct"]].tolist() == [2, 1, 50.0]
+    assert rows.loc["110199001001", ["weighted_elders", "weighted_covered"]].tolist() == [4.0, 3.0]
+    assert rows.loc["110199001002", "name"] == "乙社区"
+    assert rows.loc["110199001002", ["elders", "covered", "elders_disabled", "covered_disabled"]].tolist() == [2, 1, 1, 1]
+    assert rows.loc["未归属", "covered"] == 1
+    total = rows.loc["合计"]
+    assert total["elders"] == 6 and total["covered"] == 4 and total["coverage_pct"] == 66.67
+    parts = table[table["code"] != "合计"]
+    for col in ("elders", "covered", "elders_80plus", "covered_80plus", "elders_disabled", "covered_disabled"):
+        assert parts[col].sum() == total[col]
+
+
+@pytest.fixture(scope="module")
+def demo_access(demo_region):
+    s = Settings()
+    network = network_for(demo_region, "walk", s)
+    return network, elder_access(network, demo_region.facilities, demo_region.elders, settings=s)
+
+
+def test_any_kind_is_the_minimum_over_kinds(demo_access) -> None:
+    _, access = demo_access
+    kinds = [c for c in access.columns if c.startswith("time_min:") and c != f"time_min:{ANY}"]
+    assert len(kinds) == 6
+    np.testing.assert_allclose(access[f"time_min:{ANY}"], access[kinds].min(axis=1))
+    assert access["snapped"].mean() > 0.99
+
+
+def test_adding_a_facility_never_lowers_coverage(demo_region, demo_access) -> None:
+    network, before = demo_access
+    fac = demo_region.facilities
+    extra = fac.iloc[[0]].copy()
+    extra["id"] = "NEW"
+    t0 = before[f"time_min:{ANY}"].to_numpy()
+    far = int(np.argmax(np.where(np.isfinite(t0), t0, -1)))  # the worst-served reachable elder
+    extra["geometry"] = [demo_region.elders.geometry.iloc[far]]
+    after = elder_access(network, pd.concat([fac, extra], ignore_index=True), demo_region.elders, settings=Settings())
+    t1 = after[f"time_min:{ANY}"].to_numpy()
+    assert np.all(t1 <= t0 + 1e-12)
+    assert (t1 < t0).sum() > 10 and after[f"facility_id:{ANY}"].iloc[far] == "NEW"
+
+
+def test_results_identical_on_second_run(demo_region, demo_access) -> None:
+    _, first = demo_access
+    second = elder_access(build_fresh(demo_region), demo_region.facilities, demo_region.elders, settings=Settings())
+    pd.testing.assert_frame_equal(first, second)
+
+
+def build_fresh(region):
+    from planning.network import build_network
+
+    return build_network(region.road_edges, mode="walk", settings=Settings())
+
+
+def test_longer_circle_covers_a_superset(demo_region) -> None:
+    t10, _ = region_coverage(demo_region, settings=Settings(), minutes=10)
+    t15, _ = region_coverage(demo_region, settings=Settings(), minutes=15)
+    a, b = t10.set_index("code"), t15.set_index("code")
+    assert (a["covered"] <= b["covered"]).all() and (a["elders"] == b["elders"]).all()
+    assert a.loc["合计", "covered"] < b.loc["合计", "covered"]
+
+
+def test_cli_coverage_writes_tables(demo_region, tmp_path: Path, capsys) -> None:
+    root = demo_region.path.parents[1]
+    code = eldermap.main(["--regions", str(root), "coverage", "demo", "--minutes", "10", "--by", "street",
+                          "--out", str(tmp_path / "c.xlsx"), "--per-elder", str(tmp_path / "p.csv")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "步行 10 分钟内任一设施覆盖" in out
+    table = pd.read_excel(tmp_path / "c.xlsx", dtype={"区划代码": str})
+    assert list(table["区划代码"]) == ["110199001", "110199002", "110199003", "合计"]
+    assert table["老年人数"].iloc[:-1].sum() == table["老年人数"].iloc[-1] == len(demo_region.elders)
+    per = pd.read_csv(tmp_path / "p.csv", encoding="utf-8-sig")
+    assert list(per.columns) == ["假名编号", "最近设施编号", "出行时间(分钟)", "已接入路网"]
+    assert per["假名编号"].str.fullmatch(r"P[0-9a-f]{20}").all()
+    drive = eldermap.main(["--regions", str(root), "coverage", "demo", "--mode", "drive", "--kind", "养老机构",
+                           "--out", str(tmp_path / "d.csv")])
+    assert drive == 0

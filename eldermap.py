@@ -182,6 +182,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     print(f"{mode_zh} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
           f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）；"
           f"80岁及以上 {total['coverage_80plus_pct']}%；中度及以上失能 {total['coverage_disabled_pct']}%")
+    unsnapped = int((~per_elder["snapped"]).sum())
+    if unsnapped:
+        print(f"注意：{unsnapped} 位老人距最近道路超过 {settings.snap_limit_m:g} 米，未接入路网，按未覆盖计")
     print(f"按{ {'community': '社区', 'street': '街道', 'district': '区县', 'h3': 'H3 网格'}[args.by] }汇总已写入：{args.out}")
     if args.per_elder:
         print(f"逐人结果（假名编号）已写入：{args.per_elder}")

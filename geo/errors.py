@@ -56,3 +56,7 @@ class ManifestError(ElderMapError, ValueError):
 
 class RoadNetworkError(ElderMapError, ValueError):
     """A road network source cannot be read or is empty."""
+
+
+class PlanningInputError(ElderMapError, ValueError):
+    """Arguments to a planning computation are inconsistent or out of range."""

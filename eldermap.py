@@ -191,6 +191,37 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_access(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.coverage import region_accessibility
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    steps = _Steps(2, "计算床位可达性")
+    try:
+        steps(f"{args.method.upper()}：构建路网与 {args.minutes:g} 分钟服务范围")
+        cells, areas = region_accessibility(region, settings=settings, method=args.method, minutes=args.minutes,
+                                            mode=args.mode, kind=args.kind, by=args.by)
+        steps("写出结果")
+        zh = {"code": "区划代码", "name": "名称", "h3": "H3网格", "elders": "老年人数",
+              "beds_per_1000": "每千名老人可及床位"}
+        out = Path(args.out)
+        if out.suffix.lower() == ".xlsx":
+            store.write_table(areas.rename(columns=zh), out, sheet_name="按区域",
+                              extra_sheets={"按H3网格": cells.rename(columns=zh)})
+            cells_path = out
+        else:
+            store.write_table(areas.rename(columns=zh), out)
+            cells_path = out.with_name(f"{out.stem}_h3{out.suffix}")
+            store.write_table(cells.rename(columns=zh), cells_path)
+    finally:
+        steps.close()
+    total = areas.iloc[-1]
+    print(f"{args.method.upper()} {args.minutes:g} 分钟：全区每千名老人可及床位 {total['beds_per_1000']:.1f} 张")
+    print(f"按区域：{out}；按 H3 网格：{cells_path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from data import store
 
@@ -275,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="结果文件（.csv 或 .xlsx）")
     p.add_argument("--per-elder", help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
     p.set_defaults(func=cmd_coverage)
+
+    p = sub.add_parser("access", help="床位可达性（2SFCA / E2SFCA）：每个 H3 网格和区域")
+    p.add_argument("region")
+    p.add_argument("--method", choices=("2sfca", "e2sfca", "gaussian"), default="2sfca")
+    p.add_argument("--minutes", type=float, default=15.0, help="服务范围分钟数（默认 15）")
+    p.add_argument("--kind", help="只计某类设施（默认所有有床位的设施）")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk")
+    p.add_argument("--by", choices=("community", "street", "district"), default="community")
+    p.add_argument("--out", required=True, help="结果文件：.xlsx（两个工作表）或 .csv（另写 *_h3.csv）")
+    p.set_defaults(func=cmd_access)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")

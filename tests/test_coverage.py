@@ -107,3 +107,24 @@ def test_cli_coverage_writes_tables(demo_region, tmp_path: Path, capsys) -> None
     drive = eldermap.main(["--regions", str(root), "coverage", "demo", "--mode", "drive", "--kind", "养老机构",
                            "--out", str(tmp_path / "d.csv")])
     assert drive == 0
+
+
+def test_region_accessibility_conserves_beds(demo_region) -> None:
+    from planning.coverage import region_accessibility
+
+    cells, areas = region_accessibility(demo_region, settings=Settings(), method="2sfca", minutes=60)
+    # classic 2SFCA hands out every bed of every facility with elders in reach: Σ elders × score = Σ beds
+    beds = demo_region.facilities["beds_total"].astype("float64").fillna(0).sum()
+    assert (cells["elders"] * cells["beds_per_1000"] / 1000).sum() == pytest.approx(beds, rel=1e-3)
+    assert areas.iloc[-1]["elders"] == len(demo_region.elders) == cells["elders"].sum()
+    e2, _ = region_accessibility(demo_region, settings=Settings(), method="e2sfca", minutes=15)
+    assert (e2["beds_per_1000"] >= 0).all()
+
+
+def test_cli_access(demo_region, tmp_path: Path) -> None:
+    root = demo_region.path.parents[1]
+    assert eldermap.main(["--regions", str(root), "access", "demo", "--method", "e2sfca",
+                          "--out", str(tmp_path / "a.xlsx")]) == 0
+    sheets = pd.read_excel(tmp_path / "a.xlsx", sheet_name=None)
+    assert set(sheets) == {"按区域", "按H3网格"}
+    assert "每千名老人可及床位" in sheets["按H3网格"].columns

@@ -222,6 +222,30 @@ def cmd_access(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_isochrones(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.coverage import region_isochrones
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    minutes = [float(m) for m in args.minutes.split(",")] if args.minutes else None
+    steps = _Steps(2, "计算等时圈")
+    try:
+        steps("沿道路计算可达范围")
+        polygons = region_isochrones(region, settings=settings, minutes=minutes, mode=args.mode,
+                                     facility_id=args.facility, kind=args.kind, bands=not args.cumulative,
+                                     buffer_m=args.buffer_m)
+        steps("写出 GeoJSON")
+        store.write_geojson(polygons, args.out)
+    finally:
+        steps.close()
+    for row in polygons.itertuples(index=False):
+        who = f"{row.facility_id} " if "facility_id" in polygons.columns else ""
+        print(f"  {who}{row.band_label}：{row.area_km2:.3f} 平方公里")
+    print(f"等时圈已写入：{args.out}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from data import store
 
@@ -316,6 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("community", "street", "district"), default="community")
     p.add_argument("--out", required=True, help="结果文件：.xlsx（两个工作表）或 .csv（另写 *_h3.csv）")
     p.set_defaults(func=cmd_access)
+
+    p = sub.add_parser("isochrones", help="沿道路的等时圈（5/10/15 分钟），输出 GeoJSON")
+    p.add_argument("region")
+    p.add_argument("--minutes", help="逗号分隔的分钟数，默认取设置 circle_minutes，如 5,10,15")
+    p.add_argument("--facility", help="只算这一设施（编号）；默认所有设施合并")
+    p.add_argument("--kind", help="只算某类设施")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk")
+    p.add_argument("--cumulative", action="store_true", help="输出累计范围（默认输出分段环带）")
+    p.add_argument("--buffer-m", type=float, default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
+    p.add_argument("--out", required=True, help="GeoJSON 文件")
+    p.set_defaults(func=cmd_isochrones)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")

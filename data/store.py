@@ -317,3 +317,12 @@ def write_table(df: pd.DataFrame, path: str | Path, *, sheet_name: str = "Sheet1
     else:
         raise ValueError(f"unsupported table format {suffix!r}: use .xlsx or .csv")
     return path
+
+
+def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write a GeoDataFrame atomically as GeoJSON in EPSG:4326 (RFC 7946)."""
+    path = Path(path)
+    out = gdf.to_crs(STORAGE_CRS) if gdf.crs is not None and str(gdf.crs) != STORAGE_CRS else gdf
+    with atomic_write(path, mode="w", encoding="utf-8") as f:
+        f.write(out.to_json(ensure_ascii=False, drop_id=True))
+    return path

@@ -258,3 +258,39 @@ def region_accessibility(
     for table in (cells, areas):
         table["beds_per_1000"] = table["beds_per_1000"].round(3)
     return cells, areas
+
+
+def region_isochrones(
+    region: Region,
+    *,
+    settings: Settings,
+    minutes: Sequence[float] | None = None,
+    mode: Mode = "walk",
+    facility_id: str | None = None,
+    kind: str | None = None,
+    bands: bool = True,
+    buffer_m: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """Street-following isochrones of a region's facilities (all of them, one kind, or one facility).
+
+    ``minutes`` default to ``settings.circle_minutes``. With ``bands`` the polygons are rings
+    (0–5, 5–10, 10–15 minutes); otherwise cumulative. EPSG:4326.
+    """
+    from geo.errors import PlanningInputError
+    from planning.isochrones import facility_isochrones, isochrones
+
+    network = network_for(region, mode, settings)
+    facilities = region.facilities
+    if kind is not None:
+        facilities = facilities[facilities["kind"] == kind]
+    if facility_id is not None:
+        facilities = facilities[facilities["id"].astype(str) == str(facility_id)]
+        if facilities.empty:
+            raise PlanningInputError(f"地区“{region.name}”中没有编号为 {facility_id} 的设施",
+                                     f"no facility {facility_id!r} in region {region.name!r}")
+    minutes = list(minutes or settings.circle_minutes)
+    snap = snap_points(network, facilities, settings=settings)
+    if facility_id is not None:
+        return facility_isochrones(network, snap, list(facilities["id"]), minutes=minutes, buffer_m=buffer_m,
+                                   bands=bands)
+    return isochrones(network, snap, minutes=minutes, buffer_m=buffer_m, bands=bands)

@@ -128,3 +128,25 @@ def test_cli_access(demo_region, tmp_path: Path) -> None:
     sheets = pd.read_excel(tmp_path / "a.xlsx", sheet_name=None)
     assert set(sheets) == {"按区域", "按H3网格"}
     assert "每千名老人可及床位" in sheets["按H3网格"].columns
+
+
+def test_cli_isochrones(demo_region, tmp_path: Path, capsys) -> None:
+    root = demo_region.path.parents[1]
+    assert eldermap.main(["--regions", str(root), "isochrones", "demo", "--minutes", "5,10,15",
+                          "--out", str(tmp_path / "i.geojson")]) == 0
+    rings = gpd.read_file(tmp_path / "i.geojson")
+    assert list(rings["band_label"]) == ["0–5 分钟", "5–10 分钟", "10–15 分钟"]
+    assert rings.crs.to_epsg() == 4326
+    # rings do not overlap: together they make the cumulative 15-minute polygon
+    assert eldermap.main(["--regions", str(root), "isochrones", "demo", "--cumulative",
+                          "--out", str(tmp_path / "c.geojson")]) == 0
+    cumulative = gpd.read_file(tmp_path / "c.geojson")
+    utm = rings.estimate_utm_crs()
+    assert rings.to_crs(utm).area.sum() == pytest.approx(cumulative.to_crs(utm).area.iloc[-1], rel=1e-3)
+    one = demo_region.facilities["id"].iloc[0]
+    assert eldermap.main(["--regions", str(root), "isochrones", "demo", "--facility", one,
+                          "--out", str(tmp_path / "f.geojson")]) == 0
+    assert set(gpd.read_file(tmp_path / "f.geojson")["facility_id"]) == {one}
+    assert eldermap.main(["--regions", str(root), "isochrones", "demo", "--facility", "NOPE",
+                          "--out", str(tmp_path / "x.geojson")]) == 2
+    assert "没有编号为 NOPE 的设施" in capsys.readouterr().err

@@ -182,6 +182,22 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     print(f"{mode_zh} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
           f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）；"
           f"80岁及以上 {total['coverage_80plus_pct']}%；中度及以上失能 {total['coverage_disabled_pct']}%")
+    if args.capacity:
+        from planning.coverage import region_capacity_coverage
+
+        places, per_fac, _ = region_capacity_coverage(region, settings=settings, minutes=args.minutes, mode=args.mode,
+                                                      kind=args.kind, capacity=args.capacity, by=args.by)
+        cap_path = Path(args.out).with_name(f"{Path(args.out).stem}_床位{Path(args.out).suffix}")
+        store.write_table(places.rename(columns={"code": "区划代码", "name": "名称", "elders": "老年人数",
+                                                 "covered": "服务圈内人数", "with_place": "有床位人数",
+                                                 "with_place_pct": "有床位比例(%)"}), cap_path, sheet_name="按区域",
+                          extra_sheets={"按设施": per_fac.rename(columns={
+                              "id": "设施编号", "name": "名称", "capacity": "床位", "assigned": "已分配",
+                              "remaining": "剩余", "order_rank": "分配顺序"})} if cap_path.suffix == ".xlsx" else None)
+        t = places.iloc[-1]
+        print(f"按{'床位总数' if args.capacity == 'beds_total' else '空余床位'}分配（大机构优先，就近）："
+              f"{int(t['with_place'])}/{int(t['elders'])} 位老人在服务圈内且有床位（{t['with_place_pct']}%）；"
+              f"结果：{cap_path}")
     unsnapped = int((~per_elder["snapped"]).sum())
     if unsnapped:
         print(f"注意：{unsnapped} 位老人距最近道路超过 {settings.snap_limit_m:g} 米，未接入路网，按未覆盖计")
@@ -329,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("community", "street", "district", "h3"), default="community")
     p.add_argument("--out", required=True, help="结果文件（.csv 或 .xlsx）")
     p.add_argument("--per-elder", help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
+    p.add_argument("--capacity", choices=("beds_total", "beds_free"),
+                   help="按床位容量分配：谁在服务圈内且有床位（另写 *_床位 文件）")
     p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("access", help="床位可达性（2SFCA / E2SFCA）：每个 H3 网格和区域")

@@ -150,3 +150,21 @@ def test_cli_isochrones(demo_region, tmp_path: Path, capsys) -> None:
     assert eldermap.main(["--regions", str(root), "isochrones", "demo", "--facility", "NOPE",
                           "--out", str(tmp_path / "x.geojson")]) == 2
     assert "没有编号为 NOPE 的设施" in capsys.readouterr().err
+
+
+def test_capacity_coverage_on_demo(demo_region, tmp_path: Path) -> None:
+    from planning.coverage import region_capacity_coverage
+
+    places, per_fac, per_elder = region_capacity_coverage(demo_region, settings=Settings(), minutes=15)
+    total = places.iloc[-1]
+    assert total["with_place"] <= total["covered"] <= total["elders"] == len(demo_region.elders)
+    assert per_fac["assigned"].sum() == total["with_place"] == per_elder["has_place"].sum()
+    assert (per_fac["assigned"] <= per_fac["capacity"]).all()
+    assert (per_elder.loc[per_elder["has_place"], "travel_time_min"] <= 15).all()
+    assert sorted(per_fac["order_rank"]) == list(range(len(per_fac)))
+    free, _, _ = region_capacity_coverage(demo_region, settings=Settings(), minutes=15, capacity="beds_free")
+    assert free.iloc[-1]["with_place"] <= total["with_place"]  # free beds are a subset of all beds
+    root = demo_region.path.parents[1]
+    assert eldermap.main(["--regions", str(root), "coverage", "demo", "--capacity", "beds_free",
+                          "--out", str(tmp_path / "c.xlsx")]) == 0
+    assert (tmp_path / "c_床位.xlsx").exists()

@@ -1,0 +1,205 @@
+"""Catchments: travel times from every source to every target within a cutoff, as a sparse matrix.
+
+:func:`planning.routing.nearest` answers "how far is the *nearest* facility";
+planning questions such as "which elders does each facility serve within
+15 minutes" or coverage models (spopt's set covering, maximal coverage) need
+the times of *all* source–target pairs that are close enough. Those form a
+sparse ``n_sources × n_targets`` matrix, built here with the same travel model
+as :mod:`planning.routing`:
+
+- a source becomes a virtual node joined to its edge's ends with its access
+  time plus the partial edge time (to ``u`` only on two-way edges, or when the
+  source sits on ``u`` itself);
+- a target is reached from its edge's ``u`` plus the partial edge time, from
+  ``v`` on two-way edges (or when it sits on ``v``), or directly along the
+  edge when a source lies on the same edge; its own access time is added;
+- direction is source → target (services travel to people).
+
+Sources are processed in chunks: one scipy Dijkstra per chunk from that
+chunk's virtual nodes, stopped at the cutoff, so memory stays at about
+``chunk_size × n_nodes`` floats whatever the number of sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from planning.network import MIN_WEIGHT_MIN, Network, Snap, min_csr
+
+log = logging.getLogger(__name__)
+
+
+def catchment_matrix(network: Network, sources: Snap, targets: Snap, *, cutoff_min: float,
+                     chunk_size: int = 256) -> sp.csr_matrix:
+    """Travel minutes from every source to every target reachable within ``cutoff_min``.
+
+    Parameters
+    ----------
+    network
+        The travel-time graph.
+    sources, targets
+        Snaps of facilities and elders on ``network`` (:func:`planning.network.snap_points`).
+        Unsnapped points give empty rows (sources) or columns (targets).
+    cutoff_min
+        Largest travel time kept, in minutes (access walks at both ends included).
+    chunk_size
+        Sources per Dijkstra run; memory is about ``chunk_size × n_nodes`` floats.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(sources), len(targets))``, canonical (sorted indices, no
+        duplicates). Entry ``(i, j)`` is the travel time in minutes from source
+        ``i`` to target ``j`` when it is ``<= cutoff_min``; pairs farther apart
+        are not stored. A true time of 0 (source and target at the same place
+        on a street, no access walk) is stored as
+        :data:`planning.network.MIN_WEIGHT_MIN` (1e-9 minutes) so that it is not
+        mistaken for a missing entry; every stored time is at least that.
+
+    Notes
+    -----
+    The minimum of column ``j`` over all sources equals
+    ``planning.routing.nearest(network, sources, targets).time_min[j]`` whenever
+    that time is within the cutoff.
+    """
+    _check_cutoff(cutoff_min)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    n_src, n_tgt = len(sources), len(targets)
+    src_sel = np.flatnonzero(sources.snapped)
+    tgt_sel = np.flatnonzero(targets.snapped)
+    if len(src_sel) == 0 or len(tgt_sel) == 0:
+        return sp.csr_matrix((n_src, n_tgt), dtype="float64")
+
+    edges = network.edges
+    u_all = edges["u_idx"].to_numpy()
+    v_all = edges["v_idx"].to_numpy()
+    T_all = edges["time_min"].to_numpy()
+    tw_all = edges["two_way"].to_numpy(dtype=bool)
+    n = network.n_nodes
+
+    # targets hang off graph nodes: (node, target, partial edge time) incidences sorted by node
+    e = targets.edge[tgt_sel]
+    t = targets.t[tgt_sel]
+    T = T_all[e]
+    from_v = tw_all[e] | (t >= 1.0)  # against a oneway edge only when the target sits on its end node
+    inc_node = np.concatenate([u_all[e], v_all[e][from_v]])
+    inc_target = np.concatenate([tgt_sel, tgt_sel[from_v]])
+    inc_offset = np.concatenate([t * T, ((1 - t) * T)[from_v]])
+    order = np.argsort(inc_node, kind="stable")
+    inc_node, inc_target, inc_offset = inc_node[order], inc_target[order], inc_offset[order]
+    inc_start = np.searchsorted(inc_node, np.arange(n + 1))  # CSR-style pointer: node -> incidences
+
+    rows, cols, times = [], [], []
+    for lo in range(0, len(src_sel), chunk_size):
+        chunk = src_sel[lo:lo + chunk_size]
+        graph, virtual = _with_virtual_sources(network, sources, chunk)
+        dist = dijkstra(graph, directed=True, indices=virtual, limit=cutoff_min)[:, :n]
+        r, node = np.nonzero(np.isfinite(dist))
+        d = dist[r, node]
+        counts = inc_start[node + 1] - inc_start[node]
+        pos = np.repeat(inc_start[node] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        rows.append(chunk[np.repeat(r, counts)])
+        cols.append(inc_target[pos])
+        times.append(np.repeat(d, counts) + inc_offset[pos])
+    same_rows, same_cols, same_times = _same_edge_pairs(sources, targets, src_sel, tgt_sel, T_all, tw_all)
+    rows.append(same_rows)
+    cols.append(same_cols)
+    times.append(same_times)
+
+    rows_a, cols_a = np.concatenate(rows), np.concatenate(cols)
+    time_a = np.concatenate(times) + targets.access_min[cols_a]
+    keep = time_a <= cutoff_min
+    matrix = _min_coo_to_csr(rows_a[keep], cols_a[keep], np.maximum(time_a[keep], MIN_WEIGHT_MIN), (n_src, n_tgt))
+    log.info("catchment matrix: %d sources × %d targets within %g min, %d pairs",
+             n_src, n_tgt, cutoff_min, matrix.nnz)
+    return matrix
+
+
+def facility_catchments(matrix: sp.csr_matrix, *, cutoff_min: float) -> list[np.ndarray]:
+    """Targets within ``cutoff_min`` of each source, from a catchment matrix.
+
+    Parameters
+    ----------
+    matrix
+        A matrix from :func:`catchment_matrix` built with a cutoff of at least
+        ``cutoff_min`` (pairs beyond the matrix's own cutoff are not in it).
+    cutoff_min
+        Largest travel time in minutes.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One sorted int64 array of target positions per source (row), empty for
+        unsnapped or isolated sources.
+    """
+    _check_cutoff(cutoff_min)
+    csr = sp.csr_matrix(matrix)
+    csr.sort_indices()
+    out = []
+    for i in range(csr.shape[0]):
+        a, b = csr.indptr[i], csr.indptr[i + 1]
+        out.append(csr.indices[a:b][csr.data[a:b] <= cutoff_min].astype(np.int64))
+    return out
+
+
+def _check_cutoff(cutoff_min: float) -> None:
+    if isinstance(cutoff_min, bool) or not isinstance(cutoff_min, numbers.Real) or not (
+            math.isfinite(cutoff_min) and cutoff_min >= 0):
+        raise ValueError(f"cutoff_min must be a finite number of minutes >= 0, got {cutoff_min!r}")
+
+
+def _with_virtual_sources(network: Network, sources: Snap, chunk: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The graph plus one virtual node per source in ``chunk`` (snapped positions), and those nodes' indices."""
+    n = network.n_nodes
+    edges = network.edges
+    e = sources.edge[chunk]
+    u = edges["u_idx"].to_numpy()[e]
+    v = edges["v_idx"].to_numpy()[e]
+    T = edges["time_min"].to_numpy()[e]
+    two_way = edges["two_way"].to_numpy(dtype=bool)[e]
+    a = sources.access_min[chunk]
+    t = sources.t[chunk]
+    virtual = n + np.arange(len(chunk))
+    back = two_way | (t <= 0.0)  # against a oneway edge only when the source sits on its start node
+    base = network.graph.tocoo()
+    graph = min_csr(np.concatenate([base.row, virtual, virtual[back]]),
+                    np.concatenate([base.col, v, u[back]]),
+                    np.concatenate([base.data, a + (1 - t) * T, (a + t * T)[back]]), n + len(chunk))
+    return graph, virtual
+
+
+def _same_edge_pairs(sources: Snap, targets: Snap, src_sel: np.ndarray, tgt_sel: np.ndarray, T_all: np.ndarray,
+                     tw_all: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, time without the target's access) for direct trips along a shared edge."""
+    s_order = src_sel[np.argsort(sources.edge[src_sel], kind="stable")]
+    s_edge = sources.edge[s_order]
+    t_edge = targets.edge[tgt_sel]
+    first = np.searchsorted(s_edge, t_edge, side="left")
+    counts = np.searchsorted(s_edge, t_edge, side="right") - first
+    pos = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    src = s_order[pos]
+    tgt = np.repeat(tgt_sel, counts)
+    e = targets.edge[tgt]
+    ts, tt = sources.t[src], targets.t[tgt]
+    forward = tt >= ts
+    allowed = forward | tw_all[e]
+    time = sources.access_min[src] + np.abs(tt - ts) * T_all[e]
+    return src[allowed], tgt[allowed], time[allowed]
+
+
+def _min_coo_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """CSR matrix keeping the minimum of duplicate entries (scipy would sum them)."""
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    matrix = sp.csr_matrix((data[first], (rows[first], cols[first])), shape=shape)
+    matrix.sort_indices()
+    return matrix

@@ -60,3 +60,7 @@ class RoadNetworkError(ElderMapError, ValueError):
 
 class PlanningInputError(ElderMapError, ValueError):
     """Arguments to a planning computation are inconsistent or out of range."""
+
+
+class NetworkError(ElderMapError, ValueError):
+    """A travel network cannot be built (no usable roads for the mode)."""

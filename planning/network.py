@@ -26,7 +26,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from geo.errors import ElderMapError, NoCrsError
+from geo.errors import NetworkError, NoCrsError
 from geo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,6 @@ MIN_WEIGHT_MIN = 1e-9
 
 _NO = {"no", "private"}
 _YES_FOOT = {"yes", "designated", "permissive"}
-
-
-class NetworkError(ElderMapError, ValueError):
-    """A network cannot be built (no usable roads for the mode)."""
 
 
 @dataclass(frozen=True, eq=False)

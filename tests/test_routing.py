@@ -38,7 +38,7 @@ def random_case(seed: int, n_nodes: int, n_edges: int, n_fac: int, n_eld: int, o
     ll = _lonlat(xy)
     edges = gpd.GeoDataFrame(
         {"u": [a + 100 for a, _ in pairs], "v": [b + 100 for _, b in pairs],
-         "highway": rng.choice(["residential", "footway", "primary", "steps"], len(pairs)),
+         "highway": ["residential", *rng.choice(["residential", "footway", "primary", "steps"], len(pairs) - 1)],
          "oneway": rng.random(len(pairs)) < oneway_share, "maxspeed_kmh": np.nan,
          "access": None, "foot": None, "motor_vehicle": None},
         geometry=[shapely.LineString([ll[a], ll[b]]) for a, b in pairs], crs="EPSG:4326")

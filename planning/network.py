@@ -22,6 +22,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
@@ -161,7 +162,7 @@ def build_network(road_edges: gpd.GeoDataFrame, *, mode: Mode, settings: Setting
     log.info("%s network built: %d nodes, %d edges, %d components (%d nodes outside the main one)",
              mode, n, graph.nnz, n_comp, outside)
     walk_speed = settings.walk_speed_kmh * 1000.0 / 60.0
-    return Network(mode, graph, node_ids, table, crs, labels, main, walk_speed, shapely.STRtree(table.geometry.values))
+    return Network(mode, graph, node_ids, table, crs, labels, main, walk_speed, shapely.STRtree(table.geometry.values, node_capacity=4))
 
 
 def min_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> sp.csr_matrix:
@@ -176,6 +177,32 @@ def min_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> 
     first = np.ones(len(rows), dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
     return sp.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def _projected_xy(geoms: gpd.GeoSeries, crs: object) -> np.ndarray:
+    """(n, 2) coordinates of point geometries in ``crs`` (pyproj on plain arrays: faster than to_crs)."""
+    if not (geoms.geom_type == "Point").all():
+        geoms = geoms.to_crs(crs).centroid
+        return shapely.get_coordinates(geoms.values)
+    xy = shapely.get_coordinates(geoms.values)
+    transformer = pyproj.Transformer.from_crs(geoms.crs, crs, always_xy=True)
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def _z_order(xy: np.ndarray, *, cell_m: float) -> np.ndarray:
+    """Permutation sorting points along a Z-order (Morton) curve of ``cell_m`` cells."""
+    cells = np.floor((xy - xy.min(axis=0)) / cell_m).astype(np.uint64)
+    cells = np.minimum(cells, np.uint64(0xFFFFFFFF))
+
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = (v | (v << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
+
+    return np.argsort(spread(cells[:, 0]) | (spread(cells[:, 1]) << np.uint64(1)), kind="stable")
 
 
 @dataclass(frozen=True)
@@ -224,15 +251,21 @@ def snap_points(network: Network, points: gpd.GeoDataFrame, *, settings: Setting
     if present.any():
         present &= np.isfinite(geoms.bounds.to_numpy()).all(axis=1)  # POINT (x NaN) is not a location
     if present.any():
-        pts = geoms[present].to_crs(network.crs).values
-        idx, nearest = network._tree.query_nearest(pts, max_distance=settings.snap_limit_m, return_distance=False,
-                                                   all_matches=False)
+        xy = _projected_xy(geoms[present], network.crs)
+        # Query in Z-order: neighbouring points walk the same tree branches (2-3x faster on a
+        # million points); the limit is applied afterwards (max_distance makes the query slower).
+        order = _z_order(xy, cell_m=50.0)
+        pts = shapely.points(xy[order])
+        idx, nearest = network._tree.query_nearest(pts, return_distance=False, all_matches=False)
         lines = network.edges.geometry.values[nearest]
-        located = np.flatnonzero(present)[idx]
+        dist = shapely.distance(lines, pts[idx])
+        near = dist <= settings.snap_limit_m
+        idx, nearest, lines, dist = idx[near], nearest[near], lines[near], dist[near]
+        located = np.flatnonzero(present)[order[idx]]
         proj = shapely.line_locate_point(lines, pts[idx], normalized=True)
         edge[located] = nearest
         t[located] = np.clip(proj, 0.0, 1.0)
-        access_m[located] = shapely.distance(lines, pts[idx])
+        access_m[located] = dist
     far = int(present.sum() - (edge >= 0).sum())
     if far:
         log.warning("%d of %d points lie more than %.0f m from any %s road and were not snapped",

@@ -152,13 +152,18 @@ def coverage_by_area(
         table[f"coverage{suffix}_pct"] = _pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
     if weights is not None:
         table["weighted_coverage_pct"] = _pct(table["weighted_covered"], table["weighted_elders"])
-    names = {} if areas is None or areas.empty else dict(zip(areas["code"], areas["name"], strict=False))
-    table.insert(1, "name", [names.get(c, "全部地区" if c == "合计" else "") for c in table["code"]])
+    table.insert(1, "name", _area_names(table["code"], areas))
     order = ["code", "name", "elders", "covered", "coverage_pct", "elders_80plus", "covered_80plus",
              "coverage_80plus_pct", "elders_disabled", "covered_disabled", "coverage_disabled_pct"]
     if weights is not None:
         order += ["weighted_elders", "weighted_covered", "weighted_coverage_pct"]
     return table[order]
+
+
+def _area_names(codes: pd.Series, areas: gpd.GeoDataFrame | None) -> list[str]:
+    """Area name of each code; the total row "合计" is "全部地区"."""
+    names = {} if areas is None or areas.empty else dict(zip(areas["code"], areas["name"], strict=False))
+    return [names.get(c, "全部地区" if c == "合计" else "") for c in codes]
 
 
 def _pct(part: pd.Series, whole: pd.Series) -> pd.Series:
@@ -253,8 +258,7 @@ def region_accessibility(
     areas = frame.groupby("code").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()
     total = pd.DataFrame({"code": ["合计"], "elders": [len(frame)], "beds_per_1000": [frame["score"].mean()]})
     areas = pd.concat([areas, total], ignore_index=True)
-    names = dict(zip(region.areas["code"], region.areas["name"], strict=False)) if not region.areas.empty else {}
-    areas.insert(1, "name", [names.get(c, "全部地区" if c == "合计" else "") for c in areas["code"]])
+    areas.insert(1, "name", _area_names(areas["code"], region.areas))
     for table in (cells, areas):
         table["beds_per_1000"] = table["beds_per_1000"].round(3)
     return cells, areas
@@ -351,8 +355,7 @@ def region_capacity_coverage(
     total.insert(0, "code", "合计")
     table = pd.concat([table, total], ignore_index=True)
     table["with_place_pct"] = _pct(table["with_place"], table["elders"])
-    names = dict(zip(region.areas["code"], region.areas["name"], strict=False)) if not region.areas.empty else {}
-    table.insert(1, "name", [names.get(c, "全部地区" if c == "合计" else "") for c in table["code"]])
+    table.insert(1, "name", _area_names(table["code"], region.areas))
     per_facility = pd.DataFrame({"id": ids, "name": facilities["name"].to_numpy(),
                                  **{c: per_fac[c].to_numpy() for c in ("capacity", "assigned", "remaining", "order_rank")}})
     return table, per_facility, per_elder

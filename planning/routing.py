@@ -36,18 +36,20 @@ class Nearest:
     source: np.ndarray
 
 
+def edge_ends(network: Network, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u index, v index, time in minutes, two-way flag) of edge rows ``e``."""
+    edges = network.edges
+    return (edges["u_idx"].to_numpy()[e], edges["v_idx"].to_numpy()[e], edges["time_min"].to_numpy()[e],
+            edges["two_way"].to_numpy()[e])
+
+
 def node_times(network: Network, sources: Snap, *, max_minutes: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Minutes from the nearest snapped source to every graph node, and that source's position (-1: none)."""
     n = network.n_nodes
     sel = np.flatnonzero(sources.snapped)
     if len(sel) == 0:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    edges = network.edges
-    e = sources.edge[sel]
-    u = edges["u_idx"].to_numpy()[e]
-    v = edges["v_idx"].to_numpy()[e]
-    T = edges["time_min"].to_numpy()[e]
-    two_way = edges["two_way"].to_numpy()[e]
+    u, v, T, two_way = edge_ends(network, sources.edge[sel])
     a = sources.access_min[sel]
     t = sources.t[sel]
     virtual = n + np.arange(len(sel))
@@ -81,12 +83,8 @@ def nearest(network: Network, sources: Snap, targets: Snap, *, max_minutes: floa
     if len(ok) == 0 or not sources.snapped.any():
         return Nearest(time, source)
     dist, which = node_times(network, sources, max_minutes=max_minutes)
-    edges = network.edges
     e = targets.edge[ok]
-    u = edges["u_idx"].to_numpy()[e]
-    v = edges["v_idx"].to_numpy()[e]
-    T = edges["time_min"].to_numpy()[e]
-    two_way = edges["two_way"].to_numpy()[e]
+    u, v, T, two_way = edge_ends(network, e)
     t = targets.t[ok]
     via_u = dist[u] + t * T
     via_v = np.where(two_way | (t >= 1.0), dist[v] + (1 - t) * T, np.inf)  # at its end node, v reaches it

@@ -16,6 +16,8 @@ are reported.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -179,6 +181,15 @@ def min_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> 
     return sp.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
 
 
+def _snap_chunk(network: Network, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest edge, distance (m) and normalised position along it, for each point of a chunk."""
+    idx, nearest = network._tree.query_nearest(pts, return_distance=False, all_matches=False)
+    if len(idx) != len(pts) or np.any(idx != np.arange(len(pts))):  # one match per valid point, in order
+        raise RuntimeError("STRtree.query_nearest did not return exactly one edge per point")
+    lines = network.edges.geometry.values[nearest]
+    return nearest, shapely.distance(lines, pts), shapely.line_locate_point(lines, pts, normalized=True)
+
+
 def _projected_xy(geoms: gpd.GeoSeries, crs: object) -> np.ndarray:
     """(n, 2) coordinates of point geometries in ``crs`` (pyproj on plain arrays: faster than to_crs)."""
     if not (geoms.geom_type == "Point").all():
@@ -256,16 +267,18 @@ def snap_points(network: Network, points: gpd.GeoDataFrame, *, settings: Setting
         # million points); the limit is applied afterwards (max_distance makes the query slower).
         order = _z_order(xy, cell_m=50.0)
         pts = shapely.points(xy[order])
-        idx, nearest = network._tree.query_nearest(pts, return_distance=False, all_matches=False)
-        lines = network.edges.geometry.values[nearest]
-        dist = shapely.distance(lines, pts[idx])
+        # GEOS releases the GIL: contiguous Z-order chunks run on all cores.
+        chunks = np.array_split(np.arange(len(pts)), max(1, min(os.cpu_count() or 1, len(pts) // 50_000)))
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            parts = list(pool.map(lambda c: _snap_chunk(network, pts[c]), chunks))
+        nearest = np.concatenate([p[0] for p in parts])
+        dist = np.concatenate([p[1] for p in parts])
+        proj = np.concatenate([p[2] for p in parts])
         near = dist <= settings.snap_limit_m
-        idx, nearest, lines, dist = idx[near], nearest[near], lines[near], dist[near]
-        located = np.flatnonzero(present)[order[idx]]
-        proj = shapely.line_locate_point(lines, pts[idx], normalized=True)
-        edge[located] = nearest
-        t[located] = np.clip(proj, 0.0, 1.0)
-        access_m[located] = dist
+        located = np.flatnonzero(present)[order[near]]
+        edge[located] = nearest[near]
+        t[located] = np.clip(proj[near], 0.0, 1.0)
+        access_m[located] = dist[near]
     far = int(present.sum() - (edge >= 0).sum())
     if far:
         log.warning("%d of %d points lie more than %.0f m from any %s road and were not snapped",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from data.store import Region
 from geo.settings import Settings
-from planning.network import Mode, Network, build_network, snap_points
+from planning.network import Mode, Network, Snap, build_network, snap_points
 from planning.routing import nearest
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,8 @@ def elder_access(
     return out
 
 
-def _subset(snap, mask: np.ndarray):
+def _subset(snap: Snap, mask: np.ndarray) -> Snap:
     """A Snap where sources outside ``mask`` are unsnapped (positions kept, so source indices stay valid)."""
-    from planning.network import Snap
-
     edge = np.where(mask, snap.edge, -1)
     return Snap(edge, snap.t, snap.access_m, snap.access_min)
 
@@ -133,7 +131,7 @@ def coverage_by_area(
     """
     times = np.asarray(time_min, dtype="float64")
     covered = times <= minutes
-    key = elders[LEVEL_COLUMN[by]].astype(object).where(elders[LEVEL_COLUMN[by]].notna(), "未归属").to_numpy()
+    key = _area_key(elders, by)
     old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(len(elders), bool)
     codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(len(elders), np.nan)
     disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
@@ -144,10 +142,7 @@ def coverage_by_area(
         w = np.asarray(weights, dtype="float64")
         frame["weighted_elders"] = w
         frame["weighted_covered"] = w * covered
-    table = frame.groupby("code", sort=True).sum().reset_index()
-    total = frame.drop(columns="code").sum().to_frame().T
-    total.insert(0, "code", "合计")
-    table = pd.concat([table, total], ignore_index=True)
+    table = _sum_by_area(frame)
     for suffix in ("", "_80plus", "_disabled"):
         table[f"coverage{suffix}_pct"] = _pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
     if weights is not None:
@@ -158,6 +153,43 @@ def coverage_by_area(
     if weights is not None:
         order += ["weighted_elders", "weighted_covered", "weighted_coverage_pct"]
     return table[order]
+
+
+def _facilities_of(region: Region, kind: str | None) -> gpd.GeoDataFrame:
+    """The region's facilities, or those of one kind."""
+    facilities = region.facilities
+    return facilities if kind is None else facilities[facilities["kind"] == kind]
+
+
+def _supply_catchments(region: Region, *, settings: Settings, minutes: float, mode: Mode, kind: str | None,
+                       column: str) -> tuple[gpd.GeoDataFrame, np.ndarray, object]:
+    """Facilities with a positive ``column`` (beds), their supply, and the facility × elder cost matrix."""
+    from planning.catchments import catchment_matrix
+
+    facilities = _facilities_of(region, kind)
+    supply = (facilities[column].astype("float64").fillna(0).to_numpy() if column in facilities
+              else np.zeros(len(facilities)))
+    if (supply <= 0).any():
+        log.info("%d facilities without %s left out", int((supply <= 0).sum()), column)
+    facilities, supply = facilities[supply > 0], supply[supply > 0]
+    network = network_for(region, mode, settings)
+    cost = catchment_matrix(network, snap_points(network, facilities, settings=settings),
+                            snap_points(network, region.elders, settings=settings), cutoff_min=minutes)
+    return facilities, supply, cost
+
+
+def _area_key(elders: gpd.GeoDataFrame, by: AreaLevel) -> np.ndarray:
+    """Each elder's area code at level ``by``; "未归属" where it has none."""
+    column = elders[LEVEL_COLUMN[by]].astype(object)
+    return column.where(column.notna(), "未归属").to_numpy()
+
+
+def _sum_by_area(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column sums per ``code``, sorted, with the region total (code "合计") as the last row."""
+    table = frame.groupby("code", sort=True).sum().reset_index()
+    total = frame.drop(columns="code").sum().to_frame().T
+    total.insert(0, "code", "合计")
+    return pd.concat([table, total], ignore_index=True)
 
 
 def _area_names(codes: pd.Series, areas: gpd.GeoDataFrame | None) -> list[str]:
@@ -193,9 +225,7 @@ def region_coverage(
     Returns (coverage per area, per-elder table with ``pid``, ``facility_id``, ``travel_time_min``).
     """
     network = network_for(region, mode, settings)
-    facilities = region.facilities
-    if kind is not None:
-        facilities = facilities[facilities["kind"] == kind]
+    facilities = _facilities_of(region, kind)
     access = elder_access(network, facilities, region.elders, settings=settings, kinds=[])
     times = access[f"time_min:{ANY}"]
     table = coverage_by_area(region.elders, times, minutes=minutes, by=by, areas=region.areas)
@@ -232,27 +262,18 @@ def region_accessibility(
     area table ends with the region total row ("合计").
     """
     from planning.access import two_step_fca
-    from planning.catchments import catchment_matrix
 
     if method not in ACCESS_METHODS:
         raise ValueError(f"method must be one of {ACCESS_METHODS}, got {method!r}")
-    network = network_for(region, mode, settings)
-    facilities = region.facilities
-    if kind is not None:
-        facilities = facilities[facilities["kind"] == kind]
-    beds = facilities["beds_total"].astype("float64").fillna(0).to_numpy() if "beds_total" in facilities else np.zeros(len(facilities))
-    supplied = facilities[beds > 0]
-    if len(supplied) < len(facilities):
-        log.info("%d facilities without beds left out of bed accessibility", len(facilities) - len(supplied))
+    _, beds, cost = _supply_catchments(region, settings=settings, minutes=minutes, mode=mode, kind=kind,
+                                       column="beds_total")
     elders = region.elders
-    cost = catchment_matrix(network, snap_points(network, supplied, settings=settings),
-                            snap_points(network, elders, settings=settings), cutoff_min=minutes)
     decay = {"2sfca": "none", "e2sfca": "stepped", "gaussian": "gaussian"}[method]
     steps = tuple((minutes * k / 3, w) for k, w in ((1, 1.0), (2, 0.68), (3, 0.22)))
-    score, _ = two_step_fca(cost, beds[beds > 0], np.ones(len(elders)), cutoff_min=minutes, decay=decay,
+    score, _ = two_step_fca(cost, beds, np.ones(len(elders)), cutoff_min=minutes, decay=decay,
                             steps=steps)
     frame = pd.DataFrame({"h3": elders["h3"].astype(object).to_numpy(),
-                          "code": elders[LEVEL_COLUMN[by]].astype(object).fillna("未归属").to_numpy(),
+                          "code": _area_key(elders, by),
                           "score": 1000.0 * score})
     cells = frame.groupby("h3").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()
     areas = frame.groupby("code").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()
@@ -284,9 +305,7 @@ def region_isochrones(
     from planning.isochrones import facility_isochrones, isochrones
 
     network = network_for(region, mode, settings)
-    facilities = region.facilities
-    if kind is not None:
-        facilities = facilities[facilities["kind"] == kind]
+    facilities = _facilities_of(region, kind)
     if facility_id is not None:
         facilities = facilities[facilities["id"].astype(str) == str(facility_id)]
         if facilities.empty:
@@ -326,18 +345,10 @@ def region_capacity_coverage(
         ``pid``, ``facility_id`` (placed at; None), ``travel_time_min``, ``covered``, ``has_place``.
     """
     from planning.access import capacity_allocation
-    from planning.catchments import catchment_matrix
 
-    network = network_for(region, mode, settings)
-    facilities = region.facilities
-    if kind is not None:
-        facilities = facilities[facilities["kind"] == kind]
-    places = facilities[capacity].astype("float64").fillna(0).to_numpy() if capacity in facilities else np.zeros(len(facilities))
-    facilities = facilities[places > 0]
-    places = places[places > 0]
+    facilities, places, cost = _supply_catchments(region, settings=settings, minutes=minutes, mode=mode, kind=kind,
+                                                  column=capacity)
     elders = region.elders
-    cost = catchment_matrix(network, snap_points(network, facilities, settings=settings),
-                            snap_points(network, elders, settings=settings), cutoff_min=minutes)
     placed, per_fac = capacity_allocation(cost, places, cutoff_min=minutes)
     ids = facilities["id"].astype(object).to_numpy()
     fac_idx = placed["facility"].to_numpy()
@@ -347,13 +358,9 @@ def region_capacity_coverage(
         "travel_time_min": placed["travel_time_min"].round(2).to_numpy(),
         "covered": placed["covered"].to_numpy(), "has_place": placed["has_place"].to_numpy(),
     })
-    key = elders[LEVEL_COLUMN[by]].astype(object).fillna("未归属").to_numpy()
-    frame = pd.DataFrame({"code": key, "elders": 1, "covered": per_elder["covered"].astype(int),
+    frame = pd.DataFrame({"code": _area_key(elders, by), "elders": 1, "covered": per_elder["covered"].astype(int),
                           "with_place": per_elder["has_place"].astype(int)})
-    table = frame.groupby("code").sum().reset_index()
-    total = frame.drop(columns="code").sum().to_frame().T
-    total.insert(0, "code", "合计")
-    table = pd.concat([table, total], ignore_index=True)
+    table = _sum_by_area(frame)
     table["with_place_pct"] = _pct(table["with_place"], table["elders"])
     table.insert(1, "name", _area_names(table["code"], region.areas))
     per_facility = pd.DataFrame({"id": ids, "name": facilities["name"].to_numpy(),

@@ -11,6 +11,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from geo.settings import Settings
+from netref import add_street_chains
 from planning.catchments import catchment_matrix, facility_catchments
 from planning.network import MIN_WEIGHT_MIN, Network, Snap, build_network, snap_points
 from planning.routing import nearest
@@ -68,15 +69,7 @@ def reference_graph(network: Network, snaps: dict[str, Snap]) -> nx.MultiDiGraph
                 G.add_edge((kind, int(k)), spot, weight=walk)
             else:
                 G.add_edge(spot, (kind, int(k)), weight=walk)
-    u, v = network.edges["u_idx"].to_numpy(), network.edges["v_idx"].to_numpy()
-    T, tw = network.edges["time_min"].to_numpy(), network.edges["two_way"].to_numpy()
-    for e in range(len(u)):
-        chain = [(0.0, int(u[e]))] + sorted(on_edge.get(e, []), key=lambda x: x[0]) + [(1.0, int(v[e]))]
-        for (t0, a), (t1, b) in zip(chain[:-1], chain[1:], strict=True):
-            w = (t1 - t0) * T[e]
-            G.add_edge(a, b, weight=w)
-            if tw[e] or w == 0.0:  # the same spot on the street, whatever the direction
-                G.add_edge(b, a, weight=w)
+    add_street_chains(G, network, on_edge)
     return G
 
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from shapely.ops import substring
 
 from geo.settings import Settings
+from netref import add_street_chains
 from planning.isochrones import QUAD_SEGS, facility_isochrones, isochrones, reachable_segments
 from planning.network import Network, Snap, build_network, snap_points
 from planning.routing import nearest
@@ -68,15 +69,7 @@ def position_times(network: Network, sources: Snap, spots: Snap) -> np.ndarray:
             on_edge.setdefault(int(snap.edge[k]), []).append((float(snap.t[k]), (kind, int(k))))
     for k in np.flatnonzero(sources.snapped):
         G.add_edge("start", ("S", int(k)), weight=float(sources.access_min[k]))
-    u, v = network.edges["u_idx"].to_numpy(), network.edges["v_idx"].to_numpy()
-    T, tw = network.edges["time_min"].to_numpy(), network.edges["two_way"].to_numpy()
-    for e in range(len(u)):
-        chain = [(0.0, int(u[e]))] + sorted(on_edge.get(e, []), key=lambda x: x[0]) + [(1.0, int(v[e]))]
-        for (t0, a), (t1, b) in zip(chain[:-1], chain[1:], strict=True):
-            w = (t1 - t0) * T[e]
-            G.add_edge(a, b, weight=w)
-            if tw[e] or w == 0.0:
-                G.add_edge(b, a, weight=w)
+    add_street_chains(G, network, on_edge)
     dist = nx.single_source_dijkstra_path_length(G, "start", weight="weight")
     return np.array([dist.get(("P", k), np.inf) for k in range(len(spots))])
 

@@ -10,6 +10,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from geo.settings import Settings
+from netref import add_street_chains
 from planning.network import build_network, snap_points
 from planning.routing import nearest
 
@@ -63,13 +64,7 @@ def reference_times(network, fac, eld, walk_m_per_min: float) -> np.ndarray:
                 G.add_edge(("F", k), (kind, k, "on"), weight=float(d[e]) / walk_m_per_min)
             else:
                 G.add_edge((kind, k, "on"), ("E", k), weight=float(d[e]) / walk_m_per_min)
-    for e, row in enumerate(network.edges.itertuples(index=False)):
-        chain = [(0.0, row.u_idx)] + sorted(on_edge.get(e, []), key=lambda x: x[0]) + [(1.0, row.v_idx)]
-        for (t0, a), (t1, b) in zip(chain[:-1], chain[1:], strict=True):
-            w = (t1 - t0) * row.time_min
-            G.add_edge(a, b, weight=w)
-            if row.two_way or w == 0.0:  # a point on a node is that node, whatever the edge's direction
-                G.add_edge(b, a, weight=w)
+    add_street_chains(G, network, on_edge)
     dist = nx.multi_source_dijkstra_path_length(G, [("F", k) for k in range(len(fac))], weight="weight")
     return np.array([dist.get(("E", k), np.inf) for k in range(len(eld))])
 

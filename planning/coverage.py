@@ -34,16 +34,30 @@ AreaLevel = Literal["community", "street", "district", "h3"]
 LEVEL_COLUMN = {"community": "community_code", "street": "street_code", "district": "district_code", "h3": "h3"}
 
 _NETWORKS: dict[tuple[str, str, Settings], Network] = {}
+_ELDER_SNAPS: dict[tuple[str, str, Settings], Snap] = {}
+_CACHED = 8
+"""Networks (and elder snaps) kept per process; the oldest goes first. The key holds the region's
+version folder, so an import (a new version) never meets a stale entry."""
+
+
+def _remember(cache: dict, key: tuple, make) -> object:
+    if key not in cache:
+        if len(cache) >= _CACHED:
+            cache.pop(next(iter(cache)))
+        cache[key] = make()
+    return cache[key]
 
 
 def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
     """The region's network for a mode, built once per (region version, mode, settings) in this process."""
-    key = (str(region.path), mode, settings)
-    if key not in _NETWORKS:
-        if len(_NETWORKS) >= 8:
-            _NETWORKS.pop(next(iter(_NETWORKS)))
-        _NETWORKS[key] = build_network(region.road_edges, mode=mode, settings=settings)
-    return _NETWORKS[key]
+    return _remember(_NETWORKS, (str(region.path), mode, settings),
+                     lambda: build_network(region.road_edges, mode=mode, settings=settings))
+
+
+def elder_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
+    """The region's elders snapped to its network, once per (region version, mode, settings)."""
+    return _remember(_ELDER_SNAPS, (str(region.path), mode, settings),
+                     lambda: snap_points(network_for(region, mode, settings), region.elders, settings=settings))
 
 
 def elder_access(
@@ -54,6 +68,7 @@ def elder_access(
     settings: Settings,
     kinds: Sequence[str] | None = None,
     max_minutes: float = np.inf,
+    elder_snap: Snap | None = None,
 ) -> pd.DataFrame:
     """Travel time of every elder to the nearest facility of each kind and of any kind.
 
@@ -67,6 +82,8 @@ def elder_access(
         Kinds to report separately (default: the kinds present, in settings order).
     max_minutes
         Search limit; farther elders get ``inf`` (faster on large regions).
+    elder_snap
+        The elders already snapped to ``network`` (for example :func:`elder_snap_for`); snapped here if None.
 
     Returns
     -------
@@ -77,7 +94,9 @@ def elder_access(
     present = [k for k in settings.facility_kinds if k in set(facilities["kind"])]
     kinds = list(present if kinds is None else kinds)
     fac_snap = snap_points(network, facilities, settings=settings)
-    eld_snap = snap_points(network, elders, settings=settings)
+    eld_snap = snap_points(network, elders, settings=settings) if elder_snap is None else elder_snap
+    if len(eld_snap) != len(elders):
+        raise ValueError(f"elder_snap has {len(eld_snap)} points for {len(elders)} elders")
     out = pd.DataFrame({"snapped": eld_snap.snapped, "access_m": eld_snap.access_m}, index=elders.index)
     ids = facilities["id"].astype(object).to_numpy()
     kind_of = facilities["kind"].astype(object).to_numpy()
@@ -131,18 +150,18 @@ def coverage_by_area(
     """
     times = np.asarray(time_min, dtype="float64")
     covered = times <= minutes
-    key = _area_key(elders, by)
+    group, area_codes = _area_groups(elders, by)
     old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(len(elders), bool)
     codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(len(elders), np.nan)
     disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
-    frame = pd.DataFrame({"code": key, "elders": 1, "covered": covered.astype(int),
-                          "elders_80plus": old.astype(int), "covered_80plus": (old & covered).astype(int),
-                          "elders_disabled": disabled.astype(int), "covered_disabled": (disabled & covered).astype(int)})
+    columns = {"elders": np.ones(len(elders), dtype=np.int64), "covered": covered,
+               "elders_80plus": old, "covered_80plus": old & covered,
+               "elders_disabled": disabled, "covered_disabled": disabled & covered}
     if weights is not None:
         w = np.asarray(weights, dtype="float64")
-        frame["weighted_elders"] = w
-        frame["weighted_covered"] = w * covered
-    table = _sum_by_area(frame)
+        columns["weighted_elders"] = w
+        columns["weighted_covered"] = w * covered
+    table = _sum_by_area(group, area_codes, columns)
     for suffix in ("", "_80plus", "_disabled"):
         table[f"coverage{suffix}_pct"] = _pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
     if weights is not None:
@@ -174,22 +193,38 @@ def _supply_catchments(region: Region, *, settings: Settings, minutes: float, mo
     facilities, supply = facilities[supply > 0], supply[supply > 0]
     network = network_for(region, mode, settings)
     cost = catchment_matrix(network, snap_points(network, facilities, settings=settings),
-                            snap_points(network, region.elders, settings=settings), cutoff_min=minutes)
+                            elder_snap_for(region, mode, settings), cutoff_min=minutes)
     return facilities, supply, cost
+
+
+UNASSIGNED = "未归属"
+
+
+def _area_groups(elders: gpd.GeoDataFrame, by: AreaLevel) -> tuple[np.ndarray, np.ndarray]:
+    """Each elder's area index at level ``by`` and the sorted area codes; elders with no code
+    are in a last area, "未归属"."""
+    group, codes = elders[LEVEL_COLUMN[by]].factorize(sort=True)
+    codes = np.asarray(codes, dtype=object)
+    if (group < 0).any():
+        group = np.where(group < 0, len(codes), group)
+        codes = np.append(codes, UNASSIGNED)
+    return group, codes
 
 
 def _area_key(elders: gpd.GeoDataFrame, by: AreaLevel) -> np.ndarray:
     """Each elder's area code at level ``by``; "未归属" where it has none."""
-    column = elders[LEVEL_COLUMN[by]].astype(object)
-    return column.where(column.notna(), "未归属").to_numpy()
+    group, codes = _area_groups(elders, by)
+    return codes[group]
 
 
-def _sum_by_area(frame: pd.DataFrame) -> pd.DataFrame:
-    """Column sums per ``code``, sorted, with the region total (code "合计") as the last row."""
-    table = frame.groupby("code", sort=True).sum().reset_index()
-    total = frame.drop(columns="code").sum().to_frame().T
-    total.insert(0, "code", "合计")
-    return pd.concat([table, total], ignore_index=True)
+def _sum_by_area(group: np.ndarray, codes: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Column sums per area (``group`` indexes ``codes``), with the region total (code "合计") last."""
+    sums: dict[str, object] = {"code": [*codes, "合计"]}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        column = np.append(np.bincount(group, weights=values, minlength=len(codes)), values.sum())
+        sums[name] = column.round().astype(np.int64) if values.dtype.kind in "iub" else column
+    return pd.DataFrame(sums)
 
 
 def _area_names(codes: pd.Series, areas: gpd.GeoDataFrame | None) -> list[str]:
@@ -226,7 +261,8 @@ def region_coverage(
     """
     network = network_for(region, mode, settings)
     facilities = _facilities_of(region, kind)
-    access = elder_access(network, facilities, region.elders, settings=settings, kinds=[])
+    access = elder_access(network, facilities, region.elders, settings=settings, kinds=[],
+                          elder_snap=elder_snap_for(region, mode, settings))
     times = access[f"time_min:{ANY}"]
     table = coverage_by_area(region.elders, times, minutes=minutes, by=by, areas=region.areas)
     per_elder = pd.DataFrame({
@@ -358,9 +394,9 @@ def region_capacity_coverage(
         "travel_time_min": placed["travel_time_min"].round(2).to_numpy(),
         "covered": placed["covered"].to_numpy(), "has_place": placed["has_place"].to_numpy(),
     })
-    frame = pd.DataFrame({"code": _area_key(elders, by), "elders": 1, "covered": per_elder["covered"].astype(int),
-                          "with_place": per_elder["has_place"].astype(int)})
-    table = _sum_by_area(frame)
+    table = _sum_by_area(*_area_groups(elders, by), {"elders": np.ones(len(elders), dtype=np.int64),
+                                                      "covered": per_elder["covered"].to_numpy(dtype=bool),
+                                                      "with_place": per_elder["has_place"].to_numpy(dtype=bool)})
     table["with_place_pct"] = _pct(table["with_place"], table["elders"])
     table.insert(1, "name", _area_names(table["code"], region.areas))
     per_facility = pd.DataFrame({"id": ids, "name": facilities["name"].to_numpy(),

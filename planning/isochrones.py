@@ -238,7 +238,21 @@ def _polygons(network: Network, sources: Snap, dist: np.ndarray, values: list[fl
     frame = gpd.GeoDataFrame({"minutes": np.array(values, dtype="float64"), "band_label": labels,
                               "area_km2": shapely.area(geoms_arr) / 1e6},
                              geometry=gpd.GeoSeries(geoms_arr, crs=network.crs).values, crs=network.crs)
-    return frame.to_crs(WGS84)
+    frame = frame.to_crs(WGS84)
+    # overlay slivers narrower than a nanometre collapse when rounded to degrees: repair them away
+    frame.geometry = [_polygonal(g) for g in frame.geometry.values]
+    return frame
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """A valid (Multi)Polygon: overlay slivers thinner than rounding ("too few points") are repaired away."""
+    if shapely.is_valid(geom):
+        return geom
+    parts = shapely.get_parts(shapely.make_valid(geom))
+    while np.isin(shapely.get_type_id(parts), [4, 5, 6, 7]).any():  # multi-part or collection: open it
+        parts = shapely.get_parts(parts)
+    polygons = parts[shapely.get_type_id(parts) == 3]
+    return polygons[0] if len(polygons) == 1 else shapely.multipolygons(polygons)
 
 
 def _pieces(network: Network, sources: Snap, dist: np.ndarray,

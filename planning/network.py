@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import geopandas as gpd
@@ -28,6 +29,7 @@ import pyproj
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError, NoCrsError
 from geo.settings import Settings
@@ -76,7 +78,16 @@ class Network:
     component: np.ndarray
     main_component: int
     walk_speed_m_per_min: float
-    _tree: shapely.STRtree = field(repr=False)
+
+    @cached_property
+    def segments(self) -> SegmentIndex:
+        """Index of the edges' straight pieces for snapping (built on first use, then kept)."""
+        return SegmentIndex.of(self.edges)
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """STRtree of the edge lines (exact fallback of :meth:`SegmentIndex.nearest`)."""
+        return shapely.STRtree(self.edges.geometry.values, node_capacity=4)
 
     @property
     def n_nodes(self) -> int:
@@ -91,33 +102,52 @@ class Network:
 
 
 def working_crs(gdf: gpd.GeoDataFrame, settings: Settings) -> object:
-    """The projected CRS for metric work: the configured one, else the local UTM zone."""
+    """The projected CRS for metric work: the configured one, else the UTM zone of the data's extent."""
     if gdf.crs is None:
         raise NoCrsError("道路数据没有坐标系信息", "road edges have no CRS")
-    return settings.working_crs or gdf.estimate_utm_crs()
+    if settings.working_crs:
+        return settings.working_crs
+    # geopandas' estimate on the extent's box: the same zone, without visiting every geometry twice
+    return gpd.GeoSeries([shapely.box(*gdf.total_bounds)], crs=gdf.crs).estimate_utm_crs()
+
+
+def _lines_to_crs(lines: gpd.GeoSeries, crs: object) -> np.ndarray:
+    """LineStrings reprojected as one coordinate array (pyproj) and rebuilt: faster than ``to_crs``."""
+    values = lines.values
+    if pyproj.CRS.from_user_input(lines.crs) == pyproj.CRS.from_user_input(crs):
+        return np.asarray(values)
+    if len(values) == 0 or not (shapely.get_type_id(values) == 1).all() or shapely.is_empty(values).any():
+        return np.asarray(lines.to_crs(crs).values)  # anything but plain LineStrings: geopandas' way
+    xy, index = shapely.get_coordinates(values, return_index=True)
+    x, y = pyproj.Transformer.from_crs(lines.crs, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    return np.asarray(shapely.linestrings(np.column_stack([x, y]), indices=index), dtype=object).reshape(-1)
+
+
+def _is_in(edges: gpd.GeoDataFrame, column: str, values: set[str] | list[str]) -> np.ndarray:
+    """Bool per edge: ``column`` is one of ``values`` (False where the column is missing or empty)."""
+    if column not in edges:
+        return np.zeros(len(edges), dtype=bool)
+    return edges[column].isin(list(values)).to_numpy(dtype=bool)
 
 
 def _usable(edges: gpd.GeoDataFrame, mode: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(usable mask, speed km/h per edge, two_way per edge) for a mode."""
-    highway = edges["highway"].astype(object).fillna("").to_numpy()
-    access = edges.get("access", pd.Series([None] * len(edges))).astype(object).fillna("").to_numpy()
+    access_no = _is_in(edges, "access", _NO)
     if mode == "walk":
-        foot = edges.get("foot", pd.Series([None] * len(edges))).astype(object).fillna("").to_numpy()
-        foot_yes = np.isin(foot, list(_YES_FOOT))
-        ok = (~np.isin(highway, list(settings.walk_excluded_highways)) | foot_yes)
-        ok &= foot != "no"
-        ok &= ~np.isin(access, list(_NO)) | foot_yes
+        foot_yes = _is_in(edges, "foot", _YES_FOOT)
+        ok = ~_is_in(edges, "highway", settings.walk_excluded_highways) | foot_yes
+        ok &= ~_is_in(edges, "foot", {"no"})
+        ok &= ~access_no | foot_yes
         speed = np.full(len(edges), settings.walk_speed_kmh)
-        speed[highway == "steps"] *= settings.walk_steps_factor
+        speed[_is_in(edges, "highway", {"steps"})] *= settings.walk_steps_factor
         return ok, speed, np.ones(len(edges), dtype=bool)
     if mode != "drive":
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     table = settings.drive_speed_table()
-    motor = edges.get("motor_vehicle", pd.Series([None] * len(edges))).astype(object).fillna("").to_numpy()
-    speed = np.array([table.get(h, np.nan) for h in highway], dtype="float64")
+    speed = edges["highway"].astype(object).map(table).to_numpy(dtype="float64", na_value=np.nan)
     maxspeed = edges["maxspeed_kmh"].to_numpy(dtype="float64") if "maxspeed_kmh" in edges else np.full(len(edges), np.nan)
     speed = np.where(np.isnan(maxspeed), speed, np.fmin(speed, maxspeed))
-    ok = ~np.isnan(speed) & (speed > 0) & ~np.isin(access, list(_NO)) & ~np.isin(motor, list(_NO))
+    ok = ~np.isnan(speed) & (speed > 0) & ~access_no & ~_is_in(edges, "motor_vehicle", _NO)
     two_way = ~edges["oneway"].to_numpy(dtype=bool)
     return ok, np.nan_to_num(speed, nan=1.0), two_way
 
@@ -140,11 +170,12 @@ def build_network(road_edges: gpd.GeoDataFrame, *, mode: Mode, settings: Setting
     """
     crs = working_crs(road_edges, settings)
     ok, speed_kmh, two_way = _usable(road_edges, mode, settings)
-    edges = road_edges.loc[ok, ["u", "v", "highway", "geometry"]].to_crs(crs)
+    edges = road_edges.loc[ok, ["u", "v", "highway", "geometry"]]
     if edges.empty:
         raise NetworkError(f"道路数据中没有可用于{'步行' if mode == 'walk' else '驾车'}的道路",
                            f"no usable {mode} edges")
-    length_m = edges.geometry.length.to_numpy()
+    lines = _lines_to_crs(edges.geometry, crs)
+    length_m = shapely.length(lines)
     time_min = length_m / (speed_kmh[ok] * 1000.0 / 60.0)
     node_ids, inverse = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]),
                                   return_inverse=True)
@@ -153,7 +184,7 @@ def build_network(road_edges: gpd.GeoDataFrame, *, mode: Mode, settings: Setting
     tw = two_way[ok]
     table = gpd.GeoDataFrame({"u_idx": u_idx, "v_idx": v_idx, "length_m": length_m, "time_min": time_min,
                               "two_way": tw, "highway": edges["highway"].to_numpy()},
-                             geometry=edges.geometry.values, crs=crs)
+                             geometry=lines, crs=crs)
     rows = np.concatenate([u_idx, v_idx[tw]])
     cols = np.concatenate([v_idx, u_idx[tw]])
     weights = np.concatenate([time_min, time_min[tw]])
@@ -164,7 +195,7 @@ def build_network(road_edges: gpd.GeoDataFrame, *, mode: Mode, settings: Setting
     log.info("%s network built: %d nodes, %d edges, %d components (%d nodes outside the main one)",
              mode, n, graph.nnz, n_comp, outside)
     walk_speed = settings.walk_speed_kmh * 1000.0 / 60.0
-    return Network(mode, graph, node_ids, table, crs, labels, main, walk_speed, shapely.STRtree(table.geometry.values, node_capacity=4))
+    return Network(mode, graph, node_ids, table, crs, labels, main, walk_speed)
 
 
 def min_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> sp.csr_matrix:
@@ -174,25 +205,142 @@ def min_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> 
     """
     keep = rows != cols
     rows, cols, weights = rows[keep], cols[keep], np.maximum(weights[keep], MIN_WEIGHT_MIN)
-    order = np.lexsort((weights, cols, rows))
-    rows, cols, weights = rows[order], cols[order], weights[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
+    key = rows.astype(np.int64) * n + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    shortest = np.minimum.reduceat(weights[order], first) if len(key) else weights
+    key = key[first]
+    return sp.csr_matrix((shortest, (key // n, key % n)), shape=(n, n))
 
 
-def _snap_chunk(network: Network, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest edge, distance (m) and normalised position along it, for each point of a chunk."""
-    idx, nearest = network._tree.query_nearest(pts, return_distance=False, all_matches=False)
-    if len(idx) != len(pts) or np.any(idx != np.arange(len(pts))):  # one match per valid point, in order
+PIECE_M = 10.0
+"""Longest straight piece of the snapping index, metres: edges are cut into pieces of at most this length."""
+CANDIDATES = 8
+"""Pieces looked at per point before the exactness check (8 leaves about 5 % of points to the fallback)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentIndex:
+    """The edges cut into short straight pieces, with a KD-tree of the pieces' midpoints.
+
+    The nearest edge of a point is found exactly, not approximately: with ``h`` the
+    longest half-piece, a piece whose midpoint is ``r`` away is at least ``r − h``
+    away. Among the ``k`` nearest midpoints the closest piece (distance ``d``) is the
+    nearest of all whenever the ``k``-th midpoint is at least ``d + h`` away; the
+    points where that does not hold go to an exact STRtree query.
+    """
+
+    ax: np.ndarray  # piece start x
+    ay: np.ndarray  # piece start y
+    dx: np.ndarray  # piece end minus start, x
+    dy: np.ndarray  # piece end minus start, y
+    edge: np.ndarray  # edge row of each piece
+    offset_m: np.ndarray  # distance along the edge to the piece start
+    edge_length_m: np.ndarray  # per edge: sum of its pieces
+    half_m: float  # longest half-piece
+    tree: cKDTree
+
+    @classmethod
+    def of(cls, edges: gpd.GeoDataFrame, piece_m: float = PIECE_M) -> SegmentIndex:
+        xy, line = shapely.get_coordinates(edges.geometry.values, return_index=True)
+        inner = line[1:] == line[:-1]
+        a, b, edge = xy[:-1][inner], xy[1:][inner], line[:-1][inner]
+        length = np.hypot(*(b - a).T)
+        before = np.cumsum(length) - length
+        first_of_edge = np.r_[True, edge[1:] != edge[:-1]] if len(edge) else np.zeros(0, dtype=bool)
+        offset = before - before[np.maximum.accumulate(np.where(first_of_edge, np.arange(len(edge)), 0))]
+        cuts = np.maximum(1, np.ceil(length / piece_m)).astype(np.int64)
+        seg = np.repeat(np.arange(len(length)), cuts)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(cuts) - cuts, cuts)
+        f0, f1 = k / cuts[seg], (k + 1) / cuts[seg]
+        d = (b - a)[seg]
+        pa, pb = a[seg] + d * f0[:, None], a[seg] + d * f1[:, None]
+        half = float((length / cuts).max() / 2) if len(length) else 0.0
+        return cls(pa[:, 0].copy(), pa[:, 1].copy(), pb[:, 0] - pa[:, 0], pb[:, 1] - pa[:, 1],
+                   edge[seg], offset[seg] + length[seg] * f0,
+                   np.bincount(edge, weights=length, minlength=len(edges)), half,
+                   cKDTree((pa + pb) / 2, balanced_tree=False, compact_nodes=False))
+
+    def distances(self, pts: np.ndarray, piece: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance from each point to its piece, and the clamped fraction along the piece."""
+        ax, ay, dx, dy = self.ax[piece], self.ay[piece], self.dx[piece], self.dy[piece]
+        px, py = pts[:, 0] - ax, pts[:, 1] - ay
+        len2 = dx * dx
+        len2 += dy * dy
+        u = px * dx
+        u += py * dy
+        np.divide(u, len2, out=u, where=len2 > 0)  # a zero-length piece keeps u = 0
+        np.clip(u, 0.0, 1.0, out=u)
+        px -= u * dx
+        py -= u * dy
+        px *= px
+        py *= py
+        px += py
+        return np.sqrt(px, out=px), u
+
+    def nearest(self, pts: np.ndarray, limit_m: float, *, workers: int = -1) -> tuple[np.ndarray, ...]:
+        """For each point: nearest piece (-1 if none within ``limit_m + half_m``), its distance, the
+        fraction along it, and whether the answer is proven exact.
+
+        Points not settled among the nearest :data:`CANDIDATES` midpoints are asked again with four
+        and sixteen times as many before giving up (``exact`` False).
+        """
+        n = len(pts)
+        piece = np.full(n, -1, dtype=np.int64)
+        best = np.full(n, np.inf)
+        frac = np.zeros(n)
+        exact = np.zeros(n, dtype=bool)
+        todo = np.arange(n)
+        for k in (CANDIDATES, 4 * CANDIDATES, 16 * CANDIDATES):
+            k = min(k, self.tree.n)
+            q = pts[todo]
+            r, j = self.tree.query(q, k=k, workers=workers, distance_upper_bound=limit_m + self.half_m)
+            r, j = r.reshape(len(q), k), j.reshape(len(q), k)
+            b = np.full(len(q), np.inf)
+            p = np.full(len(q), -1, dtype=np.int64)
+            f = np.zeros(len(q))
+            for c in range(k):
+                # a piece whose midpoint is r away is at least r - half_m away: skip those that cannot win
+                rows = np.flatnonzero(r[:, c] - self.half_m < b) if c else np.flatnonzero(j[:, 0] < self.tree.n)
+                dist, u = self.distances(q[rows], j[rows, c])
+                better = dist < b[rows]
+                rows = rows[better]
+                b[rows], p[rows], f[rows] = dist[better], j[rows, c], u[better]
+            best[todo], piece[todo], frac[todo] = b, p, f
+            settled = ~np.isfinite(r[:, -1]) | (r[:, -1] - self.half_m >= np.minimum(b, limit_m)) | (k == self.tree.n)
+            exact[todo[settled]] = True
+            todo = todo[~settled]
+            if not len(todo):
+                break
+        return piece, best, frac, exact
+
+
+def _snap_chunk(index: SegmentIndex, pts: np.ndarray, limit_m: float) -> tuple[np.ndarray, ...]:
+    """Nearest edge, distance (m), normalised position along it and exactness, for a chunk of points."""
+    piece, dist, frac, exact = index.nearest(pts, limit_m, workers=1)
+    p = np.maximum(piece, 0)
+    edge = np.where(piece >= 0, index.edge[p], -1)
+    length = index.edge_length_m[np.maximum(edge, 0)]
+    along = index.offset_m[p] + frac * np.hypot(index.dx[p], index.dy[p])
+    t = np.divide(along, length, out=np.zeros(len(pts)), where=length > 0)
+    t[along >= length - 1e-6] = 1.0  # at the end node exactly (summed piece lengths round): one-way edges reach it from v
+    return edge, dist, t, exact
+
+
+def _snap_exact(network: Network, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest edge, distance and normalised position by an STRtree query of the edge lines."""
+    geoms = shapely.points(pts)
+    idx, hit = network.edge_tree.query_nearest(geoms, return_distance=False, all_matches=False)
+    if len(idx) != len(pts) or np.any(idx != np.arange(len(pts))):
         raise RuntimeError("STRtree.query_nearest did not return exactly one edge per point")
-    lines = network.edges.geometry.values[nearest]
-    return nearest, shapely.distance(lines, pts), shapely.line_locate_point(lines, pts, normalized=True)
+    lines = network.edges.geometry.values[hit]
+    return hit, shapely.distance(lines, geoms), shapely.line_locate_point(lines, geoms, normalized=True)
 
 
 def _projected_xy(geoms: gpd.GeoSeries, crs: object) -> np.ndarray:
     """(n, 2) coordinates of point geometries in ``crs`` (pyproj on plain arrays: faster than to_crs)."""
-    if not (geoms.geom_type == "Point").all():
+    if not (shapely.get_type_id(np.asarray(geoms.values)) == 0).all():  # not all Points
         geoms = geoms.to_crs(crs).centroid
         return shapely.get_coordinates(geoms.values)
     xy = shapely.get_coordinates(geoms.values)
@@ -213,7 +361,7 @@ def _z_order(xy: np.ndarray, *, cell_m: float) -> np.ndarray:
         v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
         return (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
 
-    return np.argsort(spread(cells[:, 0]) | (spread(cells[:, 1]) << np.uint64(1)), kind="stable")
+    return np.argsort(spread(cells[:, 0]) | (spread(cells[:, 1]) << np.uint64(1)))
 
 
 @dataclass(frozen=True)
@@ -258,22 +406,27 @@ def snap_points(network: Network, points: gpd.GeoDataFrame, *, settings: Setting
     t = np.full(n, np.nan)
     access_m = np.full(n, np.nan)
     geoms = points.geometry
-    present = (geoms.notna() & ~geoms.is_empty).to_numpy().copy() if n else np.zeros(0, dtype=bool)
+    values = np.asarray(geoms.values)
+    present = ~(shapely.is_missing(values) | shapely.is_empty(values))
     if present.any():
-        present &= np.isfinite(geoms.bounds.to_numpy()).all(axis=1)  # POINT (x NaN) is not a location
+        xy = _projected_xy(geoms if present.all() else geoms[present], network.crs)
+        finite = np.isfinite(xy).all(axis=1)  # POINT (NaN NaN) is not a location
+        if not finite.all():
+            present[np.flatnonzero(present)[~finite]] = False
+            xy = xy[finite]
     if present.any():
-        xy = _projected_xy(geoms[present], network.crs)
-        # Query in Z-order: neighbouring points walk the same tree branches (2-3x faster on a
-        # million points); the limit is applied afterwards (max_distance makes the query slower).
+        # Query in Z-order: neighbouring points walk the same tree branches (about 2x faster on a
+        # million points); contiguous chunks run on all cores (numpy and GEOS release the GIL).
         order = _z_order(xy, cell_m=50.0)
-        pts = shapely.points(xy[order])
-        # GEOS releases the GIL: contiguous Z-order chunks run on all cores.
+        pts = xy[order]
         chunks = np.array_split(np.arange(len(pts)), max(1, min(os.cpu_count() or 1, len(pts) // 50_000)))
+        index = network.segments
         with ThreadPoolExecutor(len(chunks)) as pool:
-            parts = list(pool.map(lambda c: _snap_chunk(network, pts[c]), chunks))
-        nearest = np.concatenate([p[0] for p in parts])
-        dist = np.concatenate([p[1] for p in parts])
-        proj = np.concatenate([p[2] for p in parts])
+            parts = list(pool.map(lambda c: _snap_chunk(index, pts[c], settings.snap_limit_m), chunks))
+        nearest, dist, proj, exact = (np.concatenate(col) for col in zip(*parts))
+        unsure = np.flatnonzero(~exact)
+        if len(unsure):  # points the KD-tree bound could not settle: exact query of the edge lines
+            nearest[unsure], dist[unsure], proj[unsure] = _snap_exact(network, pts[unsure])
         near = dist <= settings.snap_limit_m
         located = np.flatnonzero(present)[order[near]]
         edge[located] = nearest[near]

@@ -108,21 +108,23 @@ def _same_edge(sources: Snap, e: np.ndarray, t: np.ndarray, T: np.ndarray,
     direct = np.full(len(e), np.inf)
     direct_src = np.full(len(e), -1, dtype=np.int64)
     sel = np.flatnonzero(sources.snapped)
-    shared = np.isin(e, sources.edge[sel])
-    if not shared.any():
+    sel = sel[np.argsort(sources.edge[sel], kind="stable")]
+    src_edge = sources.edge[sel]
+    lo, hi = np.searchsorted(src_edge, e, side="left"), np.searchsorted(src_edge, e, side="right")
+    count = hi - lo
+    if not count.any():
         return direct, direct_src
-    by_edge: dict[int, list[int]] = {}
-    for k in sel:
-        by_edge.setdefault(int(sources.edge[k]), []).append(int(k))
-    for i in np.flatnonzero(shared):
-        for k in by_edge[int(e[i])]:
-            ts = sources.t[k]
-            if t[i] >= ts:
-                cost = sources.access_min[k] + (t[i] - ts) * T[i]
-            elif two_way[i]:
-                cost = sources.access_min[k] + (ts - t[i]) * T[i]
-            else:
-                continue
-            if cost < direct[i]:
-                direct[i], direct_src[i] = cost, k
+    # every (target, source on its edge) pair
+    target = np.repeat(np.arange(len(e)), count)
+    k = sel[np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)]
+    ts, tt = sources.t[k], t[target]
+    ahead = tt >= ts
+    cost = sources.access_min[k] + np.abs(tt - ts) * T[target]
+    cost[~ahead & ~two_way[target]] = np.inf  # one-way edge: only a source behind the target reaches it
+    # the cheapest pair per target (first source index on ties, as a loop over sources would keep)
+    order = np.lexsort((k, cost, target))
+    first = order[np.r_[True, target[order][1:] != target[order][:-1]]]
+    found = np.isfinite(cost[first])
+    direct[target[first[found]]] = cost[first[found]]
+    direct_src[target[first[found]]] = k[first[found]]
     return direct, direct_src

@@ -13,7 +13,8 @@ import shapely
 import eldermap
 from data import store
 from geo.settings import Settings
-from planning.coverage import ANY, coverage_by_area, elder_access, network_for, region_coverage
+from planning.coverage import ANY, coverage_by_area, elder_access, elder_snap_for, network_for, region_coverage
+from planning.network import snap_points
 
 
 def test_coverage_table_hand_computed() -> None:
@@ -168,3 +169,19 @@ def test_capacity_coverage_on_demo(demo_region, tmp_path: Path) -> None:
     assert eldermap.main(["--regions", str(root), "coverage", "demo", "--capacity", "beds_free",
                           "--out", str(tmp_path / "c.xlsx")]) == 0
     assert (tmp_path / "c_床位.xlsx").exists()
+
+
+def test_network_and_elder_snap_cached_per_version_and_settings(demo_region) -> None:
+    import dataclasses
+
+    s = Settings()
+    network = network_for(demo_region, "walk", s)
+    assert network_for(demo_region, "walk", s) is network  # an app rerun does not rebuild it
+    assert network_for(demo_region, "walk", Settings(walk_speed_kmh=4.0)) is not network
+    assert network_for(demo_region, "drive", s) is not network
+    newer = dataclasses.replace(demo_region, path=demo_region.path.parent / "a-newer-version")
+    assert network_for(newer, "walk", s) is not network  # an import makes a new version folder
+    snap = elder_snap_for(demo_region, "walk", s)
+    assert elder_snap_for(demo_region, "walk", s) is snap and len(snap) == len(demo_region.elders)
+    fresh = snap_points(network, demo_region.elders, settings=s)
+    np.testing.assert_array_equal(snap.edge, fresh.edge)

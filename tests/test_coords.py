@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from geo.coords import (
@@ -418,3 +418,17 @@ def test_looks_swapped_vectorised_china_bbox() -> None:
 def test_looks_swapped_bbox_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         looks_swapped(45.0, 25.0, EUROPE_BBOX)  # type: ignore[misc]
+
+
+@settings(max_examples=40, deadline=None)
+@given(lon=st.floats(-179.5, 179.5), lat=st.floats(-79.0, 55.0))
+def test_utm_zone_equals_geopandas_estimate(lon: float, lat: float) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from geo.coords import utm_epsg
+
+    offset = (lon + 180.0) % 6.0
+    assume(0.01 < offset < 5.99 and abs(lat) > 0.01)  # on a zone border or the equator either zone is right
+    box = gpd.GeoSeries([shapely.Point(lon, lat).buffer(0.005)], crs=4326)
+    assert utm_epsg(lon, lat) == box.estimate_utm_crs().to_epsg()

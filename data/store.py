@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.errors import ManifestError, RegionNotFoundError
+from geo.errors import ManifestError, RegionNotFoundError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -326,3 +327,63 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     with atomic_write(path, mode="w", encoding="utf-8") as f:
         f.write(out.to_json(ensure_ascii=False, drop_id=True))
     return path
+
+
+# ---------------------------------------------------------------- scenarios
+
+SCENARIO_FORMAT = "eldermap-scenario/1"
+_SCENARIO_NAME = re.compile(r"^[\w\u4e00-\u9fff][\w\u4e00-\u9fff.\-]{0,63}$")
+
+
+def _scenario_path(region: str, scenario: str, root: str | Path | None) -> Path:
+    if not _SCENARIO_NAME.match(scenario):
+        raise ScenarioError(f"方案名称“{scenario}”无效：只能用中文、字母、数字、下划线、点和短横线，最多 64 个字符",
+                            f"invalid scenario name {scenario!r}")
+    if not region_exists(region, root=root):
+        raise RegionNotFoundError(f"找不到地区“{region}”", f"region {region!r} not found")
+    return regions_root(root) / region / "scenarios" / f"{scenario}.json"
+
+
+def save_scenario(region: str, scenario: dict[str, Any], *, root: str | Path | None = None,
+                  overwrite: bool = False) -> Path:
+    """Write a scenario (a JSON-able dict with a ``name``) beside the region's versions, atomically.
+
+    Scenarios live with the region, not inside a version: they record the version they were made on
+    (``base_version``) and survive imports.
+    """
+    path = _scenario_path(region, str(scenario.get("name", "")), root)
+    if path.exists() and not overwrite:
+        raise ScenarioError(f"方案“{scenario['name']}”已存在；换一个名称或先删除它",
+                            f"scenario {scenario['name']!r} exists")
+    body = {"format": SCENARIO_FORMAT, **scenario}
+    with atomic_write(path, mode="w", encoding="utf-8") as f:
+        json.dump(body, f, ensure_ascii=False, indent=2)
+    return path
+
+
+def load_scenario(region: str, name: str, *, root: str | Path | None = None) -> dict[str, Any]:
+    """A saved scenario as a dict."""
+    path = _scenario_path(region, name, root)
+    if not path.exists():
+        known = list_scenarios(region, root=root)
+        raise ScenarioError(f"地区“{region}”没有方案“{name}”；已有方案：{'、'.join(known) or '无'}",
+                            f"scenario {name!r} not found in region {region!r}")
+    body = json.loads(path.read_text(encoding="utf-8"))
+    if body.get("format") != SCENARIO_FORMAT:
+        raise ScenarioError(f"方案文件 {path} 格式不符", f"{path}: not an {SCENARIO_FORMAT} file")
+    body.pop("format")
+    return body
+
+
+def list_scenarios(region: str, *, root: str | Path | None = None) -> list[str]:
+    """Names of a region's saved scenarios, sorted."""
+    folder = regions_root(root) / region / "scenarios"
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def delete_scenario(region: str, name: str, *, root: str | Path | None = None) -> None:
+    """Remove a saved scenario."""
+    path = _scenario_path(region, name, root)
+    if not path.exists():
+        raise ScenarioError(f"地区“{region}”没有方案“{name}”", f"scenario {name!r} not found")
+    path.unlink()

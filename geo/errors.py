@@ -64,3 +64,7 @@ class PlanningInputError(ElderMapError, ValueError):
 
 class NetworkError(ElderMapError, ValueError):
     """A travel network cannot be built (no usable roads for the mode)."""
+
+
+class ScenarioError(ElderMapError, ValueError):
+    """A planning scenario cannot be saved, found, read or applied."""

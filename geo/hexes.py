@@ -57,3 +57,8 @@ def is_valid(cell: str) -> bool:
 def resolution_of(cell: str) -> int:
     """Resolution of a cell."""
     return int(h3.get_resolution(cell))
+
+
+def disk(cell: str, ring: int) -> list[str]:
+    """The cell and every cell within ``ring`` steps of it."""
+    return list(h3.grid_disk(cell, ring))

@@ -59,6 +59,9 @@ Road classes missing here are not driven on."""
 
 WALK_EXCLUDED_HIGHWAYS: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
 
+TIER_MINUTES: tuple[tuple[str, float], ...] = (("养老机构", 15.0), ("日间照料中心", 5.0))
+"""Life-circle tier of facility kinds, minutes (GB 50180-2018)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -109,6 +112,22 @@ class Settings:
         Allowed facility kinds, in display order.
     service_tags
         Allowed service tags.
+    gap_weight_80plus, gap_weight_disabled, gap_weight_alone
+        Extra weight of an uncovered elder aged 80+, moderately to completely disabled (ability
+        codes 2–4), or living alone (群体 独居), in gap ranking and weighted siting: an elder counts
+        1 plus each weight that applies (defaults 1, 1, 0.5).
+    target_beds_per_100_elders
+        Provisioning check: elder-care beds per 100 elders an area should have (4.0, i.e. 40 per
+        1,000 — a common target of local plans; set your plan's).
+    target_nursing_share_pct
+        Provisioning check: nursing-type beds as a share of institution beds, % (55, the national
+        14th five-year target for institutions).
+    tier_minutes
+        Provisioning check: each facility kind's life-circle tier, minutes of travel (GB 50180-2018:
+        institutions in the 15-minute circle, day-care centres in the 5-minute one).
+    target_tier_share_pct
+        Provisioning check: share of an area's elders that should live within their tier's
+        minutes of a facility of that kind, % (80).
     """
 
     walk_speed_kmh: float = 3.0
@@ -127,6 +146,13 @@ class Settings:
     drive_speeds_kmh: tuple[tuple[str, float], ...] = DRIVE_SPEEDS_KMH
     facility_kinds: tuple[str, ...] = FACILITY_KINDS
     service_tags: tuple[str, ...] = SERVICE_TAGS
+    gap_weight_80plus: float = 1.0
+    gap_weight_disabled: float = 1.0
+    gap_weight_alone: float = 0.5
+    target_beds_per_100_elders: float = 4.0
+    target_nursing_share_pct: float = 55.0
+    tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
+    target_tier_share_pct: float = 80.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -146,6 +172,14 @@ class Settings:
             problems.append("drive_speeds_kmh 的车速应在 0–150 km/h 之间")
         if not self.facility_kinds:
             problems.append("facility_kinds 不能为空")
+        for name in ("gap_weight_80plus", "gap_weight_disabled", "gap_weight_alone", "target_beds_per_100_elders"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} 不能为负（收到 {getattr(self, name)}）")
+        for name in ("target_nursing_share_pct", "target_tier_share_pct"):
+            if not 0 <= getattr(self, name) <= 100:
+                problems.append(f"{name} 应在 0–100 之间（收到 {getattr(self, name)}）")
+        if any(m <= 0 or m > 120 for _, m in self.tier_minutes):
+            problems.append("tier_minutes 的分钟数应在 0–120 之间")
         if problems:
             raise SettingsError(
                 "设置无效：" + "；".join(problems),
@@ -166,8 +200,12 @@ class Settings:
         """``drive_speeds_kmh`` as a dict."""
         return dict(self.drive_speeds_kmh)
 
+    def tier_table(self) -> dict[str, float]:
+        """``tier_minutes`` as a dict: facility kind → minutes."""
+        return dict(self.tier_minutes)
 
-_TABLE_FIELDS = frozenset({"drive_speeds_kmh"})
+
+_TABLE_FIELDS = frozenset({"drive_speeds_kmh", "tier_minutes"})
 
 
 def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Settings:

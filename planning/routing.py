@@ -83,9 +83,23 @@ def nearest(network: Network, sources: Snap, targets: Snap, *, max_minutes: floa
     if len(ok) == 0 or not sources.snapped.any():
         return Nearest(time, source)
     dist, which = node_times(network, sources, max_minutes=max_minutes)
-    e = targets.edge[ok]
+    best, best_src = times_from_nodes(network, dist, which, sources, targets, ok, max_minutes=max_minutes)
+    time[ok] = best
+    source[ok] = best_src
+    return Nearest(time, source)
+
+
+def times_from_nodes(network: Network, dist: np.ndarray, which: np.ndarray, sources: Snap, targets: Snap,
+                     rows: np.ndarray, *, max_minutes: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes and source of targets ``rows`` (snapped ones), given node times ``dist`` from ``which`` source.
+
+    A target is reached through either end of its edge (``v`` only on two-way edges, or when it
+    sits on ``v``), or directly along the edge from a source on the same edge; its access walk is added.
+    Farther than ``max_minutes``: ``inf`` and source -1.
+    """
+    e = targets.edge[rows]
     u, v, T, two_way = edge_ends(network, e)
-    t = targets.t[ok]
+    t = targets.t[rows]
     via_u = dist[u] + t * T
     via_v = np.where(two_way | (t >= 1.0), dist[v] + (1 - t) * T, np.inf)  # at its end node, v reaches it
     best = np.minimum(via_u, via_v)
@@ -95,11 +109,9 @@ def nearest(network: Network, sources: Snap, targets: Snap, *, max_minutes: floa
     better = direct < best
     best = np.where(better, direct, best)
     best_src = np.where(better, direct_src, best_src)
-    best = best + targets.access_min[ok]
+    best = best + targets.access_min[rows]
     best[best > max_minutes] = np.inf
-    time[ok] = best
-    source[ok] = np.where(np.isfinite(best), best_src, -1)
-    return Nearest(time, source)
+    return best, np.where(np.isfinite(best), best_src, -1)
 
 
 def _same_edge(sources: Snap, e: np.ndarray, t: np.ndarray, T: np.ndarray,

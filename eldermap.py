@@ -1,4 +1,5 @@
-"""Command-line interface: ``eldermap validate | import | info | demo | list | schema | settings``.
+"""Command-line interface: ``eldermap validate | import | info | demo | coverage | access | isochrones | gaps |
+scenario | site | check | list | schema | settings``.
 
 Messages for users are in Simplified Chinese; logs are in English. Exit codes:
 0 success, 1 some rows were rejected (validate/import), 2 the command failed.
@@ -262,6 +263,251 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_frame(frame, path: str | Path, *, sheet: str, columns_zh: dict[str, str]) -> Path:
+    """GeoJSON/GeoPackage for geo frames (by suffix), else a table (.csv/.xlsx) with Chinese headers."""
+    from data import store
+
+    path = Path(path)
+    if path.suffix.lower() in {".geojson", ".json", ".gpkg"}:
+        frame = frame.copy()
+        for column in frame.columns:
+            if column != "geometry" and frame[column].dtype.kind == "f":
+                frame[column] = frame[column].where(frame[column].abs() != float("inf"))
+        if path.suffix.lower() == ".gpkg":
+            from data.store import atomic_write
+
+            with atomic_write(path) as f:
+                f.close()
+                frame.to_file(f.name, driver="GPKG", layer=sheet)
+        else:
+            store.write_geojson(frame, path)
+        return path
+    table = frame.drop(columns="geometry", errors="ignore").rename(columns=columns_zh)
+    store.write_table(table, path, sheet_name=sheet)
+    return path
+
+
+def _sibling(path: str | Path, label: str) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{label}{path.suffix}")
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.gaps import GAP_COLUMNS_ZH, gaps
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    steps = _Steps(2, f"查找 {args.minutes:g} 分钟服务圈缺口")
+    try:
+        steps("计算出行时间")
+        cells, communities = gaps(region, settings=settings, minutes=args.minutes, mode=args.mode, kind=args.kind)
+        steps("写出结果")
+        cells_path = _write_frame(cells, args.out, sheet="H3网格缺口", columns_zh=GAP_COLUMNS_ZH)
+        comm_path = _write_frame(communities, _sibling(args.out, "社区"), sheet="社区缺口", columns_zh=GAP_COLUMNS_ZH)
+    finally:
+        steps.close()
+    what = f"“{args.kind}”" if args.kind else "任一设施"
+    total = int(cells["uncovered"].sum()) if len(cells) else 0
+    print(f"{'步行' if args.mode == 'walk' else '驾车'} {args.minutes:g} 分钟内到不了{what}的老人：{total} 人，"
+          f"分布在 {len(cells)} 个 H3 网格、{len(communities)} 个社区")
+    for row in communities.head(args.top).itertuples():
+        print(f"  {row.rank}. {row.name or row.code}：{row.reason}")
+    print(f"网格缺口：{cells_path}；社区缺口：{comm_path}")
+    return 0
+
+
+def _changes_from_args(args: argparse.Namespace) -> list[dict]:
+    """Scenario changes from --add-file / --add / --close / --set, in that order."""
+    changes: list[dict] = []
+    if args.add_file:
+        from data.readers import read_table
+
+        aliases = {"id": ("id", "编号", "设施编号"), "name": ("name", "名称", "设施名称"), "kind": ("kind", "类型", "设施类型"),
+                   "lon": ("lon", "经度", "lng"), "lat": ("lat", "纬度"), "beds_total": ("beds_total", "床位", "床位总数"),
+                   "beds_nursing": ("beds_nursing", "护理型床位"), "services": ("services", "服务项目")}
+        frame = read_table(args.add_file, "facilities").frame
+        lookup = {str(c).strip().lower(): c for c in frame.columns}
+        for row_no, row in enumerate(frame.to_dict("records"), start=2):
+            change = {"op": "add"}
+            for key, names in aliases.items():
+                column = next((lookup[n] for n in names if n in lookup), None)
+                if column is not None and str(row[column]).strip() not in {"", "nan", "None"}:
+                    change[key] = row[column]
+            change.setdefault("id", f"N{row_no - 1}")
+            change["_row"] = row_no
+            changes.append(change)
+    for text in args.add or []:
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) < 4:
+            from geo.errors import ScenarioError
+
+            raise ScenarioError(f"--add 的格式为 编号,类型,经度,纬度[,床位[,名称]]（收到“{text}”）", f"bad --add {text!r}")
+        change = {"op": "add", "id": parts[0], "kind": parts[1], "lon": parts[2], "lat": parts[3]}
+        if len(parts) > 4 and parts[4]:
+            change["beds_total"] = parts[4]
+        if len(parts) > 5:
+            change["name"] = parts[5]
+        changes.append(change)
+    changes += [{"op": "close", "id": fid} for fid in args.close or []]
+    for text in args.set or []:
+        fid, _, assignment = text.partition(":")
+        key, _, value = assignment.partition("=")
+        if not fid or not key:
+            from geo.errors import ScenarioError
+
+            raise ScenarioError(f"--set 的格式为 编号:字段=值，如 F001:beds_total=120（收到“{text}”）", f"bad --set {text!r}")
+        changes.append({"op": "set", "id": fid, "fields": {key.strip(): value.split("、") if key.strip() == "services"
+                                                           else value.strip()}})
+    return changes
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.scenario import BASE, apply_changes, base_scenario, compare, evaluate, new_scenario
+
+    settings = _settings(args)
+    if args.action == "list":
+        names = store.list_scenarios(args.region, root=args.regions)
+        if not names:
+            print(f"地区“{args.region}”还没有方案。用 eldermap scenario new 新建。")
+        for name in names:
+            sc = store.load_scenario(args.region, name, root=args.regions)
+            print(f"{name}\t{len(sc.get('changes', []))} 项修改\t基于 {sc.get('base_version')}\t{sc.get('description', '')}")
+        return 0
+    if args.action == "delete":
+        store.delete_scenario(args.region, args.name, root=args.regions)
+        print(f"已删除方案“{args.name}”")
+        return 0
+    region = store.load_region(args.region, root=args.regions)
+
+    def load(name: str) -> dict:
+        return base_scenario(region) if name == BASE else store.load_scenario(args.region, name, root=args.regions)
+
+    if args.action == "new":
+        changes = _changes_from_args(args)
+        for i, change in enumerate(changes):  # name the input row in errors from a file
+            row = change.pop("_row", None)
+            try:
+                apply_changes(region.facilities, [c for c in changes[: i + 1] if "_row" not in c], settings=settings)
+            except ElderMapError as exc:
+                where = f"{Path(args.add_file).name} 第 {row} 行：" if row else ""
+                raise type(exc)(f"{where}{exc.zh}", exc.en) from None
+        scenario = new_scenario(args.name, base_version=region.path.name, description=args.description or "",
+                                minutes=args.minutes, mode=args.mode, walk_speed_kmh=args.walk_speed, changes=changes)
+        path = store.save_scenario(args.region, scenario, root=args.regions, overwrite=args.overwrite)
+        fac = apply_changes(region.facilities, scenario["changes"], settings=settings)
+        print(f"已保存方案“{args.name}”：{len(changes)} 项修改，设施 {len(region.facilities)} → {len(fac)} 处（{path}）")
+        return 0
+    if args.action == "show":
+        scenario = load(args.name)
+        for i, c in enumerate(scenario.get("changes", []), start=1):
+            what = {"add": f"新增 {c.get('kind')}“{c.get('name')}”({c.get('lon')}, {c.get('lat')})",
+                    "close": "关闭", "set": f"修改 {c.get('fields')}"}[c["op"]]
+            print(f"  {i}. {c['id']}：{what}")
+        result = evaluate(region, scenario, settings=settings, minutes=args.minutes, kind=args.kind, by=args.by)
+        total = result["coverage"].iloc[-1]
+        meta = result["meta"].iloc[0]
+        print(f"方案“{args.name}”：{meta['minutes']:g} 分钟{'步行' if meta['mode'] == 'walk' else '驾车'}覆盖 "
+              f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）")
+        if args.out:
+            from planning.coverage import COVERAGE_COLUMNS_ZH
+
+            store.write_table(result["coverage"].rename(columns=COVERAGE_COLUMNS_ZH), args.out, sheet_name="覆盖率")
+            print(f"按区域结果：{args.out}")
+        return 0
+    # compare
+    a, b = load(args.name), load(args.other)
+    steps = _Steps(3, f"比较方案 {args.name} 与 {args.other}")
+    try:
+        steps("计算两个方案")
+        areas, cells = compare(region, a, b, settings=settings, minutes=args.minutes, kind=args.kind, by=args.by)
+        steps("写出结果")
+        zh = {"code": "区划代码", "name": "名称", "elders": "老年人数", "covered_a": f"覆盖人数（{args.name}）",
+              "covered_b": f"覆盖人数（{args.other}）", "covered_delta": "覆盖人数变化",
+              "coverage_pct_a": f"覆盖率%（{args.name}）", "coverage_pct_b": f"覆盖率%（{args.other}）",
+              "coverage_pct_delta": "覆盖率变化（百分点）", "beds_per_1000_a": f"每千人可及床位（{args.name}）",
+              "beds_per_1000_b": f"每千人可及床位（{args.other}）", "beds_per_1000_delta": "可及床位变化",
+              "h3": "H3网格", "change": "变化"}
+        out = Path(args.out)
+        store.write_table(areas.rename(columns=zh), out, sheet_name="区域对比")
+        cells_path = Path(args.cells) if args.cells else out.with_name(f"{out.stem}_网格.geojson")
+        store.write_geojson(cells, cells_path)
+        steps("完成")
+    finally:
+        steps.close()
+    total = areas.iloc[-1]
+    print(f"{args.other} 相比 {args.name}：覆盖 {int(total['covered_a'])} → {int(total['covered_b'])} 位老人"
+          f"（{total['coverage_pct_delta']:+.2f} 个百分点）；{int((cells['covered_delta'] > 0).sum())} 个网格增加覆盖，"
+          f"{int((cells['covered_delta'] < 0).sum())} 个网格失去覆盖")
+    print(f"区域对比：{out}；变化网格：{cells_path}")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.sites import SITE_COLUMNS_ZH, read_candidates, read_exclusions, site_facilities
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    target = None
+    if args.target is not None:
+        target = args.target * 100.0 if args.target <= 1.0 else args.target
+    steps = _Steps(3, "选址优化")
+    try:
+        steps("读取候选点")
+        candidates = read_candidates(args.candidates) if args.candidates else None
+        exclude = read_exclusions(args.exclude) if args.exclude else None
+        steps("计算覆盖矩阵并求解")
+        plan = site_facilities(region, settings=settings, k=args.add, target_pct=target, minutes=args.minutes,
+                               mode=args.mode, kind=args.kind, candidates=candidates, exclude=exclude,
+                               weighted=not args.unweighted, solver=args.solver, time_limit_s=args.time_limit)
+        steps("写出结果")
+        out = _write_frame(plan.sites, args.out, sheet="新增站点", columns_zh=SITE_COLUMNS_ZH)
+        if args.elders_out:
+            store.write_table(plan.elders.rename(columns={"rank": "站点序号", "pid": "假名编号",
+                                                          "travel_time_min": "出行时间(分钟)"}),
+                              args.elders_out, sheet_name="新增覆盖老人")
+    finally:
+        steps.close()
+    s, r = plan.summary, plan.result
+    status_zh = {"optimal": "已证明最优", "time_limit": f"达到时间上限，最优性差距 {r.gap:.2%}",
+                 "greedy": "贪心算法（未证明最优）", "infeasible": "候选点全部启用也达不到目标"}[r.status]
+    print(f"候选点 {s['candidates_used']} 个（提供 {s['candidates_offered']} 个），圈外老人 {s['demand_elders']} 人；"
+          f"求解：{r.solver}，{status_zh}，用时 {r.seconds:.2f} 秒")
+    for row in plan.sites.itertuples():
+        print(f"  {row.rank}. {row.candidate_id}（{row.community_name or '—'}，{row.lon:.5f}, {row.lat:.5f}）："
+              f"新增覆盖 {row.newly_covered} 人，累计覆盖率 {row.coverage_pct_after}%")
+    print(f"覆盖率 {s['coverage_pct_before']}% → {s['coverage_pct_after']}%（{len(plan.sites)} 处新站点）；结果：{out}")
+    if args.elders_out:
+        print(f"各站点新增覆盖的老人（假名编号）：{args.elders_out}")
+    return 0 if r.status != "infeasible" else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from data import store
+    from planning.checks import check_columns_zh, checks_summary, provisioning_checks
+
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    steps = _Steps(2, "养老服务设施配置达标检查")
+    try:
+        steps("计算床位与生活圈覆盖")
+        table = provisioning_checks(region, settings=settings, by=args.by, mode=args.mode)
+        steps("写出结果")
+        if args.out:
+            store.write_table(table.rename(columns=check_columns_zh(settings, args.mode)), args.out,
+                              sheet_name="配置检查")
+    finally:
+        steps.close()
+    for row in table.itertuples():
+        print(f"{row.name or row.code}：{row.flags}")
+    print(checks_summary(table))
+    if args.out:
+        print(f"检查结果：{args.out}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from data import store
 
@@ -369,6 +615,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buffer-m", type=float, default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
     p.add_argument("--out", required=True, help="GeoJSON 文件")
     p.set_defaults(func=cmd_isochrones)
+
+    p = sub.add_parser("gaps", help="服务圈缺口：圈外老人按 H3 网格和社区排序（加权：高龄、失能、独居）")
+    p.add_argument("region")
+    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--kind", help="只计某类设施（默认任一设施）")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk")
+    p.add_argument("--top", type=int, default=10, help="屏幕上列出前几个社区（默认 10）")
+    p.add_argument("--out", required=True, help="网格缺口：.geojson / .gpkg / .csv / .xlsx（社区缺口另写 *_社区 文件）")
+    p.set_defaults(func=cmd_gaps)
+
+    p = sub.add_parser("scenario", help="规划方案：新建、列出、查看、删除、比较（base 表示现状）")
+    p.add_argument("action", choices=("new", "list", "show", "delete", "compare"))
+    p.add_argument("region")
+    p.add_argument("name", nargs="?", help="方案名称（compare：第一个方案，可用 base）")
+    p.add_argument("other", nargs="?", help="compare：第二个方案")
+    p.add_argument("--add", action="append", help="新增设施：编号,类型,经度,纬度[,床位[,名称]]（可重复）")
+    p.add_argument("--add-file", help="新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）")
+    p.add_argument("--close", action="append", help="关闭设施（编号，可重复）")
+    p.add_argument("--set", action="append", help="修改设施：编号:字段=值，如 F001:beds_total=120（可重复）")
+    p.add_argument("--minutes", type=float, help="服务圈分钟数")
+    p.add_argument("--mode", choices=("walk", "drive"))
+    p.add_argument("--walk-speed", type=float, help="步行速度（公里/小时）")
+    p.add_argument("--kind", help="只计某类设施")
+    p.add_argument("--by", choices=("community", "street", "district"), default="street")
+    p.add_argument("--description", help="方案说明")
+    p.add_argument("--overwrite", action="store_true", help="覆盖同名方案")
+    p.add_argument("--out", help="show：按区域结果；compare：区域对比表（.csv/.xlsx）")
+    p.add_argument("--cells", help="compare：变化网格 GeoJSON（默认 *_网格.geojson）")
+    p.set_defaults(func=cmd_scenario)
+
+    p = sub.add_parser("site", help="新设施选址：最大覆盖（--add K）或最少站点达到目标覆盖率（--target）")
+    p.add_argument("region")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--add", type=int, help="新增站点数 K（最大覆盖）")
+    group.add_argument("--target", type=float, help="目标覆盖率，如 0.95 或 95（最少站点）")
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--kind", help="新站点的类型；只有同类现有设施计入覆盖（默认任一设施）")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk")
+    p.add_argument("--candidates", help="候选点文件（如闲置公共用房：GeoJSON/GPKG 或含经纬度的 CSV/XLSX）；默认用 H3 网格中心")
+    p.add_argument("--exclude", help="排除区域（多边形文件）")
+    p.add_argument("--unweighted", action="store_true", help="不加权（默认高龄、失能、独居老人加权）")
+    p.add_argument("--solver", choices=("highs", "greedy"), default="highs")
+    p.add_argument("--time-limit", type=float, default=60.0, help="求解时间上限（秒）")
+    p.add_argument("--out", required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
+    p.add_argument("--elders-out", help="各站点新增覆盖的老人清单（假名编号），仅供工作人员")
+    p.set_defaults(func=cmd_site)
+
+    p = sub.add_parser("check", help="配置达标检查：每百名老人床位、护理型床位占比、生活圈覆盖（按区县或街道）")
+    p.add_argument("region")
+    p.add_argument("--by", choices=("district", "street"), default="district")
+    p.add_argument("--mode", choices=("walk", "drive"), default="walk")
+    p.add_argument("--out", help="结果文件（.csv 或 .xlsx）")
+    p.set_defaults(func=cmd_check)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")

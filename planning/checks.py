@@ -181,8 +181,7 @@ def provisioning_checks(
         if kind in present and len(elders):
             coverage, _ = region_coverage(region, settings=settings, minutes=minutes, mode=mode, kind=kind, by=by)
             covered = coverage.set_index("code")["covered"]
-            counts = covered.reindex(all_codes).fillna(0).to_numpy(dtype="float64")
-            counts[-1] = covered.get(TOTAL_CODE, 0)
+            counts = covered.reindex(all_codes).fillna(0).to_numpy(dtype="float64")  # its total row is last
         else:
             if len(elders):
                 log.info("no facility of kind %s in region %s: its tier coverage is 0", kind, region.name)

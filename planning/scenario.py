@@ -219,6 +219,9 @@ def compare(region: Region, a: dict[str, Any], b: dict[str, Any], *, settings: S
             by: AreaLevel = "street") -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Scenario ``b`` minus scenario ``a``: per-area deltas and the H3 cells that gain or lose coverage.
 
+    Both are evaluated with the same circle: ``minutes``/``mode`` when given, else ``b``'s own,
+    else ``a``'s, else the settings' largest circle.
+
     Returns
     -------
     areas
@@ -229,6 +232,9 @@ def compare(region: Region, a: dict[str, Any], b: dict[str, Any], *, settings: S
         EPSG:4326 hexagons where the number of covered elders differs: ``h3``, ``elders``,
         ``covered_a``, ``covered_b``, ``covered_delta``, ``change`` ("增加覆盖" or "失去覆盖").
     """
+    # one circle for both: the explicit one, else the scenarios' own (b's first), else the settings'
+    minutes = minutes if minutes is not None else (b.get("minutes") or a.get("minutes"))
+    mode = mode or b.get("mode") or a.get("mode")
     ea = evaluate(region, a, settings=settings, minutes=minutes, mode=mode, kind=kind, by=by)
     eb = evaluate(region, b, settings=settings, minutes=minutes, mode=mode, kind=kind, by=by)
     keys = ["code", "name", "elders"]

@@ -95,7 +95,7 @@ def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
     if suffix in {".csv", ".txt", ".xlsx", ".xls"}:
         from data.readers import read_table
 
-        raw = read_table(path).frame
+        raw = read_table(path, "facilities").frame  # header detection by the facility fields (经度, 纬度, 名称…)
         lon_col = next((c for c in raw.columns if str(c).strip().lower() in {"lon", "lng", "经度", "longitude", "x"}), None)
         lat_col = next((c for c in raw.columns if str(c).strip().lower() in {"lat", "纬度", "latitude", "y"}), None)
         if lon_col is None or lat_col is None:

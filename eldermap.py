@@ -471,7 +471,8 @@ def cmd_site(args: argparse.Namespace) -> int:
     finally:
         steps.close()
     s, r = plan.summary, plan.result
-    status_zh = {"optimal": "已证明最优", "time_limit": f"达到时间上限，最优性差距 {r.gap:.2%}",
+    gap_zh = f"最优性差距不超过 {r.gap:.2%}" if r.gap == r.gap else "尚无最优性界"
+    status_zh = {"optimal": "已证明最优", "time_limit": f"达到时间上限（{gap_zh}），可加大 --time-limit",
                  "greedy": "贪心算法（未证明最优）", "infeasible": "候选点全部启用也达不到目标"}[r.status]
     print(f"候选点 {s['candidates_used']} 个（提供 {s['candidates_offered']} 个），圈外老人 {s['demand_elders']} 人；"
           f"求解：{r.solver}，{status_zh}，用时 {r.seconds:.2f} 秒")

@@ -96,27 +96,36 @@ def catchment_matrix(network: Network, sources: Snap, targets: Snap, *, cutoff_m
     inc_node, inc_target, inc_offset = inc_node[order], inc_target[order], inc_offset[order]
     inc_start = np.searchsorted(inc_node, np.arange(n + 1))  # CSR-style pointer: node -> incidences
 
+    # direct trips along a shared edge, grouped by source so each chunk takes its own
+    same_rows, same_cols, same_times = _same_edge_pairs(sources, targets, src_sel, tgt_sel, T_all, tw_all)
+    same_order = np.argsort(same_rows, kind="stable")
+    same_rows, same_cols, same_times = same_rows[same_order], same_cols[same_order], same_times[same_order]
+
+    # one graph with a virtual node per source: nothing enters a virtual node, so each source's search
+    # is unaffected by the others' nodes
+    graph, virtual = _with_virtual_sources(network, sources, src_sel)
     rows, cols, times = [], [], []
     for lo in range(0, len(src_sel), chunk_size):
         chunk = src_sel[lo:lo + chunk_size]
-        graph, virtual = _with_virtual_sources(network, sources, chunk)
-        dist = dijkstra(graph, directed=True, indices=virtual, limit=cutoff_min)[:, :n]
-        r, node = np.nonzero(np.isfinite(dist))
+        dist = dijkstra(graph, directed=True, indices=virtual[lo:lo + chunk_size], limit=cutoff_min)[:, :n]
+        r, node = np.nonzero(dist <= cutoff_min)
         d = dist[r, node]
+        del dist
         counts = inc_start[node + 1] - inc_start[node]
         pos = np.repeat(inc_start[node] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        rows.append(chunk[np.repeat(r, counts)])
-        cols.append(inc_target[pos])
-        times.append(np.repeat(d, counts) + inc_offset[pos])
-    same_rows, same_cols, same_times = _same_edge_pairs(sources, targets, src_sel, tgt_sel, T_all, tw_all)
-    rows.append(same_rows)
-    cols.append(same_cols)
-    times.append(same_times)
-
-    rows_a, cols_a = np.concatenate(rows), np.concatenate(cols)
-    time_a = np.concatenate(times) + targets.access_min[cols_a]
-    keep = time_a <= cutoff_min
-    matrix = _min_coo_to_csr(rows_a[keep], cols_a[keep], np.maximum(time_a[keep], MIN_WEIGHT_MIN), (n_src, n_tgt))
+        s_lo, s_hi = np.searchsorted(same_rows, [chunk[0], chunk[-1] + 1])  # src_sel is ascending
+        c_rows = np.concatenate([chunk[np.repeat(r, counts)], same_rows[s_lo:s_hi]])
+        c_cols = np.concatenate([inc_target[pos], same_cols[s_lo:s_hi]])
+        c_time = np.concatenate([np.repeat(d, counts) + inc_offset[pos], same_times[s_lo:s_hi]])
+        c_time += targets.access_min[c_cols]
+        keep = c_time <= cutoff_min  # filter and take the shorter end per pair chunk by chunk: bounded memory
+        block = _min_coo_to_csr(c_rows[keep], c_cols[keep], np.maximum(c_time[keep], MIN_WEIGHT_MIN), (n_src, n_tgt))
+        block = block.tocoo()
+        rows.append(block.row)
+        cols.append(block.col)
+        times.append(block.data)
+    matrix = sp.csr_matrix((np.concatenate(times), (np.concatenate(rows), np.concatenate(cols))), shape=(n_src, n_tgt))
+    matrix.sort_indices()  # pairs are unique across chunks (each source is in one chunk)
     log.info("catchment matrix: %d sources × %d targets within %g min, %d pairs",
              n_src, n_tgt, cutoff_min, matrix.nnz)
     return matrix
@@ -196,10 +205,12 @@ def _same_edge_pairs(sources: Snap, targets: Snap, src_sel: np.ndarray, tgt_sel:
 
 def _min_coo_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """CSR matrix keeping the minimum of duplicate entries (scipy would sum them)."""
-    order = np.lexsort((data, cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    matrix = sp.csr_matrix((data[first], (rows[first], cols[first])), shape=shape)
+    key = rows.astype(np.int64) * shape[1] + cols
+    order = np.argsort(key)  # one integer key: several times faster than a three-key lexsort
+    key = key[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    data = np.minimum.reduceat(data[order], first) if len(key) else data
+    key = key[first]
+    matrix = sp.csr_matrix((data, (key // shape[1], key % shape[1])), shape=shape)
     matrix.sort_indices()
     return matrix

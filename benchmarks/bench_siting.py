@@ -1,7 +1,7 @@
 """Siting benchmark: ElderMap's maximal covering (HiGHS, greedy) against PySAL spopt's MCLP, and
 incremental coverage updates against a full recompute.
 
-    python benchmarks/bench_siting.py                    # full run: L (1M elders), k = 5, 10, 20 (several minutes)
+    python benchmarks/bench_siting.py                    # full run: demo and L (1M elders), k = 5, 10, 20 (3 minutes)
     python benchmarks/bench_siting.py --quick            # smoke run: demo region, 300 candidates, k = 5, one repeat
     python benchmarks/bench_siting.py --sizes M --ks 5,10 --repeats 1 --skip-incremental
 
@@ -429,7 +429,7 @@ def evaluate(mclp: list[dict[str, Any]], incremental: list[dict[str, Any]]) -> l
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default=None, help="comma-separated of demo,S,M,L (default L; --quick: demo)")
+    p.add_argument("--sizes", default=None, help="comma-separated of demo,S,M,L (default demo,L; --quick: demo)")
     p.add_argument("--quick", action="store_true", help="smoke run: demo region, 300 candidates, k=5, one repeat")
     p.add_argument("--ks", default=None, help="comma-separated numbers of sites (default 5,10,20; --quick: 5)")
     p.add_argument("--candidates", type=int, default=None, help="candidate sites (default 1000; --quick: 300)")
@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         value = getattr(args, name)
         return value if value is not None else (QUICK[name] if args.quick else default)
 
-    sizes = pick("sizes", "L").split(",")
+    sizes = pick("sizes", "demo,L").split(",")
     ks = [int(k) for k in pick("ks", ",".join(map(str, KS))).split(",")]
     n_candidates, repeats = pick("candidates", N_CANDIDATES), pick("repeats", 3)
     spopt_repeats, n_updates = pick("spopt_repeats", 1), pick("updates", 20)

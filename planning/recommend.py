@@ -1,0 +1,260 @@
+"""Needs matching and recommendations for elders and families (精准匹配、精准推介).
+
+From a starting point (home, or a child's home) and a short needs form, every facility is either
+*left out* — with the plain reason why (it cannot take the stated ability level, has no free bed,
+costs more than the budget, is too far) — or *ranked* by fit and network travel time, each with a
+one-line reason such as "步行8分钟 · 提供助餐、日间照料 · 空余床位3张 · 四级机构".
+
+Rules (GB/T 42195-2022 ability levels 0 能力完好 … 4 完全失能):
+
+- **Living in** (入住) needs a facility offering 长期托养 or 短期托养 with beds.
+- **Moderate to complete disability** (levels 2–4) living in needs nursing-type beds (护理型床位).
+- **Severe or complete disability** (levels 3–4) is not served by day-care centres, meal points or
+  community stations (they serve elders who can come and go); institutions with nursing beds and
+  home-care providers can serve them.
+- **Budget**: left out when the facility's lowest monthly fee exceeds it; unknown fees are kept and
+  said to be unknown.
+- **Free bed** (when asked for): left out without one.
+- **Travel**: left out beyond the chosen minutes; home-care providers come to the home, so their
+  distance is shown but does not exclude them.
+- Wanted services are soft: more of them offered ranks higher, and the reason says which are missing.
+
+All inputs are public facility fields; no elder record is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from data.schema import ABILITY_LEVELS
+from geo.errors import PlanningInputError
+from geo.settings import Settings
+from planning.incremental import single_catchment
+from planning.network import Network, Snap, snap_points
+
+log = logging.getLogger(__name__)
+
+RESIDENTIAL_SERVICES = ("长期托养", "短期托养")
+NURSING_SERVICES = ("康复护理", "医养结合")
+HOME_CARE_KIND = "居家上门服务商"
+COME_AND_GO_KINDS = ("日间照料中心", "助餐点", "养老服务站")
+MODE_ZH = {"walk": "步行", "drive": "驾车"}
+GRADE_ZH = {1: "一级", 2: "二级", 3: "三级", 4: "四级", 5: "五级"}
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an elder (or the family) asks for.
+
+    Attributes
+    ----------
+    ability_code
+        GB/T 42195 level 0–4 (None: not stated).
+    services
+        Wanted services (tags from ``settings.service_tags``).
+    residential
+        Wants to live in (入住) rather than visit or be visited.
+    budget_yuan_month
+        Highest monthly fee the family can pay, yuan (None: no limit).
+    need_free_bed
+        Only facilities with a free bed now.
+    kinds, natures
+        Only these facility kinds / natures (empty: all).
+    min_grade
+        Lowest institution grade (1–5) accepted (None: any, ungraded included).
+    max_minutes, mode
+        Travel limit from the starting point, minutes, walking or driving.
+    """
+
+    ability_code: int | None = None
+    services: tuple[str, ...] = ()
+    residential: bool = False
+    budget_yuan_month: float | None = None
+    need_free_bed: bool = False
+    kinds: tuple[str, ...] = ()
+    natures: tuple[str, ...] = ()
+    min_grade: int | None = None
+    max_minutes: float = 15.0
+    mode: str = "walk"
+
+    def __post_init__(self) -> None:
+        if self.ability_code is not None and self.ability_code not in range(5):
+            raise PlanningInputError("能力等级应为 0（能力完好）到 4（完全失能）", f"bad ability_code {self.ability_code}")
+        if self.max_minutes <= 0:
+            raise PlanningInputError("出行时间上限应大于 0 分钟", f"bad max_minutes {self.max_minutes}")
+        if self.mode not in MODE_ZH:
+            raise PlanningInputError("出行方式应为步行或驾车", f"bad mode {self.mode!r}")
+        if self.budget_yuan_month is not None and self.budget_yuan_month < 0:
+            raise PlanningInputError("预算不能为负", "negative budget")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Ranked facilities, the ones left out with reasons, and counts for the page.
+
+    ``ranked``: ``id``, ``name``, ``kind``, ``travel_min``, ``score`` (0–100), ``matched``
+    (wanted services offered), ``missing`` (wanted, not offered), ``reason``; best first.
+    ``excluded``: ``id``, ``name``, ``kind``, ``travel_min``, ``why`` (every rule it fails).
+    ``filtered_out``: facilities hidden by the user's own filters (kind, nature, grade).
+    ``notes``: lines for the page (facilities beyond the travel limit, an origin off the network).
+    """
+
+    ranked: pd.DataFrame
+    excluded: pd.DataFrame
+    filtered_out: int
+    origin_snapped: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _services_of(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {s for s in value.replace(",", "、").split("、") if s}
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return set()
+    return {str(s) for s in value}
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return None if pd.isna(value) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_nan(value: object) -> float:
+    try:
+        return float(value) if not pd.isna(value) else np.nan
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def travel_minutes(network: Network, facility_snap: Snap, origin: tuple[float, float], *, settings: Settings,
+                   max_minutes: float) -> tuple[np.ndarray, bool]:
+    """Minutes from ``origin`` (lon, lat) to every facility over the network (inf beyond ``max_minutes``),
+    and whether the origin could be snapped (within ``settings.snap_limit_m`` of a road)."""
+    point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([origin[0]], [origin[1]]), crs="EPSG:4326")
+    source = snap_points(network, point, settings=settings)
+    minutes = np.full(len(facility_snap), np.inf)
+    if not source.snapped[0]:
+        return minutes, False
+    rows, times = single_catchment(network, source, facility_snap, cutoff_min=max_minutes)
+    minutes[rows] = times
+    return minutes, True
+
+
+def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray) -> Recommendation:
+    """Apply the rules of this module to facilities (public fields) and travel times; rank the rest."""
+    if len(travel_min) != len(facilities):
+        raise PlanningInputError("出行时间个数与设施数不一致", "travel_min does not align with facilities")
+    mode_zh = MODE_ZH[needs.mode]
+    wanted = list(dict.fromkeys(needs.services))
+    ranked, excluded = [], []
+    filtered = 0
+    level = needs.ability_code
+    kinds = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
+    reachable = np.isfinite(travel_min) | (kinds == HOME_CARE_KIND)
+    too_far = int((~reachable).sum())  # beyond the travel limit: counted, not listed one by one
+    for position in np.flatnonzero(reachable):
+        f, t = facilities.iloc[position], travel_min[position]
+        kind = str(f.get("kind", ""))
+        grade = _int_or_none(f.get("grade"))
+        if ((needs.kinds and kind not in needs.kinds) or (needs.natures and str(f.get("nature")) not in needs.natures)
+                or (needs.min_grade is not None and (grade is None or grade < needs.min_grade))):
+            filtered += 1
+            continue
+        services = _services_of(f.get("services"))
+        beds_total = _int_or_none(f.get("beds_total")) or 0
+        beds_nursing = _int_or_none(f.get("beds_nursing")) or 0
+        beds_free = _int_or_none(f.get("beds_free"))
+        price_min = _float_or_nan(f.get("price_min_yuan_month"))
+        price_max = _float_or_nan(f.get("price_max_yuan_month"))
+        home_care = kind == HOME_CARE_KIND
+        why = []
+        residential_ok = bool(services & set(RESIDENTIAL_SERVICES)) and beds_total > 0
+        if needs.residential and not residential_ok:
+            why.append("不提供入住（托养）服务")
+        if level is not None and level >= 2 and needs.residential and residential_ok and beds_nursing <= 0:
+            why.append(f"没有护理型床位，不能接收{ABILITY_LEVELS[level]}老人入住")
+        if level is not None and level >= 3 and kind in COME_AND_GO_KINDS:
+            why.append(f"{kind}服务能自行往来的老人，{ABILITY_LEVELS[level]}老人建议选择有护理型床位的机构或上门服务")
+        if needs.budget_yuan_month is not None and not np.isnan(price_min) and price_min > needs.budget_yuan_month:
+            why.append(f"月收费最低 {price_min:,.0f} 元，超出预算 {needs.budget_yuan_month:,.0f} 元")
+        if needs.need_free_bed and (beds_free is None or beds_free <= 0):
+            why.append("暂无空余床位")
+        record = {"id": str(f.get("id")), "name": str(f.get("name")), "kind": kind,
+                  "travel_min": round(float(t), 1) if np.isfinite(t) else np.nan}
+        if why:
+            excluded.append({**record, "why": "；".join(why)})
+            continue
+        matched = [s for s in wanted if s in services]
+        missing = [s for s in wanted if s not in services]
+        service_fit = len(matched) / len(wanted) if wanted else 1.0
+        time_fit = 1.0 - min(float(t) / needs.max_minutes, 1.0) if np.isfinite(t) else 0.5
+        grade_fit = grade / 5.0 if grade else 0.5
+        bed_fit = (1.0 if (beds_free or 0) > 0 else 0.0) if needs.residential else 0.5
+        score = 100.0 * (0.45 * service_fit + 0.35 * time_fit + 0.10 * grade_fit + 0.10 * bed_fit)
+        parts = []
+        if home_care:
+            parts.append("上门服务" + (f"（距您{mode_zh}{t:.0f}分钟）" if np.isfinite(t) else ""))
+        else:
+            parts.append(f"{mode_zh}{max(t, 1):.0f}分钟")
+        offered = matched or sorted(services, key=lambda s: (s not in RESIDENTIAL_SERVICES, s))[:3]
+        if offered:
+            parts.append("提供" + "、".join(offered))
+        if missing:
+            parts.append("不提供" + "、".join(missing))
+        if needs.residential or beds_total > 0:
+            if beds_free is not None and beds_free > 0:
+                parts.append(f"空余床位{beds_free}张")
+            elif beds_total > 0:
+                parts.append("床位已满")
+        if level is not None and level >= 2 and beds_nursing > 0:
+            parts.append(f"护理型床位{beds_nursing}张")
+        if grade:
+            parts.append(f"{GRADE_ZH.get(grade, str(grade))}机构")
+        if not np.isnan(price_min):
+            parts.append(f"月收费{price_min:,.0f}" + (f"–{price_max:,.0f}" if not np.isnan(price_max) and price_max > price_min
+                                                   else "") + "元")
+        elif needs.budget_yuan_month is not None:
+            parts.append("收费未公布")
+        ranked.append({**record, "score": round(score, 1), "matched": "、".join(matched), "missing": "、".join(missing),
+                       "reason": " · ".join(parts)})
+    ranked_df = pd.DataFrame(ranked, columns=["id", "name", "kind", "travel_min", "score", "matched", "missing", "reason"])
+    ranked_df = ranked_df.sort_values(["score", "travel_min"], ascending=[False, True], kind="stable",
+                                      na_position="last").reset_index(drop=True)
+    excluded_df = pd.DataFrame(excluded, columns=["id", "name", "kind", "travel_min", "why"])
+    notes = [f"另有 {too_far} 家超出{mode_zh} {needs.max_minutes:g} 分钟，未列出"] if too_far else []
+    return Recommendation(ranked_df, excluded_df, filtered, True, notes)
+
+
+def recommend(facilities: gpd.GeoDataFrame, needs: Needs, *, network: Network, facility_snap: Snap,
+              origin: tuple[float, float], settings: Settings, limit: int | None = 10) -> Recommendation:
+    """Travel times from ``origin`` (lon, lat), then :func:`match`; at most ``limit`` ranked rows."""
+    minutes, snapped = travel_minutes(network, facility_snap, origin, settings=settings, max_minutes=needs.max_minutes)
+    result = match(facilities, needs, minutes)
+    notes = list(result.notes)
+    if not snapped:
+        notes.append(f"起点距最近道路超过 {settings.snap_limit_m:g} 米，无法计算出行时间；请在地图上选一个靠近道路的位置")
+    ranked = result.ranked if limit is None else result.ranked.head(limit)
+    return Recommendation(ranked, result.excluded, result.filtered_out, snapped, notes)
+
+
+def needs_summary_zh(needs: Needs, services: Sequence[str] = ()) -> str:
+    """The needs in one Chinese line, to repeat back above the results."""
+    parts = [f"{MODE_ZH[needs.mode]} {needs.max_minutes:g} 分钟内"]
+    if needs.ability_code is not None:
+        parts.append(ABILITY_LEVELS[needs.ability_code])
+    parts.append("需要入住" if needs.residential else "不入住")
+    if needs.services:
+        parts.append("需要" + "、".join(needs.services))
+    if needs.budget_yuan_month is not None:
+        parts.append(f"月预算 {needs.budget_yuan_month:,.0f} 元以内")
+    if needs.need_free_bed:
+        parts.append("要有空余床位")
+    return "；".join(parts)

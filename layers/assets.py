@@ -25,6 +25,7 @@ needs jQuery), and legends are plain Leaflet controls.
 from __future__ import annotations
 
 import filecmp
+import importlib
 import importlib.resources
 import logging
 import os
@@ -37,6 +38,7 @@ import branca.colormap
 import folium
 from branca.element import Element
 from folium.elements import JSCSSMixin
+from folium.plugins import MarkerCluster
 
 from geo.errors import ElderMapError
 
@@ -61,6 +63,16 @@ LEAFLET_FILES: tuple[str, ...] = (
     "images/marker-shadow.png",
 )
 """Files copied from the package, relative to its static folder (no source maps)."""
+
+MARKERCLUSTER_PACKAGE = "xstatic.pkg.leaflet_markercluster"
+"""Import name of the PyPI package ``XStatic-Leaflet-MarkerCluster`` (Leaflet.markercluster 1.4.1)."""
+
+MARKERCLUSTER_DISTRIBUTION = "XStatic-Leaflet-MarkerCluster==1.4.1.1"
+
+MARKERCLUSTER_FOLDER = "markercluster"
+"""Sub-folder of ``static/leaflet/`` that receives the clustering plugin's files."""
+
+MARKERCLUSTER_FILES: tuple[str, ...] = ("leaflet.markercluster.js", "MarkerCluster.css", "MarkerCluster.Default.css")
 
 STREAMLIT_ASSETS_URL = f"../../app/static/{ASSET_FOLDER}"
 """Base URL of the Leaflet files as seen from the streamlit-folium component.
@@ -98,27 +110,28 @@ def leaflet_source_dir() -> Path:
     return source
 
 
-def install_static_assets(static_dir: Path) -> Path:
-    """Copy Leaflet's JS, CSS and images into ``static_dir / "leaflet"``.
+def markercluster_source_dir() -> Path:
+    """Folder of the installed Leaflet.markercluster files (inside ``xstatic.pkg.leaflet_markercluster``)."""
+    try:
+        module = importlib.import_module(MARKERCLUSTER_PACKAGE)
+    except ModuleNotFoundError:
+        raise ElderMapError(
+            f"离线地图聚合组件未安装：缺少 Python 包 {MARKERCLUSTER_DISTRIBUTION}。请运行 "
+            f"`pip install {MARKERCLUSTER_DISTRIBUTION}` 后重启。",
+            f"offline marker clustering assets missing: install {MARKERCLUSTER_DISTRIBUTION}",
+        ) from None
+    source = Path(module.BASE_DIR)
+    missing = [name for name in MARKERCLUSTER_FILES if not (source / name).is_file()]
+    if missing:
+        raise ElderMapError(f"离线地图聚合组件不完整：{source} 中缺少 {', '.join(missing)}。",
+                            f"marker clustering assets incomplete in {source}: missing {missing}")
+    return source
 
-    Files already present with the same bytes are left alone; others are
-    written to a temporary file and moved into place, so a browser never
-    receives half a file. Safe to call on every app start.
 
-    Parameters
-    ----------
-    static_dir
-        The app's static folder (``<app dir>/static``, served by Streamlit at
-        ``/app/static/`` when ``server.enableStaticServing`` is true).
-
-    Returns
-    -------
-    The folder that now holds ``leaflet.js``, ``leaflet.css`` and ``images/``.
-    """
-    source = leaflet_source_dir()
-    target = Path(static_dir) / ASSET_FOLDER
+def _copy_files(source: Path, names: tuple[str, ...], target: Path) -> int:
+    """Copy ``names`` from ``source`` to ``target`` atomically, skipping identical files; how many were copied."""
     copied = 0
-    for name in LEAFLET_FILES:
+    for name in names:
         src = source / name
         dst = target / name
         if dst.is_file() and filecmp.cmp(src, dst, shallow=False):
@@ -134,6 +147,29 @@ def install_static_assets(static_dir: Path) -> Path:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         copied += 1
+    return copied
+
+
+def install_static_assets(static_dir: Path) -> Path:
+    """Copy Leaflet's JS, CSS and images into ``static_dir / "leaflet"``.
+
+    Files already present with the same bytes are left alone; others are
+    written to a temporary file and moved into place, so a browser never
+    receives half a file. Safe to call on every app start.
+
+    Parameters
+    ----------
+    static_dir
+        The app's static folder (``<app dir>/static``, served by Streamlit at
+        ``/app/static/`` when ``server.enableStaticServing`` is true).
+
+    Returns
+    -------
+    The folder that now holds ``leaflet.js``, ``leaflet.css``, ``images/`` and ``markercluster/``.
+    """
+    target = Path(static_dir) / ASSET_FOLDER
+    copied = _copy_files(leaflet_source_dir(), LEAFLET_FILES, target)
+    copied += _copy_files(markercluster_source_dir(), MARKERCLUSTER_FILES, target / MARKERCLUSTER_FOLDER)
     if copied:
         log.info("installed %d Leaflet asset files into %s", copied, target)
     return target
@@ -165,7 +201,8 @@ def offline_map_assets(m: folium.Map, *, base_url: str = STREAMLIT_ASSETS_URL) -
 
     Replaces the map's ``default_js`` and ``default_css`` (on this instance;
     folium's class-level lists are left alone) with only ``leaflet.js`` and
-    ``leaflet.css`` under ``base_url``, then checks the whole map.
+    ``leaflet.css`` under ``base_url`` — and those of marker clusters with the
+    served Leaflet.markercluster files — then checks the whole map.
 
     Parameters
     ----------
@@ -186,6 +223,12 @@ def offline_map_assets(m: folium.Map, *, base_url: str = STREAMLIT_ASSETS_URL) -
     """
     m.default_js = [("leaflet", f"{base_url}/leaflet.js")]
     m.default_css = [("leaflet_css", f"{base_url}/leaflet.css")]
+    cluster = f"{base_url}/{MARKERCLUSTER_FOLDER}"
+    for element in _walk(m):
+        if isinstance(element, MarkerCluster):
+            element.default_js = [("markerclusterjs", f"{cluster}/leaflet.markercluster.js")]
+            element.default_css = [("markerclustercss", f"{cluster}/MarkerCluster.css"),
+                                   ("markerclusterdefaultcss", f"{cluster}/MarkerCluster.Default.css")]
     problems: list[str] = []
     remote = remote_asset_urls(m, local_base_url=base_url)
     if remote:
@@ -206,9 +249,12 @@ __all__ = [
     "ASSET_FOLDER",
     "LEAFLET_DISTRIBUTION",
     "LEAFLET_FILES",
+    "MARKERCLUSTER_DISTRIBUTION",
+    "MARKERCLUSTER_FILES",
     "STREAMLIT_ASSETS_URL",
     "install_static_assets",
     "leaflet_source_dir",
+    "markercluster_source_dir",
     "offline_map_assets",
     "remote_asset_urls",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import folium
+from folium.plugins import MarkerCluster
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -162,7 +163,7 @@ def popup_html(record: dict[str, Any]) -> str:
 
 def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "养老服务设施",
                    kinds: Sequence[str] | None = None, radius_px: float = 8,
-                   legend: bool = True) -> folium.Map:
+                   legend: bool = True, cluster: bool = False) -> folium.Map:
     """Add facilities as circles coloured by kind, in one FeatureGroup, with a legend.
 
     Parameters
@@ -181,12 +182,21 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "
         Circle radius in screen pixels.
     legend
         Add a legend of the kinds shown.
+    cluster
+        Group nearby facilities into numbered clusters that open on zoom (Leaflet.markercluster,
+        served by the app: see :func:`layers.assets.offline_map_assets`), so a map with thousands
+        of facilities stays light; single facilities show from zoom 17.
 
     Returns
     -------
     The same map.
     """
-    group = folium.FeatureGroup(name=name, control=True)
+    if cluster:
+        group = MarkerCluster(name=name, control=True,
+                              options={"disableClusteringAtZoom": 17, "maxClusterRadius": 45,
+                                       "showCoverageOnHover": False})
+    else:
+        group = folium.FeatureGroup(name=name, control=True)
     shown_kinds: list[str] = []
     if not facilities.empty:
         points = to_map_crs(facilities, name)

@@ -11,6 +11,7 @@ variant. Networks are cached per (region version, mode, settings).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Literal
@@ -18,6 +19,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from data.store import Region
 from geo.settings import Settings
@@ -52,6 +54,23 @@ def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
     """The region's network for a mode, built once per (region version, mode, settings) in this process."""
     return _remember(_NETWORKS, (str(region.path), mode, settings),
                      lambda: build_network(region.road_edges, mode=mode, settings=settings))
+
+
+_FACILITY_SNAPS: dict[tuple[str, str, Settings], Snap] = {}
+
+
+def facility_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
+    """The region's facilities snapped to its network, once per (region version, facilities, mode, settings).
+
+    The key includes a fingerprint of the facilities' ids and positions, so a scenario's changed
+    facilities (same version folder) are snapped afresh.
+    """
+    fac = region.facilities
+    xy = shapely.get_coordinates(fac.geometry.values) if len(fac) else np.zeros((0, 2))
+    fingerprint = hashlib.sha256("\x1f".join(fac["id"].astype(str)).encode() + xy.tobytes()).hexdigest() \
+        if "id" in fac else str(len(fac))
+    return _remember(_FACILITY_SNAPS, (str(region.path), fingerprint, mode, settings),
+                     lambda: snap_points(network_for(region, mode, settings), region.facilities, settings=settings))
 
 
 def elder_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:

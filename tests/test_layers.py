@@ -26,7 +26,7 @@ from layers import (
     public_facility_records,
     remote_asset_urls,
 )
-from layers.assets import ASSET_FOLDER, LEAFLET_FILES, STREAMLIT_ASSETS_URL
+from layers.assets import ASSET_FOLDER, LEAFLET_FILES, MARKERCLUSTER_FILES, STREAMLIT_ASSETS_URL
 from layers.basemap import road_lines_lat_lon
 from layers.facilities import format_grade, format_price_yuan_month, json_safe
 
@@ -253,6 +253,18 @@ def test_offline_map_needs_no_cdn():
     assert any("cdn" in url for _, url in folium.Map.default_js)
 
 
+def test_clustered_facilities_render_offline(demo_region):
+    m = new_map(BOUNDS)
+    add_facilities(m, demo_region.facilities, cluster=True)
+    assert any("markercluster" in url for url in remote_asset_urls(m))  # folium's plugin points at a CDN
+    offline_map_assets(m)
+    assert remote_asset_urls(m) == []
+    html = m.get_root().render()
+    assert "L.markerClusterGroup(" in html and f"{STREAMLIT_ASSETS_URL}/markercluster/leaflet.markercluster.js" in html
+    assert not re.search(r"https?://", html), re.findall(r"https?://[^\"' ]+", html)
+    assert html.count("L.circleMarker(") == len(demo_region.facilities)
+
+
 def test_offline_map_refuses_jquery_popups():
     m = new_map(BOUNDS)
     folium.CircleMarker([60.17, 24.94], popup="folium popup").add_to(m)
@@ -266,6 +278,8 @@ def test_install_static_assets(tmp_path):
     for name in LEAFLET_FILES:
         assert (target / name).stat().st_size > 0
     assert "Leaflet 1.9.4" in (target / "leaflet.js").read_text(encoding="utf-8")[:200]
+    for name in MARKERCLUSTER_FILES:
+        assert (target / "markercluster" / name).stat().st_size > 0
     before = (target / "leaflet.js").stat().st_mtime_ns
     install_static_assets(tmp_path / "static")  # second call leaves identical files alone
     assert (target / "leaflet.js").stat().st_mtime_ns == before

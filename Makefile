@@ -1,11 +1,11 @@
 # Two commands for a new user (see README):
 #   make app   — install into .venv, build the demo region (offline), start the app
-#   make test  — install into .venv (with test extras) and run every test
+#   make test  — install into .venv (with test extras) and Debian's chromium + CJK fonts, run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: app test demo clean
+.PHONY: app test demo clean browser-deps
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,17 @@ demo: $(VENV)/.installed
 app: demo
 	$(BIN)/streamlit run app.py --server.headless true
 
-test: $(VENV)/.installed
+# The browser test drives Debian's chromium with Playwright (no browser download); Chinese needs CJK fonts.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "installing chromium and fonts-noto-cjk (apt-get)"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk fontconfig >/dev/null; \
+	fi
+
+test: $(VENV)/.installed browser-deps
 	$(BIN)/python -m pytest
 
 clean:

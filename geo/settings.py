@@ -128,6 +128,11 @@ class Settings:
     target_tier_share_pct
         Provisioning check: share of an area's elders that should live within their tier's
         minutes of a facility of that kind, % (80).
+    tiles_url, tiles_attribution, tiles_coordinates
+        Base map tiles: an XYZ URL template of a tile server the users can reach (天地图 with a
+        key, an internal server), the credit to show, and the tiles' coordinate system ("wgs84",
+        or "gcj02" for Amap/Tencent tiles: points are then shifted onto them). Empty URL (default):
+        no tiles, the region's own roads and areas are the base map — works with no internet.
     """
 
     walk_speed_kmh: float = 3.0
@@ -153,6 +158,9 @@ class Settings:
     target_nursing_share_pct: float = 55.0
     tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
     target_tier_share_pct: float = 80.0
+    tiles_url: str = ""
+    tiles_attribution: str = ""
+    tiles_coordinates: str = "wgs84"
 
     def __post_init__(self) -> None:
         problems = []
@@ -178,6 +186,10 @@ class Settings:
         for name in ("target_nursing_share_pct", "target_tier_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 problems.append(f"{name} 应在 0–100 之间（收到 {getattr(self, name)}）")
+        if self.tiles_coordinates not in ("wgs84", "gcj02"):
+            problems.append(f"tiles_coordinates 应为 wgs84 或 gcj02（收到 {self.tiles_coordinates}）")
+        if self.tiles_url and not self.tiles_attribution:
+            problems.append("设置了 tiles_url 时必须填写 tiles_attribution（底图版权说明）")
         if any(m <= 0 or m > 120 for _, m in self.tier_minutes):
             problems.append("tier_minutes 的分钟数应在 0–120 之间")
         if problems:

@@ -6,7 +6,17 @@ without internet access.
 """
 
 from layers.assets import install_static_assets, offline_map_assets, remote_asset_urls
-from layers.basemap import add_areas, add_legend, add_roads, bind_popup, bind_tooltip, escape_text, new_map
+from layers.basemap import (
+    add_areas,
+    add_legend,
+    add_roads,
+    bind_popup,
+    bind_tooltip,
+    escape_text,
+    map_coordinates,
+    map_lat_lon,
+    new_map,
+)
 from layers.facilities import PUBLIC_FACILITY_FIELDS, add_facilities, public_facility_records
 
 __all__ = [
@@ -19,6 +29,8 @@ __all__ = [
     "bind_tooltip",
     "escape_text",
     "install_static_assets",
+    "map_coordinates",
+    "map_lat_lon",
     "new_map",
     "offline_map_assets",
     "public_facility_records",

@@ -55,8 +55,30 @@ def escape_text(value: object) -> str:
     return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
 
 
-def to_map_crs(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+MAP_COORDINATES = ("wgs84", "gcj02")
+"""Coordinate systems of base tiles: WGS-84 (OSM, 天地图, internal servers) or GCJ-02 (Amap, Tencent)."""
+
+
+def map_coordinates(m: folium.Map) -> str:
+    """The coordinate system a map's tiles use ("wgs84" unless :func:`new_map` was told "gcj02")."""
+    return getattr(m, "eldermap_coordinates", "wgs84")
+
+
+def map_lat_lon(m: folium.Map, lon: float, lat: float) -> list[float]:
+    """``[lat, lon]`` of a WGS-84 point as drawn on map ``m`` (shifted onto GCJ-02 tiles when they are used)."""
+    if map_coordinates(m) == "gcj02":
+        from geo.coords import from_wgs84
+
+        x, y = from_wgs84(np.array([lon]), np.array([lat]), "gcj02")
+        return [float(y[0]), float(x[0])]
+    return [float(lat), float(lon)]
+
+
+def to_map_crs(gdf: gpd.GeoDataFrame, what: str, *, coordinates: str = "wgs84") -> gpd.GeoDataFrame:
     """``gdf`` in EPSG:4326 (a copy when reprojected); ``what`` names the layer in the error.
+
+    With ``coordinates="gcj02"`` the geometries are then shifted to GCJ-02, so they sit right on
+    Amap/Tencent tiles (which are drawn in GCJ-02); the frame keeps its EPSG:4326 label.
 
     Raises
     ------
@@ -68,7 +90,19 @@ def to_map_crs(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
             f"图层“{what}”没有坐标参考系（CRS），无法上图。请在数据中声明坐标系（如 EPSG:4326）。",
             f"layer {what!r} has no CRS; set one (e.g. EPSG:4326) before mapping it",
         )
-    return gdf if gdf.crs.to_string() == MAP_CRS else gdf.to_crs(MAP_CRS)
+    out = gdf if gdf.crs.to_string() == MAP_CRS else gdf.to_crs(MAP_CRS)
+    if coordinates == "gcj02" and len(out):
+        from geo.coords import from_wgs84
+
+        def shift(xy: np.ndarray) -> np.ndarray:
+            x, y = from_wgs84(xy[:, 0], xy[:, 1], "gcj02")
+            return np.column_stack([x, y])
+
+        out = out.copy()
+        out["geometry"] = shapely.transform(out.geometry.values, shift)
+    elif coordinates not in MAP_COORDINATES:
+        raise ValueError(f"coordinates must be one of {MAP_COORDINATES}, got {coordinates!r}")
+    return out
 
 
 class _BoundContent(MacroElement):
@@ -154,7 +188,7 @@ def add_legend(m: folium.Map, title: str, entries: Sequence[tuple[str, str]], *,
 
 
 def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attribution: str = "",
-            font_size_px: int = 18) -> folium.Map:
+            font_size_px: int = 18, coordinates: str = "wgs84") -> folium.Map:
     """An empty map fitted to ``bounds``, with no base tiles unless a URL is given.
 
     Parameters
@@ -170,6 +204,9 @@ def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attributio
         Attribution shown for the tiles; required with ``tiles_url``.
     font_size_px
         Font size of popups, tooltips and controls, in CSS pixels (large type).
+    coordinates
+        "wgs84" (default) or "gcj02" when the tiles are Amap's or Tencent's: every layer added
+        with this module then shifts its WGS-84 data onto them (:func:`map_coordinates`).
 
     Raises
     ------
@@ -184,6 +221,13 @@ def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attributio
         raise ValueError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds!r}")
     if tiles_url and not attribution:
         raise ValueError("tiles_url needs an attribution (the tile provider's required credit)")
+    if coordinates not in MAP_COORDINATES:
+        raise ValueError(f"coordinates must be one of {MAP_COORDINATES}, got {coordinates!r}")
+    if coordinates == "gcj02":
+        from geo.coords import from_wgs84
+
+        xs, ys = from_wgs84(np.array([min_lon, max_lon]), np.array([min_lat, max_lat]), "gcj02")
+        min_lon, max_lon, min_lat, max_lat = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
     center_lat_lon = [(min_lat + max_lat) / 2, (min_lon + max_lon) / 2]
     m = folium.Map(
         location=center_lat_lon,
@@ -194,6 +238,7 @@ def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attributio
         font_size=f"{font_size_px}px",
         zoomSnap=0.5,  # half zoom steps: the region fills the view more tightly
     )
+    m.eldermap_coordinates = coordinates
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=attribution, name="底图", overlay=False, control=True).add_to(m)
     m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
@@ -207,7 +252,7 @@ def _simplified(geoms: gpd.GeoSeries, precision_deg: float) -> np.ndarray:
     return shapely.simplify(arr, tolerance=precision_deg, preserve_topology=True)
 
 
-def road_lines_lat_lon(road_edges: gpd.GeoDataFrame, *,
+def road_lines_lat_lon(road_edges: gpd.GeoDataFrame, *, coordinates: str = "wgs84",
                        precision_deg: float = COORD_PRECISION_DEG) -> list[list[list[float]]]:
     """Road geometries as lists of ``[lat, lon]`` vertices, simplified and rounded.
 
@@ -224,7 +269,7 @@ def road_lines_lat_lon(road_edges: gpd.GeoDataFrame, *,
     """
     if road_edges.empty:
         return []
-    edges = to_map_crs(road_edges, "道路")
+    edges = to_map_crs(road_edges, "道路", coordinates=coordinates)
     parts = shapely.get_parts(_simplified(edges.geometry, precision_deg))
     parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING]
     if len(parts) == 0:
@@ -244,7 +289,7 @@ def add_roads(m: folium.Map, road_edges: gpd.GeoDataFrame, *, name: str = "道�
     FeatureGroup called ``name``; geometry is simplified and rounded to
     ``precision_deg`` degrees to keep the page light. Roads are not clickable.
     """
-    lines = road_lines_lat_lon(road_edges, precision_deg=precision_deg)
+    lines = road_lines_lat_lon(road_edges, precision_deg=precision_deg, coordinates=map_coordinates(m))
     group = folium.FeatureGroup(name=name, control=True)
     if lines:
         folium.PolyLine(lines, color=color, weight=weight_px, opacity=0.8, interactive=False).add_to(group)
@@ -268,7 +313,7 @@ def add_areas(m: folium.Map, areas: gpd.GeoDataFrame, *, level: str = "community
     """
     group = folium.FeatureGroup(name=name or AREA_LAYER_ZH.get(level, "区划边界"), control=True)
     if not areas.empty and "level" in areas.columns:
-        chosen = to_map_crs(areas, "区划")
+        chosen = to_map_crs(areas, "区划", coordinates=map_coordinates(m))
         chosen = chosen[chosen["level"].astype("string") == level]
         chosen = chosen[~(chosen.geometry.isna() | chosen.geometry.is_empty)]
         if not chosen.empty:
@@ -301,5 +346,7 @@ __all__ = [
     "escape_text",
     "new_map",
     "road_lines_lat_lon",
+    "map_coordinates",
+    "map_lat_lon",
     "to_map_crs",
 ]

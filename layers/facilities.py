@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.basemap import to_map_crs, add_legend, bind_popup, bind_tooltip, escape_text
+from layers.basemap import add_legend, bind_popup, bind_tooltip, escape_text, map_coordinates, to_map_crs
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "
         group = folium.FeatureGroup(name=name, control=True)
     shown_kinds: list[str] = []
     if not facilities.empty:
-        points = to_map_crs(facilities, name)
+        points = to_map_crs(facilities, name, coordinates=map_coordinates(m))
         records = public_facility_records(points)
         present_kinds = [r["kind"] for r in records if r["kind"] is not None]
         colors = kind_colors([*(kinds or ()), *sorted(set(present_kinds))])

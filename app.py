@@ -46,7 +46,7 @@ from data.schema import ABILITY_LEVELS, AREA_LEVEL_ZH, NATURES
 from data.store import Region, current_version, list_regions, load_region, regions_root
 from geo.coords import to_wgs84
 from geo.errors import ElderMapError
-from geo.gazetteer import Gazetteer, Place
+from geo.gazetteer import Gazetteer, Place, geocode_online
 from geo.settings import Settings, load_settings, settings_digest
 from layers import (
     add_areas,
@@ -530,14 +530,21 @@ def _set_origin(state_key: str, lon: float, lat: float, label: str) -> None:
     st.session_state[state_key] = {"lon": float(lon), "lat": float(lat), "label": str(label)}
 
 
-def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: str) -> Place | None:
-    """A text box searched in the gazetteer, then a choice among the places found."""
+def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: str,
+                  settings: Settings) -> Place | None:
+    """A text box searched in the gazetteer (then the configured online geocoder), then a choice."""
     query = st.text_input(label, key=key, placeholder=placeholder)
     if not query.strip():
         return None
     places: dict[str, Place] = {}
     for place in gazetteer.search(query, limit=10):
         places.setdefault(place.name, place)
+    if not places and settings.geocoder:  # nothing offline: ask the configured online service
+        try:
+            for place in geocode_online(query, service=settings.geocoder, key=settings.geocoder_key or None):
+                places.setdefault(f"{place.name}（在线）", place)
+        except ElderMapError as exc:
+            st.warning(str(exc))
     if not places:
         st.warning(f"没有找到“{md_escape(query)}”。请换个说法（如社区名、路名加门牌号、设施名），或改用地图点选、按区域选择。")
         return None
@@ -606,7 +613,7 @@ def _choose_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> 
     way = st.radio("选择起点的方式", FIND_ORIGIN_WAYS, horizontal=True, key="find_origin_way")
     if way == FIND_ORIGIN_WAYS[0]:
         place = _search_place(gazetteer, "地址或地名", key="find_query",
-                              placeholder="例如：灯塔社区、海港街道、第一福利院")
+                              placeholder="例如：灯塔社区、海港街道、第一福利院", settings=settings)
         if place is not None:
             _set_origin("find_origin", place.lon, place.lat, place.name)
     elif way == FIND_ORIGIN_WAYS[1]:
@@ -617,7 +624,7 @@ def _choose_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> 
     use_family = bool(st.session_state.get("find_use_family"))
     with st.expander("家人住址（可选）：找离子女家近的服务", expanded=use_family):
         family = _search_place(gazetteer, "家人住址", key="find_family_query",
-                               placeholder="例如：子女家所在的社区、路名和门牌号")
+                               placeholder="例如：子女家所在的社区、路名和门牌号", settings=settings)
         if family is not None:
             _set_origin("find_family_origin", family.lon, family.lat, family.name)
         else:
@@ -650,6 +657,7 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
         budget = st.number_input("每月最多能付多少钱（元，填 0 表示不限）", min_value=0, value=0, step=500,
                                  key="find_budget")
         free_bed = st.checkbox("需要现在有空余床位", key="find_free_bed")
+        nursing_bed = st.checkbox("需要护理型床位", key="find_nursing_bed")
         mode_zh = st.radio("怎么过去", tuple(TRAVEL_MODES_ZH), horizontal=True, key="find_mode")
         minutes = st.slider("路上最多花多少分钟", min_value=5, max_value=60, value=15, step=5, key="find_minutes")
         with st.expander("更多筛选"):
@@ -668,6 +676,7 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
                 residential=bool(residential),
                 budget_yuan_month=float(budget) if budget else None,
                 need_free_bed=bool(free_bed),
+                need_nursing_bed=bool(nursing_bed),
                 kinds=tuple(kinds),
                 natures=tuple(natures),
                 min_grade=grade_from_choice(grade),

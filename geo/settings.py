@@ -128,6 +128,10 @@ class Settings:
     target_tier_share_pct
         Provisioning check: share of an area's elders that should live within their tier's
         minutes of a facility of that kind, % (80).
+    geocoder, geocoder_key
+        Online address lookup used when the offline gazetteer finds nothing: "" (default: offline
+        only), "nominatim" (geopy; the key is the user agent), "amap" (高德, GCJ-02 converted) or
+        "tianditu" (天地图), with the service's key.
     tiles_url, tiles_attribution, tiles_coordinates
         Base map tiles: an XYZ URL template of a tile server the users can reach (天地图 with a
         key, an internal server), the credit to show, and the tiles' coordinate system ("wgs84",
@@ -158,6 +162,8 @@ class Settings:
     target_nursing_share_pct: float = 55.0
     tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
     target_tier_share_pct: float = 80.0
+    geocoder: str = ""
+    geocoder_key: str = ""
     tiles_url: str = ""
     tiles_attribution: str = ""
     tiles_coordinates: str = "wgs84"
@@ -186,6 +192,10 @@ class Settings:
         for name in ("target_nursing_share_pct", "target_tier_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 problems.append(f"{name} 应在 0–100 之间（收到 {getattr(self, name)}）")
+        if self.geocoder not in ("", "nominatim", "amap", "tianditu"):
+            problems.append(f"geocoder 应为空、nominatim、amap 或 tianditu（收到 {self.geocoder}）")
+        if self.geocoder in ("amap", "tianditu") and not self.geocoder_key:
+            problems.append(f"使用 {self.geocoder} 在线地址查询需要填写 geocoder_key")
         if self.tiles_coordinates not in ("wgs84", "gcj02"):
             problems.append(f"tiles_coordinates 应为 wgs84 或 gcj02（收到 {self.tiles_coordinates}）")
         if self.tiles_url and not self.tiles_attribution:

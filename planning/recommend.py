@@ -64,6 +64,8 @@ class Needs:
         Highest monthly fee the family can pay, yuan (None: no limit).
     need_free_bed
         Only facilities with a free bed now.
+    need_nursing_bed
+        Only facilities with nursing-type beds (护理型床位).
     kinds, natures
         Only these facility kinds / natures (empty: all).
     min_grade
@@ -77,6 +79,7 @@ class Needs:
     residential: bool = False
     budget_yuan_month: float | None = None
     need_free_bed: bool = False
+    need_nursing_bed: bool = False
     kinds: tuple[str, ...] = ()
     natures: tuple[str, ...] = ()
     min_grade: int | None = None
@@ -187,6 +190,8 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray) -> Rec
             why.append(f"月收费最低 {price_min:,.0f} 元，超出预算 {needs.budget_yuan_month:,.0f} 元")
         if needs.need_free_bed and (beds_free is None or beds_free <= 0):
             why.append("暂无空余床位")
+        if needs.need_nursing_bed and beds_nursing <= 0:
+            why.append("没有护理型床位")
         record = {"id": str(f.get("id")), "name": str(f.get("name")), "kind": kind,
                   "travel_min": round(float(t), 1) if np.isfinite(t) else np.nan}
         if why:
@@ -257,4 +262,6 @@ def needs_summary_zh(needs: Needs, services: Sequence[str] = ()) -> str:
         parts.append(f"月预算 {needs.budget_yuan_month:,.0f} 元以内")
     if needs.need_free_bed:
         parts.append("要有空余床位")
+    if needs.need_nursing_bed:
+        parts.append("要有护理型床位")
     return "；".join(parts)

@@ -321,3 +321,27 @@ def test_maps_use_the_base_tiles_of_the_settings(demo_root, tmp_path, monkeypatc
     assert len(maps) == 2  # the facility card and the overview
     assert all("tiles.example.org" in m["script"] for m in maps)
     assert all(m["js_links"] == ["../../app/static/leaflet/leaflet.js"] for m in maps)
+
+
+def test_online_geocoder_is_asked_only_when_offline_search_finds_nothing(demo_root, tmp_path, monkeypatch):
+    import geo.gazetteer as gazetteer_module
+    from geo.gazetteer import Place
+
+    calls: list[str] = []
+
+    def fake_geocode(query, *, service, key=None, **_):
+        calls.append(f"{service}:{query}:{key}")
+        return [Place(name="北京市东城区东长安街", kind="address", lon=24.945, lat=60.170, score=1.0, source=service)]
+
+    monkeypatch.setattr(gazetteer_module, "geocode_online", fake_geocode)
+    settings = tmp_path / "geocoder.toml"
+    settings.write_text('geocoder = "amap"\ngeocoder_key = "test-key"\n', encoding="utf-8")
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(demo_root))
+    monkeypatch.setenv("ELDERMAP_SETTINGS", str(settings))
+    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    _search_origin(at, "灯塔社区")
+    assert calls == []  # found offline: the online service is not asked
+    _search_origin(at, "东长安街一号大院")
+    assert calls == ["amap:东长安街一号大院:test-key"]
+    assert any("（在线）" in str(o) for s in at.selectbox if s.key == "find_query_place" for o in s.options)
+    assert any("当前起点" in str(e.value) and "东长安街" in str(e.value) for e in at.success)

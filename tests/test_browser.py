@@ -40,11 +40,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+EVIL = "<img src=x onerror=alert(1)>"
+
+
 @pytest.fixture(scope="module")
-def app_url(demo_region):
+def app_url(demo_region, tmp_path_factory):
+    """The app on a copy of the demo region whose first facility is named with an HTML payload."""
+    from data.store import save_region
+
     _chromium_or_skip()
+    layers = {name: layer.copy() for name, layer in demo_region.layers.items()}
+    layers["facilities"].loc[layers["facilities"].index[0], "name"] = EVIL
+    root = tmp_path_factory.mktemp("browser_regions")
+    save_region("demo", layers, {k: v for k, v in demo_region.manifest.items() if k == "sources"}, root=root)
     port = _free_port()
-    env = {**os.environ, "ELDERMAP_REGIONS": str(demo_region.path.parent.parent)}
+    env = {**os.environ, "ELDERMAP_REGIONS": str(root)}
     log = (ARTIFACTS / "streamlit.log")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
@@ -92,6 +102,8 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
                     requests.append(request.url)
 
             page.on("request", record)
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(app_url + "/", wait_until="domcontentloaded")
             page.get_by_text("找养老服务").first.wait_for(timeout=60_000)
             # the maps: streamlit-folium iframes with Leaflet served by the app
@@ -125,6 +137,8 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
             page.get_by_text("步行").first.wait_for(timeout=30_000)
             body = page.inner_text("body")
             assert "当前起点" in body and "灯塔社区" in body
+            assert EVIL in body  # the payload is shown as text ...
+            assert not dialogs, dialogs  # ... and never runs
             assert any(line.strip().startswith("步行") for line in body.splitlines()), "no ranked reason"
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ARTIFACTS / "find_results.png"), full_page=True)

@@ -95,3 +95,9 @@ def test_recommend_on_the_demo_streets(demo_region) -> None:
     far = recommend(facilities, needs, network=network, facility_snap=fac_snap, origin=(25.5, 60.5),
                     settings=settings)
     assert not far.origin_snapped and "无法计算出行时间" in far.notes[-1]
+
+
+def test_nursing_bed_need() -> None:
+    result = match(FACILITIES, Needs(need_nursing_bed=True), TIMES)
+    assert set(result.ranked["id"]) == {"A", "E"}
+    assert "没有护理型床位" in result.excluded.set_index("id").loc["B", "why"]

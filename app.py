@@ -19,8 +19,18 @@ ones left out with why, a facility card with its reach on the streets, and a
 side-by-side comparison of up to three. Text from the data is shown through
 :func:`md_escape` (Markdown) or in tables and map popups (escaped there).
 
-Environment: ``ELDERMAP_REGIONS`` (regions folder, default ``./regions``) and
-``ELDERMAP_SETTINGS`` (settings TOML, default the built-in settings).
+The other three pages are for staff: they require a login (sidebar) with a
+role from :data:`PAGE_ROLES` (accounts in the users file, see :mod:`data.auth`).
+Logins, failed logins and logouts go to the audit log (:mod:`data.audit`).
+Optionally, when ``.streamlit/secrets.toml`` has an ``[auth]`` section (OIDC),
+the sidebar also offers ``st.login()``; the identity provider's e-mail must then
+equal a user name in the users file, which gives the role.
+
+Environment: ``ELDERMAP_REGIONS`` (regions folder, default ``./regions``),
+``ELDERMAP_SETTINGS`` (settings TOML, default the built-in settings),
+``ELDERMAP_USERS`` (users file, default ``./config/users.toml``) and
+``ELDERMAP_LOGIN_DELAY_S`` (delay after a wrong password, seconds, default 1;
+doubled per further failure in the session, at most :data:`LOGIN_DELAY_MAX_S`).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import functools
 import html
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +53,7 @@ import shapely.geometry
 import streamlit as st
 from streamlit_folium import st_folium
 
+from data import audit, auth
 from data.schema import ABILITY_LEVELS, AREA_LEVEL_ZH, NATURES
 from data.store import Region, current_version, list_regions, load_region, regions_root
 from geo.coords import to_wgs84
@@ -100,6 +112,12 @@ class AppContext:
         The chosen region, or None when there is none (or it failed to load).
     load_error
         The Chinese message of the error that stopped the region from loading, else "".
+    user
+        The logged-in staff account, or None.
+    users_configured
+        Whether the users file holds any account.
+    auth_error
+        The Chinese message of the error that stopped the users file from loading, else "".
     """
 
     settings: Settings
@@ -107,6 +125,9 @@ class AppContext:
     root: Path
     region: Region | None
     load_error: str = ""
+    user: auth.User | None = None
+    users_configured: bool = False
+    auth_error: str = ""
 
 
 # ---------------------------------------------------------------- loading
@@ -157,8 +178,114 @@ def _sidebar() -> AppContext | None:
             if region is not None:
                 st.caption(f"数据版本：{region.version}")
         st.caption(f"设置：{settings_source}")
+        user, users_configured, auth_error = _auth_sidebar(root)
     return AppContext(settings=settings, settings_source=settings_source, root=root, region=region,
-                      load_error=load_error)
+                      load_error=load_error, user=user, users_configured=users_configured, auth_error=auth_error)
+
+
+# ---------------------------------------------------------------- access control
+
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "planning": ("planner", "admin"),
+    "reports": ("staff", "admin"),
+    "data": ("staff", "admin"),
+}
+"""Roles allowed on each staff page (by url path); the public page needs none."""
+LOGIN_DELAY_MAX_S = 8.0
+LOGIN_PROMPT_ZH = "请先在左侧登录"
+NO_PERMISSION_ZH = "您的账号没有权限访问此页面"
+WRONG_LOGIN_ZH = "用户名或密码不正确"
+NO_USERS_ZH = "尚未配置工作人员账号：请管理员运行 `eldermap user add 用户名 --role admin`"
+
+
+def _login_delay_s(failures: int) -> float:
+    """Seconds to wait after the n-th failed login of a session: base, doubled per failure, capped."""
+    base = float(os.environ.get("ELDERMAP_LOGIN_DELAY_S") or 1.0)
+    return min(base * 2 ** max(failures - 1, 0), LOGIN_DELAY_MAX_S)
+
+
+def _login(users: dict[str, auth.User], root: Path) -> None:
+    """Callback of the login form: check the password, remember the user, audit either way."""
+    name = str(st.session_state.get("login_name") or "").strip()
+    password = str(st.session_state.get("login_password") or "")
+    st.session_state["login_password"] = ""  # the password never stays in the session
+    user = auth.authenticate(users, name, password)
+    if user is None:
+        failures = int(st.session_state.get("auth_failures", 0)) + 1
+        st.session_state["auth_failures"] = failures
+        known = name in users  # an unknown "name" may be a password typed in the wrong box: not logged
+        audit.record("login_failed", user=name if known else "（未知用户）", role=users[name].role if known else None,
+                     root=root)
+        time.sleep(_login_delay_s(failures))
+        st.session_state["auth_message"] = WRONG_LOGIN_ZH
+        return
+    st.session_state["auth_user"] = user.name
+    st.session_state["auth_failures"] = 0
+    audit.record("login", user=user.name, role=user.role, root=root)
+
+
+def _logout(user: auth.User, root: Path) -> None:
+    """Callback of 退出登录."""
+    st.session_state.pop("auth_user", None)
+    audit.record("logout", user=user.name, role=user.role, root=root)
+    if _oidc_configured() and st.user.is_logged_in:
+        st.logout()
+
+
+def _oidc_configured() -> bool:
+    """Whether ``.streamlit/secrets.toml`` configures OIDC login (an ``[auth]`` section)."""
+    if not any((base / ".streamlit" / "secrets.toml").is_file() for base in (APP_DIR, Path.cwd(), Path.home())):
+        return False
+    return "auth" in st.secrets
+
+
+def _auth_sidebar(root: Path) -> tuple[auth.User | None, bool, str]:
+    """Login box or the logged-in user with 退出登录; returns (user, users configured, users-file error)."""
+    try:
+        users = auth.load_users()
+    except auth.AuthError as exc:
+        st.session_state.pop("auth_user", None)
+        return None, False, str(exc)
+    if not users:
+        st.session_state.pop("auth_user", None)
+        return None, False, ""
+    # the account is looked up again on every rerun: a removed account or changed role applies at once
+    user = users.get(str(st.session_state.get("auth_user", "")))
+    if user is None and _oidc_configured() and st.user.is_logged_in:
+        user = users.get(str(st.user.get("email") or ""))
+    if user is None:
+        st.session_state.pop("auth_user", None)
+        with st.form("login_form"):
+            st.markdown("**工作人员登录**")
+            st.text_input("用户名", key="login_name", autocomplete="username")
+            st.text_input("密码", type="password", key="login_password", autocomplete="current-password")
+            st.form_submit_button("登录", on_click=_login, args=(users, root))
+            message = st.session_state.pop("auth_message", None)
+            if message:
+                st.error(message)
+        if _oidc_configured():
+            st.button("使用单位统一身份认证登录", on_click=st.login)
+        return None, True, ""
+    st.caption(f"已登录：{user.label_zh}")
+    st.button("退出登录", key="logout", on_click=_logout, args=(user, root))
+    return user, True, ""
+
+
+def _require_role(ctx: AppContext, roles: Sequence[str]) -> bool:
+    """Whether the logged-in user may see a staff page; otherwise show why (and nothing else) and return False."""
+    if ctx.auth_error:
+        st.error(ctx.auth_error)
+        return False
+    if not ctx.users_configured:
+        st.info(NO_USERS_ZH)
+        return False
+    if ctx.user is None:
+        st.info(LOGIN_PROMPT_ZH)
+        return False
+    if ctx.user.role != "admin" and ctx.user.role not in roles:
+        st.error(NO_PERMISSION_ZH)
+        return False
+    return True
 
 
 def _require_region(ctx: AppContext) -> Region | None:
@@ -918,6 +1045,8 @@ def page_find(ctx: AppContext) -> None:
 
 def page_planning(ctx: AppContext) -> None:
     """规划分析: placeholder until coverage and siting arrive."""
+    if not _require_role(ctx, PAGE_ROLES["planning"]):
+        return
     st.title("规划分析")
     s = ctx.settings
     minutes = "、".join(str(m) for m in s.circle_minutes)
@@ -939,6 +1068,8 @@ def page_planning(ctx: AppContext) -> None:
 
 def page_reports(ctx: AppContext) -> None:
     """统计报表: placeholder plus facilities and suppressed elder counts per community."""
+    if not _require_role(ctx, PAGE_ROLES["reports"]):
+        return
     st.title("统计报表")
     st.info(
         "即将推出：按民政统计口径导出的养老服务基本情况表（社区数、户籍人口、老年人、高龄、失能老人、"
@@ -958,6 +1089,8 @@ def page_reports(ctx: AppContext) -> None:
 
 def page_data(ctx: AppContext) -> None:
     """数据管理: the region's manifest and how to import data."""
+    if not _require_role(ctx, PAGE_ROLES["data"]):
+        return
     st.title("数据管理")
     region = _require_region(ctx)
     if region is not None:

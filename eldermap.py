@@ -81,6 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from data import audit
     from data.importer import import_region
 
     settings = _settings(args)
@@ -101,6 +102,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"报告：{path}")
     print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
           + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+    audit.record("import", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+                 detail=f"版本 {outcome.version_path.name}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
     return 1 if outcome.n_rejected else 0
 
 
@@ -377,6 +380,10 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         return 0
     if args.action == "delete":
         store.delete_scenario(args.region, args.name, root=args.regions)
+        from data import audit
+
+        audit.record("scenario_delete", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+                     detail=args.name)
         print(f"已删除方案“{args.name}”")
         return 0
     region = store.load_region(args.region, root=args.regions)
@@ -396,6 +403,10 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         scenario = new_scenario(args.name, base_version=region.path.name, description=args.description or "",
                                 minutes=args.minutes, mode=args.mode, walk_speed_kmh=args.walk_speed, changes=changes)
         path = store.save_scenario(args.region, scenario, root=args.regions, overwrite=args.overwrite)
+        from data import audit
+
+        audit.record("scenario_save", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+                     detail=f"{args.name}：{len(changes)} 项修改")
         fac = apply_changes(region.facilities, scenario["changes"], settings=settings)
         print(f"已保存方案“{args.name}”：{len(changes)} 项修改，设施 {len(region.facilities)} → {len(fac)} 处（{path}）")
         return 0
@@ -506,6 +517,76 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(checks_summary(table))
     if args.out:
         print(f"检查结果：{args.out}")
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from data import audit, auth
+
+    if args.action == "list":
+        users = auth.load_users(args.users)
+        if not users:
+            print(f"尚无账号（账号文件：{auth.users_path(args.users)}）。运行 `eldermap user add 用户名 --role admin` 新建。")
+        for user in users.values():
+            print(f"{user.name}\t{user.role}（{auth.ROLE_ZH[user.role]}）\t{user.display_name}")
+        return 0
+    if not args.name or not args.role:
+        print("错误：新增账号需要用户名和角色，例如 `eldermap user add zhangsan --role staff`", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"为账号 {args.name} 设置密码（至少 {auth.MIN_PASSWORD_CHARS} 个字符）：")
+        if getpass.getpass("再输入一次：") != password:
+            print("错误：两次输入的密码不一致", file=sys.stderr)
+            return 2
+    user = auth.add_user(args.users, args.name, args.role, password, display_name=args.display_name or "",
+                         replace=args.replace)
+    audit.record("user_add", user=os.environ.get("USER", "cli"), root=args.regions,
+                 detail=f"{'重设' if args.replace else '新增'}账号 {user.name}（{user.role}）")
+    print(f"已保存账号“{user.name}”（{auth.ROLE_ZH[user.role]}）到 {auth.users_path(args.users)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from data import store
+    from data import audit
+    from planning.report import basic_situation, total_line, write_pdf, write_report
+
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    region = store.load_region(args.region, root=args.regions)
+    steps = _Steps(3, "生成试点申报地区基本情况表")
+    html = args.html
+    if args.pdf and not html:
+        html = str(Path(args.pdf).with_suffix(".html"))
+    try:
+        steps("统计基本情况、服务圈覆盖与配置检查")
+        out = write_report(region, args.out, settings=settings, by=args.by, minutes=args.minutes,
+                           statistics_date=day, html=html)
+        steps("打印 PDF" if args.pdf else "汇总")
+        if args.pdf:
+            write_pdf(html, args.pdf)
+        steps("汇总")
+        basic = basic_situation(region, settings=settings, by=args.by)
+    finally:
+        steps.close()
+    print(total_line(basic))
+    print(f"报表已写入：{out}")
+    if html:
+        print(f"打印版网页已写入：{html}（可在浏览器中打印或另存为 PDF）")
+    if args.pdf:
+        print(f"PDF 已写入：{args.pdf}")
+    audit.record("export", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+                 detail=f"报表 {out}；网页 {html or '无'}；PDF {args.pdf or '无'}；按{args.by}")
     return 0
 
 
@@ -669,6 +750,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--out", help="结果文件（.csv 或 .xlsx）")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("user", help="工作人员账号：新增（add）或列出（list）；角色 planner、staff、admin")
+    p.add_argument("action", choices=("add", "list"))
+    p.add_argument("name", nargs="?", help="用户名（add 时必填）")
+    p.add_argument("--role", choices=("planner", "staff", "admin"), help="planner 规划分析；staff 统计报表与数据管理；admin 全部")
+    p.add_argument("--display-name", help="在页面上显示的姓名")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行），不提示")
+    p.add_argument("--replace", action="store_true", help="账号已存在时重设其密码和角色")
+    p.add_argument("--users", help="账号文件，默认 $ELDERMAP_USERS 或 ./config/users.toml")
+    p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("report", help="试点申报地区基本情况表（附件2）及服务圈覆盖、配置检查、说明（xlsx，可另出打印版网页）")
+    p.add_argument("region")
+    p.add_argument("--out", required=True, help="报表文件（.xlsx）")
+    p.add_argument("--html", help="打印版网页（HTML，自包含，可在浏览器中打印）")
+    p.add_argument("--pdf", help="PDF（由 Chromium 打印打印版网页，嵌入中文字体）")
+    p.add_argument("--by", choices=("district", "street"), default="district", help="按区县或街道汇总（默认区县）")
+    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--date", help="统计日期，如 2026-11-23（默认今天）")
+    p.set_defaults(func=cmd_report)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")

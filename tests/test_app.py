@@ -12,6 +12,7 @@ import pytest
 from shapely.geometry import LineString, Point, box
 from streamlit.testing.v1 import AppTest
 
+from data.auth import add_user
 from data.store import save_region
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -91,6 +92,19 @@ MANIFEST = {
 }
 
 
+ADMIN, ADMIN_PASSWORD = "admin", "admin-pass-1"
+
+
+@pytest.fixture(autouse=True)
+def admin_account(tmp_path, monkeypatch):
+    """An admin account for the staff pages (they require a login), and no delay after a wrong password."""
+    users = tmp_path / "users.toml"
+    add_user(users, ADMIN, "admin", ADMIN_PASSWORD)
+    monkeypatch.setenv("ELDERMAP_USERS", str(users))
+    monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
+    return users
+
+
 @pytest.fixture()
 def regions(tmp_path, monkeypatch):
     root = tmp_path / "regions"
@@ -111,8 +125,14 @@ def _switch(at: AppTest, title: str) -> AppTest:
 
     ``AppTest.switch_page`` only accepts page *files* (streamlit 1.67); our
     pages are functions in app.py, so we request the page hash that
-    ``st.navigation`` registered for the title, as the browser does.
+    ``st.navigation`` registered for the title, as the browser does. Logs in
+    as admin first when nobody is logged in (access control: ``tests/test_auth.py``).
     """
+    if "auth_user" not in at.session_state:
+        at.sidebar.text_input(key="login_name").input(ADMIN)
+        at.sidebar.text_input(key="login_password").input(ADMIN_PASSWORD)
+        next(b for b in at.sidebar.button if b.label == "登录").click()
+        _run(at)
     hashes = [h for h, info in at._registered_pages.items() if info.get("page_name") == title]
     assert len(hashes) == 1, f"page {title!r} not registered: {at._registered_pages}"
     at._page_hash = hashes[0]

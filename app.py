@@ -1067,19 +1067,17 @@ def page_planning(ctx: AppContext) -> None:
 
 
 def page_reports(ctx: AppContext) -> None:
-    """统计报表: placeholder plus facilities and suppressed elder counts per community."""
+    """统计报表: the official basic-situation table and its files (views.reports), and counts per community."""
     if not _require_role(ctx, PAGE_ROLES["reports"]):
         return
     st.title("统计报表")
-    st.info(
-        "即将推出：按民政统计口径导出的养老服务基本情况表（社区数、户籍人口、老年人、高龄、失能老人、"
-        "养老机构与社区养老服务设施的数量、床位和服务人数），以及按街道、区县汇总的社区养老服务设施覆盖率"
-        "（有社区养老服务设施的社区数 ÷ 社区总数 × 100%），可导出 Excel。",
-        icon=":material/construction:",
-    )
     region = _require_region(ctx)
     if region is None:
         return
+    from views import reports
+
+    reports.render(region, ctx.settings, user=ctx.user.name if ctx.user else "",
+                   role=ctx.user.role if ctx.user else "", regions_root=ctx.root)
     st.subheader("各社区养老服务设施数量")
     table = community_summary(region, ctx.settings)
     st.caption(f"老年人数少于 {ctx.settings.suppression_threshold} 人的社区显示为“少于"

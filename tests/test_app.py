@@ -214,13 +214,15 @@ def test_planning_and_reports_announce_what_comes(regions):
     _switch(at, "规划分析")
     assert "即将推出" in at.info[0].value and "服务圈" in at.info[0].value
     _switch(at, "统计报表")
-    assert "即将推出" in at.info[0].value and "社区养老服务设施覆盖率" in at.info[0].value
+    assert "试点申报地区基本情况表" in [h.value for h in at.subheader]
+    annex = next(df.value for df in at.dataframe if "社区养老设施覆盖率(%)" in df.value.columns)
+    assert annex.iloc[-1]["名称"] == "全部地区"
 
 
 def test_reports_count_per_community_with_suppression(regions):
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     _switch(at, "统计报表")
-    table = at.dataframe[0].value.set_index("社区代码")
+    table = next(df.value for df in at.dataframe if "社区代码" in df.value.columns).set_index("社区代码")
     assert table.loc[C1, "养老服务设施数"] == 2 and table.loc[C2, "养老服务设施数"] == 1
     assert table.loc[C1, "老年人数"] == "9"
     assert table.loc[C2, "老年人数"] == "少于5"
@@ -294,5 +296,5 @@ def test_real_demo_region_end_to_end(demo_root, monkeypatch):
         _switch(at, title)
         assert at.title[0].value == title
     _switch(at, "统计报表")
-    shown = set(at.dataframe[0].value["老年人数"])
+    shown = set(next(df.value for df in at.dataframe if "社区代码" in df.value.columns)["老年人数"])
     assert all(v.isdigit() and int(v) >= 5 or v == "少于5" for v in shown)

@@ -1,0 +1,104 @@
+"""数据管理 (staff): upload a file, see and download its validation report, import the good rows.
+
+The same functions as ``eldermap validate`` and ``eldermap import`` (:mod:`data.validate`,
+:mod:`data.importer`): the upload is written to a private temporary folder, validated against the
+region's roads, and — after the user has seen the report — imported as a new region version (the
+previous version stays current if anything fails). Problems are listed by row and field; personal
+data never appear (sensitive fields are masked in the rejects and reports). Imports and report
+downloads are recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from data import audit, store
+from data.importer import import_region
+from data.schema import TABLE_ZH
+from data.validate import validate_table, write_report
+from geo import osm
+from geo.errors import ElderMapError
+from geo.settings import Settings
+
+CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
+               "gcj02": "GCJ-02（高德、腾讯地图）", "bd09": "BD-09（百度地图）"}
+SUFFIXES = ["csv", "xlsx", "geojson", "json", "gpkg", "parquet"]
+
+
+def _validate(path: Path, table: str, crs: str, region: store.Region, settings: Settings, root: Path | None):
+    salt = store.deployment_salt(root=root) if table == "elders" else b""
+    return validate_table(path, table, settings=settings, crs=crs, salt=salt,
+                          region_extent=osm.extent(region.road_nodes), roads=region.road_edges)
+
+
+def render(region: store.Region, settings: Settings, *, user: str = "", role: str = "",
+           regions_root: Path | None = None) -> None:
+    """The upload–validate–import section of the data page (the caller checked the login)."""
+    st.subheader("上传并校验数据文件")
+    st.caption("支持 CSV（UTF-8 或 GBK）、Excel（.xlsx）、GeoJSON、GeoPackage、GeoParquet。先校验，看清问题报告，再导入"
+               "可导入的行；导入生成新的数据版本，旧版本保留。")
+    table = st.radio("数据类型", tuple(TABLE_ZH), format_func=TABLE_ZH.get, horizontal=True, key="data_table")
+    crs = st.selectbox("坐标系", tuple(CRS_CHOICES), format_func=CRS_CHOICES.get, key="data_crs")
+    upload = st.file_uploader("选择文件", type=SUFFIXES, key="data_upload")
+    if upload is None:
+        st.session_state.pop("data_checked", None)
+        return
+    tmp = Path(st.session_state.setdefault("data_tmp", tempfile.mkdtemp(prefix="eldermap_upload_")))
+    path = tmp / Path(upload.name).name
+    path.write_bytes(upload.getvalue())
+    if st.button("校验", type="primary", key="data_validate"):
+        with st.status(f"正在校验 {upload.name}…", expanded=False) as status:
+            try:
+                result = _validate(path, table, crs, region, settings, regions_root)
+                report, _ = write_report(result, tmp / f"{path.stem}_校验报告.xlsx")
+                st.session_state["data_checked"] = {"file": path.name, "table": table, "crs": crs,
+                                                    "summary": result.summary_zh(), "report": str(report),
+                                                    "problems": result.problems, "n_rejected": result.n_rejected,
+                                                    "n_imported": result.n_imported}
+                status.update(label="校验完成", state="complete")
+            except ElderMapError as exc:
+                status.update(label="无法读取文件", state="error")
+                st.error(str(exc))
+    checked = st.session_state.get("data_checked")
+    if not checked or checked["file"] != path.name or checked["table"] != table or checked["crs"] != crs:
+        return
+    (st.success if not checked["n_rejected"] else st.warning)(checked["summary"])
+    problems: pd.DataFrame = checked["problems"]
+    if not problems.empty:
+        st.dataframe(problems, hide_index=True, width="stretch")
+
+    def exported() -> None:
+        audit.record("export", user=user or "unknown", role=role or None, region=region.name, root=regions_root,
+                     detail=f"校验报告 {checked['file']}")
+
+    st.download_button("下载问题报告（Excel）", Path(checked["report"]).read_bytes(),
+                       file_name=Path(checked["report"]).name, on_click=exported, key="data_report_dl",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if checked["n_imported"] == 0:
+        st.error("没有可导入的行：请按问题报告改正文件后重新上传。")
+        return
+    confirm = st.checkbox(f"确认把 {checked['n_imported']} 行可导入的数据导入地区“{region.name}”"
+                          f"（替换现有的{TABLE_ZH[table]}图层；被拒绝的 {checked['n_rejected']} 行不导入）",
+                          key="data_confirm")
+    if st.button("导入", disabled=not confirm, key="data_import"):
+        with st.status("正在导入…", expanded=False) as status:
+            try:
+                outcome = import_region(region.name, settings=settings, root=regions_root,
+                                        report_dir=tmp / "reports", **{table: path, _crs_arg(table): crs})
+                audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+                             root=regions_root, detail=f"{TABLE_ZH[table]} {path.name}：导入 {checked['n_imported']} 行，"
+                             f"拒绝 {checked['n_rejected']} 行，新版本 {outcome.version_path.name}")
+                status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
+                st.session_state.pop("data_checked", None)
+                st.success(f"已导入。新数据版本：{outcome.version_path.name}。刷新页面后各页使用新版本。")
+            except ElderMapError as exc:
+                status.update(label="导入失败，现有数据未改变", state="error")
+                st.error(str(exc))
+
+
+def _crs_arg(table: str) -> str:
+    return {"facilities": "facility_crs", "elders": "elder_crs", "areas": "area_crs"}[table]

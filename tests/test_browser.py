@@ -53,8 +53,12 @@ def app_url(demo_region, tmp_path_factory):
     layers["facilities"].loc[layers["facilities"].index[0], "name"] = EVIL
     root = tmp_path_factory.mktemp("browser_regions")
     save_region("demo", layers, {k: v for k, v in demo_region.manifest.items() if k == "sources"}, root=root)
+    from data.auth import add_user
+
+    users = root.parent / "users.toml"
+    add_user(users, "planner1", "planner", "planner-pass-1")
     port = _free_port()
-    env = {**os.environ, "ELDERMAP_REGIONS": str(root)}
+    env = {**os.environ, "ELDERMAP_REGIONS": str(root), "ELDERMAP_USERS": str(users)}
     log = (ARTIFACTS / "streamlit.log")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
@@ -154,3 +158,22 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
     others = sorted(h for h in hosts if h != app_host)
     assert not others, f"requests to other hosts: {others}: {[u for u in requests if urlparse(u).netloc in others][:5]}"
     assert (ARTIFACTS / "find.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", ["planning", "reports", "data"])
+def test_staff_pages_are_closed_without_login(app_url: str, path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{app_url}/{path}", wait_until="domcontentloaded")
+            page.get_by_text("请先在左侧登录").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1000)
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+    assert "工作人员登录" in body
+    for leaked in ("试点申报地区基本情况表", "上传并校验数据文件", "覆盖分析", "各社区养老服务设施数量", "数据来源"):
+        assert leaked not in body, leaked

@@ -1044,26 +1044,16 @@ def page_find(ctx: AppContext) -> None:
 
 
 def page_planning(ctx: AppContext) -> None:
-    """规划分析: placeholder until coverage and siting arrive."""
+    """规划分析: coverage, gaps, siting and scenarios (views.planner)."""
     if not _require_role(ctx, PAGE_ROLES["planning"]):
         return
     st.title("规划分析")
-    s = ctx.settings
-    minutes = "、".join(str(m) for m in s.circle_minutes)
-    st.info(
-        f"即将推出：按道路网络计算 {minutes} 分钟步行服务圈（老年人步行速度 {s.walk_speed_kmh:g} 公里/小时）内"
-        "老年人（含高龄、失能老人）的覆盖情况；找出服务空白的社区和网格；对比新增或调整设施的规划情景；"
-        "为新设施推荐选址（最大覆盖、最少设施数达到目标覆盖率）。",
-        icon=":material/construction:",
-    )
-    if _require_region(ctx) is None:
+    region = _require_region(ctx)
+    if region is None:
         return
-    st.subheader("当前规划参数")
-    st.dataframe(pd.DataFrame({
-        "参数": ["老年人步行速度", "服务圈", "设施吸附道路最大距离", "小于此数的人数不公开"],
-        "取值": [f"{s.walk_speed_kmh:g} 公里/小时", f"{minutes} 分钟", f"{s.snap_limit_m:g} 米",
-               f"{s.suppression_threshold} 人"],
-    }), hide_index=True)
+    from views import planner
+
+    planner.render(region, ctx.settings, user=ctx.user.name if ctx.user else "", regions_root=ctx.root)
 
 
 def page_reports(ctx: AppContext) -> None:

@@ -219,10 +219,25 @@ def _supply_catchments(region: Region, *, settings: Settings, minutes: float, mo
 UNASSIGNED = "未归属"
 
 
+def point_cells(points: gpd.GeoDataFrame, resolution: int = 9) -> pd.Series:
+    """H3 cell of each point: the stored ``h3`` column (set on import), else computed at ``resolution``."""
+    if "h3" in points:
+        return points["h3"]
+    from geo import hexes
+
+    located = points.geometry.notna() & ~points.geometry.is_empty
+    cells = pd.Series([None] * len(points), index=points.index, dtype=object)
+    if located.any():
+        pts = points.geometry[located].to_crs("EPSG:4326")
+        cells[located.to_numpy()] = hexes.cells_for_points(pts.x.to_numpy(), pts.y.to_numpy(), resolution)
+    return cells
+
+
 def _area_groups(elders: gpd.GeoDataFrame, by: AreaLevel) -> tuple[np.ndarray, np.ndarray]:
     """Each elder's area index at level ``by`` and the sorted area codes; elders with no code
     are in a last area, "未归属"."""
-    group, codes = elders[LEVEL_COLUMN[by]].factorize(sort=True)
+    column = point_cells(elders) if by == "h3" else elders[LEVEL_COLUMN[by]]
+    group, codes = column.factorize(sort=True)
     codes = np.asarray(codes, dtype=object)
     if (group < 0).any():
         group = np.where(group < 0, len(codes), group)
@@ -327,7 +342,7 @@ def region_accessibility(
     steps = tuple((minutes * k / 3, w) for k, w in ((1, 1.0), (2, 0.68), (3, 0.22)))
     score, _ = two_step_fca(cost, beds, np.ones(len(elders)), cutoff_min=minutes, decay=decay,
                             steps=steps)
-    frame = pd.DataFrame({"h3": elders["h3"].astype(object).to_numpy(),
+    frame = pd.DataFrame({"h3": point_cells(elders, settings.h3_resolution).astype(object).to_numpy(),
                           "code": _area_key(elders, by),
                           "score": 1000.0 * score})
     cells = frame.groupby("h3").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()

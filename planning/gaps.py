@@ -17,7 +17,16 @@ import pandas as pd
 from data.store import Region
 from geo import hexes
 from geo.settings import Settings
-from planning.coverage import ANY, DISABLED_MIN_CODE, _area_groups, _area_names, elder_access, elder_snap_for, network_for
+from planning.coverage import (
+    ANY,
+    DISABLED_MIN_CODE,
+    _area_groups,
+    _area_names,
+    elder_access,
+    elder_snap_for,
+    network_for,
+    point_cells,
+)
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
@@ -121,7 +130,8 @@ def gaps(region: Region, *, settings: Settings, minutes: float = 15.0, mode: Mod
         table["median_time_min"] = grouped["time_out"].median().round(1)
         return table
 
-    cells = aggregate(elders["h3"].astype(object).fillna("").to_numpy()).rename_axis("h3").reset_index()
+    cells = aggregate(point_cells(elders, settings.h3_resolution).astype(object).fillna("").to_numpy())
+    cells = cells.rename_axis("h3").reset_index()
     cells = cells[cells["h3"] != ""]
     cells = _rank(cells, minutes, mode)
     cells = gpd.GeoDataFrame(cells, geometry=[hexes.cell_polygon(c) for c in cells["h3"]], crs="EPSG:4326")

@@ -31,7 +31,7 @@ from data.store import Region
 from geo import hexes
 from geo.errors import ScenarioError
 from geo.settings import Settings
-from planning.coverage import AreaLevel, region_accessibility, region_coverage
+from planning.coverage import AreaLevel, point_cells, region_accessibility, region_coverage
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ def evaluate(region: Region, scenario: dict[str, Any], *, settings: Settings, mi
     r, s = applied.region, applied.settings
     table, per_elder = region_coverage(r, settings=s, minutes=applied.minutes, mode=applied.mode, kind=kind, by=by)
     covered = per_elder["travel_time_min"].to_numpy() <= applied.minutes
-    cells = (pd.DataFrame({"h3": r.elders["h3"].astype(object).to_numpy(), "elders": 1, "covered": covered.astype(int)})
+    cells = (pd.DataFrame({"h3": point_cells(r.elders, s.h3_resolution).astype(object).to_numpy(), "elders": 1,
+                           "covered": covered.astype(int)})
              .groupby("h3", sort=True).sum().reset_index())
     try:
         _, access = region_accessibility(r, settings=s, minutes=applied.minutes, mode=applied.mode, kind=kind, by=by)

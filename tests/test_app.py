@@ -209,10 +209,10 @@ def test_every_page_renders(regions):
         assert at.sidebar.selectbox[0].value == "demo"
 
 
-def test_planning_and_reports_announce_what_comes(regions):
+def test_planning_and_reports_pages_show_their_work(regions):
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     _switch(at, "规划分析")
-    assert "即将推出" in at.info[0].value and "服务圈" in at.info[0].value
+    assert [t.label for t in at.tabs][:4] == ["覆盖分析", "服务缺口", "新设施选址", "规划方案"]
     _switch(at, "统计报表")
     assert "试点申报地区基本情况表" in [h.value for h in at.subheader]
     annex = next(df.value for df in at.dataframe if "社区养老设施覆盖率(%)" in df.value.columns)

@@ -24,8 +24,8 @@ PASSWORDS = {"admin": "admin-pass-1", "plan": "planner-pass-1", "clerk": "staff-
 ROLES = {"admin": "admin", "plan": "planner", "clerk": "staff"}
 # Text each staff page shows only after the gate (titles, headings, table captions).
 PAGE_CONTENT = {
-    "规划分析": ["规划分析", "即将推出", "当前规划参数", "步行速度"],
-    "统计报表": ["统计报表", "即将推出", "各社区养老服务设施数量", "少于"],
+    "规划分析": ["规划分析", "服务圈", "覆盖率", "本方案的修改"],
+    "统计报表": ["统计报表", "试点申报地区基本情况表", "各社区养老服务设施数量", "少于"],
     "数据管理": ["数据管理", "图层", "导入数据", "eldermap validate", "数据版本"],
 }
 
@@ -288,7 +288,7 @@ def test_wrong_password_plain_message_delay_and_audit(staff_app, monkeypatch):
 def test_planner_reaches_planning_but_not_data_pages(staff_app):
     at = _switch(_run(AppTest.from_file(APP, default_timeout=TIMEOUT_S)), "规划分析")
     _login(at, "plan", PASSWORDS["plan"])
-    assert at.title[0].value == "规划分析" and "当前规划参数" in _main_texts(at)
+    assert at.title[0].value == "规划分析" and "服务圈" in _main_texts(at)
     assert "已登录：plan（规划人员）" in [c.value for c in at.sidebar.caption]
     for title in ("数据管理", "统计报表"):
         _switch(at, title)

@@ -1,0 +1,188 @@
+"""AppTest of the planner page (views.planner): coverage, gaps, siting and scenarios on the demo region."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data import audit, store
+from geo.settings import Settings
+from planning.coverage import region_coverage
+from planning.gaps import gaps
+from planning.scenario import base_scenario, compare
+from planning.sites import site_facilities
+
+SCRIPT = str(Path(__file__).resolve().parent / "apps" / "planner_app.py")
+TIMEOUT_S = 60
+S = Settings()
+DAY = "日间照料中心"
+
+
+@pytest.fixture(scope="module")
+def region_root(tmp_path_factory: pytest.TempPathFactory, demo_region) -> Path:
+    """A writable copy of the demo region (scenarios and the audit log go beside it)."""
+    root = tmp_path_factory.mktemp("view_planner_regions")
+    extra = {k: v for k, v in demo_region.manifest.items() if k == "sources"}
+    store.save_region("demo", dict(demo_region.layers), extra, root=root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def region(region_root: Path):
+    return store.load_region("demo", root=region_root)
+
+
+@pytest.fixture()
+def at(region_root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(region_root))
+    return _run(AppTest.from_file(SCRIPT, default_timeout=TIMEOUT_S))
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run(timeout=TIMEOUT_S)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [el.value for kind in ("markdown", "caption", "info", "warning", "error", "success")
+             for el in getattr(at, kind)]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def _maps(at: AppTest) -> list[str]:
+    return [el.proto.json_args for el in at.get("component_instance")]
+
+
+def _assert_private_and_offline(at: AppTest, region) -> None:
+    page = _texts(at) + "\n".join(_maps(at))
+    assert not [pid for pid in region.elders["pid"].astype(str) if pid in page]
+    maps = _maps(at)
+    assert maps, "no map was rendered"
+    for args in maps:
+        assert "leaflet.js" in args
+        assert "http://" not in args and "https://" not in args
+
+
+def test_coverage_tab_matches_region_coverage(at: AppTest, region) -> None:
+    at.selectbox(key="planner_cov_kind").select(DAY)
+    at.selectbox(key="planner_cov_circle").select("10 分钟")
+    _run(at)
+    table = _table(at, "覆盖率(%)")
+    expected, _ = region_coverage(region, settings=S, minutes=10, kind=DAY, by="community")
+    total = table.iloc[-1]
+    assert total["区划代码"] == "合计"
+    want = expected.iloc[-1]
+    assert (int(total["老年人数"]), int(total["覆盖人数"]), float(total["覆盖率(%)"])) == (
+        int(want["elders"]), int(want["covered"]), float(want["coverage_pct"]))
+    assert len(table) == len(expected)
+    assert f"{int(want['covered'])} / {int(want['elders'])}" in _texts(at)
+    _assert_private_and_offline(at, region)
+
+
+def test_gaps_tab_lists_top_community_with_reason(at: AppTest, region) -> None:
+    at.selectbox(key="planner_gap_kind").select(DAY)
+    at.selectbox(key="planner_gap_circle").select("10 分钟")
+    _run(at)
+    _, comm = gaps(region, settings=S, minutes=10, kind=DAY)
+    top = comm.iloc[0]
+    table = _table(at, "社区名称")
+    assert table.iloc[0]["社区名称"] == top["name"]
+    assert table.iloc[0]["说明"] == top["reason"]
+    assert f"**{top['name']}** — {top['reason']}" in _texts(at)
+
+
+def test_siting_two_sites_proven_optimal(at: AppTest, region) -> None:
+    at.selectbox(key="planner_sites_kind").select(DAY)
+    at.number_input(key="planner_sites_k").set_value(2)
+    _button(at, "计算选址").click()
+    _run(at)
+    sites = _table(at, "候选点编号")
+    assert len(sites) == 2
+    assert list(sites["序号"].astype(int)) == [1, 2]
+    assert "已证明最优" in _texts(at)
+    plan = site_facilities(region, settings=S, k=2, minutes=15, kind=DAY)
+    assert list(sites["新增覆盖老人数"].astype(int)) == list(plan.sites["newly_covered"])
+    before, after = plan.summary["coverage_pct_before"], plan.summary["coverage_pct_after"]
+    assert f"{before:.2f}% → {after:.2f}%" in _texts(at)
+    assert [s.label for s in at.status] == ["计算完成"]
+    _assert_private_and_offline(at, region)
+
+
+def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> None:
+    fac = region.facilities
+    lon, lat = float(fac.geometry.x.mean()), float(fac.geometry.y.mean())
+    at.text_input(key="planner_add_name").input("测试新站")
+    at.selectbox(key="planner_add_kind").select(DAY)
+    at.number_input(key="planner_add_lon").set_value(round(lon, 6))
+    at.number_input(key="planner_add_lat").set_value(round(lat, 6))
+    _button(at, "添加").click()
+    _run(at)
+    closing = next(o for o in at.selectbox(key="planner_close_pick").options if o.startswith("F005 "))
+    at.selectbox(key="planner_close_pick").select(closing)
+    _button(at, "关闭该设施").click()
+    _run(at)
+    assert len(at.session_state["planner_changes"]) == 2
+    assert [b.label for b in at.button if b.key and b.key.startswith("planner_change_del_")] == ["删除", "删除"]
+    at.text_input(key="planner_save_name").input("测试方案")
+    at.text_area(key="planner_save_description").input("新增一处日照、关闭F005")
+    _button(at, "保存方案").click()
+    _run(at)
+    assert any("测试方案" in s.value for s in at.success)
+    saved = store.load_scenario("demo", "测试方案", root=region_root)
+    assert [c["op"] for c in saved["changes"]] == ["add", "close"]
+    log = audit.read(region_root)
+    assert ((log["action"] == "scenario_save") & (log["user"] == "tester") & (log["region"] == "demo")).any()
+
+    at.selectbox(key="planner_cmp_b").select("测试方案")
+    _button(at, "比较").click()
+    _run(at)
+    table = _table(at, "覆盖人数变化")
+    areas, _ = compare(region, base_scenario(region), saved, settings=S, minutes=15, mode="walk", kind=None,
+                       by="street")
+    got, want = table.iloc[-1], areas.iloc[-1]
+    assert got["区划代码"] == "合计"
+    assert (int(got["覆盖人数（方案A）"]), int(got["覆盖人数（方案B）"]), int(got["覆盖人数变化"])) == (
+        int(want["covered_a"]), int(want["covered_b"]), int(want["covered_delta"]))
+    assert float(got["覆盖率变化(百分点)"]) == pytest.approx(float(want["coverage_pct_delta"]))
+    assert len(_maps(at)) >= 4  # coverage, gaps, point picker, comparison
+    _assert_private_and_offline(at, region)
+    json.dumps(saved, ensure_ascii=False)  # saved scenarios stay plain JSON
+
+
+class _Upload:
+    """What ``st.file_uploader`` returns, as far as the page uses it."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_uploaded_candidates_and_downloads(region) -> None:
+    from views.planner import _read_upload, geojson_bytes, table_bytes
+
+    csv = "编号,经度,纬度\nA1,24.94,60.17\nA2,,60.16\nA3,24.95,60.165\n".encode("utf-8-sig")
+    candidates = _read_upload(_Upload("候选点.csv", csv))
+    assert list(candidates["candidate_id"]) == ["A1", "A3"]
+    table = pd.DataFrame({"名称": ["甲社区", "合计"], "覆盖率(%)": [50.0, 75.5]})
+    assert pd.read_excel(io.BytesIO(table_bytes(table, "xlsx"))).equals(table)
+    assert table_bytes(table, "csv").decode("utf-8-sig").splitlines()[0] == "名称,覆盖率(%)"
+    cells, _ = gaps(region, settings=S, minutes=10, kind=DAY)
+    assert json.loads(geojson_bytes(cells))["features"][0]["properties"]["reason"] == cells.iloc[0]["reason"]

@@ -1,0 +1,616 @@
+"""规划分析: the planner's page — coverage, service gaps, new sites and scenarios.
+
+A thin shell over :mod:`planning`: each tab reads its widgets, calls one planning function
+(cached with ``st.cache_data`` on a hashable key: the region's version folder, the parameters
+and :func:`geo.settings.settings_digest`), and hands the frames to :mod:`layers` and tables.
+Elders appear only as counts; cells with fewer elders than ``settings.suppression_threshold``
+are drawn grey without numbers. Every map is made offline (:func:`layers.offline_map_assets`)
+before it is shown. Errors of ours (:class:`geo.errors.ElderMapError`) are shown with ``st.error``.
+
+The caller (``app.py``) has checked the login and shown the page title.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from data import audit, store
+from data.store import Region
+from geo import hexes
+from geo.errors import ElderMapError
+from geo.settings import Settings, settings_digest
+from layers import (
+    add_areas,
+    add_facilities,
+    add_legend,
+    add_roads,
+    bind_tooltip,
+    escape_text,
+    install_static_assets,
+    map_coordinates,
+    map_lat_lon,
+    new_map,
+    offline_map_assets,
+)
+from layers.basemap import to_map_crs
+from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
+from planning.gaps import GAP_COLUMNS_ZH, gaps
+from planning.scenario import apply_changes, base_scenario, check_change, compare, new_scenario
+from planning.sites import SITE_COLUMNS_ZH, read_candidates, site_facilities
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+ALL_KINDS_ZH = "全部"
+MODES_ZH: dict[str, str] = {"步行": "walk", "驾车": "drive"}
+CUSTOM_ZH = "自定义"
+LEVELS_ZH: dict[str, str] = {"社区": "community", "街道": "street"}
+SOLVERS_ZH: dict[str, str] = {"HiGHS（精确求解）": "highs", "贪心（快速近似）": "greedy"}
+BASE_LABEL_ZH = "现状（base）"
+SUPPRESSED_COLOR = "#bdbdbd"
+COVERAGE_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (95.0, "#1a9850", "95% 及以上"),
+    (80.0, "#91cf60", "80%–95%"),
+    (50.0, "#fee08b", "50%–80%"),
+    (0.0, "#d73027", "低于 50%"),
+)
+"""Coverage classes of the cell map: (lower bound %, colour, label), highest first."""
+NEED_COLORS: tuple[str, ...] = ("#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
+"""Weighted-need classes of the gap map (quartiles of the largest need), lightest first."""
+GAIN_COLOR, LOSS_COLOR = "#1a9850", "#d73027"
+SITE_COLOR = "#6a3d9a"
+COMPARE_COLUMNS_ZH: dict[str, str] = {
+    "code": "区划代码", "name": "名称", "elders": "老年人数", "covered_a": "覆盖人数（方案A）",
+    "covered_b": "覆盖人数（方案B）", "covered_delta": "覆盖人数变化", "coverage_pct_a": "覆盖率A(%)",
+    "coverage_pct_b": "覆盖率B(%)", "coverage_pct_delta": "覆盖率变化(百分点)",
+    "beds_per_1000_a": "千名老人可及床位A", "beds_per_1000_b": "千名老人可及床位B",
+    "beds_per_1000_delta": "千名老人可及床位变化",
+}
+STATUS_ZH: dict[str, str] = {
+    "optimal": "已证明最优",
+    "time_limit": "达到计算时间上限，给出目前最好的方案",
+    "greedy": "贪心算法近似解（未证明最优）",
+    "infeasible": "无法达到目标覆盖率，已列出所有能增加覆盖的候选点",
+}
+OP_ZH: dict[str, str] = {"add": "新增", "close": "关闭", "set": "修改"}
+CHANGES_KEY = "planner_changes"
+
+
+# ---------------------------------------------------------------- helpers without streamlit calls
+
+
+def kind_options(region: Region, settings: Settings) -> list[str]:
+    """"全部" and the facility kinds present in the region, in settings order."""
+    present = set(region.facilities["kind"].dropna().astype(str)) if "kind" in region.facilities else set()
+    kinds = [k for k in settings.facility_kinds if k in present] + sorted(present - set(settings.facility_kinds))
+    return [ALL_KINDS_ZH, *kinds]
+
+
+def coverage_color(pct: float) -> str:
+    """Fill colour of a coverage percentage (:data:`COVERAGE_CLASSES`)."""
+    return next(colour for low, colour, _ in COVERAGE_CLASSES if pct >= low or low == 0.0)
+
+
+def need_color(need: float, top: float) -> str:
+    """Fill colour of a weighted need, in quartiles of the largest need ``top``."""
+    if top <= 0:
+        return NEED_COLORS[0]
+    return NEED_COLORS[min(int(4 * need / top), 3) if need < top else 3]
+
+
+def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    """A table as CSV (UTF-8 with BOM, for Excel on Chinese Windows) or XLSX bytes, built in memory."""
+    if fmt == "csv":
+        return df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        df.to_excel(writer, index=False, sheet_name="Sheet1")
+    return buffer.getvalue()
+
+
+def geojson_bytes(gdf: gpd.GeoDataFrame) -> bytes:
+    """A GeoDataFrame as GeoJSON (EPSG:4326) bytes."""
+    return gdf.to_crs("EPSG:4326").to_json(ensure_ascii=False, drop_id=True).encode("utf-8")
+
+
+def region_bounds(region: Region) -> tuple[float, float, float, float] | None:
+    """``(min_lon, min_lat, max_lon, max_lat)`` of roads, areas and facilities; None when empty."""
+    boxes = [layer.to_crs("EPSG:4326").total_bounds for layer in (region.road_edges, region.areas, region.facilities)
+             if not layer.empty and layer.crs is not None]
+    boxes = [b for b in boxes if np.isfinite(b).all()]
+    if not boxes:
+        return None
+    s = np.vstack(boxes)
+    return float(s[:, 0].min()), float(s[:, 1].min()), float(s[:, 2].max()), float(s[:, 3].max())
+
+
+def change_text_zh(change: dict[str, Any], names: dict[str, str]) -> str:
+    """One scenario change in words."""
+    fid = change["id"]
+    if change["op"] == "add":
+        beds = change.get("beds_total")
+        return (f"新增 {change.get('name')}（{change.get('kind')}，经度 {change['lon']:.6f}，纬度 {change['lat']:.6f}"
+                f"{'' if beds is None else f'，床位 {beds} 张'}）")
+    label = f"{names.get(fid, '')}（{fid}）"
+    if change["op"] == "close":
+        return f"关闭 {label}"
+    fields = "、".join(f"{k} = {v}" for k, v in change.get("fields", {}).items())
+    return f"修改 {label}：{fields.replace('beds_total', '床位')}"
+
+
+def next_facility_id(existing: Sequence[str], changes: Sequence[dict[str, Any]]) -> str:
+    """A new facility id "N1", "N2"… not used by the region or the pending changes."""
+    used = {str(i) for i in existing} | {str(c.get("id")) for c in changes}
+    n = 1
+    while f"N{n}" in used:
+        n += 1
+    return f"N{n}"
+
+
+def cells_layer(cells: gpd.GeoDataFrame, *, fill: Callable[[Any], str], label: Callable[[Any], str],
+                threshold: int) -> gpd.GeoDataFrame:
+    """Hexagons with ``fill`` colour and escaped tooltip ``label``; cells with fewer than ``threshold``
+    elders are grey and say only that."""
+    rows = list(cells.itertuples(index=False))
+    small = [int(r.elders) < threshold for r in rows]
+    return gpd.GeoDataFrame({
+        "fill": [SUPPRESSED_COLOR if s else fill(r) for r, s in zip(rows, small, strict=True)],
+        "label": [escape_text(f"老年人少于 {threshold} 人，不显示数字" if s else label(r))
+                  for r, s in zip(rows, small, strict=True)],
+    }, geometry=list(cells.geometry), crs=cells.crs)
+
+
+# ---------------------------------------------------------------- cached computations
+
+
+@st.cache_data(show_spinner="正在计算覆盖情况…", max_entries=32)
+def _coverage(path: str, kind: str | None, mode: str, minutes: float, level: str, settings_key: str,
+              _region: Region, _settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(coverage per area at ``level``, coverage per H3 cell); no per-elder rows leave this function."""
+    del path, settings_key  # the cache key
+    table, _ = region_coverage(_region, settings=_settings, minutes=minutes, mode=mode, kind=kind, by=level)
+    cells, _ = region_coverage(_region, settings=_settings, minutes=minutes, mode=mode, kind=kind, by="h3")
+    return table, cells
+
+
+@st.cache_data(show_spinner="正在查找服务缺口…", max_entries=32)
+def _gaps(path: str, kind: str | None, mode: str, minutes: float, settings_key: str,
+          _region: Region, _settings: Settings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    del path, settings_key
+    return gaps(_region, settings=_settings, minutes=minutes, mode=mode, kind=kind)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _compare(path: str, a_json: str, b_json: str, minutes: float, mode: str, kind: str | None, level: str,
+             settings_key: str, _region: Region, _settings: Settings) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    del path, settings_key
+    return compare(_region, json.loads(a_json), json.loads(b_json), settings=_settings, minutes=minutes, mode=mode,
+                   kind=kind, by=level)
+
+
+@st.cache_resource(show_spinner=False)
+def _install_map_assets(static_dir: str) -> Path:
+    return install_static_assets(Path(static_dir))
+
+
+# ---------------------------------------------------------------- maps
+
+
+def _new_map(region: Region, settings: Settings) -> folium.Map | None:
+    bounds = region_bounds(region)
+    if bounds is None:
+        st.info("该地区没有可在地图上显示的数据。")
+        return None
+    m = new_map(bounds, tiles_url=settings.tiles_url or None, attribution=settings.tiles_attribution,
+                coordinates=settings.tiles_coordinates)
+    add_roads(m, region.road_edges)
+    add_areas(m, region.areas, level="community")
+    return m
+
+
+def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, name: str) -> None:
+    """One FeatureGroup of hexagons with columns ``fill`` and ``label`` (already escaped)."""
+    group = folium.FeatureGroup(name=name, control=True)
+    if len(cells):
+        shapes = to_map_crs(cells, name, coordinates=map_coordinates(m))
+        folium.GeoJson(
+            shapes.__geo_interface__,
+            style_function=lambda f: {"color": "#555555", "weight": 0.5, "fillColor": f["properties"]["fill"],
+                                      "fillOpacity": 0.6},
+            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True),
+        ).add_to(group)
+    group.add_to(m)
+
+
+def _show_map(m: folium.Map, *, key: str, returned_objects: Sequence[str] = (),
+              height_px: int = 520) -> dict[str, Any] | None:
+    """Show a map with Leaflet served by the app; panning reruns nothing unless ``returned_objects``."""
+    folium.LayerControl(collapsed=False).add_to(m)
+    _install_map_assets(str(STATIC_DIR))
+    offline_map_assets(m)
+    return st_folium(m, key=key, returned_objects=list(returned_objects), height=height_px,
+                     use_container_width=True)
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[str | None, str, float]:
+    """Kind, mode and minutes of the service circle: (kind or None for all, "walk"/"drive", minutes)."""
+    c1, c2, c3 = st.columns(3)
+    kind = c1.selectbox("设施类型", kind_options(region, settings), key=f"{prefix}_kind")
+    mode_zh = c2.radio("出行方式", list(MODES_ZH), horizontal=True, key=f"{prefix}_mode")
+    circles = [f"{m} 分钟" for m in settings.circle_minutes]
+    choice = c3.selectbox("服务圈", [*circles, CUSTOM_ZH], index=len(circles) - 1, key=f"{prefix}_circle")
+    if choice == CUSTOM_ZH:
+        minutes = float(c3.number_input("分钟", min_value=1.0, max_value=120.0, value=20.0, step=1.0,
+                                         key=f"{prefix}_minutes"))
+    else:
+        minutes = float(settings.circle_minutes[circles.index(choice)])
+    return (None if kind == ALL_KINDS_ZH else kind), MODES_ZH[mode_zh], minutes
+
+
+def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFrame | None = None,
+               *, xlsx: bool = True) -> None:
+    cols = st.columns(3)
+    cols[0].download_button("下载 CSV", table_bytes(table, "csv"), f"{stem}.csv", "text/csv", key=f"{prefix}_csv")
+    if xlsx:
+        cols[1].download_button("下载 Excel", table_bytes(table, "xlsx"), f"{stem}.xlsx",
+                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                key=f"{prefix}_xlsx")
+    if geo is not None:
+        cols[2].download_button("下载 GeoJSON", geojson_bytes(geo), f"{stem}.geojson", "application/geo+json",
+                                key=f"{prefix}_geojson")
+
+
+# ---------------------------------------------------------------- tabs
+
+
+def _coverage_tab(region: Region, settings: Settings) -> None:
+    kind, mode, minutes = _circle_controls("planner_cov", region, settings)
+    level_zh = st.radio("统计单元", list(LEVELS_ZH), horizontal=True, key="planner_cov_level")
+    table, cells = _coverage(str(region.path), kind, mode, minutes, LEVELS_ZH[level_zh], settings_digest(settings),
+                             region, settings)
+    total = table.iloc[-1]
+    st.markdown(f"**{minutes:g} 分钟{[k for k, v in MODES_ZH.items() if v == mode][0]}服务圈**"
+                f"（{kind or '全部类型设施'}）：覆盖老年人 {int(total['covered'])} / {int(total['elders'])} 人，"
+                f"覆盖率 {total['coverage_pct']:.2f}%")
+    m = _new_map(region, settings)
+    if m is not None:
+        cells = cells[~cells["code"].isin(["合计", "未归属"])]
+        shapes = gpd.GeoDataFrame(cells, geometry=[hexes.cell_polygon(c) for c in cells["code"]], crs="EPSG:4326")
+        _add_cells(m, cells_layer(shapes, fill=lambda r: coverage_color(float(r.coverage_pct)),
+                                  label=lambda r: f"覆盖率 {r.coverage_pct:.1f}%（{r.covered}/{r.elders} 人）",
+                                  threshold=settings.suppression_threshold), "网格覆盖率")
+        shown = region.facilities if kind is None else region.facilities[region.facilities["kind"] == kind]
+        add_facilities(m, shown, kinds=settings.facility_kinds, legend=False)
+        add_legend(m, "覆盖率", [(label, colour) for _, colour, label in COVERAGE_CLASSES]
+                   + [(f"老年人少于 {settings.suppression_threshold} 人", SUPPRESSED_COLOR)], position="bottomleft")
+        _show_map(m, key="planner_cov_map")
+    st.subheader(f"按{level_zh}统计")
+    shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
+    st.dataframe(shown_table, hide_index=True, width="stretch")
+    _downloads("planner_cov", f"覆盖分析_{level_zh}_{minutes:g}分钟", shown_table)
+
+
+def _gaps_tab(region: Region, settings: Settings) -> None:
+    kind, mode, minutes = _circle_controls("planner_gap", region, settings)
+    cells, comm = _gaps(str(region.path), kind, mode, minutes, settings_digest(settings), region, settings)
+    if comm.empty:
+        st.success(f"{minutes:g} 分钟服务圈内没有服务缺口：所有老年人都能到达设施。")
+        return
+    top = comm.iloc[0]
+    st.markdown(f"缺口最大的社区：**{top['name'] or top['code']}** — {top['reason']}")
+    m = _new_map(region, settings)
+    if m is not None:
+        top_need = float(cells["weighted_need"].max()) if len(cells) else 0.0
+        _add_cells(m, cells_layer(cells, fill=lambda r: need_color(float(r.weighted_need), top_need),
+                                  label=lambda r: f"第 {r.rank} 位：{r.reason}；加权需求 {r.weighted_need:g}",
+                                  threshold=settings.suppression_threshold), "服务缺口网格")
+        add_facilities(m, region.facilities if kind is None else region.facilities[region.facilities["kind"] == kind],
+                       kinds=settings.facility_kinds, legend=False)
+        add_legend(m, "加权需求", [("较低", NEED_COLORS[0]), ("中等", NEED_COLORS[1]), ("较高", NEED_COLORS[2]),
+                                  ("最高", NEED_COLORS[3])], position="bottomleft")
+        _show_map(m, key="planner_gap_map")
+    st.subheader("社区排名")
+    comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=GAP_COLUMNS_ZH)
+    st.dataframe(comm_table, hide_index=True, width="stretch")
+    _downloads("planner_gap_comm", f"服务缺口_社区_{minutes:g}分钟", comm_table, comm[comm.geometry.notna()])
+    st.subheader("网格排名")
+    cell_table = pd.DataFrame(cells.drop(columns="geometry")).rename(columns=GAP_COLUMNS_ZH)
+    st.dataframe(cell_table, hide_index=True, width="stretch")
+    _downloads("planner_gap_cells", f"服务缺口_网格_{minutes:g}分钟", cell_table, cells)
+
+
+def _read_upload(upload: Any) -> gpd.GeoDataFrame:
+    """Candidates from an uploaded CSV/XLSX/GeoJSON, through a temporary file."""
+    suffix = Path(upload.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"candidates{suffix}"
+        path.write_bytes(upload.getvalue())
+        return read_candidates(path)
+
+
+def _sites_tab(region: Region, settings: Settings) -> None:
+    kinds = kind_options(region, settings)
+    circles = list(settings.circle_minutes)
+    with st.form("planner_sites_form"):
+        c1, c2, c3 = st.columns(3)
+        goal = c1.radio("目标", ["新增站点数", "目标覆盖率"], key="planner_sites_goal")
+        k = c1.number_input("新增站点数", min_value=1, max_value=20, value=3, step=1, key="planner_sites_k")
+        target = c1.number_input("目标覆盖率（%）", min_value=1.0, max_value=100.0, value=95.0, step=1.0,
+                                 key="planner_sites_target")
+        kind = c2.selectbox("设施类型", kinds, key="planner_sites_kind")
+        minutes = c2.selectbox("服务圈（分钟）", circles, index=len(circles) - 1, key="planner_sites_minutes")
+        mode_zh = c2.radio("出行方式", list(MODES_ZH), horizontal=True, key="planner_sites_mode")
+        weighted = c3.toggle("按需求加权（高龄、失能、独居）", value=True, key="planner_sites_weighted")
+        solver_zh = c3.radio("求解方法", list(SOLVERS_ZH), key="planner_sites_solver")
+        upload = st.file_uploader("自备候选点（可选：含“经度”“纬度”列的 CSV/XLSX，或 GeoJSON）",
+                                  type=["csv", "xlsx", "geojson", "json"], key="planner_sites_upload")
+        run = st.form_submit_button("计算选址", type="primary")
+    kind_value = None if kind == ALL_KINDS_ZH else kind
+    mode = MODES_ZH[mode_zh]
+    if run:
+        try:
+            with st.status("正在计算覆盖矩阵…", expanded=False) as status:
+                candidates = _read_upload(upload) if upload is not None else None
+                status.update(label="正在求解…")
+                plan = site_facilities(region, settings=settings, k=int(k) if goal == "新增站点数" else None,
+                                       target_pct=float(target) if goal == "目标覆盖率" else None,
+                                       minutes=float(minutes), mode=mode, kind=kind_value, candidates=candidates,
+                                       weighted=weighted, solver=SOLVERS_ZH[solver_zh])
+                status.update(label="计算完成", state="complete")
+        except ElderMapError as exc:
+            st.error(str(exc))
+            return
+        # only the sites and the summary are kept: never the per-elder list (pids)
+        st.session_state["planner_sites_result"] = {"sites": plan.sites, "summary": plan.summary,
+                                                    "path": str(region.path)}
+    result = st.session_state.get("planner_sites_result")
+    if not result or result["path"] != str(region.path):
+        st.caption("设置参数后点击“计算选址”。")
+        return
+    sites, summary = result["sites"], result["summary"]
+    gap = summary.get("gap")
+    status_zh = STATUS_ZH.get(summary["status"], summary["status"])
+    gap_zh = f"，与最优解的差距不超过 {gap * 100:.2f}%" if summary["status"] == "time_limit" and gap == gap else ""
+    st.markdown(
+        f"**选址结果**：新增 {len(sites)} 处；{summary['minutes']:g} 分钟服务圈覆盖率 "
+        f"{summary['coverage_pct_before']:.2f}% → {summary['coverage_pct_after']:.2f}%"
+        f"（新增覆盖 {summary['covered_after'] - summary['covered_before']} 人）\n\n"
+        f"求解：{'HiGHS' if summary['solver'] == 'highs' else '贪心算法'}，{status_zh}{gap_zh}"
+        f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）"
+    )
+    m = _new_map(region, settings)
+    if m is not None:
+        cells, _ = _gaps(str(region.path), summary["kind"] if summary["kind"] in kinds[1:] else None,
+                         summary["mode"], float(summary["minutes"]), settings_digest(settings), region, settings)
+        top_need = float(cells["weighted_need"].max()) if len(cells) else 0.0
+        _add_cells(m, cells_layer(cells, fill=lambda r: need_color(float(r.weighted_need), top_need),
+                                  label=lambda r: f"服务缺口：{r.reason}",
+                                  threshold=settings.suppression_threshold), "服务缺口网格")
+        add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
+        group = folium.FeatureGroup(name="推荐新址", control=True)
+        for row in sites.itertuples(index=False):
+            marker = folium.CircleMarker(location=map_lat_lon(m, row.lon, row.lat), radius=12, color="#111111",
+                                         weight=3, fill=True, fill_color=SITE_COLOR, fill_opacity=0.95)
+            bind_tooltip(marker, f"推荐新址 {row.rank}：{row.community_name or '（社区外）'}，"
+                                 f"新增覆盖 {row.newly_covered} 人")
+            marker.add_to(group)
+        group.add_to(m)
+        add_legend(m, "图例", [("推荐新址", SITE_COLOR), ("服务缺口（颜色越深需求越大）", NEED_COLORS[3])],
+                   position="bottomleft")
+        _show_map(m, key="planner_sites_map")
+    table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH)
+    st.dataframe(table, hide_index=True, width="stretch")
+    _downloads("planner_sites", "新设施选址", table, sites)
+
+
+# ---- scenarios
+
+
+def _changes() -> list[dict[str, Any]]:
+    return st.session_state.setdefault(CHANGES_KEY, [])
+
+
+def _remove_change(index: int) -> None:
+    changes = _changes()
+    if 0 <= index < len(changes):
+        changes.pop(index)
+
+
+def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> None:
+    """Append a change after checking that all changes still apply to the region."""
+    changes = _changes()
+    try:
+        checked = check_change(change, len(changes))
+        apply_changes(region.facilities, [*changes, checked], settings=settings)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    changes.append(checked)
+
+
+def _pick_point_map(region: Region, settings: Settings) -> None:
+    """A map to click: the click fills the longitude and latitude of the new facility."""
+    m = _new_map(region, settings)
+    if m is None:
+        return
+    add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
+    result = _show_map(m, key="planner_pick_map", returned_objects=["last_clicked"], height_px=380)
+    clicked = (result or {}).get("last_clicked")
+    if clicked and clicked != st.session_state.get("planner_last_click"):
+        st.session_state["planner_last_click"] = clicked
+        # the map is drawn in WGS-84 unless GCJ-02 tiles are configured; then shift back
+        lon, lat = float(clicked["lng"]), float(clicked["lat"])
+        if map_coordinates(m) == "gcj02":
+            from geo.coords import to_wgs84
+
+            x, y = to_wgs84(np.array([lon]), np.array([lat]), "gcj02")
+            lon, lat = float(x[0]), float(y[0])
+        st.session_state["planner_add_lon"] = round(lon, 6)
+        st.session_state["planner_add_lat"] = round(lat, 6)
+
+
+def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_root: Path | None) -> None:
+    fac = region.facilities
+    names = dict(zip(fac["id"].astype(str), fac["name"].astype(str), strict=True)) if len(fac) else {}
+    saved = store.list_scenarios(region.name, root=regions_root)
+    st.caption(f"已保存的方案：{'、'.join(saved) if saved else '无'}")
+    bounds = region_bounds(region) or (0.0, 0.0, 0.0, 0.0)
+    st.session_state.setdefault("planner_add_lon", round((bounds[0] + bounds[2]) / 2, 6))
+    st.session_state.setdefault("planner_add_lat", round((bounds[1] + bounds[3]) / 2, 6))
+
+    st.markdown("**新增设施**（可在地图上点击选取位置）")
+    _pick_point_map(region, settings)
+    with st.form("planner_add_form"):
+        c1, c2 = st.columns(2)
+        name = c1.text_input("设施名称", key="planner_add_name")
+        kind = c1.selectbox("设施类型", list(settings.facility_kinds), key="planner_add_kind")
+        beds = c1.number_input("床位（张）", min_value=0, value=0, step=1, key="planner_add_beds")
+        lon = c2.number_input("经度", min_value=-180.0, max_value=180.0, format="%.6f", key="planner_add_lon")
+        lat = c2.number_input("纬度", min_value=-90.0, max_value=90.0, format="%.6f", key="planner_add_lat")
+        if st.form_submit_button("添加"):
+            fid = next_facility_id(list(names), _changes())
+            _add_change(region, settings, {"op": "add", "id": fid, "name": name.strip() or f"新增设施{fid}",
+                                           "kind": kind, "lon": lon, "lat": lat, "beds_total": int(beds)})
+
+    choices = [f"{fid} {name}" for fid, name in names.items()]
+    c1, c2 = st.columns(2)
+    with c1.form("planner_close_form"):
+        closing = st.selectbox("关闭现有设施", choices, key="planner_close_pick")
+        if st.form_submit_button("关闭该设施") and closing:
+            _add_change(region, settings, {"op": "close", "id": closing.split(" ", 1)[0]})
+    with c2.form("planner_beds_form"):
+        target = st.selectbox("调整床位", choices, key="planner_beds_pick")
+        new_beds = st.number_input("床位（张）", min_value=0, value=0, step=1, key="planner_beds_value")
+        if st.form_submit_button("设置床位") and target:
+            _add_change(region, settings, {"op": "set", "id": target.split(" ", 1)[0],
+                                           "fields": {"beds_total": int(new_beds)}})
+
+    changes = _changes()
+    st.markdown(f"**本方案的修改（{len(changes)} 项）**")
+    for i, change in enumerate(changes):
+        c1, c2 = st.columns([6, 1])
+        c1.write(f"{i + 1}. {change_text_zh(change, names)}")
+        c2.button("删除", key=f"planner_change_del_{i}", on_click=_remove_change, args=(i,))
+
+    with st.form("planner_save_form"):
+        scenario_name = st.text_input("方案名称", key="planner_save_name")
+        description = st.text_area("方案说明", key="planner_save_description")
+        if st.form_submit_button("保存方案", type="primary"):
+            try:
+                if not changes:
+                    st.warning("方案还没有任何修改。")
+                    return
+                scenario = new_scenario(scenario_name.strip(), base_version=region.path.name,
+                                        description=description.strip(), changes=list(changes))
+                apply_changes(fac, scenario["changes"], settings=settings)
+                store.save_scenario(region.name, scenario, root=regions_root)
+                audit.record("scenario_save", user=user, region=region.name,
+                             detail=f"方案 {scenario['name']}：{len(changes)} 项修改", root=regions_root)
+            except ElderMapError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[CHANGES_KEY] = []
+                st.success(f"方案“{scenario['name']}”已保存（{len(changes)} 项修改）。")
+
+
+def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path | None) -> None:
+    st.subheader("比较")
+    options = [BASE_LABEL_ZH, *store.list_scenarios(region.name, root=regions_root)]
+    c1, c2 = st.columns(2)
+    a_name = c1.selectbox("方案 A", options, index=0, key="planner_cmp_a")
+    b_name = c2.selectbox("方案 B", options, index=len(options) - 1, key="planner_cmp_b")
+    kind, mode, minutes = _circle_controls("planner_cmp", region, settings)
+    level_zh = st.radio("统计单元", list(LEVELS_ZH), index=1, horizontal=True, key="planner_cmp_level")
+    if st.button("比较", key="planner_cmp_run", type="primary"):
+        st.session_state["planner_cmp_params"] = (a_name, b_name, kind, mode, minutes, LEVELS_ZH[level_zh])
+    params = st.session_state.get("planner_cmp_params")
+    if not params:
+        st.caption("选择两个方案后点击“比较”。")
+        return
+    a_name, b_name, kind, mode, minutes, level = params
+    try:
+        a, b = (base_scenario(region) if n == BASE_LABEL_ZH else store.load_scenario(region.name, n, root=regions_root)
+                for n in (a_name, b_name))
+        with st.spinner("正在比较两个方案…"):
+            areas, cells = _compare(str(region.path), json.dumps(a, ensure_ascii=False, sort_keys=True),
+                                    json.dumps(b, ensure_ascii=False, sort_keys=True), minutes, mode, kind, level,
+                                    settings_digest(settings), region, settings)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    total = areas.iloc[-1]
+    st.markdown(f"**{b_name} 相对 {a_name}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
+                f"（{int(total['covered_delta']):+d} 人），覆盖率变化 {total['coverage_pct_delta']:+.2f} 个百分点")
+    m = _new_map(region, settings)
+    if m is not None:
+        _add_cells(m, cells_layer(cells, fill=lambda r: GAIN_COLOR if r.covered_delta > 0 else LOSS_COLOR,
+                                  label=lambda r: f"{r.change} {int(r.covered_delta):+d} 人",
+                                  threshold=settings.suppression_threshold), "覆盖变化网格")
+        add_legend(m, "覆盖变化", [("增加覆盖", GAIN_COLOR), ("失去覆盖", LOSS_COLOR),
+                                  (f"老年人少于 {settings.suppression_threshold} 人", SUPPRESSED_COLOR)],
+                   position="bottomleft")
+        _show_map(m, key="planner_cmp_map")
+    table = areas.rename(columns=COMPARE_COLUMNS_ZH)
+    st.dataframe(table, hide_index=True, width="stretch")
+    _downloads("planner_cmp", f"方案比较_{a_name}_{b_name}".replace(BASE_LABEL_ZH, "现状"), table, cells)
+
+
+def _scenario_tab(region: Region, settings: Settings, *, user: str, regions_root: Path | None) -> None:
+    _scenario_editor(region, settings, user=user, regions_root=regions_root)
+    _scenario_compare(region, settings, regions_root=regions_root)
+
+
+# ---------------------------------------------------------------- the page
+
+
+def render(region: Region, settings: Settings, *, user: str = "", regions_root: Path | None = None) -> None:
+    """The planner page 规划分析 for a logged-in planner: four tabs over one region.
+
+    Parameters
+    ----------
+    region
+        The loaded region (its version folder keys every cache).
+    settings
+        The settings in force.
+    user
+        The logged-in account, recorded in the audit log when a scenario is saved.
+    regions_root
+        The regions folder (scenarios and the audit log live there); default ``$ELDERMAP_REGIONS``.
+    """
+    if region.elders.empty:
+        st.info("该地区没有老年人数据，无法进行覆盖和缺口分析。请先在“数据管理”页导入老年人数据。")
+        return
+    if st.session_state.get("planner_region") != str(region.path):  # another region or version: start afresh
+        for key in (CHANGES_KEY, "planner_sites_result", "planner_cmp_params", "planner_last_click",
+                    "planner_add_lon", "planner_add_lat"):
+            st.session_state.pop(key, None)
+        st.session_state["planner_region"] = str(region.path)
+    tabs = st.tabs(["覆盖分析", "服务缺口", "新设施选址", "规划方案"])
+    sections: list[Callable[[], None]] = [
+        lambda: _coverage_tab(region, settings),
+        lambda: _gaps_tab(region, settings),
+        lambda: _sites_tab(region, settings),
+        lambda: _scenario_tab(region, settings, user=user, regions_root=regions_root),
+    ]
+    for tab, section in zip(tabs, sections, strict=True):
+        with tab:
+            try:
+                section()
+            except ElderMapError as exc:
+                st.error(str(exc))
+
+
+__all__ = ["render"]

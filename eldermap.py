@@ -324,22 +324,9 @@ def _changes_from_args(args: argparse.Namespace) -> list[dict]:
     """Scenario changes from --add-file / --add / --close / --set, in that order."""
     changes: list[dict] = []
     if args.add_file:
-        from data.readers import read_table
+        from planning.scenario import add_changes_from_file
 
-        aliases = {"id": ("id", "编号", "设施编号"), "name": ("name", "名称", "设施名称"), "kind": ("kind", "类型", "设施类型"),
-                   "lon": ("lon", "经度", "lng"), "lat": ("lat", "纬度"), "beds_total": ("beds_total", "床位", "床位总数"),
-                   "beds_nursing": ("beds_nursing", "护理型床位"), "services": ("services", "服务项目")}
-        frame = read_table(args.add_file, "facilities").frame
-        lookup = {str(c).strip().lower(): c for c in frame.columns}
-        for row_no, row in enumerate(frame.to_dict("records"), start=2):
-            change = {"op": "add"}
-            for key, names in aliases.items():
-                column = next((lookup[n] for n in names if n in lookup), None)
-                if column is not None and str(row[column]).strip() not in {"", "nan", "None"}:
-                    change[key] = row[column]
-            change.setdefault("id", f"N{row_no - 1}")
-            change["_row"] = row_no
-            changes.append(change)
+        changes += add_changes_from_file(args.add_file)
     for text in args.add or []:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) < 4:

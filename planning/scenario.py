@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -95,6 +96,38 @@ def check_change(change: dict[str, Any], position: int = 0) -> dict[str, Any]:
                                          where, position),
                          **{k: str(v) for k, v in fields.items() if k in ("name", "kind")}}
     return out
+
+
+ADD_FILE_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "设施编号", "机构编号"), "name": ("name", "名称", "设施名称"),
+    "kind": ("kind", "类型", "设施类型"), "lon": ("lon", "经度", "lng"), "lat": ("lat", "纬度"),
+    "beds_total": ("beds_total", "床位", "床位总数"), "beds_nursing": ("beds_nursing", "护理型床位"),
+    "services": ("services", "服务项目"),
+}
+"""Header names accepted in a list of new facilities (Chinese or English)."""
+
+
+def add_changes_from_file(path: str | Path) -> list[dict[str, Any]]:
+    """"add" changes from a list of new facilities (CSV in UTF-8/GBK, or XLSX): 编号、名称、类型、经度、纬度、床位….
+
+    Rows without an id get ``N<row>``; each change carries ``_row`` (the spreadsheet row) so that
+    errors can name it. Checking happens when the changes are applied.
+    """
+    from data.readers import read_table
+
+    frame = read_table(path, "facilities").frame
+    lookup = {str(c).strip().lower(): c for c in frame.columns}
+    changes: list[dict[str, Any]] = []
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        change: dict[str, Any] = {"op": "add"}
+        for key, names in ADD_FILE_ALIASES.items():
+            column = next((lookup[n] for n in names if n in lookup), None)
+            if column is not None and str(row[column]).strip() not in {"", "nan", "None", "<NA>"}:
+                change[key] = row[column]
+        change.setdefault("id", f"N{row_no - 1}")
+        change["_row"] = row_no
+        changes.append(change)
+    return changes
 
 
 def _typed_fields(fields: dict[str, Any], where: str, position: int) -> dict[str, Any]:

@@ -186,3 +186,28 @@ def test_uploaded_candidates_and_downloads(region) -> None:
     assert table_bytes(table, "csv").decode("utf-8-sig").splitlines()[0] == "名称,覆盖率(%)"
     cells, _ = gaps(region, settings=S, minutes=10, kind=DAY)
     assert json.loads(geojson_bytes(cells))["features"][0]["properties"]["reason"] == cells.iloc[0]["reason"]
+
+
+def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
+    fac = region.facilities
+    listed = pd.DataFrame({"编号": ["L1", "L2", "F001"], "名称": ["清单一站", "清单二站", "重复编号"],
+                           "类型": [DAY, "不存在的类型", DAY],
+                           "经度": [float(fac.geometry.x.iloc[3])] * 3, "纬度": [float(fac.geometry.y.iloc[3])] * 3})
+    at.file_uploader(key="planner_add_upload").set_value(
+        ("新增设施.csv", listed.to_csv(index=False).encode("gbk"), "text/csv"))
+    at.run(timeout=TIMEOUT_S)
+    next(b for b in at.button if b.key == "planner_add_upload_go").click()
+    at.run(timeout=TIMEOUT_S)
+    assert not at.exception
+    changes = at.session_state["planner_changes"]
+    assert [c["id"] for c in changes] == ["L1"]  # the bad kind and the existing id are refused, by row
+    errors = " ".join(e.value for e in at.error)
+    assert "第 4 行" in errors and "F001" in errors and "不存在的类型" in errors
+    target = next(o for o in at.selectbox(key="planner_beds_pick").options if o.startswith("F002 "))
+    at.selectbox(key="planner_beds_pick").select(target)
+    at.number_input(key="planner_beds_value").set_value(88)
+    at.multiselect(key="planner_services_value").set_value(["助餐", "康复护理"])
+    next(b for b in at.button if b.label == "设置").click()
+    at.run(timeout=TIMEOUT_S)
+    last = at.session_state["planner_changes"][-1]
+    assert last == {"op": "set", "id": "F002", "fields": {"beds_total": 88, "services": ["助餐", "康复护理"]}}

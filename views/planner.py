@@ -492,11 +492,44 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
         if st.form_submit_button("关闭该设施") and closing:
             _add_change(region, settings, {"op": "close", "id": closing.split(" ", 1)[0]})
     with c2.form("planner_beds_form"):
-        target = st.selectbox("调整床位", choices, key="planner_beds_pick")
+        target = st.selectbox("调整床位和服务", choices, key="planner_beds_pick")
         new_beds = st.number_input("床位（张）", min_value=0, value=0, step=1, key="planner_beds_value")
-        if st.form_submit_button("设置床位") and target:
-            _add_change(region, settings, {"op": "set", "id": target.split(" ", 1)[0],
-                                           "fields": {"beds_total": int(new_beds)}})
+        new_services = st.multiselect("服务项目（不选表示不改）", list(settings.service_tags), default=[],
+                                      key="planner_services_value")
+        if st.form_submit_button("设置") and target:
+            fields: dict[str, Any] = {"beds_total": int(new_beds)}
+            if new_services:
+                fields["services"] = list(new_services)
+            _add_change(region, settings, {"op": "set", "id": target.split(" ", 1)[0], "fields": fields})
+
+    upload = st.file_uploader("或上传新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）", type=["csv", "xlsx"],
+                              key="planner_add_upload")
+    if upload is not None and st.button("把清单中的设施加入方案", key="planner_add_upload_go"):
+        from planning.scenario import add_changes_from_file
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            try:
+                listed = add_changes_from_file(path)
+            except ElderMapError as exc:
+                st.error(str(exc))
+                listed = []
+        taken = set(names) | {c["id"] for c in _changes()}
+        added = 0
+        for change in listed:
+            row = change.pop("_row")
+            if change["id"] in taken:
+                st.error(f"{upload.name} 第 {row} 行：设施编号 {change['id']} 已存在")
+                continue
+            before = len(_changes())
+            _add_change(region, settings, change)
+            if len(_changes()) > before:
+                added += 1
+                taken.add(change["id"])
+            else:
+                st.caption(f"（上面的问题来自 {upload.name} 第 {row} 行）")
+        st.success(f"已从清单加入 {added} 处新增设施（共 {len(listed)} 行）")
 
     changes = _changes()
     st.markdown(f"**本方案的修改（{len(changes)} 项）**")

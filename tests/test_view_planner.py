@@ -160,7 +160,11 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     assert (int(got["覆盖人数（方案A）"]), int(got["覆盖人数（方案B）"]), int(got["覆盖人数变化"])) == (
         int(want["covered_a"]), int(want["covered_b"]), int(want["covered_delta"]))
     assert float(got["覆盖率变化(百分点)"]) == pytest.approx(float(want["coverage_pct_delta"]))
-    assert len(_maps(at)) >= 4  # coverage, gaps, point picker, comparison
+    assert len(_maps(at)) >= 6  # coverage, gaps, point picker, comparison, and A and B side by side
+    at.selectbox(key="planner_cmp_a").select("测试方案")
+    _button(at, "比较").click()
+    _run(at)  # a scenario compared with itself: no duplicate map keys, all deltas zero
+    assert (_table(at, "覆盖人数变化")["覆盖人数变化"].astype(int) == 0).all()
     _assert_private_and_offline(at, region)
     json.dumps(saved, ensure_ascii=False)  # saved scenarios stay plain JSON
 

@@ -47,7 +47,7 @@ from layers import (
 from layers.basemap import to_map_crs
 from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
 from planning.gaps import GAP_COLUMNS_ZH, gaps
-from planning.scenario import apply_changes, base_scenario, check_change, compare, new_scenario
+from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
 from planning.sites import SITE_COLUMNS_ZH, read_candidates, site_facilities
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -188,6 +188,17 @@ def _gaps(path: str, kind: str | None, mode: str, minutes: float, settings_key: 
           _region: Region, _settings: Settings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     del path, settings_key
     return gaps(_region, settings=_settings, minutes=minutes, mode=mode, kind=kind)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _scenario_cells(path: str, scenario_json: str, minutes: float, mode: str, kind: str | None, settings_key: str,
+                    _region: Region, _settings: Settings) -> pd.DataFrame:
+    """Coverage per H3 cell with a scenario's facilities (keyed by the scenario's JSON, not the region path)."""
+    del path, settings_key
+    applied = apply_scenario(_region, json.loads(scenario_json), settings=_settings, minutes=minutes, mode=mode)
+    cells, _ = region_coverage(applied.region, settings=applied.settings, minutes=applied.minutes, mode=applied.mode,
+                               kind=kind, by="h3")
+    return cells[~cells["code"].isin(["合计", "未归属"])]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -596,6 +607,21 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
                                   (f"老年人少于 {settings.suppression_threshold} 人", SUPPRESSED_COLOR)],
                    position="bottomleft")
         _show_map(m, key="planner_cmp_map")
+    # side by side: each scenario's coverage per cell, same colours
+    digest = settings_digest(settings)
+    for side_key, column, name, scenario in zip("ab", st.columns(2), (a_name, b_name), (a, b), strict=True):
+        with column:
+            st.markdown(f"**{name}**")
+            shown = _scenario_cells(str(region.path), json.dumps(scenario, ensure_ascii=False, sort_keys=True),
+                                    minutes, mode, kind, digest, region, settings)
+            side = _new_map(region, settings)
+            if side is not None:
+                shapes = gpd.GeoDataFrame(shown, geometry=[hexes.cell_polygon(c) for c in shown["code"]],
+                                          crs="EPSG:4326")
+                _add_cells(side, cells_layer(shapes, fill=lambda r: coverage_color(float(r.coverage_pct)),
+                                             label=lambda r: f"覆盖率 {r.coverage_pct:.1f}%（{r.covered}/{r.elders} 人）",
+                                             threshold=settings.suppression_threshold), "网格覆盖率")
+                _show_map(side, key=f"planner_cmp_side_{side_key}", height_px=360)
     table = areas.rename(columns=COMPARE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
     _downloads("planner_cmp", f"方案比较_{a_name}_{b_name}".replace(BASE_LABEL_ZH, "现状"), table, cells)

@@ -1106,6 +1106,8 @@ def page_data(ctx: AppContext) -> None:
 
         data_page.render(region, ctx.settings, user=ctx.user.name if ctx.user else "",
                          role=ctx.user.role if ctx.user else "", regions_root=ctx.root)
+        if ctx.user is not None and ctx.user.role == "admin":
+            data_page.render_audit(regions_root=ctx.root)
     st.subheader("导入数据（命令行）")
     st.markdown("先校验，按问题报告中的行号改正文件，再导入。导入生成新版本，旧版本保留，中途失败不影响现有数据。")
     st.code(

@@ -50,3 +50,14 @@ def test_upload_validate_and_import(demo_root, demo_region) -> None:
     assert len(store.load_region("demo", root=demo_root).facilities) == 3
     log = audit.read(demo_root)
     assert "import" in set(log["action"]) and "新设施.csv" in str(log[log["action"] == "import"]["detail"].iloc[-1])
+
+
+def test_admin_sees_the_audit_log_read_only(demo_root) -> None:
+    audit.record("export", user="clerk", region="demo", detail="测试导出", root=demo_root)
+    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    _switch(at, "数据管理")  # logs in as admin
+    assert "操作日志（只读）" in [h.value for h in at.subheader]
+    log = next(df.value for df in at.dataframe if "操作" in df.value.columns)
+    assert {"导出", "登录"} <= set(log["操作"]) and "测试导出" in set(log["说明"])
+    assert any("哈希链校验通过" in c.value for c in at.caption)
+    assert not [b for b in at.button if "日志" in b.label]  # nothing on the page changes the log

@@ -102,3 +102,26 @@ def render(region: store.Region, settings: Settings, *, user: str = "", role: st
 
 def _crs_arg(table: str) -> str:
     return {"facilities": "facility_crs", "elders": "elder_crs", "areas": "area_crs"}[table]
+
+
+ACTION_ZH = {"login": "登录", "login_failed": "登录失败", "logout": "退出", "import": "导入", "export": "导出",
+             "scenario_save": "保存方案", "scenario_delete": "删除方案", "user_add": "新增账号"}
+
+
+def render_audit(*, regions_root: Path | None, limit: int = 200) -> None:
+    """Admins only: the latest audit entries, read-only, and whether the hash chain is intact."""
+    st.subheader("操作日志（只读）")
+    problems = audit.verify_chain(regions_root)
+    if problems:
+        st.error("操作日志校验未通过（可能被修改或删除）：" + "；".join(problems[:5]))
+    else:
+        st.caption("操作日志逐行哈希链校验通过：未发现修改或删除。")
+    log = audit.read(regions_root, limit=limit)
+    if log.empty:
+        st.info("还没有操作记录。")
+        return
+    shown = log.iloc[::-1].rename(columns={"time": "时间（UTC）", "user": "用户", "role": "角色", "action": "操作",
+                                           "region": "地区", "detail": "说明"})
+    shown["操作"] = shown["操作"].map(lambda a: ACTION_ZH.get(a, a))
+    st.dataframe(shown[[c for c in ("时间（UTC）", "用户", "角色", "操作", "地区", "说明") if c in shown.columns]],
+                 hide_index=True, width="stretch")

@@ -277,11 +277,7 @@ def _write_frame(frame, path: str | Path, *, sheet: str, columns_zh: dict[str, s
             if column != "geometry" and frame[column].dtype.kind == "f":
                 frame[column] = frame[column].where(frame[column].abs() != float("inf"))
         if path.suffix.lower() == ".gpkg":
-            from data.store import atomic_write
-
-            with atomic_write(path) as f:
-                f.close()
-                frame.to_file(f.name, driver="GPKG", layer=sheet)
+            store.write_geopackage(frame, path, layer=sheet)
         else:
             store.write_geojson(frame, path)
         return path

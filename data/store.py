@@ -329,6 +329,28 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     return path
 
 
+def write_geopackage(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
+    """Write a GeoDataFrame atomically as a one-layer GeoPackage in EPSG:4326.
+
+    GDAL writes to a file name, not a stream: the layer goes to a temporary file beside ``path``,
+    which then replaces ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = gdf.to_crs(STORAGE_CRS) if gdf.crs is not None and str(gdf.crs) != STORAGE_CRS else gdf
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()  # GDAL creates the file itself
+        out.to_file(tmp, driver="GPKG", layer=layer)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 # ---------------------------------------------------------------- scenarios
 
 SCENARIO_FORMAT = "eldermap-scenario/1"

@@ -234,3 +234,13 @@ def test_cli_gaps_site_scenario_check(region_root: Path, tmp_path: Path, capsys:
 
     code, out = run("check", "demo", "--by", "street", "--out", str(tmp_path / "check.xlsx"))
     assert code == 0 and "达标" in out and (tmp_path / "check.xlsx").exists()
+
+
+def test_cli_writes_geopackages(region_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gaps.gpkg"
+    assert eldermap.main(["--regions", str(region_root), "gaps", "demo", "--minutes", "10", "--kind", DAY,
+                          "--out", str(out)]) == 0
+    cells = gpd.read_file(out, layer="H3网格缺口")
+    assert len(cells) > 0 and cells.crs == "EPSG:4326" and "reason" in cells.columns
+    assert len(gpd.read_file(tmp_path / "gaps_社区.gpkg")) > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind

@@ -51,7 +51,6 @@ import pandas as pd
 import shapely
 import shapely.geometry
 import streamlit as st
-from streamlit_folium import st_folium
 
 from data import audit, auth
 from data.schema import ABILITY_LEVELS, AREA_LEVEL_ZH, NATURES
@@ -66,18 +65,16 @@ from layers import (
     add_roads,
     bind_popup,
     bind_tooltip,
-    install_static_assets,
     new_map,
-    offline_map_assets,
     public_facility_records,
 )
 from layers.basemap import map_coordinates, map_lat_lon, to_map_crs
 from layers.facilities import format_grade, format_price_yuan_month, popup_html
 from planning.coverage import facility_snap_for, network_for, region_isochrones
 from planning.recommend import HOME_CARE_KIND, MODE_ZH, Needs, needs_summary_zh, recommend, travel_minutes
+from views.maps import show_map
 
 APP_DIR = Path(__file__).resolve().parent
-STATIC_DIR = APP_DIR / "static"
 DEFAULT_REGION = "demo"
 CLUSTER_ABOVE = 100
 """The overview map groups facilities into clusters (served offline) when it shows more than this many."""
@@ -138,12 +135,6 @@ def _load_region_cached(name: str, root: str, version: str) -> Region:
     """Load a region once per (name, root, version); the Region is shared read-only by all sessions."""
     del version  # only part of the cache key
     return load_region(name, root=root)
-
-
-@st.cache_resource(show_spinner=False)
-def _install_map_assets(static_dir: str) -> Path:
-    """Copy Leaflet into ``static/`` once per server process."""
-    return install_static_assets(Path(static_dir))
 
 
 def _read_settings() -> tuple[Settings, str]:
@@ -601,24 +592,6 @@ def map_bounds_around(points: list[tuple[float, float]], shape: Any = None,
 
 
 # ---------------------------------------------------------------- pages
-
-
-def show_map(m: folium.Map, *, key: str, height_px: int = 600, returned_objects: Sequence[str] = (),
-             feature_group: folium.FeatureGroup | None = None) -> dict[str, Any] | None:
-    """Show a folium map with Leaflet served by the app (no CDN).
-
-    By default nothing is returned to Python, so panning or zooming never reruns the page; name
-    ``returned_objects`` (e.g. ``["last_clicked"]``) to rerun on those only. ``feature_group`` is
-    drawn on top without changing the map's identity (a moved marker does not reset the view).
-    """
-    try:
-        _install_map_assets(str(STATIC_DIR))
-    except ElderMapError as exc:
-        st.error(str(exc))
-        return None
-    offline_map_assets(m)
-    return st_folium(m, key=key, returned_objects=list(returned_objects), height=height_px,
-                     use_container_width=True, feature_group_to_add=feature_group)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -54,3 +54,28 @@ def demo_region(tmp_path_factory: pytest.TempPathFactory):
     layers, extra = build_demo_layers(settings=Settings())
     store.save_region("demo", layers, extra, root=root)
     return store.load_region("demo", root=root)
+
+
+def copy_demo_region(demo_region, root: Path) -> Path:
+    """A writable copy of the demo region under ``root`` (scenarios, imports and the audit log go beside it)."""
+    from data import store
+
+    sources = {k: v for k, v in demo_region.manifest.items() if k == "sources"}
+    store.save_region("demo", dict(demo_region.layers), sources, root=root)
+    return root
+
+
+@pytest.fixture()
+def staff_demo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_region) -> Path:
+    """For AppTests of the staff pages: a copy of the demo region and an admin account (admin-pass-1),
+    no delay after a wrong password, default settings."""
+    from data.auth import add_user
+
+    root = copy_demo_region(demo_region, tmp_path / "regions")
+    users = tmp_path / "users.toml"
+    add_user(users, "admin", "admin", "admin-pass-1")
+    monkeypatch.setenv("ELDERMAP_USERS", str(users))
+    monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
+    return root

@@ -126,7 +126,7 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
                 # facilities are canvas circle markers, possibly inside a cluster group: count Leaflet layers
                 markers += frame.evaluate("""() => { let n = 0; map.eachLayer(l => {
                     if (L.MarkerClusterGroup && l instanceof L.MarkerClusterGroup) n += l.getLayers().length;
-                    else if (l instanceof L.CircleMarker && !(l._eldermapCounted)) n += 1; }); return n; }""")
+                    else if (l instanceof L.CircleMarker) n += 1; }); return n; }""")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "find.png"), full_page=True)
             assert markers > 0, "no facility drawn on any map"

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
+from conftest import copy_demo_region
 
 import eldermap
 from data import store
@@ -32,10 +32,7 @@ DAY = "日间照料中心"
 @pytest.fixture(scope="module")
 def region_root(tmp_path_factory: pytest.TempPathFactory, demo_region) -> Path:
     """A writable copy of the demo region (scenarios are saved beside it)."""
-    root = tmp_path_factory.mktemp("planner_regions")
-    extra = {k: v for k, v in demo_region.manifest.items() if k == "sources"}
-    store.save_region("demo", dict(demo_region.layers), extra, root=root)
-    return root
+    return copy_demo_region(demo_region, tmp_path_factory.mktemp("planner_regions"))
 
 
 @pytest.fixture(scope="module")

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
-
-from data import audit, store
-from data.auth import add_user
 from test_app import APP, TIMEOUT_S, _run, _switch  # noqa: F401  (admin login helpers)
 
-
-@pytest.fixture()
-def demo_root(tmp_path, monkeypatch, demo_region):
-    root = tmp_path / "regions"
-    store.save_region("demo", dict(demo_region.layers), {}, root=root)
-    users = tmp_path / "users.toml"
-    add_user(users, "admin", "admin", "admin-pass-1")
-    monkeypatch.setenv("ELDERMAP_USERS", str(users))
-    monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
-    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
-    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
-    return root
+from data import audit, store
 
 
-def test_upload_validate_and_import(demo_root, demo_region) -> None:
+def test_upload_validate_and_import(staff_demo_root, demo_region) -> None:
     fac = demo_region.facilities.head(4)
     csv = pd.DataFrame({"机构编号": ["N1", "N2", "N3", "N4"], "名称": ["甲站", "乙站", "丙站", "丁站"],
                         "类型": ["养老服务站", "养老服务站", "不存在的类型", "助餐点"],
                         "经度": fac.geometry.x.round(6).to_list(), "纬度": fac.geometry.y.round(6).to_list()})
     data = csv.to_csv(index=False).encode("gbk")
-    before = store.current_version("demo", root=demo_root)
+    before = store.current_version("demo", root=staff_demo_root)
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     _switch(at, "数据管理")
     at.file_uploader(key="data_upload").set_value(("新设施.csv", data, "text/csv"))
@@ -45,15 +30,15 @@ def test_upload_validate_and_import(demo_root, demo_region) -> None:
     next(b for b in at.button if b.key == "data_import").click()
     _run(at)
     assert any("已导入" in s.value for s in at.success)
-    after = store.current_version("demo", root=demo_root)
+    after = store.current_version("demo", root=staff_demo_root)
     assert after != before
-    assert len(store.load_region("demo", root=demo_root).facilities) == 3
-    log = audit.read(demo_root)
+    assert len(store.load_region("demo", root=staff_demo_root).facilities) == 3
+    log = audit.read(staff_demo_root)
     assert "import" in set(log["action"]) and "新设施.csv" in str(log[log["action"] == "import"]["detail"].iloc[-1])
 
 
-def test_admin_sees_the_audit_log_read_only(demo_root) -> None:
-    audit.record("export", user="clerk", region="demo", detail="测试导出", root=demo_root)
+def test_admin_sees_the_audit_log_read_only(staff_demo_root) -> None:
+    audit.record("export", user="clerk", region="demo", detail="测试导出", root=staff_demo_root)
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     _switch(at, "数据管理")  # logs in as admin
     assert "操作日志（只读）" in [h.value for h in at.subheader]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_demo_region
 from streamlit.testing.v1 import AppTest
 
 from data import audit, store
@@ -26,10 +27,7 @@ DAY = "日间照料中心"
 @pytest.fixture(scope="module")
 def region_root(tmp_path_factory: pytest.TempPathFactory, demo_region) -> Path:
     """A writable copy of the demo region (scenarios and the audit log go beside it)."""
-    root = tmp_path_factory.mktemp("view_planner_regions")
-    extra = {k: v for k, v in demo_region.manifest.items() if k == "sources"}
-    store.save_region("demo", dict(demo_region.layers), extra, root=root)
-    return root
+    return copy_demo_region(demo_region, tmp_path_factory.mktemp("view_planner_regions"))
 
 
 @pytest.fixture(scope="module")

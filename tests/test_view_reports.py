@@ -8,28 +8,13 @@ import shutil
 import openpyxl
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from data.auth import add_user
-from data.store import save_region
-from geo.settings import Settings
-from planning.report import basic_situation
 from test_app import APP, TIMEOUT_S, _run, _switch  # noqa: F401  (admin login helpers)
 
-
-@pytest.fixture()
-def demo_root(tmp_path, monkeypatch, demo_region):
-    root = tmp_path / "regions"
-    save_region("demo", dict(demo_region.layers), {}, root=root)
-    users = tmp_path / "users.toml"
-    add_user(users, "admin", "admin", "admin-pass-1")
-    monkeypatch.setenv("ELDERMAP_USERS", str(users))
-    monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
-    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
-    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
-    return root
+from geo.settings import Settings
+from planning.report import basic_situation
 
 
-def test_reports_page_shows_the_annex_table_and_builds_the_files(demo_root, demo_region) -> None:
+def test_reports_page_shows_the_annex_table_and_builds_the_files(staff_demo_root, demo_region) -> None:
     at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
     _switch(at, "统计报表")
     annex = next(df.value for df in at.dataframe if "社区养老设施覆盖率(%)" in df.value.columns)

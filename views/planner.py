@@ -24,7 +24,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from data import audit, store
 from data.store import Region
@@ -38,19 +37,17 @@ from layers import (
     add_roads,
     bind_tooltip,
     escape_text,
-    install_static_assets,
     map_coordinates,
     map_lat_lon,
     new_map,
-    offline_map_assets,
 )
 from layers.basemap import to_map_crs
 from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
 from planning.gaps import GAP_COLUMNS_ZH, gaps
 from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
 from planning.sites import SITE_COLUMNS_ZH, read_candidates, site_facilities
+from views.maps import show_map
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 ALL_KINDS_ZH = "全部"
 MODES_ZH: dict[str, str] = {"步行": "walk", "驾车": "drive"}
 CUSTOM_ZH = "自定义"
@@ -209,11 +206,6 @@ def _compare(path: str, a_json: str, b_json: str, minutes: float, mode: str, kin
                    kind=kind, by=level)
 
 
-@st.cache_resource(show_spinner=False)
-def _install_map_assets(static_dir: str) -> Path:
-    return install_static_assets(Path(static_dir))
-
-
 # ---------------------------------------------------------------- maps
 
 
@@ -247,10 +239,7 @@ def _show_map(m: folium.Map, *, key: str, returned_objects: Sequence[str] = (),
               height_px: int = 520) -> dict[str, Any] | None:
     """Show a map with Leaflet served by the app; panning reruns nothing unless ``returned_objects``."""
     folium.LayerControl(collapsed=False).add_to(m)
-    _install_map_assets(str(STATIC_DIR))
-    offline_map_assets(m)
-    return st_folium(m, key=key, returned_objects=list(returned_objects), height=height_px,
-                     use_container_width=True)
+    return show_map(m, key=key, returned_objects=returned_objects, height_px=height_px)
 
 
 # ---------------------------------------------------------------- widgets

@@ -59,6 +59,16 @@ Road classes missing here are not driven on."""
 
 WALK_EXCLUDED_HIGHWAYS: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
 
+INSTITUTION_KINDS: tuple[str, ...] = ("养老机构",)
+"""Kinds counted as elder-care institutions (机构养老 of the annex-2 table; nursing-bed share)."""
+COMMUNITY_FACILITY_KINDS: tuple[str, ...] = ("社区养老服务综合体/中心", "日间照料中心", "养老服务站", "助餐点")
+"""Kinds counted as community elder-care facilities (城镇社区养老 of the annex-2 table, note 5: facilities
+in the community giving day care, full-time care, meals and other services)."""
+DAY_VISIT_KINDS: tuple[str, ...] = ("日间照料中心", "助餐点", "养老服务站")
+"""Kinds elders visit in the day and go home from (not suited to severely disabled elders on their own)."""
+HOME_CARE_KINDS: tuple[str, ...] = ("居家上门服务商",)
+"""Kinds that serve elders at home and have no site to visit (not counted as community facilities)."""
+
 TIER_MINUTES: tuple[tuple[str, float], ...] = (("养老机构", 15.0), ("日间照料中心", 5.0))
 """Life-circle tier of facility kinds, minutes (GB 50180-2018)."""
 
@@ -110,6 +120,13 @@ class Settings:
         driven on. A lower posted ``maxspeed`` caps the speed.
     facility_kinds
         Allowed facility kinds, in display order.
+    institution_kinds, community_facility_kinds, day_visit_kinds, home_care_kinds
+        The role of facility kinds, each a subset of ``facility_kinds``: institutions (机构养老
+        columns of the annex-2 table, nursing-type bed share), community facilities (城镇社区养老
+        columns and the community facility coverage rate, annex 2 note 5), kinds visited in the day
+        (not recommended to severely disabled elders on their own), and home-care providers (serve
+        at home: travel time is theirs to the elder, never a visit). Renaming a kind in
+        ``facility_kinds`` needs the same name here, or the settings are rejected.
     service_tags
         Allowed service tags.
     gap_weight_80plus, gap_weight_disabled, gap_weight_alone
@@ -155,6 +172,10 @@ class Settings:
     drive_speeds_kmh: tuple[tuple[str, float], ...] = DRIVE_SPEEDS_KMH
     facility_kinds: tuple[str, ...] = FACILITY_KINDS
     service_tags: tuple[str, ...] = SERVICE_TAGS
+    institution_kinds: tuple[str, ...] = INSTITUTION_KINDS
+    community_facility_kinds: tuple[str, ...] = COMMUNITY_FACILITY_KINDS
+    day_visit_kinds: tuple[str, ...] = DAY_VISIT_KINDS
+    home_care_kinds: tuple[str, ...] = HOME_CARE_KINDS
     gap_weight_80plus: float = 1.0
     gap_weight_disabled: float = 1.0
     gap_weight_alone: float = 0.5
@@ -186,6 +207,17 @@ class Settings:
             problems.append("drive_speeds_kmh 的车速应在 0–150 km/h 之间")
         if not self.facility_kinds:
             problems.append("facility_kinds 不能为空")
+        for name in ("institution_kinds", "community_facility_kinds", "day_visit_kinds", "home_care_kinds"):
+            unknown = [k for k in getattr(self, name) if k not in self.facility_kinds]
+            if unknown:
+                problems.append(f"{name} 中的{'、'.join(unknown)}不在 facility_kinds 中（请同时修改两处）")
+        if set(self.institution_kinds) & set(self.community_facility_kinds):
+            problems.append("同一设施类型不能既是 institution_kinds 又是 community_facility_kinds")
+        if set(self.home_care_kinds) & (set(self.institution_kinds) | set(self.community_facility_kinds)):
+            problems.append("home_care_kinds 不能与 institution_kinds 或 community_facility_kinds 重复")
+        tier_unknown = [k for k, _ in self.tier_minutes if k not in self.facility_kinds]
+        if tier_unknown:
+            problems.append(f"tier_minutes 中的{'、'.join(tier_unknown)}不在 facility_kinds 中")
         for name in ("gap_weight_80plus", "gap_weight_disabled", "gap_weight_alone", "target_beds_per_100_elders"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} 不能为负（收到 {getattr(self, name)}）")

@@ -32,6 +32,7 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 
 from geo.errors import NoCrsError
+from geo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,26 @@ def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attributio
         folium.TileLayer(tiles=tiles_url, attr=attribution, name="底图", overlay=False, control=True).add_to(m)
     m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
     return m
+
+
+def layers_bounds(*frames: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326 over the non-empty layers with a CRS; None when
+    there is nothing to fit a map to."""
+    boxes = [(frame if frame.crs.to_epsg() == 4326 else frame.to_crs("EPSG:4326")).total_bounds for frame in frames
+             if frame is not None and not frame.empty and frame.crs is not None]
+    boxes = [b for b in boxes if np.isfinite(b).all()]
+    if not boxes:
+        return None
+    stacked = np.vstack(boxes)
+    return (float(stacked[:, 0].min()), float(stacked[:, 1].min()),
+            float(stacked[:, 2].max()), float(stacked[:, 3].max()))
+
+
+def settings_map(bounds: Sequence[float], settings: Settings) -> folium.Map:
+    """An empty map fitted to ``bounds`` with the base tiles of the settings (``tiles_url``,
+    ``tiles_attribution``, ``tiles_coordinates``; no tiles by default: works offline)."""
+    return new_map(bounds, tiles_url=settings.tiles_url or None, attribution=settings.tiles_attribution,
+                   coordinates=settings.tiles_coordinates)
 
 
 def _simplified(geoms: gpd.GeoSeries, precision_deg: float) -> np.ndarray:

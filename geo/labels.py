@@ -31,9 +31,9 @@ LAYER_ZH: dict[str, str] = {
     "road_nodes": "道路节点",
     "road_edges": "道路",
     "buildings": "建筑",
-    "facilities": "养老设施",
+    "facilities": "养老服务设施",
     "elders": "老年人",
-    "areas": "社区边界",
+    "areas": "区划",
 }
 """Stored layers (and the keys of ``manifest["synthetic"]``)."""
 

@@ -164,7 +164,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_coverage(args: argparse.Namespace) -> int:
     from data import store
-    from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
+    from geo.labels import COVERAGE_COLUMNS_ZH
+    from planning.coverage import region_coverage
 
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
@@ -293,7 +294,8 @@ def _sibling(path: str | Path, label: str) -> Path:
 
 def cmd_gaps(args: argparse.Namespace) -> int:
     from data import store
-    from planning.gaps import GAP_COLUMNS_ZH, gaps
+    from geo.labels import GAP_COLUMNS_ZH
+    from planning.gaps import gaps
 
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
@@ -320,7 +322,7 @@ def _changes_from_args(args: argparse.Namespace) -> list[dict]:
     """Scenario changes from --add-file / --add / --close / --set, in that order."""
     changes: list[dict] = []
     if args.add_file:
-        from planning.scenario import add_changes_from_file
+        from data.plan_inputs import add_changes_from_file
 
         changes += add_changes_from_file(args.add_file)
     for text in args.add or []:
@@ -405,7 +407,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         print(f"方案“{args.name}”：{meta['minutes']:g} 分钟{'步行' if meta['mode'] == 'walk' else '驾车'}覆盖 "
               f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）")
         if args.out:
-            from planning.coverage import COVERAGE_COLUMNS_ZH
+            from geo.labels import COVERAGE_COLUMNS_ZH
 
             store.write_table(result["coverage"].rename(columns=COVERAGE_COLUMNS_ZH), args.out, sheet_name="覆盖率")
             print(f"按区域结果：{args.out}")
@@ -440,7 +442,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 def cmd_site(args: argparse.Namespace) -> int:
     from data import store
-    from planning.sites import SITE_COLUMNS_ZH, read_candidates, read_exclusions, site_facilities
+    from data.plan_inputs import read_candidates, read_exclusions
+    from geo.labels import SITE_COLUMNS_ZH
+    from planning.sites import site_facilities
 
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
@@ -536,9 +540,10 @@ def cmd_user(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from data import store
-    from data import audit
-    from planning.report import basic_situation, total_line, write_pdf, write_report
+    from data import audit, store
+    from data.report_files import report_path, write_pdf
+    from planning.report import build_report, total_line
+    from views.report_export import write_report_files
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else None
@@ -553,16 +558,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         html = str(Path(args.pdf).with_suffix(".html"))
     try:
         steps("统计基本情况、服务圈覆盖与配置检查")
-        out = write_report(region, args.out, settings=settings, by=args.by, minutes=args.minutes,
-                           statistics_date=day, html=html)
+        report_path(args.out)
+        report = build_report(region, settings=settings, by=args.by, minutes=args.minutes, statistics_date=day)
+        out = write_report_files(report, region, args.out, html=html)
         steps("打印 PDF" if args.pdf else "汇总")
         if args.pdf:
             write_pdf(html, args.pdf)
         steps("汇总")
-        basic = basic_situation(region, settings=settings, by=args.by)
     finally:
         steps.close()
-    print(total_line(basic))
+    print(total_line(report.basic))
     print(f"报表已写入：{out}")
     if html:
         print(f"打印版网页已写入：{html}（可在浏览器中打印或另存为 PDF）")

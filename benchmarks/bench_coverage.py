@@ -75,6 +75,7 @@ for _p in (str(ROOT), str(Path(__file__).resolve().parent)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from geo.crs import working_crs  # noqa: E402
 from geo.settings import Settings  # noqa: E402
 from tiled import TiledRoads, sample_points, tile_points, tile_roads  # noqa: E402
 
@@ -139,9 +140,9 @@ ELDER_COLUMNS = ["district_code", "street_code", "community_code", "oldest_old",
 def walkable(road_nodes: gpd.GeoDataFrame, road_edges: gpd.GeoDataFrame,
              settings: Settings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Edges ElderMap walks on, and the nodes they use (one network for every method)."""
-    from planning.network import _usable
+    from planning.network import usable_edges
 
-    ok, _, _ = _usable(road_edges, "walk", settings)
+    ok, _, _ = usable_edges(road_edges, "walk", settings)
     edges = road_edges[ok].reset_index(drop=True)
     used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
     nodes = road_nodes[road_nodes["node_id"].isin(used)].reset_index(drop=True)
@@ -233,7 +234,7 @@ def _node_graph(inputs: Inputs, settings: Settings) -> tuple[Any, object]:
     """Symmetric CSR of walking minutes between node positions (shortest of parallel edges), and the CRS."""
     import scipy.sparse as sp
 
-    crs = settings.working_crs or inputs.road_nodes.estimate_utm_crs()
+    crs = working_crs(inputs.road_nodes, settings)
     ids = inputs.road_nodes["node_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
     u = order[np.searchsorted(ids, inputs.road_edges["u"].to_numpy(), sorter=order)]
@@ -274,7 +275,7 @@ def run_pandana(inputs: Inputs, settings: Settings, cutoff_min: float = CUTOFF_M
     import pandana
 
     t0 = time.perf_counter()
-    crs = settings.working_crs or inputs.road_nodes.estimate_utm_crs()
+    crs = working_crs(inputs.road_nodes, settings)
     xy = _projected_xy(inputs.road_nodes, crs)
     ids = inputs.road_nodes["node_id"].to_numpy()
     edges = inputs.road_edges
@@ -304,7 +305,7 @@ def run_ego(inputs: Inputs, settings: Settings, cutoff_min: float = CUTOFF_MIN,
     import osmnx as ox
 
     t0 = time.perf_counter()
-    crs = settings.working_crs or inputs.road_nodes.estimate_utm_crs()
+    crs = working_crs(inputs.road_nodes, settings)
     xy = _projected_xy(inputs.road_nodes, crs)
     ids = inputs.road_nodes["node_id"].to_numpy()
     nodes = gpd.GeoDataFrame({"x": xy[:, 0], "y": xy[:, 1]}, geometry=shapely.points(xy),
@@ -594,10 +595,6 @@ def print_two_sfca(results: list[dict[str, Any]]) -> list[str]:
 
 def two_sfca_missing() -> str | None:
     """Why the 2SFCA comparison cannot run here (None when it can)."""
-    try:
-        from planning.access import two_step_fca  # noqa: F401
-    except ImportError:
-        return "TODO  2SFCA vs PySAL access: planning/access.py (two_step_fca) is not in the repository yet; not run"
     try:
         import access  # noqa: F401
     except ImportError:

@@ -32,6 +32,8 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geo.crs import working_crs
+
 CRS = "EPSG:4326"
 CONNECTOR_HIGHWAY = "footway"
 
@@ -153,7 +155,7 @@ def tile_roads(road_nodes: gpd.GeoDataFrame, road_edges: gpd.GeoDataFrame, *, n_
     """
     if road_edges.crs is None or road_nodes.crs is None:
         raise ValueError("road_nodes and road_edges need a CRS")
-    crs = crs or road_edges.estimate_utm_crs()
+    crs = crs if crs is not None else working_crs(road_edges, what_zh="道路数据", what_en="road edges")
     used = np.union1d(road_edges["u"].to_numpy(), road_edges["v"].to_numpy())
     base_nodes = road_nodes[road_nodes["node_id"].isin(used)].sort_values("node_id").reset_index(drop=True)
     if len(base_nodes) != len(used):

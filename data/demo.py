@@ -35,6 +35,7 @@ import shapely
 
 from data.schema import ABILITY_LEVELS, NATURES
 from data.store import file_sha256
+from geo.crs import working_crs
 from geo.errors import InputFileError
 from geo.hexes import cells_for_points
 from geo.osm import demo_pbf_path, load_buildings, load_roads
@@ -178,9 +179,10 @@ def _facilities(cands: gpd.GeoDataFrame, shapes: gpd.GeoSeries, areas: gpd.GeoDa
     area = cands["footprint_m2"].to_numpy()
     home_comm = _community_of(cands.geometry.centroid.to_crs(CRS), areas)
     free = np.ones(len(cands), dtype=bool)
+    institutions = set(settings.institution_kinds)
     chosen: list[tuple[str, int]] = []
     for kind, n in counts.items():
-        big = area >= np.quantile(area, 0.75) if kind == "养老机构" else free
+        big = area >= np.quantile(area, 0.75) if kind in institutions else free
         for _ in range(n):  # one at a time, spreading each kind over communities
             pool = np.flatnonzero(free & big) if (free & big).any() else np.flatnonzero(free)
             served = {home_comm[i] for k, i in chosen if k == kind}
@@ -216,8 +218,8 @@ def _facilities(cands: gpd.GeoDataFrame, shapes: gpd.GeoSeries, areas: gpd.GeoDa
             "id": f"F{j + 1:03d}", "name": name, "kind": kind, "services": services,
             "beds_total": beds, "beds_nursing": int(round(beds * rng.uniform(0.3, 0.8))),
             "beds_free": beds - residents, "residents": residents,
-            "elders_served": residents if kind == "养老机构" else int(rng.integers(40, 400)),
-            "grade": int(rng.integers(1, 6)) if kind == "养老机构" else pd.NA,
+            "elders_served": residents if kind in institutions else int(rng.integers(40, 400)),
+            "grade": int(rng.integers(1, 6)) if kind in institutions else pd.NA,
             "price_min_yuan_month": price_min,
             "price_max_yuan_month": price_min + float(round(rng.uniform(add_lo, add_hi), -2)),
             "nature": str(rng.choice(KIND_NATURES[kind])),
@@ -308,7 +310,7 @@ def build_demo_layers(pbf: str | Path | None = None, *, settings: Settings,
     rng = np.random.default_rng(seed)
     road_nodes, road_edges = load_roads(pbf)
     buildings = load_buildings(pbf)
-    utm = settings.working_crs or road_edges.estimate_utm_crs()
+    utm = working_crs(road_edges, settings, what_zh="道路数据", what_en="road edges")
     coords = shapely.get_coordinates(road_edges.to_crs(utm).geometry.to_numpy())
     hull = shapely.multipoints(coords).convex_hull.buffer(HULL_BUFFER_M)
     bu = buildings.to_crs(utm).assign(footprint_m2=lambda d: d.geometry.area)

@@ -9,7 +9,7 @@ here (``eldermap schema --markdown``), so code and documentation cannot drift.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 FieldType = Literal["str", "int", "float", "enum", "tags", "year", "division", "uscc", "resident_id", "phone"]

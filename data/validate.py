@@ -45,6 +45,7 @@ from data.schema import (
 )
 from data.store import file_sha256, write_table
 from geo import coords, hexes
+from geo.crs import working_crs
 from geo.errors import InputFileError, NoCrsError
 from geo.settings import Settings
 
@@ -737,7 +738,7 @@ def _mislabel_check(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, col: _Colle
     points = good[good.geometry.notna()]
     if len(points) < 3 or roads.empty:
         return
-    utm = roads.estimate_utm_crs()
+    utm = working_crs(roads, settings, what_zh="道路数据", what_en="road edges")
     tree = shapely.STRtree(roads.to_crs(utm).geometry.values)
 
     def offsets_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -83,9 +83,14 @@ def area_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def area_groups(points: gpd.GeoDataFrame, by: AreaLevel) -> tuple[np.ndarray, np.ndarray]:
-    """Each record's area index at level ``by`` and the sorted area codes; records with no code are in
-    a last area, :data:`UNASSIGNED`."""
-    column = point_cells(points) if by == "h3" else points[LEVEL_COLUMN[by]]
+    """Each record's area index at level ``by`` and the sorted area codes; records with no code (all of
+    them when the layer has no column for that level) are in a last area, :data:`UNASSIGNED`."""
+    if by == "h3":
+        column = point_cells(points)
+    elif LEVEL_COLUMN[by] in points:
+        column = points[LEVEL_COLUMN[by]]
+    else:
+        column = pd.Series([None] * len(points), index=points.index, dtype=object)
     group, codes = column.factorize(sort=True)
     codes = np.asarray(codes, dtype=object)
     if (group < 0).any():

@@ -42,14 +42,14 @@ def working_crs_at(lon: float, lat: float, settings: Settings | None = None) -> 
 
 
 def working_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, settings: Settings | None = None, *,
-                what_zh: str = "数据") -> pyproj.CRS:
+                what_zh: str = "数据", what_en: str = "data") -> pyproj.CRS:
     """The projected CRS for metric work on ``frame``: ``settings.working_crs`` if set, else the UTM zone
     of the centre of the frame's extent.
 
-    Raises :class:`geo.errors.NoCrsError` (naming ``what_zh``) when the frame has no CRS.
+    Raises :class:`geo.errors.NoCrsError` (naming ``what_zh`` / ``what_en``) when the frame has no CRS.
     """
     if frame.crs is None:
-        raise NoCrsError(f"{what_zh}没有坐标系信息", f"{what_zh} has no CRS")
+        raise NoCrsError(f"{what_zh}没有坐标系信息", f"{what_en} has no CRS")
     if settings is not None and settings.working_crs:
         return pyproj.CRS.from_user_input(settings.working_crs)
     west, south, east, north = frame.total_bounds

@@ -29,18 +29,17 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from geo.coords import to_wgs84
+from geo.crs import transformer, working_crs_at
 from geo.errors import ElderMapError
-
-if TYPE_CHECKING:
-    from data.store import Region
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,6 @@ USER_AGENT = "ElderMap/0.1 (elderly-service e-map)"
 EXACT, PREFIX, SUBSTRING, SUBSEQUENCE = 4, 3, 2, 1
 _KIND_BONUS = {kind: 0.1 * (len(KIND_PRIORITY) - 1 - i) for i, kind in enumerate(KIND_PRIORITY)}
 _LENGTH_BONUS = 0.099  # < 0.1, the step between kinds
-_EARTH_RADIUS_M = 6371008.8
-_CACHED = 8
 
 _STREET_NUMBER = re.compile(r"^(?P<street>.*?\D)(?P<number>\d[\da-z]*)号?$")
 _LEADING_NUMBER = re.compile(r"^\s*(\d+)")
@@ -210,24 +207,39 @@ def _geometries(layer: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _LocalMetres:
-    """Equirectangular projection to metres around a reference point (accurate to <1 % over a city)."""
+class _Metric:
+    """The working CRS around the region (:func:`geo.crs.working_crs_at`): WGS-84 geometries to metres and back."""
 
-    lon0: float
-    lat0: float
-
-    @property
-    def _scale(self) -> np.ndarray:
-        k = math.radians(1.0) * _EARTH_RADIUS_M
-        return np.array([k * math.cos(math.radians(self.lat0)), k])
+    crs: pyproj.CRS
 
     def forward(self, geometries: np.ndarray) -> np.ndarray:
-        origin, scale = np.array([self.lon0, self.lat0]), self._scale
-        return shapely.transform(geometries, lambda xy: (xy - origin) * scale)
+        """WGS-84 (lon, lat) geometries in the working CRS, metres."""
+        return _transform(geometries, transformer(4326, self.crs))
 
     def inverse(self, geometries: np.ndarray) -> np.ndarray:
-        origin, scale = np.array([self.lon0, self.lat0]), self._scale
-        return shapely.transform(geometries, lambda xy: xy / scale + origin)
+        """Working-CRS geometries back in WGS-84 (lon, lat)."""
+        return _transform(geometries, transformer(self.crs, 4326))
+
+
+def _transform(geometries: np.ndarray, by: pyproj.Transformer) -> np.ndarray:
+    return shapely.transform(geometries, lambda xy: np.column_stack(by.transform(xy[:, 0], xy[:, 1])))
+
+
+class RegionLayers(Protocol):
+    """What :meth:`Gazetteer.from_region` reads: a loaded region (``data.store.Region``) or anything alike."""
+
+    @property
+    def areas(self) -> gpd.GeoDataFrame: ...
+
+    @property
+    def road_edges(self) -> gpd.GeoDataFrame: ...
+
+    @property
+    def facilities(self) -> gpd.GeoDataFrame: ...
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A layer by name (``"buildings"``), empty when there is none."""
+        ...
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +286,7 @@ class Gazetteer:
         area_levels: Sequence[str],
         street_lines: np.ndarray,
         street_line_names: Sequence[str],
-        projection: _LocalMetres | None,
+        projection: _Metric | None,
         near_street_m: float = NEAR_STREET_M,
     ) -> None:
         self._names = np.asarray(entries.names, dtype=object)
@@ -311,8 +323,12 @@ class Gazetteer:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_region(cls, region: Region, *, near_street_m: float = NEAR_STREET_M) -> Gazetteer:
-        """Index a loaded region's areas, road edges, buildings and facilities."""
+    def from_region(cls, region: RegionLayers, *, near_street_m: float = NEAR_STREET_M) -> Gazetteer:
+        """Index a loaded region's areas, road edges, buildings and facilities (:meth:`from_layers`).
+
+        ``region`` is a ``data.store.Region``, or any object with ``areas``, ``road_edges`` and
+        ``facilities`` layers and a ``layer("buildings")`` method.
+        """
         return cls.from_layers(region.areas, region.road_edges, region.layer("buildings"), region.facilities,
                                near_street_m=near_street_m)
 
@@ -482,19 +498,6 @@ class Gazetteer:
         return self._street_names[int(hits[0])] if len(hits) else None
 
 
-_GAZETTEERS: dict[str, Gazetteer] = {}
-
-
-def gazetteer_for(region: Region) -> Gazetteer:
-    """The region's gazetteer, built once per region version in this process (the last 8 kept)."""
-    key = str(region.path)
-    if key not in _GAZETTEERS:
-        if len(_GAZETTEERS) >= _CACHED:
-            _GAZETTEERS.pop(next(iter(_GAZETTEERS)))
-        _GAZETTEERS[key] = Gazetteer.from_region(region)
-    return _GAZETTEERS[key]
-
-
 # ---------------------------------------------------------------------------
 # Building the entries
 # ---------------------------------------------------------------------------
@@ -580,20 +583,20 @@ def _add_buildings(entries: _Entries, buildings: gpd.GeoDataFrame | None) -> Non
 
 
 def _projection_for(road_edges: gpd.GeoDataFrame | None, area_geoms: np.ndarray,
-                    fac_lon: np.ndarray, fac_lat: np.ndarray) -> _LocalMetres | None:
-    """A local metric projection centred on the region (roads first, then areas, then facilities)."""
+                    fac_lon: np.ndarray, fac_lat: np.ndarray) -> _Metric | None:
+    """The working CRS at the region's centre (roads first, then areas, then facilities)."""
     for geoms in (None if road_edges is None else _geometries(road_edges), area_geoms):
         if geoms is not None and len(geoms):
             minx, miny, maxx, maxy = shapely.total_bounds(geoms)
             if np.isfinite([minx, miny, maxx, maxy]).all():
-                return _LocalMetres((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+                return _Metric(working_crs_at((minx + maxx) / 2.0, (miny + maxy) / 2.0))
     if np.isfinite(fac_lon).any():
-        return _LocalMetres(float(np.nanmean(fac_lon)), float(np.nanmean(fac_lat)))
+        return _Metric(working_crs_at(float(np.nanmean(fac_lon)), float(np.nanmean(fac_lat))))
     return None
 
 
 def _add_streets(entries: _Entries, road_edges: gpd.GeoDataFrame | None,
-                 projection: _LocalMetres | None) -> tuple[np.ndarray, list[str]]:
+                 projection: _Metric | None) -> tuple[np.ndarray, list[str]]:
     """Add one entry per street name; return the named edges in local metres (with names) for reverse."""
     if road_edges is None or projection is None or "name" not in road_edges:
         return np.empty(0, dtype=object), []
@@ -790,5 +793,5 @@ def parse_tianditu(payload: dict[str, Any]) -> list[Place]:
 
 
 __all__ = ["ADDRESS_LABEL", "AREA_LABELS", "BUILDING_LABEL", "FACILITY_LABEL", "KIND_PRIORITY", "ONLINE_SERVICES",
-           "STREET_LABEL", "GeocodeConfigError", "GeocodeError", "Gazetteer", "Place", "gazetteer_for",
+           "STREET_LABEL", "GeocodeConfigError", "GeocodeError", "Gazetteer", "Place", "RegionLayers",
            "geocode_online", "normalise", "parse_amap", "parse_tianditu"]

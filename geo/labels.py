@@ -21,6 +21,9 @@ TOTAL_NAME = "全部地区"
 UNASSIGNED = "未归属"
 """Code (and name) of the row of records without an area at the table's level."""
 
+DASH = "—"
+"""Shown for a ratio without a denominator (an area without communities or elders)."""
+
 AREA_LEVEL_ZH: dict[str, str] = {"district": "区县", "street": "街道/乡镇", "community": "社区/村"}
 """Area levels as in the data model (``areas.level``)."""
 REPORT_LEVEL_ZH: dict[str, str] = {"district": "区县", "street": "街道（乡镇）"}

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.crs import working_crs
 from geo.errors import InputFileError, RoadNetworkError
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def _normalise(nodes: gpd.GeoDataFrame, raw: pd.DataFrame) -> tuple[gpd.GeoDataF
         "oneway": raw["oneway"].to_numpy(dtype=bool),
         "maxspeed_kmh": raw["maxspeed"].map(parse_maxspeed_kmh).to_numpy(dtype="float64"),
     }, geometry=gpd.GeoSeries(raw["geometry"].to_numpy(), crs=CRS))
-    edges["length_m"] = edges.geometry.to_crs(edges.estimate_utm_crs()).length.to_numpy()
+    edges["length_m"] = edges.geometry.to_crs(working_crs(edges, what_zh="道路数据", what_en="road edges")).length.to_numpy()
     edges = edges[list(EDGE_COLUMNS)].reset_index(drop=True)
     used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
     nodes = nodes.assign(node_id=nodes["node_id"].astype("int64"))

@@ -63,11 +63,12 @@ from matplotlib.ticker import MaxNLocator
 
 from data import store
 from data.demo import build_demo_layers
+from geo.labels import COVERAGE_COLUMNS_ZH, GAP_COLUMNS_ZH, SITE_COLUMNS_ZH, TOTAL_CODE
 from geo.settings import Settings
-from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage, region_isochrones
-from planning.gaps import GAP_COLUMNS_ZH, gaps
+from planning.coverage import region_coverage, region_isochrones
+from planning.gaps import gaps
 from planning.scenario import base_scenario, compare, new_scenario
-from planning.sites import SITE_COLUMNS_ZH, site_facilities
+from planning.sites import site_facilities
 
 %matplotlib inline
 
@@ -153,7 +154,7 @@ display(by_community[["code", "name", "elders", "covered", "coverage_pct", "cove
 ''')
 
 code('''
-rows = by_community[by_community["code"] != "合计"].sort_values("coverage_pct")
+rows = by_community[by_community["code"] != TOTAL_CODE].sort_values("coverage_pct")
 fig, ax = plt.subplots(figsize=(8, 5))
 bars = ax.barh(rows["name"], rows["coverage_pct"], color=np.where(rows["coverage_pct"] < 90, "#d95f02", "#1b9e77"))
 ax.axvline(cover_total_pct, color="black", linestyle="--", linewidth=1, label=f"全区 {cover_total_pct:.1f}%")
@@ -422,7 +423,7 @@ md("""
 """)
 
 code('''
-worst = by_community[by_community["code"] != "合计"].sort_values("coverage_pct").iloc[0]
+worst = by_community[by_community["code"] != TOTAL_CODE].sort_values("coverage_pct").iloc[0]
 top_gap = gap_communities.iloc[0]
 summary_lines = [
     f"演示地区：老年人 {len(elders)} 人，养老设施 {len(facilities)} 处（道路、建筑为真实 OSM 数据，设施与老人为合成数据）。",

@@ -5,7 +5,8 @@ level (district or street) it compares
 
 - elder-care beds per 100 elders (beds of all facilities located in the area, by the facility's own
   ``district_code``/``street_code``) with ``settings.target_beds_per_100_elders``;
-- nursing-type beds as a share of institution (养老机构) beds with ``settings.target_nursing_share_pct``;
+- nursing-type beds as a share of the beds of institutions (the kinds of ``settings.institution_kinds``,
+  养老机构 by default) with ``settings.target_nursing_share_pct``;
 - for each (kind, minutes) of ``settings.tier_minutes``, the share of the area's elders within
   ``minutes`` of the nearest facility of that kind (:func:`planning.coverage.region_coverage`) with
   ``settings.target_tier_share_pct``;
@@ -23,38 +24,28 @@ import numpy as np
 import pandas as pd
 
 from data.store import Region
+from geo.areas import (
+    CODE_LENGTH,
+    LEVEL_COLUMN,
+    area_codes,
+    area_key,
+    area_list,
+    area_names,
+    is_area_row,
+    ratio,
+    sums_over,
+)
 from geo.errors import PlanningInputError
+from geo.labels import CHECK_FIXED_COLUMNS_ZH, REPORT_LEVEL_ZH, TOTAL_CODE, UNASSIGNED, mode_zh
 from geo.settings import Settings
-from planning.coverage import LEVEL_COLUMN, UNASSIGNED, _area_groups, _area_names, region_coverage
+from planning.coverage import region_coverage
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
 
 CheckLevel = Literal["district", "street"]
-INSTITUTION_KIND = "养老机构"
-"""Facility kind whose beds make up the nursing-bed share (the national target is set for institutions)."""
-TOTAL_CODE = "合计"
-TOTAL_NAME = "全部地区"
 ALL_OK = "全部达标"
 NO_ELDERS = "无老人数据"
-MODE_ZH = {"walk": "步行", "drive": "驾车"}
-LEVEL_ZH = {"district": "区县", "street": "街道（乡镇）"}
-_CODE_LENGTH = {"district": 6, "street": 9}
-
-_FIXED_COLUMNS_ZH = {
-    "code": "区划代码",
-    "name": "名称",
-    "elders": "老年人数（人）",
-    "beds_total": "床位总数（张）",
-    "beds_per_100": "每百名老人床位数（张）",
-    "target_beds_per_100": "每百名老人床位目标（张）",
-    "beds_ok": "床位达标",
-    "institution_beds": "养老机构床位数（张）",
-    "nursing_beds": "养老机构护理型床位数（张）",
-    "nursing_share_pct": "护理型床位占比（%）",
-    "target_nursing_share_pct": "护理型床位占比目标（%）",
-    "nursing_ok": "护理型床位达标",
-}
 
 
 def tier_columns(kind: str) -> tuple[str, str]:
@@ -76,8 +67,8 @@ def check_columns_zh(settings: Settings, mode: Mode = "walk") -> dict[str, str]:
     -------
     Column name → Chinese header, in the table's column order (``flags`` last).
     """
-    out = dict(_FIXED_COLUMNS_ZH)
-    travel = MODE_ZH.get(mode, mode)
+    out = dict(CHECK_FIXED_COLUMNS_ZH)
+    travel = mode_zh(mode)
     for kind, minutes in settings.tier_minutes:
         share, ok = tier_columns(kind)
         out[share] = f"{travel}{minutes:g}分钟内{kind}覆盖老人占比（%）"
@@ -121,7 +112,8 @@ def provisioning_checks(
     ``code``, ``name``, ``elders``;
     ``beds_total`` (beds of all facilities in the area), ``beds_per_100`` (per 100 elders, 2 decimals),
     ``target_beds_per_100``, ``beds_ok``;
-    ``institution_beds``, ``nursing_beds`` (beds of 养老机构 and their nursing-type beds),
+    ``institution_beds``, ``nursing_beds`` (beds of the ``settings.institution_kinds`` facilities and their
+    nursing-type beds),
     ``nursing_share_pct`` (1 decimal), ``target_nursing_share_pct``, ``nursing_ok``;
     per tier kind k: ``tier:k`` (% of the area's elders within the tier minutes of a facility of kind
     k, 1 decimal; 0 when the region has no such facility) and ``tier_ok:k``;
@@ -131,47 +123,40 @@ def provisioning_checks(
     flagged "无老人数据" (its beds and tier checks pass), an area without institution beds has no
     nursing-bed share to check (noted in ``flags``).
     """
-    if by not in _CODE_LENGTH:
+    if by not in REPORT_LEVEL_ZH:
         raise PlanningInputError(f"检查层级应为 district（区县）或 street（街道），收到 {by!r}",
                                  f"check level must be 'district' or 'street', got {by!r}")
     column = LEVEL_COLUMN[by]
     elders, facilities = region.elders, region.facilities
-    if column not in elders:
-        if len(elders):
-            raise PlanningInputError(f"老年人数据缺少“{column}”列，无法按{LEVEL_ZH[by]}检查",
-                                     f"elders have no {column!r} column")
-        elders = elders.assign(**{column: pd.Series([], dtype=object)})
-    elder_group, elder_codes = _area_groups(elders, by)
-    elder_code = elder_codes[elder_group]
-    facility_code = _facility_codes(facilities, column)
+    if column not in elders and len(elders):
+        log.warning("elders have no %s column: all %d are counted under %s", column, len(elders), UNASSIGNED)
+    elder_code = area_key(elders, by)
+    if column not in facilities and len(facilities):
+        log.warning("facilities have no %s column: their beds are counted under %s", column, UNASSIGNED)
+    facility_code = area_codes(facilities, column)
 
-    codes = _area_list(region, by, elder_code, facility_code)
-    index = {code: i for i, code in enumerate(codes)}
+    codes = area_list(region.areas, by, elder_code, facility_code)
     n = len(codes)
-
-    def per_area(area_code: np.ndarray, values: np.ndarray) -> np.ndarray:
-        sums = np.bincount([index[c] for c in area_code], weights=values, minlength=n) if len(area_code) else np.zeros(n)
-        return np.append(sums, values.sum())
 
     beds = _numeric(facilities, "beds_total")
     nursing = _numeric(facilities, "beds_nursing")
     kinds = facilities["kind"].astype(object).to_numpy() if "kind" in facilities else np.full(len(facilities), None)
-    institution = kinds == INSTITUTION_KIND
+    institution = np.isin(kinds, list(settings.institution_kinds))
     missing_nursing = institution & (beds > 0) & ~np.isfinite(nursing)
     if missing_nursing.any():
         log.info("%d institutions with beds but no beds_nursing: counted as 0 nursing beds", int(missing_nursing.sum()))
 
     all_codes = [*codes, TOTAL_CODE]
-    table = pd.DataFrame({"code": all_codes, "name": _names(all_codes, region)})
-    elder_count = per_area(elder_code, np.ones(len(elder_code))).round().astype(np.int64)
+    table = pd.DataFrame({"code": all_codes, "name": area_names(all_codes, region.areas, unassigned=UNASSIGNED)})
+    elder_count = sums_over(codes, elder_code, np.ones(len(elder_code))).round().astype(np.int64)
     table["elders"] = elder_count
-    table["beds_total"] = per_area(facility_code, np.nan_to_num(beds)).round().astype(np.int64)
-    table["beds_per_100"] = _ratio(table["beds_total"], table["elders"], 100.0).round(2)
+    table["beds_total"] = sums_over(codes, facility_code, np.nan_to_num(beds)).round().astype(np.int64)
+    table["beds_per_100"] = ratio(table["beds_total"], table["elders"], 100.0).round(2)
     table["target_beds_per_100"] = float(settings.target_beds_per_100_elders)
     table["beds_ok"] = _passes(table["beds_per_100"], settings.target_beds_per_100_elders)
-    table["institution_beds"] = per_area(facility_code, np.where(institution, np.nan_to_num(beds), 0.0)).round().astype(np.int64)
-    table["nursing_beds"] = per_area(facility_code, np.where(institution, np.nan_to_num(nursing), 0.0)).round().astype(np.int64)
-    table["nursing_share_pct"] = _ratio(table["nursing_beds"], table["institution_beds"], 100.0).round(1)
+    table["institution_beds"] = sums_over(codes, facility_code, np.where(institution, np.nan_to_num(beds), 0.0)).round().astype(np.int64)
+    table["nursing_beds"] = sums_over(codes, facility_code, np.where(institution, np.nan_to_num(nursing), 0.0)).round().astype(np.int64)
+    table["nursing_share_pct"] = ratio(table["nursing_beds"], table["institution_beds"], 100.0).round(1)
     table["target_nursing_share_pct"] = float(settings.target_nursing_share_pct)
     table["nursing_ok"] = _passes(table["nursing_share_pct"], settings.target_nursing_share_pct)
 
@@ -186,7 +171,7 @@ def provisioning_checks(
             if len(elders):
                 log.info("no facility of kind %s in region %s: its tier coverage is 0", kind, region.name)
             counts = np.zeros(n + 1)
-        table[share] = _ratio(pd.Series(counts), table["elders"], 100.0).round(1)
+        table[share] = ratio(pd.Series(counts), table["elders"], 100.0).round(1)
         table[ok] = _passes(table[share], settings.target_tier_share_pct)
     table["target_tier_share_pct"] = float(settings.target_tier_share_pct)
     table["flags"] = [_flags(row, settings=settings, mode=mode, present=present) for _, row in table.iterrows()]
@@ -196,46 +181,11 @@ def provisioning_checks(
     return table[list(check_columns_zh(settings, mode))]
 
 
-def _facility_codes(facilities: pd.DataFrame, column: str) -> np.ndarray:
-    """Each facility's area code at the level of ``column``; "未归属" where it has none."""
-    if column not in facilities:
-        if len(facilities):
-            log.warning("facilities have no %s column: their beds are counted under %s", column, UNASSIGNED)
-        return np.full(len(facilities), UNASSIGNED, dtype=object)
-    codes = facilities[column].astype(object)
-    return codes.where(codes.notna(), UNASSIGNED).to_numpy(dtype=object)
-
-
-def _area_list(region: Region, by: CheckLevel, elder_code: np.ndarray, facility_code: np.ndarray) -> list[str]:
-    """Sorted codes of the areas at level ``by`` (from the areas layer, elders and facilities), "未归属" last."""
-    areas = region.areas
-    listed: set = set()
-    if len(areas) and "code" in areas:
-        codes = areas["code"].dropna().astype(str)
-        if "level" in areas:
-            listed = set(codes[areas.loc[codes.index, "level"] == by])
-        else:
-            listed = set(codes[codes.str.len() == _CODE_LENGTH[by]])
-    found = listed | set(elder_code) | set(facility_code)
-    return sorted(found - {UNASSIGNED}) + ([UNASSIGNED] if UNASSIGNED in found else [])
-
-
-def _names(codes: list[str], region: Region) -> list[str]:
-    names = _area_names(pd.Series(codes, dtype=object), region.areas)
-    return [UNASSIGNED if c == UNASSIGNED else name for c, name in zip(codes, names, strict=True)]
-
-
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A column as float64 (NaN where missing or not a number; all NaN without the column)."""
     if column not in frame:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[column], errors="coerce").astype("float64").to_numpy()
-
-
-def _ratio(part: pd.Series, whole: pd.Series, scale: float) -> pd.Series:
-    """``scale × part / whole``, NaN where ``whole`` is 0 (never a division-by-zero warning)."""
-    whole = pd.Series(whole, dtype="float64").reset_index(drop=True)
-    return scale * pd.Series(part, dtype="float64").reset_index(drop=True) / whole.where(whole > 0)
 
 
 def _passes(value: pd.Series, target: float) -> pd.Series:
@@ -263,7 +213,7 @@ def _flags(row: pd.Series, *, settings: Settings, mode: Mode, present: set) -> s
     elif not row["nursing_ok"]:
         parts.append(f"护理型床位占比 {row['nursing_share_pct']:.1f}%，"
                      f"低于目标 {settings.target_nursing_share_pct:g}%")
-    travel = MODE_ZH.get(mode, mode)
+    travel = mode_zh(mode)
     for kind, minutes in settings.tier_minutes:
         share, ok = tier_columns(kind)
         if row["elders"] == 0 or row[ok]:
@@ -287,11 +237,11 @@ def checks_summary(table: pd.DataFrame) -> str:
     (set by :func:`provisioning_checks`), else guessed from the code length. The "未归属" row and the
     total row are not counted as areas; areas without elders are named separately.
     """
-    areas = table[~table["code"].isin([TOTAL_CODE, UNASSIGNED])]
+    areas = table[is_area_row(table["code"])]
     by = table.attrs.get("by")
-    if by not in LEVEL_ZH and len(areas):
-        by = {v: k for k, v in _CODE_LENGTH.items()}.get(int(areas["code"].astype(str).str.len().median()))
-    level = LEVEL_ZH.get(by, "地区")
+    if by not in REPORT_LEVEL_ZH and len(areas):
+        by = {v: k for k, v in CODE_LENGTH.items()}.get(int(areas["code"].astype(str).str.len().median()))
+    level = REPORT_LEVEL_ZH.get(by, "地区")
     failed = areas[_failed(areas)]
     label = [name or code for code, name in zip(failed["code"], failed["name"], strict=True)]
     if len(failed):

@@ -22,6 +22,8 @@ import pandas as pd
 import shapely
 
 from data.store import Region
+from geo.areas import AreaLevel, area_groups, area_key, area_names, pct, point_cells, sum_by_area
+from geo.labels import TOTAL_CODE
 from geo.settings import Settings
 from planning.network import Mode, Network, Snap, build_network, snap_points
 from planning.routing import nearest
@@ -32,8 +34,6 @@ ANY = "any"
 """Group name of "any facility kind"."""
 DISABLED_MIN_CODE = 2
 """Ability codes 2–4 (中度失能, 重度失能, 完全失能: GB/T 42195) count as disabled in coverage tables."""
-AreaLevel = Literal["community", "street", "district", "h3"]
-LEVEL_COLUMN = {"community": "community_code", "street": "street_code", "district": "district_code", "h3": "h3"}
 
 _NETWORKS: dict[tuple[str, str, Settings], Network] = {}
 _ELDER_SNAPS: dict[tuple[str, str, Settings], Snap] = {}
@@ -169,7 +169,7 @@ def coverage_by_area(
     """
     times = np.asarray(time_min, dtype="float64")
     covered = times <= minutes
-    group, area_codes = _area_groups(elders, by)
+    group, codes_at_level = area_groups(elders, by)
     old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(len(elders), bool)
     codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(len(elders), np.nan)
     disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
@@ -180,12 +180,12 @@ def coverage_by_area(
         w = np.asarray(weights, dtype="float64")
         columns["weighted_elders"] = w
         columns["weighted_covered"] = w * covered
-    table = _sum_by_area(group, area_codes, columns)
+    table = sum_by_area(group, codes_at_level, columns)
     for suffix in ("", "_80plus", "_disabled"):
-        table[f"coverage{suffix}_pct"] = _pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
+        table[f"coverage{suffix}_pct"] = pct(table[f"covered{suffix}"], table[f"elders{suffix}"])
     if weights is not None:
-        table["weighted_coverage_pct"] = _pct(table["weighted_covered"], table["weighted_elders"])
-    table.insert(1, "name", _area_names(table["code"], areas))
+        table["weighted_coverage_pct"] = pct(table["weighted_covered"], table["weighted_elders"])
+    table.insert(1, "name", area_names(table["code"], areas))
     order = ["code", "name", "elders", "covered", "coverage_pct", "elders_80plus", "covered_80plus",
              "coverage_80plus_pct", "elders_disabled", "covered_disabled", "coverage_disabled_pct"]
     if weights is not None:
@@ -214,70 +214,6 @@ def _supply_catchments(region: Region, *, settings: Settings, minutes: float, mo
     cost = catchment_matrix(network, snap_points(network, facilities, settings=settings),
                             elder_snap_for(region, mode, settings), cutoff_min=minutes)
     return facilities, supply, cost
-
-
-UNASSIGNED = "未归属"
-
-
-def point_cells(points: gpd.GeoDataFrame, resolution: int = 9) -> pd.Series:
-    """H3 cell of each point: the stored ``h3`` column (set on import), else computed at ``resolution``."""
-    if "h3" in points:
-        return points["h3"]
-    from geo import hexes
-
-    located = points.geometry.notna() & ~points.geometry.is_empty
-    cells = pd.Series([None] * len(points), index=points.index, dtype=object)
-    if located.any():
-        pts = points.geometry[located].to_crs("EPSG:4326")
-        cells[located.to_numpy()] = hexes.cells_for_points(pts.x.to_numpy(), pts.y.to_numpy(), resolution)
-    return cells
-
-
-def _area_groups(elders: gpd.GeoDataFrame, by: AreaLevel) -> tuple[np.ndarray, np.ndarray]:
-    """Each elder's area index at level ``by`` and the sorted area codes; elders with no code
-    are in a last area, "未归属"."""
-    column = point_cells(elders) if by == "h3" else elders[LEVEL_COLUMN[by]]
-    group, codes = column.factorize(sort=True)
-    codes = np.asarray(codes, dtype=object)
-    if (group < 0).any():
-        group = np.where(group < 0, len(codes), group)
-        codes = np.append(codes, UNASSIGNED)
-    return group, codes
-
-
-def _area_key(elders: gpd.GeoDataFrame, by: AreaLevel) -> np.ndarray:
-    """Each elder's area code at level ``by``; "未归属" where it has none."""
-    group, codes = _area_groups(elders, by)
-    return codes[group]
-
-
-def _sum_by_area(group: np.ndarray, codes: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Column sums per area (``group`` indexes ``codes``), with the region total (code "合计") last."""
-    sums: dict[str, object] = {"code": [*codes, "合计"]}
-    for name, values in columns.items():
-        values = np.asarray(values)
-        column = np.append(np.bincount(group, weights=values, minlength=len(codes)), values.sum())
-        sums[name] = column.round().astype(np.int64) if values.dtype.kind in "iub" else column
-    return pd.DataFrame(sums)
-
-
-def _area_names(codes: pd.Series, areas: gpd.GeoDataFrame | None) -> list[str]:
-    """Area name of each code; the total row "合计" is "全部地区"."""
-    names = {} if areas is None or areas.empty else dict(zip(areas["code"], areas["name"], strict=False))
-    return [names.get(c, "全部地区" if c == "合计" else "") for c in codes]
-
-
-def _pct(part: pd.Series, whole: pd.Series) -> pd.Series:
-    return (100.0 * part / whole.where(whole > 0)).round(2)
-
-
-COVERAGE_COLUMNS_ZH = {
-    "code": "区划代码", "name": "名称", "elders": "老年人数", "covered": "覆盖人数", "coverage_pct": "覆盖率(%)",
-    "elders_80plus": "80岁及以上人数", "covered_80plus": "80岁及以上覆盖人数", "coverage_80plus_pct": "80岁及以上覆盖率(%)",
-    "elders_disabled": "中度及以上失能人数", "covered_disabled": "中度及以上失能覆盖人数",
-    "coverage_disabled_pct": "中度及以上失能覆盖率(%)", "weighted_elders": "加权老年人数",
-    "weighted_covered": "加权覆盖人数", "weighted_coverage_pct": "加权覆盖率(%)",
-}
 
 
 def region_coverage(
@@ -343,13 +279,13 @@ def region_accessibility(
     score, _ = two_step_fca(cost, beds, np.ones(len(elders)), cutoff_min=minutes, decay=decay,
                             steps=steps)
     frame = pd.DataFrame({"h3": point_cells(elders, settings.h3_resolution).astype(object).to_numpy(),
-                          "code": _area_key(elders, by),
+                          "code": area_key(elders, by),
                           "score": 1000.0 * score})
     cells = frame.groupby("h3").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()
     areas = frame.groupby("code").agg(elders=("score", "size"), beds_per_1000=("score", "mean")).reset_index()
-    total = pd.DataFrame({"code": ["合计"], "elders": [len(frame)], "beds_per_1000": [frame["score"].mean()]})
+    total = pd.DataFrame({"code": [TOTAL_CODE], "elders": [len(frame)], "beds_per_1000": [frame["score"].mean()]})
     areas = pd.concat([areas, total], ignore_index=True)
-    areas.insert(1, "name", _area_names(areas["code"], region.areas))
+    areas.insert(1, "name", area_names(areas["code"], region.areas))
     for table in (cells, areas):
         table["beds_per_1000"] = table["beds_per_1000"].round(3)
     return cells, areas
@@ -428,11 +364,11 @@ def region_capacity_coverage(
         "travel_time_min": placed["travel_time_min"].round(2).to_numpy(),
         "covered": placed["covered"].to_numpy(), "has_place": placed["has_place"].to_numpy(),
     })
-    table = _sum_by_area(*_area_groups(elders, by), {"elders": np.ones(len(elders), dtype=np.int64),
-                                                      "covered": per_elder["covered"].to_numpy(dtype=bool),
-                                                      "with_place": per_elder["has_place"].to_numpy(dtype=bool)})
-    table["with_place_pct"] = _pct(table["with_place"], table["elders"])
-    table.insert(1, "name", _area_names(table["code"], region.areas))
+    table = sum_by_area(*area_groups(elders, by), {"elders": np.ones(len(elders), dtype=np.int64),
+                                                   "covered": per_elder["covered"].to_numpy(dtype=bool),
+                                                   "with_place": per_elder["has_place"].to_numpy(dtype=bool)})
+    table["with_place_pct"] = pct(table["with_place"], table["elders"])
+    table.insert(1, "name", area_names(table["code"], region.areas))
     per_facility = pd.DataFrame({"id": ids, "name": facilities["name"].to_numpy(),
                                  **{c: per_fac[c].to_numpy() for c in ("capacity", "assigned", "remaining", "order_rank")}})
     return table, per_facility, per_elder

@@ -16,29 +16,13 @@ import pandas as pd
 
 from data.store import Region
 from geo import hexes
+from geo.areas import area_key, area_names, point_cells
+from geo.labels import GAP_COLUMNS_ZH, mode_zh
 from geo.settings import Settings
-from planning.coverage import (
-    ANY,
-    DISABLED_MIN_CODE,
-    _area_groups,
-    _area_names,
-    elder_access,
-    elder_snap_for,
-    network_for,
-    point_cells,
-)
+from planning.coverage import ANY, DISABLED_MIN_CODE, elder_access, elder_snap_for, network_for
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
-
-MODE_ZH = {"walk": "步行", "drive": "驾车"}
-
-GAP_COLUMNS_ZH = {
-    "rank": "排名", "h3": "H3网格", "code": "社区代码", "name": "社区名称", "elders": "老人数",
-    "uncovered": "圈外老人数", "uncovered_pct": "圈外比例（%）", "uncovered_80plus": "其中高龄",
-    "uncovered_disabled": "其中失能", "uncovered_alone": "其中独居", "weighted_need": "加权需求",
-    "median_time_min": "圈外老人到最近设施中位时间（分钟）", "reason": "说明",
-}
 
 
 def elder_need(elders: gpd.GeoDataFrame, settings: Settings) -> pd.DataFrame:
@@ -60,7 +44,7 @@ def elder_need(elders: gpd.GeoDataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def _reason(row: tuple, minutes: float, mode: str) -> str:
-    parts = [f"{minutes:g} 分钟{MODE_ZH.get(mode, mode)}圈外老人 {int(row.uncovered)} 人"]
+    parts = [f"{minutes:g} 分钟{mode_zh(mode)}圈外老人 {int(row.uncovered)} 人"]
     detail = [f"{label} {int(getattr(row, col))}" for col, label in
               (("uncovered_80plus", "高龄"), ("uncovered_disabled", "失能"), ("uncovered_alone", "独居")) if getattr(row, col)]
     if detail:
@@ -136,10 +120,9 @@ def gaps(region: Region, *, settings: Settings, minutes: float = 15.0, mode: Mod
     cells = _rank(cells, minutes, mode)
     cells = gpd.GeoDataFrame(cells, geometry=[hexes.cell_polygon(c) for c in cells["h3"]], crs="EPSG:4326")
 
-    group, codes = _area_groups(elders, "community")
-    comm = aggregate(codes[group]).rename_axis("code").reset_index()
+    comm = aggregate(area_key(elders, "community")).rename_axis("code").reset_index()
     comm = _rank(comm, minutes, mode)
-    comm.insert(2, "name", _area_names(comm["code"], region.areas))
+    comm.insert(2, "name", area_names(comm["code"], region.areas))
     areas = region.areas
     geometry = None
     if areas is not None and len(areas) and "code" in areas:

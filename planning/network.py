@@ -19,7 +19,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal
 
 import geopandas as gpd
@@ -31,7 +31,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo.coords import utm_epsg
+from geo.crs import transformer, working_crs
 from geo.errors import NetworkError, NoCrsError
 from geo.settings import Settings
 
@@ -102,31 +102,6 @@ class Network:
                              "main": labels[order] == self.main_component})
 
 
-@lru_cache(maxsize=32)
-def _cached_transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
-
-
-def transformer(source: object, target: object) -> pyproj.Transformer:
-    """An (x, y)-ordered transformer, reused: PROJ's operation search costs about 20 ms per creation."""
-    return _cached_transformer(pyproj.CRS.from_user_input(source), pyproj.CRS.from_user_input(target))
-
-
-def working_crs(gdf: gpd.GeoDataFrame, settings: Settings) -> object:
-    """The projected CRS for metric work: the configured one, else the UTM zone of the data's extent."""
-    if gdf.crs is None:
-        raise NoCrsError("道路数据没有坐标系信息", "road edges have no CRS")
-    if settings.working_crs:
-        return settings.working_crs
-    # the zone of the extent's centre (geopandas' estimate_utm_crs asks the PROJ database: 70 ms)
-    west, south, east, north = gdf.total_bounds
-    x, y = (west + east) / 2, (south + north) / 2
-    source = pyproj.CRS.from_user_input(gdf.crs)
-    if not source.is_geographic or source.to_epsg() != 4326:
-        x, y = transformer(source, 4326).transform(x, y)
-    return pyproj.CRS.from_epsg(utm_epsg(float(x), float(y)))
-
-
 def _lines_to_crs(lines: gpd.GeoSeries, crs: object) -> np.ndarray:
     """LineStrings reprojected as one coordinate array (pyproj) and rebuilt: faster than ``to_crs``."""
     values = lines.values
@@ -146,8 +121,13 @@ def _is_in(edges: gpd.GeoDataFrame, column: str, values: set[str] | list[str]) -
     return edges[column].isin(list(values)).to_numpy(dtype=bool)
 
 
-def _usable(edges: gpd.GeoDataFrame, mode: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(usable mask, speed km/h per edge, two_way per edge) for a mode."""
+def usable_edges(edges: gpd.GeoDataFrame, mode: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which road edges a mode may use: (usable mask, speed km/h per edge, two_way per edge).
+
+    The rules :func:`build_network` applies (walking off ``settings.walk_excluded_highways`` unless
+    foot access is granted, driving on the classes of ``settings.drive_speeds_kmh``, ``access``,
+    ``foot``, ``motor_vehicle`` and ``oneway`` honoured).
+    """
     access_no = _is_in(edges, "access", _NO)
     if mode == "walk":
         foot_yes = _is_in(edges, "foot", _YES_FOOT)
@@ -184,8 +164,8 @@ def build_network(road_edges: gpd.GeoDataFrame, *, mode: Mode, settings: Setting
     Edge lengths are measured in the working CRS; disconnected pieces are kept
     and reported (INFO log and :meth:`Network.components_summary`), not dropped.
     """
-    crs = working_crs(road_edges, settings)
-    ok, speed_kmh, two_way = _usable(road_edges, mode, settings)
+    crs = working_crs(road_edges, settings, what_zh="道路数据", what_en="road edges")
+    ok, speed_kmh, two_way = usable_edges(road_edges, mode, settings)
     edges = road_edges.loc[ok, ["u", "v", "highway", "geometry"]]
     if edges.empty:
         raise NetworkError(f"道路数据中没有可用于{'步行' if mode == 'walk' else '驾车'}的道路",

@@ -9,14 +9,14 @@ Rules (GB/T 42195-2022 ability levels 0 能力完好 … 4 完全失能):
 
 - **Living in** (入住) needs a facility offering 长期托养 or 短期托养 with beds.
 - **Moderate to complete disability** (levels 2–4) living in needs nursing-type beds (护理型床位).
-- **Severe or complete disability** (levels 3–4) is not served by day-care centres, meal points or
-  community stations (they serve elders who can come and go); institutions with nursing beds and
-  home-care providers can serve them.
+- **Severe or complete disability** (levels 3–4) is not served by the kinds of
+  ``settings.day_visit_kinds`` (day-care centres, meal points, community stations: they serve elders
+  who can come and go); institutions with nursing beds and home-care providers can serve them.
 - **Budget**: left out when the facility's lowest monthly fee exceeds it; unknown fees are kept and
   said to be unknown.
 - **Free bed** (when asked for): left out without one.
-- **Travel**: left out beyond the chosen minutes; home-care providers come to the home, so their
-  distance is shown but does not exclude them.
+- **Travel**: left out beyond the chosen minutes; home-care providers (``settings.home_care_kinds``)
+  come to the home, so their distance is shown but does not exclude them.
 - Wanted services are soft: more of them offered ranks higher, and the reason says which are missing.
 
 All inputs are public facility fields; no elder record is read.
@@ -34,6 +34,7 @@ import pandas as pd
 
 from data.schema import ABILITY_LEVELS
 from geo.errors import PlanningInputError
+from geo.labels import GRADE_ZH, MODE_ZH
 from geo.settings import Settings
 from planning.incremental import single_catchment
 from planning.network import Network, Snap, snap_points
@@ -42,10 +43,6 @@ log = logging.getLogger(__name__)
 
 RESIDENTIAL_SERVICES = ("长期托养", "短期托养")
 NURSING_SERVICES = ("康复护理", "医养结合")
-HOME_CARE_KIND = "居家上门服务商"
-COME_AND_GO_KINDS = ("日间照料中心", "助餐点", "养老服务站")
-MODE_ZH = {"walk": "步行", "drive": "驾车"}
-GRADE_ZH = {1: "一级", 2: "二级", 3: "三级", 4: "四级", 5: "五级"}
 
 
 @dataclass(frozen=True)
@@ -151,8 +148,12 @@ def travel_minutes(network: Network, facility_snap: Snap, origin: tuple[float, f
     return minutes, True
 
 
-def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray) -> Recommendation:
-    """Apply the rules of this module to facilities (public fields) and travel times; rank the rest."""
+def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, settings: Settings) -> Recommendation:
+    """Apply the rules of this module to facilities (public fields) and travel times; rank the rest.
+
+    The kinds that come to the home and the kinds serving only elders who can come and go are
+    ``settings.home_care_kinds`` and ``settings.day_visit_kinds``.
+    """
     if len(travel_min) != len(facilities):
         raise PlanningInputError("出行时间个数与设施数不一致", "travel_min does not align with facilities")
     mode_zh = MODE_ZH[needs.mode]
@@ -161,7 +162,8 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray) -> Rec
     filtered = 0
     level = needs.ability_code
     kinds = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
-    reachable = np.isfinite(travel_min) | (kinds == HOME_CARE_KIND)
+    home_care_kinds, day_visit_kinds = set(settings.home_care_kinds), set(settings.day_visit_kinds)
+    reachable = np.isfinite(travel_min) | np.isin(kinds, list(home_care_kinds))
     too_far = int((~reachable).sum())  # beyond the travel limit: counted, not listed one by one
     for position in np.flatnonzero(reachable):
         f, t = facilities.iloc[position], travel_min[position]
@@ -177,14 +179,14 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray) -> Rec
         beds_free = _int_or_none(f.get("beds_free"))
         price_min = _float_or_nan(f.get("price_min_yuan_month"))
         price_max = _float_or_nan(f.get("price_max_yuan_month"))
-        home_care = kind == HOME_CARE_KIND
+        home_care = kind in home_care_kinds
         why = []
         residential_ok = bool(services & set(RESIDENTIAL_SERVICES)) and beds_total > 0
         if needs.residential and not residential_ok:
             why.append("不提供入住（托养）服务")
         if level is not None and level >= 2 and needs.residential and residential_ok and beds_nursing <= 0:
             why.append(f"没有护理型床位，不能接收{ABILITY_LEVELS[level]}老人入住")
-        if level is not None and level >= 3 and kind in COME_AND_GO_KINDS:
+        if level is not None and level >= 3 and kind in day_visit_kinds:
             why.append(f"{kind}服务能自行往来的老人，{ABILITY_LEVELS[level]}老人建议选择有护理型床位的机构或上门服务")
         if needs.budget_yuan_month is not None and not np.isnan(price_min) and price_min > needs.budget_yuan_month:
             why.append(f"月收费最低 {price_min:,.0f} 元，超出预算 {needs.budget_yuan_month:,.0f} 元")
@@ -242,7 +244,7 @@ def recommend(facilities: gpd.GeoDataFrame, needs: Needs, *, network: Network, f
               origin: tuple[float, float], settings: Settings, limit: int | None = 10) -> Recommendation:
     """Travel times from ``origin`` (lon, lat), then :func:`match`; at most ``limit`` ranked rows."""
     minutes, snapped = travel_minutes(network, facility_snap, origin, settings=settings, max_minutes=needs.max_minutes)
-    result = match(facilities, needs, minutes)
+    result = match(facilities, needs, minutes, settings=settings)
     notes = list(result.notes)
     if not snapped:
         notes.append(f"起点距最近道路超过 {settings.snap_limit_m:g} 米，无法计算出行时间；请在地图上选一个靠近道路的位置")

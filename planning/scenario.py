@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -30,9 +29,11 @@ import shapely
 
 from data.store import Region
 from geo import hexes
+from geo.areas import AreaLevel, point_cells
 from geo.errors import ScenarioError
+from geo.labels import TOTAL_CODE
 from geo.settings import Settings
-from planning.coverage import AreaLevel, point_cells, region_accessibility, region_coverage
+from planning.coverage import region_accessibility, region_coverage
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
@@ -96,38 +97,6 @@ def check_change(change: dict[str, Any], position: int = 0) -> dict[str, Any]:
                                          where, position),
                          **{k: str(v) for k, v in fields.items() if k in ("name", "kind")}}
     return out
-
-
-ADD_FILE_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "编号", "设施编号", "机构编号"), "name": ("name", "名称", "设施名称"),
-    "kind": ("kind", "类型", "设施类型"), "lon": ("lon", "经度", "lng"), "lat": ("lat", "纬度"),
-    "beds_total": ("beds_total", "床位", "床位总数"), "beds_nursing": ("beds_nursing", "护理型床位"),
-    "services": ("services", "服务项目"),
-}
-"""Header names accepted in a list of new facilities (Chinese or English)."""
-
-
-def add_changes_from_file(path: str | Path) -> list[dict[str, Any]]:
-    """"add" changes from a list of new facilities (CSV in UTF-8/GBK, or XLSX): 编号、名称、类型、经度、纬度、床位….
-
-    Rows without an id get ``N<row>``; each change carries ``_row`` (the spreadsheet row) so that
-    errors can name it. Checking happens when the changes are applied.
-    """
-    from data.readers import read_table
-
-    frame = read_table(path, "facilities").frame
-    lookup = {str(c).strip().lower(): c for c in frame.columns}
-    changes: list[dict[str, Any]] = []
-    for row_no, row in enumerate(frame.to_dict("records"), start=2):
-        change: dict[str, Any] = {"op": "add"}
-        for key, names in ADD_FILE_ALIASES.items():
-            column = next((lookup[n] for n in names if n in lookup), None)
-            if column is not None and str(row[column]).strip() not in {"", "nan", "None", "<NA>"}:
-                change[key] = row[column]
-        change.setdefault("id", f"N{row_no - 1}")
-        change["_row"] = row_no
-        changes.append(change)
-    return changes
 
 
 def _typed_fields(fields: dict[str, Any], where: str, position: int) -> dict[str, Any]:
@@ -280,7 +249,7 @@ def compare(region: Region, a: dict[str, Any], b: dict[str, Any], *, settings: S
                                                         suffixes=("_a", "_b"), how="outer")
     acc["beds_per_1000_delta"] = (acc["beds_per_1000_b"] - acc["beds_per_1000_a"]).round(3)
     areas = cov.merge(acc, on="code", how="left")
-    total = areas["code"] == "合计"
+    total = areas["code"] == TOTAL_CODE
     areas = pd.concat([areas[~total], areas[total]], ignore_index=True)
     areas = areas[["code", "name", "elders", "covered_a", "covered_b", "covered_delta", "coverage_pct_a",
                    "coverage_pct_b", "coverage_pct_delta", "beds_per_1000_a", "beds_per_1000_b", "beds_per_1000_delta"]]

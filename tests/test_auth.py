@@ -11,15 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from conftest import login, open_app, run, shown_text, switch_page
 
 import eldermap
 from data import audit, auth
-from data.store import save_region
-from tests.test_app import MANIFEST, _layers
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT_S = 60
+from views.access import login_delay_s
 PASSWORDS = {"admin": "admin-pass-1", "plan": "planner-pass-1", "clerk": "staff-pass-1"}
 ROLES = {"admin": "admin", "plan": "planner", "clerk": "staff"}
 # Text each staff page shows only after the gate (titles, headings, table captions).
@@ -193,50 +189,23 @@ def test_cli_user_add_from_stdin_and_list(tmp_path, monkeypatch, capsys):
 
 
 @pytest.fixture()
-def staff_app(tmp_path, monkeypatch):
+def staff_app(small_region_root, tmp_path, monkeypatch):
     """A region, three accounts (admin, planner, staff) and no login delay."""
-    root = tmp_path / "regions"
-    save_region("demo", _layers(), MANIFEST, root=root)
     users = tmp_path / "users.toml"
     for name, role in ROLES.items():
         auth.add_user(users, name, role, PASSWORDS[name])
-    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
     monkeypatch.setenv("ELDERMAP_USERS", str(users))
     monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
-    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
-    return root
+    return small_region_root
 
 
-def _run(at: AppTest) -> AppTest:
-    at.run(timeout=TIMEOUT_S)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _switch(at: AppTest, title: str) -> AppTest:
-    hashes = [h for h, info in at._registered_pages.items() if info.get("page_name") == title]
-    assert len(hashes) == 1
-    at._page_hash = hashes[0]
-    return _run(at)
-
-
-def _main_texts(at: AppTest) -> str:
-    parts = [el.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error",
-                                   "success", "code") for el in getattr(at.main, kind)]
-    parts += [df.value.to_csv() for df in [*at.main.dataframe, *at.main.table]]
-    return "\n".join(str(p) for p in parts)
-
-
-def _login(at: AppTest, name: str, password: str) -> AppTest:
-    at.sidebar.text_input(key="login_name").input(name)
-    at.sidebar.text_input(key="login_password").input(password)
-    next(b for b in at.sidebar.button if b.label == "登录").click()
-    return _run(at)
+def _main_texts(at) -> str:
+    return shown_text(at, where=at.main)
 
 
 @pytest.mark.parametrize("title", list(PAGE_CONTENT))
 def test_gated_page_without_login_shows_only_the_prompt(staff_app, title):
-    at = _switch(_run(AppTest.from_file(APP, default_timeout=TIMEOUT_S)), title)
+    at = switch_page(open_app(), title)
     assert [i.value for i in at.main.info] == ["请先在左侧登录"]
     shown = _main_texts(at)
     assert shown == "请先在左侧登录"
@@ -247,33 +216,31 @@ def test_gated_page_without_login_shows_only_the_prompt(staff_app, title):
 
 
 def test_public_page_needs_no_login(staff_app):
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    at = open_app()
     assert at.title[0].value == "找养老服务"
     assert not any("请先在左侧登录" in i.value for i in at.info)
 
 
 def test_no_users_file_tells_how_to_create_one(staff_app, tmp_path, monkeypatch):
     monkeypatch.setenv("ELDERMAP_USERS", str(tmp_path / "missing.toml"))
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
+    at = open_app()
     assert not at.sidebar.text_input  # no login box without accounts
     for title in PAGE_CONTENT:
-        _switch(at, title)
+        switch_page(at, title)
         assert _main_texts(at) == "尚未配置工作人员账号：请管理员运行 `eldermap user add 用户名 --role admin`"
 
 
 def test_wrong_password_plain_message_delay_and_audit(staff_app, monkeypatch):
-    import app
-
     monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0.2")
-    at = _switch(_run(AppTest.from_file(APP, default_timeout=TIMEOUT_S)), "规划分析")
+    at = switch_page(open_app(), "规划分析")
     started = time.perf_counter()
-    _login(at, "plan", "wrong-password")
+    login(at, "plan", "wrong-password")
     assert time.perf_counter() - started >= 0.2  # the delay happened
     monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "0")
     assert [e.value for e in at.sidebar.error] == ["用户名或密码不正确"]
     assert _main_texts(at) == "请先在左侧登录"
     assert at.sidebar.text_input(key="login_password").value == ""
-    _login(at, "nobody", "planner-pass-1")
+    login(at, "nobody", "planner-pass-1")
     assert [e.value for e in at.sidebar.error] == ["用户名或密码不正确"]
     log = audit.read(staff_app)
     assert list(log["action"]) == ["login_failed", "login_failed"]
@@ -282,54 +249,54 @@ def test_wrong_password_plain_message_delay_and_audit(staff_app, monkeypatch):
     assert "wrong-password" not in text and "nobody" not in text and "planner-pass-1" not in text
     # the delay grows per failure in the session and is capped
     monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "1")
-    assert [app._login_delay_s(n) for n in (1, 2, 3, 4, 5, 9)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert [login_delay_s(n) for n in (1, 2, 3, 4, 5, 9)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
 def test_planner_reaches_planning_but_not_data_pages(staff_app):
-    at = _switch(_run(AppTest.from_file(APP, default_timeout=TIMEOUT_S)), "规划分析")
-    _login(at, "plan", PASSWORDS["plan"])
+    at = switch_page(open_app(), "规划分析")
+    login(at, "plan", PASSWORDS["plan"])
     assert at.title[0].value == "规划分析" and "服务圈" in _main_texts(at)
     assert "已登录：plan（规划人员）" in [c.value for c in at.sidebar.caption]
     for title in ("数据管理", "统计报表"):
-        _switch(at, title)
+        switch_page(at, title)
         assert _main_texts(at) == "您的账号没有权限访问此页面"
         assert not at.main.dataframe and not at.main.code
     log = audit.read(staff_app)
     assert list(log["action"]) == ["login"] and log.loc[0, "user"] == "plan" and log.loc[0, "role"] == "planner"
     next(b for b in at.sidebar.button if b.label == "退出登录").click()
-    _run(at)
+    run(at)
     assert _main_texts(at) == "请先在左侧登录"
     assert list(audit.read(staff_app)["action"]) == ["login", "logout"]
     assert audit.verify_chain(staff_app) == []
 
 
 def test_staff_reaches_reports_and_data_but_not_planning(staff_app):
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    _login(at, "clerk", PASSWORDS["clerk"])
+    at = open_app()
+    login(at, "clerk", PASSWORDS["clerk"])
     for title in ("统计报表", "数据管理"):
-        _switch(at, title)
+        switch_page(at, title)
         assert at.title[0].value == title
-    _switch(at, "规划分析")
+    switch_page(at, "规划分析")
     assert _main_texts(at) == "您的账号没有权限访问此页面"
 
 
 def test_admin_reaches_every_page(staff_app):
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    _login(at, "admin", PASSWORDS["admin"])
+    at = open_app()
+    login(at, "admin", PASSWORDS["admin"])
     assert at.title[0].value == "找养老服务"
     for title, content in PAGE_CONTENT.items():
-        _switch(at, title)
+        switch_page(at, title)
         assert at.title[0].value == title
         assert content[-1] in _main_texts(at) + "\n".join(c.value for c in at.main.code)
 
 
 def test_removed_account_is_logged_out_on_next_rerun(staff_app, tmp_path, monkeypatch):
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    _login(at, "clerk", PASSWORDS["clerk"])
+    at = open_app()
+    login(at, "clerk", PASSWORDS["clerk"])
     other = tmp_path / "other.toml"
     auth.add_user(other, "admin", "admin", PASSWORDS["admin"])
     monkeypatch.setenv("ELDERMAP_USERS", str(other))
-    _switch(at, "数据管理")
+    switch_page(at, "数据管理")
     assert _main_texts(at) == "请先在左侧登录"
 
 

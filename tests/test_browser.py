@@ -139,6 +139,8 @@ def test_public_page_offline_in_chromium(app_url: str) -> None:
             page.get_by_role("button", name="查找").click()
             page.get_by_text("为您推荐").first.wait_for(timeout=30_000)
             page.get_by_text("步行").first.wait_for(timeout=30_000)
+            # the rerun after 查找 redraws the page top to bottom: wait for the facility list at its end
+            page.get_by_text(EVIL, exact=True).first.wait_for(timeout=30_000)
             body = page.inner_text("body")
             assert "当前起点" in body and "灯塔社区" in body
             assert EVIL in body  # the payload is shown as text ...

@@ -178,3 +178,16 @@ def test_demo_region(demo_region: Region) -> None:
         assert 0 <= total[col] <= 100
     assert table["flags"].str.len().gt(0).all()
     assert checks_summary(table).startswith(f"{len(districts)} 个区县")
+
+
+def test_institution_beds_follow_the_institution_role(tiny: Region, tiny_table: pd.DataFrame) -> None:
+    kinds = {INSTITUTION: "养老院"}
+    facilities = tiny.facilities.assign(kind=tiny.facilities["kind"].replace(kinds))
+    renamed = dataclasses.replace(tiny, layers={**tiny.layers, "facilities": facilities})
+    defaults = Settings()
+    settings = dataclasses.replace(
+        defaults, facility_kinds=tuple(kinds.get(k, k) for k in defaults.facility_kinds), institution_kinds=("养老院",),
+        tier_minutes=tuple((kinds.get(k, k), m) for k, m in defaults.tier_minutes))
+    table = provisioning_checks(renamed, settings=settings, by="district")
+    columns = ["elders", "beds_total", "institution_beds", "nursing_beds", "nursing_share_pct"]
+    pd.testing.assert_frame_equal(table[columns], tiny_table[columns])

@@ -11,7 +11,6 @@ import pytest
 import shapely
 
 import eldermap
-from data import store
 from geo.settings import Settings
 from planning.coverage import ANY, coverage_by_area, elder_access, elder_snap_for, network_for, region_coverage
 from planning.network import snap_points

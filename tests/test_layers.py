@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
@@ -14,14 +13,25 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
+from geo import hexes
 from geo.errors import NoCrsError
 from layers import (
     add_areas,
+    add_change_cells,
+    add_change_legend,
+    add_coverage_cells,
+    add_coverage_legend,
     add_facilities,
+    add_gap_cells,
+    add_layer_control,
+    add_need_legend,
     add_roads,
+    add_sites,
+    add_sites_legend,
     escape_text,
     install_static_assets,
     map_lat_lon,
+    map_lon_lat,
     new_map,
     offline_map_assets,
     public_facility_records,
@@ -30,6 +40,17 @@ from layers import (
 from layers.assets import ASSET_FOLDER, LEAFLET_FILES, MARKERCLUSTER_FILES, STREAMLIT_ASSETS_URL
 from layers.basemap import road_lines_lat_lon
 from layers.facilities import format_grade, format_price_yuan_month, json_safe
+from layers.planning import (
+    COVERAGE_CLASSES,
+    GAIN_COLOR,
+    LOSS_COLOR,
+    NEED_COLORS,
+    SITE_COLOR,
+    SUPPRESSED_COLOR,
+    cells_layer,
+    coverage_color,
+    need_color,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "<img src=x onerror=alert(1)>"
@@ -286,37 +307,6 @@ def test_install_static_assets(tmp_path):
     assert (target / "leaflet.js").stat().st_mtime_ns == before
 
 
-# ---------------------------------------------------------------- no streamlit below the shell
-
-
-def _imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-            "import_module", "__import__"
-        ) and node.args and isinstance(node.args[0], ast.Constant):
-            names.add(str(node.args[0].value))
-    return names
-
-
-@pytest.mark.parametrize("package", ["geo", "planning", "layers"])
-def test_library_packages_never_import_streamlit(package):
-    folder = REPO / package
-    if not folder.is_dir():
-        pytest.skip(f"{package}/ does not exist yet")
-    offenders = {
-        str(path.relative_to(REPO)): sorted(m for m in _imported_modules(path) if m.split(".")[0] in (
-            "streamlit", "streamlit_folium"))
-        for path in sorted(folder.rglob("*.py"))
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
 def test_gcj02_tiles_shift_every_layer():
     from geo.coords import from_wgs84
 
@@ -336,3 +326,160 @@ def test_gcj02_tiles_shift_every_layer():
     assert map_lat_lon(plain, lon, lat) == [lat, lon]
     with pytest.raises(ValueError, match="coordinates"):
         new_map(bounds, coordinates="bd09")
+
+
+# ---------------------------------------------------------------- planner layers: cells, sites, legends
+
+
+def h3_codes(n: int) -> list[str]:
+    """``n`` distinct H3 cells (resolution 9) inside :data:`BOUNDS`."""
+    lons = np.linspace(24.935, 24.955, n)
+    lats = np.linspace(60.165, 60.175, n)
+    codes = list(dict.fromkeys(hexes.cells_for_points(lons, lats, 9)))
+    assert len(codes) == n
+    return codes
+
+
+def coverage_table() -> pd.DataFrame:
+    """Coverage per H3 cell as region_coverage(by="h3") gives it: cells, then unassigned and total rows."""
+    codes = h3_codes(3)
+    return pd.DataFrame({
+        "code": [*codes, "未归属", "合计"],
+        "name": ["", "", "", "未归属", "全部地区"],
+        "elders": [40, 12, 3, 5, 60],
+        "covered": [39, 6, 3, 0, 48],
+        "coverage_pct": [97.5, 50.0, 100.0, 0.0, 80.0],
+    })
+
+
+def gap_cells(reason: str = "圈外老人多") -> gpd.GeoDataFrame:
+    codes = h3_codes(3)
+    return gpd.GeoDataFrame({
+        "rank": [1, 2, 3], "h3": codes, "elders": [30, 20, 2], "weighted_need": [8.0, 2.5, 1.0],
+        "reason": [reason, "较远", "少"],
+    }, geometry=[hexes.cell_polygon(c) for c in codes], crs="EPSG:4326")
+
+
+def change_cells() -> gpd.GeoDataFrame:
+    codes = h3_codes(3)
+    return gpd.GeoDataFrame({
+        "h3": codes, "elders": [30, 20, 2], "covered_a": [0, 20, 0], "covered_b": [25, 5, 2],
+        "covered_delta": [25, -15, 2], "change": ["增加覆盖", "失去覆盖", "增加覆盖"],
+    }, geometry=[hexes.cell_polygon(c) for c in codes], crs="EPSG:4326")
+
+
+def cell_features(html: str) -> list[dict]:
+    """Properties of every GeoJSON feature drawn on a map (folium embeds the data as JSON)."""
+    props = []
+    for blob in re.findall(r"_add\((\{.*?\})\);", html, flags=re.S):
+        props += [f["properties"] for f in json.loads(blob).get("features", [])]
+    return props
+
+
+def test_coverage_and_need_colours():
+    assert [coverage_color(p) for p in (100.0, 95.0, 94.9, 80.0, 50.0, 49.9, 0.0)] == [
+        COVERAGE_CLASSES[0][1], COVERAGE_CLASSES[0][1], COVERAGE_CLASSES[1][1], COVERAGE_CLASSES[1][1],
+        COVERAGE_CLASSES[2][1], COVERAGE_CLASSES[3][1], COVERAGE_CLASSES[3][1]]
+    assert [need_color(n, 8.0) for n in (0.0, 1.9, 2.0, 4.0, 6.0, 7.9, 8.0)] == [
+        NEED_COLORS[0], NEED_COLORS[0], NEED_COLORS[1], NEED_COLORS[2], NEED_COLORS[3], NEED_COLORS[3], NEED_COLORS[3]]
+    assert need_color(3.0, 0.0) == NEED_COLORS[0]
+
+
+def test_cells_with_few_elders_are_grey_and_show_no_numbers():
+    cells = gap_cells(reason=EVIL)
+    layer = cells_layer(cells, fill=lambda r: "#123456", label=lambda r: f"{r.reason} {r.elders} 人", threshold=10)
+    assert list(layer["fill"]) == ["#123456", "#123456", SUPPRESSED_COLOR]
+    assert layer["label"].iloc[0] == f"{escape_text(EVIL)} 30 人"
+    assert layer["label"].iloc[2] == "老年人少于 10 人，不显示数字"
+    assert layer.crs == cells.crs and layer.geometry.equals(cells.geometry)
+
+
+def test_coverage_cells_leave_out_total_and_unassigned_rows():
+    table = coverage_table()
+    before = table.copy()
+    m = new_map(BOUNDS)
+    assert add_coverage_cells(m, table, threshold=10) is m
+    assert add_coverage_legend(m, threshold=10) is m
+    add_layer_control(m)
+    html = m.get_root().render()
+    pd.testing.assert_frame_equal(table, before)
+    props = cell_features(html)
+    assert [p["fill"] for p in props] == [COVERAGE_CLASSES[0][1], COVERAGE_CLASSES[2][1], SUPPRESSED_COLOR]
+    assert props[0]["label"] == "覆盖率 97.5%（39/40 人）"
+    assert props[2]["label"] == "老年人少于 10 人，不显示数字"  # 3 elders: no counts, not even 100%
+    text = decoded(html)
+    assert "网格覆盖率" in text and "合计" not in text and "未归属" not in text
+    assert "老年人少于 10 人" in text and "95% 及以上" in text  # the legend
+
+
+def test_gap_cells_ranked_or_by_reason_escaped():
+    m = add_gap_cells(new_map(BOUNDS), gap_cells(reason=EVIL), threshold=10)
+    html = m.get_root().render()
+    props = cell_features(html)
+    assert [p["fill"] for p in props] == [NEED_COLORS[3], NEED_COLORS[1], SUPPRESSED_COLOR]
+    assert props[0]["label"] == f"第 1 位：{escape_text(EVIL)}；加权需求 8"
+    assert "<img" not in decoded(html)
+    props = cell_features(add_gap_cells(new_map(BOUNDS), gap_cells(), threshold=10, ranked=False)
+                          .get_root().render())
+    assert props[1]["label"] == "服务缺口：较远"
+    legend = decoded(add_need_legend(new_map(BOUNDS)).get_root().render())
+    assert all(word in legend for word in ("加权需求", "较低", "中等", "较高", "最高"))
+
+
+def test_change_cells_green_for_gain_red_for_loss():
+    m = add_change_legend(add_change_cells(new_map(BOUNDS), change_cells(), threshold=10), threshold=10)
+    html = m.get_root().render()
+    props = cell_features(html)
+    assert [p["fill"] for p in props] == [GAIN_COLOR, LOSS_COLOR, SUPPRESSED_COLOR]
+    assert [p["label"] for p in props[:2]] == ["增加覆盖 +25 人", "失去覆盖 -15 人"]
+    assert "失去覆盖" in decoded(html) and "覆盖变化" in decoded(html)
+
+
+def test_sites_are_escaped_markers_in_their_own_group():
+    sites = pd.DataFrame({"rank": [1, 2], "lon": [24.94, 24.95], "lat": [60.17, 60.175],
+                          "community_name": [EVIL, ""], "newly_covered": [12, 3]})
+    m = new_map(BOUNDS)
+    assert add_sites(m, sites) is m
+    add_sites_legend(m)
+    add_layer_control(m)
+    html = m.get_root().render()
+    assert html.count("L.circleMarker(") == 2
+    assert SITE_COLOR in html
+    tooltips = bound_strings(html, "bindTooltip")
+    assert tooltips == [f"推荐新址 1：{escape_text(EVIL)}，新增覆盖 12 人", "推荐新址 2：（社区外），新增覆盖 3 人"]
+    assert "<img" not in decoded(html)
+    assert "推荐新址" in decoded(html) and "服务缺口（颜色越深需求越大）" in decoded(html)
+
+
+def test_each_planner_layer_is_its_own_group_in_the_layer_control():
+    m = new_map(BOUNDS)
+    add_coverage_cells(m, coverage_table(), threshold=10, name="甲层")
+    add_gap_cells(m, gap_cells(), threshold=10, name="乙层")
+    add_change_cells(m, change_cells(), threshold=10, name="丙层")
+    add_sites(m, pd.DataFrame({"rank": [1], "lon": [24.94], "lat": [60.17], "community_name": ["花园社区"],
+                               "newly_covered": [1]}), name="丁层")
+    assert add_layer_control(m) is m
+    html = decoded(m.get_root().render())
+    assert html.count("L.featureGroup(") == 4
+    overlays = re.search(r"overlays\s*:\s*\{(.*?)\}", html, flags=re.S).group(1)
+    assert re.findall(r'"(.+?)"\s*:\s*feature_group_', overlays) == ["甲层", "乙层", "丙层", "丁层"]
+
+
+def test_empty_planner_layers_are_fine():
+    m = new_map(BOUNDS)
+    add_coverage_cells(m, coverage_table().iloc[3:], threshold=10)  # only the unassigned and total rows
+    add_gap_cells(m, gap_cells().iloc[0:0], threshold=10)
+    add_change_cells(m, change_cells().iloc[0:0], threshold=10)
+    add_sites(m, pd.DataFrame(columns=["rank", "lon", "lat", "community_name", "newly_covered"]))
+    html = m.get_root().render()
+    assert cell_features(html) == [] and "L.circleMarker(" not in html
+
+
+def test_map_lon_lat_undoes_map_lat_lon():
+    lon, lat = 113.6654, 34.7579
+    bounds = (lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+    gcj = new_map(bounds, tiles_url="https://tiles.example/{z}/{x}/{y}.png", attribution="© 高德", coordinates="gcj02")
+    drawn_lat, drawn_lon = map_lat_lon(gcj, lon, lat)
+    assert abs(drawn_lon - lon) + abs(drawn_lat - lat) > 1e-3
+    assert map_lon_lat(gcj, drawn_lat, drawn_lon) == pytest.approx((lon, lat), abs=1e-6)
+    assert map_lon_lat(new_map(bounds), lat, lon) == (lon, lat)

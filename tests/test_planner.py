@@ -14,10 +14,11 @@ from conftest import copy_demo_region
 
 import eldermap
 from data import store
+from geo.areas import area_groups
 from geo.errors import ScenarioError
 from geo.settings import Settings
 from planning.catchments import catchment_matrix
-from planning.coverage import _area_groups, elder_snap_for, network_for, region_coverage
+from planning.coverage import elder_snap_for, network_for, region_coverage
 from planning.gaps import gaps
 from planning.incremental import CoverageState, single_catchment
 from planning.network import snap_points
@@ -68,7 +69,7 @@ def test_incremental_updates_equal_full_recompute(region, seed: int) -> None:
     elders = elder_snap_for(region, "walk", S)
     minutes = 10.0
     facilities = region.facilities[region.facilities["kind"] == DAY].reset_index(drop=True)
-    group, codes = _area_groups(region.elders, "community")
+    group, codes = area_groups(region.elders, "community")
     state = CoverageState(network, snap_points(network, facilities, settings=S), facilities["id"], elders,
                           cutoff_min=minutes, area_group=group, area_codes=codes)
     open_fac = facilities.copy()

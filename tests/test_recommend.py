@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from planning.network import snap_points
 from planning.recommend import Needs, match, recommend, travel_minutes
 
 INF = np.inf
+SETTINGS = Settings()
 
 FACILITIES = pd.DataFrame([
     # id, kind, services, beds total/nursing/free, grade, price min/max
@@ -37,7 +40,7 @@ TIMES = np.array([8.0, 3.0, 5.0, INF, 12.0])  # D (home care) is beyond the walk
 
 def test_severely_disabled_elder_living_in() -> None:
     needs = Needs(ability_code=3, residential=True, services=("康复护理",), budget_yuan_month=5000)
-    result = match(FACILITIES, needs, TIMES)
+    result = match(FACILITIES, needs, TIMES, settings=SETTINGS)
     assert list(result.ranked["id"]) == ["A"]  # the only nursing institution within budget
     why = result.excluded.set_index("id")["why"]
     assert "没有护理型床位" in why["B"]
@@ -49,7 +52,7 @@ def test_severely_disabled_elder_living_in() -> None:
 
 def test_self_caring_elder_wanting_meals_near_home() -> None:
     needs = Needs(ability_code=0, services=("助餐", "日间照料"))
-    result = match(FACILITIES, needs, TIMES)
+    result = match(FACILITIES, needs, TIMES, settings=SETTINGS)
     ranked = result.ranked.set_index("id")
     assert result.excluded.empty
     assert set(ranked.index) == {"A", "B", "C", "D", "E"}
@@ -61,11 +64,11 @@ def test_self_caring_elder_wanting_meals_near_home() -> None:
 
 def test_filters_free_beds_and_far_facilities() -> None:
     needs = Needs(kinds=("养老机构",), need_free_bed=True, min_grade=3, max_minutes=10)
-    result = match(FACILITIES, needs, np.array([8.0, 3.0, 5.0, INF, INF]))
+    result = match(FACILITIES, needs, np.array([8.0, 3.0, 5.0, INF, INF]), settings=SETTINGS)
     assert result.filtered_out == 3  # B grade 2, C and D not institutions
     assert list(result.ranked["id"]) == ["A"]
     assert result.notes == ["另有 1 家超出步行 10 分钟，未列出"]  # E: beyond the limit is counted, not listed
-    result = match(FACILITIES, Needs(need_free_bed=True), TIMES)
+    result = match(FACILITIES, Needs(need_free_bed=True), TIMES, settings=SETTINGS)
     assert "暂无空余床位" in result.excluded.set_index("id").loc["C", "why"]
 
 
@@ -75,7 +78,7 @@ def test_bad_needs_are_named() -> None:
     with pytest.raises(PlanningInputError, match="出行时间上限"):
         Needs(max_minutes=0)
     with pytest.raises(PlanningInputError, match="出行时间个数"):
-        match(FACILITIES, Needs(), TIMES[:2])
+        match(FACILITIES, Needs(), TIMES[:2], settings=SETTINGS)
 
 
 def test_recommend_on_the_demo_streets(demo_region) -> None:
@@ -98,6 +101,22 @@ def test_recommend_on_the_demo_streets(demo_region) -> None:
 
 
 def test_nursing_bed_need() -> None:
-    result = match(FACILITIES, Needs(need_nursing_bed=True), TIMES)
+    result = match(FACILITIES, Needs(need_nursing_bed=True), TIMES, settings=SETTINGS)
     assert set(result.ranked["id"]) == {"A", "E"}
     assert "没有护理型床位" in result.excluded.set_index("id").loc["B", "why"]
+
+
+def test_roles_come_from_settings() -> None:
+    # renamed kinds keep their role: the home-care provider and the day-care centre under new names
+    renamed = FACILITIES.assign(kind=FACILITIES["kind"].replace({"居家上门服务商": "上门服务", "日间照料中心": "日照"}))
+    kinds = ("养老机构", "社区养老服务综合体/中心", "日照", "养老服务站", "助餐点", "上门服务")
+    settings = Settings(facility_kinds=kinds, community_facility_kinds=("社区养老服务综合体/中心", "日照", "养老服务站", "助餐点"),
+                        day_visit_kinds=("日照", "助餐点", "养老服务站"), home_care_kinds=("上门服务",),
+                        tier_minutes=(("养老机构", 15.0), ("日照", 5.0)))
+    needs = Needs(ability_code=3, services=("助浴",))
+    result = match(renamed, needs, TIMES, settings=settings)
+    assert "D" in set(result.ranked["id"])  # comes to the home: its missing travel time does not exclude it
+    assert "日照服务能自行往来的老人" in result.excluded.set_index("id").loc["C", "why"]
+    # without the role, the same provider is just a facility too far away
+    plain = match(FACILITIES, needs, TIMES, settings=dataclasses.replace(SETTINGS, home_care_kinds=()))
+    assert "D" not in set(plain.ranked["id"]) and plain.notes == ["另有 1 家超出步行 15 分钟，未列出"]

@@ -1,9 +1,11 @@
-"""Official report: the annex 2 table of a hand-made district, totals on the demo region, the workbook,
-the printable HTML and the CLI."""
+"""Official report: the annex 2 table of a hand-made district, totals on the demo region, one computation per
+report, the workbook, the printable HTML, the PDF and the CLI."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,18 +16,23 @@ import pytest
 import shapely
 
 import eldermap
+import planning.report as report_module
+from data.report_files import ANNEX_COLUMNS, write_pdf, write_report_html, write_report_workbook
 from data.store import Region
 from geo.settings import Settings
+from layers.report_svg import community_map_svg, coverage_chart_svg
 from planning.report import (
-    ANNEX_COLUMNS,
     ANNEX_TITLE,
     BASIC_COLUMNS,
     COVERAGE_FORMULA,
+    Report,
     basic_situation,
+    build_report,
     facility_communities,
+    served_communities,
     service_circle_table,
-    write_report,
 )
+from views.report_export import write_report
 
 S = Settings()
 X0, Y0, STEP = 113.60, 34.70, 0.01  # Zhengzhou; communities are 0.01° squares side by side
@@ -213,6 +220,110 @@ def test_workbook_and_html(demo_region: Region, tmp_path: Path) -> None:
     assert f"<td>{basic.iloc[-1]['elders_10k']:.2f}</td>" in text and "填报日期：2026年11月23日" in text
 
 
+def _html_cell(value: object, fmt: str) -> str:
+    """A figure as the printable page writes it (an independent restatement of its number formats)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if isinstance(value, str):
+        return html_lib.escape(value)
+    decimals = {"0.00": 2, "#,##0.00": 2, "0.0": 1}.get(fmt)
+    return f"{float(value):,.{decimals}f}" if decimals is not None else f"{int(round(float(value))):,}"
+
+
+def test_build_report_computes_the_annex_once_and_the_files_show_its_figures(
+        demo_region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"basic_situation": 0, "facility_communities": 0}
+
+    def counted(name: str):
+        original = getattr(report_module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(report_module, name, counted(name))
+    day = dt.date(2026, 11, 23)
+    report = build_report(demo_region, settings=S, by="street", minutes=10.0, statistics_date=day)
+    assert calls == {"basic_situation": 1, "facility_communities": 1}
+    assert isinstance(report, Report) and (report.by, report.minutes, report.mode) == ("street", 10.0, "walk")
+    assert report.statistics_date == day and report.statistics_date_zh == "2026年11月23日"
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(report.basic, basic_situation(demo_region, settings=S, by="street"))
+    assert list(report.circle["code"]) == list(report.basic["code"])
+    assert list(report.circle["elders"]) == list(report.basic["elders"])
+    assert report.served_communities == served_communities(demo_region, settings=S)
+
+    # writing renders the report as it is: no table is computed again, every figure is the Report's
+    for name in calls:
+        monkeypatch.setattr(report_module, name, counted(name))
+    out, page = tmp_path / "r.xlsx", tmp_path / "r.html"
+    write_report_workbook(report, out)
+    write_report_html(report, page, map_svg="", chart_svg=coverage_chart_svg(report.basic))
+    assert calls == {"basic_situation": 1, "facility_communities": 1}
+
+    wb = openpyxl.load_workbook(out)
+    ws = wb["基本情况表"]
+    assert ws.max_row == 4 + len(report.basic)
+    for i, row in enumerate(report.basic.to_dict("records")):
+        for j, (key, _, _, _, _) in enumerate(ANNEX_COLUMNS[1:], start=2):
+            value, expected = ws.cell(5 + i, j).value, row[key]
+            if isinstance(expected, float) and np.isnan(expected):
+                assert value == "—", (i, key)
+            else:
+                assert value == (pytest.approx(expected) if isinstance(expected, float) else expected), (i, key)
+    circle = wb["服务圈覆盖"]
+    assert [c.value for c in circle[1]] == [report.circle_columns_zh[c] for c in report.circle.columns]
+    for i, row in enumerate(report.circle.itertuples(index=False), start=2):
+        assert [c.value for c in circle[i]] == ["—" if isinstance(v, float) and np.isnan(v) else v for v in row]
+    checks = wb["配置检查"]
+    assert [c.value for c in checks[1]] == [report.check_columns_zh[c] for c in report.checks.columns]
+    assert [c.value for c in checks["A"]][1:] == list(report.checks["code"])
+    assert [(a.value, b.value) for a, b in wb["说明"].iter_rows(min_row=2, max_col=2)] == list(report.notes)
+
+    text = page.read_text(encoding="utf-8")
+    for i, row in enumerate(report.basic.to_dict("records")):
+        seq = "" if row["code"] == "合计" else str(i + 1)
+        cells = f"<td>{seq}</td>" + "".join(f"<td>{_html_cell(row[key], fmt)}</td>"
+                                            for key, _, _, fmt, _ in ANNEX_COLUMNS[1:])
+        assert cells in text, row["code"]
+    assert "步行 10 分钟" in text and f"申报地区：{report.area}" in text and coverage_chart_svg(report.basic) in text
+
+
+def test_facility_kind_roles_come_from_the_settings(hand: Region) -> None:
+    # 助餐点 no longer a community facility: C1 keeps its day-care centre, F2 (the meal point) drops out
+    no_meals = Settings(community_facility_kinds=("社区养老服务综合体/中心", "日间照料中心", "养老服务站"))
+    t = basic_situation(hand, settings=no_meals, by="street")
+    a = _row(t, "410101001")
+    assert [a["communities_with_facility"], a["community_facilities"], a["community_elders_served"]] == [1, 1, 50]
+    # the service station counted as an institution instead: C3 loses its community facility
+    station_as_institution = Settings(institution_kinds=("养老机构", "养老服务站"),
+                                      community_facility_kinds=("社区养老服务综合体/中心", "日间照料中心", "助餐点"))
+    b = _row(basic_situation(hand, settings=station_as_institution, by="street"), "410101002")
+    assert [b["communities_with_facility"], b["institutions"], b["institution_beds"], b["community_facilities"]] \
+        == [0, 2, 104, 0]
+    notes = dict(report_module.report_notes(hand, settings=station_as_institution, by="street", minutes=15.0,
+                                            statistics_date=dt.date(2026, 11, 23)))
+    assert "“养老机构”、“养老服务站”" in notes["注 4"] and "养老服务站" not in notes["注 5"]
+    svg = community_map_svg(hand.areas, hand.facilities, served_communities(hand, settings=station_as_institution),
+                            settings=station_as_institution)
+    assert svg.count("<rect") == 2 and svg.count("<circle") == 3  # squares for the two institution kinds
+    assert "养老机构、养老服务站</p>" in svg  # the legend names them
+
+
+def test_svg_escapes_data_text(hand: Region) -> None:
+    facilities = hand.facilities.copy()
+    facilities.loc[0, "name"] = '<script>alert("x")</script>'
+    areas = hand.areas.copy()
+    areas.loc[areas["code"] == C1, "name"] = "一社区</title><image href='http://x/y.png'/>"
+    svg = community_map_svg(areas, facilities, {C1}, settings=S)
+    chart = coverage_chart_svg(pd.DataFrame({"code": ["1"], "name": ["<b>&</b>"], "coverage_rate_pct": [50.0]}))
+    for text in (svg, chart):
+        assert "<script" not in text and "<image" not in text and "<b>" not in text
+    assert "&lt;script&gt;" in svg and "&lt;b&gt;&amp;&lt;/b&gt;" in chart
+
+
 def test_cli_report(demo_region: Region, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = demo_region.path.parents[1]  # the session's saved demo region
     out, page = tmp_path / "report.xlsx", tmp_path / "report.html"
@@ -234,19 +345,15 @@ def test_cli_report(demo_region: Region, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_printable_page_has_the_community_map_and_prints_to_pdf(demo_region, tmp_path) -> None:
-    import shutil
-
-    from planning.report import community_map_svg, write_pdf, write_report
-
-    svg = community_map_svg(demo_region)
+    svg = community_map_svg(demo_region.areas, demo_region.facilities,
+                            served_communities(demo_region, settings=S), settings=S)
     n_comm = int((demo_region.areas["level"] == "community").sum())
     assert svg.count("<polygon") >= n_comm and svg.count("<circle") + svg.count("<rect") == len(demo_region.facilities)
     html = tmp_path / "r.html"
     write_report(demo_region, tmp_path / "r.xlsx", settings=Settings(), html=html)
     page = html.read_text(encoding="utf-8")
     assert "社区养老服务设施分布" in page and "<polygon" in page and "http" not in page
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (make test installs it)")
+    assert shutil.which("chromium"), "the PDF test needs Debian's chromium (make test installs it)"
     pdf = write_pdf(html, tmp_path / "r.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000
@@ -256,13 +363,9 @@ def test_printable_page_has_the_community_map_and_prints_to_pdf(demo_region, tmp
 
 
 def test_cli_report_pdf_and_audit(demo_region, tmp_path) -> None:
-    import shutil
-
-    import eldermap
     from data import audit, store
 
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (make test installs it)")
+    assert shutil.which("chromium"), "the PDF test needs Debian's chromium (make test installs it)"
     root = tmp_path / "regions"
     store.save_region("demo", dict(demo_region.layers), {}, root=root)
     code = eldermap.main(["--regions", str(root), "report", "demo", "--out", str(tmp_path / "r.xlsx"),

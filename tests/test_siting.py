@@ -122,3 +122,11 @@ def test_same_objective_as_spopt_mclp(k: int) -> None:
     ours = maximal_covering(sp.csr_matrix(minutes.T <= radius), weights, k)
     assert ours.status == "optimal"
     assert ours.objective == pytest.approx(theirs)
+
+
+def test_highs_writes_nothing_to_the_console(capfd) -> None:
+    a, w = instance(3, 6, 20, 0.3)
+    assert maximal_covering(a, w, 2).status == "optimal"
+    assert set_covering(a, w, 0.5 * float(w.sum())).status == "optimal"
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # not even HiGHS's banner: the CLI prints its own tables to stdout

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from streamlit.testing.v1 import AppTest
-from test_app import APP, TIMEOUT_S, _run, _switch  # noqa: F401  (admin login helpers)
+from conftest import open_app, open_staff_page, run
 
 from data import audit, store
 
@@ -16,19 +15,19 @@ def test_upload_validate_and_import(staff_demo_root, demo_region) -> None:
                         "经度": fac.geometry.x.round(6).to_list(), "纬度": fac.geometry.y.round(6).to_list()})
     data = csv.to_csv(index=False).encode("gbk")
     before = store.current_version("demo", root=staff_demo_root)
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    _switch(at, "数据管理")
+    at = open_app()
+    open_staff_page(at, "数据管理")
     at.file_uploader(key="data_upload").set_value(("新设施.csv", data, "text/csv"))
-    _run(at)
+    run(at)
     next(b for b in at.button if b.key == "data_validate").click()
-    _run(at)
+    run(at)
     assert any("读取 4 行" in w.value and "拒绝 1 行" in w.value for w in at.warning)
     problems = next(df.value for df in at.dataframe if "行号" in df.value.columns)
     assert list(problems["行号"].astype(str)) == ["4"] and "类型" in problems.iloc[0]["字段"]
     next(c for c in at.checkbox if c.key == "data_confirm").check()
-    _run(at)
+    run(at)
     next(b for b in at.button if b.key == "data_import").click()
-    _run(at)
+    run(at)
     assert any("已导入" in s.value for s in at.success)
     after = store.current_version("demo", root=staff_demo_root)
     assert after != before
@@ -39,8 +38,8 @@ def test_upload_validate_and_import(staff_demo_root, demo_region) -> None:
 
 def test_admin_sees_the_audit_log_read_only(staff_demo_root) -> None:
     audit.record("export", user="clerk", region="demo", detail="测试导出", root=staff_demo_root)
-    at = _run(AppTest.from_file(APP, default_timeout=TIMEOUT_S))
-    _switch(at, "数据管理")  # logs in as admin
+    at = open_app()
+    open_staff_page(at, "数据管理")  # logs in as admin
     assert "操作日志（只读）" in [h.value for h in at.subheader]
     log = next(df.value for df in at.dataframe if "操作" in df.value.columns)
     assert {"导出", "登录"} <= set(log["操作"]) and "测试导出" in set(log["说明"])

@@ -12,10 +12,11 @@ from conftest import copy_demo_region
 from streamlit.testing.v1 import AppTest
 
 from data import audit, store
+from data.exports import csv_bytes, geojson_bytes, xlsx_bytes
 from geo.settings import Settings
 from planning.coverage import region_coverage
 from planning.gaps import gaps
-from planning.scenario import base_scenario, compare
+from planning.scenario import apply_scenario, base_scenario, compare, new_scenario
 from planning.sites import site_facilities
 
 SCRIPT = str(Path(__file__).resolve().parent / "apps" / "planner_app.py")
@@ -136,6 +137,7 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     _button(at, "关闭该设施").click()
     _run(at)
     assert len(at.session_state["planner_changes"]) == 2
+    pending = [dict(c) for c in at.session_state["planner_changes"]]
     assert [b.label for b in at.button if b.key and b.key.startswith("planner_change_del_")] == ["删除", "删除"]
     at.text_input(key="planner_save_name").input("测试方案")
     at.text_area(key="planner_save_description").input("新增一处日照、关闭F005")
@@ -144,6 +146,8 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     assert any("测试方案" in s.value for s in at.success)
     saved = store.load_scenario("demo", "测试方案", root=region_root)
     assert [c["op"] for c in saved["changes"]] == ["add", "close"]
+    assert saved["changes"] == pending  # saved exactly as listed on the page, and reloaded the same
+    assert saved["base_version"] == region.path.name
     log = audit.read(region_root)
     assert ((log["action"] == "scenario_save") & (log["user"] == "tester") & (log["region"] == "demo")).any()
 
@@ -158,13 +162,19 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     assert (int(got["覆盖人数（方案A）"]), int(got["覆盖人数（方案B）"]), int(got["覆盖人数变化"])) == (
         int(want["covered_a"]), int(want["covered_b"]), int(want["covered_delta"]))
     assert float(got["覆盖率变化(百分点)"]) == pytest.approx(float(want["coverage_pct_delta"]))
+    # the reloaded scenario covers as many elders as the page's change list applied directly
+    listed = apply_scenario(region, new_scenario("页面修改", base_version=region.path.name, changes=pending),
+                            settings=S, minutes=15, mode="walk")
+    direct, _ = region_coverage(listed.region, settings=listed.settings, minutes=listed.minutes, mode=listed.mode,
+                                by="street")
+    assert int(got["覆盖人数（方案B）"]) == int(direct.iloc[-1]["covered"])
+    assert int(direct.iloc[-1]["covered"]) != int(want["covered_a"])  # the changes do change coverage
     assert len(_maps(at)) >= 6  # coverage, gaps, point picker, comparison, and A and B side by side
     at.selectbox(key="planner_cmp_a").select("测试方案")
     _button(at, "比较").click()
     _run(at)  # a scenario compared with itself: no duplicate map keys, all deltas zero
     assert (_table(at, "覆盖人数变化")["覆盖人数变化"].astype(int) == 0).all()
     _assert_private_and_offline(at, region)
-    json.dumps(saved, ensure_ascii=False)  # saved scenarios stay plain JSON
 
 
 class _Upload:
@@ -177,15 +187,20 @@ class _Upload:
         return self._data
 
 
-def test_uploaded_candidates_and_downloads(region) -> None:
-    from views.planner import _read_upload, geojson_bytes, table_bytes
+def test_uploaded_candidates() -> None:
+    from views.planner import _read_upload
 
     csv = "编号,经度,纬度\nA1,24.94,60.17\nA2,,60.16\nA3,24.95,60.165\n".encode("utf-8-sig")
     candidates = _read_upload(_Upload("候选点.csv", csv))
     assert list(candidates["candidate_id"]) == ["A1", "A3"]
+
+
+def test_download_files(region) -> None:
+    """The page's downloads (data.exports): XLSX and CSV read back equal, GeoJSON keeps the reasons."""
     table = pd.DataFrame({"名称": ["甲社区", "合计"], "覆盖率(%)": [50.0, 75.5]})
-    assert pd.read_excel(io.BytesIO(table_bytes(table, "xlsx"))).equals(table)
-    assert table_bytes(table, "csv").decode("utf-8-sig").splitlines()[0] == "名称,覆盖率(%)"
+    assert pd.read_excel(io.BytesIO(xlsx_bytes(table))).equals(table)
+    assert csv_bytes(table).decode("utf-8-sig").splitlines()[0] == "名称,覆盖率(%)"
+    assert pd.read_csv(io.BytesIO(csv_bytes(table)), encoding="utf-8-sig").equals(table)
     cells, _ = gaps(region, settings=S, minutes=10, kind=DAY)
     assert json.loads(geojson_bytes(cells))["features"][0]["properties"]["reason"] == cells.iloc[0]["reason"]
 

@@ -1,4 +1,5 @@
-"""数据管理 (staff): upload a file, see and download its validation report, import the good rows.
+"""数据管理 (staff): the region's manifest and sources, upload a file, see and download its validation
+report, import the good rows; the audit log for admins; the import commands.
 
 The same functions as ``eldermap validate`` and ``eldermap import`` (:mod:`data.validate`,
 :mod:`data.importer`): the upload is written to a private temporary folder, validated against the
@@ -18,11 +19,12 @@ import streamlit as st
 
 from data import audit, store
 from data.importer import import_region
+from data.provenance import layers_table, provenance_banner_zh, sources_table
 from data.schema import TABLE_ZH
 from data.validate import validate_table, write_report
 from geo import osm
 from geo.errors import ElderMapError
-from geo.settings import Settings
+from geo.settings import Settings, settings_digest
 
 CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
                "gcj02": "GCJ-02（高德、腾讯地图）", "bd09": "BD-09（百度地图）"}
@@ -35,9 +37,65 @@ def _validate(path: Path, table: str, crs: str, region: store.Region, settings: 
                           region_extent=osm.extent(region.road_nodes), roads=region.road_edges)
 
 
-def render(region: store.Region, settings: Settings, *, user: str = "", role: str = "",
-           regions_root: Path | None = None) -> None:
-    """The upload–validate–import section of the data page (the caller checked the login)."""
+IMPORT_COMMANDS = (
+    "# 校验一个文件（不入库），输出问题报告\n"
+    "eldermap validate facilities 养老设施.xlsx --crs gcj02 --region demo\n"
+    "eldermap validate elders 老年人.xlsx --region demo\n\n"
+    "# 导入为地区的新版本\n"
+    "eldermap import 我的地区 --roads 道路.osm.pbf --areas 社区边界.geojson \\\n"
+    "    --facilities 养老设施.xlsx --facility-crs gcj02 --elders 老年人.xlsx\n\n"
+    "# 查看地区、生成演示地区\n"
+    "eldermap info demo\n"
+    "eldermap demo"
+)
+
+
+def render(region: store.Region | None, settings: Settings, *, settings_source: str = "", user: str = "",
+           role: str = "", regions_root: Path | None = None) -> None:
+    """The data page below its title (the caller checked the login): the region's manifest, the upload
+    section, the audit log for admins, and the import commands (also without a region)."""
+    if region is not None:
+        render_manifest(region, settings, settings_source=settings_source)
+        render_upload(region, settings, user=user, role=role, regions_root=regions_root)
+        if role == "admin":
+            render_audit(regions_root=regions_root)
+    render_commands()
+
+
+def render_manifest(region: store.Region, settings: Settings, *, settings_source: str = "") -> None:
+    """Version, dates, CRS and settings digests of the region, the demo banner, its layers and sources."""
+    m = region.manifest
+    st.subheader(f"地区：{region.name}")
+    st.dataframe(pd.DataFrame({
+        "项目": ["数据版本", "创建时间（UTC）", "格式", "坐标系", "导入时设置摘要", "当前设置摘要"],
+        "内容": [str(m.get("version", region.version)), str(m.get("created_at", "")), str(m.get("format", "")),
+               str(m.get("crs", "")), str(m.get("settings_digest", "（未记录）")),
+               f"{settings_digest(settings)}（{settings_source}）"],
+    }), hide_index=True)
+    if m.get("settings_digest") and m["settings_digest"] != settings_digest(settings):
+        st.warning("当前设置与导入时的设置不同：校验和统计结果可能与导入时不一致。")
+    banner = provenance_banner_zh(m)
+    if banner:
+        st.warning(banner, icon=":material/info:")
+    st.subheader("图层")
+    st.dataframe(layers_table(m), hide_index=True, width="stretch")
+    sources = sources_table(m)
+    if not sources.empty:
+        st.subheader("数据来源")
+        st.dataframe(sources, hide_index=True, width="stretch")
+
+
+def render_commands() -> None:
+    """How to validate and import from the command line."""
+    st.subheader("导入数据（命令行）")
+    st.markdown("先校验，按问题报告中的行号改正文件，再导入。导入生成新版本，旧版本保留，中途失败不影响现有数据。")
+    st.code(IMPORT_COMMANDS, language="bash")
+    st.caption("完整参数见 `eldermap --help`；字段说明见 `eldermap schema`。")
+
+
+def render_upload(region: store.Region, settings: Settings, *, user: str = "", role: str = "",
+                  regions_root: Path | None = None) -> None:
+    """The upload–validate–import section of the data page."""
     st.subheader("上传并校验数据文件")
     st.caption("支持 CSV（UTF-8 或 GBK）、Excel（.xlsx）、GeoJSON、GeoPackage、GeoParquet。先校验，看清问题报告，再导入"
                "可导入的行；导入生成新的数据版本，旧版本保留。")

@@ -12,67 +12,54 @@ The caller (``app.py``) has checked the login and shown the page title.
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from data import audit, store
+from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_bytes, xlsx_bytes
+from data.plan_inputs import add_changes_from_file, read_candidates
 from data.store import Region
-from geo import hexes
 from geo.errors import ElderMapError
+from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, GAP_COLUMNS_ZH, MODE_ZH, SITE_COLUMNS_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import (
-    add_areas,
+    add_change_cells,
+    add_change_legend,
+    add_coverage_cells,
+    add_coverage_legend,
     add_facilities,
-    add_legend,
-    add_roads,
-    bind_tooltip,
-    escape_text,
-    map_coordinates,
-    map_lat_lon,
-    new_map,
+    add_gap_cells,
+    add_layer_control,
+    add_need_legend,
+    add_sites,
+    add_sites_legend,
+    map_lon_lat,
 )
-from layers.basemap import to_map_crs
-from planning.coverage import COVERAGE_COLUMNS_ZH, region_coverage
-from planning.gaps import GAP_COLUMNS_ZH, gaps
+from layers.basemap import layers_bounds
+from planning.coverage import region_coverage
+from planning.gaps import gaps
 from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
-from planning.sites import SITE_COLUMNS_ZH, read_candidates, site_facilities
+from planning.sites import site_facilities
+from views.context import region_map
 from views.maps import show_map
 
+if TYPE_CHECKING:
+    import folium
+
 ALL_KINDS_ZH = "全部"
-MODES_ZH: dict[str, str] = {"步行": "walk", "驾车": "drive"}
+MODES_ZH: dict[str, str] = {zh: mode for mode, zh in MODE_ZH.items()}
+"""Travel modes as the radio buttons show them: "步行" -> "walk" (the inverse of :data:`geo.labels.MODE_ZH`)."""
 CUSTOM_ZH = "自定义"
 LEVELS_ZH: dict[str, str] = {"社区": "community", "街道": "street"}
 SOLVERS_ZH: dict[str, str] = {"HiGHS（精确求解）": "highs", "贪心（快速近似）": "greedy"}
 BASE_LABEL_ZH = "现状（base）"
-SUPPRESSED_COLOR = "#bdbdbd"
-COVERAGE_CLASSES: tuple[tuple[float, str, str], ...] = (
-    (95.0, "#1a9850", "95% 及以上"),
-    (80.0, "#91cf60", "80%–95%"),
-    (50.0, "#fee08b", "50%–80%"),
-    (0.0, "#d73027", "低于 50%"),
-)
-"""Coverage classes of the cell map: (lower bound %, colour, label), highest first."""
-NEED_COLORS: tuple[str, ...] = ("#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
-"""Weighted-need classes of the gap map (quartiles of the largest need), lightest first."""
-GAIN_COLOR, LOSS_COLOR = "#1a9850", "#d73027"
-SITE_COLOR = "#6a3d9a"
-COMPARE_COLUMNS_ZH: dict[str, str] = {
-    "code": "区划代码", "name": "名称", "elders": "老年人数", "covered_a": "覆盖人数（方案A）",
-    "covered_b": "覆盖人数（方案B）", "covered_delta": "覆盖人数变化", "coverage_pct_a": "覆盖率A(%)",
-    "coverage_pct_b": "覆盖率B(%)", "coverage_pct_delta": "覆盖率变化(百分点)",
-    "beds_per_1000_a": "千名老人可及床位A", "beds_per_1000_b": "千名老人可及床位B",
-    "beds_per_1000_delta": "千名老人可及床位变化",
-}
 STATUS_ZH: dict[str, str] = {
     "optimal": "已证明最优",
     "time_limit": "达到计算时间上限，给出目前最好的方案",
@@ -93,44 +80,6 @@ def kind_options(region: Region, settings: Settings) -> list[str]:
     return [ALL_KINDS_ZH, *kinds]
 
 
-def coverage_color(pct: float) -> str:
-    """Fill colour of a coverage percentage (:data:`COVERAGE_CLASSES`)."""
-    return next(colour for low, colour, _ in COVERAGE_CLASSES if pct >= low or low == 0.0)
-
-
-def need_color(need: float, top: float) -> str:
-    """Fill colour of a weighted need, in quartiles of the largest need ``top``."""
-    if top <= 0:
-        return NEED_COLORS[0]
-    return NEED_COLORS[min(int(4 * need / top), 3) if need < top else 3]
-
-
-def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
-    """A table as CSV (UTF-8 with BOM, for Excel on Chinese Windows) or XLSX bytes, built in memory."""
-    if fmt == "csv":
-        return df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        df.to_excel(writer, index=False, sheet_name="Sheet1")
-    return buffer.getvalue()
-
-
-def geojson_bytes(gdf: gpd.GeoDataFrame) -> bytes:
-    """A GeoDataFrame as GeoJSON (EPSG:4326) bytes."""
-    return gdf.to_crs("EPSG:4326").to_json(ensure_ascii=False, drop_id=True).encode("utf-8")
-
-
-def region_bounds(region: Region) -> tuple[float, float, float, float] | None:
-    """``(min_lon, min_lat, max_lon, max_lat)`` of roads, areas and facilities; None when empty."""
-    boxes = [layer.to_crs("EPSG:4326").total_bounds for layer in (region.road_edges, region.areas, region.facilities)
-             if not layer.empty and layer.crs is not None]
-    boxes = [b for b in boxes if np.isfinite(b).all()]
-    if not boxes:
-        return None
-    s = np.vstack(boxes)
-    return float(s[:, 0].min()), float(s[:, 1].min()), float(s[:, 2].max()), float(s[:, 3].max())
-
-
 def change_text_zh(change: dict[str, Any], names: dict[str, str]) -> str:
     """One scenario change in words."""
     fid = change["id"]
@@ -145,6 +94,11 @@ def change_text_zh(change: dict[str, Any], names: dict[str, str]) -> str:
     return f"修改 {label}：{fields.replace('beds_total', '床位')}"
 
 
+def _of_kind(facilities: gpd.GeoDataFrame, kind: str | None) -> gpd.GeoDataFrame:
+    """The facilities of one kind (all when ``kind`` is None)."""
+    return facilities if kind is None else facilities[facilities["kind"] == kind]
+
+
 def next_facility_id(existing: Sequence[str], changes: Sequence[dict[str, Any]]) -> str:
     """A new facility id "N1", "N2"… not used by the region or the pending changes."""
     used = {str(i) for i in existing} | {str(c.get("id")) for c in changes}
@@ -152,19 +106,6 @@ def next_facility_id(existing: Sequence[str], changes: Sequence[dict[str, Any]])
     while f"N{n}" in used:
         n += 1
     return f"N{n}"
-
-
-def cells_layer(cells: gpd.GeoDataFrame, *, fill: Callable[[Any], str], label: Callable[[Any], str],
-                threshold: int) -> gpd.GeoDataFrame:
-    """Hexagons with ``fill`` colour and escaped tooltip ``label``; cells with fewer than ``threshold``
-    elders are grey and say only that."""
-    rows = list(cells.itertuples(index=False))
-    small = [int(r.elders) < threshold for r in rows]
-    return gpd.GeoDataFrame({
-        "fill": [SUPPRESSED_COLOR if s else fill(r) for r, s in zip(rows, small, strict=True)],
-        "label": [escape_text(f"老年人少于 {threshold} 人，不显示数字" if s else label(r))
-                  for r, s in zip(rows, small, strict=True)],
-    }, geometry=list(cells.geometry), crs=cells.crs)
 
 
 # ---------------------------------------------------------------- cached computations
@@ -195,7 +136,7 @@ def _scenario_cells(path: str, scenario_json: str, minutes: float, mode: str, ki
     applied = apply_scenario(_region, json.loads(scenario_json), settings=_settings, minutes=minutes, mode=mode)
     cells, _ = region_coverage(applied.region, settings=applied.settings, minutes=applied.minutes, mode=applied.mode,
                                kind=kind, by="h3")
-    return cells[~cells["code"].isin(["合计", "未归属"])]
+    return cells
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -209,36 +150,11 @@ def _compare(path: str, a_json: str, b_json: str, minutes: float, mode: str, kin
 # ---------------------------------------------------------------- maps
 
 
-def _new_map(region: Region, settings: Settings) -> folium.Map | None:
-    bounds = region_bounds(region)
-    if bounds is None:
-        st.info("该地区没有可在地图上显示的数据。")
-        return None
-    m = new_map(bounds, tiles_url=settings.tiles_url or None, attribution=settings.tiles_attribution,
-                coordinates=settings.tiles_coordinates)
-    add_roads(m, region.road_edges)
-    add_areas(m, region.areas, level="community")
-    return m
-
-
-def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, name: str) -> None:
-    """One FeatureGroup of hexagons with columns ``fill`` and ``label`` (already escaped)."""
-    group = folium.FeatureGroup(name=name, control=True)
-    if len(cells):
-        shapes = to_map_crs(cells, name, coordinates=map_coordinates(m))
-        folium.GeoJson(
-            shapes.__geo_interface__,
-            style_function=lambda f: {"color": "#555555", "weight": 0.5, "fillColor": f["properties"]["fill"],
-                                      "fillOpacity": 0.6},
-            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True),
-        ).add_to(group)
-    group.add_to(m)
-
-
 def _show_map(m: folium.Map, *, key: str, returned_objects: Sequence[str] = (),
               height_px: int = 520) -> dict[str, Any] | None:
-    """Show a map with Leaflet served by the app; panning reruns nothing unless ``returned_objects``."""
-    folium.LayerControl(collapsed=False).add_to(m)
+    """Show a map with its layer control and Leaflet served by the app; panning reruns nothing unless
+    ``returned_objects``."""
+    add_layer_control(m)
     return show_map(m, key=key, returned_objects=returned_objects, height_px=height_px)
 
 
@@ -263,13 +179,11 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
 def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFrame | None = None,
                *, xlsx: bool = True) -> None:
     cols = st.columns(3)
-    cols[0].download_button("下载 CSV", table_bytes(table, "csv"), f"{stem}.csv", "text/csv", key=f"{prefix}_csv")
+    cols[0].download_button("下载 CSV", csv_bytes(table), f"{stem}.csv", CSV_MIME, key=f"{prefix}_csv")
     if xlsx:
-        cols[1].download_button("下载 Excel", table_bytes(table, "xlsx"), f"{stem}.xlsx",
-                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                key=f"{prefix}_xlsx")
+        cols[1].download_button("下载 Excel", xlsx_bytes(table), f"{stem}.xlsx", XLSX_MIME, key=f"{prefix}_xlsx")
     if geo is not None:
-        cols[2].download_button("下载 GeoJSON", geojson_bytes(geo), f"{stem}.geojson", "application/geo+json",
+        cols[2].download_button("下载 GeoJSON", geojson_bytes(geo), f"{stem}.geojson", GEOJSON_MIME,
                                 key=f"{prefix}_geojson")
 
 
@@ -282,20 +196,14 @@ def _coverage_tab(region: Region, settings: Settings) -> None:
     table, cells = _coverage(str(region.path), kind, mode, minutes, LEVELS_ZH[level_zh], settings_digest(settings),
                              region, settings)
     total = table.iloc[-1]
-    st.markdown(f"**{minutes:g} 分钟{[k for k, v in MODES_ZH.items() if v == mode][0]}服务圈**"
+    st.markdown(f"**{minutes:g} 分钟{mode_zh(mode)}服务圈**"
                 f"（{kind or '全部类型设施'}）：覆盖老年人 {int(total['covered'])} / {int(total['elders'])} 人，"
                 f"覆盖率 {total['coverage_pct']:.2f}%")
-    m = _new_map(region, settings)
+    m = region_map(region, settings)
     if m is not None:
-        cells = cells[~cells["code"].isin(["合计", "未归属"])]
-        shapes = gpd.GeoDataFrame(cells, geometry=[hexes.cell_polygon(c) for c in cells["code"]], crs="EPSG:4326")
-        _add_cells(m, cells_layer(shapes, fill=lambda r: coverage_color(float(r.coverage_pct)),
-                                  label=lambda r: f"覆盖率 {r.coverage_pct:.1f}%（{r.covered}/{r.elders} 人）",
-                                  threshold=settings.suppression_threshold), "网格覆盖率")
-        shown = region.facilities if kind is None else region.facilities[region.facilities["kind"] == kind]
-        add_facilities(m, shown, kinds=settings.facility_kinds, legend=False)
-        add_legend(m, "覆盖率", [(label, colour) for _, colour, label in COVERAGE_CLASSES]
-                   + [(f"老年人少于 {settings.suppression_threshold} 人", SUPPRESSED_COLOR)], position="bottomleft")
+        add_coverage_cells(m, cells, threshold=settings.suppression_threshold)
+        add_facilities(m, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)
+        add_coverage_legend(m, threshold=settings.suppression_threshold)
         _show_map(m, key="planner_cov_map")
     st.subheader(f"按{level_zh}统计")
     shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
@@ -311,16 +219,11 @@ def _gaps_tab(region: Region, settings: Settings) -> None:
         return
     top = comm.iloc[0]
     st.markdown(f"缺口最大的社区：**{top['name'] or top['code']}** — {top['reason']}")
-    m = _new_map(region, settings)
+    m = region_map(region, settings)
     if m is not None:
-        top_need = float(cells["weighted_need"].max()) if len(cells) else 0.0
-        _add_cells(m, cells_layer(cells, fill=lambda r: need_color(float(r.weighted_need), top_need),
-                                  label=lambda r: f"第 {r.rank} 位：{r.reason}；加权需求 {r.weighted_need:g}",
-                                  threshold=settings.suppression_threshold), "服务缺口网格")
-        add_facilities(m, region.facilities if kind is None else region.facilities[region.facilities["kind"] == kind],
-                       kinds=settings.facility_kinds, legend=False)
-        add_legend(m, "加权需求", [("较低", NEED_COLORS[0]), ("中等", NEED_COLORS[1]), ("较高", NEED_COLORS[2]),
-                                  ("最高", NEED_COLORS[3])], position="bottomleft")
+        add_gap_cells(m, cells, threshold=settings.suppression_threshold)
+        add_facilities(m, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)
+        add_need_legend(m)
         _show_map(m, key="planner_gap_map")
     st.subheader("社区排名")
     comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=GAP_COLUMNS_ZH)
@@ -391,25 +294,14 @@ def _sites_tab(region: Region, settings: Settings) -> None:
         f"求解：{'HiGHS' if summary['solver'] == 'highs' else '贪心算法'}，{status_zh}{gap_zh}"
         f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）"
     )
-    m = _new_map(region, settings)
+    m = region_map(region, settings)
     if m is not None:
         cells, _ = _gaps(str(region.path), summary["kind"] if summary["kind"] in kinds[1:] else None,
                          summary["mode"], float(summary["minutes"]), settings_digest(settings), region, settings)
-        top_need = float(cells["weighted_need"].max()) if len(cells) else 0.0
-        _add_cells(m, cells_layer(cells, fill=lambda r: need_color(float(r.weighted_need), top_need),
-                                  label=lambda r: f"服务缺口：{r.reason}",
-                                  threshold=settings.suppression_threshold), "服务缺口网格")
+        add_gap_cells(m, cells, threshold=settings.suppression_threshold, ranked=False)
         add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
-        group = folium.FeatureGroup(name="推荐新址", control=True)
-        for row in sites.itertuples(index=False):
-            marker = folium.CircleMarker(location=map_lat_lon(m, row.lon, row.lat), radius=12, color="#111111",
-                                         weight=3, fill=True, fill_color=SITE_COLOR, fill_opacity=0.95)
-            bind_tooltip(marker, f"推荐新址 {row.rank}：{row.community_name or '（社区外）'}，"
-                                 f"新增覆盖 {row.newly_covered} 人")
-            marker.add_to(group)
-        group.add_to(m)
-        add_legend(m, "图例", [("推荐新址", SITE_COLOR), ("服务缺口（颜色越深需求越大）", NEED_COLORS[3])],
-                   position="bottomleft")
+        add_sites(m, sites)
+        add_sites_legend(m)
         _show_map(m, key="planner_sites_map")
     table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
@@ -443,7 +335,7 @@ def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> N
 
 def _pick_point_map(region: Region, settings: Settings) -> None:
     """A map to click: the click fills the longitude and latitude of the new facility."""
-    m = _new_map(region, settings)
+    m = region_map(region, settings)
     if m is None:
         return
     add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
@@ -451,13 +343,7 @@ def _pick_point_map(region: Region, settings: Settings) -> None:
     clicked = (result or {}).get("last_clicked")
     if clicked and clicked != st.session_state.get("planner_last_click"):
         st.session_state["planner_last_click"] = clicked
-        # the map is drawn in WGS-84 unless GCJ-02 tiles are configured; then shift back
-        lon, lat = float(clicked["lng"]), float(clicked["lat"])
-        if map_coordinates(m) == "gcj02":
-            from geo.coords import to_wgs84
-
-            x, y = to_wgs84(np.array([lon]), np.array([lat]), "gcj02")
-            lon, lat = float(x[0]), float(y[0])
+        lon, lat = map_lon_lat(m, float(clicked["lat"]), float(clicked["lng"]))  # back from GCJ-02 tiles if any
         st.session_state["planner_add_lon"] = round(lon, 6)
         st.session_state["planner_add_lat"] = round(lat, 6)
 
@@ -467,7 +353,7 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
     names = dict(zip(fac["id"].astype(str), fac["name"].astype(str), strict=True)) if len(fac) else {}
     saved = store.list_scenarios(region.name, root=regions_root)
     st.caption(f"已保存的方案：{'、'.join(saved) if saved else '无'}")
-    bounds = region_bounds(region) or (0.0, 0.0, 0.0, 0.0)
+    bounds = layers_bounds(region.road_edges, region.areas, region.facilities) or (0.0, 0.0, 0.0, 0.0)
     st.session_state.setdefault("planner_add_lon", round((bounds[0] + bounds[2]) / 2, 6))
     st.session_state.setdefault("planner_add_lat", round((bounds[1] + bounds[3]) / 2, 6))
 
@@ -505,8 +391,6 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
     upload = st.file_uploader("或上传新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）", type=["csv", "xlsx"],
                               key="planner_add_upload")
     if upload is not None and st.button("把清单中的设施加入方案", key="planner_add_upload_go"):
-        from planning.scenario import add_changes_from_file
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(upload.name).name
             path.write_bytes(upload.getvalue())
@@ -587,14 +471,10 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
     total = areas.iloc[-1]
     st.markdown(f"**{b_name} 相对 {a_name}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
                 f"（{int(total['covered_delta']):+d} 人），覆盖率变化 {total['coverage_pct_delta']:+.2f} 个百分点")
-    m = _new_map(region, settings)
+    m = region_map(region, settings)
     if m is not None:
-        _add_cells(m, cells_layer(cells, fill=lambda r: GAIN_COLOR if r.covered_delta > 0 else LOSS_COLOR,
-                                  label=lambda r: f"{r.change} {int(r.covered_delta):+d} 人",
-                                  threshold=settings.suppression_threshold), "覆盖变化网格")
-        add_legend(m, "覆盖变化", [("增加覆盖", GAIN_COLOR), ("失去覆盖", LOSS_COLOR),
-                                  (f"老年人少于 {settings.suppression_threshold} 人", SUPPRESSED_COLOR)],
-                   position="bottomleft")
+        add_change_cells(m, cells, threshold=settings.suppression_threshold)
+        add_change_legend(m, threshold=settings.suppression_threshold)
         _show_map(m, key="planner_cmp_map")
     # side by side: each scenario's coverage per cell, same colours
     digest = settings_digest(settings)
@@ -603,13 +483,9 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
             st.markdown(f"**{name}**")
             shown = _scenario_cells(str(region.path), json.dumps(scenario, ensure_ascii=False, sort_keys=True),
                                     minutes, mode, kind, digest, region, settings)
-            side = _new_map(region, settings)
+            side = region_map(region, settings)
             if side is not None:
-                shapes = gpd.GeoDataFrame(shown, geometry=[hexes.cell_polygon(c) for c in shown["code"]],
-                                          crs="EPSG:4326")
-                _add_cells(side, cells_layer(shapes, fill=lambda r: coverage_color(float(r.coverage_pct)),
-                                             label=lambda r: f"覆盖率 {r.coverage_pct:.1f}%（{r.covered}/{r.elders} 人）",
-                                             threshold=settings.suppression_threshold), "网格覆盖率")
+                add_coverage_cells(side, shown, threshold=settings.suppression_threshold)
                 _show_map(side, key=f"planner_cmp_side_{side_key}", height_px=360)
     table = areas.rename(columns=COMPARE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")

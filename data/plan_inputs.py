@@ -1,0 +1,106 @@
+"""Planners' own input files: candidate sites, exclusion areas, lists of new facilities.
+
+The readers behind ``eldermap site --candidates/--exclude``, ``eldermap scenario --add-file`` and
+the planner page's uploads. They turn a file into the plain objects :mod:`planning` works on
+(points in EPSG:4326, scenario change dicts); planning itself never reads files.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from data.readers import read_table
+from geo.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+ADD_FILE_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "设施编号", "机构编号"), "name": ("name", "名称", "设施名称"),
+    "kind": ("kind", "类型", "设施类型"), "lon": ("lon", "经度", "lng"), "lat": ("lat", "纬度"),
+    "beds_total": ("beds_total", "床位", "床位总数"), "beds_nursing": ("beds_nursing", "护理型床位"),
+    "services": ("services", "服务项目"),
+}
+"""Header names accepted in a list of new facilities (Chinese or English)."""
+
+
+def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
+    """A planner's candidate list: GeoJSON/GeoPackage/Shapefile points, or CSV/XLSX with 经度/纬度 (lon/lat).
+
+    Returns ``candidate_id`` (the file's id/编号/名称 column, else the row number) and point geometry
+    in EPSG:4326. Rows without coordinates are reported and skipped.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt", ".xlsx", ".xls"}:
+        raw = read_table(path, "facilities").frame  # header detection by the facility fields (经度, 纬度, 名称…)
+        lon_col = next((c for c in raw.columns if str(c).strip().lower() in {"lon", "lng", "经度", "longitude", "x"}), None)
+        lat_col = next((c for c in raw.columns if str(c).strip().lower() in {"lat", "纬度", "latitude", "y"}), None)
+        if lon_col is None or lat_col is None:
+            raise InputFileError(f"候选点文件 {path.name} 缺少“经度”“纬度”两列（收到列：{'、'.join(map(str, raw.columns))}）",
+                                 f"{path}: no lon/lat columns")
+        lon = pd.to_numeric(raw[lon_col], errors="coerce")
+        lat = pd.to_numeric(raw[lat_col], errors="coerce")
+        frame = gpd.GeoDataFrame(raw, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+        bad = lon.isna() | lat.isna()
+    else:
+        try:
+            frame = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise InputFileError(f"无法读取候选点文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
+        if frame.crs is None:
+            raise InputFileError(f"候选点文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
+        frame = frame.to_crs("EPSG:4326")
+        frame["geometry"] = [g.centroid if g is not None and g.geom_type != "Point" else g for g in frame.geometry]
+        bad = frame.geometry.isna() | frame.geometry.is_empty
+    if bad.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
+        log.warning("%s: %d candidate rows without coordinates skipped (rows %s)", path.name, int(bad.sum()), rows)
+    frame = frame[~bad.to_numpy()].reset_index(drop=True)
+    id_col = next((c for c in frame.columns if str(c).strip().lower() in {"id", "candidate_id", "编号", "名称", "name"}), None)
+    ids = frame[id_col].astype(str) if id_col is not None else pd.Series([f"C{i + 1}" for i in range(len(frame))])
+    if len(frame) == 0:
+        raise InputFileError(f"候选点文件 {path.name} 中没有带坐标的候选点", f"{path}: no candidates with coordinates")
+    return gpd.GeoDataFrame({"candidate_id": ids.to_numpy()}, geometry=frame.geometry.values, crs="EPSG:4326")
+
+
+def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
+    """Exclusion areas (polygons: parks, water, protected land) from any geo file with a CRS, in EPSG:4326."""
+    path = Path(path)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputFileError(f"无法读取排除区域文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
+    if frame.crs is None:
+        raise InputFileError(f"排除区域文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
+    return frame.to_crs("EPSG:4326")
+
+
+def add_changes_from_file(path: str | Path) -> list[dict[str, Any]]:
+    """"add" changes from a list of new facilities (CSV in UTF-8/GBK, or XLSX): 编号、名称、类型、经度、纬度、床位….
+
+    Rows without an id get ``N<row>``; each change carries ``_row`` (the spreadsheet row) so that
+    errors can name it. Checking happens when the changes are applied
+    (:func:`planning.scenario.apply_changes`).
+    """
+    frame = read_table(path, "facilities").frame
+    lookup = {str(c).strip().lower(): c for c in frame.columns}
+    changes: list[dict[str, Any]] = []
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        change: dict[str, Any] = {"op": "add"}
+        for key, names in ADD_FILE_ALIASES.items():
+            column = next((lookup[n] for n in names if n in lookup), None)
+            if column is not None and str(row[column]).strip() not in {"", "nan", "None", "<NA>"}:
+                change[key] = row[column]
+        change.setdefault("id", f"N{row_no - 1}")
+        change["_row"] = row_no
+        changes.append(change)
+    return changes
+
+
+__all__ = ["ADD_FILE_ALIASES", "add_changes_from_file", "read_candidates", "read_exclusions"]

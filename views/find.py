@@ -1,0 +1,600 @@
+"""找养老服务 (public): search and recommend, for elders and their families.
+
+A starting point (place search in the offline gazetteer, a click on a map, an area, or a family
+member's address), one needs form turned into a :class:`planning.recommend.Needs`, ranked
+facilities with plain reasons and the ones left out with why, a facility card with its reach on
+the streets, and a side-by-side comparison of up to three; below, the map of all facilities, their
+counts and the full public list.
+
+The page reads facilities, areas, roads and buildings only — never elder records. Text from the
+data is shown through :func:`views.text.md_escape` (Markdown) or in tables and map popups
+(escaped there). The maps are drawn by :mod:`layers` (:mod:`layers.find` for the pins and reach).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.geometry
+import streamlit as st
+
+from data.provenance import provenance_banner_zh
+from data.schema import ABILITY_LEVELS, NATURES
+from data.store import Region
+from geo.coords import to_wgs84
+from geo.errors import ElderMapError
+from geo.gazetteer import Gazetteer, Place, geocode_online
+from geo.labels import AREA_LEVEL_ZH, mode_zh
+from geo.settings import Settings, settings_digest
+from layers import add_facilities, add_layer_control, public_facility_records
+from layers.basemap import to_map_crs
+from layers.facilities import format_grade, format_price_yuan_month
+from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
+from planning.coverage import facility_snap_for, network_for, region_isochrones
+from planning.recommend import Needs, needs_summary_zh, recommend, travel_minutes
+from views.context import region_map
+from views.maps import show_map
+from views.text import md_escape
+
+CLUSTER_ABOVE = 100
+"""The overview map groups facilities into clusters (served offline) when it shows more than this many."""
+FIND_ORIGIN_WAYS: tuple[str, ...] = ("输入地址或地名", "在地图上点选", "按区域选择")
+TRAVEL_MODES_ZH: dict[str, str] = {"步行": "walk", "驾车": "drive"}
+GRADE_CHOICES: tuple[str, ...] = ("不限", "一级", "二级", "三级", "四级", "五级")
+ABILITY_NOT_STATED = "未填写"
+ABILITY_EXPLAINED_ZH = (
+    "能力等级（GB/T 42195）：能力完好＝日常生活能自理；轻度失能＝洗澡、上下楼等少数事情要人搭把手；"
+    "中度失能＝穿衣、如厕、走动等多项要人帮助；重度失能＝大部分日常活动要人照护；完全失能＝完全依靠他人照护（如长期卧床）。"
+)
+RESULT_LIMIT = 10
+COMPARE_MAX = 3
+CARD_TRAVEL_LIMIT_MIN = 120.0
+"""Search limit of the travel time shown on a facility card (beyond it: "超过 120 分钟")."""
+COMPARE_ROWS: tuple[str, ...] = ("类型", "出行时间", "服务项目", "床位/空余/护理型", "等级", "月收费", "性质", "电话",
+                                 "地址")
+FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_last_click", "find_origin_map",
+                                    "find_needs", "find_needs_age", "find_selected")
+"""Session state forgotten when the user switches to another region (version)."""
+
+
+# ---------------------------------------------------------------- helpers (no streamlit calls)
+
+
+def kinds_in_order(facilities: pd.DataFrame, settings: Settings) -> list[str]:
+    """Kinds present in the data, in settings order, unknown kinds after."""
+    if facilities.empty or "kind" not in facilities.columns:
+        return []
+    present = set(facilities["kind"].dropna().astype(str))
+    return [k for k in settings.facility_kinds if k in present] + sorted(present - set(settings.facility_kinds))
+
+
+def kind_counts(facilities: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """Number of facilities per kind."""
+    counts = facilities["kind"].astype(str).value_counts() if not facilities.empty else pd.Series(dtype="int64")
+    return pd.DataFrame({"类型": kinds, "数量": [int(counts.get(k, 0)) for k in kinds]})
+
+
+def public_facility_table(facilities: pd.DataFrame) -> pd.DataFrame:
+    """Facilities for the public: public fields only, as readable Chinese text."""
+    rows = []
+    for r in public_facility_records(facilities):
+        rows.append({
+            "名称": r["name"] or "",
+            "类型": r["kind"] or "",
+            "服务项目": "、".join(r["services"] or []),
+            "床位": "" if r["beds_total"] is None else str(r["beds_total"]),
+            "空余床位": "" if r["beds_free"] is None else str(r["beds_free"]),
+            "等级": format_grade(r["grade"]),
+            "月收费": format_price_yuan_month(r["price_min_yuan_month"], r["price_max_yuan_month"]),
+            "性质": r["nature"] or "",
+            "电话": r["phone"] or "",
+            "地址": r["address"] or "",
+        })
+    return pd.DataFrame(rows, columns=["名称", "类型", "服务项目", "床位", "空余床位", "等级", "月收费", "性质",
+                                       "电话", "地址"])
+
+
+def area_choices(areas: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+    """Areas with a polygon as ``{label: (lon, lat)}``, in code order (a district, its streets, their
+    communities); the point is a representative point inside the area. Labels are "花园社区（社区/村）",
+    with the parent's name added when two areas share a name and level."""
+    if areas.empty or areas.crs is None or "name" not in areas.columns:
+        return {}
+    shapes = to_map_crs(areas, "区划")
+    shapes = shapes[~(shapes.geometry.isna() | shapes.geometry.is_empty) & shapes["name"].notna()]
+    if shapes.empty:
+        return {}
+    codes = shapes["code"].astype(str) if "code" in shapes.columns else pd.Series("", index=shapes.index)
+    shapes = shapes.assign(_code=codes).sort_values("_code", kind="stable")
+    names_by_code = dict(zip(shapes["_code"], shapes["name"].astype(str), strict=True))
+    levels = shapes["level"].astype(str) if "level" in shapes.columns else pd.Series("", index=shapes.index)
+    parents = shapes["parent_code"] if "parent_code" in shapes.columns else pd.Series(None, index=shapes.index)
+    base = [f"{n}（{AREA_LEVEL_ZH.get(lv, '区域')}）" for n, lv in zip(shapes["name"].astype(str), levels, strict=True)]
+    repeated = pd.Series(base).duplicated(keep=False).to_numpy()
+    points = shapes.geometry.representative_point()
+    out: dict[str, tuple[float, float]] = {}
+    for label, dup, name, level, parent, point in zip(base, repeated, shapes["name"].astype(str), levels, parents,
+                                                      points, strict=True):
+        if dup and not pd.isna(parent) and str(parent) in names_by_code:
+            label = f"{name}（{names_by_code[str(parent)]}，{AREA_LEVEL_ZH.get(level, '区域')}）"
+        out.setdefault(label, (float(point.x), float(point.y)))
+    return out
+
+
+def grade_from_choice(choice: str) -> int | None:
+    """"不限" -> None, "三级" -> 3."""
+    return GRADE_CHOICES.index(choice) if choice in GRADE_CHOICES[1:] else None
+
+
+def travel_text_zh(minutes: float | None, mode: str, kind: str | None, *, limit_min: float, settings: Settings,
+                   origin_snapped: bool = True) -> str:
+    """Travel time for display: "步行约 8 分钟", "步行超过 15 分钟"; kinds that come to the home
+    (``settings.home_care_kinds``) as "上门服务（距您…）"."""
+    how = mode_zh(mode)
+    if not origin_snapped:
+        text = "无法计算（起点离道路太远）"
+    elif minutes is not None and np.isfinite(minutes):
+        text = f"{how}约 {max(float(minutes), 1.0):.0f} 分钟"
+    else:
+        text = f"{how}超过 {limit_min:g} 分钟"
+    return f"上门服务（距您{text}）" if kind in settings.home_care_kinds else text
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def facility_card_table(record: dict[str, Any], travel: str) -> pd.DataFrame:
+    """Every public field of one facility (a :func:`public_facility_records` row) and the travel time,
+    as rows of 项目/内容 for ``st.table``; unknown values read "未公布"."""
+    unknown = "未公布"
+    rows = [
+        ("类型", record.get("kind") or unknown),
+        ("出行时间", travel),
+        ("服务项目", "、".join(record.get("services") or []) or unknown),
+        ("床位总数", unknown if record.get("beds_total") is None else f"{record['beds_total']} 张"),
+        ("护理型床位", unknown if record.get("beds_nursing") is None else f"{record['beds_nursing']} 张"),
+        ("空余床位", unknown if record.get("beds_free") is None else f"{record['beds_free']} 张"),
+        ("等级", format_grade(record.get("grade")) or "未评级"),
+        ("月收费", format_price_yuan_month(record.get("price_min_yuan_month"), record.get("price_max_yuan_month"))
+         or unknown),
+        ("性质", record.get("nature") or unknown),
+        ("联系电话", record.get("phone") or unknown),
+        ("地址", record.get("address") or unknown),
+    ]
+    return pd.DataFrame(rows, columns=["项目", "内容"])
+
+
+def compare_table(records: list[dict[str, Any]], travel: list[str]) -> pd.DataFrame:
+    """Facilities side by side (Care Compare style): rows :data:`COMPARE_ROWS`, one column per facility,
+    headed by its name (made unique with "（2）" when two share a name)."""
+    columns: dict[str, list[str]] = {}
+    for record, trip in zip(records, travel, strict=True):
+        name = record.get("name") or "（未命名）"
+        header, n = name, 1
+        while header in columns:
+            n += 1
+            header = f"{name}（{n}）"
+        beds = " / ".join(_count(record.get(f)) for f in ("beds_total", "beds_free", "beds_nursing"))
+        columns[header] = [
+            record.get("kind") or "",
+            trip,
+            "、".join(record.get("services") or []),
+            beds,
+            format_grade(record.get("grade")) or "未评级",
+            format_price_yuan_month(record.get("price_min_yuan_month"), record.get("price_max_yuan_month"))
+            or "未公布",
+            record.get("nature") or "",
+            record.get("phone") or "",
+            record.get("address") or "",
+        ]
+    return pd.DataFrame(columns, index=list(COMPARE_ROWS))
+
+
+def map_bounds_around(points: list[tuple[float, float]], shape: Any = None,
+                      pad_deg: float = 0.002) -> tuple[float, float, float, float]:
+    """Bounds (min_lon, min_lat, max_lon, max_lat) around (lon, lat) points and an optional shapely shape."""
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    if shape is not None and not shape.is_empty:
+        minx, miny, maxx, maxy = shape.bounds
+        xs += [minx, maxx]
+        ys += [miny, maxy]
+    return (min(xs) - pad_deg, min(ys) - pad_deg, max(xs) + pad_deg, max(ys) + pad_deg)
+
+
+# ---------------------------------------------------------------- cached
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _gazetteer_cached(name: str, path: str, version: str, _region: Region) -> Gazetteer:
+    """The region's place index, built once per (region, version) and shared by all sessions."""
+    del name, path, version  # the cache key
+    return Gazetteer.from_region(_region)
+
+
+@st.cache_data(show_spinner="正在计算可到达范围…", max_entries=64)
+def _facility_isochrone(path: str, version: str, facility_id: str, mode: str, minutes: float, settings_key: str,
+                        _region: Region, _settings: Settings) -> dict[str, Any] | None:
+    """GeoJSON geometry (EPSG:4326) of the streets reachable from one facility within ``minutes``;
+    None when the facility is not on the network."""
+    del path, version, settings_key  # the cache key
+    iso = region_isochrones(_region, settings=_settings, minutes=[minutes], mode=mode, facility_id=facility_id,
+                            bands=False)
+    geom = iso.geometry.iloc[0] if len(iso) else None
+    return None if geom is None or geom.is_empty else shapely.geometry.mapping(geom)
+
+
+# ---------------------------------------------------------------- step 1: the starting point
+
+
+def _set_origin(state_key: str, lon: float, lat: float, label: str) -> None:
+    st.session_state[state_key] = {"lon": float(lon), "lat": float(lat), "label": str(label)}
+
+
+def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: str,
+                  settings: Settings) -> Place | None:
+    """A text box searched in the gazetteer (then the configured online geocoder), then a choice."""
+    query = st.text_input(label, key=key, placeholder=placeholder)
+    if not query.strip():
+        return None
+    places: dict[str, Place] = {}
+    for place in gazetteer.search(query, limit=10):
+        places.setdefault(place.name, place)
+    if not places and settings.geocoder:  # nothing offline: ask the configured online service
+        try:
+            for place in geocode_online(query, service=settings.geocoder, key=settings.geocoder_key or None):
+                places.setdefault(f"{place.name}（在线）", place)
+        except ElderMapError as exc:
+            st.warning(str(exc))
+    if not places:
+        st.warning(f"没有找到“{md_escape(query)}”。请换个说法（如社区名、路名加门牌号、设施名），或改用地图点选、按区域选择。")
+        return None
+    choice = st.selectbox("找到以下地点，请选择最符合的一项", list(places), key=f"{key}_place")
+    return places.get(choice)
+
+
+def _click_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> None:
+    """A small map; a click sets the starting point (only a click reruns the page)."""
+    def take(clicked: Any) -> bool:
+        if not isinstance(clicked, dict) or clicked.get("lat") is None or clicked.get("lng") is None:
+            return False
+        raw = (round(float(clicked["lng"]), 6), round(float(clicked["lat"]), 6))
+        if raw == st.session_state.get("find_last_click"):
+            return False
+        st.session_state["find_last_click"] = raw
+        lon, lat = raw
+        if settings.tiles_coordinates == "gcj02":  # the click is on GCJ-02 tiles: back to WGS-84
+            x, y = to_wgs84([lon], [lat], "gcj02")
+            lon, lat = float(x[0]), float(y[0])
+        _set_origin("find_origin", lon, lat, gazetteer.reverse(lon, lat) or f"地图上选定的位置（{lat:.5f}, {lon:.5f}）")
+        return True
+
+    m = region_map(region, settings, empty_zh="该地区没有可在地图上显示的数据，请改用其他方式选择起点。")
+    if m is None:
+        return
+    st.caption("在地图上点一下出发的位置（可先放大地图），图钉即为起点。")
+    # the click of the last rerun arrives in session state before the map is drawn: take it first, so
+    # the pin is drawn where the user clicked
+    take((st.session_state.get("find_origin_map") or {}).get("last_clicked"))
+    pin = origin_group(m, st.session_state.get("find_origin"))  # over the map: moving the pin keeps the view
+    result = show_map(m, key="find_origin_map", height_px=420, returned_objects=["last_clicked"], feature_group=pin)
+    if take((result or {}).get("last_clicked")):
+        st.rerun()
+
+
+def _area_origin(region: Region) -> None:
+    """A district, street or community as the starting point (a point inside it)."""
+    try:
+        choices = area_choices(region.areas)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    if not choices:
+        st.info("该地区没有带边界的区划数据，请改用其他方式选择起点。")
+        return
+    chosen = st.selectbox("选择区县、街道或社区", list(choices), index=None, key="find_area",
+                          placeholder="请选择区域")
+    if chosen is not None:
+        _set_origin("find_origin", *choices[chosen], chosen)
+
+
+def _choose_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> dict[str, Any] | None:
+    """Section 起点: the starting point (own, or the family's address), kept in session state."""
+    st.subheader("第一步：从哪里出发")
+    way = st.radio("选择起点的方式", FIND_ORIGIN_WAYS, horizontal=True, key="find_origin_way")
+    if way == FIND_ORIGIN_WAYS[0]:
+        place = _search_place(gazetteer, "地址或地名", key="find_query",
+                              placeholder="例如：灯塔社区、海港街道、第一福利院", settings=settings)
+        if place is not None:
+            _set_origin("find_origin", place.lon, place.lat, place.name)
+    elif way == FIND_ORIGIN_WAYS[1]:
+        _click_origin(region, gazetteer, settings)
+    else:
+        _area_origin(region)
+
+    use_family = bool(st.session_state.get("find_use_family"))
+    with st.expander("家人住址（可选）：找离子女家近的服务", expanded=use_family):
+        family = _search_place(gazetteer, "家人住址", key="find_family_query",
+                               placeholder="例如：子女家所在的社区、路名和门牌号", settings=settings)
+        if family is not None:
+            _set_origin("find_family_origin", family.lon, family.lat, family.name)
+        else:
+            st.session_state.pop("find_family_origin", None)
+        use_family = st.checkbox("以家人住址为起点", key="find_use_family")
+
+    if use_family:
+        family_origin = st.session_state.get("find_family_origin")
+        if family_origin is None:
+            st.warning("已勾选“以家人住址为起点”，请先在上面输入并选择家人住址。")
+            return None
+        origin = {**family_origin, "label": f"家人住址：{family_origin['label']}"}
+    else:
+        origin = st.session_state.get("find_origin")
+    if origin is not None:
+        st.success(f"当前起点：{md_escape(origin['label'])}", icon=":material/location_on:")
+    return origin
+
+
+# ---------------------------------------------------------------- step 2: the needs
+
+
+def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
+    """Section 需求: one form; "查找" stores the Needs (and age) in session state."""
+    st.subheader("第二步：需要什么服务")
+    with st.form("find_needs_form", border=True):
+        age = st.number_input("年龄（岁）", min_value=0, max_value=120, value=70, step=1, key="find_age")
+        ability = st.selectbox("身体状况（能力等级）", (ABILITY_NOT_STATED, *ABILITY_LEVELS), key="find_ability")
+        st.caption(ABILITY_EXPLAINED_ZH)
+        residential = st.toggle("需要入住养老机构（长住或短住）", key="find_residential")
+        services = st.multiselect("需要的服务（可多选，可不选）", list(settings.service_tags), default=[],
+                                  key="find_services", placeholder="例如：助餐、日间照料、康复护理")
+        budget = st.number_input("每月最多能付多少钱（元，填 0 表示不限）", min_value=0, value=0, step=500,
+                                 key="find_budget")
+        free_bed = st.checkbox("需要现在有空余床位", key="find_free_bed")
+        nursing_bed = st.checkbox("需要护理型床位", key="find_nursing_bed")
+        travel_mode_zh = st.radio("怎么过去", tuple(TRAVEL_MODES_ZH), horizontal=True, key="find_mode")
+        minutes = st.slider("路上最多花多少分钟", min_value=5, max_value=60, value=15, step=5, key="find_minutes")
+        with st.expander("更多筛选"):
+            kinds = st.multiselect("设施类型（不选表示全部）", kinds_in_order(facilities, settings), default=[],
+                                   key="find_kind_filter", placeholder="全部类型")
+            natures = st.multiselect("性质（不选表示全部）", list(NATURES), default=[], key="find_natures",
+                                     placeholder="全部")
+            grade = st.selectbox("最低等级", GRADE_CHOICES, key="find_min_grade")
+            st.caption("选择等级后，尚未评级的设施不再显示。")
+        submitted = st.form_submit_button("查找", type="primary", key="find_submit", width="stretch")
+    if submitted:
+        try:
+            st.session_state["find_needs"] = Needs(
+                ability_code=ABILITY_LEVELS.index(ability) if ability in ABILITY_LEVELS else None,
+                services=tuple(services),
+                residential=bool(residential),
+                budget_yuan_month=float(budget) if budget else None,
+                need_free_bed=bool(free_bed),
+                need_nursing_bed=bool(nursing_bed),
+                kinds=tuple(kinds),
+                natures=tuple(natures),
+                min_grade=grade_from_choice(grade),
+                max_minutes=float(minutes),
+                mode=TRAVEL_MODES_ZH[travel_mode_zh],
+            )
+            st.session_state["find_needs_age"] = int(age)
+        except ElderMapError as exc:
+            st.error(str(exc))
+
+
+# ---------------------------------------------------------------- step 3: results, card, comparison
+
+
+def _limit_compare(key: str) -> None:
+    """At most COMPARE_MAX facilities ticked for comparison: a further tick is undone, with a warning."""
+    ticked = [k for k, v in st.session_state.items() if str(k).startswith("find_cmp_") and v is True]
+    if st.session_state.get(key) and len(ticked) > COMPARE_MAX:
+        st.session_state[key] = False
+        st.session_state["find_compare_warning"] = key
+
+
+def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+    """Sections 结果, 设施详情 and 对比."""
+    st.subheader("第三步：为您推荐")
+    needs: Needs | None = st.session_state.get("find_needs")
+    if origin is None:
+        st.info("请先在“第一步”选择出发位置：输入地址或地名（如社区名），在地图上点一下，或按区域选择。"
+                "也可以用家人的住址作为起点。")
+        return
+    if needs is None:
+        st.info("请在“第二步”填写需求，然后点“查找”。")
+        return
+    facilities = region.facilities
+    if facilities.empty:
+        st.info("该地区还没有养老服务设施数据。")
+        return
+    try:
+        network = network_for(region, needs.mode, settings)
+        snap = facility_snap_for(region, needs.mode, settings)
+        result = recommend(facilities, needs, network=network, facility_snap=snap,
+                           origin=(origin["lon"], origin["lat"]), settings=settings, limit=RESULT_LIMIT)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+
+    age = st.session_state.get("find_needs_age")
+    st.markdown(f"**您的需求**：{'' if age is None else f'{age} 岁；'}{md_escape(needs_summary_zh(needs))}")
+    st.markdown(f"**起点**：{md_escape(origin['label'])}")
+    for note in result.notes:
+        st.info(md_escape(note))
+    if result.filtered_out:
+        st.caption(f"按您的筛选条件隐去 {result.filtered_out} 家")
+
+    ranked = result.ranked
+    if ranked.empty:
+        st.warning("没有找到符合全部条件的设施。可以试试：延长出行时间、改为驾车、提高预算，或减少筛选条件。")
+    selected = st.session_state.get("find_selected")
+    for rank, row in enumerate(ranked.itertuples(index=False), start=1):
+        with st.container(border=True):
+            st.markdown(f"#### {rank}\\. {md_escape(row.name)}（{md_escape(row.kind)}）")
+            st.markdown(md_escape(row.reason))
+            if st.button("查看详情", key=f"find_detail_{row.id}", icon=":material/info:"):
+                st.session_state["find_selected"] = selected = str(row.id)
+            if selected == str(row.id):
+                st.caption("已选中，详情见下方“设施详情”。")
+            st.checkbox("加入对比", key=f"find_cmp_{row.id}", on_change=_limit_compare, args=(f"find_cmp_{row.id}",))
+            if st.session_state.get("find_compare_warning") == f"find_cmp_{row.id}":
+                st.warning(f"最多比较 {COMPARE_MAX} 家", icon=":material/block:")  # next to the box just ticked
+    st.session_state.pop("find_compare_warning", None)
+
+    if not result.excluded.empty:
+        with st.expander(f"不符合条件的设施及原因（{len(result.excluded)} 家）"):
+            excluded = result.excluded
+            st.table(pd.DataFrame({
+                "名称": excluded["name"].astype(str),
+                "类型": excluded["kind"].astype(str),
+                "原因": excluded["why"].astype(str),
+            }), hide_index=True)
+
+    if selected is not None:
+        _facility_card(region, settings, needs, origin, str(selected))
+    ticked = [str(i) for i in ranked["id"] if st.session_state.get(f"find_cmp_{i}")][:COMPARE_MAX]
+    if len(ticked) == 1:
+        st.caption("再勾选 1–2 家“加入对比”，即可并排比较。")
+    elif len(ticked) >= 2:
+        _compare(facilities, ranked, needs, ticked, settings)
+
+
+def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dict[str, Any],
+                   facility_id: str) -> None:
+    """Section 设施详情: every public field, the travel time, and a map with the facility's reach."""
+    facilities = region.facilities
+    found = np.flatnonzero(facilities["id"].astype(str).to_numpy() == facility_id) if "id" in facilities.columns \
+        else np.array([], dtype=int)
+    if len(found) == 0:
+        return
+    position = int(found[0])
+    row = facilities.iloc[position:position + 1]
+    record = public_facility_records(row)[0]
+    try:
+        network = network_for(region, needs.mode, settings)
+        snap = facility_snap_for(region, needs.mode, settings)
+        minutes, snapped = travel_minutes(network, snap, (origin["lon"], origin["lat"]), settings=settings,
+                                          max_minutes=CARD_TRAVEL_LIMIT_MIN)
+        travel = travel_text_zh(float(minutes[position]), needs.mode, record.get("kind"),
+                                limit_min=CARD_TRAVEL_LIMIT_MIN, settings=settings, origin_snapped=snapped)
+        reach = _facility_isochrone(str(region.path), str(region.version), facility_id, needs.mode,
+                                    float(needs.max_minutes), settings_digest(settings), region, settings)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    st.subheader(f"设施详情：{md_escape(record.get('name'))}")
+    st.table(facility_card_table(record, travel), hide_index=True)
+    try:
+        _card_map(region, settings, row, record, needs, origin, reach)
+    except ElderMapError as exc:
+        st.error(str(exc))
+
+
+def _card_map(region: Region, settings: Settings, row: gpd.GeoDataFrame, record: dict[str, Any], needs: Needs,
+              origin: dict[str, Any], reach: dict[str, Any] | None) -> None:
+    """The facility, the starting point and the facility's reach on the streets around."""
+    point = to_map_crs(row, "养老设施").geometry.iloc[0]
+    if point is None or point.is_empty:
+        st.caption("该设施没有位置坐标，无法在地图上显示。")
+        return
+    lon, lat = float(point.x), float(point.y)
+    shape = shapely.geometry.shape(reach) if reach else None
+    bounds = map_bounds_around([(lon, lat), (origin["lon"], origin["lat"])], shape)
+    m = region_map(region, settings, bounds=bounds, areas=False)  # the streets around: a lighter map
+    if m is None:
+        return
+    if shape is not None:
+        add_reach(m, shape, mode=needs.mode, minutes=needs.max_minutes)
+    add_facility_pin(m, record, lon=lon, lat=lat)
+    add_origin_pin(m, m, lon=origin["lon"], lat=origin["lat"], label=origin["label"])
+    show_map(m, key="find_card_map", height_px=420)
+    note = "" if reach else "（该设施离道路太远，无法计算可到达范围）"
+    st.caption(f"橙色圆点为该设施，图钉为起点，蓝色区域为从该设施{mode_zh(needs.mode)} {needs.max_minutes:g} 分钟"
+               f"沿道路可到达的范围。{note}")
+
+
+def _compare(facilities: gpd.GeoDataFrame, ranked: pd.DataFrame, needs: Needs, ids: list[str],
+             settings: Settings) -> None:
+    """Section 对比: the ticked facilities side by side."""
+    st.subheader(f"对比（{len(ids)} 家）")
+    by_id = facilities.assign(_id=facilities["id"].astype(str)).set_index("_id")
+    records = public_facility_records(by_id.loc[ids])
+    minutes = ranked.assign(_id=ranked["id"].astype(str)).set_index("_id")["travel_min"]
+    kinds = [r.get("kind") for r in records]
+    travel = [travel_text_zh(float(minutes.get(i, np.nan)), needs.mode, k, limit_min=needs.max_minutes,
+                             settings=settings)
+              for i, k in zip(ids, kinds, strict=True)]
+    st.table(compare_table(records, travel))
+
+
+# ---------------------------------------------------------------- all facilities
+
+
+def _overview(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+    """The map of all facilities (filterable by kind), their counts and the full public list."""
+    st.subheader("全部养老服务设施")
+    facilities = region.facilities
+    kinds = kinds_in_order(facilities, settings)
+    if facilities.empty:
+        st.info("该地区还没有养老服务设施数据。工作人员可在“数据管理”页查看导入方法。")
+        shown = facilities
+    else:
+        chosen = st.multiselect("地图上显示的设施类型（可多选）", kinds, default=kinds, key="find_kinds",
+                                placeholder="请选择设施类型")
+        shown = facilities[facilities["kind"].astype(str).isin(chosen)]
+
+    m = region_map(region, settings)
+    if m is not None:
+        try:
+            add_facilities(m, shown, kinds=settings.facility_kinds, cluster=len(shown) > CLUSTER_ABOVE)
+        except ElderMapError as exc:
+            st.error(str(exc))
+        else:
+            add_layer_control(m)
+            # the pin goes in a feature group drawn over the map: choosing a starting point leaves the map
+            # itself (and so its view) unchanged
+            show_map(m, key="find_map", feature_group=origin_group(m, origin))
+
+    st.subheader("各类设施数量")
+    # st.table (HTML, theme font) rather than st.dataframe (canvas grid, small type): large type for elders
+    st.table(kind_counts(facilities, kinds), hide_index=True, width="content")
+    st.subheader(f"设施列表（{len(shown)} 家）")
+    st.table(public_facility_table(shown), hide_index=True)
+
+
+def _reset_find_state_for(region: Region) -> None:
+    """Forget the starting point, needs and selections when the user switches to another region (version)."""
+    if st.session_state.get("find_region") != str(region.path):
+        for key in FIND_STATE_KEYS:
+            st.session_state.pop(key, None)
+        st.session_state["find_region"] = str(region.path)
+
+
+def render(region: Region, settings: Settings) -> None:
+    """The page body below its title: the demo banner, the three steps and the overview."""
+    banner = provenance_banner_zh(region.manifest)
+    if banner:
+        st.warning(banner, icon=":material/info:")
+        notes = (region.manifest.get("demo") or {}).get("notes_zh")
+        if notes:
+            st.caption(notes)
+    _reset_find_state_for(region)
+    try:
+        gazetteer = _gazetteer_cached(region.name, str(region.path), str(region.version), region)
+    except ElderMapError as exc:
+        st.error(str(exc))
+        return
+    origin = _choose_origin(region, gazetteer, settings)
+    _needs_form(region.facilities, settings)
+    _results(region, settings, origin)
+    _overview(region, settings, origin)
+
+
+__all__ = ["COMPARE_ROWS", "area_choices", "compare_table", "facility_card_table", "grade_from_choice",
+           "kind_counts", "kinds_in_order", "map_bounds_around", "public_facility_table", "render",
+           "travel_text_zh"]

@@ -49,13 +49,7 @@ def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
         frame = gpd.GeoDataFrame(raw, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
         bad = lon.isna() | lat.isna()
     else:
-        try:
-            frame = gpd.read_file(path)
-        except Exception as exc:  # pyogrio raises several types for unreadable files
-            raise InputFileError(f"无法读取候选点文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
-        if frame.crs is None:
-            raise InputFileError(f"候选点文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
-        frame = frame.to_crs("EPSG:4326")
+        frame = _read_geo_file(path, "候选点文件")
         frame["geometry"] = [g.centroid if g is not None and g.geom_type != "Point" else g for g in frame.geometry]
         bad = frame.geometry.isna() | frame.geometry.is_empty
     if bad.any():
@@ -71,13 +65,17 @@ def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
 
 def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
     """Exclusion areas (polygons: parks, water, protected land) from any geo file with a CRS, in EPSG:4326."""
-    path = Path(path)
+    return _read_geo_file(Path(path), "排除区域文件")
+
+
+def _read_geo_file(path: Path, what_zh: str) -> gpd.GeoDataFrame:
+    """Any geo file with a CRS (GeoJSON, GeoPackage, Shapefile…), in EPSG:4326; a clear error otherwise."""
     try:
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputFileError(f"无法读取排除区域文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
+        raise InputFileError(f"无法读取{what_zh} {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
     if frame.crs is None:
-        raise InputFileError(f"排除区域文件 {path.name} 没有坐标系信息", f"{path}: no CRS")
+        raise InputFileError(f"{what_zh} {path.name} 没有坐标系信息", f"{path}: no CRS")
     return frame.to_crs("EPSG:4326")
 
 

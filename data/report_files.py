@@ -23,7 +23,6 @@ from data.store import atomic_write
 from geo.errors import PlanningInputError
 from geo.labels import DASH, TOTAL_CODE
 
-
 # (column of the annex table, header with unit, group header above it, number format, width)
 ANNEX_COLUMNS: tuple[tuple[str, str, str | None, str, float], ...] = (
     ("_seq", "序号", None, "0", 6),

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import folium
-from folium.plugins import MarkerCluster
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from folium.plugins import MarkerCluster
 
 from layers.basemap import add_legend, bind_popup, bind_tooltip, escape_text, map_coordinates, to_map_crs
 

@@ -27,6 +27,7 @@ from geo.labels import TOTAL_CODE
 from geo.settings import Settings
 from planning.network import Mode, Network, Snap, build_network, snap_points
 from planning.routing import nearest
+from planning.summary import kinds_in_order
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,7 @@ def elder_access(
     home to the road), and per group g in ``["any", *kinds]``: ``time_min:g`` (minutes, ``inf``
     if unreachable) and ``facility_id:g`` (nearest facility's id, None if none).
     """
-    present = [k for k in settings.facility_kinds if k in set(facilities["kind"])]
-    kinds = list(present if kinds is None else kinds)
+    kinds = list(kinds_in_order(facilities, settings, unknown=False) if kinds is None else kinds)
     fac_snap = snap_points(network, facilities, settings=settings)
     eld_snap = snap_points(network, elders, settings=settings) if elder_snap is None else elder_snap
     if len(eld_snap) != len(elders):

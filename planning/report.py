@@ -50,6 +50,7 @@ from geo.settings import Settings
 from planning.checks import check_columns_zh, provisioning_checks
 from planning.coverage import DISABLED_MIN_CODE, region_coverage
 from planning.network import Mode
+from planning.summary import kinds_in_order
 
 log = logging.getLogger(__name__)
 
@@ -389,8 +390,7 @@ def service_circle_table(region: Region, *, settings: Settings, minutes: float, 
     rows = report_codes(region, by=by) if codes is None else [str(c) for c in codes if c != TOTAL_CODE]
     rows = [*rows, TOTAL_CODE]
     facilities, elders = region.facilities, region.elders
-    present = set(facilities["kind"].dropna()) if "kind" in facilities else set()
-    kinds = [k for k in settings.facility_kinds if k in present]
+    kinds = kinds_in_order(facilities, settings, unknown=False)
     table = pd.DataFrame({"code": rows, "name": area_names(rows, region.areas, unassigned=UNASSIGNED)})
     counts = pd.Series(area_codes(elders, LEVEL_COLUMN[by])).value_counts()
     table["elders"] = counts.reindex(rows).fillna(0).astype(np.int64).to_numpy()

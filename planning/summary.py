@@ -19,6 +19,22 @@ UNASSIGNED_COMMUNITY_ZH = "（未标注社区）"
 """Name of the row of records without a community code."""
 
 
+def kinds_in_order(facilities: pd.DataFrame, settings: Settings, *, unknown: bool = True) -> list[str]:
+    """Facility kinds present in the data, in ``settings.facility_kinds`` order; kinds not in the settings
+    follow, sorted, when ``unknown`` is true."""
+    if facilities.empty or "kind" not in facilities.columns:
+        return []
+    present = set(facilities["kind"].dropna().astype(str))
+    known = [k for k in settings.facility_kinds if k in present]
+    return known + sorted(present - set(settings.facility_kinds)) if unknown else known
+
+
+def kind_counts(facilities: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """Number of facilities per kind, as a table with Chinese headers 类型 and 数量."""
+    counts = facilities["kind"].astype(str).value_counts() if not facilities.empty else pd.Series(dtype="int64")
+    return pd.DataFrame({"类型": kinds, "数量": [int(counts.get(k, 0)) for k in kinds]})
+
+
 def suppressed_count(n: int, threshold: int) -> str:
     """A count for display, or ``"少于N"`` when it is below the suppression threshold ``N``."""
     return f"少于{threshold}" if n < threshold else str(n)

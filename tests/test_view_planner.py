@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_demo_region
+from conftest import button, copy_demo_region, map_args, open_app, run, shown_text, table_with
 from streamlit.testing.v1 import AppTest
 
 from data import audit, store
@@ -19,59 +19,38 @@ from planning.gaps import gaps
 from planning.scenario import apply_scenario, base_scenario, compare, new_scenario
 from planning.sites import site_facilities
 
-SCRIPT = str(Path(__file__).resolve().parent / "apps" / "planner_app.py")
-TIMEOUT_S = 60
+SCRIPT = Path(__file__).resolve().parent / "apps" / "planner_app.py"
 S = Settings()
 DAY = "日间照料中心"
 
 
 @pytest.fixture(scope="module")
 def region_root(tmp_path_factory: pytest.TempPathFactory, demo_region) -> Path:
-    """A writable copy of the demo region (scenarios and the audit log go beside it)."""
+    """A writable copy of the demo region shared by this module's tests (scenarios and the audit log go
+    beside it)."""
     return copy_demo_region(demo_region, tmp_path_factory.mktemp("view_planner_regions"))
 
 
 @pytest.fixture(scope="module")
 def region(region_root: Path):
+    """The demo region as the page loads it from :func:`region_root` (its version is the copy's)."""
     return store.load_region("demo", root=region_root)
 
 
 @pytest.fixture()
 def at(region_root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The planner page, first run, on :func:`region_root`, with no error shown."""
     monkeypatch.setenv("ELDERMAP_REGIONS", str(region_root))
-    return _run(AppTest.from_file(SCRIPT, default_timeout=TIMEOUT_S))
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run(timeout=TIMEOUT_S)
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def _button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
-
-
-def _table(at: AppTest, column: str) -> pd.DataFrame:
-    return next(df.value for df in at.dataframe if column in df.value.columns)
-
-
-def _texts(at: AppTest) -> str:
-    parts = [el.value for kind in ("markdown", "caption", "info", "warning", "error", "success")
-             for el in getattr(at, kind)]
-    parts += [df.value.to_csv() for df in at.dataframe]
-    return "\n".join(str(p) for p in parts)
-
-
-def _maps(at: AppTest) -> list[str]:
-    return [el.proto.json_args for el in at.get("component_instance")]
+    app = open_app(SCRIPT)
+    assert not app.error, [e.value for e in app.error]
+    return app
 
 
 def _assert_private_and_offline(at: AppTest, region) -> None:
-    page = _texts(at) + "\n".join(_maps(at))
+    """No elder id anywhere on the page, and every map is rendered with inline Leaflet and no web links."""
+    maps = map_args(at)
+    page = shown_text(at) + "\n".join(maps)
     assert not [pid for pid in region.elders["pid"].astype(str) if pid in page]
-    maps = _maps(at)
     assert maps, "no map was rendered"
     for args in maps:
         assert "leaflet.js" in args
@@ -81,8 +60,8 @@ def _assert_private_and_offline(at: AppTest, region) -> None:
 def test_coverage_tab_matches_region_coverage(at: AppTest, region) -> None:
     at.selectbox(key="planner_cov_kind").select(DAY)
     at.selectbox(key="planner_cov_circle").select("10 分钟")
-    _run(at)
-    table = _table(at, "覆盖率(%)")
+    run(at, errors=False)
+    table = table_with(at, "覆盖率(%)")
     expected, _ = region_coverage(region, settings=S, minutes=10, kind=DAY, by="community")
     total = table.iloc[-1]
     assert total["区划代码"] == "合计"
@@ -90,35 +69,35 @@ def test_coverage_tab_matches_region_coverage(at: AppTest, region) -> None:
     assert (int(total["老年人数"]), int(total["覆盖人数"]), float(total["覆盖率(%)"])) == (
         int(want["elders"]), int(want["covered"]), float(want["coverage_pct"]))
     assert len(table) == len(expected)
-    assert f"{int(want['covered'])} / {int(want['elders'])}" in _texts(at)
+    assert f"{int(want['covered'])} / {int(want['elders'])}" in shown_text(at)
     _assert_private_and_offline(at, region)
 
 
 def test_gaps_tab_lists_top_community_with_reason(at: AppTest, region) -> None:
     at.selectbox(key="planner_gap_kind").select(DAY)
     at.selectbox(key="planner_gap_circle").select("10 分钟")
-    _run(at)
+    run(at, errors=False)
     _, comm = gaps(region, settings=S, minutes=10, kind=DAY)
     top = comm.iloc[0]
-    table = _table(at, "社区名称")
+    table = table_with(at, "社区名称")
     assert table.iloc[0]["社区名称"] == top["name"]
     assert table.iloc[0]["说明"] == top["reason"]
-    assert f"**{top['name']}** — {top['reason']}" in _texts(at)
+    assert f"**{top['name']}** — {top['reason']}" in shown_text(at)
 
 
 def test_siting_two_sites_proven_optimal(at: AppTest, region) -> None:
     at.selectbox(key="planner_sites_kind").select(DAY)
     at.number_input(key="planner_sites_k").set_value(2)
-    _button(at, "计算选址").click()
-    _run(at)
-    sites = _table(at, "候选点编号")
+    button(at, "计算选址").click()
+    run(at, errors=False)
+    sites = table_with(at, "候选点编号")
     assert len(sites) == 2
     assert list(sites["序号"].astype(int)) == [1, 2]
-    assert "已证明最优" in _texts(at)
+    assert "已证明最优" in shown_text(at)
     plan = site_facilities(region, settings=S, k=2, minutes=15, kind=DAY)
     assert list(sites["新增覆盖老人数"].astype(int)) == list(plan.sites["newly_covered"])
     before, after = plan.summary["coverage_pct_before"], plan.summary["coverage_pct_after"]
-    assert f"{before:.2f}% → {after:.2f}%" in _texts(at)
+    assert f"{before:.2f}% → {after:.2f}%" in shown_text(at)
     assert [s.label for s in at.status] == ["计算完成"]
     _assert_private_and_offline(at, region)
 
@@ -130,19 +109,19 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     at.selectbox(key="planner_add_kind").select(DAY)
     at.number_input(key="planner_add_lon").set_value(round(lon, 6))
     at.number_input(key="planner_add_lat").set_value(round(lat, 6))
-    _button(at, "添加").click()
-    _run(at)
+    button(at, "添加").click()
+    run(at, errors=False)
     closing = next(o for o in at.selectbox(key="planner_close_pick").options if o.startswith("F005 "))
     at.selectbox(key="planner_close_pick").select(closing)
-    _button(at, "关闭该设施").click()
-    _run(at)
+    button(at, "关闭该设施").click()
+    run(at, errors=False)
     assert len(at.session_state["planner_changes"]) == 2
     pending = [dict(c) for c in at.session_state["planner_changes"]]
     assert [b.label for b in at.button if b.key and b.key.startswith("planner_change_del_")] == ["删除", "删除"]
     at.text_input(key="planner_save_name").input("测试方案")
     at.text_area(key="planner_save_description").input("新增一处日照、关闭F005")
-    _button(at, "保存方案").click()
-    _run(at)
+    button(at, "保存方案").click()
+    run(at, errors=False)
     assert any("测试方案" in s.value for s in at.success)
     saved = store.load_scenario("demo", "测试方案", root=region_root)
     assert [c["op"] for c in saved["changes"]] == ["add", "close"]
@@ -152,9 +131,9 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
     assert ((log["action"] == "scenario_save") & (log["user"] == "tester") & (log["region"] == "demo")).any()
 
     at.selectbox(key="planner_cmp_b").select("测试方案")
-    _button(at, "比较").click()
-    _run(at)
-    table = _table(at, "覆盖人数变化")
+    button(at, "比较").click()
+    run(at, errors=False)
+    table = table_with(at, "覆盖人数变化")
     areas, _ = compare(region, base_scenario(region), saved, settings=S, minutes=15, mode="walk", kind=None,
                        by="street")
     got, want = table.iloc[-1], areas.iloc[-1]
@@ -169,11 +148,11 @@ def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> No
                                 by="street")
     assert int(got["覆盖人数（方案B）"]) == int(direct.iloc[-1]["covered"])
     assert int(direct.iloc[-1]["covered"]) != int(want["covered_a"])  # the changes do change coverage
-    assert len(_maps(at)) >= 6  # coverage, gaps, point picker, comparison, and A and B side by side
+    assert len(map_args(at)) >= 6  # coverage, gaps, point picker, comparison, and A and B side by side
     at.selectbox(key="planner_cmp_a").select("测试方案")
-    _button(at, "比较").click()
-    _run(at)  # a scenario compared with itself: no duplicate map keys, all deltas zero
-    assert (_table(at, "覆盖人数变化")["覆盖人数变化"].astype(int) == 0).all()
+    button(at, "比较").click()
+    run(at, errors=False)  # a scenario compared with itself: no duplicate map keys, all deltas zero
+    assert (table_with(at, "覆盖人数变化")["覆盖人数变化"].astype(int) == 0).all()
     _assert_private_and_offline(at, region)
 
 
@@ -212,10 +191,9 @@ def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
                            "经度": [float(fac.geometry.x.iloc[3])] * 3, "纬度": [float(fac.geometry.y.iloc[3])] * 3})
     at.file_uploader(key="planner_add_upload").set_value(
         ("新增设施.csv", listed.to_csv(index=False).encode("gbk"), "text/csv"))
-    at.run(timeout=TIMEOUT_S)
+    run(at)
     next(b for b in at.button if b.key == "planner_add_upload_go").click()
-    at.run(timeout=TIMEOUT_S)
-    assert not at.exception
+    run(at)  # the refused rows are reported with st.error
     changes = at.session_state["planner_changes"]
     assert [c["id"] for c in changes] == ["L1"]  # the bad kind and the existing id are refused, by row
     errors = " ".join(e.value for e in at.error)
@@ -224,7 +202,7 @@ def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
     at.selectbox(key="planner_beds_pick").select(target)
     at.number_input(key="planner_beds_value").set_value(88)
     at.multiselect(key="planner_services_value").set_value(["助餐", "康复护理"])
-    next(b for b in at.button if b.label == "设置").click()
-    at.run(timeout=TIMEOUT_S)
+    button(at, "设置").click()
+    run(at)
     last = at.session_state["planner_changes"][-1]
     assert last == {"op": "set", "id": "F002", "fields": {"beds_total": 88, "services": ["助餐", "康复护理"]}}

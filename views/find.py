@@ -36,6 +36,7 @@ from layers.facilities import format_grade, format_price_yuan_month
 from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
 from planning.coverage import facility_snap_for, network_for, region_isochrones
 from planning.recommend import Needs, needs_summary_zh, recommend, travel_minutes
+from planning.summary import kind_counts, kinds_in_order
 from views.context import region_map
 from views.maps import show_map
 from views.text import md_escape
@@ -62,20 +63,6 @@ FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_l
 
 
 # ---------------------------------------------------------------- helpers (no streamlit calls)
-
-
-def kinds_in_order(facilities: pd.DataFrame, settings: Settings) -> list[str]:
-    """Kinds present in the data, in settings order, unknown kinds after."""
-    if facilities.empty or "kind" not in facilities.columns:
-        return []
-    present = set(facilities["kind"].dropna().astype(str))
-    return [k for k in settings.facility_kinds if k in present] + sorted(present - set(settings.facility_kinds))
-
-
-def kind_counts(facilities: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
-    """Number of facilities per kind."""
-    counts = facilities["kind"].astype(str).value_counts() if not facilities.empty else pd.Series(dtype="int64")
-    return pd.DataFrame({"类型": kinds, "数量": [int(counts.get(k, 0)) for k in kinds]})
 
 
 def public_facility_table(facilities: pd.DataFrame) -> pd.DataFrame:
@@ -596,5 +583,5 @@ def render(region: Region, settings: Settings) -> None:
 
 
 __all__ = ["COMPARE_ROWS", "area_choices", "compare_table", "facility_card_table", "grade_from_choice",
-           "kind_counts", "kinds_in_order", "map_bounds_around", "public_facility_table", "render",
+           "map_bounds_around", "public_facility_table", "render",
            "travel_text_zh"]

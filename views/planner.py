@@ -47,6 +47,7 @@ from planning.coverage import region_coverage
 from planning.gaps import gaps
 from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
 from planning.sites import site_facilities
+from planning.summary import kinds_in_order
 from views.context import region_map
 from views.maps import show_map
 
@@ -75,9 +76,7 @@ CHANGES_KEY = "planner_changes"
 
 def kind_options(region: Region, settings: Settings) -> list[str]:
     """"全部" and the facility kinds present in the region, in settings order."""
-    present = set(region.facilities["kind"].dropna().astype(str)) if "kind" in region.facilities else set()
-    kinds = [k for k in settings.facility_kinds if k in present] + sorted(present - set(settings.facility_kinds))
-    return [ALL_KINDS_ZH, *kinds]
+    return [ALL_KINDS_ZH, *kinds_in_order(region.facilities, settings)]
 
 
 def change_text_zh(change: dict[str, Any], names: dict[str, str]) -> str:

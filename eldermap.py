@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from geo import labels
 from geo.errors import ElderMapError
 from geo.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 
@@ -183,8 +184,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     finally:
         steps.close()
     total = table.iloc[-1]
-    mode_zh = "步行" if args.mode == "walk" else "驾车"
-    print(f"{mode_zh} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
+    print(f"{labels.mode_zh(args.mode)} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
           f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）；"
           f"80岁及以上 {total['coverage_80plus_pct']}%；中度及以上失能 {total['coverage_disabled_pct']}%")
     if args.capacity:
@@ -310,7 +310,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         steps.close()
     what = f"“{args.kind}”" if args.kind else "任一设施"
     total = int(cells["uncovered"].sum()) if len(cells) else 0
-    print(f"{'步行' if args.mode == 'walk' else '驾车'} {args.minutes:g} 分钟内到不了{what}的老人：{total} 人，"
+    print(f"{labels.mode_zh(args.mode)} {args.minutes:g} 分钟内到不了{what}的老人：{total} 人，"
           f"分布在 {len(cells)} 个 H3 网格、{len(communities)} 个社区")
     for row in communities.head(args.top).itertuples():
         print(f"  {row.rank}. {row.name or row.code}：{row.reason}")
@@ -404,7 +404,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         result = evaluate(region, scenario, settings=settings, minutes=args.minutes, kind=args.kind, by=args.by)
         total = result["coverage"].iloc[-1]
         meta = result["meta"].iloc[0]
-        print(f"方案“{args.name}”：{meta['minutes']:g} 分钟{'步行' if meta['mode'] == 'walk' else '驾车'}覆盖 "
+        print(f"方案“{args.name}”：{meta['minutes']:g} 分钟{labels.mode_zh(meta['mode'])}覆盖 "
               f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）")
         if args.out:
             from geo.labels import COVERAGE_COLUMNS_ZH

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from data import store
-from data.schema import AREA_LEVEL_ZH
 from data.validate import WARNING, ValidationResult, validate_table, write_report
 from geo import osm
 from geo.errors import RoadNetworkError
+from geo.labels import AREA_LEVEL_ZH
 from geo.settings import Settings, settings_digest
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ NATURES: tuple[str, ...] = ("公办", "民办", "公建民营")
 SEXES: tuple[str, ...] = ("男", "女")
 SPECIAL_GROUPS: tuple[str, ...] = ("特困", "低保", "低边", "独居", "空巢", "失独", "留守", "重度残疾")
 AREA_LEVELS: tuple[str, ...] = ("district", "street", "community")
-AREA_LEVEL_ZH = {"district": "区县", "street": "街道/乡镇", "community": "社区/村"}
 
 
 @dataclass(frozen=True)

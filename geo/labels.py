@@ -13,6 +13,8 @@ from __future__ import annotations
 
 MODE_ZH: dict[str, str] = {"walk": "步行", "drive": "驾车"}
 """Travel modes."""
+MODE_OF_ZH: dict[str, str] = {zh: mode for mode, zh in MODE_ZH.items()}
+"""The inverse of :data:`MODE_ZH`, for widgets that show the Chinese names: "步行" -> "walk"."""
 
 TOTAL_CODE = "合计"
 """Code of the region-total row that ends every per-area table."""

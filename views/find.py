@@ -28,7 +28,7 @@ from data.store import Region
 from geo.coords import to_wgs84
 from geo.errors import ElderMapError
 from geo.gazetteer import Gazetteer, Place, geocode_online
-from geo.labels import AREA_LEVEL_ZH, mode_zh
+from geo.labels import AREA_LEVEL_ZH, MODE_OF_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import add_facilities, add_layer_control, public_facility_records
 from layers.basemap import to_map_crs
@@ -44,7 +44,6 @@ from views.text import md_escape
 CLUSTER_ABOVE = 100
 """The overview map groups facilities into clusters (served offline) when it shows more than this many."""
 FIND_ORIGIN_WAYS: tuple[str, ...] = ("输入地址或地名", "在地图上点选", "按区域选择")
-TRAVEL_MODES_ZH: dict[str, str] = {"步行": "walk", "驾车": "drive"}
 GRADE_CHOICES: tuple[str, ...] = ("不限", "一级", "二级", "三级", "四级", "五级")
 ABILITY_NOT_STATED = "未填写"
 ABILITY_EXPLAINED_ZH = (
@@ -343,7 +342,7 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
                                  key="find_budget")
         free_bed = st.checkbox("需要现在有空余床位", key="find_free_bed")
         nursing_bed = st.checkbox("需要护理型床位", key="find_nursing_bed")
-        travel_mode_zh = st.radio("怎么过去", tuple(TRAVEL_MODES_ZH), horizontal=True, key="find_mode")
+        travel_mode_zh = st.radio("怎么过去", tuple(MODE_OF_ZH), horizontal=True, key="find_mode")
         minutes = st.slider("路上最多花多少分钟", min_value=5, max_value=60, value=15, step=5, key="find_minutes")
         with st.expander("更多筛选"):
             kinds = st.multiselect("设施类型（不选表示全部）", kinds_in_order(facilities, settings), default=[],
@@ -366,7 +365,7 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
                 natures=tuple(natures),
                 min_grade=grade_from_choice(grade),
                 max_minutes=float(minutes),
-                mode=TRAVEL_MODES_ZH[travel_mode_zh],
+                mode=MODE_OF_ZH[travel_mode_zh],
             )
             st.session_state["find_needs_age"] = int(age)
         except ElderMapError as exc:

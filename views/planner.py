@@ -27,7 +27,7 @@ from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_b
 from data.plan_inputs import add_changes_from_file, read_candidates
 from data.store import Region
 from geo.errors import ElderMapError
-from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, GAP_COLUMNS_ZH, MODE_ZH, SITE_COLUMNS_ZH, mode_zh
+from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, GAP_COLUMNS_ZH, MODE_OF_ZH, SITE_COLUMNS_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import (
     add_change_cells,
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     import folium
 
 ALL_KINDS_ZH = "全部"
-MODES_ZH: dict[str, str] = {zh: mode for mode, zh in MODE_ZH.items()}
-"""Travel modes as the radio buttons show them: "步行" -> "walk" (the inverse of :data:`geo.labels.MODE_ZH`)."""
 CUSTOM_ZH = "自定义"
 LEVELS_ZH: dict[str, str] = {"社区": "community", "街道": "street"}
 SOLVERS_ZH: dict[str, str] = {"HiGHS（精确求解）": "highs", "贪心（快速近似）": "greedy"}
@@ -164,7 +162,7 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
     """Kind, mode and minutes of the service circle: (kind or None for all, "walk"/"drive", minutes)."""
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox("设施类型", kind_options(region, settings), key=f"{prefix}_kind")
-    mode_zh = c2.radio("出行方式", list(MODES_ZH), horizontal=True, key=f"{prefix}_mode")
+    mode_choice = c2.radio("出行方式", list(MODE_OF_ZH), horizontal=True, key=f"{prefix}_mode")
     circles = [f"{m} 分钟" for m in settings.circle_minutes]
     choice = c3.selectbox("服务圈", [*circles, CUSTOM_ZH], index=len(circles) - 1, key=f"{prefix}_circle")
     if choice == CUSTOM_ZH:
@@ -172,7 +170,7 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
                                          key=f"{prefix}_minutes"))
     else:
         minutes = float(settings.circle_minutes[circles.index(choice)])
-    return (None if kind == ALL_KINDS_ZH else kind), MODES_ZH[mode_zh], minutes
+    return (None if kind == ALL_KINDS_ZH else kind), MODE_OF_ZH[mode_choice], minutes
 
 
 def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFrame | None = None,
@@ -254,14 +252,14 @@ def _sites_tab(region: Region, settings: Settings) -> None:
                                  key="planner_sites_target")
         kind = c2.selectbox("设施类型", kinds, key="planner_sites_kind")
         minutes = c2.selectbox("服务圈（分钟）", circles, index=len(circles) - 1, key="planner_sites_minutes")
-        mode_zh = c2.radio("出行方式", list(MODES_ZH), horizontal=True, key="planner_sites_mode")
+        mode_choice = c2.radio("出行方式", list(MODE_OF_ZH), horizontal=True, key="planner_sites_mode")
         weighted = c3.toggle("按需求加权（高龄、失能、独居）", value=True, key="planner_sites_weighted")
         solver_zh = c3.radio("求解方法", list(SOLVERS_ZH), key="planner_sites_solver")
         upload = st.file_uploader("自备候选点（可选：含“经度”“纬度”列的 CSV/XLSX，或 GeoJSON）",
                                   type=["csv", "xlsx", "geojson", "json"], key="planner_sites_upload")
         run = st.form_submit_button("计算选址", type="primary")
     kind_value = None if kind == ALL_KINDS_ZH else kind
-    mode = MODES_ZH[mode_zh]
+    mode = MODE_OF_ZH[mode_choice]
     if run:
         try:
             with st.status("正在计算覆盖矩阵…", expanded=False) as status:

@@ -138,3 +138,21 @@ def _imports_at(path: Path, root: Path) -> list[tuple[str, list[str], int]]:
         return _imports(path)
     finally:
         ROOT = saved
+
+
+def test_cli_and_library_load_without_streamlit() -> None:
+    """Importing the CLI, every library module and the report composition loads no streamlit at run time."""
+    import subprocess
+    import sys
+
+    modules = sorted({".".join(p.relative_to(ROOT).with_suffix("").parts)
+                      for package in ("geo", "data", "layers", "planning") for p in _modules(package)})
+    code = ("import importlib, sys\n"
+            f"for name in {[*modules, 'eldermap', 'views.report_export']!r}:\n"
+            "    importlib.import_module(name.removesuffix('.__init__'))\n"
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'streamlit_folium'))\n"
+            "print(loaded)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", f"streamlit loaded by: {done.stdout}"

@@ -19,7 +19,7 @@ from data.report_files import write_pdf
 from data.store import Region
 from geo.errors import ElderMapError
 from geo.labels import ANNEX_COLUMNS_ZH, TOTAL_CODE
-from geo.settings import Settings
+from geo.settings import Settings, settings_digest
 from planning.report import ANNEX_TITLE, Report, build_report, total_line
 from planning.summary import community_summary
 from views.report_export import write_report_files
@@ -55,9 +55,10 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
                                       key="rep_minutes"))
     day = col_day.date_input("统计日期", value=dt.date.today(), key="rep_day")
     try:
-        report = _report(region, str(region.path), by, minutes, day, settings, repr(settings))
+        report = _report(region, str(region.path), by, minutes, day, settings, settings_digest(settings))
     except ElderMapError as exc:
         st.error(str(exc))
+        render_community_summary(region, settings)  # counts per community need no network: still shown
         return
     basic = report.basic
     st.subheader(ANNEX_TITLE)

@@ -37,6 +37,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from data.exports import csv_bytes, geojson_bytes, xlsx_bytes
 from geo.errors import ManifestError, RegionNotFoundError, ScenarioError
 
 log = logging.getLogger(__name__)
@@ -307,25 +308,21 @@ def write_table(df: pd.DataFrame, path: str | Path, *, sheet_name: str = "Sheet1
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        with atomic_write(path, mode="wb") as f:
-            with pd.ExcelWriter(f, engine="openpyxl") as writer:
-                df.to_excel(writer, sheet_name=sheet_name, index=False)
-                for name, extra in (extra_sheets or {}).items():
-                    extra.to_excel(writer, sheet_name=name, index=False)
+        content = xlsx_bytes(df, sheet_name=sheet_name, extra_sheets=extra_sheets)
     elif suffix == ".csv":
-        with atomic_write(path, mode="w", encoding=encoding) as f:
-            df.to_csv(f, index=False, lineterminator="\n")
+        content = csv_bytes(df, encoding=encoding)
     else:
         raise ValueError(f"unsupported table format {suffix!r}: use .xlsx or .csv")
+    with atomic_write(path, mode="wb") as f:
+        f.write(content)
     return path
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write a GeoDataFrame atomically as GeoJSON in EPSG:4326 (RFC 7946)."""
     path = Path(path)
-    out = gdf.to_crs(STORAGE_CRS) if gdf.crs is not None and str(gdf.crs) != STORAGE_CRS else gdf
-    with atomic_write(path, mode="w", encoding="utf-8") as f:
-        f.write(out.to_json(ensure_ascii=False, drop_id=True))
+    with atomic_write(path, mode="wb") as f:
+        f.write(geojson_bytes(gdf))
     return path
 
 

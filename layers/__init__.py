@@ -8,6 +8,7 @@ without internet access.
 from layers.assets import install_static_assets, offline_map_assets, remote_asset_urls
 from layers.basemap import (
     add_areas,
+    add_layer_control,
     add_legend,
     add_roads,
     bind_popup,
@@ -15,6 +16,7 @@ from layers.basemap import (
     escape_text,
     map_coordinates,
     map_lat_lon,
+    map_lon_lat,
     new_map,
 )
 from layers.facilities import PUBLIC_FACILITY_FIELDS, add_facilities, public_facility_records
@@ -24,11 +26,9 @@ from layers.planning import (
     add_coverage_cells,
     add_coverage_legend,
     add_gap_cells,
-    add_layer_control,
     add_need_legend,
     add_sites,
     add_sites_legend,
-    map_lon_lat,
 )
 
 __all__ = [

@@ -75,6 +75,23 @@ def map_lat_lon(m: folium.Map, lon: float, lat: float) -> list[float]:
     return [float(lat), float(lon)]
 
 
+def map_lon_lat(m: folium.Map, lat: float, lon: float) -> tuple[float, float]:
+    """WGS-84 ``(lon, lat)`` of a point of map ``m`` (e.g. a click, which Leaflet gives as lat, lng):
+    shifted back from GCJ-02 when the map uses such tiles. The inverse of :func:`map_lat_lon`."""
+    if map_coordinates(m) == "gcj02":
+        from geo.coords import to_wgs84
+
+        x, y = to_wgs84(np.array([lon]), np.array([lat]), "gcj02")
+        return float(x[0]), float(y[0])
+    return float(lon), float(lat)
+
+
+def add_layer_control(m: folium.Map) -> folium.Map:
+    """Add the (expanded) layer control listing the map's FeatureGroups; add it after the layers."""
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
 def to_map_crs(gdf: gpd.GeoDataFrame, what: str, *, coordinates: str = "wgs84") -> gpd.GeoDataFrame:
     """``gdf`` in EPSG:4326 (a copy when reprojected); ``what`` names the layer in the error.
 

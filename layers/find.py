@@ -26,17 +26,17 @@ FACILITY_COLOR = "#D55E00"
 ORIGIN_GROUP_ZH = "起点"
 
 
-def add_origin_pin(group: folium.Map | folium.FeatureGroup, m: folium.Map, *, lon: float, lat: float,
-                   label: str) -> folium.Map | folium.FeatureGroup:
-    """A pin at the starting point (WGS-84 ``lon``, ``lat``), tooltip "起点：{label}" (escaped).
+def add_origin_pin(m: folium.Map, *, lon: float, lat: float, label: str,
+                   group: folium.FeatureGroup | None = None) -> folium.Map:
+    """A pin at the starting point (WGS-84 ``lon``, ``lat``) on map ``m``, tooltip "起点：{label}" (escaped).
 
-    ``group`` receives the pin: the map ``m`` itself, or a FeatureGroup drawn over it; ``m`` decides the
-    coordinates the pin is drawn in. Returns ``group``.
+    With ``group`` the pin goes into that FeatureGroup (drawn over ``m``) instead of onto ``m`` itself;
+    ``m`` decides the coordinates either way. Returns ``m``.
     """
     marker = folium.Marker(location=map_lat_lon(m, lon, lat))
     bind_tooltip(marker, f"起点：{label}")
-    marker.add_to(group)
-    return group
+    marker.add_to(m if group is None else group)
+    return m
 
 
 def origin_group(m: folium.Map, origin: dict[str, Any] | None) -> folium.FeatureGroup:
@@ -44,7 +44,7 @@ def origin_group(m: folium.Map, origin: dict[str, Any] | None) -> folium.Feature
     to be drawn over map ``m`` without changing the map itself (so its view is kept)."""
     group = folium.FeatureGroup(name=ORIGIN_GROUP_ZH)
     if origin is not None:
-        add_origin_pin(group, m, lon=origin["lon"], lat=origin["lat"], label=origin["label"])
+        add_origin_pin(m, lon=origin["lon"], lat=origin["lat"], label=origin["label"], group=group)
     return group
 
 

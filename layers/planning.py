@@ -20,7 +20,6 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geo import hexes
@@ -228,27 +227,6 @@ def add_change_legend(m: folium.Map, *, threshold: int) -> folium.Map:
                                   (f"老年人少于 {threshold} 人", SUPPRESSED_COLOR)], position="bottomleft")
 
 
-# ---------------------------------------------------------------- the map as a whole
-
-
-def add_layer_control(m: folium.Map) -> folium.Map:
-    """Add the (expanded) layer control listing the map's FeatureGroups; add it after the layers."""
-    folium.LayerControl(collapsed=False).add_to(m)
-    return m
-
-
-def map_lon_lat(m: folium.Map, lat: float, lon: float) -> tuple[float, float]:
-    """WGS-84 ``(lon, lat)`` of a point of map ``m`` (e.g. a click, which Leaflet gives as lat, lng):
-    shifted back from GCJ-02 when the map uses such tiles. The inverse of
-    :func:`~layers.basemap.map_lat_lon`."""
-    if map_coordinates(m) == "gcj02":
-        from geo.coords import to_wgs84
-
-        x, y = to_wgs84(np.array([lon]), np.array([lat]), "gcj02")
-        return float(x[0]), float(y[0])
-    return float(lon), float(lat)
-
-
 __all__ = [
     "COVERAGE_CLASSES",
     "GAIN_COLOR",
@@ -263,14 +241,12 @@ __all__ = [
     "add_coverage_cells",
     "add_coverage_legend",
     "add_gap_cells",
-    "add_layer_control",
     "add_need_legend",
     "add_sites",
     "add_sites_legend",
     "cells_layer",
     "coverage_color",
     "h3_cells_frame",
-    "map_lon_lat",
     "need_color",
     "suppressed_text_zh",
 ]

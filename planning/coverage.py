@@ -136,6 +136,17 @@ def _subset(snap: Snap, mask: np.ndarray) -> Snap:
     return Snap(edge, snap.t, snap.access_m, snap.access_min)
 
 
+def elder_flags(elders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per elder: aged 80+ (``oldest_old``) and disabled (``ability_code`` 2–4, :data:`DISABLED_MIN_CODE`),
+    as two boolean arrays; False where the column or the value is missing."""
+    n = len(elders)
+    old = (elders["oldest_old"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders
+           else np.zeros(n, dtype=bool))
+    ability = (pd.to_numeric(elders["ability_code"], errors="coerce").to_numpy(dtype="float64")
+               if "ability_code" in elders else np.full(n, np.nan))
+    return old, np.nan_to_num(ability, nan=-1) >= DISABLED_MIN_CODE
+
+
 def coverage_by_area(
     elders: gpd.GeoDataFrame,
     time_min: pd.Series | np.ndarray,
@@ -170,9 +181,7 @@ def coverage_by_area(
     times = np.asarray(time_min, dtype="float64")
     covered = times <= minutes
     group, codes_at_level = area_groups(elders, by)
-    old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(len(elders), bool)
-    codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(len(elders), np.nan)
-    disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
+    old, disabled = elder_flags(elders)
     columns = {"elders": np.ones(len(elders), dtype=np.int64), "covered": covered,
                "elders_80plus": old, "covered_80plus": old & covered,
                "elders_disabled": disabled, "covered_disabled": disabled & covered}

@@ -19,7 +19,7 @@ from geo import hexes
 from geo.areas import area_key, area_names, point_cells
 from geo.labels import GAP_COLUMNS_ZH, mode_zh
 from geo.settings import Settings
-from planning.coverage import ANY, DISABLED_MIN_CODE, elder_access, elder_snap_for, network_for
+from planning.coverage import ANY, elder_access, elder_flags, elder_snap_for, network_for
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 def elder_need(elders: gpd.GeoDataFrame, settings: Settings) -> pd.DataFrame:
     """Per elder: ``oldest_old``, ``disabled``, ``alone`` (bool) and ``weight`` (1 plus the weights that apply)."""
     n = len(elders)
-    old = elders["oldest_old"].fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders else np.zeros(n, bool)
-    codes = elders["ability_code"].astype("float64").to_numpy() if "ability_code" in elders else np.full(n, np.nan)
-    disabled = np.nan_to_num(codes, nan=-1) >= DISABLED_MIN_CODE
+    old, disabled = elder_flags(elders)
     if "groups" in elders:
         alone = elders["groups"].astype(object).map(
             lambda g: "独居" in (g if isinstance(g, list | tuple | np.ndarray) else str(g or "").split("、"))

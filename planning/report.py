@@ -43,12 +43,12 @@ import shapely
 
 from data.provenance import manifest_sources, source_text_zh, synthetic_layers
 from data.store import Region
-from geo.areas import LEVEL_COLUMN, ancestor, area_codes, area_list, area_names, level_of, sums_over
+from geo.areas import LEVEL_COLUMN, ancestor, area_codes, area_list, area_names, level_of, pct, sums_over
 from geo.errors import PlanningInputError
 from geo.labels import DASH, LAYER_ZH, REPORT_LEVEL_ZH, TOTAL_CODE, UNASSIGNED, mode_zh
 from geo.settings import Settings
 from planning.checks import check_columns_zh, provisioning_checks
-from planning.coverage import DISABLED_MIN_CODE, region_coverage
+from planning.coverage import elder_flags, region_coverage
 from planning.network import Mode
 from planning.summary import kinds_in_order
 
@@ -310,8 +310,7 @@ def basic_situation(region: Region, *, settings: Settings, by: ReportLevel = "di
                           "name": area_names([*codes, TOTAL_CODE], areas, unassigned=UNASSIGNED)})
     table["communities"] = per_area(community_area, np.ones(len(communities)))
     table["communities_with_facility"] = per_area(community_area, with_facility)
-    table["coverage_rate_pct"] = (100.0 * table["communities_with_facility"]
-                                  / table["communities"].where(table["communities"] > 0)).round(1)
+    table["coverage_rate_pct"] = pct(table["communities_with_facility"], table["communities"], decimals=1)
 
     own = areas.set_index(area_code) if has_areas else pd.DataFrame()
     fiscal = np.array([_own_value(own, c, "fiscal_revenue_10k_yuan") for c in codes], dtype="float64")
@@ -328,11 +327,7 @@ def basic_situation(region: Region, *, settings: Settings, by: ReportLevel = "di
     population = np.asarray(population, dtype="float64")
     table["registered_population"] = np.append(population, population.sum())
 
-    old = (elders["oldest_old"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "oldest_old" in elders
-           else np.zeros(len(elders), dtype=bool))
-    ability = (pd.to_numeric(elders["ability_code"], errors="coerce").to_numpy(dtype="float64")
-               if "ability_code" in elders else np.full(len(elders), np.nan))
-    disabled = np.nan_to_num(ability, nan=-1) >= DISABLED_MIN_CODE
+    old, disabled = elder_flags(elders)
     table["elders"] = per_area(elder_code, np.ones(len(elders)))
     table["oldest_old"] = per_area(elder_code, old)
     table["disabled"] = per_area(elder_code, disabled)
@@ -403,8 +398,7 @@ def service_circle_table(region: Region, *, settings: Settings, minutes: float, 
         else:
             covered = pd.Series(0, index=rows, dtype=np.int64)
         table[f"covered:{group}"] = covered.to_numpy()
-        table[f"coverage_pct:{group}"] = (100.0 * table[f"covered:{group}"]
-                                          / table["elders"].where(table["elders"] > 0)).round(1)
+        table[f"coverage_pct:{group}"] = pct(table[f"covered:{group}"], table["elders"], decimals=1)
     table.attrs.update(by=by, minutes=minutes, mode=mode, kinds=kinds)
     return table
 

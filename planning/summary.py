@@ -62,8 +62,7 @@ def community_summary(region: Region, settings: Settings) -> pd.DataFrame:
                    else areas)
     names = (dict(zip(communities["code"].astype(str), communities["name"].astype(str), strict=True))
              if "name" in communities else {})
-    codes = area_list(communities if "code" in communities else None, "community",
-                      set(facility_codes), set(elder_codes))
+    codes = area_list(communities, "community", facility_codes, elder_codes)
     threshold = settings.suppression_threshold
     return pd.DataFrame({
         "社区代码": ["" if c == UNASSIGNED else c for c in codes],

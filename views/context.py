@@ -161,18 +161,16 @@ def region_map(region: Region, settings: Settings, *, bounds: Sequence[float] | 
     The map, or None when there is nothing to draw (told with ``st.info``) or a layer cannot be drawn
     (our error shown with ``st.error``).
     """
+    roads = region.road_edges
     if bounds is None:
         bounds = layers_bounds(region.road_edges, region.areas, region.facilities)
         if bounds is None:
             st.info(empty_zh)
             return None
-        roads = region.road_edges
-    else:
-        roads = region.road_edges
-        if not roads.empty and roads.crs is not None:
-            roads = to_map_crs(roads, "道路")
-            dx, dy = bounds[2] - bounds[0], bounds[3] - bounds[1]
-            roads = roads.cx[bounds[0] - dx:bounds[2] + dx, bounds[1] - dy:bounds[3] + dy]
+    elif not roads.empty and roads.crs is not None:  # only the streets around: a lighter map
+        roads = to_map_crs(roads, "道路")
+        dx, dy = bounds[2] - bounds[0], bounds[3] - bounds[1]
+        roads = roads.cx[bounds[0] - dx:bounds[2] + dx, bounds[1] - dy:bounds[3] + dy]
     try:
         m = settings_map(bounds, settings)
         add_roads(m, roads)

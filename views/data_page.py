@@ -25,6 +25,7 @@ from data.validate import validate_table, write_report
 from geo import osm
 from geo.errors import ElderMapError
 from geo.settings import Settings, settings_digest
+from views.text import md_escape
 
 CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
                "gcj02": "GCJ-02（高德、腾讯地图）", "bd09": "BD-09（百度地图）"}
@@ -65,7 +66,7 @@ def render(region: store.Region | None, settings: Settings, *, settings_source: 
 def render_manifest(region: store.Region, settings: Settings, *, settings_source: str = "") -> None:
     """Version, dates, CRS and settings digests of the region, the demo banner, its layers and sources."""
     m = region.manifest
-    st.subheader(f"地区：{region.name}")
+    st.subheader(f"地区：{md_escape(region.name)}")
     st.dataframe(pd.DataFrame({
         "项目": ["数据版本", "创建时间（UTC）", "格式", "坐标系", "导入时设置摘要", "当前设置摘要"],
         "内容": [str(m.get("version", region.version)), str(m.get("created_at", "")), str(m.get("format", "")),
@@ -124,7 +125,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     checked = st.session_state.get("data_checked")
     if not checked or checked["file"] != path.name or checked["table"] != table or checked["crs"] != crs:
         return
-    (st.success if not checked["n_rejected"] else st.warning)(checked["summary"])
+    (st.success if not checked["n_rejected"] else st.warning)(md_escape(checked["summary"]))
     problems: pd.DataFrame = checked["problems"]
     if not problems.empty:
         st.dataframe(problems, hide_index=True, width="stretch")

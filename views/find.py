@@ -25,12 +25,11 @@ import streamlit as st
 from data.provenance import provenance_banner_zh
 from data.schema import ABILITY_LEVELS, NATURES
 from data.store import Region
-from geo.coords import to_wgs84
 from geo.errors import ElderMapError
 from geo.gazetteer import Gazetteer, Place, geocode_online
 from geo.labels import AREA_LEVEL_ZH, MODE_OF_ZH, mode_zh
 from geo.settings import Settings, settings_digest
-from layers import add_facilities, add_layer_control, public_facility_records
+from layers import add_facilities, add_layer_control, map_lon_lat, public_facility_records
 from layers.basemap import to_map_crs
 from layers.facilities import format_grade, format_price_yuan_month
 from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
@@ -252,10 +251,7 @@ def _click_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> N
         if raw == st.session_state.get("find_last_click"):
             return False
         st.session_state["find_last_click"] = raw
-        lon, lat = raw
-        if settings.tiles_coordinates == "gcj02":  # the click is on GCJ-02 tiles: back to WGS-84
-            x, y = to_wgs84([lon], [lat], "gcj02")
-            lon, lat = float(x[0]), float(y[0])
+        lon, lat = map_lon_lat(m, raw[1], raw[0])  # back from GCJ-02 tiles if the map uses them
         _set_origin("find_origin", lon, lat, gazetteer.reverse(lon, lat) or f"地图上选定的位置（{lat:.5f}, {lon:.5f}）")
         return True
 
@@ -497,7 +493,7 @@ def _card_map(region: Region, settings: Settings, row: gpd.GeoDataFrame, record:
     if shape is not None:
         add_reach(m, shape, mode=needs.mode, minutes=needs.max_minutes)
     add_facility_pin(m, record, lon=lon, lat=lat)
-    add_origin_pin(m, m, lon=origin["lon"], lat=origin["lat"], label=origin["label"])
+    add_origin_pin(m, lon=origin["lon"], lat=origin["lat"], label=origin["label"])
     show_map(m, key="find_card_map", height_px=420)
     note = "" if reach else "（该设施离道路太远，无法计算可到达范围）"
     st.caption(f"橙色圆点为该设施，图钉为起点，蓝色区域为从该设施{mode_zh(needs.mode)} {needs.max_minutes:g} 分钟"

@@ -50,6 +50,7 @@ from planning.sites import site_facilities
 from planning.summary import kinds_in_order
 from views.context import region_map
 from views.maps import show_map
+from views.text import md_escape
 
 if TYPE_CHECKING:
     import folium
@@ -215,7 +216,7 @@ def _gaps_tab(region: Region, settings: Settings) -> None:
         st.success(f"{minutes:g} 分钟服务圈内没有服务缺口：所有老年人都能到达设施。")
         return
     top = comm.iloc[0]
-    st.markdown(f"缺口最大的社区：**{top['name'] or top['code']}** — {top['reason']}")
+    st.markdown(f"缺口最大的社区：**{md_escape(top['name'] or top['code'])}** — {md_escape(top['reason'])}")
     m = region_map(region, settings)
     if m is not None:
         add_gap_cells(m, cells, threshold=settings.suppression_threshold)
@@ -349,7 +350,7 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
     fac = region.facilities
     names = dict(zip(fac["id"].astype(str), fac["name"].astype(str), strict=True)) if len(fac) else {}
     saved = store.list_scenarios(region.name, root=regions_root)
-    st.caption(f"已保存的方案：{'、'.join(saved) if saved else '无'}")
+    st.caption(f"已保存的方案：{md_escape('、'.join(saved)) if saved else '无'}")
     bounds = layers_bounds(region.road_edges, region.areas, region.facilities) or (0.0, 0.0, 0.0, 0.0)
     st.session_state.setdefault("planner_add_lon", round((bounds[0] + bounds[2]) / 2, 6))
     st.session_state.setdefault("planner_add_lat", round((bounds[1] + bounds[3]) / 2, 6))
@@ -401,7 +402,7 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
         for change in listed:
             row = change.pop("_row")
             if change["id"] in taken:
-                st.error(f"{upload.name} 第 {row} 行：设施编号 {change['id']} 已存在")
+                st.error(f"{md_escape(upload.name)} 第 {row} 行：设施编号 {md_escape(change['id'])} 已存在")
                 continue
             before = len(_changes())
             _add_change(region, settings, change)
@@ -409,14 +410,14 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
                 added += 1
                 taken.add(change["id"])
             else:
-                st.caption(f"（上面的问题来自 {upload.name} 第 {row} 行）")
+                st.caption(f"（上面的问题来自 {md_escape(upload.name)} 第 {row} 行）")
         st.success(f"已从清单加入 {added} 处新增设施（共 {len(listed)} 行）")
 
     changes = _changes()
     st.markdown(f"**本方案的修改（{len(changes)} 项）**")
     for i, change in enumerate(changes):
         c1, c2 = st.columns([6, 1])
-        c1.write(f"{i + 1}. {change_text_zh(change, names)}")
+        c1.markdown(md_escape(f"{i + 1}. {change_text_zh(change, names)}"))
         c2.button("删除", key=f"planner_change_del_{i}", on_click=_remove_change, args=(i,))
 
     with st.form("planner_save_form"):
@@ -437,7 +438,7 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
                 st.error(str(exc))
             else:
                 st.session_state[CHANGES_KEY] = []
-                st.success(f"方案“{scenario['name']}”已保存（{len(changes)} 项修改）。")
+                st.success(f"方案“{md_escape(scenario['name'])}”已保存（{len(changes)} 项修改）。")
 
 
 def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path | None) -> None:
@@ -466,7 +467,7 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
         st.error(str(exc))
         return
     total = areas.iloc[-1]
-    st.markdown(f"**{b_name} 相对 {a_name}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
+    st.markdown(f"**{md_escape(b_name)} 相对 {md_escape(a_name)}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
                 f"（{int(total['covered_delta']):+d} 人），覆盖率变化 {total['coverage_pct_delta']:+.2f} 个百分点")
     m = region_map(region, settings)
     if m is not None:
@@ -477,7 +478,7 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
     digest = settings_digest(settings)
     for side_key, column, name, scenario in zip("ab", st.columns(2), (a_name, b_name), (a, b), strict=True):
         with column:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{md_escape(name)}**")
             shown = _scenario_cells(str(region.path), json.dumps(scenario, ensure_ascii=False, sort_keys=True),
                                     minutes, mode, kind, digest, region, settings)
             side = region_map(region, settings)

@@ -1,9 +1,11 @@
 """统计报表: the official basic-situation table in the app, with the workbook, the printable page and the PDF.
 
-The report is computed once per choice of level, minutes and date by :func:`planning.report.build_report`
-(the same function as ``eldermap report``); the page shows its annex table, summary line, coverage-rate
-chart and notes, and writes the files from that same :class:`~planning.report.Report` through
-:mod:`views.report_export`. Each download is recorded in the audit log.
+Opening the page computes only what it shows — the annex table (:func:`planning.report.basic_situation`)
+and the notes — which need no road network. The full report (:func:`planning.report.build_report`, the
+same function as ``eldermap report``: service-circle coverage of every kind and the provisioning
+checks, one network search each) is computed when the user asks for the files, and the files are
+written from that :class:`~planning.report.Report` through :mod:`views.report_export`. Each download is
+recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from data import audit
@@ -20,7 +23,7 @@ from data.store import Region
 from geo.errors import ElderMapError
 from geo.labels import ANNEX_COLUMNS_ZH, TOTAL_CODE
 from geo.settings import Settings, settings_digest
-from planning.report import ANNEX_TITLE, Report, build_report, total_line
+from planning.report import ANNEX_TITLE, Report, basic_situation, build_report, report_notes, total_line
 from planning.summary import community_summary
 from views.report_export import write_report_files
 from views.text import md_escape
@@ -29,6 +32,12 @@ LEVELS_ZH = {"district": "按区县", "street": "按街道（乡镇）"}
 
 
 @st.cache_data(show_spinner="正在统计…", max_entries=16)
+def _basic(_region: Region, region_key: str, by: str, _settings: Settings, settings_key: str) -> pd.DataFrame:
+    del region_key, settings_key  # cache keys only
+    return basic_situation(_region, settings=_settings, by=by)
+
+
+@st.cache_data(show_spinner="正在计算服务圈与配置检查…", max_entries=16)
 def _report(_region: Region, region_key: str, by: str, minutes: float, day: dt.date, _settings: Settings,
             settings_key: str) -> Report:
     del region_key, settings_key  # cache keys only
@@ -54,13 +63,14 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
     minutes = float(col_min.selectbox("服务圈（分钟）", settings.circle_minutes, index=len(settings.circle_minutes) - 1,
                                       key="rep_minutes"))
     day = col_day.date_input("统计日期", value=dt.date.today(), key="rep_day")
+    digest = settings_digest(settings)
     try:
-        report = _report(region, str(region.path), by, minutes, day, settings, settings_digest(settings))
+        basic = _basic(region, str(region.path), by, settings, digest)
+        notes = report_notes(region, settings=settings, by=by, minutes=minutes, statistics_date=day)
     except ElderMapError as exc:
         st.error(str(exc))
-        render_community_summary(region, settings)  # counts per community need no network: still shown
+        render_community_summary(region, settings)  # counts per community: still shown
         return
-    basic = report.basic
     st.subheader(ANNEX_TITLE)
     st.caption(total_line(basic))
     shown = basic[[c for c in ANNEX_COLUMNS_ZH if c in basic.columns]].rename(columns=ANNEX_COLUMNS_ZH)
@@ -70,7 +80,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
         st.markdown("**社区养老服务设施覆盖率（%）** = 有社区养老服务设施的社区数 ÷ 社区总数 × 100%")
         st.bar_chart(rates, horizontal=True, y_label="覆盖率（%）", x_label="")
     with st.expander("指标说明、统计日期与数据来源"):
-        for item, text in report.notes:
+        for item, text in notes:
             st.markdown(f"**{md_escape(item)}**：{md_escape(text)}")
 
     st.subheader("导出")
@@ -78,6 +88,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
     if st.button("生成报表文件", type="primary", key="rep_make"):
         with st.status("正在生成报表…", expanded=False) as status:
             try:
+                report = _report(region, str(region.path), by, minutes, day, settings, digest)
                 st.session_state["rep_files"] = _files(report, region, pdf=want_pdf)
                 status.update(label="报表已生成", state="complete")
             except ElderMapError as exc:

@@ -12,15 +12,38 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-FieldType = Literal["str", "int", "float", "enum", "tags", "year", "division", "uscc", "resident_id", "phone"]
+from geo.settings import DISABILITY_GRADES
+
+FieldType = Literal["str", "int", "float", "enum", "tags", "year", "division", "uscc", "resident_id", "phone",
+                    "bool", "month"]
 
 ABILITY_LEVELS: tuple[str, ...] = ("能力完好", "轻度失能", "中度失能", "重度失能", "完全失能")
 """GB/T 42195-2022 ability levels, index = level code 0–4."""
 
 NATURES: tuple[str, ...] = ("公办", "民办", "公建民营")
 SEXES: tuple[str, ...] = ("男", "女")
-SPECIAL_GROUPS: tuple[str, ...] = ("特困", "低保", "低边", "独居", "空巢", "失独", "留守", "重度残疾")
+SPECIAL_GROUPS: tuple[str, ...] = ("特困", "低保", "低收入", "重度残疾", "优抚对象", "独居", "空巢", "计划生育特殊家庭",
+                                   "留守")
+"""Priority groups (seed 004 names the government-purchase groups: 特困、低保/低收入、重度残疾、优抚对象、
+独居、空巢、计划生育特殊家庭)."""
+GROUP_ALIASES: dict[str, str] = {"低边": "低收入", "低保边缘": "低收入", "低收入家庭": "低收入", "失独": "计划生育特殊家庭",
+                                 "计生特殊家庭": "计划生育特殊家庭", "优抚": "优抚对象", "重残": "重度残疾",
+                                 "特困供养": "特困", "分散供养特困": "特困", "低保对象": "低保", "留守老人": "留守",
+                                 "空巢老人": "空巢", "独居老人": "独居"}
 AREA_LEVELS: tuple[str, ...] = ("district", "street", "community")
+COMMUNITY_TYPES: tuple[str, ...] = ("居委会", "村委会")
+"""Kind of a community-level area: urban residents' committee or village committee (annex 2 note 6)."""
+YES_NO_ALIASES: dict[str, bool] = {"是": True, "否": False, "y": True, "n": False, "yes": True, "no": False,
+                                   "true": True, "false": False, "1": True, "0": False, "有": True, "无": False,
+                                   "√": True, "✓": True, "×": False}
+REGISTRATION_ALIASES: dict[str, tuple[bool | None, bool | None]] = {
+    "户籍": (True, None), "本地户籍": (True, None), "户籍人口": (True, None),
+    "常住": (None, True), "常住人口": (None, True),
+    "户籍常住": (True, True), "户籍且常住": (True, True), "本地户籍常住": (True, True), "人户一致": (True, True),
+    "户籍不常住": (True, False), "人户分离": (True, False), "外出": (True, False),
+    "常住非户籍": (False, True), "外来": (False, True), "流动人口": (False, True), "非本地户籍": (False, True),
+}
+"""Values of a single 人口类型 column -> (registered here 户籍, living here 常住); None: not said."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,16 @@ STREET = FieldSpec("street_code", "division", "街道代码", aliases=("街道�
 COMMUNITY = FieldSpec("community_code", "division", "社区代码",
                       aliases=("社区代码", "村居代码", "居委会代码", "社区区划代码", "村社区代码"),
                       doc="12 位社区/村代码")
+DISTRICT_NAME = FieldSpec("district_name", "str", "所属区县",
+                          aliases=("所属区县", "区县", "区县名称", "所在区县", "所属区", "所属县"),
+                          doc="所属区县的名称或代码；导入时与区划数据匹配，得出区县代码")
+STREET_NAME = FieldSpec("street_name", "str", "所属街道",
+                        aliases=("所属街道", "街道", "街道名称", "所在街道", "所属乡镇", "乡镇", "所属街道乡镇", "街道乡镇"),
+                        doc="所属街道/乡镇的名称或代码；导入时与区划数据匹配（名称可省略“街道”“镇”等后缀）")
+COMMUNITY_NAME = FieldSpec("community_name", "str", "所属社区",
+                           aliases=("所属社区", "社区", "社区名称", "所在社区", "所属居委会", "居委会", "所属村居",
+                                    "村居", "所属村", "所属村委会", "社区村"),
+                           doc="所属社区（居委会/村委会）的名称或代码；导入时与区划数据匹配")
 AREA_CODE = FieldSpec("area_code", "division", "行政区划代码", aliases=("行政区划代码", "区划代码", "所属区划"),
                       doc="任意层级的区划代码，按位数归入区县（6）、街道（9）或社区（12）")
 
@@ -89,6 +122,10 @@ FACILITY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("kind", "enum", "类型", required=True,
               aliases=("类型", "机构类型", "设施类型", "类别", "机构类别", "kind", "type"),
               doc="设施类型，取值见设置 facility_kinds"),
+    FieldSpec("service_area", "str", "服务区域",
+              aliases=("服务区域", "服务范围", "服务社区", "服务街道", "上门服务区域", "service_area"),
+              doc="居家上门服务商的服务区域：社区或街道的名称或代码，多个用顿号分隔；缺失时按设置 "
+                  "home_care_drive_minutes 分钟车程服务"),
     FieldSpec("services", "tags", "服务项目",
               aliases=("服务项目", "服务内容", "服务类型", "提供服务", "services"),
               doc="服务标签，多个用顿号、逗号或分号分隔，取值见设置 service_tags"),
@@ -120,7 +157,7 @@ FACILITY_FIELDS: tuple[FieldSpec, ...] = (
               doc="地址"),
     FieldSpec("uscc", "uscc", "统一社会信用代码", aliases=("统一社会信用代码", "信用代码", "社会信用代码", "uscc"),
               doc="18 位统一社会信用代码，按 GB 32100 校验"),
-    DISTRICT, STREET, COMMUNITY, AREA_CODE, LON, LAT,
+    DISTRICT, STREET, COMMUNITY, AREA_CODE, DISTRICT_NAME, STREET_NAME, COMMUNITY_NAME, LON, LAT,
 )
 
 ELDER_FIELDS: tuple[FieldSpec, ...] = (
@@ -133,17 +170,31 @@ ELDER_FIELDS: tuple[FieldSpec, ...] = (
               doc="姓名：导入时丢弃，从不入库"),
     FieldSpec("birth_year", "year", "出生年份", aliases=("出生年份", "出生日期", "出生年月", "生日", "birth_year"),
               unit="年", doc="出生年份；给出生日期时只保留年份；缺失时取身份证号中的出生年份"),
+    FieldSpec("birth_month", "month", "出生月份", aliases=("出生月份", "出生月"), minimum=1, maximum=12,
+              doc="出生月份 1–12；给出生日期或身份证号时自动取得（只保留年月，不保留日），用于按统计日期计算周岁"),
     FieldSpec("age", "int", "年龄", aliases=("年龄", "周岁"), unit="岁", minimum=0, maximum=130,
               doc="年龄；无出生年份时按统计日期推算"),
     FieldSpec("sex", "enum", "性别", aliases=("性别", "sex"), choices=SEXES, doc="男 / 女；缺失时取身份证号"),
     FieldSpec("ability_level", "enum", "能力等级",
               aliases=("能力等级", "能力评估等级", "老年人能力等级", "失能等级", "评估等级", "ability_level"),
               choices=ABILITY_LEVELS, doc="GB/T 42195 五级：能力完好、轻度失能、中度失能、重度失能、完全失能（也接受 0–4）"),
+    FieldSpec("disability_grade", "enum", "残疾等级", aliases=("残疾等级", "残疾级别", "残疾人证等级", "伤残等级"),
+              choices=DISABILITY_GRADES, doc="残疾人证等级 一级–四级（也接受 1–4）；一级、二级为重度残疾（基本情况表注 4）"),
+    FieldSpec("dementia", "bool", "失智", aliases=("失智", "是否失智", "认知障碍", "是否认知障碍"),
+              doc="是否失智（是/否）"),
+    FieldSpec("registered", "bool", "本地户籍", aliases=("本地户籍", "是否本地户籍", "户籍", "是否户籍"),
+              doc="是否本地区户籍（是/否）；缺失视为户籍老人（基本情况表注 2 计户籍老人）"),
+    FieldSpec("resident", "bool", "常住", aliases=("常住", "是否常住", "是否常住人口", "常住本地"),
+              doc="是否在本地区常住（是/否）；缺失视为常住（覆盖分析默认计常住老人）"),
+    FieldSpec("population_type", "enum", "人口类型", aliases=("人口类型", "户籍类型", "户口类型", "居住类型", "人户状态"),
+              choices=tuple(REGISTRATION_ALIASES),
+              doc="户籍/常住合在一列时：户籍常住、户籍不常住（人户分离）、常住非户籍（外来）等，导入时拆为上两列"),
     FieldSpec("groups", "tags", "特殊群体", aliases=("特殊群体", "人员类别", "困难类别", "群体类别", "特殊困难类型"),
-              choices=SPECIAL_GROUPS, doc="特困、低保、独居、空巢等，多个用顿号分隔；高龄由出生年份推算"),
+              choices=SPECIAL_GROUPS,
+              doc="特困、低保、低收入、重度残疾、优抚对象、独居、空巢、计划生育特殊家庭、留守，多个用顿号分隔；高龄按统计日期推算"),
     FieldSpec("address", "str", "居住地址", aliases=("居住地址", "家庭住址", "现住址", "地址", "address"), sensitive=True,
               doc="居住地址：仅用于定位，不入库"),
-    DISTRICT, STREET, COMMUNITY, AREA_CODE, LON, LAT,
+    DISTRICT, STREET, COMMUNITY, AREA_CODE, DISTRICT_NAME, STREET_NAME, COMMUNITY_NAME, LON, LAT,
 )
 
 AREA_FIELDS: tuple[FieldSpec, ...] = (
@@ -156,8 +207,16 @@ AREA_FIELDS: tuple[FieldSpec, ...] = (
               doc="district / street / community（或 区县 / 街道 / 社区）；缺失时由代码位数推断"),
     FieldSpec("parent_code", "division", "上级代码", aliases=("上级代码", "上级区划代码", "parent_code"),
               doc="上级区划代码；缺失时由代码截取，或按空间包含关系推断"),
+    FieldSpec("community_type", "enum", "村居类型", aliases=("村居类型", "社区类型", "居村类型", "类型", "社区性质"),
+              choices=COMMUNITY_TYPES,
+              doc="居委会 / 村委会（也接受 社区、村）；缺失时按 12 位代码末三位：001–199 居委会，200–399 村委会"),
+    FieldSpec("parent_name", "str", "上级名称", aliases=("上级名称", "上级区划名称", "所属街道", "所属乡镇", "所属街道乡镇",
+                                                      "所属区县"),
+              doc="上级区划（街道/区县）的名称；无上级代码时据此与区划数据匹配"),
     FieldSpec("registered_population", "int", "户籍人口", aliases=("户籍人口", "户籍人口数"), unit="人",
               minimum=0, maximum=50_000_000, doc="户籍人口（基本情况表）"),
+    FieldSpec("resident_population", "int", "常住人口", aliases=("常住人口", "常住人口数"), unit="人",
+              minimum=0, maximum=50_000_000, doc="常住人口"),
     FieldSpec("fiscal_revenue_10k_yuan", "float", "财政收入", aliases=("财政收入", "财政收入（万元）", "地方财政收入"),
               unit="万元", minimum=0, doc="财政收入（基本情况表）"),
 )
@@ -176,6 +235,10 @@ NATURE_ALIASES = {"公办民营": "公建民营", "公办公营": "公办", "民
 ABILITY_ALIASES = {"0": "能力完好", "1": "轻度失能", "2": "中度失能", "3": "重度失能", "4": "完全失能",
                    "自理": "能力完好", "完好": "能力完好", "轻度": "轻度失能", "中度": "中度失能",
                    "重度": "重度失能", "完全": "完全失能", "失能": "重度失能", "半失能": "中度失能"}
+COMMUNITY_TYPE_ALIASES = {"社区": "居委会", "居委": "居委会", "社区居委会": "居委会", "居民委员会": "居委会", "城镇": "居委会",
+                          "村": "村委会", "村委": "村委会", "行政村": "村委会", "村民委员会": "村委会", "农村": "村委会"}
+DISABILITY_GRADE_ALIASES = {"1": "一级", "2": "二级", "3": "三级", "4": "四级", "一": "一级", "二": "二级", "三": "三级",
+                            "四": "四级"}
 SEX_ALIASES = {"m": "男", "male": "男", "f": "女", "female": "女", "1": "男", "2": "女"}
 
 

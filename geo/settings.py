@@ -72,6 +72,15 @@ HOME_CARE_KINDS: tuple[str, ...] = ("居家上门服务商",)
 TIER_MINUTES: tuple[tuple[str, float], ...] = (("养老机构", 15.0), ("日间照料中心", 5.0))
 """Life-circle tier of facility kinds, minutes (GB 50180-2018)."""
 
+WALK_PROFILES: tuple[tuple[str, float], ...] = (("规划", 3.6), ("老年人", 2.88), ("体弱", 2.4))
+"""Named walking speeds, km/h: the planning speed of GB 50180-2018 (60 m/min); the mean gait speed
+measured for people over 65 (about 0.8 m/s); frail elders and people over 85 (0.64–0.71 m/s, 0.67 m/s
+taken)."""
+POPULATIONS: tuple[str, ...] = ("户籍", "常住", "全部")
+"""Which elders a table counts: registered here (户籍), living here (常住), or every imported elder."""
+GAP_GROUP_WEIGHTS: tuple[tuple[str, float], ...] = (("独居", 0.5),)
+"""Extra gap/siting weight of an uncovered elder per priority group (群体)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -129,10 +138,35 @@ class Settings:
         ``facility_kinds`` needs the same name here, or the settings are rejected.
     service_tags
         Allowed service tags.
-    gap_weight_80plus, gap_weight_disabled, gap_weight_alone
-        Extra weight of an uncovered elder aged 80+, moderately to completely disabled (ability
-        codes 2–4), or living alone (群体 独居), in gap ranking and weighted siting: an elder counts
-        1 plus each weight that applies (defaults 1, 1, 0.5).
+    gap_weight_80plus, gap_weight_disabled
+        Extra weight of an uncovered elder aged 80+, or moderately to completely disabled (ability
+        codes 2–4), in gap ranking and weighted siting: an elder counts 1 plus each weight that
+        applies (defaults 1, 1).
+    gap_group_weights
+        Extra weight per priority group (特困、低保、独居…), added like the two above (default 独居 0.5).
+    walk_profiles
+        Named walking speeds, km/h (规划 3.6 = GB 50180's 60 m/min; 老年人 2.88 = 0.8 m/s; 体弱 2.4 ≈
+        0.67 m/s). ``compare_profiles`` names the two shown side by side in the report's
+        service-circle sheet and on the planner page.
+    compare_profiles
+        The walking profiles compared side by side (default 规划 and 体弱).
+    home_care_drive_minutes
+        A home-care provider (``home_care_kinds``) without a declared service area serves the elders
+        within this many minutes' drive of its base.
+    annex_population, coverage_population
+        Which elders the annex-2 table counts (default 户籍, note 2) and which coverage analyses
+        count (default 常住, seed 000 ties services to the resident population): 户籍, 常住 or 全部.
+        Elders without the flag are counted as both.
+    annex_include_villages
+        Annex 2 note 6 counts 居委会 only; True also counts 村委会 in the coverage rate.
+    annex_disabled_ability_codes, annex_disabled_grades, annex_disabled_dementia
+        Annex 2 note 4, 失能(伤残) elders: ability codes counted (GB/T 42195: 3 重度失能, 4 完全失能),
+        disability grades counted (一级, 二级), and whether 失智 counts.
+    unassigned_warn_pct
+        A report whose elders or facilities without an area at the report level exceed this share
+        (%) carries a warning, and ``eldermap report`` fails unless ``--allow-unassigned``.
+    max_text_length
+        Longest text accepted in a field of a staff file (characters); longer rows are rejected.
     target_beds_per_100_elders
         Provisioning check: elder-care beds per 100 elders an area should have (4.0, i.e. 40 per
         1,000 — a common target of local plans; set your plan's).
@@ -178,7 +212,18 @@ class Settings:
     home_care_kinds: tuple[str, ...] = HOME_CARE_KINDS
     gap_weight_80plus: float = 1.0
     gap_weight_disabled: float = 1.0
-    gap_weight_alone: float = 0.5
+    gap_group_weights: tuple[tuple[str, float], ...] = GAP_GROUP_WEIGHTS
+    walk_profiles: tuple[tuple[str, float], ...] = WALK_PROFILES
+    compare_profiles: tuple[str, ...] = ("规划", "体弱")
+    home_care_drive_minutes: float = 15.0
+    annex_population: str = "户籍"
+    coverage_population: str = "常住"
+    annex_include_villages: bool = False
+    annex_disabled_ability_codes: tuple[int, ...] = (3, 4)
+    annex_disabled_grades: tuple[str, ...] = ("一级", "二级")
+    annex_disabled_dementia: bool = True
+    unassigned_warn_pct: float = 1.0
+    max_text_length: int = 200
     target_beds_per_100_elders: float = 4.0
     target_nursing_share_pct: float = 55.0
     tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
@@ -218,9 +263,29 @@ class Settings:
         tier_unknown = [k for k, _ in self.tier_minutes if k not in self.facility_kinds]
         if tier_unknown:
             problems.append(f"tier_minutes 中的{'、'.join(tier_unknown)}不在 facility_kinds 中")
-        for name in ("gap_weight_80plus", "gap_weight_disabled", "gap_weight_alone", "target_beds_per_100_elders"):
+        for name in ("gap_weight_80plus", "gap_weight_disabled", "target_beds_per_100_elders"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} 不能为负（收到 {getattr(self, name)}）")
+        if any(w < 0 for _, w in self.gap_group_weights):
+            problems.append("gap_group_weights 的权重不能为负")
+        if any(not 0.5 <= v <= 10 for _, v in self.walk_profiles):
+            problems.append("walk_profiles 的步行速度应在 0.5–10 km/h 之间")
+        unknown_profiles = [p for p in self.compare_profiles if p not in dict(self.walk_profiles)]
+        if unknown_profiles:
+            problems.append(f"compare_profiles 中的{'、'.join(unknown_profiles)}不在 walk_profiles 中")
+        if not 0 < self.home_care_drive_minutes <= 120:
+            problems.append(f"home_care_drive_minutes 应在 0–120 之间（收到 {self.home_care_drive_minutes}）")
+        for name in ("annex_population", "coverage_population"):
+            if getattr(self, name) not in POPULATIONS:
+                problems.append(f"{name} 应为 {'、'.join(POPULATIONS)} 之一（收到 {getattr(self, name)}）")
+        if any(c not in (0, 1, 2, 3, 4) for c in self.annex_disabled_ability_codes):
+            problems.append("annex_disabled_ability_codes 应为 0–4 的能力等级代码")
+        if any(g not in DISABILITY_GRADES for g in self.annex_disabled_grades):
+            problems.append(f"annex_disabled_grades 应取自 {'、'.join(DISABILITY_GRADES)}")
+        if not 0 <= self.unassigned_warn_pct <= 100:
+            problems.append(f"unassigned_warn_pct 应在 0–100 之间（收到 {self.unassigned_warn_pct}）")
+        if not 10 <= self.max_text_length <= 100_000:
+            problems.append(f"max_text_length 应在 10–100000 之间（收到 {self.max_text_length}）")
         for name in ("target_nursing_share_pct", "target_tier_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 problems.append(f"{name} 应在 0–100 之间（收到 {getattr(self, name)}）")
@@ -258,8 +323,19 @@ class Settings:
         """``tier_minutes`` as a dict: facility kind → minutes."""
         return dict(self.tier_minutes)
 
+    def walk_profile_table(self) -> dict[str, float]:
+        """``walk_profiles`` as a dict: profile name → km/h."""
+        return dict(self.walk_profiles)
 
-_TABLE_FIELDS = frozenset({"drive_speeds_kmh", "tier_minutes"})
+    def group_weight_table(self) -> dict[str, float]:
+        """``gap_group_weights`` as a dict: priority group → extra weight."""
+        return dict(self.gap_group_weights)
+
+
+DISABILITY_GRADES: tuple[str, ...] = ("一级", "二级", "三级", "四级")
+"""Disability grades of the disability certificate (残疾人证), 一级 most severe."""
+
+_TABLE_FIELDS = frozenset({"drive_speeds_kmh", "tier_minutes", "walk_profiles", "gap_group_weights"})
 
 
 def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Settings:
@@ -337,6 +413,9 @@ def settings_digest(settings: Settings) -> str:
 
 __all__ = [
     "DEFAULT_SETTINGS_FILE",
+    "DISABILITY_GRADES",
+    "POPULATIONS",
+    "WALK_PROFILES",
     "FACILITY_KINDS",
     "SERVICE_TAGS",
     "Settings",

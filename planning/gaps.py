@@ -2,7 +2,8 @@
 
 An elder outside the circle (no facility of the chosen kind within ``minutes``) counts 1, plus
 ``settings.gap_weight_80plus`` when aged 80+, ``gap_weight_disabled`` when moderately to completely
-disabled (ability codes 2–4), ``gap_weight_alone`` when living alone (group 独居). Cells (H3) and
+disabled (ability codes 2–4), and the weight of each priority group it is in
+(``settings.gap_group_weights``, default 独居 0.5). Cells (H3) and
 communities are ranked by that weighted count; each gets a short reason in Chinese.
 """
 
@@ -25,18 +26,23 @@ from planning.network import Mode
 log = logging.getLogger(__name__)
 
 
+def elders_in_group(elders: pd.DataFrame, group: str) -> np.ndarray:
+    """True for the elders whose ``groups`` list holds ``group`` (all False without the column)."""
+    if "groups" not in elders:
+        return np.zeros(len(elders), dtype=bool)
+    return elders["groups"].astype(object).map(
+        lambda g: group in (g if isinstance(g, list | tuple | np.ndarray) else str(g or "").split("、"))
+    ).to_numpy(dtype=bool)
+
+
 def elder_need(elders: gpd.GeoDataFrame, settings: Settings) -> pd.DataFrame:
     """Per elder: ``oldest_old``, ``disabled``, ``alone`` (bool) and ``weight`` (1 plus the weights that apply)."""
     n = len(elders)
     old, disabled = elder_flags(elders)
-    if "groups" in elders:
-        alone = elders["groups"].astype(object).map(
-            lambda g: "独居" in (g if isinstance(g, list | tuple | np.ndarray) else str(g or "").split("、"))
-        ).to_numpy(dtype=bool)
-    else:
-        alone = np.zeros(n, dtype=bool)
-    weight = (1.0 + settings.gap_weight_80plus * old + settings.gap_weight_disabled * disabled
-              + settings.gap_weight_alone * alone)
+    weight = 1.0 + settings.gap_weight_80plus * old + settings.gap_weight_disabled * disabled
+    for group, extra in settings.group_weight_table().items():
+        weight = weight + extra * elders_in_group(elders, group)
+    alone = elders_in_group(elders, "独居") if n else np.zeros(0, dtype=bool)
     return pd.DataFrame({"oldest_old": old, "disabled": disabled, "alone": alone, "weight": weight},
                         index=elders.index)
 

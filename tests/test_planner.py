@@ -104,7 +104,7 @@ def test_gaps_count_every_uncovered_elder_once(region) -> None:
     assert (np.diff(cells["weighted_need"].to_numpy()) <= 0).all()  # ranked by need
     assert list(cells["rank"]) == list(range(1, len(cells) + 1))
     assert (cells["weighted_need"] >= cells["uncovered"]).all()  # weights only add
-    unweighted = Settings(gap_weight_80plus=0, gap_weight_disabled=0, gap_weight_alone=0)
+    unweighted = Settings(gap_weight_80plus=0, gap_weight_disabled=0, gap_group_weights=())
     plain, _ = gaps(region, settings=unweighted, minutes=10, kind=DAY)
     np.testing.assert_allclose(plain["weighted_need"], plain["uncovered"])
     assert cells.crs == "EPSG:4326" and cells.geometry.geom_type.eq("Polygon").all()

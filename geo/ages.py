@@ -1,0 +1,38 @@
+"""Ages in 周岁 at a statistics date, from birth year and month (the day is never stored).
+
+Annex 2 note 1 counts people as of the statistics date; 周岁 is the number of birthdays passed.
+With the birth month kept (and not the day), the age is exact except in the birth month itself,
+where a birthday counts as passed only when the statistics date is the last day of that month
+(so no elder is counted older than they are). Without a month, the age is the difference of years,
+exact for a statistics date of 31 December (the annex's own date).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+
+def age_at(birth_year: object, birth_month: object, day: dt.date) -> np.ndarray:
+    """Age in 周岁 at ``day`` of each person (NaN where the birth year is missing).
+
+    Parameters
+    ----------
+    birth_year, birth_month
+        Array-likes of the same length (missing values allowed; a missing month means "year only").
+    day
+        The statistics date.
+    """
+    year = pd.to_numeric(pd.Series(np.asarray(birth_year, dtype=object)), errors="coerce").to_numpy("float64")
+    month = pd.to_numeric(pd.Series(np.asarray(birth_month, dtype=object)), errors="coerce").to_numpy("float64")
+    if month.shape != year.shape:
+        month = np.full(year.shape, np.nan)
+    last_day = day.day == calendar.monthrange(day.year, day.month)[1]
+    not_yet = np.where(np.isnan(month), False, (month > day.month) | ((month == day.month) & (not last_day)))
+    return (day.year - year) - not_yet.astype("float64")
+
+
+__all__ = ["age_at"]

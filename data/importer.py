@@ -2,17 +2,32 @@
 
 :func:`import_region` is a function of (region name, inputs, settings): it
 loads roads, validates each table file (:func:`data.validate.validate_table`),
-completes the area hierarchy, assigns points to areas, writes one validation
-report per file, and saves a new region version atomically
-(:func:`data.store.save_region`). Layers not given are carried over from the
-current version, so ``--facilities new.xlsx`` alone updates just the facilities.
+merges an areas file into the existing areas (:func:`merge_areas`: only the
+levels in the file are replaced) and completes the hierarchy, assigns points
+to areas (:func:`assign_areas`), writes one validation report per file, and
+saves a new region version atomically (:func:`data.store.save_region`). Layers
+not given are carried over from the current version, so ``--facilities
+new.xlsx`` alone updates just the facilities.
+
+Area assignment (:func:`assign_areas`) follows one precedence, per level:
+**recorded code > name > position**. A code the file gives (区县/街道/社区代码,
+or a 行政区划代码 split by length) is kept; a name column (所属区县/所属街道/所属社区,
+which may also hold a code) is matched to the region's areas, coarse to fine,
+each within the area found above it (:class:`geo.area_match.AreaIndex`); the
+position fills what is still missing from the finest polygons containing the
+point (community, else street, else district). Parent codes follow from the
+code hierarchy. Disagreements between the three are row-level warnings naming
+both values; unmatched names are warnings with the value. Every import states,
+per point table and level, how many records got their area from which source
+and how many have none, and why (:class:`AreaAssignment`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +35,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from data import store
-from data.validate import WARNING, ValidationResult, validate_table, write_report
+from data.schema import TABLE_ZH
+from data.validate import PROBLEM_COLUMNS, WARNING, ValidationResult, validate_table, write_report
 from geo import osm
+from geo.area_match import LEVEL_SHORT_ZH, LEVELS, AreaIndex, AreaMatch
+from geo.areas import LEVEL_COLUMN, level_of
 from geo.errors import RoadNetworkError
 from geo.labels import AREA_LEVEL_ZH
 from geo.settings import Settings, settings_digest
@@ -32,32 +51,157 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
+POINT_TABLES: tuple[str, ...] = ("facilities", "elders")
+SOURCE_COLUMN: dict[str, str] = {level: f"{level}_source" for level in LEVELS}
+"""Column of a point layer recording where its code at each level came from (values of :data:`SOURCES`)."""
+NAME_COLUMN: dict[str, str] = {level: f"{level}_name" for level in LEVELS}
+"""Column of a point layer holding the area name (or code) as staff wrote it, per level."""
+SOURCES: tuple[str, ...] = ("polygon:community", "polygon:street", "polygon:district", "code", "name")
+"""Where an assigned code came from: the polygon of that level containing the point, a recorded code, a name."""
+SOURCE_ZH: dict[str, str] = {"polygon:community": "按社区边界", "polygon:street": "按街道边界",
+                             "polygon:district": "按区县边界", "code": "按代码", "name": "按名称"}
+REASONS: tuple[str, ...] = ("no_position", "outside", "unmatched", "conflict", "no_polygons")
+"""Why a record has no area at a level."""
+REASON_ZH: dict[str, str] = {"no_position": "无坐标", "outside": "不在任何边界内", "unmatched": "名称未匹配",
+                             "conflict": "与所填代码或名称矛盾", "no_polygons": "无该级边界且未填名称或代码"}
+ASSIGN_FIELD_ZH = "区划归属"
+"""The 字段 of file-level assignment warnings in validation reports."""
+
+
+# ---------------------------------------------------------------- the outcome
+
+
+@dataclass
+class AreaAssignment:
+    """How the records of one point table got their areas, per level.
+
+    Attributes
+    ----------
+    table
+        "facilities" or "elders".
+    n
+        Records assigned.
+    sources
+        Level -> source (:data:`SOURCES`) -> number of records that got their code at that level from it.
+    unassigned
+        Level -> reason (:data:`REASONS`) -> number of records without a code at that level.
+    levels
+        The levels worth reporting: those the areas layer has, or any record has a code at; coarse to fine.
+    carried
+        True for a layer carried over from the previous version and re-assigned to new areas.
+    """
+
+    table: str
+    n: int
+    sources: dict[str, dict[str, int]]
+    unassigned: dict[str, dict[str, int]]
+    levels: tuple[str, ...]
+    carried: bool = False
+
+    def n_assigned(self, level: str) -> int:
+        return sum(self.sources.get(level, {}).values())
+
+    def n_unassigned(self, level: str) -> int:
+        return sum(self.unassigned.get(level, {}).values())
+
+    def unassigned_pct(self, level: str) -> float:
+        return 100.0 * self.n_unassigned(level) / self.n if self.n else 0.0
+
+    def lines_zh(self) -> list[str]:
+        """One line per reported level, e.g. "老年人 1,234 · 街道：按街道边界 1,200，按名称 30，
+        未归属 4（无坐标 1、不在任何边界内 3）"."""
+        head = f"{TABLE_ZH.get(self.table, self.table)} {self.n:,}"
+        if self.carried:
+            head += "（沿用已有数据，按新的区划重新归属）"
+        lines = []
+        for level in self.levels:
+            parts = [f"{SOURCE_ZH[s]} {self.sources[level][s]:,}" for s in SOURCES if self.sources[level].get(s)]
+            missing = self.n_unassigned(level)
+            text = f"未归属 {missing:,}"
+            if missing:
+                text += "（" + "、".join(f"{REASON_ZH[r]} {self.unassigned[level][r]:,}" for r in REASONS
+                                          if self.unassigned[level].get(r)) + "）"
+            lines.append(f"{head} · {LEVEL_SHORT_ZH[level]}：" + "，".join([*parts, text]))
+        return lines
+
+    def warnings_zh(self, *, warn_pct: float) -> list[str]:
+        """Warning lines: everyone unassigned (always), or levels whose unassigned share exceeds ``warn_pct`` %."""
+        if not self.n:
+            return []
+        table = TABLE_ZH.get(self.table, self.table)
+        if not self.levels:
+            return [(f"警告：{table} {self.n:,} 条全部未归属任何区域：地区没有区划数据，记录也没有区划代码或名称。"
+                    "请用 --areas 导入社区或街道的边界或名单，或在文件中填写所属街道、所属社区。")]
+        if all(self.n_assigned(level) == 0 for level in self.levels):
+            coarsest = self.levels[0]
+            why = "、".join(f"{REASON_ZH[r]} {self.unassigned[coarsest][r]:,}" for r in REASONS
+                           if self.unassigned[coarsest].get(r))
+            return [(f"警告：{table} {self.n:,} 条全部未归属任何区域（{why}）：请核对坐标、坐标系和所属街道/社区列，"
+                    "或导入覆盖这些位置的区划边界")]
+        over = [f"{LEVEL_SHORT_ZH[level]} {self.unassigned_pct(level):.1f}%" for level in self.levels
+                if self.n_unassigned(level) and self.unassigned_pct(level) > warn_pct]
+        if over:
+            return [(f"警告：{table}未归属比例超过 {warn_pct:g}%（设置 unassigned_warn_pct）：{'、'.join(over)}；"
+                    "原因见上一行和校验报告")]
+        return []
+
+    def table_zh(self) -> pd.DataFrame:
+        """The counts as a table: one row per reported level, a column per source and reason."""
+        rows = []
+        for level in self.levels:
+            row: dict[str, Any] = {"数据": TABLE_ZH.get(self.table, self.table), "层级": LEVEL_SHORT_ZH[level],
+                                   "记录数": self.n}
+            row.update({SOURCE_ZH[s]: self.sources[level].get(s, 0) for s in SOURCES})
+            row["未归属"] = self.n_unassigned(level)
+            row.update({f"未归属：{REASON_ZH[r]}": self.unassigned[level].get(r, 0) for r in REASONS})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain counts for the manifest."""
+        return {"n": self.n, "levels": list(self.levels), "sources": self.sources, "unassigned": self.unassigned}
+
 
 @dataclass
 class ImportOutcome:
-    """What an import did: the saved version, per-file validation results and report paths."""
+    """What an import did: the saved version, per-file validation results and report paths, and how the
+    points of each table were assigned to areas (:attr:`assignments`, with :meth:`assignment_lines_zh`)."""
 
     region: str
     version_path: Path
     results: list[ValidationResult] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    assignments: dict[str, AreaAssignment] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Plain information lines (Chinese), e.g. how many rows of other area levels were kept."""
 
     @property
     def n_rejected(self) -> int:
         return sum(r.n_rejected for r in self.results)
 
+    def assignment_lines_zh(self) -> list[str]:
+        """The assignment summary of every point table, then the warnings (lines starting "警告：")."""
+        lines = [line for a in self.assignments.values() for line in a.lines_zh()]
+        return lines + self.warnings
 
-def complete_area_hierarchy(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+
+# ---------------------------------------------------------------- areas
+
+
+def complete_area_hierarchy(areas: gpd.GeoDataFrame, *, names: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
     """Add missing street and district rows implied by the codes of their children.
 
     A community ``110199001001`` implies street ``110199001`` and district
-    ``110199``. Missing parents get a placeholder name and, where the children
-    have polygons, the union of them as their polygon. Existing rows are kept
+    ``110199``. Missing parents are named from ``names`` (code -> name, e.g. a
+    community list's 上级名称), else get a placeholder name; where the children
+    have polygons, the union of them is their polygon. Existing rows are kept
     as they are. Returns a new frame; the input is not changed.
     """
     if areas.empty:
         return areas.copy()
+    names = names or {}
     out = areas.copy()
     for child_level, parent_level, cut in (("community", "street", 9), ("street", "district", 6)):
         have = set(out.loc[out["level"] == parent_level, "code"])
@@ -67,8 +211,9 @@ def complete_area_hierarchy(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         for code in missing:
             kids = children[children["code"].str.startswith(code)]
             geom = kids.geometry.dropna()
+            geom = geom[~geom.is_empty]
             rows.append({
-                "code": code, "name": f"{AREA_LEVEL_ZH[parent_level]} {code}", "level": parent_level,
+                "code": code, "name": names.get(code) or f"{AREA_LEVEL_ZH[parent_level]} {code}", "level": parent_level,
                 "parent_code": code[:6] if parent_level == "street" else None,
                 "geometry": geom.union_all() if len(geom) else None,
             })
@@ -77,40 +222,298 @@ def complete_area_hierarchy(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
 
 
-def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int, pd.DataFrame]:
-    """Fill missing community/street/district codes of points from the community polygons containing them.
+def merge_areas(existing: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, *,
+                file_name: str = "") -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The areas layer after importing an areas file: the file's levels replaced, the others kept.
 
-    Codes already given are kept, and compared with the polygon a point lies in.
+    An areas file may hold polygons of one level (street boundaries, say) or be a plain community
+    list (CSV/XLSX: code, name, community type, parent street as ``parent_code`` or ``parent_name``;
+    no geometry). Importing it **replaces only the levels present in it**: street polygons imported
+    first and a community list imported later give both levels. A ``parent_name`` (上级名称, 所属街道)
+    is matched against the areas one level up, in the file or in the existing layer: when it names
+    another area than the code's parent, that is a warning (the code wins); when the parent is
+    missing, it names the parent that :func:`complete_area_hierarchy` adds.
+
+    Returns
+    -------
+    areas
+        The merged layer with its hierarchy completed (EPSG:4326).
+    problems
+        Warnings in the validation report's columns (文件, 行号, 字段, 值, 问题, 级别).
+    """
+    levels_in_file = set(level_of(new)) if len(new) else set()
+    kept = None
+    if existing is not None and len(existing) and "code" in existing:
+        kept = existing[~level_of(existing).isin(levels_in_file).to_numpy()]
+        kept = kept.to_crs(new.crs) if kept.crs is not None and new.crs is not None and kept.crs != new.crs else kept
+    merged = new if kept is None or kept.empty else gpd.GeoDataFrame(
+        pd.concat([kept, new], ignore_index=True), geometry="geometry", crs=new.crs)
+    merged = merged.reset_index(drop=True)
+    problems: list[tuple[str, str, str, str, str, str]] = []
+    parent_names: dict[str, str] = {}
+    if "parent_name" in new and new["parent_name"].notna().any():
+        index = AreaIndex(merged)
+        rows = new["source_row"].astype(str).to_numpy() if "source_row" in new else \
+            np.arange(1, len(new) + 1).astype(str)
+        for row, code, level, parent_name in zip(rows, new["code"].astype(str), level_of(new),
+                                                 new["parent_name"].astype(object), strict=True):
+            if parent_name is None or pd.isna(parent_name) or level not in ("street", "community"):
+                continue
+            parent_level = LEVELS[LEVELS.index(level) - 1]
+            parent = index.ancestor(code, parent_level)
+            found = index.resolve(parent_name, parent_level)
+            if found.matched:
+                if parent and found.code != parent:
+                    problems.append((file_name, row, "上级名称", str(parent_name),
+                                     (f"上级名称“{parent_name}”对应 {index.label(found.code)}，但代码 {code} 的上级为 "
+                                     f"{index.label(parent)}；以代码为准"), WARNING))
+            elif parent and not index.knows(parent):
+                parent_names.setdefault(parent, str(parent_name).strip())
+            elif parent:
+                problems.append((file_name, row, "上级名称", str(parent_name),
+                                 (f"上级名称“{parent_name}”与代码 {code} 的上级 {index.label(parent)} 不符（{found.note}）；"
+                                 "以代码为准"), WARNING))
+    completed = complete_area_hierarchy(merged, names=parent_names)
+    return completed, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+
+
+# ---------------------------------------------------------------- points
+
+
+def _values(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """A column as a list of stripped strings, None where missing or blank (all None without the column)."""
+    if column not in frame:
+        return [None] * len(frame)
+    out: list[str | None] = []
+    for v in frame[column].astype(object):
+        text = None if v is None or pd.isna(v) else str(v).strip()
+        out.append(text or None)
+    return out
+
+
+def _placed(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+            index: AreaIndex) -> tuple[dict[str, list[str | None]], list[str | None], np.ndarray, set[str]]:
+    """Codes from position: for each point the finest polygon containing it (community, else street, else
+    district; the first one where polygons overlap) and that polygon's ancestors.
+
+    Returns (level -> code per point, polygon level per point, located mask, levels that have polygons).
+    """
+    n = len(points)
+    placed: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
+    placed_level: list[str | None] = [None] * n
+    geoms = points.geometry.to_numpy() if n else np.array([], dtype=object)
+    located = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
+    with_polygons: set[str] = set()
+    if areas is None or areas.empty or "code" not in areas or not located.any():
+        if areas is not None and len(areas) and "code" in areas:
+            has = areas.geometry.notna() & ~areas.geometry.is_empty
+            with_polygons = set(level_of(areas)[has.to_numpy()])
+        return placed, placed_level, located, with_polygons
+    if points.crs is not None and areas.crs is not None and points.crs != areas.crs:
+        geoms = points.geometry.to_crs(areas.crs).to_numpy()
+    levels = level_of(areas).to_numpy()
+    has_geom = (areas.geometry.notna() & ~areas.geometry.is_empty).to_numpy()
+    todo = np.flatnonzero(located)
+    for level in reversed(LEVELS):
+        polys = areas[(levels == level) & has_geom]
+        if polys.empty:
+            continue
+        with_polygons.add(level)
+        if not len(todo):
+            continue
+        tree = shapely.STRtree(polys.geometry.to_numpy())
+        point_idx, poly_idx = tree.query(geoms[todo], predicate="intersects")
+        first: dict[int, int] = {}
+        for p, q in zip(point_idx, poly_idx, strict=True):
+            if p not in first or q < first[p]:
+                first[int(p)] = int(q)
+        codes = polys["code"].astype(str).to_numpy()
+        for p, q in first.items():
+            i = int(todo[p])
+            placed_level[i] = level
+            for lv, code in index.lineage(codes[q]).items():
+                placed[lv][i] = code
+        todo = np.array([i for k, i in enumerate(todo) if k not in first], dtype=int)
+    return placed, placed_level, located, with_polygons
+
+
+def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, *, table: str = "",
+                 file_name: str = "") -> tuple[gpd.GeoDataFrame, pd.DataFrame, AreaAssignment]:
+    """Give points their district, street and community codes: recorded code > name > position.
+
+    For each level, coarse to fine:
+
+    1. a **recorded code** (``district_code``/``street_code``/``community_code``; a finer one implies
+       the coarser ones) is kept;
+    2. else a **name** (``district_name``/``street_name``/``community_name``, which may hold a name or a
+       code) is matched to the areas (:meth:`geo.area_match.AreaIndex.resolve`) within the area already
+       found above it — an ambiguous name with no known parent is settled by the point's position when
+       that leaves one candidate; a name also given with a code is checked against it;
+    3. the coarser levels of the finest code found follow from the code hierarchy (``parent_code``
+       chain, else the first 9/6 digits);
+    4. the **position** fills the levels still empty from the finest polygons containing the point
+       (community, else street, else district) and their ancestors — unless it contradicts a code or
+       name found above, which is a warning naming both (the code or name wins, and the position is
+       not used for that record).
+
+    Codes from an earlier assignment (``*_source`` other than "code") are recomputed, so that re-running
+    on a stored layer with new areas brings it up to date; recorded codes are never changed.
+
+    Parameters
+    ----------
+    points
+        Facilities or elders (EPSG:4326), as :func:`data.validate.validate_table` returns them.
+    areas
+        The region's areas (code, name, level, parent_code, geometry — which may be None).
+    table
+        "facilities" or "elders", for the summary.
+    file_name
+        The file, for the problems' 文件 column.
 
     Returns
     -------
     points
-        A new frame with codes filled in.
-    filled
-        How many points got a community code from their position.
-    mismatches
-        Points whose given community code differs from the community they lie in:
-        columns ``index`` (row of ``points``), ``given``, ``found``.
+        A new frame with the codes filled in and a ``<level>_source`` column per level ("code", "name",
+        "polygon:<level>" or NA).
+    problems
+        Row-level warnings (unmatched or ambiguous names, codes unknown to the areas, conflicts between
+        code, name and position) in the validation report's columns; 行号 from ``source_row``.
+    summary
+        The counts per level and source, and of unassigned records per reason.
     """
     out = points.copy()
-    none = pd.DataFrame({"index": [], "given": [], "found": []})
-    communities = areas[(areas["level"] == "community") & areas.geometry.notna()]
-    located = out.geometry.notna() & ~out.geometry.is_empty if len(out) else pd.Series([], dtype=bool)
-    if out.empty or communities.empty or not located.any():
-        return out, 0, none
-    joined = gpd.sjoin(out.loc[located, ["geometry"]], communities[["code", "geometry"]], how="left",
-                       predicate="within")
-    found = joined[~joined.index.duplicated(keep="first")]["code"].reindex(out.index)
-    given = out["community_code"]
-    fill = given.isna() & found.notna()
-    idx = out.index[fill]
-    out.loc[idx, "community_code"] = found[fill].astype(str).to_numpy()
-    out.loc[idx, "street_code"] = [c[:9] for c in found[fill]]
-    out.loc[idx, "district_code"] = [c[:6] for c in found[fill]]
-    differ = given.notna() & found.notna() & (given.astype(object) != found.astype(object))
-    mismatches = pd.DataFrame({"index": out.index[differ], "given": given[differ].astype(str).to_numpy(),
-                               "found": found[differ].astype(str).to_numpy()})
-    return out, int(fill.sum()), mismatches
+    n = len(out)
+    index = AreaIndex(areas)
+    rows = out["source_row"].astype(str).to_numpy() if "source_row" in out else np.arange(1, n + 1).astype(str)
+    recorded = {level: _values(out, LEVEL_COLUMN[level]) for level in LEVELS}
+    for level in LEVELS:
+        if SOURCE_COLUMN[level] in out:
+            given = _values(out, SOURCE_COLUMN[level])
+            recorded[level] = [c if s in (None, "code") else None for c, s in zip(recorded[level], given, strict=True)]
+    names = {level: _values(out, NAME_COLUMN[level]) for level in LEVELS}
+    placed, placed_level, located, with_polygons = _placed(out, areas, index)
+    with_areas = {level for level in LEVELS if index.codes(level)}
+    chosen: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
+    source: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
+    reason: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
+    problems: list[tuple[str, str, str, str, str, str]] = []
+
+    def warn(i: int, field_zh: str, value: str, text: str) -> None:
+        problems.append((file_name, rows[i], field_zh, value, text, WARNING))
+
+    for i in range(n):
+        code: dict[str, str] = {}
+        src: dict[str, str] = {}
+        origin: dict[str, tuple[str, str, str]] = {}  # level -> (field, value as written, code it gave)
+        unmatched: set[str] = set()
+        for level in reversed(LEVELS):  # recorded codes, the finest implying the coarser
+            given = recorded[level][i]
+            if given is None:
+                continue
+            for lv, c in ({level: given} | index.lineage(given)).items():
+                if lv not in code:
+                    code[lv], src[lv] = c, "code"
+                    origin[lv] = (f"{LEVEL_SHORT_ZH[level]}代码", given, given)
+        finest_given = next((lv for lv in reversed(LEVELS) if recorded[lv][i] is not None), None)
+        if finest_given is not None and finest_given in with_areas and not index.knows(recorded[finest_given][i]):
+            warn(i, f"{LEVEL_SHORT_ZH[finest_given]}代码", recorded[finest_given][i],
+                 f"{LEVEL_SHORT_ZH[finest_given]}代码 {recorded[finest_given][i]} 不在区划数据中，仍按此代码归属；请核对")
+        for level in LEVELS:  # names, coarse to fine, each within the area found above it
+            name = names[level][i]
+            if name is None:
+                continue
+            field_zh = f"所属{LEVEL_SHORT_ZH[level]}"
+            above = [code[lv] for lv in LEVELS[:LEVELS.index(level)] if lv in code]
+            within = above[-1] if above else None
+            match = index.resolve(name, level, within=within)
+            if match.ambiguous and within is None:
+                match = _settle_by_position(match, index, {lv: placed[lv][i] for lv in LEVELS})
+            if not match.matched:
+                warn(i, field_zh, name, match.note)
+                if level not in code:
+                    unmatched.add(level)
+                continue
+            if match.note:
+                warn(i, field_zh, name, match.note)
+            if level in code and code[level] != match.code:
+                warn(i, field_zh, name, f"{field_zh}“{name}”对应 {index.label(match.code)}，但{LEVEL_SHORT_ZH[level]}代码为 "
+                     f"{index.label(code[level])}；以代码为准")
+            elif level not in code:
+                for lv, c in ({level: match.code} | index.lineage(match.code)).items():
+                    if lv not in code:
+                        code[lv], src[lv] = c, "name"
+                        origin[lv] = (field_zh, name, match.code)
+        conflict = None
+        for level in reversed(LEVELS):
+            at = placed[level][i]
+            if level in code and at is not None and at != code[level]:
+                conflict = level
+                break
+        if conflict is not None:
+            field_zh, value, gave = origin[conflict]
+            by = "代码" if src[conflict] == "code" else "名称"
+            if src[conflict] == "code":
+                text = (f"{field_zh} {index.label(gave)}与位置不一致：位置落在 {index.label(placed[conflict][i])}内；"
+                        "以所填代码为准，请核对")
+            else:
+                text = (f"{field_zh}“{value}”对应 {index.label(gave)}，但位置落在 {index.label(placed[conflict][i])}内；"
+                        f"以所填{by}为准，请核对")
+            warn(i, field_zh, value, text)
+        else:
+            for level in LEVELS:
+                if level not in code and placed[level][i] is not None:
+                    code[level], src[level] = placed[level][i], f"polygon:{placed_level[i]}"
+        for level in LEVELS:
+            if level in code:
+                chosen[level][i], source[level][i] = code[level], src[level]
+            elif level in unmatched:
+                reason[level][i] = "unmatched"
+            elif conflict is not None:
+                reason[level][i] = "conflict"
+            elif not located[i]:
+                reason[level][i] = "no_position"
+            elif any(lv in with_polygons for lv in LEVELS[LEVELS.index(level):]):
+                reason[level][i] = "outside"
+            else:
+                reason[level][i] = "no_polygons"
+    for level in LEVELS:
+        out[LEVEL_COLUMN[level]] = pd.array(chosen[level], dtype="string")
+        out[SOURCE_COLUMN[level]] = pd.array(source[level], dtype="string")
+    coded = {level for level in LEVELS if any(c is not None for c in chosen[level])}
+    summary = AreaAssignment(
+        table=table, n=n,
+        sources={level: {s: c for s, c in Counter(x for x in source[level] if x).items()} for level in LEVELS},
+        unassigned={level: {r: c for r, c in Counter(x for x in reason[level] if x).items()} for level in LEVELS},
+        levels=tuple(level for level in LEVELS if level in with_areas or level in coded),
+    )
+    log.info("%s: areas assigned (%s)", table or "points", "; ".join(
+        f"{level} {summary.n_assigned(level)}/{n}" for level in summary.levels))
+    return out, pd.DataFrame(problems, columns=PROBLEM_COLUMNS), summary
+
+
+def _settle_by_position(match: AreaMatch, index: AreaIndex, placed: Mapping[str, str | None]) -> AreaMatch:
+    """An ambiguous name narrowed to the one candidate that is, or lies in, the finest area containing the point."""
+    finest = next((placed[level] for level in reversed(LEVELS) if placed.get(level) is not None), None)
+    if finest is None:
+        return match
+    fits = [c for c in match.candidates if c == finest or index.contains(finest, c) or index.contains(c, finest)]
+    if len(fits) == 1:
+        return AreaMatch(match.value, match.level, fits[0], match.how)
+    return match
+
+
+def _file_warnings(summary: AreaAssignment, file_name: str, *, warn_pct: float) -> pd.DataFrame:
+    """The summary's warning lines as file-level rows of a validation report."""
+    return pd.DataFrame([(file_name, "—", ASSIGN_FIELD_ZH, "", line, WARNING)
+                         for line in summary.warnings_zh(warn_pct=warn_pct)], columns=PROBLEM_COLUMNS)
+
+
+def _concat_problems(*frames: pd.DataFrame) -> pd.DataFrame:
+    frames = tuple(f for f in frames if len(f))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PROBLEM_COLUMNS)
+
+
+# ---------------------------------------------------------------- import
 
 
 def import_region(
@@ -125,6 +528,7 @@ def import_region(
     facility_crs: str | None = None,
     elder_crs: str | None = None,
     area_crs: str | None = None,
+    service_areas: str | Path | None = None,
     report_dir: str | Path | None = None,
     root: str | Path | None = None,
     today: dt.date | None = None,
@@ -139,14 +543,27 @@ def import_region(
     place
         Instead of ``roads``: a place name to download with osmnx (needs internet).
     facilities, elders, areas
-        Staff files (CSV/XLSX/GeoJSON/GeoPackage/GeoParquet).
+        Staff files (CSV/XLSX/GeoJSON/GeoPackage/GeoParquet). An areas file may carry polygons or be a
+        plain list without geometry (a community list: code, name, type, parent street); it **replaces
+        only the levels present in it** and keeps the other levels of the existing areas layer
+        (:func:`merge_areas`).
     facility_crs, elder_crs, area_crs
         Coordinate system of each file: wgs84, cgcs2000, gcj02 or bd09.
+    service_areas
+        Polygons of home-care providers' service areas (GeoJSON/GeoPackage/Shapefile with a CRS, a
+        facility id or name column; :func:`data.service_areas.read_service_areas`), matched to the
+        facilities after this import; stored as the ``service_areas`` layer, replacing the previous one.
     report_dir
         Where validation reports go (default ``reports/<name>`` under the current folder).
 
     Rows with errors are left out and listed in the reports; the region is
     saved only after everything has been read and checked, in one atomic step.
+    Points get their areas by :func:`assign_areas` (recorded code > name > position); when areas are
+    imported, facilities and elders carried over from the previous version are re-assigned to them
+    (recorded codes kept). :attr:`ImportOutcome.assignments` says, per table and level, how many
+    records got their area from which source and how many have none; a table with every record
+    unassigned, or more than ``settings.unassigned_warn_pct`` % unassigned at a level, gets a warning
+    line (:attr:`ImportOutcome.warnings`, and a file-level warning in its validation report).
     """
     say = progress or (lambda _msg: None)
     exists = store.region_exists(name, root=root)
@@ -183,33 +600,66 @@ def import_region(
     salt = store.deployment_salt(root=root)
     report_dir = Path(report_dir) if report_dir is not None else Path("reports") / name
     outcome = ImportOutcome(region=name, version_path=Path())
+    warn_pct = settings.unassigned_warn_pct
 
     def run(table: str, path: str | Path, crs: str | None) -> gpd.GeoDataFrame:
         say(f"校验 {Path(path).name}")
         result = validate_table(path, table, settings=settings, crs=crs, salt=salt, region_extent=extent,
                                 roads=road_edges, today=today)
-        if table != "areas" and "areas" in layers:
-            result.good, filled, mismatches = assign_areas(result.good, layers["areas"])
-            if filled:
-                log.info("%s: %d points assigned to communities by location", table, filled)
-            extra = [(Path(path).name, str(result.good.at[m.index, "source_row"]), "社区代码", m.given,
-                      f"位置落在社区 {m.found} 内，与所填社区代码不一致，请核对", WARNING)
-                     for m in mismatches.itertuples(index=False)]
-            if extra:
-                result.problems = pd.concat([result.problems, pd.DataFrame(extra, columns=result.problems.columns)],
-                                            ignore_index=True)
+        extra: dict[str, Any] = {}
+        layer = result.good
+        if table == "areas":  # the file's rows stay as validated (read = imported + rejected); the layer is merged
+            layer, merge_problems = merge_areas(layers.get("areas"), result.good, file_name=Path(path).name)
+            result.problems = _concat_problems(result.problems, merge_problems)
+            added = len(layer) - len(result.good) - (0 if layers.get("areas") is None else len(layers["areas"]))
+            kept = len(layer) - len(result.good)
+            if kept:
+                outcome.notes.append(f"区划：本文件 {len(result.good):,} 行，另保留或补全其他层级区划 {kept:,} 行"
+                                        + (f"（其中按代码补全上级 {added:,} 行）" if added > 0 else ""))
+        else:
+            result.good, problems, summary = assign_areas(result.good, layers.get("areas"), table=table,
+                                                          file_name=Path(path).name)
+            layer = result.good
+            result.problems = _concat_problems(result.problems, problems,
+                                               _file_warnings(summary, Path(path).name, warn_pct=warn_pct))
+            outcome.assignments[table] = summary
+            outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
+            extra["assignment"] = summary.to_dict()
         report, rejects = write_report(result, report_dir / f"{Path(path).stem}_校验报告.xlsx")
         outcome.results.append(result)
         outcome.reports += [p for p in (report, rejects) if p is not None]
-        replace_source({**result.source, "report": str(report)})
+        replace_source({**result.source, "report": str(report), **extra})
         synthetic[table] = False
-        return result.good
+        return layer
 
     if areas is not None:
-        layers["areas"] = complete_area_hierarchy(run("areas", areas, area_crs))
-    for table, path, crs in (("facilities", facilities, facility_crs), ("elders", elders, elder_crs)):
+        layers["areas"] = run("areas", areas, area_crs)
+    files = {"facilities": (facilities, facility_crs), "elders": (elders, elder_crs)}
+    for table in POINT_TABLES:
+        path, crs = files[table]
         if path is not None:
             layers[table] = run(table, path, crs)
+        elif areas is not None and table in layers and len(layers[table]):
+            say(f"按新的区划重新归属{TABLE_ZH[table]}")
+            layers[table], problems, summary = assign_areas(layers[table], layers["areas"], table=table)
+            summary.carried = True
+            outcome.assignments[table] = summary
+            if len(problems):
+                outcome.warnings.append(f"警告：沿用的{TABLE_ZH[table]}中有 {len(problems):,} 条归属提示（名称未匹配、"
+                                        "代码或名称与位置不一致等）：重新导入该文件可得到逐行报告")
+            outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
+    if service_areas is not None:
+        from data.service_areas import read_service_areas
+
+        say(f"读取服务区域 {Path(service_areas).name}")
+        read = read_service_areas(service_areas, layers.get("facilities", gpd.GeoDataFrame()), settings=settings)
+        layers["service_areas"] = read.layer
+        outcome.warnings += read.warnings
+        replace_source({"layer": "service_areas", "path": str(service_areas), "file": Path(service_areas).name,
+                        "sha256": store.file_sha256(service_areas)})
+        synthetic["service_areas"] = False
+    for line in outcome.warnings:
+        log.warning("import %s: %s", name, line)
     say("保存地区（原子写入）")
     manifest = {
         "sources": sources,
@@ -240,5 +690,5 @@ def region_summary(region: store.Region) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["ImportOutcome", "assign_areas", "complete_area_hierarchy", "import_region",
-           "region_summary"]
+__all__ = ["AreaAssignment", "ImportOutcome", "assign_areas", "complete_area_hierarchy", "import_region",
+           "merge_areas", "region_summary"]

@@ -90,7 +90,9 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
     Raises
     ------
     InputFileError
-        The file is missing, unsupported, unreadable, empty or has no known header.
+        The file is missing, unsupported, unreadable, empty (a geo file without features) or has no
+        known header. A table with a header and no data rows is returned empty: callers that
+        import data refuse it (:func:`data.validate.validate_table`).
     """
     path, suffix = Path(path), Path(path).suffix.lower()
     if table not in TABLES:
@@ -113,6 +115,10 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
         parts = _assemble(path, table, rows[at] if rows else [], [(i + 1, r) for i, r in enumerate(rows) if i > at])
     else:
         frame, crs, layer = _read_geo(path, suffix, sheet, encoding)
+        if len(frame) == 0:
+            where = f"（图层 {layer}）" if layer else ""
+            raise InputFileError(f"文件 {path.name}{where}没有任何要素（记录数为 0），没有可导入的数据。",
+                                 f"{path}: no features")
         geom = getattr(frame, "active_geometry_name", None)
         attrs = pd.DataFrame(frame.drop(columns=[geom]) if geom else frame)
         body = [(i + 1, [_cell(v) for v in rec]) for i, rec in enumerate(attrs.itertuples(index=False))]

@@ -43,7 +43,7 @@ from geo.errors import ManifestError, RegionNotFoundError, ScenarioError
 log = logging.getLogger(__name__)
 
 FORMAT = "eldermap-region/1"
-LAYERS: tuple[str, ...] = ("facilities", "elders", "areas", "road_nodes", "road_edges", "buildings")
+LAYERS: tuple[str, ...] = ("facilities", "elders", "areas", "road_nodes", "road_edges", "buildings", "service_areas")
 STORAGE_CRS = "EPSG:4326"
 KEEP_VERSIONS = 3
 

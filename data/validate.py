@@ -11,7 +11,16 @@ rejected`` always holds.
 Rows with an *error* are rejected; *warnings* keep the row (an unknown
 service tag is dropped from the row, say). Sensitive values (ID numbers,
 names, addresses of elders) are masked in reports and rejects files and never
-stored: elders are kept under a salted-hash pseudonym with birth year only.
+stored: elders are kept under a salted-hash pseudonym with birth year and
+month only (周岁 at the statistics date are exact to the month, the day is dropped).
+
+Whole files are refused (:class:`~geo.errors.InputFileError`) when they have a
+header and no data rows, or when their coordinates are projected metres with no
+CRS declared (the likely CRS is named: :func:`guess_projected_crs`). Row by row:
+placeholder coordinates (:func:`placeholder_reasons`), text longer than
+``settings.max_text_length`` (never echoed whole), and invalid area polygons
+(repaired with ``shapely.make_valid`` and warned, or rejected when the repair
+changes the area by more than :data:`POLYGON_AREA_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +39,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from data import ids
@@ -36,17 +47,24 @@ from data.readers import RawTable, read_table
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
+    COMMUNITY_TYPE_ALIASES,
+    DISABILITY_GRADE_ALIASES,
+    GROUP_ALIASES,
     LEVEL_ALIASES,
     NATURE_ALIASES,
+    REGISTRATION_ALIASES,
     SEX_ALIASES,
     TABLE_ZH,
     TABLES,
+    YES_NO_ALIASES,
     FieldSpec,
 )
 from data.store import file_sha256, write_table
 from geo import coords, hexes
-from geo.crs import working_crs
-from geo.errors import InputFileError, NoCrsError
+from geo.ages import age_at
+from geo.crs import transformer, working_crs
+from geo.errors import ElderMapError, InputFileError, NoCrsError
+from geo.labels import AREA_LEVEL_SHORT_ZH
 from geo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +96,23 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _PHONE = re.compile(r"^[0-9+\-()（）\s转]{5,30}$")
 _SENSITIVE_MASK = "（已隐去）"
+_SHOWN_MAX = 40
+"""Longest value (characters) echoed in a report cell; longer ones are cut, with their length."""
+_CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11,
+              "十二": 12, "正": 1, "冬": 11, "腊": 12}
+_DERIVED_GROUPS = frozenset({"高龄", "高龄老人"})
+"""Groups computed from the birth date at the statistics date: accepted in a file and dropped without a warning."""
+_PLACEHOLDER_NINES = frozenset(float(int("9" * k)) for k in range(3, 10))
+"""999, 9999, ... : fill values some systems write for an unknown coordinate."""
+POLYGON_AREA_TOLERANCE = 0.01
+"""A repaired self-intersecting polygon is kept when make_valid changes its area by at most this share."""
+_CRS_GUESS_MARGIN_M = 20_000.0
+"""A candidate CRS "fits" when it puts the data within this many metres of the region."""
+_INVALID_REASON_ZH = (("Ring Self-intersection", "边界环自相接"), ("Self-intersection", "边界自相交"),
+                      ("Duplicate Rings", "重复的边界环"), ("Hole lies outside shell", "内环落在外环之外"),
+                      ("Interior is disconnected", "内部被分割"), ("Nested shells", "外环相互嵌套"),
+                      ("Nested holes", "内环相互嵌套"), ("Too few points", "边界点数过少"),
+                      ("Invalid Coordinate", "坐标无效"), ("Ring not closed", "边界环未闭合"))
 
 
 @dataclass
@@ -153,7 +188,8 @@ class _Collector:
 
     def add(self, i: int | None, field_zh: str, value: object, reason: str, *, level: str = ERROR) -> None:
         row = "—" if i is None else str(int(self.source_rows[i]))
-        shown = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        shown = "" if value is None or (isinstance(value, float) and np.isnan(value)) else _clip(str(value))
+        field_zh = _clip(field_zh)
         self.records.append((self.file_name, row, field_zh, shown, reason, level))
         if i is not None and level == ERROR:
             self.bad_rows.add(i)
@@ -164,6 +200,11 @@ class _Collector:
         order = sorted(range(len(self.records)),
                        key=lambda k: (-1 if self.records[k][1] == "—" else int(self.records[k][1]), k))
         return pd.DataFrame([self.records[k] for k in order], columns=PROBLEM_COLUMNS)
+
+
+def _clip(text: str, limit: int = _SHOWN_MAX) -> str:
+    """``text`` cut to ``limit`` characters for a report, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit - 10]}…（共 {len(text)} 字）"
 
 
 def _parse_number(text: str) -> float | None:
@@ -180,18 +221,42 @@ def _parse_grade(text: str) -> int | None:
     return _CN_DIGITS[m.group(1)] if m else None
 
 
-def _parse_year(text: str, *, today: dt.date) -> int | None:
+def _parse_birth(text: str, *, today: dt.date) -> tuple[int, int | None] | None:
+    """(year, month or None) of a birth year or date: "1950", "1950-03-08", "1950年3月", "195003", "19500308".
+
+    The day is checked (a date must exist) but never returned: only year and month are kept.
+    """
     t = ids.fullwidth_to_halfwidth(text).strip()
-    m = re.match(r"^(\d{4})(?:[-/.年]?(\d{1,2})(?:[-/.月]?(\d{1,2})日?)?月?)?(?:\s.*)?$", t)
+    m = re.match(r"^(\d{4})(?:[-/.年]?(\d{1,2})(?:[-/.月]?(\d{1,2})日?)?月?)?年?(?:\s.*)?$", t)
     if not m:
         return None
     year = int(m.group(1))
-    if m.group(2):
+    month = int(m.group(2)) if m.group(2) else None
+    if month is not None:
         try:
-            dt.date(year, int(m.group(2)), int(m.group(3) or 1))
+            dt.date(year, month, int(m.group(3) or 1))
         except ValueError:
             return None
-    return year if 1880 <= year <= today.year else None
+    if not 1880 <= year <= today.year or (year == today.year and month is not None and month > today.month):
+        return None
+    return year, month
+
+
+def _parse_year(text: str, *, today: dt.date) -> int | None:
+    parts = _parse_birth(text, today=today)
+    return None if parts is None else parts[0]
+
+
+def _parse_month(text: str) -> int | None:
+    """Month 1–12 from "3", "03", "3月", "三月"."""
+    t = ids.fullwidth_to_halfwidth(text).strip()
+    m = re.fullmatch(r"(\d{1,2})\s*月?(份)?", t)
+    if m:
+        month = int(m.group(1))
+    else:
+        m = re.fullmatch(r"([一二三四五六七八九十正冬腊]{1,2})\s*月?(份)?", t)
+        month = _CN_MONTHS.get(m.group(1), 0) if m else 0
+    return month if 1 <= month <= 12 else None
 
 
 def _split_tags(text: str) -> list[str]:
@@ -231,6 +296,18 @@ def _choice(spec: FieldSpec, text: str, *, settings: Settings) -> tuple[str | No
     elif spec.name == "level":
         allowed = spec.choices or ()
         value = text if text in allowed else LEVEL_ALIASES.get(text)
+    elif spec.name == "disability_grade":
+        allowed = spec.choices or ()
+        t = ids.fullwidth_to_halfwidth(text).replace(" ", "")
+        value = t if t in allowed else DISABILITY_GRADE_ALIASES.get(re.sub(r"残疾|等级|级|等|类", "", t))
+    elif spec.name == "community_type":
+        allowed = spec.choices or ()
+        t = text.replace(" ", "")
+        value = t if t in allowed else COMMUNITY_TYPE_ALIASES.get(t)
+    elif spec.name == "population_type":
+        allowed = spec.choices or ()
+        t = ids.fullwidth_to_halfwidth(text).replace(" ", "")
+        value = t if t in allowed else None
     else:
         allowed = spec.choices or ()
         value = text if text in allowed else None
@@ -242,11 +319,16 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
     """Parse one column; problems go to ``col``. Returns parsed values (None where missing or bad)."""
     out: list[Any] = []
     allowed_tags = settings.service_tags if spec.name == "services" else (spec.choices or ())
+    limit = settings.max_text_length
     for i, text in enumerate(raw):
         shown = _mask(spec, text)
         if text is None:
             if spec.required:
                 col.add(i, spec.zh, None, "必填项为空")
+            out.append(None)
+            continue
+        if len(text) > limit:
+            col.add(i, spec.zh, shown, f"内容过长（{len(text)} 字，超过上限 {limit} 字，见设置 max_text_length）")
             out.append(None)
             continue
         value: Any = None
@@ -260,6 +342,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                     col.add(i, spec.zh, shown, "等级应为 1–5（如“三级”“3”“★★★”）")
             elif number is None:
                 col.add(i, spec.zh, shown, "不是数字")
+            elif spec.name in ("lon", "lat"):
+                value = float(number)  # ranges, placeholders and projected metres: see _coordinates
             elif spec.type == "int" and number != int(number):
                 col.add(i, spec.zh, shown, "应为整数")
             elif spec.minimum is not None and number < spec.minimum:
@@ -276,6 +360,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                 col.add(i, spec.zh, shown, reason, level=WARNING)
         elif spec.type == "tags":
             tags = _split_tags(text)
+            if spec.name == "groups":
+                tags = [t if t in allowed_tags else GROUP_ALIASES.get(t, t) for t in tags if t not in _DERIVED_GROUPS]
             unknown = [t for t in tags if t not in allowed_tags]
             if unknown:
                 col.add(i, spec.zh, shown, f"未知标签“{'、'.join(unknown)}”已忽略（允许：{'、'.join(allowed_tags)}）",
@@ -285,6 +371,14 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
             value = _parse_year(text, today=today)
             if value is None:
                 col.add(i, spec.zh, shown, f"无法识别的年份或日期（应如 1950 或 1950-03-08，且不晚于 {today.year} 年）")
+        elif spec.type == "month":
+            value = _parse_month(text)
+            if value is None:
+                col.add(i, spec.zh, shown, "出生月份应为 1–12（如“3”“03”“3月”）")
+        elif spec.type == "bool":
+            value = YES_NO_ALIASES.get(ids.fullwidth_to_halfwidth(text).strip().lower())
+            if value is None:
+                col.add(i, spec.zh, shown, f"不是允许的取值（允许：{'、'.join(YES_NO_ALIASES)}）")
         elif spec.type == "division":
             code = ids.normalise_division_code(text)
             reason = ids.check_division_code(code)
@@ -315,21 +409,220 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
     return out
 
 
-def _coordinates(raw: pd.DataFrame, parsed: dict[str, list[Any]], geometry: Sequence[Any] | None, col: _Collector,
-                 *, source_crs: str, file_crs: str | None,
-                 region_extent: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 lon/lat of every row (NaN where absent or bad); polygons handled by the caller."""
-    n = len(raw)
-    lon = np.array([np.nan if v is None else v for v in parsed.get("lon", [None] * n)], dtype="float64")
-    lat = np.array([np.nan if v is None else v for v in parsed.get("lat", [None] * n)], dtype="float64")
+Extent = tuple[float, float, float, float]
+
+
+def _floats(values: Sequence[Any] | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
+
+
+def _geometry_array(geometry: Sequence[Any]) -> np.ndarray:
+    geoms = np.empty(len(geometry), dtype=object)
+    geoms[:] = list(geometry)
+    return geoms
+
+
+def _is_geographic(file_crs: str | None) -> bool:
+    """Whether a file's coordinates are meant to be degrees (no CRS: yes, as declared with --crs)."""
+    return file_crs is None or pyproj.CRS.from_user_input(file_crs).is_geographic
+
+
+def _written_positions(parsed: dict[str, list[Any]], geometry: Sequence[Any] | None, n: int, *,
+                       points_only: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, from_geometry) of each row as written in the file: lon/lat columns, else a point geometry.
+
+    With ``points_only=False`` (areas files) any geometry gives the centre of its bounds. Values are
+    in the file's own units (degrees, or metres for a file with a projected CRS).
+    """
+    x, y = _floats(parsed.get("lon"), n), _floats(parsed.get("lat"), n)
+    from_geometry = np.zeros(n, dtype=bool)
     if geometry is not None:
-        geoms = gpd.GeoSeries(list(geometry), crs=file_crs)
-        if file_crs is not None and geoms.crs is not None and not geoms.crs.is_geographic:
-            geoms = geoms.to_crs("EPSG:4326")
-        is_point = geoms.geom_type == "Point"
-        reps = geoms.where(is_point, None)
-        lon = np.where(is_point & np.isnan(lon), reps.x, lon)
-        lat = np.where(is_point & np.isnan(lat), reps.y, lat)
+        geoms = _geometry_array(geometry)
+        bounds = shapely.bounds(geoms)  # NaN for missing or empty geometries
+        with np.errstate(invalid="ignore"):
+            gx, gy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+        if points_only:
+            gx[shapely.get_type_id(geoms) != 0] = np.nan
+        from_geometry = np.isnan(x) & np.isnan(y) & ~np.isnan(gx)
+        x, y = np.where(from_geometry, gx, x), np.where(from_geometry, gy, y)
+    return x, y, from_geometry
+
+
+def _outside(lon: np.ndarray, lat: np.ndarray, region_extent: Extent, margin_m: float) -> np.ndarray:
+    """Points (degrees) farther than ``margin_m`` outside the region's extent (NaN: False)."""
+    minx, miny, maxx, maxy = region_extent
+    margin_lat = margin_m / 111_320.0
+    margin_lon = margin_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
+    with np.errstate(invalid="ignore"):
+        return ((lon < minx - margin_lon) | (lon > maxx + margin_lon)
+                | (lat < miny - margin_lat) | (lat > maxy + margin_lat))
+
+
+def placeholder_reasons(x: np.ndarray, y: np.ndarray, *, degrees: np.ndarray | bool = True,
+                        region_extent: Extent | None = None, margin_m: float = 1000.0) -> list[str | None]:
+    """Why each (x, y) looks like a placeholder rather than a position (None: it does not).
+
+    Placeholders: a zero coordinate ((0, 0), (0, y), (x, 0)); both coordinates equal ((1, 1),
+    (-1, -1), (999, 999)); a fill value of nines (999, 9999, ...); and, when the region is known,
+    whole-degree values ``degrees`` far outside it (farther than ``margin_m``).
+    """
+    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    has = np.isfinite(x) & np.isfinite(y)
+    zero = has & ((x == 0) | (y == 0))
+    equal = has & (x == y)
+    nines = has & (np.isin(np.abs(x), list(_PLACEHOLDER_NINES)) | np.isin(np.abs(y), list(_PLACEHOLDER_NINES)))
+    far = np.zeros(len(x), dtype=bool)
+    if region_extent is not None:
+        whole = has & (x == np.round(x)) & (y == np.round(y)) & np.asarray(degrees, dtype=bool)
+        far = whole & _outside(x, y, region_extent, margin_m)
+    reasons: list[str | None] = []
+    for k in range(len(x)):
+        if zero[k]:
+            reasons.append("经度或纬度为 0")
+        elif equal[k]:
+            reasons.append("经度与纬度相同")
+        elif nines[k]:
+            reasons.append("含 999 之类的填充值")
+        elif far[k]:
+            reasons.append("经纬度都是整数，且远在本地区范围之外")
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def crs_name_zh(code: int) -> str:
+    """Chinese name of a projected CRS that staff files use (EPSG code), else PROJ's own name."""
+    named = (
+        (4513, 4533, lambda c: f"CGCS2000 高斯-克吕格三度带第 {c - 4488} 带（横坐标带带号）"),
+        (4491, 4501, lambda c: f"CGCS2000 高斯-克吕格六度带第 {c - 4478} 带（横坐标带带号）"),
+        (4534, 4554, lambda c: f"CGCS2000 高斯-克吕格三度带，中央经线 {75 + 3 * (c - 4534)}°E（不带带号）"),
+        (4502, 4512, lambda c: f"CGCS2000 高斯-克吕格六度带，中央经线 {75 + 6 * (c - 4502)}°E（不带带号）"),
+        (2349, 2369, lambda c: f"西安80 高斯-克吕格三度带第 {c - 2324} 带"),
+        (2327, 2337, lambda c: f"西安80 高斯-克吕格六度带第 {c - 2314} 带"),
+        (2401, 2421, lambda c: f"北京54 高斯-克吕格三度带第 {c - 2376} 带"),
+        (21413, 21423, lambda c: f"北京54 高斯-克吕格六度带第 {c - 21400} 带"),
+        (32601, 32660, lambda c: f"WGS 84 / UTM 第 {c - 32600} 带（北半球）"),
+        (32701, 32760, lambda c: f"WGS 84 / UTM 第 {c - 32700} 带（南半球）"),
+        (3857, 3857, lambda c: "Web 墨卡托（网络地图、天地图 _w 瓦片所用）"),
+    )
+    for low, high, name in named:
+        if low <= code <= high:
+            return name(code)
+    return str(pyproj.CRS.from_epsg(code).name)
+
+
+def guess_projected_crs(x: float, y: float, *, region_extent: Extent | None = None,
+                        ) -> list[tuple[int, float, float, bool | None]]:
+    """Projected CRSs that could hold the point (x, y) in metres: (EPSG code, lon, lat, fits the region).
+
+    Recognised by the shape of the numbers, then checked by transforming the point:
+
+    - an 8-digit easting whose first two digits are a Gauss-Krüger zone number (3-degree zones 25–45,
+      6-degree zones 13–23): CGCS2000 first, then Xi'an 1980 and Beijing 1954 in the same zone;
+    - a 6-digit easting (false easting 500 000) with a northing below 10 million: a transverse
+      Mercator without zone prefix — with a known region, its UTM zone and the CGCS2000
+      Gauss-Krüger 3- and 6-degree zones around its centre (without a region the zone is unknown);
+    - Web Mercator (EPSG:3857) whenever the values lie within its bounds.
+
+    ``fits`` says whether the point lands within 20 km of ``region_extent`` (None without a region);
+    with a region, when any candidate fits, only those that fit are returned.
+    """
+    codes: list[int] = []
+    if 1e7 <= x < 1e8 and 0 < y < 1e7:
+        zone = int(x // 1_000_000)
+        if 25 <= zone <= 45:
+            codes += [4513 + zone - 25, 2349 + zone - 25, 2401 + zone - 25]
+        elif 13 <= zone <= 23:
+            codes += [4491 + zone - 13, 2327 + zone - 13, 21413 + zone - 13]
+    if 1e5 <= x < 1e6 and 0 < y < 1e7 and region_extent is not None:
+        lon0, lat0 = (region_extent[0] + region_extent[2]) / 2, (region_extent[1] + region_extent[3]) / 2
+        codes.append(coords.utm_epsg(lon0, lat0))
+        cm3, cm6 = 3 * round(lon0 / 3), 6 * int(np.floor(lon0 / 6)) + 3
+        codes += [4534 + (cm3 - 75) // 3] if 75 <= cm3 <= 135 else []
+        codes += [4502 + (cm6 - 75) // 6] if 75 <= cm6 <= 135 else []
+    if abs(x) <= 20_037_508.35 and abs(y) <= 20_048_966.11:
+        codes.append(3857)
+    found: list[tuple[int, float, float, bool | None]] = []
+    for code in dict.fromkeys(codes):
+        lon, lat = transformer(f"EPSG:{code}", "EPSG:4326").transform(x, y)
+        if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            continue
+        fits = None if region_extent is None else not bool(
+            _outside(np.array([lon]), np.array([lat]), region_extent, _CRS_GUESS_MARGIN_M)[0])
+        found.append((code, float(lon), float(lat), fits))
+    if region_extent is not None and any(f for *_, f in found):
+        found = [c for c in found if c[3]]
+    return found
+
+
+def _crs_guess_zh(x: float, y: float, *, region_extent: Extent | None,
+                  show_position: bool = True) -> tuple[str, list[int]]:
+    """A sentence naming the likely CRSs of (x, y) metres, honest about the doubt; and their codes.
+
+    ``show_position=False`` (elders) leaves out where each candidate would put the point.
+    """
+    found = guess_projected_crs(x, y, region_extent=region_extent)
+    parts = [f"EPSG:{code}（{crs_name_zh(code)}"
+             + (f"；按此换算约在东经 {lon:.4f}°、北纬 {lat:.4f}°" if show_position else "")
+             + ("，落在本地区附近" if fits else "") + "）" for code, lon, lat, fits in found]
+    text = ""
+    if parts:
+        text = "按数值形态，可能是：" + "；或 ".join(parts) + "。"
+        if region_extent is not None and not any(f for *_, f in found):
+            text += "但按这些坐标系换算后都不在本地区范围内，请核对。"
+    if 1e5 <= x < 1e6 and 0 < y < 1e7 and region_extent is None:
+        text += ("横坐标约 50 万米，也可能是某一带的 UTM 投影（EPSG:326xx，xx 为带号，中国在第 43–53 带）或不带带号的 "
+                 "CGCS2000 高斯-克吕格投影（三度带 EPSG:4534–4554，六度带 EPSG:4502–4512），要看数据所在的中央经线；"
+                 "指定地区（--region）后可进一步判断。")
+    return text or "无法判断是哪种投影坐标系。", [code for code, *_ in found]
+
+
+def _refuse_projected_file(path: Path, x: np.ndarray, y: np.ndarray, considered: np.ndarray, *,
+                           region_extent: Extent | None, personal: bool = False) -> None:
+    """Raise InputFileError when most positions meant as degrees are projected metres (no CRS declared).
+
+    ``personal`` (elders): the message names no coordinate value (one elder's file would show a home).
+    """
+    has = considered & np.isfinite(x) & np.isfinite(y)
+    with np.errstate(invalid="ignore"):
+        metres = has & (np.abs(x) > 180) & (np.abs(y) > 90)
+    if not metres.any() or 2 * metres.sum() < has.sum():
+        return
+    cx, cy = float(np.median(x[metres])), float(np.median(y[metres]))
+    guess, codes = _crs_guess_zh(cx, cy, region_extent=region_extent, show_position=not personal)
+    example = "" if personal else f"，如 x={cx:.0f}、y={cy:.0f}"
+    raise InputFileError(
+        f"文件 {path.name} 的坐标像是投影坐标（单位：米{example}；{int(metres.sum())}/{int(has.sum())} "
+        f"个位置超出经纬度范围），但文件没有声明投影坐标系，只能按经纬度读取。{guess}"
+        "请在 GIS 软件中为数据指定正确的坐标系并转换为 WGS-84 经纬度（EPSG:4326），或保存为带坐标系的 "
+        "GeoPackage/Shapefile（含 .prj）后再导入。本文件未导入。",
+        f"{path}: {int(metres.sum())} of {int(has.sum())} positions look like projected metres"
+        + ("" if personal else f" (median x={cx:.0f}, y={cy:.0f})")
+        + f" but no projected CRS is declared; candidates {codes}",
+    )
+
+
+def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry: np.ndarray, col: _Collector, *,
+                 source_crs: str, file_crs: str | None, region_extent: Extent | None,
+                 settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat of every row (NaN where absent or bad) from the positions as written.
+
+    Row errors: placeholders (疑似占位坐标), projected metres, one coordinate only, swapped
+    longitude/latitude, values outside ±180°/±90°. Rows from point geometry in a projected
+    file CRS are transformed first; then everything is converted from ``source_crs``.
+    """
+    lon, lat = x.copy(), y.copy()
+    degrees = ~from_geometry | _is_geographic(file_crs)
+    for i, why in enumerate(placeholder_reasons(x, y, degrees=degrees, region_extent=region_extent,
+                                                margin_m=settings.region_margin_m)):
+        if why is not None:
+            col.add(i, "经纬度", f"{x[i]:g},{y[i]:g}", f"疑似占位坐标（{why}）：请填写真实位置；不知道位置时留空")
+            lon[i] = lat[i] = np.nan
+    if not _is_geographic(file_crs) and from_geometry.any():
+        moved = from_geometry & ~np.isnan(lon)
+        lon[moved], lat[moved] = transformer(file_crs, "EPSG:4326").transform(lon[moved], lat[moved])
     with np.errstate(invalid="ignore"):
         projected = (np.abs(lon) > 180) & (np.abs(lat) > 90)
     for i in np.flatnonzero(projected):
@@ -349,7 +642,68 @@ def _coordinates(raw: pd.DataFrame, parsed: dict[str, list[Any]], geometry: Sequ
         col.add(int(i), "经纬度", f"{lon[i]:g},{lat[i]:g}", "经纬度可能填反了（纬度超出 ±90°），请交换经度、纬度两列")
     lon[swapped] = np.nan
     lat[swapped] = np.nan
+    with np.errstate(invalid="ignore"):
+        bad_lon, bad_lat = np.abs(lon) > 180, np.abs(lat) > 90
+    for i in np.flatnonzero(bad_lon):
+        col.add(int(i), "经度", f"{lon[i]:g}", "超出合理范围（经度应在 -180 到 180 之间）")
+    for i in np.flatnonzero(bad_lat):
+        col.add(int(i), "纬度", f"{lat[i]:g}", "超出合理范围（纬度应在 -90 到 90 之间）")
+    lon[bad_lon | bad_lat] = np.nan
+    lat[bad_lon | bad_lat] = np.nan
     return coords.to_wgs84(lon, lat, source_crs)
+
+
+def _invalid_reason_zh(geom: Any) -> str:
+    reason = shapely.is_valid_reason(geom)
+    zh = next((z for en, z in _INVALID_REASON_ZH if reason.startswith(en)), "几何无效")
+    at = re.search(r"\[([-\d.eE+]+)\s+([-\d.eE+]+)\]", reason)
+    return f"{zh}（约在 {float(at.group(1)):.6f},{float(at.group(2)):.6f}）" if at else zh
+
+
+def _area_geometries(geometry: Sequence[Any], col: _Collector, *, degrees: bool) -> list[Any]:
+    """Area boundaries checked one by one: polygons only, within ±180°/±90°, valid or repaired.
+
+    A non-polygon geometry is dropped with a warning (the row stays, as a list entry without a
+    boundary). An invalid polygon (self-intersecting, self-touching ring, duplicate ring...) is
+    repaired with ``shapely.make_valid`` (polygonal parts kept) and kept with a warning when the
+    repair changes its area by at most :data:`POLYGON_AREA_TOLERANCE`; otherwise the row is rejected.
+    """
+    out: list[Any] = []
+    for i, geom in enumerate(geometry):
+        if geom is None or geom.is_empty:
+            out.append(None)
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            col.add(i, "边界", geom.geom_type, "区划边界应为面（Polygon/MultiPolygon），已忽略该几何，按无边界的名单导入",
+                    level=WARNING)
+            out.append(None)
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        if degrees and (max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90):
+            col.add(i, "边界", f"{minx:g},{miny:g},{maxx:g},{maxy:g}",
+                    "坐标超出经纬度范围，像是投影坐标（米）：请转换为经纬度，或为文件声明正确的坐标系")
+            out.append(None)
+            continue
+        if geom.is_valid:
+            out.append(geom)
+            continue
+        why = _invalid_reason_zh(geom)
+        repaired = shapely.make_valid(geom)
+        parts = [p for p in shapely.get_parts(repaired) if p.geom_type in ("Polygon", "MultiPolygon")]
+        fixed = shapely.union_all(parts) if parts else None
+        before, after = abs(geom.area), (0.0 if fixed is None else fixed.area)
+        change = abs(after - before) / before if before > 0 else (0.0 if after == 0 else np.inf)
+        if fixed is None or fixed.is_empty or after == 0 or change > POLYGON_AREA_TOLERANCE:
+            changed = "修复后没有面积" if fixed is None or fixed.is_empty or after == 0 else (
+                f"用 make_valid 修复后面积变化 {change:.1%}" if np.isfinite(change) else "修复前面积为 0")
+            col.add(i, "边界", why, f"边界无效：{why}；{changed}，超过 {POLYGON_AREA_TOLERANCE:.0%}，"
+                    "无法自动修复：请在 GIS 软件中修正该边界")
+            out.append(None)
+        else:
+            col.add(i, "边界", why, f"边界无效：{why}；已用 make_valid 自动修复（面积变化 {change:.2%}），请核对",
+                    level=WARNING)
+            out.append(fixed)
+    return out
 
 
 def validate_table(
@@ -395,12 +749,13 @@ def validate_table(
         raise ValueError(f"table must be one of {list(TABLES)}, got {table!r}")
     raw_table: RawTable = read_table(path, table, sheet=sheet, encoding=encoding)
     raw = raw_table.frame
-    has_geometry = "geometry" in raw.columns and raw["geometry"].notna().any()
-    if has_geometry and raw_table.crs is None and crs is None:
-        raise NoCrsError(
-            f"文件 {path.name} 含几何图形但没有坐标系信息。请用 --crs 声明（wgs84、cgcs2000、gcj02 或 bd09）。",
-            f"{path}: geometry without CRS; declare one with --crs",
+    if raw_table.n_rows == 0:
+        raise InputFileError(
+            f"文件 {path.name} 只有表头，没有任何数据行（空白行不计）：没有可导入的{TABLE_ZH[table]}数据。"
+            "请确认选对了文件或工作表，填入数据后再导入。",
+            f"{path}: header but no data rows",
         )
+    has_geometry = "geometry" in raw.columns and raw["geometry"].notna().any()
     source_crs = coords.normalise_crs_name(crs or "wgs84")
     col = _Collector(path.name, raw_table.source_rows)
     for header in raw_table.unknown_headers:
@@ -424,10 +779,29 @@ def validate_table(
         if spec.name in raw.columns:
             parsed[spec.name] = _parse_column(spec, raw[spec.name].tolist(), col, settings=settings, today=today)
     geometry = raw["geometry"].tolist() if has_geometry else None
-    lon, lat = _coordinates(raw, parsed, geometry, col, source_crs=source_crs, file_crs=raw_table.crs,
-                            region_extent=region_extent)
+    x, y, from_geometry = _written_positions(parsed, geometry, n, points_only=table != "areas")
+    meant_degrees = ~from_geometry | _is_geographic(raw_table.crs)
+    not_placeholder = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
+    _refuse_projected_file(path, x, y, meant_degrees & not_placeholder, region_extent=region_extent,
+                           personal=table == "elders")
+    if has_geometry and raw_table.crs is None and crs is None:
+        raise NoCrsError(
+            f"文件 {path.name} 含几何图形但没有坐标系信息。请用 --crs 声明（wgs84、cgcs2000、gcj02 或 bd09）。",
+            f"{path}: geometry without CRS; declare one with --crs",
+        )
+    if table == "areas":
+        lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+        if geometry is not None:
+            geometry = _area_geometries(geometry, col, degrees=_is_geographic(raw_table.crs))
+    else:
+        lon, lat = _coordinates(raw, x, y, from_geometry, col, source_crs=source_crs, file_crs=raw_table.crs,
+                                region_extent=region_extent, settings=settings)
     out = _Columns(n)
     out.update(parsed)
+    if table == "elders":
+        dates = raw["birth_year"].tolist() if "birth_year" in raw.columns else [None] * n
+        out["date_month"] = [None if t is None or v is None else (_parse_birth(t, today=today) or (0, None))[1]
+                             for t, v in zip(dates, out.get("birth_year", [None] * n), strict=True)]
     _split_area_code(out, col)
     _check_code_hierarchy(out, col)
     if table == "facilities":
@@ -456,6 +830,10 @@ def validate_table(
         if spec.name in rejects.columns and (spec.sensitive or (table == "elders" and spec.name in ("lon", "lat"))):
             rejects[spec.name] = [v if v is None else (_mask(spec, v) if spec.sensitive else _SENSITIVE_MASK)
                                   for v in rejects[spec.name]]
+    limit = settings.max_text_length
+    for name in rejects.columns:  # overlong text is cut, never echoed whole (and never fits on re-import)
+        rejects[name] = [f"{v[:limit]}…（已截断，原文 {len(v)} 字）" if isinstance(v, str) and len(v) > limit else v
+                         for v in rejects[name]]
     original = {canonical: header for header, canonical in raw_table.header_map.items()}
     rejects = rejects.rename(columns=original)
     rejects.insert(0, "行号", raw_table.source_rows[~good_mask])
@@ -534,14 +912,16 @@ def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date,
     if len(salt) < 16:
         raise ValueError("a salt of at least 16 bytes is required to import elders")
     n = out.n
-    for name in ("id_number", "source_id", "birth_year", "age", "sex"):
+    for name in ("id_number", "source_id", "birth_year", "birth_month", "date_month", "age", "sex", "registered",
+                 "resident", "population_type"):
         if name not in out:
             out[name] = [None] * n
     pids: list[str | None] = []
     for i in range(n):
         number, source_id = out["id_number"][i], out["source_id"][i]
+        id_month = None
         if number is not None:  # already checked: birth date at [6:14], sex by the parity of [16]
-            born_year = int(number[6:10])
+            born_year, id_month = int(number[6:10]), int(number[10:12])
             sex = "男" if int(number[16]) % 2 else "女"
             year = out["birth_year"][i]
             if year is not None and year != born_year:
@@ -558,20 +938,55 @@ def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date,
             if i not in col.bad_rows:
                 col.add(i, "身份证号", None, "身份证号和老人编号至少填写一项")
             pids.append(None)
+        _birth_month(out, col, i, id_month)
         if out["birth_year"][i] is None and out["age"][i] is not None:
             out["birth_year"][i] = today.year - int(out["age"][i])
-        year = out["birth_year"][i]
-        if year is None:
-            if i not in col.bad_rows:
-                col.add(i, "出生年份", None, "缺少出生年份（可填出生年份、出生日期、年龄或身份证号）")
-        elif today.year - year < settings.elder_min_age:
-            col.add(i, "出生年份", year, f"按统计日期 {today.isoformat()} 计未满 {settings.elder_min_age} 岁，不属于老年人")
+        if out["birth_year"][i] is None and i not in col.bad_rows:
+            col.add(i, "出生年份", None, "缺少出生年份（可填出生年份、出生日期、年龄或身份证号）")
+        _registration(out, col, i)
+    ages = age_at(out["birth_year"], out["birth_month"], today)
+    for i in np.flatnonzero(ages < settings.elder_min_age):
+        col.add(int(i), "出生年份", out["birth_year"][i],
+                f"按统计日期 {today.isoformat()} 计未满 {settings.elder_min_age} 周岁，不属于老年人")
     out["pid"] = pids
+
+
+def _birth_month(out: _Columns, col: _Collector, i: int, id_month: int | None) -> None:
+    """Birth month of row ``i``: from the ID number, else the birth date, else the month column; conflicts are errors."""
+    sources = [(f"身份证号中的出生月份（{id_month}）", id_month),
+               (f"出生日期中的月份（{out['date_month'][i]}）", out["date_month"][i]),
+               (f"出生月份列（{out['birth_month'][i]}）", out["birth_month"][i])]
+    known = [(label, m) for label, m in sources if m is not None]
+    if not known:
+        return
+    label, month = known[0]
+    for other, m in known[1:]:
+        if m != month:
+            col.add(i, "出生月份", m, f"{other}与{label}不一致")
+    out["birth_month"][i] = month
+
+
+def _registration(out: _Columns, col: _Collector, i: int) -> None:
+    """Split a 人口类型 value into 户籍/常住; an explicit 本地户籍/常住 column wins over it, with a warning."""
+    ptype = out["population_type"][i]
+    if ptype is None:
+        return
+    for name, zh, implied in zip(("registered", "resident"), ("本地户籍", "常住"), REGISTRATION_ALIASES[ptype],
+                                 strict=True):
+        given = out[name][i]
+        if implied is None:
+            continue
+        if given is None:
+            out[name][i] = implied
+        elif given != implied:
+            col.add(i, zh, "是" if given else "否",
+                    f"与人口类型“{ptype}”不一致（“{ptype}”意为{zh}：{'是' if implied else '否'}），已按“{zh}”列",
+                    level=WARNING)
 
 
 def _area_rules(out: _Columns, col: _Collector) -> None:
     n = out.n
-    for name in ("level", "parent_code"):
+    for name in ("level", "parent_code", "community_type"):
         if name not in out:
             out[name] = [None] * n
     by_length = {6: "district", 9: "street", 12: "community"}
@@ -589,26 +1004,31 @@ def _area_rules(out: _Columns, col: _Collector) -> None:
             out["parent_code"][i] = implied_parent
         elif implied_parent is not None and parent != implied_parent:
             col.add(i, "上级代码", parent, f"与区划代码不一致（{code} 的上级应为 {implied_parent}）")
+        kind = out["community_type"][i]
+        if kind is not None and implied != "community":
+            col.add(i, "村居类型", kind, f"村居类型只适用于社区（12 位代码），{code} 是{AREA_LEVEL_SHORT_ZH[implied]}：已忽略",
+                    level=WARNING)
+            out["community_type"][i] = None
 
 
 def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Collector, *,
                     region_extent: tuple[float, float, float, float] | None, settings: Settings, table: str) -> None:
     has_point = ~np.isnan(lon)
-    has_code = np.array([c is not None for c in out.get("community_code", [None] * out.n)], dtype=bool)
+    area_columns = [out[name] for name in ("community_code", "street_code", "district_code", "community_name",
+                                           "street_name", "district_name") if name in out]
+    has_area = np.array([any(c[i] is not None for c in area_columns) for i in range(out.n)], dtype=bool)
     for i in np.flatnonzero(~has_point):
         if i in col.bad_rows:
             continue
         if table == "facilities":
             col.add(int(i), "经纬度", None, "缺少经纬度（设施须有位置才能上图和计算服务半径）")
-        elif not has_code[i]:
-            col.add(int(i), "经纬度", None, "缺少经纬度，也没有社区代码，无法归属到任何区域")
+        elif not has_area[i]:  # a name is enough: it is matched to the region's areas at import
+            col.add(int(i), "经纬度", None,
+                    "缺少经纬度，也没有所属区县、街道或社区（代码或名称），无法归属到任何区域")
     if region_extent is None:
         return
     minx, miny, maxx, maxy = region_extent
-    margin_deg_lat = settings.region_margin_m / 111_320.0
-    margin_deg_lon = margin_deg_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
-    outside = has_point & ((lon < minx - margin_deg_lon) | (lon > maxx + margin_deg_lon)
-                           | (lat < miny - margin_deg_lat) | (lat > maxy + margin_deg_lat))
+    outside = has_point & _outside(lon, lat, region_extent, settings.region_margin_m)
     for i in np.flatnonzero(outside):
         col.add(int(i), "经纬度", f"{lon[i]:.6f},{lat[i]:.6f}",
                 f"位于本地区范围之外（范围 {minx:.4f}–{maxx:.4f}E, {miny:.4f}–{maxy:.4f}N，允许外扩 "
@@ -661,15 +1081,19 @@ def _duplicate_ids(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Co
             first[key] = int(i)
 
 
-FACILITY_COLUMNS = ["id", "name", "kind", "services", "beds_total", "beds_nursing", "beds_free", "residents",
-                    "elders_served", "grade", "price_min_yuan_month", "price_max_yuan_month", "nature", "phone",
-                    "address", "uscc", "district_code", "street_code", "community_code"]
-ELDER_COLUMNS = ["pid", "birth_year", "sex", "ability_level", "ability_code", "groups", "oldest_old",
-                 "district_code", "street_code", "community_code"]
-AREA_COLUMNS = ["code", "name", "level", "parent_code", "registered_population", "fiscal_revenue_10k_yuan"]
+FACILITY_COLUMNS = ["id", "name", "kind", "services", "service_area", "beds_total", "beds_nursing", "beds_free",
+                    "residents", "elders_served", "grade", "price_min_yuan_month", "price_max_yuan_month", "nature",
+                    "phone", "address", "uscc", "district_code", "street_code", "community_code", "district_name",
+                    "street_name", "community_name"]
+ELDER_COLUMNS = ["pid", "birth_year", "birth_month", "sex", "ability_level", "ability_code", "groups", "oldest_old",
+                 "disability_grade", "dementia", "registered", "resident", "district_code", "street_code",
+                 "community_code", "district_name", "street_name", "community_name"]
+AREA_COLUMNS = ["code", "name", "level", "parent_code", "community_type", "parent_name", "registered_population",
+                "resident_population", "fiscal_revenue_10k_yuan"]
 INT_COLUMNS = {"beds_total", "beds_nursing", "beds_free", "residents", "elders_served", "grade", "birth_year",
-               "ability_code", "registered_population"}
+               "birth_month", "ability_code", "registered_population", "resident_population"}
 FLOAT_COLUMNS = {"price_min_yuan_month", "price_max_yuan_month", "fiscal_revenue_10k_yuan"}
+BOOL_COLUMNS = {"oldest_old", "dementia", "registered", "resident"}
 LIST_COLUMNS = {"services", "groups"}
 
 
@@ -685,8 +1109,8 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
         out["ability_code"] = [None if v is None else ABILITY_LEVELS.index(v) for v in levels]
-        out["oldest_old"] = [None if y is None else (today.year - y) >= settings.oldest_old_age
-                             for y in out["birth_year"]]
+        ages = age_at(out["birth_year"], out["birth_month"], today)
+        out["oldest_old"] = [None if np.isnan(a) else bool(a >= settings.oldest_old_age) for a in ages]
         columns = ELDER_COLUMNS
     elif table == "facilities":
         columns = FACILITY_COLUMNS
@@ -694,6 +1118,11 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
         columns = AREA_COLUMNS
     frame = pd.DataFrame(index=range(n))
     for name in columns:
+        if name not in out and name not in LIST_COLUMNS:  # a column the file does not have: all missing
+            dtype = ("Int64" if name in INT_COLUMNS else "float64" if name in FLOAT_COLUMNS
+                     else "boolean" if name in BOOL_COLUMNS else "string")
+            frame[name] = pd.array([None] * n, dtype=dtype) if dtype != "float64" else np.full(n, np.nan)
+            continue
         values = out[name] if name in out else [None] * n
         values = [None if _missing(v) else v for v in values]
         if name in INT_COLUMNS:
@@ -702,7 +1131,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
             frame[name] = pd.to_numeric(pd.Series([np.nan if v is None else v for v in values]), errors="coerce")
         elif name in LIST_COLUMNS:
             frame[name] = [list(v) if v is not None else [] for v in values]
-        elif name == "oldest_old":
+        elif name in BOOL_COLUMNS:
             frame[name] = pd.array(list(values), dtype="boolean")
         else:
             frame[name] = pd.array(list(values), dtype="string")
@@ -792,3 +1221,56 @@ def write_report(result: ValidationResult, out: str | Path) -> tuple[Path, Path 
         rejects_path = out.with_name(f"{out.stem}_拒绝行{out.suffix}")
         write_table(result.rejects, rejects_path, sheet_name="拒绝行")
     return out, rejects_path
+
+
+def folder_writable(folder: str | Path) -> bool:
+    """Whether a file can be created in ``folder``: tried with a temporary file, not guessed from the
+    permission bits (which root, ACLs and read-only mounts make unreliable)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".eldermap_probe_"):
+            return True
+    except OSError:
+        return False
+
+
+def write_report_beside(result: ValidationResult, *, out_dir: str | Path | None = None,
+                        reports_root: str | Path = "reports") -> tuple[Path, Path | None, Path | None]:
+    """Write the report of ``result`` as ``<file stem>_校验报告.xlsx`` beside its data file, or elsewhere.
+
+    ``out_dir`` given: there (created when missing). Otherwise beside the data file; when that
+    folder is not writable (a read-only share, say), in ``reports_root/<file stem>/`` (a relative
+    ``reports_root`` is taken under the working directory; the path returned is absolute).
+
+    Returns
+    -------
+    report, rejects
+        As :func:`write_report`.
+    moved_from
+        The data file's folder when it was not writable and the report went to the reports folder;
+        None when the report is where it was asked to be.
+
+    Raises
+    ------
+    ElderMapError
+        The chosen folder (``out_dir``, or the reports folder) cannot be written.
+    """
+    name = f"{result.path.stem}_校验报告.xlsx"
+    beside = result.path.parent
+    moved_from = None
+    if out_dir is not None:
+        target = Path(out_dir)
+    elif folder_writable(beside):
+        try:
+            return (*write_report(result, beside / name), None)
+        except OSError as exc:  # e.g. an old read-only report of the same name
+            log.warning("cannot write the report beside %s (%s); using the reports folder", result.path, exc)
+            target, moved_from = Path(reports_root).absolute() / result.path.stem, beside
+    else:
+        target, moved_from = Path(reports_root).absolute() / result.path.stem, beside
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        report, rejects = write_report(result, target / name)
+    except OSError as exc:
+        raise ElderMapError(f"无法在目录 {target} 写入校验报告（{exc.strerror or exc}）。请用 --out 指定一个可写的目录。",
+                            f"cannot write the validation report to {target}: {exc!r}") from exc
+    return report, rejects, moved_from

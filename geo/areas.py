@@ -163,6 +163,54 @@ def is_area_row(codes: pd.Series) -> pd.Series:
     return ~codes.isin([TOTAL_CODE, UNASSIGNED])
 
 
-__all__ = ["AreaLevel", "CODE_LENGTH", "LEVEL_COLUMN", "ancestor", "area_codes", "area_groups", "area_key",
-           "area_list", "area_names", "is_area_row", "level_of", "pct", "point_cells", "ratio", "sum_by_area",
-           "sums_over"]
+RESIDENTS_COMMITTEE = "居委会"
+VILLAGE_COMMITTEE = "村委会"
+UNKNOWN_COMMUNITY_TYPE = "未知"
+"""Community types returned by :func:`community_types` (the first two as in ``areas.community_type``)."""
+RESIDENTS_CODE_SUFFIX = range(1, 200)
+VILLAGE_CODE_SUFFIX = range(200, 400)
+"""The statistical rule on the last three digits of a 12-digit code (统计用区划代码): 001–199 居委会,
+200–399 村委会."""
+
+
+def community_types(areas: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each area's community type (annex 2 note 6 counts 居委会) and the rule that gave it.
+
+    The ``community_type`` column when it holds 居委会 or 村委会; else the statistical rule on the last
+    three digits of a 12-digit code (001–199 居委会, 200–399 村委会); else unknown.
+
+    Parameters
+    ----------
+    areas
+        Areas (any levels; callers keep the community rows), with ``code`` and optionally
+        ``community_type``.
+
+    Returns
+    -------
+    ``(types, rules)``, two Series on ``areas``' index: types "居委会", "村委会" or "未知"
+    (:data:`UNKNOWN_COMMUNITY_TYPE`); rules "column" (the type column), "code" (the code rule) or
+    "unknown" (neither).
+    """
+    index = areas.index
+    types = pd.Series(UNKNOWN_COMMUNITY_TYPE, index=index, dtype=object)
+    rules = pd.Series("unknown", index=index, dtype=object)
+    if not len(areas):
+        return types, rules
+    codes = areas["code"].astype(str).str.strip() if "code" in areas else pd.Series("", index=index)
+    twelve = codes.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
+    suffix = np.where(twelve, pd.to_numeric(codes.str[-3:], errors="coerce").fillna(-1).to_numpy(), -1)
+    residents = twelve & (suffix >= RESIDENTS_CODE_SUFFIX.start) & (suffix < RESIDENTS_CODE_SUFFIX.stop)
+    villages = twelve & (suffix >= VILLAGE_CODE_SUFFIX.start) & (suffix < VILLAGE_CODE_SUFFIX.stop)
+    types[residents], rules[residents] = RESIDENTS_COMMITTEE, "code"
+    types[villages], rules[villages] = VILLAGE_COMMITTEE, "code"
+    if "community_type" in areas:
+        given = areas["community_type"].astype(object).where(areas["community_type"].notna(), None)
+        stated = given.isin([RESIDENTS_COMMITTEE, VILLAGE_COMMITTEE]).to_numpy(dtype=bool)
+        types[stated] = given[stated].to_numpy()
+        rules[stated] = "column"
+    return types, rules
+
+
+__all__ = ["AreaLevel", "CODE_LENGTH", "LEVEL_COLUMN", "RESIDENTS_COMMITTEE", "UNKNOWN_COMMUNITY_TYPE",
+           "VILLAGE_COMMITTEE", "ancestor", "area_codes", "area_groups", "area_key", "area_list", "area_names",
+           "community_types", "is_area_row", "level_of", "pct", "point_cells", "ratio", "sum_by_area", "sums_over"]

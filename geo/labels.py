@@ -39,6 +39,7 @@ LAYER_ZH: dict[str, str] = {
     "facilities": "养老服务设施",
     "elders": "老年人",
     "areas": "区划",
+    "service_areas": "上门服务区域",
 }
 """Stored layers (and the keys of ``manifest["synthetic"]``)."""
 
@@ -115,3 +116,6 @@ ANNEX_COLUMNS_ZH: dict[str, str] = {
 }
 """Columns of :func:`planning.report.basic_situation` as one-line headers (the app's table; the
 workbook and the printable page use the annex's two-level header)."""
+
+AREA_LEVEL_SHORT_ZH: dict[str, str] = {"district": "区县", "street": "街道", "community": "社区", "h3": "H3 网格"}
+"""Levels of per-area tables in running text ("没有街道归属")."""

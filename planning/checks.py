@@ -12,7 +12,9 @@ level (district or street) it compares
   ``settings.target_tier_share_pct``;
 
 and writes every failed check, with its figures, into a Chinese ``flags`` text. Checks compare the
-rounded figures shown in the table, so a flag never reads "80.0%，低于目标 80%".
+rounded figures shown in the table, so a flag never reads "80.0%，低于目标 80%". Elders are those of
+``settings.coverage_population`` (常住 by default, as the coverage they are checked with:
+:func:`planning.coverage.in_population`); ``attrs["left_out"]`` says how many others were not counted.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from geo.areas import (
 from geo.errors import PlanningInputError
 from geo.labels import CHECK_FIXED_COLUMNS_ZH, REPORT_LEVEL_ZH, TOTAL_CODE, UNASSIGNED, mode_zh
 from geo.settings import Settings
-from planning.coverage import region_coverage
+from planning.coverage import in_population, region_coverage
 from planning.network import Mode
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,8 @@ def provisioning_checks(
     elders, facilities = region.elders, region.facilities
     if column not in elders and len(elders):
         log.warning("elders have no %s column: all %d are counted under %s", column, len(elders), UNASSIGNED)
-    elder_code = area_key(elders, by)
+    counted = in_population(elders, settings.coverage_population)
+    elder_code = area_key(elders, by)[counted]
     if column not in facilities and len(facilities):
         log.warning("facilities have no %s column: their beds are counted under %s", column, UNASSIGNED)
     facility_code = area_codes(facilities, column)
@@ -175,7 +178,7 @@ def provisioning_checks(
         table[ok] = _passes(table[share], settings.target_tier_share_pct)
     table["target_tier_share_pct"] = float(settings.target_tier_share_pct)
     table["flags"] = [_flags(row, settings=settings, mode=mode, present=present) for _, row in table.iterrows()]
-    table.attrs["by"] = by
+    table.attrs.update(by=by, population=settings.coverage_population, left_out=int((~counted).sum()))
     log.info("provisioning checks of %s by %s: %d areas, %d not meeting every target", region.name, by, n,
              int((table["flags"].iloc[:-1] != ALL_OK).sum()))
     return table[list(check_columns_zh(settings, mode))]

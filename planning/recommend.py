@@ -15,8 +15,13 @@ Rules (GB/T 42195-2022 ability levels 0 能力完好 … 4 完全失能):
 - **Budget**: left out when the facility's lowest monthly fee exceeds it; unknown fees are kept and
   said to be unknown.
 - **Free bed** (when asked for): left out without one.
-- **Travel**: left out beyond the chosen minutes; home-care providers (``settings.home_care_kinds``)
-  come to the home, so their distance is shown but does not exclude them.
+- **Travel**: left out beyond the chosen minutes.
+- **Home-care providers** (``settings.home_care_kinds``) come to the home: they are never ranked by
+  walking or driving to them. Those that serve the starting point (its declared service area holds
+  it, or it is within ``settings.home_care_drive_minutes`` minutes' drive of a provider without one:
+  :func:`planning.home_care.serving_point`) are listed apart, in :attr:`Recommendation.home_care`
+  (可上门服务), with the same needs rules and a reason such as "上门服务 · 服务区域包含此处 · 提供助浴";
+  the others are counted in a note.
 - Wanted services are soft: more of them offered ranks higher, and the reason says which are missing.
 
 All inputs are public facility fields; no elder record is read.
@@ -103,6 +108,9 @@ class Recommendation:
     ``excluded``: ``id``, ``name``, ``kind``, ``travel_min``, ``why`` (every rule it fails).
     ``filtered_out``: facilities hidden by the user's own filters (kind, nature, grade).
     ``notes``: lines for the page (facilities beyond the travel limit, an origin off the network).
+    ``home_care``: home-care providers serving the starting point that meet the needs (可上门服务):
+    ``id``, ``name``, ``kind``, ``basis`` ("area"/"drive"), ``drive_min``, ``score``, ``matched``,
+    ``missing``, ``how`` ("服务区域包含此处" / "车程约 N 分钟") and ``reason``; best first.
     """
 
     ranked: pd.DataFrame
@@ -110,6 +118,11 @@ class Recommendation:
     filtered_out: int
     origin_snapped: bool
     notes: list[str] = field(default_factory=list)
+    home_care: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HOME_CARE_COLUMNS))
+
+
+HOME_CARE_COLUMNS = ["id", "name", "kind", "basis", "drive_min", "score", "matched", "missing", "how", "reason"]
+"""Columns of :attr:`Recommendation.home_care`."""
 
 
 def _services_of(value: object) -> set[str]:
@@ -148,23 +161,33 @@ def travel_minutes(network: Network, facility_snap: Snap, origin: tuple[float, f
     return minutes, True
 
 
-def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, settings: Settings) -> Recommendation:
+def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, settings: Settings,
+          home_care: pd.DataFrame | None = None) -> Recommendation:
     """Apply the rules of this module to facilities (public fields) and travel times; rank the rest.
 
     The kinds that come to the home and the kinds serving only elders who can come and go are
-    ``settings.home_care_kinds`` and ``settings.day_visit_kinds``.
+    ``settings.home_care_kinds`` and ``settings.day_visit_kinds``. ``home_care``: the providers that
+    serve the starting point (:func:`planning.home_care.serving_point`: ``id``, ``basis``,
+    ``drive_min``, ``reason``); home-care providers are never ranked with the others, and without
+    ``home_care`` none is listed.
     """
     if len(travel_min) != len(facilities):
         raise PlanningInputError("出行时间个数与设施数不一致", "travel_min does not align with facilities")
     mode_zh = MODE_ZH[needs.mode]
     wanted = list(dict.fromkeys(needs.services))
-    ranked, excluded = [], []
+    ranked, excluded, visiting = [], [], []
     filtered = 0
     level = needs.ability_code
     kinds = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
     home_care_kinds, day_visit_kinds = set(settings.home_care_kinds), set(settings.day_visit_kinds)
-    reachable = np.isfinite(travel_min) | np.isin(kinds, list(home_care_kinds))
-    too_far = int((~reachable).sum())  # beyond the travel limit: counted, not listed one by one
+    is_home_care = np.isin(kinds, list(home_care_kinds))
+    serving = ({} if home_care is None else
+               {str(r["id"]): r for r in home_care.to_dict("records")})
+    ids = facilities["id"].astype(str).to_numpy() if "id" in facilities else np.full(len(facilities), "")
+    serves = is_home_care & np.isin(ids, list(serving))
+    reachable = (np.isfinite(travel_min) & ~is_home_care) | serves
+    too_far = int((~reachable & ~is_home_care).sum())  # beyond the travel limit: counted, not listed one by one
+    not_serving = int((is_home_care & ~serves).sum())
     for position in np.flatnonzero(reachable):
         f, t = facilities.iloc[position], travel_min[position]
         kind = str(f.get("kind", ""))
@@ -179,7 +202,7 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
         beds_free = _int_or_none(f.get("beds_free"))
         price_min = _float_or_nan(f.get("price_min_yuan_month"))
         price_max = _float_or_nan(f.get("price_max_yuan_month"))
-        home_care = kind in home_care_kinds
+        comes_home = kind in home_care_kinds
         why = []
         residential_ok = bool(services & set(RESIDENTIAL_SERVICES)) and beds_total > 0
         if needs.residential and not residential_ok:
@@ -194,21 +217,28 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
             why.append("暂无空余床位")
         if needs.need_nursing_bed and beds_nursing <= 0:
             why.append("没有护理型床位")
+        reach = serving.get(str(f.get("id"))) if comes_home else None
+        if comes_home:
+            t = float(reach["drive_min"]) if reach is not None and pd.notna(reach["drive_min"]) else np.nan
         record = {"id": str(f.get("id")), "name": str(f.get("name")), "kind": kind,
-                  "travel_min": round(float(t), 1) if np.isfinite(t) else np.nan}
+                  "travel_min": np.nan if comes_home else (round(float(t), 1) if np.isfinite(t) else np.nan)}
         if why:
             excluded.append({**record, "why": "；".join(why)})
             continue
         matched = [s for s in wanted if s in services]
         missing = [s for s in wanted if s not in services]
         service_fit = len(matched) / len(wanted) if wanted else 1.0
-        time_fit = 1.0 - min(float(t) / needs.max_minutes, 1.0) if np.isfinite(t) else 0.5
+        if comes_home:  # declared area: as good as next door; by car: nearer is better
+            time_fit = 1.0 - min(t / settings.home_care_drive_minutes, 1.0) if np.isfinite(t) else 1.0
+        else:
+            time_fit = 1.0 - min(float(t) / needs.max_minutes, 1.0) if np.isfinite(t) else 0.5
         grade_fit = grade / 5.0 if grade else 0.5
         bed_fit = (1.0 if (beds_free or 0) > 0 else 0.0) if needs.residential else 0.5
         score = 100.0 * (0.45 * service_fit + 0.35 * time_fit + 0.10 * grade_fit + 0.10 * bed_fit)
         parts = []
-        if home_care:
-            parts.append("上门服务" + (f"（距您{mode_zh}{t:.0f}分钟）" if np.isfinite(t) else ""))
+        how = str(reach["reason"]) if reach is not None else ""
+        if comes_home:
+            parts.append("上门服务" + (f" · {how}" if how else ""))
         else:
             parts.append(f"{mode_zh}{max(t, 1):.0f}分钟")
         offered = matched or sorted(services, key=lambda s: (s not in RESIDENTIAL_SERVICES, s))[:3]
@@ -230,26 +260,39 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
                                                    else "") + "元")
         elif needs.budget_yuan_month is not None:
             parts.append("收费未公布")
-        ranked.append({**record, "score": round(score, 1), "matched": "、".join(matched), "missing": "、".join(missing),
-                       "reason": " · ".join(parts)})
+        row = {**record, "score": round(score, 1), "matched": "、".join(matched), "missing": "、".join(missing),
+               "reason": " · ".join(parts)}
+        if comes_home:
+            visiting.append({**row, "basis": reach["basis"], "drive_min": t, "how": how})
+        else:
+            ranked.append(row)
     ranked_df = pd.DataFrame(ranked, columns=["id", "name", "kind", "travel_min", "score", "matched", "missing", "reason"])
     ranked_df = ranked_df.sort_values(["score", "travel_min"], ascending=[False, True], kind="stable",
                                       na_position="last").reset_index(drop=True)
+    visiting_df = pd.DataFrame(visiting, columns=HOME_CARE_COLUMNS)
+    visiting_df = visiting_df.sort_values(["score", "drive_min"], ascending=[False, True], kind="stable",
+                                          na_position="first").reset_index(drop=True)
     excluded_df = pd.DataFrame(excluded, columns=["id", "name", "kind", "travel_min", "why"])
     notes = [f"另有 {too_far} 家超出{mode_zh} {needs.max_minutes:g} 分钟，未列出"] if too_far else []
-    return Recommendation(ranked_df, excluded_df, filtered, True, notes)
+    if home_care is not None and not_serving:
+        notes.append(f"另有 {not_serving} 家上门服务商的服务范围不含此处，未列出")
+    return Recommendation(ranked_df, excluded_df, filtered, True, notes, visiting_df)
 
 
 def recommend(facilities: gpd.GeoDataFrame, needs: Needs, *, network: Network, facility_snap: Snap,
-              origin: tuple[float, float], settings: Settings, limit: int | None = 10) -> Recommendation:
-    """Travel times from ``origin`` (lon, lat), then :func:`match`; at most ``limit`` ranked rows."""
+              origin: tuple[float, float], settings: Settings, limit: int | None = 10,
+              home_care: pd.DataFrame | None = None) -> Recommendation:
+    """Travel times from ``origin`` (lon, lat), then :func:`match`; at most ``limit`` ranked rows.
+
+    ``home_care``: the providers serving ``origin`` (:func:`planning.home_care.serving_point`).
+    """
     minutes, snapped = travel_minutes(network, facility_snap, origin, settings=settings, max_minutes=needs.max_minutes)
-    result = match(facilities, needs, minutes, settings=settings)
+    result = match(facilities, needs, minutes, settings=settings, home_care=home_care)
     notes = list(result.notes)
     if not snapped:
         notes.append(f"起点距最近道路超过 {settings.snap_limit_m:g} 米，无法计算出行时间；请在地图上选一个靠近道路的位置")
     ranked = result.ranked if limit is None else result.ranked.head(limit)
-    return Recommendation(ranked, result.excluded, result.filtered_out, snapped, notes)
+    return Recommendation(ranked, result.excluded, result.filtered_out, snapped, notes, result.home_care)
 
 
 def needs_summary_zh(needs: Needs, services: Sequence[str] = ()) -> str:

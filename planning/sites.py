@@ -1,7 +1,9 @@
 """New facility sites for a region: candidates, demand and the coverage matrix around :mod:`planning.siting`.
 
-Demand is the elders that existing facilities (of the chosen kind) leave outside the circle, each
-weighted as in :func:`planning.gaps.elder_need` (or 1 when unweighted); existing facilities stay.
+Demand is the elders of ``settings.coverage_population`` (常住 by default) that existing facilities
+(of the chosen kind) leave outside the circle, each weighted as in :func:`planning.gaps.elder_need`
+(80+, disabled and the priority groups of ``settings.gap_group_weights``; or 1 when unweighted);
+existing facilities stay. Coverage shares are of those elders too.
 Candidates are the centres of the H3 cells where elders live and of their neighbours (resolution
 ``settings.h3_resolution``), or a planner's own list (for example vacant public buildings), minus
 exclusion areas; each is snapped to the network like a facility. The candidates × demand matrix
@@ -40,15 +42,17 @@ class SitePlan:
     sites
         EPSG:4326 points, in order of marginal gain: ``rank``, ``candidate_id``, ``h3``, ``lon``,
         ``lat``, ``community_code``, ``community_name``, ``newly_covered`` (elders first covered by
-        this site, in rank order), ``newly_covered_weight``, ``coverage_pct_after`` (share of all
-        elders covered once this and the sites before it open).
+        this site, in rank order), ``newly_covered_weight``, ``coverage_pct_after`` (share of the
+        counted elders, ``settings.coverage_population``, covered once this and the sites before it open).
     elders
         Per newly covered elder: ``rank`` of the site that first covers it, ``pid`` (pseudonymised),
         ``travel_time_min`` to that site.
     result
         The solver's :class:`planning.siting.SitingResult`.
     summary
-        Figures for the report: elders, covered before/after, candidates, demand, solver status.
+        Figures for the report: elders (counted), elders_left_out (not in the coverage population),
+        population, group_weights (the priority-group weights used), covered before/after,
+        candidates, demand, solver status.
     """
 
     sites: gpd.GeoDataFrame
@@ -124,7 +128,9 @@ def site_facilities(
     exclude
         Polygons where no site may go.
     weighted
-        Weigh elders by need (80+, disabled, living alone; see :mod:`planning.gaps`).
+        Weigh elders by need (80+, disabled, and the priority groups of ``settings.gap_group_weights``,
+        default 独居; see :mod:`planning.gaps`, and :func:`planning.gaps.with_group_weights` to weight
+        other groups).
     solver, time_limit_s
         "highs" (exact, with the time limit) or "greedy".
     """
@@ -139,8 +145,10 @@ def site_facilities(
     access = elder_access(network, existing, elders, settings=settings, kinds=[], max_minutes=minutes,
                           elder_snap=eld_snap)
     covered = access[f"time_min:{ANY}"].to_numpy() <= minutes
-    weight = elder_need(elders, settings)["weight"].to_numpy() if weighted else np.ones(len(elders))
-    demand_rows = np.flatnonzero(~covered & eld_snap.snapped)
+    need = elder_need(elders, settings)
+    counted = need["counted"].to_numpy(dtype=bool)  # the elders of settings.coverage_population
+    weight = need["weight"].to_numpy(dtype="float64") if weighted else np.ones(len(elders))
+    demand_rows = np.flatnonzero(~covered & eld_snap.snapped & counted)
 
     cands = candidate_cells(region, settings=settings) if candidates is None else candidates.to_crs("EPSG:4326")
     cands = cands.reset_index(drop=True)
@@ -158,8 +166,8 @@ def site_facilities(
         raise PlanningInputError("没有可用的候选点（都在排除区域内或离路网太远）", "no usable candidate sites")
 
     times = catchment_matrix(network, cand_snap, _subset(eld_snap, demand_rows), cutoff_min=minutes)
-    total_w = float(weight.sum())
-    before_w = float(weight[covered].sum())
+    total_w = float(weight[counted].sum())
+    before_w = float(weight[covered & counted].sum())
     if k is not None:
         result = maximal_covering(times, weight[demand_rows], int(k), solver=solver, time_limit_s=time_limit_s)
     else:
@@ -178,8 +186,8 @@ def site_facilities(
     got = first_site >= 0
     per_site = np.bincount(first_site[got], minlength=len(chosen))
     per_site_w = np.bincount(first_site[got], weights=weight[demand_rows][got], minlength=len(chosen))
-    n = len(elders)
-    base_count = int(covered.sum())
+    n = int(counted.sum())
+    base_count = int((covered & counted).sum())
     after = (base_count + np.cumsum(per_site)) / n * 100.0 if n else np.zeros(len(chosen))
     points = cands.iloc[chosen].reset_index(drop=True)
     lon, lat = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
@@ -196,7 +204,9 @@ def site_facilities(
     newly = pd.DataFrame({"rank": first_site[got] + 1, "pid": elders["pid"].to_numpy()[elder_rows],
                           "travel_time_min": np.round(first_time[got], 2)}).sort_values(["rank", "travel_time_min"])
     summary = {
-        "elders": n, "covered_before": base_count, "covered_after": base_count + int(per_site.sum()),
+        "elders": n, "elders_left_out": len(elders) - n, "population": settings.coverage_population,
+        "group_weights": dict(settings.gap_group_weights) if weighted else {}, "covered_before": base_count,
+        "covered_after": base_count + int(per_site.sum()),
         "coverage_pct_before": round(100.0 * base_count / n, 2) if n else 0.0,
         "coverage_pct_after": round(100.0 * float(base_count + per_site.sum()) / n, 2) if n else 0.0,
         "weight_total": round(total_w, 2), "weight_before": round(before_w, 2),

@@ -337,3 +337,26 @@ def test_online_geocoder_is_asked_only_when_offline_search_finds_nothing(demo_ro
     assert calls == ["amap:东长安街一号大院:test-key"]
     assert any("（在线）" in str(o) for s in at.selectbox if s.key == "find_query_place" for o in s.options)
     assert any("当前起点" in str(e.value) and "东长安街" in str(e.value) for e in at.success)
+
+
+def test_home_care_section_lists_providers_that_come_to_this_place(demo_root, demo_layers, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    assert "可上门服务" in [s.value for s in at.subheader]
+    providers = demo_layers[0]["facilities"]
+    providers = providers[providers["kind"] == "居家上门服务商"]
+    # the demo's first provider declares its street's communities (灯塔社区's street), the second the drive rule
+    assert len(providers) == 2 and providers["service_area"].notna().tolist() == [True, False]
+    markdown = _markdown(at)
+    listed = {markdown[i].strip("*").rsplit("**", 1)[0]: markdown[i + 1] for i, v in enumerate(markdown)
+              if v.endswith("（居家上门服务商）") and v.startswith("**")}
+    assert len(listed) == 2, markdown
+    declared, driven = (md_escape(n) for n in providers["name"])
+    assert "服务区域包含此处" in listed[declared], listed
+    assert listed[driven].startswith("上门服务 · 车程约 ") and " 分钟" in listed[driven], listed
+    listed = list(listed.values())
+    assert {v.strip("*").rsplit("**", 1)[0] for v in markdown if v.endswith("（居家上门服务商）")} <= \
+        {md_escape(n) for n in providers["name"]}
+    assert any("驾车 15 分钟以内" in c.value for c in at.caption)
+    # never a walking result: no ranked heading of a home-care provider, no "步行" reason for one
+    assert not [h for h in _headings(at) if h.endswith("（居家上门服务商）")]
+    assert not [r for r in listed if "步行" in r]

@@ -52,7 +52,7 @@ def demo_access(demo_region):
 def test_any_kind_is_the_minimum_over_kinds(demo_access) -> None:
     _, access = demo_access
     kinds = [c for c in access.columns if c.startswith("time_min:") and c != f"time_min:{ANY}"]
-    assert len(kinds) == 6
+    assert len(kinds) == 5  # the six demo kinds but 居家上门服务商: home care is not travelled to (issue 11)
     np.testing.assert_allclose(access[f"time_min:{ANY}"], access[kinds].min(axis=1))
     assert access["snapped"].mean() > 0.99
 
@@ -102,7 +102,9 @@ def test_cli_coverage_writes_tables(demo_region, tmp_path: Path, capsys) -> None
     assert list(table["区划代码"]) == ["110199001", "110199002", "110199003", "合计"]
     assert table["老年人数"].iloc[:-1].sum() == table["老年人数"].iloc[-1] == len(demo_region.elders)
     per = pd.read_csv(tmp_path / "p.csv", encoding="utf-8-sig")
-    assert list(per.columns) == ["假名编号", "最近设施编号", "出行时间(分钟)", "已接入路网"]
+    # every elder is routed; those outside settings.coverage_population (常住) are marked, not dropped
+    assert list(per.columns) == ["假名编号", "最近设施编号", "出行时间(分钟)", "已接入路网", "计入覆盖统计"]
+    assert len(per) == len(demo_region.elders) and per["计入覆盖统计"].all()  # the demo has no 户籍/常住 flags
     assert per["假名编号"].str.fullmatch(r"P[0-9a-f]{20}").all()
     drive = eldermap.main(["--regions", str(root), "coverage", "demo", "--mode", "drive", "--kind", "养老机构",
                            "--out", str(tmp_path / "d.csv")])

@@ -65,10 +65,16 @@ def test_import_builds_region_from_real_roads_and_staff_files(built) -> None:
 
 
 def test_points_without_codes_are_assigned_by_polygon(built) -> None:
-    root, _ = built
+    root, outcome = built
     fac = store.load_region("hel", root=root).facilities.set_index("id")
     assert fac.loc["H021", "community_code"] == "110199001002"  # east half, from its position
     assert fac.loc["H001", "community_code"] == "110199001001"  # given in the file, kept
+    assert fac.loc["H021", "community_source"] == "polygon:community" and fac.loc["H001", "community_source"] == "code"
+    # the import says how each table was assigned, per level
+    assert outcome.assignments["facilities"].sources["community"] == {"code": 2, "polygon:community": 1}
+    assert outcome.assignments["elders"].sources["community"] == {"code": 3}
+    assert "养老服务设施 3 · 社区：按社区边界 1，按代码 2，未归属 0" in outcome.assignment_lines_zh()
+    assert outcome.warnings == []
 
 
 def test_code_contradicting_position_is_warned(tmp_path: Path) -> None:
@@ -78,8 +84,10 @@ def test_code_contradicting_position_is_warned(tmp_path: Path) -> None:
     outcome = import_region("w", settings=Settings(), roads=demo_pbf_path(), areas=FIX / "areas_valid.geojson",
                             facilities=tmp_path / "f.csv", root=tmp_path / "r", report_dir=tmp_path, today=TODAY)
     problems = outcome.results[-1].problems
-    hit = problems[problems["问题"].str.contains("位置落在社区 110199001002 内")]
+    # both values named: the recorded code (kept) and the community the position falls in
+    hit = problems[problems["问题"].str.contains("位置落在 110199001002（码头社区）内", regex=False)]
     assert list(hit["行号"]) == ["3"] and list(hit["级别"]) == ["警告"]
+    assert "社区代码 110199001001（议会社区）与位置不一致" in hit["问题"].iloc[0] and "以所填代码为准" in hit["问题"].iloc[0]
     assert outcome.n_rejected == 0
 
 

@@ -234,9 +234,23 @@ def test_duplicate_header_keeps_first_column(tmp_path: Path) -> None:
 
 
 def test_header_only_file_gives_empty_frame(tmp_path: Path) -> None:
+    # the reader returns it (planning lists may be empty); data.validate refuses it (test_validate_hardening)
     raw = read_table(write_csv(tmp_path / "h.csv", [["名称", "类型"]]), "facilities")
     assert list(raw.frame.columns) == ["name", "kind"]
     assert raw.n_rows == 0 and raw.source_rows.tolist() == []
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_geo_file_without_features_raises(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"none{suffix}"
+    if suffix == ".geojson":
+        path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    else:
+        empty = gpd.GeoDataFrame({"名称": pd.Series([], dtype=str)}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+        empty.to_file(path, layer="设施", driver="GPKG", engine="pyogrio")
+    where = "（图层 设施）" if suffix == ".gpkg" else ""
+    with pytest.raises(InputFileError, match=f"文件 none\\{suffix}{where}没有任何要素（记录数为 0）"):
+        read_table(path, "facilities")
 
 
 def test_xlsx_sheet_selection() -> None:

@@ -36,11 +36,13 @@ FACILITIES = pd.DataFrame([
      "price_min_yuan_month": 8000.0, "price_max_yuan_month": 9000.0, "nature": "民办"},
 ])
 TIMES = np.array([8.0, 3.0, 5.0, INF, 12.0])  # D (home care) is beyond the walk, E is far but within 15
+SERVING = pd.DataFrame({"id": ["D"], "basis": ["drive"], "drive_min": [6.2], "reason": ["车程约 6 分钟"]})
+"""D serves the starting point: within the drive minutes of its base (planning.home_care.serving_point)."""
 
 
 def test_severely_disabled_elder_living_in() -> None:
     needs = Needs(ability_code=3, residential=True, services=("康复护理",), budget_yuan_month=5000)
-    result = match(FACILITIES, needs, TIMES, settings=SETTINGS)
+    result = match(FACILITIES, needs, TIMES, settings=SETTINGS, home_care=SERVING)
     assert list(result.ranked["id"]) == ["A"]  # the only nursing institution within budget
     why = result.excluded.set_index("id")["why"]
     assert "没有护理型床位" in why["B"]
@@ -52,19 +54,23 @@ def test_severely_disabled_elder_living_in() -> None:
 
 def test_self_caring_elder_wanting_meals_near_home() -> None:
     needs = Needs(ability_code=0, services=("助餐", "日间照料"))
-    result = match(FACILITIES, needs, TIMES, settings=SETTINGS)
+    result = match(FACILITIES, needs, TIMES, settings=SETTINGS, home_care=SERVING)
     ranked = result.ranked.set_index("id")
     assert result.excluded.empty
-    assert set(ranked.index) == {"A", "B", "C", "D", "E"}
+    assert set(ranked.index) == {"A", "B", "C", "E"}  # home care is never ranked as a walk
     assert result.ranked.iloc[0]["id"] == "C"  # offers both wanted services, 5 minutes away
     assert ranked.loc["C", "matched"] == "助餐、日间照料" and ranked.loc["A", "missing"] == "日间照料"
-    assert ranked.loc["D", "reason"].startswith("上门服务")  # home care comes to the home: never "too far"
     assert (np.diff(result.ranked["score"]) <= 0).all()
+    # D comes to the home: listed apart (可上门服务), with why it serves here
+    home = result.home_care.set_index("id")
+    assert list(home.index) == ["D"] and home.loc["D", "basis"] == "drive" and home.loc["D", "drive_min"] == 6.2
+    assert home.loc["D", "reason"] == "上门服务 · 车程约 6 分钟 · 提供助洁、助浴、康复护理 · 不提供助餐、日间照料"
+    assert home.loc["D", "how"] == "车程约 6 分钟" and result.notes == []
 
 
 def test_filters_free_beds_and_far_facilities() -> None:
     needs = Needs(kinds=("养老机构",), need_free_bed=True, min_grade=3, max_minutes=10)
-    result = match(FACILITIES, needs, np.array([8.0, 3.0, 5.0, INF, INF]), settings=SETTINGS)
+    result = match(FACILITIES, needs, np.array([8.0, 3.0, 5.0, INF, INF]), settings=SETTINGS, home_care=SERVING)
     assert result.filtered_out == 3  # B grade 2, C and D not institutions
     assert list(result.ranked["id"]) == ["A"]
     assert result.notes == ["另有 1 家超出步行 10 分钟，未列出"]  # E: beyond the limit is counted, not listed
@@ -114,9 +120,30 @@ def test_roles_come_from_settings() -> None:
                         day_visit_kinds=("日照", "助餐点", "养老服务站"), home_care_kinds=("上门服务",),
                         tier_minutes=(("养老机构", 15.0), ("日照", 5.0)))
     needs = Needs(ability_code=3, services=("助浴",))
-    result = match(renamed, needs, TIMES, settings=settings)
-    assert "D" in set(result.ranked["id"])  # comes to the home: its missing travel time does not exclude it
+    result = match(renamed, needs, TIMES, settings=settings, home_care=SERVING)
+    assert "D" in set(result.home_care["id"]) and "D" not in set(result.ranked["id"])  # comes to the home
     assert "日照服务能自行往来的老人" in result.excluded.set_index("id").loc["C", "why"]
     # without the role, the same provider is just a facility too far away
-    plain = match(FACILITIES, needs, TIMES, settings=dataclasses.replace(SETTINGS, home_care_kinds=()))
+    plain = match(FACILITIES, needs, TIMES, settings=dataclasses.replace(SETTINGS, home_care_kinds=()),
+                  home_care=SERVING)
     assert "D" not in set(plain.ranked["id"]) and plain.notes == ["另有 1 家超出步行 15 分钟，未列出"]
+
+
+def test_home_care_only_where_it_serves() -> None:
+    near = TIMES.copy()
+    near[3] = 2.0  # the provider's office is a 2-minute walk away: still no walk result
+    needs = Needs(services=("助浴",))
+    result = match(FACILITIES, needs, near, settings=SETTINGS, home_care=SERVING.iloc[0:0])
+    assert "D" not in set(result.ranked["id"]) and result.home_care.empty
+    assert result.notes == ["另有 1 家上门服务商的服务范围不含此处，未列出"]
+    area = pd.DataFrame({"id": ["D"], "basis": ["area"], "drive_min": [np.nan], "reason": ["服务区域包含此处"]})
+    result = match(FACILITIES, needs, near, settings=SETTINGS, home_care=area)
+    row = result.home_care.iloc[0]
+    assert row["reason"] == "上门服务 · 服务区域包含此处 · 提供助浴" and row["how"] == "服务区域包含此处"
+    assert not any("步行" in r for r in result.home_care["reason"])
+    # without the serving table no provider is listed at all (and none is ranked)
+    result = match(FACILITIES, needs, near, settings=SETTINGS)
+    assert result.home_care.empty and "D" not in set(result.ranked["id"]) and result.notes == []
+    # the needs rules apply to them too: living in is not something a home-care provider offers
+    result = match(FACILITIES, Needs(residential=True), near, settings=SETTINGS, home_care=area)
+    assert result.home_care.empty and "不提供入住" in result.excluded.set_index("id").loc["D", "why"]

@@ -57,8 +57,9 @@ def hand_region(path: Path) -> Region:
     without a community code, located in C1); C2 has only a home-visit provider (not a community
     facility kind); a service station lies inside C4's polygon but carries C3's code (counts for C3,
     not C4); C4 has an institution (not a community facility). So 2 of 4 communities have one.
-    Elders: 6 in 甲街道 (two 80+, ability codes 2 and 3 disabled), 4 in 乙街道 (one 80+, one code 4),
-    one without any code (80+, code 2) — the "未归属" row.
+    Elders: 6 in 甲街道 (two 80+, ability codes 2 and 3: only code 3 counts as 失能 under note 4), 4 in
+    乙街道 (one 80+, one code 4), one without any code (80+, code 2: not counted) — the "未归属" row.
+    No birth years: the stored 80+ flag is used; no registration flags: all count as 户籍.
     """
     areas = gpd.GeoDataFrame({
         "code": ["410101", "410101001", "410101002", "410101003", C1, C2, C3, C4],
@@ -115,8 +116,9 @@ def test_hand_computed_streets(hand: Region) -> None:
     # C1 (two facilities, counted once) of C1, C2 (home-visit provider only): 1 / 2 = 50.0 %
     assert [a["communities"], a["communities_with_facility"], a["coverage_rate_pct"]] == [2, 1, 50.0]
     assert [a["fiscal_revenue_10k_yuan"], a["registered_population"], a["registered_population_10k"]] == [100.5, 30000, 3.0]
-    assert [a["elders"], a["oldest_old"], a["disabled"]] == [6, 2, 2]
-    assert [a["elders_10k"], a["oldest_old_10k"], a["disabled_10k"]] == [0.0006, 0.0002, 0.0002]
+    # note 4: 重度/完全失能 only (code 3), the moderate one (code 2) is not counted (it was before issue 11)
+    assert [a["elders"], a["oldest_old"], a["disabled"]] == [6, 2, 1]
+    assert [a["elders_10k"], a["oldest_old_10k"], a["disabled_10k"]] == [0.0006, 0.0002, 0.0001]
     assert [a["institutions"], a["institution_beds"], a["institution_residents"]] == [0, 0, 0]
     # F1 (10 beds, 50 served) + F2 (no beds, 120 served); the home-visit provider is not counted
     assert [a["community_facilities"], a["community_facility_beds"], a["community_elders_served"]] == [2, 10, 170]
@@ -130,15 +132,15 @@ def test_hand_computed_streets(hand: Region) -> None:
     assert [b["institutions"], b["institution_beds"], b["institution_residents"]] == [1, 100, 80]
     assert [b["community_facilities"], b["community_facility_beds"], b["community_elders_served"]] == [1, 4, 30]
 
-    c = _row(t, "410101003")  # no data at all: zeros, rate not computable
-    assert all(c[k] == 0 for k in COUNTS) and c["fiscal_revenue_10k_yuan"] == 0 and np.isnan(c["coverage_rate_pct"])
-    u = _row(t, "未归属")  # the elder without codes
-    assert [u["elders"], u["oldest_old"], u["disabled"], u["communities"]] == [1, 1, 1, 0]
+    c = _row(t, "410101003")  # no data at all: zeros, and the rate of an area without 居委会 is 0 (note 1)
+    assert all(c[k] == 0 for k in COUNTS) and c["fiscal_revenue_10k_yuan"] == 0 and c["coverage_rate_pct"] == 0.0
+    u = _row(t, "未归属")  # the elder without codes (code 2: moderate, not counted)
+    assert [u["elders"], u["oldest_old"], u["disabled"], u["communities"]] == [1, 1, 0, 0]
 
     total = _row(t, "合计")
     assert [total["communities"], total["communities_with_facility"], total["coverage_rate_pct"]] == [4, 2, 50.0]
     assert [total["fiscal_revenue_10k_yuan"], total["registered_population"]] == [100.5, 50000]
-    assert [total["elders"], total["oldest_old"], total["disabled"]] == [11, 4, 4]
+    assert [total["elders"], total["oldest_old"], total["disabled"]] == [11, 4, 2]
     assert [total["institutions"], total["institution_beds"], total["institution_residents"]] == [1, 100, 80]
     assert [total["community_facilities"], total["community_facility_beds"], total["community_elders_served"]] == [3, 14, 200]
     for column in COUNTS:
@@ -152,11 +154,11 @@ def test_hand_computed_district(hand: Region) -> None:
     assert [d["communities"], d["communities_with_facility"], d["coverage_rate_pct"]] == [4, 2, 50.0]
     # the district's own figures, not its streets' sums (100.5 + 0)
     assert [d["fiscal_revenue_10k_yuan"], d["registered_population_10k"]] == [12345.6, 5.0]
-    assert [d["elders"], d["oldest_old"], d["disabled"]] == [10, 3, 3]
+    assert [d["elders"], d["oldest_old"], d["disabled"]] == [10, 3, 2]
     assert [d["institutions"], d["community_facilities"], d["community_facility_beds"], d["community_elders_served"]] \
         == [1, 3, 14, 200]
     total = _row(t, "合计")
-    assert [total["elders"], total["oldest_old"], total["disabled"], total["coverage_rate_pct"]] == [11, 4, 4, 50.0]
+    assert [total["elders"], total["oldest_old"], total["disabled"], total["coverage_rate_pct"]] == [11, 4, 2, 50.0]
     assert total["fiscal_revenue_10k_yuan"] == 12345.6
 
 
@@ -180,34 +182,37 @@ def test_demo_totals_reconcile(demo_region: Region, by: str) -> None:
         assert (circle[column] <= circle["elders"]).all()
 
 
+def _annex_top(ws) -> int:
+    """Row of the first annex header row ("地区", "序号", …): two rows under the title."""
+    return [c.value for c in ws["A"]].index(ANNEX_TITLE) + 3
+
+
 def test_workbook_and_html(demo_region: Region, tmp_path: Path) -> None:
     out, page = tmp_path / "报表.xlsx", tmp_path / "报表.html"
     day = dt.date(2026, 11, 23)
     assert write_report(demo_region, out, settings=S, statistics_date=day, html=page) == out
-    basic = basic_situation(demo_region, settings=S)
+    basic = basic_situation(demo_region, settings=S, statistics_date=day)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["基本情况表", "服务圈覆盖", "配置检查", "说明"]
+    assert wb.sheetnames[:3] == ["基本情况表", "服务圈覆盖", "配置检查"] and wb.sheetnames[-1] == "说明"
 
     ws = wb["基本情况表"]
-    assert ws["A1"].value == ANNEX_TITLE == "试点申报地区基本情况表"
-    assert ws["A2"].value == "申报地区：演示区    填报日期：2026年11月23日"
-    assert [ws["H3"].value, ws["J3"].value, ws["M3"].value] == ["其中", "机构养老", "城镇社区养老"]
-    merged = {str(r) for r in ws.merged_cells.ranges}
-    assert {"A1:P1", "A2:P2", "H3:I3", "J3:L3", "M3:O3"} <= merged
-    headers = [c.value for c in ws[4]]
-    assert headers == ["序号", "区划代码", "名称", "所辖社区数(个)", "财政收入(万元)", "户籍人口总数(万人)",
-                       "老年人口总数(万人)", "高龄老年人人数(万人)", "失能(伤残)老年人人数(万人)", "机构数(个)",
-                       "床位数(张)", "入住老年人人数(人)", "社区养老设施数(个)", "床位数(张)",
-                       "养老服务老年人人数(人)", "社区养老设施覆盖率(%)"] == [c[1] for c in ANNEX_COLUMNS]
+    top = _annex_top(ws)
+    assert ANNEX_TITLE == "试点申报地区基本情况表"
+    assert top == 4 and "合成数据" in ws["A1"].value  # the demo is synthetic: said on top, above the title
+    assert ws.cell(top - 1, 1).value == "申报地区：演示区    填报日期：2026年11月23日"
+    assert [ws.cell(top, j).value for j in (1, 2, 3, 4)] == ["地区", "序号", "所辖社区数(个)", "2026年度财政收入(万元)"]
+    assert [ws.cell(top + 3, j).value for j in range(1, 16)] == [None, *range(1, 15)]
+    first = top + 4
     row = basic.iloc[0]
-    assert [ws["A5"].value, ws["B5"].value, ws["C5"].value, ws["D5"].value] == [1, "110199", "演示区", 12]
-    assert ws["G5"].value == pytest.approx(row["elders"] / 10_000) and ws["G5"].number_format == "0.00"
-    assert ws["P5"].value == row["coverage_rate_pct"] and ws["P5"].number_format == "0.0"
-    assert [ws["B6"].value, ws["C6"].value, ws["M6"].value] == ["合计", "全部地区", int(basic.iloc[-1]["community_facilities"])]
-    assert ws.freeze_panes == "D5"
+    assert [ws.cell(first, j).value for j in (1, 2, 3)] == ["演示区", 1, 12]
+    assert ws.cell(first, 6).value == pytest.approx(row["elders"] / 10_000) and ws.cell(first, 6).number_format == "0.00"
+    assert ws.cell(first, 15).value == row["coverage_rate_pct"] and ws.cell(first, 15).number_format == "0.0"
+    assert [ws.cell(first + 1, 1).value, ws.cell(first + 1, 2).value, ws.cell(first + 1, 12).value] \
+        == ["合计", None, int(basic.iloc[-1]["community_facilities"])]
+    assert ws.freeze_panes == f"C{first}"
 
     circle = [c.value for c in wb["服务圈覆盖"][1]]
-    assert circle[:4] == ["区划代码", "名称", "老年人数(人)", "步行15分钟内任一设施覆盖老人数(人)"]
+    assert circle[:3] == ["区划代码", "名称", "老年人数(人)"] and circle[3].startswith("步行15分钟内任一设施覆盖老人数(人)")
     assert wb["配置检查"]["A1"].value == "区划代码" and wb["配置检查"].cell(1, wb["配置检查"].max_column).value == "未达标项"
     notes = "\n".join(f"{a.value}：{b.value}" for a, b in wb["说明"].iter_rows(min_row=2, max_col=2))
     assert COVERAGE_FORMULA in notes and "统计日期：2026年11月23日" in notes
@@ -217,6 +222,7 @@ def test_workbook_and_html(demo_region: Region, tmp_path: Path) -> None:
     assert "http" not in text and "src=" not in text
     assert "@media print" in text and '"Noto Sans CJK SC", "Microsoft YaHei", sans-serif' in text
     assert ANNEX_TITLE in text and 'colspan="3">机构养老' in text and "<svg" in text
+    assert 'colspan="7">养老服务发展情况' in text and "2026年度财政收入(万元)" in text
     assert f"<td>{basic.iloc[-1]['elders_10k']:.2f}</td>" in text and "填报日期：2026年11月23日" in text
 
 
@@ -250,7 +256,8 @@ def test_build_report_computes_the_annex_once_and_the_files_show_its_figures(
     assert isinstance(report, Report) and (report.by, report.minutes, report.mode) == ("street", 10.0, "walk")
     assert report.statistics_date == day and report.statistics_date_zh == "2026年11月23日"
     monkeypatch.undo()
-    pd.testing.assert_frame_equal(report.basic, basic_situation(demo_region, settings=S, by="street"))
+    pd.testing.assert_frame_equal(report.basic, basic_situation(demo_region, settings=S, by="street",
+                                                                statistics_date=day))
     assert list(report.circle["code"]) == list(report.basic["code"])
     assert list(report.circle["elders"]) == list(report.basic["elders"])
     assert report.served_communities == served_communities(demo_region, settings=S)
@@ -265,12 +272,15 @@ def test_build_report_computes_the_annex_once_and_the_files_show_its_figures(
 
     wb = openpyxl.load_workbook(out)
     ws = wb["基本情况表"]
-    assert ws.max_row == 4 + len(report.basic)
+    first = _annex_top(ws) + 4  # three header rows, the numbering row
+    # then the rows, the six notes, a blank row and the two seal lines with a blank row between them
+    assert ws.max_row == first - 1 + len(report.basic) + 6 + 1 + 3
     for i, row in enumerate(report.basic.to_dict("records")):
-        for j, (key, _, _, _, _) in enumerate(ANNEX_COLUMNS[1:], start=2):
-            value, expected = ws.cell(5 + i, j).value, row[key]
+        assert ws.cell(first + i, 1).value == ("合计" if row["code"] == "合计" else row["name"])
+        for j, (key, _, _, _, _) in enumerate(ANNEX_COLUMNS[1:], start=3):
+            value, expected = ws.cell(first + i, j).value, row[key]
             if isinstance(expected, float) and np.isnan(expected):
-                assert value == "—", (i, key)
+                assert value == 0, (i, key)  # note 1: empty items are 0
             else:
                 assert value == (pytest.approx(expected) if isinstance(expected, float) else expected), (i, key)
     circle = wb["服务圈覆盖"]
@@ -285,8 +295,9 @@ def test_build_report_computes_the_annex_once_and_the_files_show_its_figures(
     text = page.read_text(encoding="utf-8")
     for i, row in enumerate(report.basic.to_dict("records")):
         seq = "" if row["code"] == "合计" else str(i + 1)
-        cells = f"<td>{seq}</td>" + "".join(f"<td>{_html_cell(row[key], fmt)}</td>"
-                                            for key, _, _, fmt, _ in ANNEX_COLUMNS[1:])
+        area = "合计" if row["code"] == "合计" else html_lib.escape(row["name"])
+        cells = f'<td class="area">{area}</td><td>{seq}</td>' + "".join(
+            f"<td>{_html_cell(0 if pd.isna(row[key]) else row[key], fmt)}</td>" for key, _, _, fmt, _ in ANNEX_COLUMNS[1:])
         assert cells in text, row["code"]
     assert "步行 10 分钟" in text and f"申报地区：{report.area}" in text and coverage_chart_svg(report.basic) in text
 
@@ -305,7 +316,7 @@ def test_facility_kind_roles_come_from_the_settings(hand: Region) -> None:
         == [0, 2, 104, 0]
     notes = dict(report_module.report_notes(hand, settings=station_as_institution, by="street", minutes=15.0,
                                             statistics_date=dt.date(2026, 11, 23)))
-    assert "“养老机构”、“养老服务站”" in notes["注 4"] and "养老服务站" not in notes["注 5"]
+    assert "“养老机构”、“养老服务站”" in notes["机构养老"] and "养老服务站" not in notes["社区养老设施（备注5）"]
     svg = community_map_svg(hand.areas, hand.facilities, served_communities(hand, settings=station_as_institution),
                             settings=station_as_institution)
     assert svg.count("<rect") == 2 and svg.count("<circle") == 3  # squares for the two institution kinds
@@ -337,8 +348,9 @@ def test_cli_report(demo_region: Region, tmp_path: Path, capsys: pytest.CaptureF
             f"覆盖率 {t['coverage_rate_pct']:.1f}%；老年人 {t['elders']} 人") in printed
     assert str(out) in printed and str(page) in printed
     ws = openpyxl.load_workbook(out)["基本情况表"]
-    assert ws["B5"].value == "110199001" and ws["A2"].value.endswith("2026年11月23日")
-    assert openpyxl.load_workbook(out)["服务圈覆盖"]["D1"].value == "步行10分钟内任一设施覆盖老人数(人)"
+    top = _annex_top(ws)
+    assert ws.cell(top + 4, 1).value == basic.iloc[0]["name"] and ws.cell(top - 1, 1).value.endswith("2026年11月23日")
+    assert openpyxl.load_workbook(out)["服务圈覆盖"]["D1"].value.startswith("步行10分钟内任一设施覆盖老人数(人)")
 
     assert eldermap.main(["--regions", str(root), "report", "demo", "--out", str(out), "--date", "2026-13-01"]) == 2
     assert "统计日期" in capsys.readouterr().err

@@ -8,7 +8,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from geo.errors import PlanningInputError
 from planning.siting import covered_weight, greedy_max_cover, maximal_covering, merge_demand, set_covering

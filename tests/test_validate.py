@@ -96,6 +96,12 @@ def test_missing_required_columns_raise_naming_file_and_columns() -> None:
         _validate("facilities_missing_columns.csv")
 
 
+def test_projected_geojson_without_crs_is_refused_naming_web_mercator() -> None:
+    # Until issue 11 this file gave one row error ("像是投影坐标"); now the whole file is refused.
+    with pytest.raises(InputFileError, match=r"facilities_projected\.geojson 的坐标像是投影坐标.*EPSG:3857.*落在本地区附近"):
+        _validate("facilities_projected.geojson")
+
+
 def test_geo_file_without_crs_raises_unless_declared() -> None:
     with pytest.raises(NoCrsError, match=r"facilities_no_prj\.shp 含几何图形但没有坐标系信息"):
         _validate("facilities_no_prj.shp")

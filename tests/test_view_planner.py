@@ -206,3 +206,61 @@ def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
     run(at)
     last = at.session_state["planner_changes"][-1]
     assert last == {"op": "set", "id": "F002", "fields": {"beds_total": 88, "services": ["助餐", "康复护理"]}}
+
+
+# ---------------------------------------------------------------- issue 11: profiles, groups, unassigned
+
+
+def test_coverage_tab_compares_walking_profiles_and_groups(at: AppTest, region) -> None:
+    from planning.coverage import group_coverage_table, profile_coverage
+
+    at.selectbox(key="planner_cov_circle").select("10 分钟")
+    run(at, errors=False)
+    metrics = {m.label: m.value for m in at.metric}
+    expected = profile_coverage(region, settings=S, minutes=10, by="community").iloc[-1]
+    assert metrics == {"规划（60米/分钟）": f"{expected['coverage_pct:规划']:.1f}%",
+                       "体弱（40米/分钟）": f"{expected['coverage_pct:体弱']:.1f}%"}
+    assert expected["covered:体弱"] <= expected["covered:规划"]
+    assert at.get("vega_lite_chart"), "no chart of coverage by profile"
+    side = table_with(at, "覆盖人数（体弱 40米/分钟）")
+    assert int(side.iloc[-1]["覆盖人数（体弱 40米/分钟）"]) == int(expected["covered:体弱"])
+    groups = table_with(at, "老人群体")
+    want = group_coverage_table(region, settings=S, minutes=10, by="community")
+    want = want[want["code"] == "合计"].set_index("group")
+    got = groups.set_index("老人群体")
+    assert int(got.loc["特困", "步行10分钟内覆盖人数(人)"]) == int(want.loc["特困", "covered"])
+    assert "按常住老人统计" in shown_text(at)
+    # a drive circle has no walking profiles
+    at.radio(key="planner_cov_mode").set_value("驾车")
+    run(at, errors=False)
+    assert not at.metric
+
+
+def test_gaps_tab_weights_the_chosen_groups(at: AppTest, region) -> None:
+    from planning.gaps import with_group_weights
+
+    at.selectbox(key="planner_gap_kind").select(DAY)
+    at.selectbox(key="planner_gap_circle").select("10 分钟")
+    at.multiselect(key="planner_gap_groups").set_value(["特困", "独居"])
+    run(at, errors=False)
+    at.number_input(key="planner_gap_weight_特困").set_value(3.0)
+    run(at, errors=False)
+    _, comm = gaps(region, settings=with_group_weights(S, {"特困": 3.0, "独居": 0.5}), minutes=10, kind=DAY)
+    table = table_with(at, "社区名称")
+    assert list(table["社区名称"]) == list(comm["name"])
+    assert [float(x) for x in table["加权需求"]] == pytest.approx(list(comm["weighted_need"]))
+    assert "特困 +3" in shown_text(at)
+
+
+def test_coverage_tab_warns_when_no_elder_has_a_street(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_groups_profiles import tiny_layers
+
+    root = tmp_path / "regions"
+    store.save_region("demo", tiny_layers(), {}, root=root)
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    app = open_app(SCRIPT)
+    app.radio(key="planner_cov_level").set_value("街道")
+    run(app, errors=False)
+    warnings = " ".join(w.value for w in app.warning)
+    assert "全部老人都没有街道归属：请导入街道边界或在老人文件中填写所属街道" in warnings
+    assert table_with(app, "区划代码")["区划代码"].tolist() == ["未归属", "合计"]

@@ -4,7 +4,9 @@ report, import the good rows; the audit log for admins; the import commands.
 The same functions as ``eldermap validate`` and ``eldermap import`` (:mod:`data.validate`,
 :mod:`data.importer`): the upload is written to a private temporary folder, validated against the
 region's roads, and — after the user has seen the report — imported as a new region version (the
-previous version stays current if anything fails). Problems are listed by row and field; personal
+previous version stays current if anything fails); after an import the page shows how the facilities
+and elders got their areas (by boundary, code or name) and how many have none, with the warnings
+(:func:`render_assignment`). Problems are listed by row and field; personal
 data never appear (sensitive fields are masked in the rejects and reports). Imports and report
 downloads are recorded in the audit log.
 """
@@ -18,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from data import audit, store
-from data.importer import import_region
+from data.importer import ImportOutcome, import_region
 from data.provenance import layers_table, provenance_banner_zh, sources_table
 from data.schema import TABLE_ZH
 from data.validate import validate_table, write_report
@@ -45,6 +47,9 @@ IMPORT_COMMANDS = (
     "# 导入为地区的新版本\n"
     "eldermap import 我的地区 --roads 道路.osm.pbf --areas 社区边界.geojson \\\n"
     "    --facilities 养老设施.xlsx --facility-crs gcj02 --elders 老年人.xlsx\n\n"
+    "# 只有街道边界时：先导入街道边界，再导入不带边界的社区名单（只替换文件所含层级，两级都保留）\n"
+    "eldermap import 我的地区 --areas 街道边界.geojson\n"
+    "eldermap import 我的地区 --areas 社区名单.xlsx\n\n"
     "# 查看地区、生成演示地区\n"
     "eldermap info demo\n"
     "eldermap demo"
@@ -140,8 +145,10 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     if checked["n_imported"] == 0:
         st.error("没有可导入的行：请按问题报告改正文件后重新上传。")
         return
+    replaced = ("替换区划图层中文件所含的层级，其他层级保留" if table == "areas"
+                else f"替换现有的{TABLE_ZH[table]}图层")
     confirm = st.checkbox(f"确认把 {checked['n_imported']} 行可导入的数据导入地区“{region.name}”"
-                          f"（替换现有的{TABLE_ZH[table]}图层；被拒绝的 {checked['n_rejected']} 行不导入）",
+                          f"（{replaced}；被拒绝的 {checked['n_rejected']} 行不导入）",
                           key="data_confirm")
     if st.button("导入", disabled=not confirm, key="data_import"):
         with st.status("正在导入…", expanded=False) as status:
@@ -154,9 +161,29 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                 status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
                 st.session_state.pop("data_checked", None)
                 st.success(f"已导入。新数据版本：{outcome.version_path.name}。刷新页面后各页使用新版本。")
+                render_assignment(outcome)
             except ElderMapError as exc:
                 status.update(label="导入失败，现有数据未改变", state="error")
                 st.error(str(exc))
+
+
+def render_assignment(outcome: ImportOutcome) -> None:
+    """After an import: how the facilities and elders got their areas (by polygon, code or name) and how
+    many have none, per level and why; the warnings (everyone unassigned, too many unassigned) on top."""
+    if not outcome.assignments and not outcome.warnings and not outcome.notes:
+        return
+    st.subheader("区划归属")
+    for line in outcome.warnings:
+        st.warning(md_escape(line))
+    for line in outcome.notes:
+        st.caption(md_escape(line))
+    lines = [line for summary in outcome.assignments.values() for line in summary.lines_zh()]
+    if lines:
+        st.caption("优先级：文件所填代码 > 所属区县/街道/社区名称 > 坐标所在边界。逐行提示见校验报告。")
+        st.text("\n".join(lines))
+        table = pd.concat([summary.table_zh() for summary in outcome.assignments.values()], ignore_index=True)
+        if not table.empty:
+            st.dataframe(table, hide_index=True, width="stretch")
 
 
 def _crs_arg(table: str) -> str:

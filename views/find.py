@@ -2,9 +2,11 @@
 
 A starting point (place search in the offline gazetteer, a click on a map, an area, or a family
 member's address), one needs form turned into a :class:`planning.recommend.Needs`, ranked
-facilities with plain reasons and the ones left out with why, a facility card with its reach on
-the streets, and a side-by-side comparison of up to three; below, the map of all facilities, their
-counts and the full public list.
+facilities with plain reasons, the home-care providers that serve the starting point (可上门服务:
+its declared service area holds it, or it is within ``settings.home_care_drive_minutes`` minutes'
+drive — never listed as a walk to them, :mod:`planning.home_care`) and the ones left out with why,
+a facility card with its reach on the streets, and a side-by-side comparison of up to three; below,
+the map of all facilities, their counts and the full public list.
 
 The page reads facilities, areas, roads and buildings only — never elder records. Text from the
 data is shown through :func:`views.text.md_escape` (Markdown) or in tables and map popups
@@ -34,6 +36,7 @@ from layers.basemap import to_map_crs
 from layers.facilities import format_grade, format_price_yuan_month
 from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
 from planning.coverage import facility_snap_for, network_for, region_isochrones
+from planning.home_care import serving_point
 from planning.recommend import Needs, needs_summary_zh, recommend, travel_minutes
 from planning.summary import kind_counts, kinds_in_order
 from views.context import region_map
@@ -53,6 +56,8 @@ RESULT_LIMIT = 10
 COMPARE_MAX = 3
 CARD_TRAVEL_LIMIT_MIN = 120.0
 """Search limit of the travel time shown on a facility card (beyond it: "超过 120 分钟")."""
+HOME_CARE_EXPLAINED_ZH = ("居家上门服务商到老人家中服务，不需要老人前往。这里列出服务区域包含此处、"
+                          "或从服务商驻地驾车 {minutes:g} 分钟以内能到达此处的服务商。")
 COMPARE_ROWS: tuple[str, ...] = ("类型", "出行时间", "服务项目", "床位/空余/护理型", "等级", "月收费", "性质", "电话",
                                  "地址")
 FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_last_click", "find_origin_map",
@@ -397,8 +402,10 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
     try:
         network = network_for(region, needs.mode, settings)
         snap = facility_snap_for(region, needs.mode, settings)
+        home_care = serving_point(region, origin["lon"], origin["lat"], settings=settings)
         result = recommend(facilities, needs, network=network, facility_snap=snap,
-                           origin=(origin["lon"], origin["lat"]), settings=settings, limit=RESULT_LIMIT)
+                           origin=(origin["lon"], origin["lat"]), settings=settings, limit=RESULT_LIMIT,
+                           home_care=home_care)
     except ElderMapError as exc:
         st.error(str(exc))
         return
@@ -427,6 +434,7 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
             if st.session_state.get("find_compare_warning") == f"find_cmp_{row.id}":
                 st.warning(f"最多比较 {COMPARE_MAX} 家", icon=":material/block:")  # next to the box just ticked
     st.session_state.pop("find_compare_warning", None)
+    _home_care(result.home_care, home_care.attrs.get("notes", []), settings)
 
     if not result.excluded.empty:
         with st.expander(f"不符合条件的设施及原因（{len(result.excluded)} 家）"):
@@ -444,6 +452,22 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
         st.caption("再勾选 1–2 家“加入对比”，即可并排比较。")
     elif len(ticked) >= 2:
         _compare(facilities, ranked, needs, ticked, settings)
+
+
+def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings) -> None:
+    """Section 可上门服务: the home-care providers that serve the starting point and meet the needs, each
+    with why (服务区域包含此处 / 车程约 N 分钟) — never as a walk or drive to them."""
+    st.subheader("可上门服务")
+    st.caption(HOME_CARE_EXPLAINED_ZH.format(minutes=settings.home_care_drive_minutes))
+    for note in notes:
+        st.info(md_escape(note))
+    if serving.empty:
+        st.info("此处暂无符合您需求的上门服务商。")
+        return
+    for row in serving.itertuples(index=False):
+        with st.container(border=True):
+            st.markdown(f"**{md_escape(row.name)}**（{md_escape(row.kind)}）")
+            st.markdown(md_escape(row.reason))
 
 
 def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dict[str, Any],

@@ -27,7 +27,7 @@ from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_b
 from data.plan_inputs import add_changes_from_file, read_candidates
 from data.store import Region
 from geo.errors import ElderMapError
-from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, GAP_COLUMNS_ZH, MODE_OF_ZH, SITE_COLUMNS_ZH, mode_zh
+from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, MODE_OF_ZH, SITE_COLUMNS_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import (
     add_change_cells,
@@ -43,8 +43,19 @@ from layers import (
     map_lon_lat,
 )
 from layers.basemap import layers_bounds
-from planning.coverage import region_coverage
-from planning.gaps import gaps
+from planning.coverage import (
+    group_coverage_columns_zh,
+    group_coverage_table,
+    metres_per_minute,
+    population_line_zh,
+    present_groups,
+    profile_columns_zh,
+    profile_coverage,
+    profile_label_zh,
+    region_coverage,
+    unassigned_at,
+)
+from planning.gaps import gap_columns_zh, gaps, weighted_groups_zh, with_group_weights
 from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
 from planning.sites import site_facilities
 from planning.summary import kinds_in_order
@@ -119,6 +130,22 @@ def _coverage(path: str, kind: str | None, mode: str, minutes: float, level: str
     return table, cells
 
 
+@st.cache_data(show_spinner="正在按步行速度档计算…", max_entries=16)
+def _profiles(path: str, kind: str | None, minutes: float, level: str, settings_key: str,
+              _region: Region, _settings: Settings) -> pd.DataFrame:
+    """Walking coverage per area under each profile of ``settings.compare_profiles``."""
+    del path, settings_key
+    return profile_coverage(_region, settings=_settings, minutes=minutes, kind=kind, by=level)
+
+
+@st.cache_data(show_spinner="正在按老人群体汇总…", max_entries=16)
+def _groups(path: str, kind: str | None, mode: str, minutes: float, level: str, settings_key: str,
+            _region: Region, _settings: Settings) -> pd.DataFrame:
+    """Coverage of each elder group per area (staff only: the groups are sensitive)."""
+    del path, settings_key
+    return group_coverage_table(_region, settings=_settings, minutes=minutes, mode=mode, kind=kind, by=level)
+
+
 @st.cache_data(show_spinner="正在查找服务缺口…", max_entries=32)
 def _gaps(path: str, kind: str | None, mode: str, minutes: float, settings_key: str,
           _region: Region, _settings: Settings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -188,15 +215,78 @@ def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFram
 # ---------------------------------------------------------------- tabs
 
 
+def _group_weight_controls(prefix: str, region: Region, settings: Settings) -> Settings:
+    """Which priority groups weigh more in gaps and siting, and by how much: ``settings`` with its
+    ``gap_group_weights`` replaced by the planner's choice (80+ and disabled keep their settings)."""
+    current = settings.group_weight_table()
+    options = list(dict.fromkeys([*present_groups(region.elders), *current]))
+    with st.expander(f"需求加权：{weighted_groups_zh(settings)}", expanded=False):
+        if not options:
+            st.caption("老人数据中没有重点群体（特困、低保、独居等）信息，只按高龄、失能加权。")
+            return settings
+        chosen = st.multiselect("加权的重点群体", options, default=[g for g in current if g in options],
+                                key=f"{prefix}_groups")
+        columns = st.columns(max(1, min(4, len(chosen))))
+        weights = {g: float(columns[i % len(columns)].number_input(
+            f"{g}：每人另加", min_value=0.0, max_value=10.0, value=float(current.get(g, 0.5)), step=0.5,
+            key=f"{prefix}_weight_{g}")) for i, g in enumerate(chosen)}
+        weighted = with_group_weights(settings, weights)
+        st.caption(f"每位圈外老人计 1，另加 {weighted_groups_zh(weighted)}（高龄、失能的权重见设置）。")
+    return weighted
+
+
+def _unassigned_notice(region: Region, settings: Settings, level: str, kind: str | None) -> None:
+    """What has no area at ``level``: a warning when nothing has one, else a caption with the counts."""
+    unassigned = unassigned_at(region, settings=settings, by=level, kind=kind)
+    warning = unassigned.warning_zh()
+    if warning:
+        st.warning(warning)
+    else:
+        st.caption("；".join(unassigned.lines_zh()))
+
+
+def _profile_section(region: Region, settings: Settings, kind: str | None, minutes: float, level: str,
+                     level_zh: str) -> None:
+    """Coverage under the compared walking profiles side by side: a metric each and a chart by area."""
+    if not settings.compare_profiles:
+        return
+    table = _profiles(str(region.path), kind, minutes, level, settings_digest(settings), region, settings)
+    profiles = list(table.attrs.get("profiles") or settings.compare_profiles)
+    st.subheader(f"不同步行速度下的 {minutes:g} 分钟覆盖")
+    total = table.iloc[-1]
+    first = float(total[f"coverage_pct:{profiles[0]}"]) if pd.notna(total[f"coverage_pct:{profiles[0]}"]) else None
+    for column, profile in zip(st.columns(len(profiles)), profiles, strict=True):
+        value = total[f"coverage_pct:{profile}"]
+        shown = f"{value:.1f}%" if pd.notna(value) else "—"
+        delta = (f"{value - first:+.1f} 个百分点" if first is not None and pd.notna(value) and profile != profiles[0]
+                 else None)
+        column.metric(md_escape(profile_label_zh(settings, profile)), shown, delta=delta,
+                      help=f"覆盖 {int(total[f'covered:{profile}'])} / {int(total['elders'])} 人")
+    st.caption("规划：GB 50180-2018 按约 60 米/分钟规划生活圈；老年人：65 岁以上平均步速约 0.8 米/秒；"
+               "体弱：体弱和 85 岁以上老人约 0.64–0.71 米/秒（见设置 walk_profiles）。")
+    areas = table[~table["code"].isin(["合计"])]
+    if len(areas):
+        chart = pd.DataFrame({profile_label_zh(settings, p): areas[f"coverage_pct:{p}"].to_numpy() for p in profiles},
+                             index=[str(n or c) for n, c in zip(areas["name"], areas["code"], strict=True)])
+        st.bar_chart(chart, stack=False, x_label=level_zh, y_label="覆盖率（%）")
+    shown_table = table.rename(columns=profile_columns_zh(table))
+    st.dataframe(shown_table, hide_index=True, width="stretch")
+    _downloads("planner_prof", f"步行速度对比_{level_zh}_{minutes:g}分钟", shown_table)
+
+
 def _coverage_tab(region: Region, settings: Settings) -> None:
     kind, mode, minutes = _circle_controls("planner_cov", region, settings)
     level_zh = st.radio("统计单元", list(LEVELS_ZH), horizontal=True, key="planner_cov_level")
-    table, cells = _coverage(str(region.path), kind, mode, minutes, LEVELS_ZH[level_zh], settings_digest(settings),
+    level = LEVELS_ZH[level_zh]
+    table, cells = _coverage(str(region.path), kind, mode, minutes, level, settings_digest(settings),
                              region, settings)
     total = table.iloc[-1]
+    speed = f"，步速 {metres_per_minute(settings.walk_speed_kmh):.0f} 米/分钟" if mode == "walk" else ""
     st.markdown(f"**{minutes:g} 分钟{mode_zh(mode)}服务圈**"
-                f"（{kind or '全部类型设施'}）：覆盖老年人 {int(total['covered'])} / {int(total['elders'])} 人，"
+                f"（{md_escape(kind or '全部类型设施')}{speed}）：覆盖老年人 {int(total['covered'])} / {int(total['elders'])} 人，"
                 f"覆盖率 {total['coverage_pct']:.2f}%")
+    st.caption(population_line_zh(settings.coverage_population, len(region.elders), table.attrs.get("left_out", 0)))
+    _unassigned_notice(region, settings, level, kind)
     m = region_map(region, settings)
     if m is not None:
         add_coverage_cells(m, cells, threshold=settings.suppression_threshold)
@@ -207,10 +297,21 @@ def _coverage_tab(region: Region, settings: Settings) -> None:
     shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
     st.dataframe(shown_table, hide_index=True, width="stretch")
     _downloads("planner_cov", f"覆盖分析_{level_zh}_{minutes:g}分钟", shown_table)
+    if mode == "walk" and (kind is None or kind not in settings.home_care_kinds):
+        _profile_section(region, settings, kind, minutes, level, level_zh)
+    with st.expander("按老人群体统计（高龄、失能和重点群体；含敏感信息，仅供工作人员）"):
+        groups = _groups(str(region.path), kind, mode, minutes, level, settings_digest(settings), region, settings)
+        totals = groups[groups["code"] == "合计"]
+        st.dataframe(totals[["group", "elders", "covered", "coverage_pct"]].rename(
+            columns=group_coverage_columns_zh(minutes=minutes, mode=mode)), hide_index=True, width="stretch")
+        shown_groups = groups.rename(columns=group_coverage_columns_zh(minutes=minutes, mode=mode))
+        st.dataframe(shown_groups, hide_index=True, width="stretch")
+        _downloads("planner_groups", f"重点群体覆盖_{level_zh}_{minutes:g}分钟", shown_groups)
 
 
 def _gaps_tab(region: Region, settings: Settings) -> None:
     kind, mode, minutes = _circle_controls("planner_gap", region, settings)
+    settings = _group_weight_controls("planner_gap", region, settings)
     cells, comm = _gaps(str(region.path), kind, mode, minutes, settings_digest(settings), region, settings)
     if comm.empty:
         st.success(f"{minutes:g} 分钟服务圈内没有服务缺口：所有老年人都能到达设施。")
@@ -224,11 +325,11 @@ def _gaps_tab(region: Region, settings: Settings) -> None:
         add_need_legend(m)
         _show_map(m, key="planner_gap_map")
     st.subheader("社区排名")
-    comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=GAP_COLUMNS_ZH)
+    comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=gap_columns_zh(comm))
     st.dataframe(comm_table, hide_index=True, width="stretch")
     _downloads("planner_gap_comm", f"服务缺口_社区_{minutes:g}分钟", comm_table, comm[comm.geometry.notna()])
     st.subheader("网格排名")
-    cell_table = pd.DataFrame(cells.drop(columns="geometry")).rename(columns=GAP_COLUMNS_ZH)
+    cell_table = pd.DataFrame(cells.drop(columns="geometry")).rename(columns=gap_columns_zh(cells))
     st.dataframe(cell_table, hide_index=True, width="stretch")
     _downloads("planner_gap_cells", f"服务缺口_网格_{minutes:g}分钟", cell_table, cells)
 
@@ -245,6 +346,7 @@ def _read_upload(upload: Any) -> gpd.GeoDataFrame:
 def _sites_tab(region: Region, settings: Settings) -> None:
     kinds = kind_options(region, settings)
     circles = list(settings.circle_minutes)
+    settings = _group_weight_controls("planner_sites", region, settings)
     with st.form("planner_sites_form"):
         c1, c2, c3 = st.columns(3)
         goal = c1.radio("目标", ["新增站点数", "目标覆盖率"], key="planner_sites_goal")
@@ -254,7 +356,7 @@ def _sites_tab(region: Region, settings: Settings) -> None:
         kind = c2.selectbox("设施类型", kinds, key="planner_sites_kind")
         minutes = c2.selectbox("服务圈（分钟）", circles, index=len(circles) - 1, key="planner_sites_minutes")
         mode_choice = c2.radio("出行方式", list(MODE_OF_ZH), horizontal=True, key="planner_sites_mode")
-        weighted = c3.toggle("按需求加权（高龄、失能、独居）", value=True, key="planner_sites_weighted")
+        weighted = c3.toggle("按需求加权（高龄、失能和所选重点群体）", value=True, key="planner_sites_weighted")
         solver_zh = c3.radio("求解方法", list(SOLVERS_ZH), key="planner_sites_solver")
         upload = st.file_uploader("自备候选点（可选：含“经度”“纬度”列的 CSV/XLSX，或 GeoJSON）",
                                   type=["csv", "xlsx", "geojson", "json"], key="planner_sites_upload")
@@ -276,7 +378,8 @@ def _sites_tab(region: Region, settings: Settings) -> None:
             return
         # only the sites and the summary are kept: never the per-elder list (pids)
         st.session_state["planner_sites_result"] = {"sites": plan.sites, "summary": plan.summary,
-                                                    "path": str(region.path)}
+                                                    "path": str(region.path),
+                                                    "weights": weighted_groups_zh(settings) if weighted else "不加权"}
     result = st.session_state.get("planner_sites_result")
     if not result or result["path"] != str(region.path):
         st.caption("设置参数后点击“计算选址”。")
@@ -290,7 +393,8 @@ def _sites_tab(region: Region, settings: Settings) -> None:
         f"{summary['coverage_pct_before']:.2f}% → {summary['coverage_pct_after']:.2f}%"
         f"（新增覆盖 {summary['covered_after'] - summary['covered_before']} 人）\n\n"
         f"求解：{'HiGHS' if summary['solver'] == 'highs' else '贪心算法'}，{status_zh}{gap_zh}"
-        f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）"
+        f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）\n\n"
+        f"需求加权：{md_escape(result.get('weights', ''))}"
     )
     m = region_map(region, settings)
     if m is not None:

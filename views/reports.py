@@ -23,7 +23,17 @@ from data.store import Region
 from geo.errors import ElderMapError
 from geo.labels import ANNEX_COLUMNS_ZH, TOTAL_CODE
 from geo.settings import Settings, settings_digest
-from planning.report import ANNEX_TITLE, Report, basic_situation, build_report, report_notes, total_line
+from planning.report import (
+    ANNEX_TITLE,
+    Report,
+    annex_remarks,
+    basic_situation,
+    build_report,
+    coverage_formula,
+    report_notes,
+    total_line,
+    unassigned_counts,
+)
 from planning.summary import community_summary
 from views.report_export import write_report_files
 from views.text import md_escape
@@ -32,9 +42,10 @@ LEVELS_ZH = {"district": "按区县", "street": "按街道（乡镇）"}
 
 
 @st.cache_data(show_spinner="正在统计…", max_entries=16)
-def _basic(_region: Region, region_key: str, by: str, _settings: Settings, settings_key: str) -> pd.DataFrame:
+def _basic(_region: Region, region_key: str, by: str, day: dt.date, _settings: Settings,
+           settings_key: str) -> pd.DataFrame:
     del region_key, settings_key  # cache keys only
-    return basic_situation(_region, settings=_settings, by=by)
+    return basic_situation(_region, settings=_settings, by=by, statistics_date=day)
 
 
 @st.cache_data(show_spinner="正在计算服务圈与配置检查…", max_entries=16)
@@ -65,19 +76,25 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
     day = col_day.date_input("统计日期", value=dt.date.today(), key="rep_day")
     digest = settings_digest(settings)
     try:
-        basic = _basic(region, str(region.path), by, settings, digest)
+        basic = _basic(region, str(region.path), by, day, settings, digest)
         notes = report_notes(region, settings=settings, by=by, minutes=minutes, statistics_date=day)
+        lost = unassigned_counts(region, settings=settings, by=by)
     except ElderMapError as exc:
         st.error(str(exc))
         render_community_summary(region, settings)  # counts per community: still shown
         return
+    if lost.over:
+        st.warning(lost.warning_zh() + " 命令行 eldermap report 此时会报错退出（除非加 --allow-unassigned）。")
     st.subheader(ANNEX_TITLE)
     st.caption(total_line(basic))
-    shown = basic[[c for c in ANNEX_COLUMNS_ZH if c in basic.columns]].rename(columns=ANNEX_COLUMNS_ZH)
+    st.caption(lost.text_zh() + "。")
+    headers = {**ANNEX_COLUMNS_ZH, "fiscal_revenue_10k_yuan": f"{day.year}年度财政收入(万元)"}
+    shown = basic[[c for c in headers if c in basic.columns]].rename(columns=headers)
     st.dataframe(shown, hide_index=True, width="stretch")
+    st.text("备注：" + "\n".join(annex_remarks(settings=settings, statistics_date=day)))
     rates = basic[basic["code"] != TOTAL_CODE].set_index("name")["coverage_rate_pct"].dropna()
     if not rates.empty:
-        st.markdown("**社区养老服务设施覆盖率（%）** = 有社区养老服务设施的社区数 ÷ 社区总数 × 100%")
+        st.markdown(f"**社区养老服务设施覆盖率（%）**：{md_escape(coverage_formula(settings))}")
         st.bar_chart(rates, horizontal=True, y_label="覆盖率（%）", x_label="")
     with st.expander("指标说明、统计日期与数据来源"):
         for item, text in notes:

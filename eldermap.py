@@ -195,6 +195,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     import dataclasses
     import math
 
+    import numpy as np
+
     from data import store
     from geo.errors import PlanningInputError
     from geo.labels import COVERAGE_COLUMNS_ZH
@@ -301,9 +303,15 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         print(f"按{'床位总数' if args.capacity == 'beds_total' else '空余床位'}分配（大机构优先，就近）："
               f"{int(t['with_place'])}/{int(t['elders'])} 位老人在服务圈内且有床位（{t['with_place_pct']}%）；"
               f"结果：{cap_path}")
-    unsnapped = int((~per_elder["snapped"] & per_elder["counted"]).sum())
-    if unsnapped:
-        print(f"注意：{unsnapped} 位老人距最近道路超过 {settings.snap_limit_m:g} 米，未接入路网，按未覆盖计")
+    elders = region.elders
+    located = (elders.geometry.notna() & ~elders.geometry.is_empty).reindex(per_elder.index).fillna(False) \
+        .to_numpy(dtype=bool) if len(elders) else np.zeros(0, dtype=bool)
+    off_road = ~per_elder["snapped"].to_numpy(dtype=bool) & per_elder["counted"].to_numpy(dtype=bool)
+    if (off_road & ~located).any():
+        print(f"注意：{int((off_road & ~located).sum())} 位老人没有坐标（只按所属社区/街道归属），无法计算路程，按未覆盖计")
+    if (off_road & located).any():
+        print(f"注意：{int((off_road & located).sum())} 位老人距最近道路超过 {settings.snap_limit_m:g} 米，"
+              "未接入路网，按未覆盖计")
     print(f"按{labels.AREA_LEVEL_SHORT_ZH[args.by]}汇总已写入：{args.out}")
     if args.per_elder:
         print(f"逐人结果（假名编号）已写入：{args.per_elder}")

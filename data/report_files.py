@@ -102,7 +102,7 @@ class ReportTables(Protocol):
     @property
     def basic(self) -> pd.DataFrame: ...  # the annex table: the columns of ANNEX_COLUMNS, total row last
     @property
-    def circle(self) -> pd.DataFrame: ...  # service-circle coverage, ``code`` first
+    def circle_rows(self) -> pd.DataFrame: ...  # service-circle coverage, one row per area and kind, ``code`` first
     @property
     def checks(self) -> pd.DataFrame: ...  # provisioning checks, ``code`` first
     @property
@@ -126,7 +126,7 @@ class ReportTables(Protocol):
     @property
     def mode_zh(self) -> str: ...
     @property
-    def circle_columns_zh(self) -> Mapping[str, str]: ...
+    def circle_rows_columns_zh(self) -> Mapping[str, str]: ...
     @property
     def check_columns_zh(self) -> Mapping[str, str]: ...
     @property
@@ -268,7 +268,7 @@ def write_report_workbook(report: ReportTables, path: str | Path) -> Path:
     """Write the official report workbook atomically; returns its path.
 
     Sheets: "基本情况表" (the annex 2 layout of :data:`ANNEX_COLUMNS`, with ``report.warnings`` on top
-    and the annex's notes and seal lines under it), "服务圈覆盖" (``report.circle``), "配置检查"
+    and the annex's notes and seal lines under it), "服务圈覆盖" (``report.circle_rows``), "配置检查"
     (``report.checks``), one sheet per ``report.extra_sheets``, and "说明" (``report.notes``:
     definitions, parameters, date, sources, record counts).
     """
@@ -280,7 +280,7 @@ def write_report_workbook(report: ReportTables, path: str | Path) -> Path:
     ws = wb.active
     ws.title = "基本情况表"
     _write_annex(ws, report)
-    _write_frame(wb.create_sheet("服务圈覆盖"), report.circle, report.circle_columns_zh)
+    _write_frame(wb.create_sheet("服务圈覆盖"), report.circle_rows, report.circle_rows_columns_zh)
     _write_frame(wb.create_sheet("配置检查"), report.checks, report.check_columns_zh)
     for name, frame, headers in report.extra_sheets:
         _write_frame(wb.create_sheet(_sheet_name(name, [*wb.sheetnames, "说明"])), frame, headers)
@@ -411,7 +411,7 @@ def write_report_html(report: ReportTables, path: str | Path, *, map_svg: str = 
 </section>
 <section>
 <h2>服务圈覆盖（{html_lib.escape(report.mode_zh)} {report.minutes:g} 分钟）</h2>
-{_frame_html(report.circle, report.circle_columns_zh)}
+{_frame_html(report.circle_rows, report.circle_rows_columns_zh)}
 <h2>配置检查</h2>
 {_frame_html(report.checks, report.check_columns_zh)}
 {extras}

@@ -62,8 +62,20 @@ def _remember(cache: dict, key: tuple, make) -> object:
     return cache[key]
 
 
+ROUTING_FIELDS: tuple[str, ...] = ("walk_speed_kmh", "walk_steps_factor", "walk_excluded_highways",
+                                   "drive_speeds_kmh", "snap_limit_m", "working_crs")
+"""The settings a network and its snapped points depend on (nothing else changes them)."""
+
+
+def routing_settings(settings: Settings) -> Settings:
+    """``settings`` reduced to :data:`ROUTING_FIELDS` (the rest at defaults): the cache key of networks and
+    snaps, so changing a gap weight or a target on the planner page never rebuilds the network."""
+    return dataclasses.replace(Settings(), **{name: getattr(settings, name) for name in ROUTING_FIELDS})
+
+
 def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
-    """The region's network for a mode, built once per (region version, mode, settings) in this process."""
+    """The region's network for a mode, built once per (region version, mode, routing settings) in this process."""
+    settings = routing_settings(settings)
     return _remember(_NETWORKS, (str(region.path), mode, settings),
                      lambda: build_network(region.road_edges, mode=mode, settings=settings))
 
@@ -81,12 +93,14 @@ def facility_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
     xy = shapely.get_coordinates(fac.geometry.values) if len(fac) else np.zeros((0, 2))
     fingerprint = hashlib.sha256("\x1f".join(fac["id"].astype(str)).encode() + xy.tobytes()).hexdigest() \
         if "id" in fac else str(len(fac))
+    settings = routing_settings(settings)
     return _remember(_FACILITY_SNAPS, (str(region.path), fingerprint, mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.facilities, settings=settings))
 
 
 def elder_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
-    """The region's elders snapped to its network, once per (region version, mode, settings)."""
+    """The region's elders snapped to its network, once per (region version, mode, routing settings)."""
+    settings = routing_settings(settings)
     return _remember(_ELDER_SNAPS, (str(region.path), mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.elders, settings=settings))
 

@@ -175,6 +175,17 @@ class Report:
         return self.statistics_date.year
 
     @property
+    def circle_rows(self) -> pd.DataFrame:
+        """:attr:`circle` one row per area and facility kind (:func:`service_circle_rows`): the form the
+        workbook and the printable page show."""
+        return service_circle_rows(self.circle)
+
+    @property
+    def circle_rows_columns_zh(self) -> dict[str, str]:
+        """Chinese headers of :attr:`circle_rows`."""
+        return service_circle_rows_columns_zh(self.circle, minutes=self.minutes, mode=self.mode)
+
+    @property
     def warnings(self) -> tuple[str, ...]:
         """Warning lines shown on top of the workbook's first sheet and of the printable page: the
         unassigned share over the threshold, and synthetic data."""
@@ -753,6 +764,49 @@ def service_circle_columns_zh(table: pd.DataFrame, *, minutes: float, mode: Mode
     return out
 
 
+def service_circle_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`service_circle_table` with one row per area and facility kind ("any" first), so that the
+    profiles sit side by side in a few readable columns.
+
+    Returns
+    -------
+    ``code``, ``name``, ``kind`` ("任一设施" or the kind), ``elders``, then per compared profile p (or once
+    without profiles) ``covered:p`` and ``coverage_pct:p`` (``covered`` and ``coverage_pct``). Rows: the
+    areas of ``table`` in order, the kinds in ``table.attrs["kinds"]`` order within each.
+    """
+    profiles = list(table.attrs.get("profiles") or {})
+    groups = [ANY, *table.attrs.get("kinds", [])]
+    suffixes = [f":{p}" for p in profiles] or [""]
+    parts = []
+    for group in groups:
+        part = table[["code", "name", "elders"]].copy()
+        part.insert(2, "kind", "任一设施" if group == ANY else group)
+        part["_order"] = np.arange(len(table))
+        part["_group"] = groups.index(group)
+        for suffix in suffixes:
+            key = suffix[1:] if suffix else ""
+            part[f"covered{':' + key if key else ''}"] = table[f"covered:{group}{suffix}"].to_numpy()
+            part[f"coverage_pct{':' + key if key else ''}"] = table[f"coverage_pct:{group}{suffix}"].to_numpy()
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True).sort_values(["_order", "_group"], kind="stable")
+    return out.drop(columns=["_order", "_group"]).reset_index(drop=True)
+
+
+def service_circle_rows_columns_zh(table: pd.DataFrame, *, minutes: float, mode: Mode = "walk") -> dict[str, str]:
+    """Chinese headers of :func:`service_circle_rows` of ``table``: "覆盖老人数(人)（规划 60米/分钟）"."""
+    speeds = table.attrs.get("profiles") or {}
+    travel = f"{mode_zh(mode)}{minutes:g}分钟内"
+    out = {"code": "区划代码", "name": "名称", "kind": "设施类型", "elders": "老年人数(人)"}
+    for p, speed in speeds.items():
+        label = f"（{p} {metres_per_minute(speed):.0f}米/分钟）"
+        out[f"covered:{p}"] = f"{travel}覆盖老人数(人){label}"
+        out[f"coverage_pct:{p}"] = f"{travel}覆盖老人占比(%){label}"
+    if not speeds:
+        out["covered"] = f"{travel}覆盖老人数(人)"
+        out["coverage_pct"] = f"{travel}覆盖老人占比(%)"
+    return out
+
+
 # ---------------------------------------------------------------- notes
 
 
@@ -912,15 +966,24 @@ def report_notes(region: Region, *, settings: Settings, by: ReportLevel, minutes
         ("社区设施归属", "社区是否有社区养老服务设施：设施登记了某社区的社区代码，即计入该社区（代码与坐标所在社区不一致时"
                    "以代码为准）；未登记社区代码的设施，计入其坐标所在的社区边界。同一社区有多处设施只计一次。"),
         ("空缺项", "按附件2备注1，空缺项填 0：没有数据的项目和没有所辖居委会的地区的覆盖率都填 0。"),
-        ("归属口径", "老年人和设施按其登记的区县/街道代码归属；社区按上级区划代码（缺失时按社区代码前 9/6 位）"
-                 f"归属街道/区县；无代码的记为“{UNASSIGNED}”。"),
+        ("归属口径", "老年人和设施的区县/街道/社区：导入时依次取文件所填代码、所属区县/街道/社区名称（与区划数据"
+                 "匹配）、坐标所在的最细一级边界；社区按上级区划代码（缺失时按社区代码前 9/6 位）归属街道/区县；"
+                 f"都没有的记为“{UNASSIGNED}”。"),
         ("未归属", lost.text_zh() + (f"，超过设定的 {lost.warn_pct:g}%，报表顶部有警告。" if lost.over
                                     else f"，未超过设定的 {lost.warn_pct:g}%。")),
         ("户籍人口", "取区划数据中该区域的户籍人口；缺失时取其所辖社区户籍人口之和；均缺失按 0。"),
         ("财政收入", f"取区划数据中该区域的财政收入（万元），作为 {statistics_date.year} 年度数；缺失按 0。"),
         ("服务圈覆盖", f"沿道路网计算老年人住址到最近设施的{travel}时间，{minutes:g} 分钟内可达的老年人"
                   f"占比；步行速度 {speed:g} 公里/小时（{speed * 1000 / 60:.0f} 米/分钟），"
-                  f"生活圈分级 {'/'.join(f'{x:g}' for x in settings.circle_minutes)} 分钟（GB 50180-2018）。"),
+                  f"生活圈分级 {'/'.join(f'{x:g}' for x in settings.circle_minutes)} 分钟（GB 50180-2018）。"
+                  + ("步行时另按" + "、".join(f"“{p}”{v:g} 公里/小时（{v * 1000 / 60:.0f} 米/分钟）"
+                                           for p, v in settings.walk_profiles if p in settings.compare_profiles)
+                     + "并列计算：规划速度取 GB 50180-2018 的 60 米/分钟，老年人步速实测均值约 0.8 米/秒，"
+                     "体弱及 85 岁以上老人约 0.64–0.71 米/秒。" if mode == "walk" and settings.compare_profiles else "")
+                  + f"覆盖分析计入{settings.coverage_population}老年人（未标注户籍/常住的视为两者皆是）。"
+                  + (f"居家上门服务商不按到访计算：声明服务区域的，区域内老人计为覆盖；未声明的，按服务商驾车 "
+                     f"{settings.home_care_drive_minutes:g} 分钟内可达计为覆盖；“任一设施”不含居家上门服务商。"
+                     if settings.home_care_kinds else "")),
         ("配置检查目标", f"每百名老人床位不少于 {settings.target_beds_per_100_elders:g} 张；养老机构护理型床位占比不低于 "
                     f"{settings.target_nursing_share_pct:g}%；"
                     + "；".join(f"{k}{travel} {t:g} 分钟覆盖" for k, t in settings.tier_minutes)
@@ -951,5 +1014,5 @@ def total_line(basic: pd.DataFrame) -> str:
 __all__ = ["ANNEX_TITLE", "ANY", "BASIC_COLUMNS", "COVERAGE_FORMULA", "DASH", "AnnexElders", "Report", "ReportLevel",
            "Unassigned", "annex_elders", "annex_remarks", "basic_situation", "build_report", "coverage_formula",
            "date_zh", "declared_area", "disabled_elders", "elder_ages", "facility_communities", "report_codes",
-           "report_notes", "served_communities", "service_circle_columns_zh", "service_circle_table", "total_line",
-           "unassigned_counts"]
+           "report_notes", "served_communities", "service_circle_columns_zh", "service_circle_rows",
+           "service_circle_rows_columns_zh", "service_circle_table", "total_line", "unassigned_counts"]

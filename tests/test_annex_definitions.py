@@ -318,7 +318,9 @@ def _report(region: Region, *, settings: Settings = S, by: str = "street", day: 
     remarks as build_report makes them; the service-circle and check sheets are small stand-ins."""
     basic = basic_situation(region, settings=settings, by=by, statistics_date=day)
     stand_in = basic[["code", "name"]]
-    return Report(basic=basic, circle=stand_in, checks=stand_in,
+    circle = basic[["code", "name", "elders"]].assign(**{"covered:any": 0, "coverage_pct:any": 0.0})
+    circle.attrs.update(kinds=[], profiles={})
+    return Report(basic=basic, circle=circle, checks=stand_in,
                   notes=tuple(report_notes(region, settings=settings, by=by, minutes=15.0, statistics_date=day)),
                   area=declared_area(region), statistics_date=day, by=by, minutes=15.0, mode="walk",
                   settings=settings, circle_columns_zh={"code": "区划代码", "name": "名称"},

@@ -212,7 +212,9 @@ def test_workbook_and_html(demo_region: Region, tmp_path: Path) -> None:
     assert ws.freeze_panes == f"C{first}"
 
     circle = [c.value for c in wb["服务圈覆盖"][1]]
-    assert circle[:3] == ["区划代码", "名称", "老年人数(人)"] and circle[3].startswith("步行15分钟内任一设施覆盖老人数(人)")
+    assert circle[:4] == ["区划代码", "名称", "设施类型", "老年人数(人)"]
+    assert circle[4:] == ["步行15分钟内覆盖老人数(人)（规划 60米/分钟）", "步行15分钟内覆盖老人占比(%)（规划 60米/分钟）",
+                          "步行15分钟内覆盖老人数(人)（体弱 40米/分钟）", "步行15分钟内覆盖老人占比(%)（体弱 40米/分钟）"]
     assert wb["配置检查"]["A1"].value == "区划代码" and wb["配置检查"].cell(1, wb["配置检查"].max_column).value == "未达标项"
     notes = "\n".join(f"{a.value}：{b.value}" for a, b in wb["说明"].iter_rows(min_row=2, max_col=2))
     assert COVERAGE_FORMULA in notes and "统计日期：2026年11月23日" in notes
@@ -284,8 +286,14 @@ def test_build_report_computes_the_annex_once_and_the_files_show_its_figures(
             else:
                 assert value == (pytest.approx(expected) if isinstance(expected, float) else expected), (i, key)
     circle = wb["服务圈覆盖"]
-    assert [c.value for c in circle[1]] == [report.circle_columns_zh[c] for c in report.circle.columns]
-    for i, row in enumerate(report.circle.itertuples(index=False), start=2):
+    rows = report.circle_rows
+    assert [c.value for c in circle[1]] == [report.circle_rows_columns_zh[c] for c in rows.columns]
+    wide = report.circle.set_index("code")
+    for row in rows.itertuples(index=False):  # the row form holds the wide table's figures
+        group = "any" if row.kind == "任一设施" else row.kind
+        assert getattr(row, "_4") == wide.loc[row.code, f"covered:{group}:规划"]
+        assert row.elders == wide.loc[row.code, "elders"]
+    for i, row in enumerate(rows.itertuples(index=False), start=2):
         assert [c.value for c in circle[i]] == ["—" if isinstance(v, float) and np.isnan(v) else v for v in row]
     checks = wb["配置检查"]
     assert [c.value for c in checks[1]] == [report.check_columns_zh[c] for c in report.checks.columns]
@@ -350,7 +358,7 @@ def test_cli_report(demo_region: Region, tmp_path: Path, capsys: pytest.CaptureF
     ws = openpyxl.load_workbook(out)["基本情况表"]
     top = _annex_top(ws)
     assert ws.cell(top + 4, 1).value == basic.iloc[0]["name"] and ws.cell(top - 1, 1).value.endswith("2026年11月23日")
-    assert openpyxl.load_workbook(out)["服务圈覆盖"]["D1"].value.startswith("步行10分钟内任一设施覆盖老人数(人)")
+    assert openpyxl.load_workbook(out)["服务圈覆盖"]["E1"].value.startswith("步行10分钟内覆盖老人数(人)")
 
     assert eldermap.main(["--regions", str(root), "report", "demo", "--out", str(out), "--date", "2026-13-01"]) == 2
     assert "统计日期" in capsys.readouterr().err

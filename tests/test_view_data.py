@@ -45,3 +45,31 @@ def test_admin_sees_the_audit_log_read_only(staff_demo_root) -> None:
     assert {"导出", "登录"} <= set(log["操作"]) and "测试导出" in set(log["说明"])
     assert any("哈希链校验通过" in c.value for c in at.caption)
     assert not [b for b in at.button if "日志" in b.label]  # nothing on the page changes the log
+
+
+def test_service_areas_upload_imports_the_polygons(staff_demo_root, demo_region) -> None:
+    import geopandas as gpd
+
+    from planning.home_care import home_care_reach
+    from geo.settings import Settings
+
+    fac = demo_region.facilities
+    provider = fac[fac["kind"] == "居家上门服务商"].iloc[1]  # the demo's second provider: drive rule until now
+    streets = demo_region.areas[demo_region.areas["level"] == "street"]
+    street = streets[streets["code"] != provider["street_code"]].iloc[0]  # a street its base is not in
+    polygons = gpd.GeoDataFrame({"名称": [provider["name"]]}, geometry=[street.geometry], crs="EPSG:4326")
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    at.file_uploader(key="sa_upload").set_value(("服务区域.geojson", polygons.to_json().encode(), "application/geo+json"))
+    run(at)
+    assert any("1 个服务区域" in s.value for s in at.success), [s.value for s in at.success]
+    next(b for b in at.button if b.key == "sa_import").click()
+    run(at)
+    assert any("已导入" in s.value for s in at.success)
+    region = store.load_region("demo", root=staff_demo_root)
+    assert len(region.layers["service_areas"]) == 1
+    reach = home_care_reach(region, settings=Settings())
+    served = reach[f"served:{provider['kind']}"] if f"served:{provider['kind']}" in reach else None
+    assert served is not None
+    inside = region.elders["street_code"].astype(str).to_numpy() == street["code"]
+    assert served.to_numpy()[inside].all()  # every elder of that street is now served

@@ -50,6 +50,10 @@ IMPORT_COMMANDS = (
     "# 只有街道边界时：先导入街道边界，再导入不带边界的社区名单（只替换文件所含层级，两级都保留）\n"
     "eldermap import 我的地区 --areas 街道边界.geojson\n"
     "eldermap import 我的地区 --areas 社区名单.xlsx\n\n"
+    "# 居家上门服务商的服务区域边界（按机构编号或名称对应）\n"
+    "eldermap import 我的地区 --service-areas 服务区域.geojson\n\n"
+    "# 真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），可照着试导入\n"
+    "eldermap samples --out samples\n\n"
     "# 查看地区、生成演示地区\n"
     "eldermap info demo\n"
     "eldermap demo"
@@ -59,10 +63,12 @@ IMPORT_COMMANDS = (
 def render(region: store.Region | None, settings: Settings, *, settings_source: str = "", user: str = "",
            role: str = "", regions_root: Path | None = None) -> None:
     """The data page below its title (the caller checked the login): the region's manifest, the upload
-    section, the audit log for admins, and the import commands (also without a region)."""
+    section, the home-care service areas, the audit log for admins, and the import commands (also without a
+    region)."""
     if region is not None:
         render_manifest(region, settings, settings_source=settings_source)
         render_upload(region, settings, user=user, role=role, regions_root=regions_root)
+        render_service_areas(region, settings, user=user, role=role, regions_root=regions_root)
         if role == "admin":
             render_audit(regions_root=regions_root)
     render_commands()
@@ -184,6 +190,43 @@ def render_assignment(outcome: ImportOutcome) -> None:
         table = pd.concat([summary.table_zh() for summary in outcome.assignments.values()], ignore_index=True)
         if not table.empty:
             st.dataframe(table, hide_index=True, width="stretch")
+
+
+def render_service_areas(region: store.Region, settings: Settings, *, user: str = "", role: str = "",
+                         regions_root: Path | None = None) -> None:
+    """Upload the polygons of home-care providers' service areas (:func:`data.service_areas.read_service_areas`):
+    checked against the region's facilities, then imported as the ``service_areas`` layer."""
+    from data.service_areas import read_service_areas
+
+    with st.expander("居家上门服务商的服务区域（边界文件）"):
+        st.caption("GeoJSON、GeoPackage 或 Shapefile（须带坐标系），每个要素一个服务区域，用 机构编号（facility_id）"
+                   "或 名称 列对应到已导入的居家上门服务商。未声明服务区域的服务商按车程服务（设置 "
+                   f"home_care_drive_minutes = {settings.home_care_drive_minutes:g} 分钟）。")
+        upload = st.file_uploader("选择服务区域文件", type=["geojson", "json", "gpkg"], key="sa_upload")
+        if upload is None:
+            return
+        tmp = Path(st.session_state.setdefault("data_tmp", tempfile.mkdtemp(prefix="eldermap_upload_")))
+        path = tmp / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        try:
+            read = read_service_areas(path, region.facilities, settings=settings)
+        except ElderMapError as exc:
+            st.error(str(exc))
+            return
+        st.success(f"{md_escape(path.name)}：{len(read.layer)} 个服务区域，均已对应到设施。")
+        for line in read.warnings:
+            st.warning(md_escape(line))
+        if st.button("导入服务区域", key="sa_import"):
+            try:
+                outcome = import_region(region.name, settings=settings, root=regions_root,
+                                        report_dir=tmp / "reports", service_areas=path)
+            except ElderMapError as exc:
+                st.error(str(exc))
+                return
+            audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+                         root=regions_root, detail=f"服务区域 {path.name}：{len(read.layer)} 个，新版本 "
+                         f"{outcome.version_path.name}")
+            st.success(f"已导入。新数据版本：{outcome.version_path.name}。刷新页面后各页使用新版本。")
 
 
 def _crs_arg(table: str) -> str:

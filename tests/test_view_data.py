@@ -50,8 +50,8 @@ def test_admin_sees_the_audit_log_read_only(staff_demo_root) -> None:
 def test_service_areas_upload_imports_the_polygons(staff_demo_root, demo_region) -> None:
     import geopandas as gpd
 
-    from planning.home_care import home_care_reach
     from geo.settings import Settings
+    from planning.home_care import home_care_reach
 
     fac = demo_region.facilities
     provider = fac[fac["kind"] == "居家上门服务商"].iloc[1]  # the demo's second provider: drive rule until now

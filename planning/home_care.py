@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -56,7 +55,8 @@ import pandas as pd
 import shapely
 
 from data.store import Region
-from geo.areas import CODE_LENGTH, LEVEL_COLUMN, level_of
+from geo.area_match import AreaIndex, AreaMatch, parse_area_code
+from geo.areas import CODE_LENGTH, LEVEL_COLUMN
 from geo.errors import ElderMapError
 from geo.labels import UNASSIGNED
 from geo.settings import Settings
@@ -68,9 +68,6 @@ log = logging.getLogger(__name__)
 SEPARATORS = "、,，;；"
 """Characters separating the items of a ``service_area`` text."""
 _SPLIT = re.compile("[" + re.escape(SEPARATORS) + r"\n\r]+")
-AREA_SUFFIXES: tuple[str, ...] = ("街道办事处", "社区居委会", "街道办", "居委会", "村委会", "街道", "社区",
-                                  "镇", "乡", "村")
-"""Suffixes dropped (one, the longest that fits, never leaving nothing) when names are normalised."""
 BASIS_AREA = "area"
 BASIS_DRIVE = "drive"
 BASIS_ZH = {BASIS_AREA: "服务区域", BASIS_DRIVE: "车程"}
@@ -79,26 +76,6 @@ SERVICE_AREAS_LAYER = "service_areas"
 """Name of the region layer holding service-area polygons (``facility_id``, ``geometry``)."""
 GAP_REASON_ZH = "无上门服务覆盖"
 """Reason head of a gap of a home-care kind (:func:`planning.gaps.gaps`)."""
-
-try:  # helper A's matcher normalises names the same way everywhere, when it is there
-    from geo.area_match import normalise_area_name as _shared_normaliser
-except ImportError:  # pragma: no cover - depends on the checkout
-    _shared_normaliser = None
-
-
-def normalise_area_name(text: object) -> str:
-    """A name for loose matching: NFKC (full-width to half-width), no whitespace, one area suffix dropped.
-
-    Uses :func:`geo.area_match.normalise_area_name` when that module exists.
-    """
-    if _shared_normaliser is not None:
-        return str(_shared_normaliser(str(text)))
-    name = "".join(unicodedata.normalize("NFKC", str(text)).split())
-    for suffix in AREA_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
 
 def split_service_area(value: object) -> list[str]:
     """The items of a ``service_area`` value (text separated by :data:`SEPARATORS`, or a list), stripped,
@@ -110,12 +87,6 @@ def split_service_area(value: object) -> list[str]:
     else:
         items = _SPLIT.split(str(value))
     return list(dict.fromkeys(s for s in (" ".join(i.split()) for i in items) if s))
-
-
-def _code_of(item: str) -> str | None:
-    """The division code an item is, if it is one (6, 9 or 12 digits, full-width allowed)."""
-    digits = "".join(unicodedata.normalize("NFKC", item).split())
-    return digits if digits.isdigit() and len(digits) in CODE_LENGTH.values() else None
 
 
 @dataclass(frozen=True)
@@ -142,53 +113,46 @@ class DeclaredAreas:
 
 
 class _AreaNames:
-    """The areas layer as a name → codes lookup (exact and normalised), with levels and parents."""
+    """The areas layer for service-area items: :class:`geo.area_match.AreaIndex` (exact, then normalised
+    names; codes), trying communities then streets, near the provider first."""
 
     def __init__(self, areas: pd.DataFrame | None) -> None:
-        if areas is None or len(areas) == 0 or "code" not in areas or "name" not in areas:
-            areas = pd.DataFrame({"code": pd.Series([], dtype=object), "name": pd.Series([], dtype=object)})
-        codes = areas["code"].astype(str).str.strip()
-        names = areas["name"].astype(object).where(areas["name"].notna(), "").astype(str).str.strip()
-        self.level = dict(zip(codes, level_of(areas.assign(code=codes)), strict=True))
-        parents = areas["parent_code"] if "parent_code" in areas else pd.Series(None, index=areas.index)
-        self.parent = {c: str(p) for c, p in zip(codes, parents, strict=True) if not pd.isna(p) and str(p)}
-        self.exact: dict[str, list[str]] = {}
-        self.loose: dict[str, list[str]] = {}
-        for code, name in zip(codes, names, strict=True):
-            if name and self.level.get(code) in CODE_LENGTH:
-                self.exact.setdefault(name, []).append(code)
-                self.loose.setdefault(normalise_area_name(name), []).append(code)
+        self.index = AreaIndex(areas)
+
+    def level(self, code: str) -> str | None:
+        return self.index.level(code) or _level_by_length(code)
 
     def ancestor(self, code: str, level: str) -> str:
         """The area at ``level`` holding ``code``: up the parent chain, else the code's first digits."""
-        seen: set[str] = set()
-        current = code
-        while current and current not in seen:
-            if self.level.get(current, _level_by_length(current)) == level:
-                return current
-            seen.add(current)
-            current = self.parent.get(current, "")
+        if self.level(code) == level:
+            return code
+        up = self.index.ancestor(code, level)
+        if up:
+            return up
         n = CODE_LENGTH[level]
         return code[:n] if len(code) > n and code[:n].isdigit() else ""
 
     def resolve(self, item: str, *, street: str = "", district: str = "") -> tuple[str | None, str]:
         """``(code, "")`` for an item resolved, else ``(None, reason in Chinese)``; a code not in the layer
-        comes back with a reason too (it is still used)."""
-        code = _code_of(item)
+        comes back with a reason too (it is still used). A community of the provider's own street, then
+        of its district, then anywhere; else a street of its district, then anywhere."""
+        code = parse_area_code(item)
         if code is not None:
-            return code, "" if code in self.level else "代码不在区划数据中，仍按此代码匹配老人"
-        for table, key in ((self.exact, item), (self.loose, normalise_area_name(item))):
-            found = list(dict.fromkeys(table.get(key, [])))
-            if len(found) > 1:  # prefer the provider's own street, then its own district
-                for own, level in ((street, "street"), (district, "district")):
-                    near = [c for c in found if own and self.ancestor(c, level) == own]
-                    if near:
-                        found = near
-                        break
-            if len(found) == 1:
-                return found[0], ""
-            if found:
-                return None, f"对应多个同名区域（{'、'.join(found)}），无法确定"
+            level = _level_by_length(code)
+            if level is None:
+                return None, f"代码位数不对（{len(code)} 位）：应为 6、9 或 12 位"
+            return code, "" if self.index.knows(code) else "代码不在区划数据中，仍按此代码匹配老人"
+        first: AreaMatch | None = None
+        for level, within in (("community", street), ("community", district), ("community", None),
+                              ("street", district), ("street", None)):
+            if within == "":
+                continue
+            match = self.index.resolve(item, level, within=within or None)
+            if match.matched:
+                return match.code, ""
+            if match.ambiguous:
+                return None, f"对应多个同名区域（{'、'.join(match.candidates)}），无法确定"
+            first = first or match
         return None, "未能匹配到区划数据中的社区或街道"
 
 
@@ -319,7 +283,7 @@ def _area_members(points: gpd.GeoDataFrame, declared: DeclaredAreas, names: _Are
     for row, p in declared.providers[declared.providers["declared"]].iterrows():
         mask = np.zeros(len(points), dtype=bool)
         for code in p["codes"]:
-            level = names.level.get(code) or _level_by_length(code)
+            level = names.level(code)
             if level in codes_at:
                 mask |= codes_at[level] == code
         if p["polygon"] and p["id"] in polygons:
@@ -562,7 +526,6 @@ def gap_reason_zh(uncovered: int, detail: Sequence[tuple[str, int]], median_driv
 
 
 __all__ = [
-    "AREA_SUFFIXES",
     "BASIS_AREA",
     "BASIS_DRIVE",
     "BASIS_ZH",
@@ -575,7 +538,6 @@ __all__ = [
     "gap_reasons_zh",
     "home_care_positions",
     "home_care_reach",
-    "normalise_area_name",
     "reach_reason_zh",
     "serving_point",
     "split_service_area",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 
+import pandas as pd
+
 # Characters with a meaning in Markdown or in Streamlit's extensions ($ formulas, :colour[...] directives,
 # ~ strike-through) are backslash-escaped (CommonMark allows it for any ASCII punctuation); "<", ">", "&" and
 # quotes become HTML entities instead (html.escape), which Markdown shows as the characters themselves.
@@ -30,4 +32,16 @@ def md_escape(value: object) -> str:
     return html.escape(text.translate(_MD_ESCAPES), quote=True)
 
 
-__all__ = ["md_escape"]
+def plain_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` safe for ``st.table`` (which renders Markdown in its cells): every text cell and
+    every column name through :func:`md_escape`; numbers, booleans and missing values unchanged."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = [md_escape(v) if isinstance(v, str) else v for v in values.astype(object)]
+    out.columns = [md_escape(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+__all__ = ["md_escape", "plain_table"]

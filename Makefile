@@ -22,13 +22,15 @@ app: demo
 	$(BIN)/streamlit run app.py --server.headless true
 
 # The browser test drives Debian's chromium with Playwright (no browser download); Chinese needs CJK fonts.
+# tests/test_deploy.py records every connect() of the server with strace.
 browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK" \
+			|| ! command -v strace >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		echo "installing chromium and fonts-noto-cjk (apt-get)"; \
+		echo "installing chromium, fonts-noto-cjk and strace (apt-get)"; \
 		$$SUDO apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			chromium fonts-noto-cjk fontconfig >/dev/null; \
+			chromium fonts-noto-cjk fontconfig strace >/dev/null; \
 	fi
 
 test: $(VENV)/.installed browser-deps

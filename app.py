@@ -36,6 +36,7 @@ from data.store import Region
 from views import data_page, find, planner, reports
 from views.access import PAGE_ROLES, require_role
 from views.context import APP_TITLE, AppContext, require_region, sidebar
+from views.style import apply_style
 
 
 def _staff_page(ctx: AppContext, url_path: str, title: str) -> Region | None:
@@ -86,10 +87,30 @@ PAGES: tuple[tuple[Callable[[AppContext], None], str, str, str], ...] = (
 )
 
 
+def pin_address_lookups() -> None:
+    """Keep Streamlit from asking outside hosts for this machine's addresses.
+
+    Streamlit finds its external IP at checkip.amazonaws.com, and its LAN address with a UDP socket
+    "connected" to 8.8.8.8, when it prints its URLs at start (prevented by the explicit
+    ``server.address`` in .streamlit/config.toml) and whenever a WebSocket arrives from another origin
+    (its CORS allow-list, ``streamlit.web.server.server_util.is_url_from_allowed_origins``). An intranet
+    server makes no outside request, so both answers are pinned to loopback, which that allow-list
+    accepts already: no origin is allowed that was not before. Streamlit caches the two addresses in
+    module globals of ``streamlit.net_util``; this fills them from the first page run of the process on.
+    """
+    from streamlit import net_util
+
+    for name in ("_external_ip", "_internal_ip"):
+        if getattr(net_util, name, "") is None:
+            setattr(net_util, name, "127.0.0.1")
+
+
 def main() -> None:
     """Build the sidebar and route to the chosen page."""
+    pin_address_lookups()
     # An emoji favicon becomes a data: URL; a ":material/...:" one would be fetched from a public font CDN.
     st.set_page_config(page_title=APP_TITLE, page_icon="🧓", layout="wide")
+    apply_style()  # large type and targets, Chinese labels: once per run, before any page
     ctx = sidebar()
     if ctx is None:
         st.stop()

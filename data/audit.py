@@ -3,7 +3,12 @@
 The log is ``<regions root>/audit.log``, one JSON object per line::
 
     {"time": "2026-11-23T10:15:00+00:00", "user": "zhangsan", "role": "staff", "action": "export",
-     "region": "demo", "detail": "统计报表.xlsx", "prev": "<sha256 of the previous line>"}
+     "region": "demo", "detail": "统计报表.xlsx", "address": "10.1.2.3", "prev": "<sha256 of the previous line>"}
+
+Times are stored in UTC; pages show them in the settings' ``display_timezone``
+(:func:`local_times`). ``role`` is the account's role (:data:`CLI_ROLE` for the
+command line); ``address`` is the client address of a web session
+(``data.auth.LOCAL_ADDRESS`` when the peer is local), absent for the command line.
 
 Lines are only ever appended: the file is opened with ``O_APPEND``, each line
 goes out in one ``os.write`` and is fsynced, under an exclusive lock (where the
@@ -44,9 +49,11 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-ACTIONS: tuple[str, ...] = ("login", "login_failed", "logout", "import", "export", "scenario_save",
-                            "scenario_delete", "user_add")
-COLUMNS: tuple[str, ...] = ("time", "user", "role", "action", "region", "detail")
+ACTIONS: tuple[str, ...] = ("login", "login_failed", "account_locked", "address_locked", "session_resumed",
+                            "logout", "import", "export", "scenario_save", "scenario_delete", "user_add")
+COLUMNS: tuple[str, ...] = ("time", "user", "role", "action", "region", "detail", "address")
+CLI_ROLE = "cli"
+"""The role recorded for actions taken on the command line (``eldermap ...``)."""
 LOG_NAME = "audit.log"
 GENESIS = "0" * 64
 _TAIL_BYTES = 8192
@@ -74,7 +81,8 @@ def _last_line(fd: int) -> bytes:
 
 
 def record(action: str, *, user: str, role: str | None = None, region: str | None = None,
-           detail: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
+           detail: str | None = None, address: str | None = None,
+           root: str | Path | None = None) -> dict[str, Any]:
     """Append one entry to the audit log and return it.
 
     Parameters
@@ -84,11 +92,15 @@ def record(action: str, *, user: str, role: str | None = None, region: str | Non
     user
         Who did it (account name, or the operating-system user for the CLI).
     role
-        The account's role, if any.
+        The account's role (``planner``, ``staff``, ``admin``; :data:`CLI_ROLE` on the command line);
+        None only when there is no account (a failed login with an unknown name).
     region
         The region concerned, if any.
     detail
         What was done, in a few words (file names, counts). No passwords, no elder personal data.
+    address
+        The client address of a web session (``data.auth.LOCAL_ADDRESS`` for a local peer); None on
+        the command line.
     root
         Regions root (default ``$ELDERMAP_REGIONS`` or ``./regions``).
     """
@@ -108,6 +120,8 @@ def record(action: str, *, user: str, role: str | None = None, region: str | Non
             "region": region,
             "detail": detail,
         }
+        if address is not None:
+            entry["address"] = address
         last = _last_line(fd)
         entry["prev"] = hashlib.sha256(last).hexdigest() if last else GENESIS
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
@@ -163,3 +177,25 @@ def verify_chain(root: str | Path | None = None) -> list[str]:
             problems.append(f"{path} 第 {number} 行与上一行的校验值不符：上一行被改动或删除")
         previous = line
     return problems
+
+
+def local_times(times: pd.Series, timezone: str = "") -> pd.Series:
+    """Stored UTC times (ISO text) as local wall-clock text ``"2026-11-23 18:15:00"``.
+
+    Parameters
+    ----------
+    times
+        ISO 8601 times with an offset, as :func:`record` writes them.
+    timezone
+        IANA zone name ("Asia/Shanghai"); empty: the server's local zone. Unreadable times become "".
+    """
+    import zoneinfo
+
+    parsed = pd.to_datetime(times, utc=True, errors="coerce", format="ISO8601")
+    if timezone:
+        local = parsed.dt.tz_convert(zoneinfo.ZoneInfo(timezone))
+    else:
+        local = pd.Series([t.to_pydatetime().astimezone() if not pd.isna(t) else pd.NaT for t in parsed],
+                          index=times.index, dtype=object)
+        return local.map(lambda t: "" if pd.isna(t) else t.strftime("%Y-%m-%d %H:%M:%S"))
+    return local.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")

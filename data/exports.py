@@ -3,11 +3,19 @@
 The one place that turns a table into a workbook or CSV and a layer into GeoJSON: the app's
 downloads use the bytes directly, and :func:`data.store.write_table` / :func:`data.store.write_geojson`
 write them atomically for the CLI. No streamlit here; the caller decides where the bytes go.
+
+Data is text, never a formula: every text cell (and column name) that a spreadsheet would take for a
+formula — starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — is written with a
+single quote in front (OWASP, "CSV Injection"), by :func:`neutralise_cell`. Every workbook and CSV file
+the project writes goes through it: :func:`csv_bytes`, :func:`xlsx_bytes` (and so
+:func:`data.store.write_table`, the validation reports and rejects files, the CLI and page downloads)
+and :func:`data.report_files.write_report_workbook`. Numbers stay numbers: only strings are touched.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 import geopandas as gpd
@@ -17,21 +25,78 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
 GEOJSON_MIME = "application/geo+json"
 
+#: First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 (and so an xlsx file) cannot hold; openpyxl refuses them with IllegalCharacterError.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def neutralise_cell(value: object) -> object:
+    """``value`` safe for a spreadsheet cell: a string starting with ``= + - @``, tab or CR gets a
+    leading single quote, so it is stored and shown as text, never evaluated; anything else
+    (numbers, negative ones included, dates, missing values, other text) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with every text cell and column name through :func:`neutralise_cell`;
+    numeric, boolean and datetime columns are left as they are (the input is not modified)."""
+    out = table.copy()
+    for i in range(out.shape[1]):
+        values = out.iloc[:, i]
+        if values.dtype == object or pd.api.types.is_string_dtype(values) or isinstance(
+                values.dtype, pd.CategoricalDtype):
+            cleaned = [neutralise_cell(v) for v in values.astype(object)]
+            out.isetitem(i, pd.Series(cleaned, index=out.index, dtype=object))
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = pd.MultiIndex.from_tuples([tuple(neutralise_cell(c) for c in t) for t in out.columns])
+    else:
+        out.columns = [neutralise_cell(c) for c in out.columns]
+    return out
+
+
+def xml_safe(value: object) -> object:
+    """``value`` with the characters an xlsx file cannot hold (C0 controls other than tab, LF and CR;
+    lone surrogates) replaced by U+FFFD, so an odd byte in a name cannot make an export fail; anything
+    but a string is returned unchanged."""
+    if isinstance(value, str) and _XML_ILLEGAL.search(value):
+        return _XML_ILLEGAL.sub("\ufffd", value)
+    return value
+
+
+def _xlsx_frame(table: pd.DataFrame) -> pd.DataFrame:
+    out = neutralise_frame(table)
+    for i in range(out.shape[1]):
+        if out.iloc[:, i].dtype == object:
+            out.isetitem(i, pd.Series([xml_safe(v) for v in out.iloc[:, i]], index=out.index, dtype=object))
+    if not isinstance(out.columns, pd.MultiIndex):
+        out.columns = [xml_safe(c) for c in out.columns]
+    return out
+
 
 def csv_bytes(table: pd.DataFrame, *, encoding: str = "utf-8-sig") -> bytes:
     """A table as CSV, by default UTF-8 with BOM (so Excel on Chinese Windows reads it; "gbk" for systems
-    that need GBK), ``\\n`` line ends, no index."""
-    return table.to_csv(index=False, lineterminator="\n").encode(encoding)
+    that need GBK), no index; text cells through :func:`neutralise_cell`.
+
+    Rows end in CR LF (RFC 4180, as Excel writes CSV): then a field holding a CR or LF is quoted, so
+    a line break inside a name cannot split its row.
+    """
+    return neutralise_frame(table).to_csv(index=False, lineterminator="\r\n").encode(encoding)
 
 
 def xlsx_bytes(table: pd.DataFrame, *, sheet_name: str = "Sheet1",
                extra_sheets: Mapping[str, pd.DataFrame] | None = None) -> bytes:
-    """A table as an XLSX workbook (sheet ``sheet_name``, then ``extra_sheets`` in order), no index."""
+    """A table as an XLSX workbook (sheet ``sheet_name``, then ``extra_sheets`` in order), no index.
+
+    Text cells and column names go through :func:`neutralise_cell` (no cell becomes a formula);
+    characters XML cannot hold become U+FFFD."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        table.to_excel(writer, index=False, sheet_name=sheet_name)
+        _xlsx_frame(table).to_excel(writer, index=False, sheet_name=sheet_name)
         for name, extra in (extra_sheets or {}).items():
-            extra.to_excel(writer, index=False, sheet_name=name)
+            _xlsx_frame(extra).to_excel(writer, index=False, sheet_name=name)
     return buffer.getvalue()
 
 
@@ -41,4 +106,5 @@ def geojson_bytes(frame: gpd.GeoDataFrame) -> bytes:
     return out.to_json(ensure_ascii=False, drop_id=True).encode("utf-8")
 
 
-__all__ = ["CSV_MIME", "GEOJSON_MIME", "XLSX_MIME", "csv_bytes", "geojson_bytes", "xlsx_bytes"]
+__all__ = ["CSV_MIME", "FORMULA_START", "GEOJSON_MIME", "XLSX_MIME", "csv_bytes", "geojson_bytes", "neutralise_cell",
+           "neutralise_frame", "xlsx_bytes", "xml_safe"]

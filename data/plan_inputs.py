@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.readers import read_table
+from data.validate import Extent
 from geo.errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,29 @@ def _read_geo_file(path: Path, what_zh: str) -> gpd.GeoDataFrame:
     return frame.to_crs("EPSG:4326")
 
 
-def add_changes_from_file(path: str | Path) -> list[dict[str, Any]]:
+def add_changes_from_file(path: str | Path, *, region_extent: Extent | None = None,
+                          margin_m: float = 1000.0) -> list[dict[str, Any]]:
     """"add" changes from a list of new facilities (CSV in UTF-8/GBK, or XLSX): 编号、名称、类型、经度、纬度、床位….
 
     Rows without an id get ``N<row>``; each change carries ``_row`` (the spreadsheet row) so that
-    errors can name it. Checking happens when the changes are applied
+    errors can name it. Other checks happen when the changes are applied
     (:func:`planning.scenario.apply_changes`).
+
+    Parameters
+    ----------
+    path
+        The list (CSV or XLSX).
+    region_extent
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the region in degrees; when given, every row whose
+        point lies more than ``margin_m`` metres outside it is refused.
+    margin_m
+        Tolerance around ``region_extent`` in metres (``settings.region_margin_m``).
+
+    Raises
+    ------
+    InputFileError
+        Rows lie outside the region: all of them are named in one message (row, coordinates) with the
+        region's extent, so the file can be fixed in one pass.
     """
     frame = read_table(path, "facilities").frame
     lookup = {str(c).strip().lower(): c for c in frame.columns}
@@ -98,7 +116,40 @@ def add_changes_from_file(path: str | Path) -> list[dict[str, Any]]:
         change.setdefault("id", f"N{row_no - 1}")
         change["_row"] = row_no
         changes.append(change)
+    if region_extent is not None:
+        pointed = [c for c in changes if _has_point(c)]
+        lon = np.array([float(c["lon"]) for c in pointed])
+        lat = np.array([float(c["lat"]) for c in pointed])
+        far = [c for c, out in zip(pointed, _outside_extent(lon, lat, region_extent, margin_m), strict=True) if out]
+        if far:
+            minx, miny, maxx, maxy = region_extent
+            rows = "；".join(f"第 {c['_row']} 行（经度 {float(c['lon']):.6f}，纬度 {float(c['lat']):.6f}）" for c in far[:20])
+            more = f" 等 {len(far)} 行" if len(far) > 20 else ""
+            raise InputFileError(
+                f"新增设施清单 {Path(path).name} 中有 {len(far)} 处设施位于本地区范围之外：{rows}{more}。"
+                f"本地区范围：经度 {minx:.4f}–{maxx:.4f}，纬度 {miny:.4f}–{maxy:.4f}（允许外扩 {margin_m:g} 米）；"
+                "请检查坐标或坐标系（须为 WGS-84 经纬度）",
+                f"{path}: {len(far)} rows outside the region extent {region_extent} (margin {margin_m:g} m): "
+                + ", ".join(str(c["_row"]) for c in far))
     return changes
+
+
+def _outside_extent(lon: np.ndarray, lat: np.ndarray, region_extent: Extent, margin_m: float) -> np.ndarray:
+    """Points (degrees) farther than ``margin_m`` metres outside ``region_extent``: the importer's rule
+    (``data.validate``) and :func:`planning.scenario.outside_region`'s."""
+    minx, miny, maxx, maxy = region_extent
+    margin_lat = margin_m / 111_320.0
+    margin_lon = margin_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
+    return ((lon < minx - margin_lon) | (lon > maxx + margin_lon) | (lat < miny - margin_lat)
+            | (lat > maxy + margin_lat))
+
+
+def _has_point(change: dict[str, Any]) -> bool:
+    """Whether a change carries numeric lon and lat (other problems are reported when it is applied)."""
+    try:
+        return bool(np.isfinite(float(change["lon"])) and np.isfinite(float(change["lat"])))
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 __all__ = ["ADD_FILE_ALIASES", "add_changes_from_file", "read_candidates", "read_exclusions"]

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from data.exports import neutralise_cell, xml_safe
 from data.store import atomic_write
 from geo.errors import PlanningInputError
 from geo.labels import DASH, TOTAL_CODE
@@ -151,7 +152,7 @@ def _cell_value(value: object) -> object:
         return DASH
     if isinstance(value, np.generic):
         return value.item()
-    return value
+    return xml_safe(value)
 
 
 def _write_frame(ws, frame: pd.DataFrame, headers: Mapping[str, str], *, pct_format: str = "0.0") -> None:
@@ -159,7 +160,7 @@ def _write_frame(ws, frame: pd.DataFrame, headers: Mapping[str, str], *, pct_for
     from openpyxl.styles import Alignment, Font
 
     columns = list(frame.columns)
-    ws.append([headers.get(c, c) for c in columns])
+    ws.append([xml_safe(headers.get(c, c)) for c in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
@@ -189,7 +190,7 @@ def _write_annex(ws, report: ReportTables) -> None:
     n = len(ANNEX_COLUMNS) + 1  # the 地区 column, then the annex's 14
 
     def line(r: int, text: str, *, font: Font | None = None, align: Alignment = left, height: float = 0) -> None:
-        cell = ws.cell(row=r, column=1, value=text)
+        cell = ws.cell(row=r, column=1, value=xml_safe(text))
         cell.alignment = align
         if font is not None:
             cell.font = font
@@ -224,7 +225,7 @@ def _write_annex(ws, report: ReportTables) -> None:
     for i, (label, seq, figures) in enumerate(annex_rows(report.basic)):
         rr = first + i
         total = label == TOTAL_CODE and seq == ""
-        values = [label, int(seq) if seq else "", *figures]
+        values = [xml_safe(label), int(seq) if seq else "", *figures]
         formats = ["@", "0", *(fmt for _, _, _, fmt, _ in ANNEX_COLUMNS[1:])]
         for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
             cell = ws.cell(row=rr, column=j, value=value)
@@ -245,12 +246,15 @@ def _write_annex(ws, report: ReportTables) -> None:
 
 
 def _no_formulas(ws) -> None:
-    """Store every text that openpyxl took for a formula (data starting with "=") as plain text: the
-    report writes no formulas, so none may come from data (names, notes)."""
+    """Every text cell through :func:`data.exports.neutralise_cell`, the one rule of every workbook the
+    project writes: the report writes no formulas, so a text starting with ``= + - @``, tab or CR (a
+    name, an area, a note) is stored with a leading quote, as text, never evaluated."""
     for row in ws.iter_rows():
         for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"
+            if isinstance(cell.value, str):
+                safe = neutralise_cell(cell.value)
+                if safe is not cell.value:  # a text openpyxl took for a formula is among these
+                    cell.value = safe  # re-typed by openpyxl: "s", a quoted text
 
 
 def _sheet_name(name: str, taken: Collection[str]) -> str:
@@ -287,7 +291,7 @@ def write_report_workbook(report: ReportTables, path: str | Path) -> Path:
     ns = wb.create_sheet("说明")
     ns.append(["项目", "内容"])
     for item, text in report.notes:
-        ns.append([item, text])
+        ns.append([xml_safe(item), xml_safe(text)])
     ns.column_dimensions["A"].width, ns.column_dimensions["B"].width = 18, 110
     for cell in ns[1]:
         cell.font = Font(bold=True)

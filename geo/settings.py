@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,25 @@ class Settings:
         key, an internal server), the credit to show, and the tiles' coordinate system ("wgs84",
         or "gcj02" for Amap/Tencent tiles: points are then shifted onto them). Empty URL (default):
         no tiles, the region's own roads and areas are the base map — works with no internet.
+    login_max_failures, login_lockout_minutes
+        Staff login: failed logins of one account name (known or not) within ``login_lockout_minutes``
+        that lock it for ``login_lockout_minutes`` minutes (5 in 15 minutes). Counted in the regions
+        root, so the count holds across sessions, processes and restarts.
+    login_address_max_failures
+        Failed logins from one client address, over all names, within ``login_lockout_minutes`` that
+        lock that address (20). Offices behind one NAT share an address: keep this well above
+        ``login_max_failures``.
+    login_trust_proxy
+        False (default): the client address is the connection's peer address, and a local peer (the
+        app used on its own machine, or through a reverse proxy on it) is recorded as 本机 and not
+        throttled by address. True, only behind a reverse proxy on the same machine that appends the
+        client address to ``X-Forwarded-For``: the last address of that header is used.
+    session_hours
+        A staff login lasts this many hours, also across reloads and new tabs (a signed cookie);
+        退出登录 ends it at once (8).
+    display_timezone
+        IANA time zone in which pages show times (the audit log), e.g. "Asia/Shanghai" (default);
+        empty: the server's local zone. Stored times stay in UTC.
     """
 
     walk_speed_kmh: float = 3.0
@@ -233,6 +253,12 @@ class Settings:
     tiles_url: str = ""
     tiles_attribution: str = ""
     tiles_coordinates: str = "wgs84"
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15.0
+    login_address_max_failures: int = 20
+    login_trust_proxy: bool = False
+    session_hours: float = 8.0
+    display_timezone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
         problems = []
@@ -299,6 +325,20 @@ class Settings:
             problems.append("设置了 tiles_url 时必须填写 tiles_attribution（底图版权说明）")
         if any(m <= 0 or m > 120 for _, m in self.tier_minutes):
             problems.append("tier_minutes 的分钟数应在 0–120 之间")
+        if not 1 <= self.login_max_failures <= 100:
+            problems.append(f"login_max_failures 应在 1–100 之间（收到 {self.login_max_failures}）")
+        if not 1 <= self.login_address_max_failures <= 10_000:
+            problems.append(f"login_address_max_failures 应在 1–10000 之间（收到 {self.login_address_max_failures}）")
+        if not 1 <= self.login_lockout_minutes <= 24 * 60:
+            problems.append(f"login_lockout_minutes 应在 1–1440 分钟之间（收到 {self.login_lockout_minutes}）")
+        if not 0.1 <= self.session_hours <= 24 * 30:
+            problems.append(f"session_hours 应在 0.1–720 小时之间（收到 {self.session_hours}）")
+        if self.display_timezone:
+            try:
+                zoneinfo.ZoneInfo(self.display_timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                problems.append(f"display_timezone 不是有效的时区名（收到 {self.display_timezone}），"
+                                "例如 Asia/Shanghai；留空表示服务器本地时区")
         if problems:
             raise SettingsError(
                 "设置无效：" + "；".join(problems),

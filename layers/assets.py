@@ -36,9 +36,10 @@ from pathlib import Path
 
 import branca.colormap
 import folium
-from branca.element import Element
+from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
+from jinja2 import Template
 
 from geo.errors import ElderMapError
 
@@ -196,13 +197,41 @@ def remote_asset_urls(m: folium.Map, *, local_base_url: str = STREAMLIT_ASSETS_U
     return list(dict.fromkeys(urls))
 
 
+class DefaultIconPath(MacroElement):
+    """Sets ``L.Icon.Default.imagePath`` to the served ``images/`` folder before any marker is drawn.
+
+    Without it Leaflet 1.9 guesses the folder from ``leaflet.css``: from the stylesheet's rules once it
+    has loaded, and before that from the ``<link href>``, cutting "leaflet.css" and one more character —
+    so a marker drawn while the stylesheet is still loading asks for ``/app/static/leafletmarker-icon.png``
+    (a 404: the missing slash and the missing ``images/``). The folder is given explicitly instead.
+    """
+
+    _template = Template("{% macro script(this, kwargs) %}L.Icon.Default.imagePath = {{ this.path|tojson }};"
+                         "{% endmacro %}")
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._name = "DefaultIconPath"
+        self.path = path
+
+
+def _put_first(m: folium.Map, element: MacroElement) -> None:
+    """Make ``element`` the first child of ``m`` (its script runs right after the map is created)."""
+    element._parent = m
+    others = [(k, v) for k, v in m._children.items() if not isinstance(v, DefaultIconPath)]
+    m._children.clear()
+    m._children[element.get_name()] = element
+    m._children.update(others)
+
+
 def offline_map_assets(m: folium.Map, *, base_url: str = STREAMLIT_ASSETS_URL) -> folium.Map:
     """Make a map load Leaflet from the app instead of public CDNs.
 
     Replaces the map's ``default_js`` and ``default_css`` (on this instance;
     folium's class-level lists are left alone) with only ``leaflet.js`` and
     ``leaflet.css`` under ``base_url`` — and those of marker clusters with the
-    served Leaflet.markercluster files — then checks the whole map.
+    served Leaflet.markercluster files —, sets the default marker icon's folder
+    to ``base_url/images/`` (:class:`DefaultIconPath`), then checks the whole map.
 
     Parameters
     ----------
@@ -223,6 +252,7 @@ def offline_map_assets(m: folium.Map, *, base_url: str = STREAMLIT_ASSETS_URL) -
     """
     m.default_js = [("leaflet", f"{base_url}/leaflet.js")]
     m.default_css = [("leaflet_css", f"{base_url}/leaflet.css")]
+    _put_first(m, DefaultIconPath(f"{base_url}/images/"))
     cluster = f"{base_url}/{MARKERCLUSTER_FOLDER}"
     for element in _walk(m):
         if isinstance(element, MarkerCluster):
@@ -247,6 +277,7 @@ def offline_map_assets(m: folium.Map, *, base_url: str = STREAMLIT_ASSETS_URL) -
 
 __all__ = [
     "ASSET_FOLDER",
+    "DefaultIconPath",
     "LEAFLET_DISTRIBUTION",
     "LEAFLET_FILES",
     "MARKERCLUSTER_DISTRIBUTION",

@@ -205,9 +205,48 @@ def add_legend(m: folium.Map, title: str, entries: Sequence[tuple[str, str]], *,
     return m
 
 
+class _ChineseControls(MacroElement):
+    """A metric-only scale bar, zoom buttons titled in Chinese, and ``lang="zh-CN"`` on the map's page.
+
+    Leaflet's own scale shows feet and miles beside metres, and its zoom buttons read "Zoom in" and
+    "Zoom out" to screen readers; folium offers no options for either, so the map is made with both
+    off and this element adds them. It also keeps Leaflet's credit as plain text (no link to an outside
+    site, no English title) and labels the layer control's button 图层 and the popups' close button 关闭.
+    The texts are constants: no data goes into this script.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+            L.control.zoom({zoomInTitle: "放大", zoomOutTitle: "缩小"}).addTo({{ this._parent.get_name() }});
+            if ({{ this._parent.get_name() }}.attributionControl) {  // credit without a link out of the intranet
+                {{ this._parent.get_name() }}.attributionControl.setPrefix("Leaflet");
+            }
+            {{ this._parent.get_name() }}.on("popupopen", function (e) {
+                var close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+                if (close) { close.setAttribute("aria-label", "关闭"); close.setAttribute("title", "关闭"); }
+            });
+            setTimeout(function () {  // after the map's other controls (the layer control) are added
+                var toggle = {{ this._parent.get_name() }}.getContainer()
+                    .querySelector(".leaflet-control-layers-toggle");
+                if (toggle) { toggle.setAttribute("title", "图层"); toggle.setAttribute("aria-label", "图层"); }
+            }, 0);
+            document.documentElement.lang = "zh-CN";
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ChineseControls"
+
+
 def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attribution: str = "",
             font_size_px: int = 18, coordinates: str = "wgs84") -> folium.Map:
     """An empty map fitted to ``bounds``, with no base tiles unless a URL is given.
+
+    The map carries a metric scale bar (no feet or miles) and zoom buttons titled 放大/缩小.
 
     Parameters
     ----------
@@ -251,12 +290,14 @@ def new_map(bounds: Sequence[float], *, tiles_url: str | None = None, attributio
         location=center_lat_lon,
         tiles=None,
         zoom_start=14,
-        control_scale=True,
+        control_scale=False,  # metric only, added by _ChineseControls
+        zoom_control=False,  # titled in Chinese, added by _ChineseControls
         prefer_canvas=True,
         font_size=f"{font_size_px}px",
         zoomSnap=0.5,  # half zoom steps: the region fills the view more tightly
     )
     m.eldermap_coordinates = coordinates
+    m.add_child(_ChineseControls())
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=attribution, name="底图", overlay=False, control=True).add_to(m)
     m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])

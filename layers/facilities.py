@@ -36,6 +36,7 @@ PUBLIC_FACILITY_FIELDS: dict[str, str] = {
     "nature": "性质",
     "phone": "联系电话",
     "address": "地址",
+    "service_area": "服务区域",
 }
 """Facility columns that may be shown to the public, with their Chinese labels.
 
@@ -132,16 +133,31 @@ def format_grade(grade: Any) -> str:
     return "★" * level + f"（{'一二三四五'[level - 1]}级）"
 
 
-def popup_html(record: dict[str, Any]) -> str:
-    """Popup HTML of one public facility record; every value is escaped."""
+def service_area_zh(record: dict[str, Any], *, drive_minutes: float) -> str:
+    """Where a home-care provider (a public record) serves: its declared area ("服务区域：海港街道"), else
+    "驻地车程 15 分钟以内" (the rule of :mod:`planning.home_care` for providers without one)."""
+    declared = " ".join(str(record.get("service_area") or "").split())
+    return f"服务区域：{declared}" if declared else f"驻地车程 {drive_minutes:g} 分钟以内"
+
+
+def popup_html(record: dict[str, Any], *, home_care_kinds: Sequence[str] = (),
+               home_care_drive_minutes: float = 15.0) -> str:
+    """Popup HTML of one public facility record; every value is escaped.
+
+    Kinds that come to the home (``home_care_kinds``) show their service area
+    (:func:`service_area_zh`) instead of beds.
+    """
     rows: list[tuple[str, str]] = []
+    comes_home = record.get("kind") in set(home_care_kinds)
     if record.get("kind"):
         rows.append(("类型", record["kind"]))
     if record.get("services"):
         rows.append(("服务项目", "、".join(record["services"])))
+    if comes_home:
+        rows.append(("上门范围", service_area_zh(record, drive_minutes=home_care_drive_minutes)))
     beds = [(label, record.get(field)) for field, label in
             (("beds_total", "总"), ("beds_nursing", "护理型"), ("beds_free", "空余"))]
-    if any(v is not None for _, v in beds):
+    if not comes_home and any(v is not None for _, v in beds):
         rows.append(("床位", "，".join(f"{label} {_number(v)} 张" for label, v in beds if v is not None)))
     if record.get("grade") is not None:
         rows.append(("等级", format_grade(record["grade"])))
@@ -163,8 +179,9 @@ def popup_html(record: dict[str, Any]) -> str:
 
 def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "养老服务设施",
                    kinds: Sequence[str] | None = None, radius_px: float = 8,
-                   legend: bool = True, cluster: bool = False) -> folium.Map:
-    """Add facilities as circles coloured by kind, in one FeatureGroup, with a legend.
+                   legend: bool = True, cluster: bool = False, home_care_kinds: Sequence[str] = (),
+                   home_care_drive_minutes: float = 15.0, by_kind: bool = False) -> folium.Map:
+    """Add facilities as circles coloured by kind, in one FeatureGroup (or one per kind), with a legend.
 
     Parameters
     ----------
@@ -186,17 +203,26 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "
         Group nearby facilities into numbered clusters that open on zoom (Leaflet.markercluster,
         served by the app: see :func:`layers.assets.offline_map_assets`), so a map with thousands
         of facilities stays light; single facilities show from zoom 17.
+    home_care_kinds, home_care_drive_minutes
+        ``settings.home_care_kinds`` and ``settings.home_care_drive_minutes``: the popups of these kinds
+        show their service area instead of beds (:func:`popup_html`).
+    by_kind
+        One group per kind, named after it, so the layer control shows or hides each kind in the
+        browser (no rerun of the page); ``name`` is then unused.
 
     Returns
     -------
     The same map.
     """
-    if cluster:
-        group = MarkerCluster(name=name, control=True,
-                              options={"disableClusteringAtZoom": 17, "maxClusterRadius": 45,
-                                       "showCoverageOnHover": False})
-    else:
-        group = folium.FeatureGroup(name=name, control=True)
+    def new_group(group_name: str) -> folium.FeatureGroup | MarkerCluster:
+        if cluster:
+            return MarkerCluster(name=group_name, control=True,
+                                 options={"disableClusteringAtZoom": 17, "maxClusterRadius": 45,
+                                          "showCoverageOnHover": False})
+        return folium.FeatureGroup(name=group_name, control=True)
+
+    groups: dict[str, folium.FeatureGroup | MarkerCluster] = {}
+    group = None if by_kind else new_group(name)
     shown_kinds: list[str] = []
     if not facilities.empty:
         points = to_map_crs(facilities, name, coordinates=map_coordinates(m))
@@ -219,9 +245,12 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "
                 fill_color=color,
                 fill_opacity=0.9,
             )
-            bind_popup(marker, popup_html(record))
+            bind_popup(marker, popup_html(record, home_care_kinds=home_care_kinds,
+                                          home_care_drive_minutes=home_care_drive_minutes))
             bind_tooltip(marker, f"{record['name'] or ''}（{kind}）")
-            marker.add_to(group)
+            if by_kind and kind not in groups:
+                groups[kind] = new_group(kind)
+            marker.add_to(groups[kind] if by_kind else group)
             shown_kinds.append(kind)
         if skipped:
             log.warning("map: %d facilities without a point location were not drawn", skipped)
@@ -229,7 +258,11 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, *, name: str = "
         if legend and shown_kinds:
             present = set(shown_kinds)
             add_legend(m, name, [(k, colors.get(k, "#3C3C3C")) for k in colors if k in present])
-    group.add_to(m)
+    if by_kind:
+        for kind in [k for k in colors if k in groups] if not facilities.empty else []:
+            groups[kind].add_to(m)
+    else:
+        group.add_to(m)
     return m
 
 
@@ -243,4 +276,5 @@ __all__ = [
     "kind_colors",
     "popup_html",
     "public_facility_records",
+    "service_area_zh",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from geo import hexes
 from geo.areas import AreaLevel, point_cells
 from geo.errors import ScenarioError
 from geo.labels import TOTAL_CODE
+from geo.osm import extent as road_extent
 from geo.settings import Settings
 from planning.coverage import region_accessibility, region_coverage
 from planning.network import Mode
@@ -64,8 +66,54 @@ def base_scenario(region: Region) -> dict[str, Any]:
             "mode": None, "walk_speed_kmh": None, "changes": []}
 
 
-def check_change(change: dict[str, Any], position: int = 0) -> dict[str, Any]:
-    """A change with its fields checked and typed; raises :class:`ScenarioError` naming what is wrong."""
+Extent = tuple[float, float, float, float]
+"""``(min_lon, min_lat, max_lon, max_lat)`` in degrees (EPSG:4326)."""
+_M_PER_DEG_LAT = 111_320.0
+
+
+def outside_region(lon: float, lat: float, extent: Extent, *, margin_m: float) -> bool:
+    """Whether a point (degrees) lies farther than ``margin_m`` metres outside ``extent`` — the rule the
+    importer applies to imported points (``data.validate``); non-finite coordinates count as outside."""
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return True
+    minx, miny, maxx, maxy = extent
+    margin_lat = margin_m / _M_PER_DEG_LAT
+    margin_lon = margin_lat / max(math.cos(math.radians((miny + maxy) / 2)), 0.01)
+    return (lon < minx - margin_lon or lon > maxx + margin_lon or lat < miny - margin_lat
+            or lat > maxy + margin_lat)
+
+
+def region_extent_zh(extent: Extent, *, margin_m: float) -> str:
+    """The region's extent in words, for messages: "经度 a–b，纬度 c–d（允许外扩 m 米）"."""
+    minx, miny, maxx, maxy = extent
+    return f"经度 {minx:.4f}–{maxx:.4f}，纬度 {miny:.4f}–{maxy:.4f}（允许外扩 {margin_m:g} 米）"
+
+
+def region_extent(region: Region) -> Extent | None:
+    """``(min_lon, min_lat, max_lon, max_lat)`` of the region's roads in degrees (None without roads):
+    the extent new facilities must lie in, as for imported files."""
+    nodes = region.layers.get("road_nodes")
+    if nodes is None or len(nodes) == 0:
+        return None
+    return road_extent(nodes)
+
+
+def check_change(change: dict[str, Any], position: int = 0, *, extent: Extent | None = None,
+                 margin_m: float = 1000.0) -> dict[str, Any]:
+    """A change with its fields checked and typed; raises :class:`ScenarioError` naming what is wrong.
+
+    Parameters
+    ----------
+    change
+        One change (see the module docstring).
+    position
+        Its index in the scenario, for messages ("第 n 项修改").
+    extent
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the region in degrees (:func:`region_extent`); when
+        given, an added facility more than ``margin_m`` metres outside it is refused.
+    margin_m
+        Tolerance around ``extent`` in metres (``settings.region_margin_m``).
+    """
     where = f"第 {position + 1} 项修改"
     op = change.get("op")
     if op not in OPS:
@@ -84,6 +132,13 @@ def check_change(change: dict[str, Any], position: int = 0) -> dict[str, Any]:
         if not (-180 <= out["lon"] <= 180 and -90 <= out["lat"] <= 90):
             raise ScenarioError(f"{where}：坐标 ({out['lon']}, {out['lat']}) 不是有效的经纬度", f"change {position}: bad lon/lat")
         out["name"] = str(change.get("name") or f"新增设施{fid}")
+        if extent is not None and outside_region(out["lon"], out["lat"], extent, margin_m=margin_m):
+            raise ScenarioError(
+                f"{where}：新增设施“{out['name']}”的位置（经度 {out['lon']:.6f}，纬度 {out['lat']:.6f}）在本地区范围之外"
+                f"（本地区范围：{region_extent_zh(extent, margin_m=margin_m)}）；请在地图上重新点选，或检查经纬度是否填反、"
+                "是否为 WGS-84 坐标",
+                f"change {position}: point ({out['lon']}, {out['lat']}) lies outside the region extent {tuple(extent)} "
+                f"(margin {margin_m:g} m)")
         out["kind"] = str(change.get("kind") or "")
         fields = {k: change[k] for k in EDITABLE if k in change and k not in ("name", "kind")}
         out.update(_typed_fields(fields, where, position))
@@ -116,12 +171,16 @@ def _typed_fields(fields: dict[str, Any], where: str, position: int) -> dict[str
 
 
 def apply_changes(facilities: gpd.GeoDataFrame, changes: list[dict[str, Any]], *,
-                  settings: Settings) -> gpd.GeoDataFrame:
-    """The facilities layer after the changes, in order (the input is not modified)."""
+                  settings: Settings, extent: Extent | None = None) -> gpd.GeoDataFrame:
+    """The facilities layer after the changes, in order (the input is not modified).
+
+    With ``extent`` (the region's, :func:`region_extent`), a facility added more than
+    ``settings.region_margin_m`` metres outside it raises :class:`ScenarioError`.
+    """
     fac = facilities.copy()
     ids = fac["id"].astype(str)
     for i, raw in enumerate(changes):
-        change = check_change(raw, i)
+        change = check_change(raw, i, extent=extent, margin_m=settings.region_margin_m)
         fid = change["id"]
         where = f"第 {i + 1} 项修改"
         present = ids == fid
@@ -183,7 +242,7 @@ def apply_scenario(region: Region, scenario: dict[str, Any], *, settings: Settin
     s = settings
     if scenario.get("walk_speed_kmh"):
         s = dataclasses.replace(settings, walk_speed_kmh=float(scenario["walk_speed_kmh"]))
-    fac = apply_changes(region.facilities, scenario.get("changes", []), settings=s)
+    fac = apply_changes(region.facilities, scenario.get("changes", []), settings=s, extent=region_extent(region))
     layers = {**region.layers, "facilities": fac}
     changed = dataclasses.replace(region, layers=layers)
     use_minutes = float(minutes if minutes is not None else scenario.get("minutes") or max(s.circle_minutes))

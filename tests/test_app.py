@@ -21,6 +21,7 @@ from conftest import (
 
 from data.auth import add_user
 from data.store import save_region
+from views.text import md_escape
 
 PIDS = SMALL_PIDS
 PAGES = ["找养老服务", "规划分析", "统计报表", "数据管理"]
@@ -53,7 +54,7 @@ def test_public_page_renders_with_banner_and_table(regions):
     counts = at.table[0].value
     assert dict(zip(counts["类型"], counts["数量"], strict=True)) == {"养老机构": 1, "日间照料中心": 1, "助餐点": 1}
     table = at.table[1].value
-    assert list(table["名称"]) == ["第一福利院", "花园日间照料中心", "<img src=x onerror=alert(1)>"]
+    assert list(table["名称"]) == ["第一福利院", "花园日间照料中心", md_escape("<img src=x onerror=alert(1)>")]  # as text
     assert "uscc" not in table.columns and "id" not in table.columns
     assert at.sidebar.selectbox[0].value == "demo"
 

@@ -188,7 +188,8 @@ def test_severely_disabled_living_in_leaves_out_day_care(demo_root, monkeypatch)
 def test_filters_say_how_many_are_hidden(demo_root, monkeypatch):
     at = _search_origin(_app(demo_root, monkeypatch))
     _submit(at, kind_filter=["养老机构", "社区养老服务综合体/中心"], minutes=30)
-    assert all(h.endswith(("（养老机构）", "（社区养老服务综合体/中心）")) for h in _headings(at)), _headings(at)
+    kinds = tuple(f"（{md_escape(k)}）" for k in ("养老机构", "社区养老服务综合体/中心"))
+    assert all(h.endswith(kinds) for h in _headings(at)), _headings(at)
     assert any(c.value.startswith("按您的筛选条件隐去 ") and c.value.endswith(" 家") for c in at.caption)
     assert any("步行 30 分钟内" in v for v in _markdown(at))
 
@@ -204,7 +205,7 @@ def test_compare_two_facilities_side_by_side(demo_root, monkeypatch):
     assert table is not None and table.shape[1] == 2
     assert list(table.index) == list(COMPARE_ROWS)
     names = [h.split(" ", 2)[2].rsplit("（", 1)[0] for h in _headings(at)[:2]]  # "#### 1\. 名称（类型）"
-    assert list(table.columns) == [n.replace("\\", "") for n in names]
+    assert list(table.columns) == names  # both escaped by md_escape
     assert all(v.startswith(("步行约", "上门服务")) for v in table.loc["出行时间"])
     assert any(s.value == "对比（2 家）" for s in at.subheader)
 
@@ -235,9 +236,10 @@ def test_facility_card_shows_every_public_field_and_reach(demo_root, demo_layers
     card = _card_table(at)
     assert list(card.index) == ["类型", "出行时间", "服务项目", "床位总数", "护理型床位", "空余床位", "等级", "月收费",
                                 "性质", "联系电话", "地址"]
-    assert card["类型"] == facility["kind"] and card["联系电话"] == facility["phone"]
-    assert card["地址"] == facility["address"] and card["性质"] == facility["nature"]
-    assert card["服务项目"] == "、".join(facility["services"])
+    # st.table renders Markdown in cells: every cell went through md_escape (views.text.plain_table)
+    assert card["类型"] == md_escape(facility["kind"]) and card["联系电话"] == md_escape(facility["phone"])
+    assert card["地址"] == md_escape(facility["address"]) and card["性质"] == md_escape(facility["nature"])
+    assert card["服务项目"] == md_escape("、".join(facility["services"]))
     assert card["出行时间"].startswith(("步行约", "上门服务"))
     maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
     card_map = next(m for m in maps if m["height"] == 420)
@@ -259,7 +261,7 @@ def test_map_click_area_and_family_address_set_the_origin(demo_root, monkeypatch
     run(at)
     at.selectbox(key="find_area").set_value("码头社区（社区/村）")
     run(at)
-    assert at.success[0].value == "当前起点：码头社区（社区/村）"
+    assert at.success[0].value == f"当前起点：{md_escape('码头社区（社区/村）')}"
     at.text_input(key="find_family_query").input("车站街道")
     at.checkbox(key="find_use_family").check()
     run(at)
@@ -281,8 +283,10 @@ def test_facility_name_with_html_is_shown_as_text(evil_root, monkeypatch):
     assert any("&lt;img" in v for v in _headings(at))
     assert any(v.startswith("设施详情：&lt;img") for v in rendered)
     assert not [m.value for m in at.markdown if m.proto.allow_html]  # nothing bypasses escaping
-    assert not at.get("html")
-    assert EVIL in _compare_table(at).columns  # tables show cell text as text
+    html = [h.proto.body for h in at.get("html")]  # constant CSS and scripts only, never data
+    assert find_view.LIST_CSS in html
+    assert not [b for b in html if "img" in b.lower() or "onerror" in b.lower()]
+    assert md_escape(EVIL) in _compare_table(at).columns  # table cells are escaped (shown as text)
     assert "<img" not in "\n".join(c.proto.json_args for c in at.get("component_instance"))
 
 
@@ -360,3 +364,156 @@ def test_home_care_section_lists_providers_that_come_to_this_place(demo_root, de
     # never a walking result: no ranked heading of a home-care provider, no "步行" reason for one
     assert not [h for h in _headings(at) if h.endswith("（居家上门服务商）")]
     assert not [r for r in listed if "步行" in r]
+
+
+# ---------------------------------------------------------------- issue 12: safe, explained, quick, phone
+
+
+MD_PAYLOADS = ("![t](http://198.51.100.8/x.png)", "[点我](http://198.51.100.8/a)", "=HYPERLINK(\"http://198.51.100.8\")",
+               "http://198.51.100.8/bare", "<b>粗</b>")
+
+
+@pytest.fixture(scope="module")
+def markdown_root(tmp_path_factory, demo_layers):
+    """The demo region with Markdown, HTML and URLs in facility names, addresses and phones."""
+    layers, manifest = demo_layers
+    layers = {name: layer.copy() for name, layer in layers.items()}
+    facilities = layers["facilities"]
+    for i, payload in enumerate(MD_PAYLOADS):
+        facilities.loc[facilities.index[i], "name"] = f"{payload}{i}"
+        facilities.loc[facilities.index[i], "address"] = payload
+    facilities.loc[facilities.index[0], "phone"] = MD_PAYLOADS[1]
+    root = tmp_path_factory.mktemp("find_regions_md")
+    save_region("demo", layers, manifest, root=root)
+    return root
+
+
+def _unescaped_markup(text: str) -> list[str]:
+    """Markdown images/links, HTML tags and bare URLs that are not escaped in ``text``."""
+    return re.findall(r"(?<!\\)!?(?<!\\)\[[^\]]*(?<!\\)\]\((?!\\)|<[a-zA-Z/]|(?<!\\)https?(?<!\\):", text)
+
+
+def test_data_text_is_never_markup_in_any_element(markdown_root, monkeypatch):
+    at = _submit(_search_origin(_app(markdown_root, monkeypatch)), minutes=60)
+    detail = next(b for b in at.button if b.key and b.key.startswith("find_detail_"))
+    detail.click()
+    run(at)
+    for box in [c for c in at.checkbox if c.key.startswith("find_cmp_")][:2]:
+        box.check()
+    run(at)
+    assert _compare_table(at) is not None and at.table
+    cells = []
+    for table in at.table:  # st.table renders Markdown in cells and headers
+        frame = table.value
+        cells += [str(c) for c in frame.columns] + [str(i) for i in frame.index]
+        cells += [str(v) for v in frame.to_numpy().ravel()]
+    assert any("198" in c for c in cells)  # the payloads are shown ...
+    assert not [c for c in cells if _unescaped_markup(c)], [c for c in cells if _unescaped_markup(c)][:5]
+    rendered = _rendered_text(at)
+    assert any("198" in v for v in rendered)
+    assert not [v for v in rendered if _unescaped_markup(v)], [v for v in rendered if _unescaped_markup(v)][:5]
+    assert not [m.value for m in at.markdown if m.proto.allow_html]
+
+
+def test_unescaped_markup_check_can_fail():
+    assert _unescaped_markup("![t](http://198.51.100.8/x.png)") and _unescaped_markup("<b>x</b>")
+    assert not _unescaped_markup(md_escape("![t](http://198.51.100.8/x.png)"))
+    assert not _unescaped_markup(md_escape("<b>x</b> http://a"))
+
+
+def test_result_over_budget_at_its_upper_end_gets_a_note(demo_root, demo_layers, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)), minutes=60)
+    facilities = demo_layers[0]["facilities"].set_index("id")
+    ids = [b.key.removeprefix("find_detail_") for b in at.button if b.key and b.key.startswith("find_detail_")]
+    ranged = [i for i in ids if facilities.loc[i, "price_max_yuan_month"] > facilities.loc[i, "price_min_yuan_month"]]
+    assert ranged, "the demo has a ranked facility with a price range"
+    low, high = facilities.loc[ranged[0], ["price_min_yuan_month", "price_max_yuan_month"]]
+    budget = int((low + high) // 2)
+    _submit(at, budget=budget)
+    notes = [w.value for w in at.warning if "价格区间上限超出预算" in w.value]
+    assert notes and any(f"{high:,.0f}".replace(",", "\\,") in n or f"{high:,.0f}" in n for n in notes), notes
+    assert find_view.over_budget_note(low, high, float(high)) == ""  # within budget: no note
+    assert find_view.over_budget_note(low, high, None) == ""
+    assert find_view.over_budget_note(high + 1, high + 2, float(high)) == ""  # excluded anyway, not noted
+
+
+def test_home_care_providers_show_their_service_area_never_beds_or_a_walk(demo_root, demo_layers, monkeypatch):
+    from geo.settings import Settings
+    from layers.facilities import popup_html, public_facility_records
+
+    settings = Settings()
+    providers = demo_layers[0]["facilities"]
+    providers = providers[providers["kind"].isin(settings.home_care_kinds)]
+    assert len(providers) == 2
+    at = _app(demo_root, monkeypatch)
+    table = next(t.value for t in at.table if "上门服务范围" in t.value.columns)
+    rows = table[table["名称"].isin([md_escape(n) for n in providers["name"]])]
+    assert len(rows) == 2
+    assert (rows["床位"] == "").all() and (rows["空余床位"] == "").all()
+    assert rows["上门服务范围"].str.contains("服务区域").any()
+    assert rows["上门服务范围"].str.contains(md_escape("驻地车程 15 分钟以内")).any()
+    others = table[~table.index.isin(rows.index)]
+    assert (others["上门服务范围"] == "").all()
+    narrow = next(t.value for t in at.table if list(t.value.columns) == list(find_view.NARROW_LIST_COLUMNS))
+    blocks = [v for n, v in narrow.to_numpy() if any(md_escape(p) in n for p in providers["name"])]
+    assert len(blocks) == 2 and all("上门服务范围" in b and "床位" not in b for b in blocks), blocks
+    for record in public_facility_records(providers):
+        html = popup_html(record, home_care_kinds=settings.home_care_kinds)
+        assert "床位" not in html and "上门范围" in html
+    record = public_facility_records(providers)[0]
+    card = find_view.facility_card_table(record, find_view.travel_text_zh(
+        3.0, "walk", record["kind"], limit_min=120, settings=settings, service_area="服务区域：海港街道"),
+        service_area="服务区域：海港街道").set_index("项目")["内容"]
+    assert "床位总数" not in card.index and card["上门服务范围"] == "服务区域：海港街道"
+    assert "步行" not in card["出行时间"] and card["出行时间"].startswith("上门服务")
+    compare = find_view.compare_table([record], ["上门服务"], settings=settings)
+    assert "0 / 0 / 0" not in compare.to_csv() and "— / — / —" not in compare.to_csv()
+
+
+def test_card_opens_right_under_its_result_and_is_scrolled_to(demo_root, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    buttons = [b for b in at.button if b.key and b.key.startswith("find_detail_")]
+    assert len(buttons) >= 3
+    buttons[2].click()
+    run(at)
+    # in page order: the 3rd result's heading, its card, then the 4th result's heading
+    flat = [(type(el).__name__, getattr(el, "value", None)) for el in _walk(at.main)]
+    texts = [v for _, v in flat if isinstance(v, str)]
+    third = next(i for i, v in enumerate(texts) if v.startswith("#### 3\\. "))
+    card = next(i for i, v in enumerate(texts) if v.startswith("设施详情："))
+    assert third < card, texts[:5]
+    if any(v.startswith("#### 4\\. ") for v in texts):
+        assert card < next(i for i, v in enumerate(texts) if v.startswith("#### 4\\. "))
+    scripts = [h.proto.body for h in at.get("html") if "scrollIntoView" in h.proto.body]
+    assert scripts and f'getElementById("{find_view.CARD_ANCHOR}")' in scripts[0]
+    assert "http" not in scripts[0]  # no outside request
+    assert at.button(key=buttons[2].key).label == "收起详情"
+    at.button(key=buttons[2].key).click()
+    run(at)
+    assert not [s for s in at.subheader if s.value.startswith("设施详情：")]
+
+
+def _walk(node):
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for child in children.values():
+        yield from _walk(child)
+
+
+def test_maps_set_the_marker_icon_folder(demo_root, monkeypatch):
+    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("find_detail_"))).click()
+    run(at)
+    maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+    assert len(maps) == 2
+    for m in maps:
+        assert 'L.Icon.Default.imagePath = "../../app/static/leaflet/images/";' in m["script"]
+        assert m["script"].index("imagePath") < m["script"].find("L.marker") or "L.marker" not in m["script"]
+
+
+def test_scroll_script_takes_only_identifiers():
+    assert "scrollIntoView" in find_view.scroll_script("find-card", "c3")
+    with pytest.raises(ValueError):
+        find_view.scroll_script('x");alert(1);("', "c1")

@@ -16,6 +16,7 @@ from conftest import login, open_app, run, shown_text, switch_page
 import eldermap
 from data import audit, auth
 from views.access import login_delay_s
+
 PASSWORDS = {"admin": "admin-pass-1", "plan": "planner-pass-1", "clerk": "staff-pass-1"}
 ROLES = {"admin": "admin", "plan": "planner", "clerk": "staff"}
 # Text each staff page shows only after the gate (titles, headings, table captions).
@@ -120,7 +121,7 @@ def test_audit_lines_appended_read_and_chained(tmp_path):
     first = json.loads(lines[0])
     assert first["prev"] == "0" * 64 and first["time"].endswith("+00:00")
     table = audit.read(tmp_path)
-    assert list(table.columns) == ["time", "user", "role", "action", "region", "detail"]
+    assert list(table.columns) == ["time", "user", "role", "action", "region", "detail", "address"]
     assert list(table["action"]) == ["login", "export", "logout"]
     assert table.loc[1, "detail"] == "统计报表.xlsx" and table.loc[1, "region"] == "demo"
     assert list(audit.read(tmp_path, limit=1)["action"]) == ["logout"]
@@ -179,7 +180,7 @@ def test_cli_user_add_from_stdin_and_list(tmp_path, monkeypatch, capsys):
     assert "密码太短" in capsys.readouterr().err
     assert eldermap.main(["user", "list", "--users", str(users)]) == 0
     out = capsys.readouterr().out
-    assert "clerk\tstaff（业务人员）\t李四" in out and "scrypt" not in out and "cli-pass" not in out
+    assert "clerk\tstaff（工作人员）\t李四" in out and "scrypt" not in out and "cli-pass" not in out
     log = audit.read(regions)
     assert list(log["action"]) == ["user_add"] and "clerk" in log.loc[0, "detail"]
     assert "cli-pass" not in (regions / "audit.log").read_text(encoding="utf-8")
@@ -247,7 +248,7 @@ def test_wrong_password_plain_message_delay_and_audit(staff_app, monkeypatch):
     assert list(log["user"]) == ["plan", "（未知用户）"]  # unknown names (maybe a password) are not logged
     text = (staff_app / "audit.log").read_text(encoding="utf-8")
     assert "wrong-password" not in text and "nobody" not in text and "planner-pass-1" not in text
-    # the delay grows per failure in the session and is capped
+    # the delay grows per stored failure and is capped
     monkeypatch.setenv("ELDERMAP_LOGIN_DELAY_S", "1")
     assert [login_delay_s(n) for n in (1, 2, 3, 4, 5, 9)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 

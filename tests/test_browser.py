@@ -41,6 +41,10 @@ def _free_port() -> int:
 
 
 EVIL = "<img src=x onerror=alert(1)>"
+OUTSIDE = "198.51.100.8"
+MARKUP_NAMES = (f"![t](http://{OUTSIDE}/x.png)", f"[点我](http://{OUTSIDE}/a)", f"http://{OUTSIDE}/bare",
+                f'=HYPERLINK("http://{OUTSIDE}/f")')
+"""Facility names (facilities 2–5 of the copy) that would become an image, links or a formula if rendered."""
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,9 @@ def app_url(demo_region, tmp_path_factory):
     _chromium_or_skip()
     layers = {name: layer.copy() for name, layer in demo_region.layers.items()}
     layers["facilities"].loc[layers["facilities"].index[0], "name"] = EVIL
+    for i, name in enumerate(MARKUP_NAMES, start=1):
+        layers["facilities"].loc[layers["facilities"].index[i], "name"] = name
+        layers["facilities"].loc[layers["facilities"].index[i], "address"] = name
     root = tmp_path_factory.mktemp("browser_regions")
     save_region("demo", layers, {k: v for k, v in demo_region.manifest.items() if k == "sources"}, root=root)
     from data.auth import add_user
@@ -179,3 +186,129 @@ def test_staff_pages_are_closed_without_login(app_url: str, path: str) -> None:
     assert "工作人员登录" in body
     for leaked in ("试点申报地区基本情况表", "上传并校验数据文件", "覆盖分析", "各社区养老服务设施数量", "数据来源"):
         assert leaked not in body, leaked
+
+
+def _launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--disable-default-apps", "--no-first-run"])
+
+
+def _overview_markers(page) -> int:
+    """Facility markers on the overview map (the tallest map iframe)."""
+    frames = [(f, f.frame_element().bounding_box()) for f in page.frames if "streamlit_folium" in f.url]
+    frames = [(f, box) for f, box in frames if box]
+    if not frames:
+        return 0
+    frame = max(frames, key=lambda fb: fb[1]["height"])[0]
+    return frame.evaluate("""() => { if (typeof map === 'undefined') return 0; let n = 0; map.eachLayer(l => {
+        if (L.MarkerClusterGroup && l instanceof L.MarkerClusterGroup) n += l.getLayers().length;
+        else if (l instanceof L.CircleMarker) n += 1; }); return n; }""")
+
+
+def test_card_phone_list_markup_and_no_failed_request(app_url: str) -> None:
+    """The card scrolls into view and leaves the overview map drawn; no request fails (the marker icon
+    included); Markdown names make no image, link or outside request; a 390 px phone sees the list's
+    grade, price and phone with nothing wider than the screen."""
+    from playwright.sync_api import sync_playwright
+
+    app_host = urlparse(app_url).netloc
+    hosts: set[str] = set()
+    failed: list[str] = []
+    urls: list[str] = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.on("request", lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme in (
+                "http", "https", "ws", "wss") else None)
+            page.on("request", lambda r: urls.append(r.url))
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+            page.goto(app_url + "/", wait_until="domcontentloaded")
+            page.get_by_text("全部养老服务设施").first.wait_for(timeout=60_000)
+            deadline = time.time() + 60
+            while time.time() < deadline and _overview_markers(page) == 0:
+                page.wait_for_timeout(500)
+            assert _overview_markers(page) > 0
+            box = page.get_by_role("textbox", name="地址或地名", exact=True)
+            box.fill("灯塔社区")
+            box.press("Enter")
+            page.get_by_text("当前起点").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="查找").click()
+            page.get_by_role("button", name="查看详情").nth(2).wait_for(timeout=60_000)
+            # the origin pin (a default Leaflet marker) is drawn: its icon must load
+            page.wait_for_timeout(1500)
+            page.get_by_role("button", name="查看详情").nth(2).click()
+            heading = page.locator("h3#find-card")
+            heading.wait_for(timeout=60_000)
+            page.wait_for_function("""() => { const h = document.getElementById('find-card');
+                if (!h) return false; const r = h.getBoundingClientRect();
+                return r.top >= 0 && r.bottom <= window.innerHeight; }""", timeout=15_000)
+            page.wait_for_timeout(2000)
+            top = heading.evaluate("h => h.getBoundingClientRect().top")
+            assert 0 <= top <= page.viewport_size["height"] - 20, f"card heading at {top} px, outside the view"
+            assert _overview_markers(page) > 0, "opening a card blanked the overview map"
+            page.screenshot(path=str(ARTIFACTS / "find_card.png"))
+
+            # Markdown in the data stays text: no image or link made of it anywhere on the page
+            made = page.evaluate(f"""() => [...document.querySelectorAll('img, a')]
+                .map(e => e.getAttribute('src') || e.getAttribute('href') || '')
+                .filter(u => u.includes('{OUTSIDE}'))""")
+            assert not made, made
+            body = page.inner_text("body").replace("\u2060", "")  # md_escape's word joiner stops autolinks
+            assert MARKUP_NAMES[0] in body, [ln for ln in body.splitlines() if OUTSIDE in ln][:8]  # shown as text
+
+            # a 390 px phone: stacked list, nothing wider than the screen, grade / price / phone visible
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.wait_for_timeout(1500)
+            narrow = page.locator(".st-key-find_list_narrow table")
+            narrow.scroll_into_view_if_needed()
+            assert page.locator(".st-key-find_list_wide").evaluate("e => getComputedStyle(e).display") == "none"
+            geometry = narrow.evaluate("""t => { const r = t.getBoundingClientRect(); const c = t.parentElement;
+                return {right: r.right, width: r.width, scroll: c.scrollWidth, client: c.clientWidth}; }""")
+            wide = narrow.evaluate("""t => [...t.parentElement.querySelectorAll('*')]
+                .filter(e => e.getBoundingClientRect().right > 391)
+                .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' '
+                     + (e.innerText || '').slice(0, 40)).slice(0, 8)""")
+            assert geometry["right"] <= 390 and geometry["scroll"] <= geometry["client"] + 1, (geometry, wide)
+            cell = narrow.locator("td").filter(has_text="月收费：").first
+            assert cell.is_visible()
+            text = cell.inner_text()
+            assert "等级：" in text and "电话：" in text, text
+            cell_box = cell.bounding_box()
+            assert cell_box["x"] >= 0 and cell_box["x"] + cell_box["width"] <= 390, cell_box
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 2, f"page is {overflow} px wider than a 390 px phone screen"
+            page.screenshot(path=str(ARTIFACTS / "find_phone_list.png"))
+        finally:
+            browser.close()
+    assert not failed, failed
+    # the starting point's pin is a default Leaflet marker: its icon comes from the served images/ folder
+    assert any(u.endswith("/app/static/leaflet/images/marker-icon.png") for u in urls), \
+        [u for u in urls if "marker" in u]
+    others = sorted(h for h in hosts if h != app_host)
+    assert not others, others
+
+
+def test_search_on_a_phone_scrolls_to_the_results(app_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+            page.goto(app_url + "/", wait_until="domcontentloaded")
+            box = page.get_by_role("textbox", name="地址或地名", exact=True)
+            box.wait_for(timeout=60_000)
+            box.fill("灯塔社区")
+            box.press("Enter")
+            page.get_by_text("当前起点").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="查找").click()
+            page.get_by_role("button", name="查看详情").first.wait_for(timeout=60_000)
+            page.wait_for_function("""() => { const h = document.getElementById('find-results');
+                if (!h) return false; const r = h.getBoundingClientRect();
+                return r.top >= 0 && r.top < window.innerHeight / 2; }""", timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "find_phone_results.png"))
+        finally:
+            browser.close()

@@ -242,3 +242,59 @@ def test_cli_writes_geopackages(region_root: Path, tmp_path: Path) -> None:
     assert len(cells) > 0 and cells.crs == "EPSG:4326" and "reason" in cells.columns
     assert len(gpd.read_file(tmp_path / "gaps_社区.gpkg")) > 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+# ---------------------------------------------------------------- issue 12: points outside the region
+
+
+BEIJING_LON_LAT = (116.397, 39.909)
+KARA_SEA_LON_LAT = (77.34, 71.07)
+
+
+def test_points_outside_the_region_are_refused(region) -> None:
+    """Typed Beijing coordinates and the Kara Sea click on the Helsinki demo are refused with a message
+    naming the point and the extent; a point just inside the margin is accepted."""
+    from planning.scenario import apply_scenario, check_change, region_extent
+
+    extent = region_extent(region)
+    assert extent is not None
+    minx, miny, maxx, maxy = extent
+    assert 24 < minx < maxx < 26 and 59 < miny < maxy < 61  # central Helsinki
+    for lon, lat in (BEIJING_LON_LAT, KARA_SEA_LON_LAT):
+        change = {"op": "add", "id": "N9", "name": "远处新站", "kind": DAY, "lon": lon, "lat": lat}
+        with pytest.raises(ScenarioError, match=rf"第 1 项修改.*远处新站.*经度 {lon:.6f}，纬度 {lat:.6f}.*本地区范围之外") as err:
+            check_change(change, extent=extent, margin_m=S.region_margin_m)
+        assert f"经度 {minx:.4f}–{maxx:.4f}，纬度 {miny:.4f}–{maxy:.4f}" in str(err.value)
+        assert "允许外扩 1000 米" in str(err.value)
+        with pytest.raises(ScenarioError, match="本地区范围之外"):
+            apply_changes(region.facilities, [change], settings=S, extent=extent)
+        # a saved scenario holding such a point is refused when applied, not evaluated to "+0"
+        with pytest.raises(ScenarioError, match="本地区范围之外"):
+            apply_scenario(region, new_scenario("远处", base_version=region.path.name, changes=[change]), settings=S)
+        check_change(change)  # without an extent only the degree ranges are checked
+    # 500 m east of the extent lies within the 1000 m margin; 1500 m does not
+    dlon = 1 / (111_320.0 * np.cos(np.radians((miny + maxy) / 2)))
+    near = {"op": "add", "id": "N8", "kind": DAY, "lon": maxx + 500 * dlon, "lat": (miny + maxy) / 2}
+    assert check_change(near, extent=extent, margin_m=S.region_margin_m)["lon"] == pytest.approx(near["lon"])
+    with pytest.raises(ScenarioError, match="本地区范围之外"):
+        check_change({**near, "lon": maxx + 1500 * dlon}, extent=extent, margin_m=S.region_margin_m)
+
+
+def test_change_file_rows_outside_the_region_are_named(region, tmp_path: Path) -> None:
+    from data.plan_inputs import add_changes_from_file
+    from geo.errors import InputFileError
+    from planning.scenario import region_extent
+
+    extent = region_extent(region)
+    inside = (float(region.facilities.geometry.x.iloc[0]), float(region.facilities.geometry.y.iloc[0]))
+    path = tmp_path / "新增设施.csv"
+    pd.DataFrame({"编号": ["A1", "A2", "A3"], "名称": ["甲", "乙", "丙"], "类型": [DAY] * 3,
+                  "经度": [inside[0], BEIJING_LON_LAT[0], KARA_SEA_LON_LAT[0]],
+                  "纬度": [inside[1], BEIJING_LON_LAT[1], KARA_SEA_LON_LAT[1]]}).to_csv(path, index=False)
+    assert len(add_changes_from_file(path)) == 3  # no extent: not checked here
+    with pytest.raises(InputFileError, match=r"新增设施.csv 中有 2 处设施位于本地区范围之外：第 3 行（经度 116.397000，纬度 39.909000）；"
+                                             r"第 4 行（经度 77.340000，纬度 71.070000）。本地区范围：经度") as err:
+        add_changes_from_file(path, region_extent=extent, margin_m=S.region_margin_m)
+    assert "第 2 行" not in str(err.value)
+    path.write_text(f"编号,名称,类型,经度,纬度\nA1,甲,{DAY},{inside[0]},{inside[1]}\n", encoding="utf-8")
+    assert [c["id"] for c in add_changes_from_file(path, region_extent=extent, margin_m=S.region_margin_m)] == ["A1"]

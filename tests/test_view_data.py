@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
+from pathlib import Path
+
 import pandas as pd
+import pytest
 from conftest import open_app, open_staff_page, run
 
 from data import audit, store
+from views import data_page
+from views.data_page import UPLOAD_PREFIX
 
 
 def test_upload_validate_and_import(staff_demo_root, demo_region) -> None:
@@ -73,3 +81,183 @@ def test_service_areas_upload_imports_the_polygons(staff_demo_root, demo_region)
     assert served is not None
     inside = region.elders["street_code"].astype(str).to_numpy() == street["code"]
     assert served.to_numpy()[inside].all()  # every elder of that street is now served
+
+
+# ---------------------------------------------------------------- uploads leave nothing behind
+
+
+@pytest.fixture()
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """Point :mod:`tempfile` at an empty test folder and record every folder ``mkdtemp`` makes there
+    (path and mode at creation), so a test can check both that the page used a private folder and that
+    none is left."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    made: list[tuple[Path, int]] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs):
+        folder = real_mkdtemp(*args, **kwargs)
+        made.append((Path(folder), stat.S_IMODE(os.stat(folder).st_mode)))
+        return folder
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    return {"tmp": [tmp], "made": made}
+
+
+def _uploads_made(private_tmp) -> list[tuple[Path, int]]:
+    return [(p, mode) for p, mode in private_tmp["made"] if p.name.startswith(UPLOAD_PREFIX)]
+
+
+def assert_nothing_left(private_tmp, *, used: int) -> None:
+    """At least ``used`` private upload folders were made (mode 0700), and none of them, nor any other
+    upload folder or file, is left in the temp folder."""
+    tmp = private_tmp["tmp"][0]
+    made = _uploads_made(private_tmp)
+    assert len(made) >= used, made
+    assert all(mode == 0o700 for _, mode in made), [oct(m) for _, m in made]
+    assert not [p for p, _ in made if p.exists()]
+    assert not list(tmp.glob("eldermap*")), list(tmp.iterdir())
+    assert not [p for p in tmp.rglob("*") if p.suffix in (".csv", ".xlsx", ".geojson")], list(tmp.rglob("*"))
+
+
+def _facility_csv(demo_region, kinds=("养老服务站", "养老服务站", "不存在的类型", "助餐点")) -> bytes:
+    fac = demo_region.facilities.head(len(kinds))
+    csv = pd.DataFrame({"机构编号": [f"N{i}" for i in range(len(kinds))], "名称": ["甲站", "乙站", "丙站", "丁站"][:len(kinds)],
+                        "类型": list(kinds), "经度": fac.geometry.x.round(6).to_list(),
+                        "纬度": fac.geometry.y.round(6).to_list()})
+    return csv.to_csv(index=False).encode("gbk")
+
+
+def _upload_and_validate(at, name: str, data: bytes, mime: str = "text/csv"):
+    at.file_uploader(key="data_upload").set_value((name, data, mime))
+    run(at)
+    next(b for b in at.button if b.key == "data_validate").click()
+    return run(at)
+
+
+def test_validation_leaves_no_upload_and_the_report_stays_in_memory(staff_demo_root, demo_region,
+                                                                    private_tmp) -> None:
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    _upload_and_validate(at, "新设施.csv", _facility_csv(demo_region))
+    assert any("拒绝 1 行" in w.value for w in at.warning)
+    assert_nothing_left(private_tmp, used=1)
+    checked = at.session_state["data_checked"]
+    assert checked["report_bytes"][:2] == b"PK"  # the xlsx, in memory
+    assert not any(isinstance(v, str) and "eldermap_upload_" in v for v in checked.values())
+    for _ in range(3):  # reruns make no folder at all
+        run(at)
+    assert len(_uploads_made(private_tmp)) == 1
+    assert_nothing_left(private_tmp, used=1)
+
+
+def test_validation_error_leaves_no_upload(staff_demo_root, private_tmp) -> None:
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    _upload_and_validate(at, "坏文件.xlsx", b"not a workbook at all", "application/octet-stream")
+    assert at.error, "a broken workbook must be reported"
+    assert "data_checked" not in at.session_state
+    assert_nothing_left(private_tmp, used=1)
+
+
+def test_import_leaves_no_upload_and_pages_use_the_new_version(staff_demo_root, demo_region,
+                                                               private_tmp) -> None:
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    _upload_and_validate(at, "新设施.csv", _facility_csv(demo_region))
+    next(c for c in at.checkbox if c.key == "data_confirm").check()
+    run(at)
+    next(b for b in at.button if b.key == "data_import").click()
+    run(at)
+    after = store.current_version("demo", root=staff_demo_root)
+    done = [s.value for s in at.success if "已导入" in s.value]
+    assert done and after in done[0], [s.value for s in at.success]
+    assert "刷新页面后" not in done[0] and "各页已改用新版本" in done[0]  # a reload would log staff out
+    manifest = next(df.value for df in at.dataframe if "项目" in df.value.columns and "内容" in df.value.columns)
+    assert manifest.set_index("项目").loc["数据版本", "内容"] == after  # this very page shows the new version
+    assert "auth_user" in at.session_state  # still logged in
+    assert_nothing_left(private_tmp, used=2)  # one folder to validate, one to import
+
+
+def test_failing_import_leaves_no_upload(staff_demo_root, demo_region, private_tmp,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from geo.errors import ElderMapError
+
+    seen: list[Path] = []
+
+    def failing_import(name, **kwargs):  # gets the upload as a file, writes a report, then fails
+        upload = Path(kwargs["facilities"])
+        assert upload.read_bytes() == _facility_csv(demo_region)
+        report = Path(kwargs["report_dir"]) / f"{upload.stem}_校验报告.xlsx"
+        report.parent.mkdir(parents=True)
+        report.write_bytes(b"PK")
+        seen.extend([upload, report])
+        raise ElderMapError("磁盘已满（测试）", "disk full (test)")
+
+    before = store.current_version("demo", root=staff_demo_root)
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    _upload_and_validate(at, "新设施.csv", _facility_csv(demo_region))
+    monkeypatch.setattr(data_page, "import_region", failing_import)
+    next(c for c in at.checkbox if c.key == "data_confirm").check()
+    run(at)
+    next(b for b in at.button if b.key == "data_import").click()
+    run(at)
+    assert any("磁盘已满" in e.value for e in at.error)
+    assert seen, "the failing import wrote no report: the test would prove nothing"
+    assert not any(p.exists() for p in seen)
+    assert_nothing_left(private_tmp, used=2)
+
+    def crashing_import(name, **kwargs):  # a bug, not our error: the folder goes all the same
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(data_page, "import_region", crashing_import)
+    next(b for b in at.button if b.key == "data_import").click()
+    at.run(timeout=60)
+    assert at.exception
+    assert_nothing_left(private_tmp, used=3)
+    assert store.current_version("demo", root=staff_demo_root) == before  # nothing changed
+
+
+def test_service_areas_upload_leaves_nothing(staff_demo_root, demo_region, private_tmp) -> None:
+    import geopandas as gpd
+
+    fac = demo_region.facilities
+    provider = fac[fac["kind"] == "居家上门服务商"].iloc[0]
+    street = demo_region.areas[demo_region.areas["level"] == "street"].iloc[0]
+    polygons = gpd.GeoDataFrame({"名称": [provider["name"]]}, geometry=[street.geometry], crs="EPSG:4326")
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    at.file_uploader(key="sa_upload").set_value(("服务区域.geojson", polygons.to_json().encode(), "application/geo+json"))
+    run(at)
+    assert any("1 个服务区域" in s.value for s in at.success)
+    assert_nothing_left(private_tmp, used=1)
+    next(b for b in at.button if b.key == "sa_import").click()
+    run(at)
+    assert any("已导入" in s.value and "刷新页面后" not in s.value for s in at.success)
+    assert_nothing_left(private_tmp, used=2)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd.csv", "..\\..\\x.csv", "..", ""])
+def test_private_upload_keeps_the_file_inside_its_folder(name, private_tmp) -> None:
+    with data_page.private_upload(name, b"a,b\n1,2\n") as path:
+        folder = path.parent
+        assert folder.parent == private_tmp["tmp"][0] and path.read_bytes() == b"a,b\n1,2\n"
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert not folder.exists()
+    with pytest.raises(ValueError), data_page.private_upload("x.csv", b"") as path:
+        folder = path.parent
+        raise ValueError("inside")
+    assert not folder.exists()
+
+
+def test_report_download_is_deferred(staff_demo_root, demo_region) -> None:
+    """The report's bytes are not put in Streamlit's media store (served at /media/<id> to anyone with
+    the URL) until the user clicks: the button carries a deferred id, not a URL."""
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    _upload_and_validate(at, "新设施.csv", _facility_csv(demo_region))
+    button = next(b for b in at.get("download_button") if "问题报告" in b.proto.label)
+    assert button.proto.deferred_file_id and not button.proto.url

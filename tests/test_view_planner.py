@@ -264,3 +264,119 @@ def test_coverage_tab_warns_when_no_elder_has_a_street(tmp_path: Path, monkeypat
     warnings = " ".join(w.value for w in app.warning)
     assert "全部老人都没有街道归属：请导入街道边界或在老人文件中填写所属街道" in warnings
     assert table_with(app, "区划代码")["区划代码"].tolist() == ["未归属", "合计"]
+
+
+# ---------------------------------------------------------------- issue 12: region extent, audit, fragments
+
+
+BEIJING = (116.397, 39.909)
+
+
+def _planner_as(root: str, role: str) -> None:
+    """AppTest script: the planner page on "demo" of ``root`` as "planner1" with ``role``."""
+    from pathlib import Path
+
+    from data.store import load_region
+    from geo.settings import Settings
+    from views.planner import render
+
+    render(load_region("demo", root=root), Settings(), user="planner1", role=role, regions_root=Path(root))
+
+
+def test_typed_beijing_coordinates_are_refused(at: AppTest, region) -> None:
+    at.text_input(key="planner_add_name").input("北京新站")
+    at.selectbox(key="planner_add_kind").select(DAY)
+    at.number_input(key="planner_add_lon").set_value(BEIJING[0])
+    at.number_input(key="planner_add_lat").set_value(BEIJING[1])
+    button(at, "添加").click()
+    run(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "北京新站" in errors and f"经度 {BEIJING[0]:.6f}，纬度 {BEIJING[1]:.6f}" in errors
+    assert "本地区范围之外" in errors and "本地区范围：经度 24." in errors
+    assert not at.session_state["planner_changes"]
+
+
+def test_a_map_click_outside_the_region_is_refused(at: AppTest, region, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The click handler (st_folium's ``last_clicked``) refuses the Kara Sea and takes a point inside."""
+    import views.planner as planner
+
+    clicks = {"planner_pick_map": {"lat": 71.07, "lng": 77.34}}
+    real = planner.show_map
+
+    def fake_show_map(m, *, key: str, **kwargs):
+        real(m, key=key, **kwargs)
+        return {"last_clicked": clicks[key]} if key in clicks else None
+
+    monkeypatch.setattr(planner, "show_map", fake_show_map)
+    lon0, lat0 = at.session_state["planner_add_lon"], at.session_state["planner_add_lat"]
+    run(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "地图上点选的位置（经度 77.340000，纬度 71.070000）在本地区范围之外" in errors
+    assert (at.session_state["planner_add_lon"], at.session_state["planner_add_lat"]) == (lon0, lat0)
+    inside = region.facilities.geometry.iloc[2]
+    clicks["planner_pick_map"] = {"lat": float(inside.y), "lng": float(inside.x)}
+    run(at, errors=False)
+    assert at.session_state["planner_add_lon"] == round(float(inside.x), 6)
+    assert at.session_state["planner_add_lat"] == round(float(inside.y), 6)
+
+
+def test_change_list_with_points_outside_is_refused(at: AppTest, region) -> None:
+    listed = pd.DataFrame({"编号": ["B1", "B2"], "名称": ["城内", "北京"], "类型": [DAY, DAY],
+                           "经度": [float(region.facilities.geometry.x.iloc[3]), BEIJING[0]],
+                           "纬度": [float(region.facilities.geometry.y.iloc[3]), BEIJING[1]]})
+    at.file_uploader(key="planner_add_upload").set_value(("新增设施.csv", listed.to_csv(index=False).encode(), "text/csv"))
+    run(at)
+    next(b for b in at.button if b.key == "planner_add_upload_go").click()
+    run(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "第 3 行（经度 116.397000，纬度 39.909000）" in errors and "本地区范围之外" in errors
+    assert not at.session_state["planner_changes"]
+
+
+def test_scenario_save_and_downloads_are_audited_with_the_role(region_root: Path, region,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from views.planner import Staff, _record_download
+
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(region_root))
+    app = run(AppTest.from_function(_planner_as, args=(str(region_root), "planner"), default_timeout=300))
+    lon, lat = (float(v) for v in region.facilities.geometry.iloc[1].coords[0])
+    app.number_input(key="planner_add_lon").set_value(round(lon + 0.0005, 6))
+    app.number_input(key="planner_add_lat").set_value(round(lat, 6))
+    button(app, "添加").click()
+    run(app, errors=False)
+    app.text_input(key="planner_save_name").input("角色方案")
+    button(app, "保存方案").click()
+    run(app, errors=False)
+    log = audit.read(region_root)
+    saved = log[(log["action"] == "scenario_save") & (log["user"] == "planner1")]
+    assert list(saved["role"]) == ["planner"]
+    # every download button of the page records an export with the role when clicked
+    _record_download(Staff(user="planner1", role="planner", regions_root=region_root), "demo", "覆盖分析.csv")
+    log = audit.read(region_root)
+    exported = log[(log["action"] == "export") & (log["user"] == "planner1")]
+    assert list(exported["role"]) == ["planner"] and "覆盖分析.csv" in exported.iloc[-1]["detail"]
+
+
+def test_every_download_button_audits_its_click(region_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each download button of the page is made lazily (bytes only on click) with the audit callback."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    from views.planner import Staff, _record_download
+
+    made: list[dict] = []
+    real = DeltaGenerator.download_button
+
+    def recording(self, label, data, file_name=None, mime=None, **kwargs):
+        made.append({"label": label, "file_name": file_name, "lazy": callable(data), **kwargs})
+        return real(self, label, data, file_name, mime, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(region_root))
+    run(AppTest.from_function(_planner_as, args=(str(region_root), "viewer"), default_timeout=300))
+    assert len(made) >= 8, made  # coverage, profiles, groups, two gap tables: CSV and Excel each
+    for button_args in made:
+        assert button_args["lazy"], button_args
+        assert button_args["on_click"] is _record_download, button_args
+        staff, region_name, file_name = button_args["args"]
+        assert staff == Staff(user="planner1", role="viewer", regions_root=region_root)
+        assert (region_name, file_name) == ("demo", button_args["file_name"])

@@ -2,7 +2,9 @@
 
 :func:`sidebar` reads the settings, offers the region chooser and the login box, and returns one
 :class:`AppContext` per rerun; pages call :func:`require_region` before they use the region and
-:func:`region_map` for a map of its roads and community outlines.
+:func:`region_map` for a map of its roads and community outlines. The public sees the region's name and
+the date of its data; staff also see its version and the settings digest. No page shows a server path
+(:func:`hide_paths` cuts them out of error messages).
 
 Environment: ``ELDERMAP_REGIONS`` (regions folder, default ``./regions``, see
 :func:`data.store.regions_root`) and ``ELDERMAP_SETTINGS`` (settings TOML, default the built-in
@@ -11,10 +13,14 @@ settings).
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
+import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import folium
 import streamlit as st
@@ -22,13 +28,20 @@ import streamlit as st
 from data import auth
 from data.store import Region, current_version, list_regions, load_region, regions_root
 from geo.errors import ElderMapError
-from geo.settings import Settings, load_settings
+from geo.settings import Settings, load_settings, settings_digest
 from layers.basemap import add_areas, add_roads, layers_bounds, settings_map, to_map_crs
 from views.access import auth_sidebar
+from views.style import PLACEHOLDER_ZH
+
+log = logging.getLogger(__name__)
 
 APP_TITLE = "ElderMap 养老服务电子地图"
 DEFAULT_REGION = "demo"
 NOTHING_TO_MAP_ZH = "该地区没有可在地图上显示的数据。"
+DEFAULT_SETTINGS_ZH = "内置默认设置"
+
+_PATH_RE = re.compile(r"(?<![\w:/.~])(?:/[^\s/：，。；、（）()“”\"'`]+)+/?|\b[A-Za-z]:\\[^\s：，。；、（）()“”\"'`]+")
+"""A POSIX absolute path (not the tail of a URL or of "GB/T") or a Windows one, in a message."""
 
 
 @dataclass(frozen=True)
@@ -40,19 +53,21 @@ class AppContext:
     settings
         The settings in force (from ``$ELDERMAP_SETTINGS`` or the defaults).
     settings_source
-        Where they came from, for display.
+        Where they came from, for staff pages: "内置默认设置" or "设置文件 <file name>" — never a path.
     root
         The regions folder.
     region
         The chosen region, or None when there is none (or it failed to load).
     load_error
-        The Chinese message of the error that stopped the region from loading, else "".
+        The Chinese message of the error that stopped the region from loading (server paths cut down
+        to file names), else "".
     user
         The logged-in staff account, or None.
     users_configured
         Whether the users file holds any account.
     auth_error
-        The Chinese message of the error that stopped the users file from loading, else "".
+        The Chinese message of the error that stopped the users file from loading (server paths cut down
+        to file names), else "".
     """
 
     settings: Settings
@@ -83,7 +98,8 @@ def _load_region_cached(name: str, root: str, version: str) -> Region:
 
 
 def read_settings() -> tuple[Settings, str]:
-    """The settings of ``$ELDERMAP_SETTINGS`` (else the built-in ones) and where they came from, for display.
+    """The settings of ``$ELDERMAP_SETTINGS`` (else the built-in ones) and where they came from, for display:
+    "内置默认设置" or "设置文件 <file name>" (never the server path).
 
     Raises
     ------
@@ -91,16 +107,45 @@ def read_settings() -> tuple[Settings, str]:
         The settings file cannot be read or is invalid (the message is in Chinese).
     """
     path = os.environ.get("ELDERMAP_SETTINGS") or None
-    return load_settings(path), (path or "内置默认设置")
+    return load_settings(path), (f"设置文件 {PurePath(path).name}" if path else DEFAULT_SETTINGS_ZH)
+
+
+def hide_paths(message: str) -> str:
+    """``message`` with every server filesystem path cut down to its last part (the file or folder name).
+
+    Error messages name the file they are about, which helps staff; the folders above it describe the
+    server and are nobody's business on a web page.
+    """
+    return _PATH_RE.sub(lambda m: re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1] or "…", message)
+
+
+def data_date_zh(region: Region, settings: Settings) -> str:
+    """The day the region's data was saved, in Chinese ("2026年12月1日"), in the settings' display time zone
+    (the server's local zone when none is set); "" when the manifest does not record it."""
+    created = str(region.manifest.get("created_at") or "")
+    try:
+        when = dt.datetime.fromisoformat(created)
+    except ValueError:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    zone = settings.display_timezone
+    local = when.astimezone(zoneinfo.ZoneInfo(zone)) if zone else when.astimezone()
+    return f"{local.year}年{local.month}月{local.day}日"
 
 
 def sidebar() -> AppContext | None:
-    """The sidebar: region chooser, settings source and login; None when the settings cannot be read
-    (the error is already shown)."""
+    """The sidebar: region chooser, what the data is, and the login; None when the settings cannot be read
+    (the error is already shown).
+
+    Everybody sees the region's name and the plain date of its data; logged-in staff also see the data
+    version and the settings digest with their source. No server path is shown to anyone.
+    """
     try:
         settings, settings_source = read_settings()
     except ElderMapError as exc:
-        st.error(str(exc))
+        log.error("settings cannot be read: %s", exc)
+        st.error(hide_paths(str(exc)))
         return None
     root = regions_root()
     regions = list_regions(root=root)
@@ -114,29 +159,37 @@ def sidebar() -> AppContext | None:
                 regions,
                 index=regions.index(DEFAULT_REGION) if DEFAULT_REGION in regions else 0,
                 key="region_name",
+                placeholder=PLACEHOLDER_ZH,
             )
             try:
                 region = _load_region_cached(name, str(root), current_version(name, root=root))
             except ElderMapError as exc:
-                load_error = str(exc)
-            if region is not None:
+                log.error("region %s cannot be loaded: %s", name, exc)
+                load_error = hide_paths(str(exc))
+        about_data = st.container()  # filled once the login below says who is looking
+        user, users_configured, auth_error = auth_sidebar(root, settings)
+    with about_data:
+        if region is not None:
+            day = data_date_zh(region, settings)
+            if day:
+                st.caption(f"数据日期：{day}")
+            if user is not None:
                 st.caption(f"数据版本：{region.version}")
-        st.caption(f"设置：{settings_source}")
-        user, users_configured, auth_error = auth_sidebar(root)
+        if user is not None:
+            st.caption(f"设置摘要：{settings_digest(settings)}（{settings_source}）")
     return AppContext(settings=settings, settings_source=settings_source, root=root, region=region,
-                      load_error=load_error, user=user, users_configured=users_configured, auth_error=auth_error)
+                      load_error=load_error, user=user, users_configured=users_configured,
+                      auth_error=hide_paths(auth_error))
 
 
 def require_region(ctx: AppContext) -> Region | None:
-    """The region, or None after telling the user why there is none and how to create one."""
+    """The region, or None after telling the user why there is none and how to create one (no server path)."""
     if ctx.region is None:
         if ctx.load_error:
             st.error(ctx.load_error)
         elif not list_regions(root=ctx.root):
-            st.info(
-                f"还没有任何地区数据（数据目录：{ctx.root}）。请先在命令行运行 `eldermap demo` 生成演示地区，"
-                "或用 `eldermap import` 导入本地数据，然后刷新本页。"
-            )
+            st.info("还没有任何地区数据。请先在服务器的命令行运行 `eldermap demo` 生成演示地区，"
+                    "或用 `eldermap import` 导入本地数据，然后刷新本页。")
         return None
     return ctx.region
 
@@ -182,4 +235,5 @@ def region_map(region: Region, settings: Settings, *, bounds: Sequence[float] | 
     return m
 
 
-__all__ = ["APP_TITLE", "AppContext", "read_settings", "region_map", "require_region", "sidebar"]
+__all__ = ["APP_TITLE", "AppContext", "data_date_zh", "hide_paths", "read_settings", "region_map", "require_region",
+           "sidebar"]

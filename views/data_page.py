@@ -2,18 +2,28 @@
 report, import the good rows; the audit log for admins; the import commands.
 
 The same functions as ``eldermap validate`` and ``eldermap import`` (:mod:`data.validate`,
-:mod:`data.importer`): the upload is written to a private temporary folder, validated against the
-region's roads, and — after the user has seen the report — imported as a new region version (the
-previous version stays current if anything fails); after an import the page shows how the facilities
-and elders got their areas (by boundary, code or name) and how many have none, with the warnings
-(:func:`render_assignment`). Problems are listed by row and field; personal
-data never appear (sensitive fields are masked in the rejects and reports). Imports and report
-downloads are recorded in the audit log.
+:mod:`data.importer`): the upload is validated against the region's roads and — after the user has seen
+the report — imported as a new region version (the previous version stays current if anything fails);
+after an import the page reruns so that every page uses the new version at once, and shows how the
+facilities and elders got their areas (by boundary, code or name) and how many have none, with the
+warnings (:func:`render_assignment`). Problems are listed by row and field; personal data never appear
+(sensitive fields are masked in the rejects and reports). Imports and report downloads are recorded in
+the audit log.
+
+Uploads leave nothing behind: Streamlit keeps an upload in memory; the readers need a file, so each
+validation, import or service-area check writes it to its own private temporary folder (mode 0700,
+:func:`private_upload`) that is removed when that step ends, whatever the outcome. The validation
+report is kept in memory (bytes in the session) and handed to the browser only when the user clicks
+its download button (a deferred download: no copy sits in Streamlit's media store before that).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +42,38 @@ from views.text import md_escape
 CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
                "gcj02": "GCJ-02（高德、腾讯地图）", "bd09": "BD-09（百度地图）"}
 SUFFIXES = ["csv", "xlsx", "geojson", "json", "gpkg", "parquet"]
+UPLOAD_PREFIX = "eldermap_upload_"
+"""Prefix of the private temporary folder that holds an upload while one step reads it."""
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@contextlib.contextmanager
+def private_upload(name: str, data: bytes) -> Iterator[Path]:
+    """The uploaded bytes as a file in a new private temporary folder, removed on leaving the block.
+
+    Parameters
+    ----------
+    name
+        The file name the browser sent; only its last component is used (its suffix tells the
+        readers the format). A name that is empty or a path step (``.``, ``..``) becomes ``upload``.
+    data
+        The file's content.
+
+    Yields
+    ------
+    Path
+        The file, in a folder made by :func:`tempfile.mkdtemp` (mode 0700: only this server's user
+        can read it). The folder and everything written into it (reports, rejects) are removed when
+        the block ends, whether it returns or raises.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
+    try:
+        base = Path(str(name).replace("\\", "/")).name
+        path = folder / (base if base not in ("", ".", "..") else "upload")
+        path.write_bytes(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _validate(path: Path, table: str, crs: str, region: store.Region, settings: Settings, root: Path | None):
@@ -114,19 +156,21 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     table = st.radio("数据类型", tuple(TABLE_ZH), format_func=TABLE_ZH.get, horizontal=True, key="data_table")
     crs = st.selectbox("坐标系", tuple(CRS_CHOICES), format_func=CRS_CHOICES.get, key="data_crs")
     upload = st.file_uploader("选择文件", type=SUFFIXES, key="data_upload")
+    show_import_done("data_imported")
     if upload is None:
         st.session_state.pop("data_checked", None)
         return
-    tmp = Path(st.session_state.setdefault("data_tmp", tempfile.mkdtemp(prefix="eldermap_upload_")))
-    path = tmp / Path(upload.name).name
-    path.write_bytes(upload.getvalue())
+    name = Path(str(upload.name).replace("\\", "/")).name
     if st.button("校验", type="primary", key="data_validate"):
-        with st.status(f"正在校验 {upload.name}…", expanded=False) as status:
+        with st.status(f"正在校验 {md_escape(name)}…", expanded=False) as status:
             try:
-                result = _validate(path, table, crs, region, settings, regions_root)
-                report, _ = write_report(result, tmp / f"{path.stem}_校验报告.xlsx")
-                st.session_state["data_checked"] = {"file": path.name, "table": table, "crs": crs,
-                                                    "summary": result.summary_zh(), "report": str(report),
+                with private_upload(name, upload.getvalue()) as path:
+                    result = _validate(path, table, crs, region, settings, regions_root)
+                    report, _ = write_report(result, path.parent / f"{path.stem}_校验报告.xlsx")
+                    report_bytes = report.read_bytes()
+                st.session_state["data_checked"] = {"file": name, "upload_id": upload.file_id, "table": table,
+                                                    "crs": crs, "summary": result.summary_zh(),
+                                                    "report_name": report.name, "report_bytes": report_bytes,
                                                     "problems": result.problems, "n_rejected": result.n_rejected,
                                                     "n_imported": result.n_imported}
                 status.update(label="校验完成", state="complete")
@@ -134,43 +178,68 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                 status.update(label="无法读取文件", state="error")
                 st.error(str(exc))
     checked = st.session_state.get("data_checked")
-    if not checked or checked["file"] != path.name or checked["table"] != table or checked["crs"] != crs:
+    if (not checked or checked["upload_id"] != upload.file_id or checked["table"] != table
+            or checked["crs"] != crs):
         return
     (st.success if not checked["n_rejected"] else st.warning)(md_escape(checked["summary"]))
     problems: pd.DataFrame = checked["problems"]
     if not problems.empty:
         st.dataframe(problems, hide_index=True, width="stretch")
 
-    def exported() -> None:
+    report_bytes: bytes = checked["report_bytes"]
+
+    def exported() -> bytes:
+        """The report, handed over when the user clicks (a deferred download: the bytes reach Streamlit's
+        media store only then); recorded in the audit log. Runs outside the script, so no rerun (which
+        would re-register the button while the browser fetches it) and no st.* call."""
         audit.record("export", user=user or "unknown", role=role or None, region=region.name, root=regions_root,
                      detail=f"校验报告 {checked['file']}")
+        return report_bytes
 
-    st.download_button("下载问题报告（Excel）", Path(checked["report"]).read_bytes(),
-                       file_name=Path(checked["report"]).name, on_click=exported, key="data_report_dl",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    st.download_button("下载问题报告（Excel）", exported, file_name=checked["report_name"], on_click="ignore",
+                       key="data_report_dl", mime=XLSX_MIME)
     if checked["n_imported"] == 0:
         st.error("没有可导入的行：请按问题报告改正文件后重新上传。")
         return
     replaced = ("替换区划图层中文件所含的层级，其他层级保留" if table == "areas"
                 else f"替换现有的{TABLE_ZH[table]}图层")
-    confirm = st.checkbox(f"确认把 {checked['n_imported']} 行可导入的数据导入地区“{region.name}”"
+    confirm = st.checkbox(f"确认把 {checked['n_imported']} 行可导入的数据导入地区“{md_escape(region.name)}”"
                           f"（{replaced}；被拒绝的 {checked['n_rejected']} 行不导入）",
                           key="data_confirm")
-    if st.button("导入", disabled=not confirm, key="data_import"):
-        with st.status("正在导入…", expanded=False) as status:
-            try:
+    if not st.button("导入", disabled=not confirm, key="data_import"):
+        return
+    with st.status("正在导入…", expanded=False) as status:
+        try:
+            with private_upload(name, upload.getvalue()) as path:
                 outcome = import_region(region.name, settings=settings, root=regions_root,
-                                        report_dir=tmp / "reports", **{table: path, _crs_arg(table): crs})
-                audit.record("import", user=user or "unknown", role=role or None, region=region.name,
-                             root=regions_root, detail=f"{TABLE_ZH[table]} {path.name}：导入 {checked['n_imported']} 行，"
-                             f"拒绝 {checked['n_rejected']} 行，新版本 {outcome.version_path.name}")
-                status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
-                st.session_state.pop("data_checked", None)
-                st.success(f"已导入。新数据版本：{outcome.version_path.name}。刷新页面后各页使用新版本。")
-                render_assignment(outcome)
-            except ElderMapError as exc:
-                status.update(label="导入失败，现有数据未改变", state="error")
-                st.error(str(exc))
+                                        report_dir=path.parent / "reports", **{table: path, _crs_arg(table): crs})
+        except ElderMapError as exc:
+            status.update(label="导入失败，现有数据未改变", state="error")
+            st.error(str(exc))
+            return
+        audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+                     root=regions_root, detail=f"{TABLE_ZH[table]} {name}：导入 {checked['n_imported']} 行，"
+                     f"拒绝 {checked['n_rejected']} 行，新版本 {outcome.version_path.name}")
+        status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
+    st.session_state.pop("data_checked", None)
+    imported_rerun("data_imported", outcome)
+
+
+def imported_rerun(key: str, outcome: ImportOutcome) -> None:
+    """Keep what an import did for the next run and rerun now: the sidebar then loads the new version
+    (the region cache is keyed on it), so every page, this one included, uses it at once."""
+    st.session_state[key] = dataclasses.replace(outcome, results=[], reports=[])
+    st.rerun()
+
+
+def show_import_done(key: str) -> None:
+    """After :func:`imported_rerun`: say the import succeeded and that the pages use the new version, and
+    show how the points got their areas (once)."""
+    outcome: ImportOutcome | None = st.session_state.pop(key, None)
+    if outcome is None:
+        return
+    st.success(f"已导入。新数据版本：{outcome.version_path.name}。各页已改用新版本，无需刷新页面或重新登录。")
+    render_assignment(outcome)
 
 
 def render_assignment(outcome: ImportOutcome) -> None:
@@ -198,6 +267,7 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
     checked against the region's facilities, then imported as the ``service_areas`` layer."""
     from data.service_areas import read_service_areas
 
+    show_import_done("sa_imported")  # outside the (collapsed) expander, so that it is seen
     with st.expander("居家上门服务商的服务区域（边界文件）"):
         st.caption("GeoJSON、GeoPackage 或 Shapefile（须带坐标系），每个要素一个服务区域，用 机构编号（facility_id）"
                    "或 名称 列对应到已导入的居家上门服务商。未声明服务区域的服务商按车程服务（设置 "
@@ -205,40 +275,57 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
         upload = st.file_uploader("选择服务区域文件", type=["geojson", "json", "gpkg"], key="sa_upload")
         if upload is None:
             return
-        tmp = Path(st.session_state.setdefault("data_tmp", tempfile.mkdtemp(prefix="eldermap_upload_")))
-        path = tmp / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
+        name = Path(str(upload.name).replace("\\", "/")).name
         try:
-            read = read_service_areas(path, region.facilities, settings=settings)
+            with private_upload(name, upload.getvalue()) as path:
+                read = read_service_areas(path, region.facilities, settings=settings)
         except ElderMapError as exc:
             st.error(str(exc))
             return
-        st.success(f"{md_escape(path.name)}：{len(read.layer)} 个服务区域，均已对应到设施。")
+        st.success(f"{md_escape(name)}：{len(read.layer)} 个服务区域，均已对应到设施。")
         for line in read.warnings:
             st.warning(md_escape(line))
-        if st.button("导入服务区域", key="sa_import"):
-            try:
+        if not st.button("导入服务区域", key="sa_import"):
+            return
+        try:
+            with private_upload(name, upload.getvalue()) as path:
                 outcome = import_region(region.name, settings=settings, root=regions_root,
-                                        report_dir=tmp / "reports", service_areas=path)
-            except ElderMapError as exc:
-                st.error(str(exc))
-                return
-            audit.record("import", user=user or "unknown", role=role or None, region=region.name,
-                         root=regions_root, detail=f"服务区域 {path.name}：{len(read.layer)} 个，新版本 "
-                         f"{outcome.version_path.name}")
-            st.success(f"已导入。新数据版本：{outcome.version_path.name}。刷新页面后各页使用新版本。")
+                                        report_dir=path.parent / "reports", service_areas=path)
+        except ElderMapError as exc:
+            st.error(str(exc))
+            return
+        audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+                     root=regions_root, detail=f"服务区域 {name}：{len(read.layer)} 个，新版本 "
+                     f"{outcome.version_path.name}")
+    imported_rerun("sa_imported", outcome)
 
 
 def _crs_arg(table: str) -> str:
     return {"facilities": "facility_crs", "elders": "elder_crs", "areas": "area_crs"}[table]
 
 
-ACTION_ZH = {"login": "登录", "login_failed": "登录失败", "logout": "退出", "import": "导入", "export": "导出",
+ACTION_ZH = {"login": "登录", "login_failed": "登录失败", "account_locked": "账号锁定",
+             "address_locked": "来源地址锁定", "session_resumed": "恢复登录（刷新或新标签页）", "logout": "退出",
+             "import": "导入", "export": "导出",
              "scenario_save": "保存方案", "scenario_delete": "删除方案", "user_add": "新增账号"}
+AUDIT_ROLE_ZH = {"planner": "规划人员", "staff": "工作人员", "admin": "管理员", audit.CLI_ROLE: "命令行"}
 
 
-def render_audit(*, regions_root: Path | None, limit: int = 200) -> None:
-    """Admins only: the latest audit entries, read-only, and whether the hash chain is intact."""
+def _audit_role_zh(role: object, address: object) -> str:
+    """A role in Chinese; a record without one: 命令行 (no client address) or —."""
+    if isinstance(role, str) and role:
+        return AUDIT_ROLE_ZH.get(role, role)
+    return "命令行" if not isinstance(address, str) or not address else "—"
+
+
+def render_audit(*, regions_root: Path | None, limit: int = 200, timezone: str | None = None) -> None:
+    """Admins only: the latest audit entries, newest first, read-only (times in ``timezone``, an IANA name,
+    "" for the server's zone, default the settings' ``display_timezone``; actions and roles in Chinese;
+    never "None"), and whether the hash chain is intact."""
+    if timezone is None:
+        from views.context import read_settings
+
+        timezone = read_settings()[0].display_timezone
     st.subheader("操作日志（只读）")
     problems = audit.verify_chain(regions_root)
     if problems:
@@ -249,8 +336,15 @@ def render_audit(*, regions_root: Path | None, limit: int = 200) -> None:
     if log.empty:
         st.info("还没有操作记录。")
         return
-    shown = log.iloc[::-1].rename(columns={"time": "时间（UTC）", "user": "用户", "role": "角色", "action": "操作",
-                                           "region": "地区", "detail": "说明"})
-    shown["操作"] = shown["操作"].map(lambda a: ACTION_ZH.get(a, a))
-    st.dataframe(shown[[c for c in ("时间（UTC）", "用户", "角色", "操作", "地区", "说明") if c in shown.columns]],
-                 hide_index=True, width="stretch")
+    log = log.iloc[::-1].reset_index(drop=True)
+    zone = {"Asia/Shanghai": "北京时间", "": "服务器本地时间"}.get(timezone, timezone)
+    shown = pd.DataFrame({
+        f"时间（{zone}）": audit.local_times(log["time"], timezone),
+        "用户": log["user"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+        "角色": [_audit_role_zh(r, a) for r, a in zip(log["role"], log["address"], strict=True)],
+        "操作": log["action"].map(lambda a: ACTION_ZH.get(a, str(a))),
+        "地区": log["region"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+        "说明": log["detail"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+        "来源地址": log["address"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+    })
+    st.dataframe(shown, hide_index=True, width="stretch")

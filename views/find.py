@@ -9,12 +9,23 @@ a facility card with its reach on the streets, and a side-by-side comparison of 
 the map of all facilities, their counts and the full public list.
 
 The page reads facilities, areas, roads and buildings only — never elder records. Text from the
-data is shown through :func:`views.text.md_escape` (Markdown) or in tables and map popups
-(escaped there). The maps are drawn by :mod:`layers` (:mod:`layers.find` for the pins and reach).
+data is shown through :func:`views.text.md_escape` in Markdown elements and through
+:func:`views.text.plain_table` in every ``st.table`` (which renders Markdown in its cells); map popups
+escape it themselves. The maps are drawn by :mod:`layers` (:mod:`layers.find` for the pins and reach).
+
+Quick to use: steps 2–3 are one fragment (查找, 加入对比 and 查看详情 rerun only them) and the list's
+kind filter another; the overview map is redrawn only when the starting point changes, and keeps its
+place in the page (a moved streamlit-folium frame is rebuilt and can stay blank). Recommendations are
+cached on their inputs; after a search the cards' travel times and reaches are computed in a
+background thread, so opening a card is a lookup. A card opens right under its result and the browser
+scrolls to it; on a phone, 查找 scrolls to the results. On screens narrower than
+:data:`LIST_NARROW_PX` the full list is a two-column table (grade, price and phone first).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import geopandas as gpd
@@ -33,15 +44,17 @@ from geo.labels import AREA_LEVEL_ZH, MODE_OF_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import add_facilities, add_layer_control, map_lon_lat, public_facility_records
 from layers.basemap import to_map_crs
-from layers.facilities import format_grade, format_price_yuan_month
+from layers.facilities import format_grade, format_price_yuan_month, service_area_zh
 from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
 from planning.coverage import facility_snap_for, network_for, region_isochrones
 from planning.home_care import serving_point
-from planning.recommend import Needs, needs_summary_zh, recommend, travel_minutes
+from planning.recommend import Needs, Recommendation, needs_summary_zh, recommend, travel_minutes
 from planning.summary import kind_counts, kinds_in_order
 from views.context import region_map
 from views.maps import show_map
-from views.text import md_escape
+from views.text import md_escape, plain_table
+
+log = logging.getLogger(__name__)
 
 CLUSTER_ABOVE = 100
 """The overview map groups facilities into clusters (served offline) when it shows more than this many."""
@@ -61,31 +74,106 @@ HOME_CARE_EXPLAINED_ZH = ("居家上门服务商到老人家中服务，不需�
 COMPARE_ROWS: tuple[str, ...] = ("类型", "出行时间", "服务项目", "床位/空余/护理型", "等级", "月收费", "性质", "电话",
                                  "地址")
 FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_last_click", "find_origin_map",
-                                    "find_needs", "find_needs_age", "find_selected")
+                                    "find_needs", "find_needs_age", "find_selected", "find_scroll_card",
+                                    "find_scroll_results")
 """Session state forgotten when the user switches to another region (version)."""
 
 
 # ---------------------------------------------------------------- helpers (no streamlit calls)
 
 
-def public_facility_table(facilities: pd.DataFrame) -> pd.DataFrame:
-    """Facilities for the public: public fields only, as readable Chinese text."""
+PUBLIC_LIST_COLUMNS: tuple[str, ...] = ("名称", "类型", "服务项目", "床位", "空余床位", "上门服务范围", "等级",
+                                        "月收费", "性质", "电话", "地址")
+LIST_NARROW_PX = 700
+"""Below this screen width the full facility list shows as stacked rows (a table is too wide for a phone)."""
+LIST_CSS = (
+    "<style>"
+    f"@media (max-width: {LIST_NARROW_PX}px) {{ .st-key-find_list_wide {{ display: none !important; }} }}"
+    f"@media (min-width: {LIST_NARROW_PX + 1}px) {{ .st-key-find_list_narrow {{ display: none !important; }} }}"
+    ".st-key-find_list_narrow table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }"
+    ".st-key-find_list_narrow th, .st-key-find_list_narrow td, .st-key-find_list_narrow td *,"
+    " .st-key-find_list_narrow th * { white-space: normal !important; overflow-wrap: anywhere;"
+    " word-break: break-word; min-width: 0 !important; max-width: 100% !important; width: auto !important; }"
+    ".st-key-find_list_narrow th:first-child, .st-key-find_list_narrow td:first-child { width: 38%; }"
+    "</style>"
+)
+"""Constant CSS (no data): the wide table or the stacked rows, by screen width."""
+CARD_ANCHOR = "find-card"
+RESULTS_ANCHOR = "find-results"
+
+
+def scroll_script(anchor: str, nonce: str, *, max_width_px: int | None = None) -> str:
+    """Inline JS (no outside request) that scrolls the element with id ``anchor`` to the top of the view,
+    on screens narrower than ``max_width_px`` when given. ``nonce`` makes each new request a new element
+    (the browser runs it again). ``anchor`` and ``nonce`` are our own identifiers, never data text."""
+    if not (anchor.replace("-", "").isalnum() and nonce.replace("-", "").replace("_", "").isalnum()):
+        raise ValueError("anchor and nonce must be plain identifiers")
+    condition = "true" if max_width_px is None else f"window.innerWidth <= {int(max_width_px)}"
+    return (f'<script data-nonce="{nonce}">(function () {{ if (!({condition})) return; let tries = 0;'
+            f' const go = () => {{ const el = window.parent.document.getElementById("{anchor}")'
+            f' || document.getElementById("{anchor}");'
+            f' if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 20) {{ setTimeout(go, 100); }} }};'
+            f' setTimeout(go, 50); }})();</script>')
+
+
+def _is_home_care(kind: Any, settings: Settings | None) -> bool:
+    return settings is not None and kind in settings.home_care_kinds
+
+
+def public_facility_table(facilities: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
+    """Facilities for the public: public fields only, as readable Chinese text (:data:`PUBLIC_LIST_COLUMNS`).
+
+    Kinds that come to the home (``settings.home_care_kinds``) show no beds but their service area
+    (:func:`layers.facilities.service_area_zh`)."""
     rows = []
     for r in public_facility_records(facilities):
+        home = _is_home_care(r["kind"], settings)
         rows.append({
             "名称": r["name"] or "",
             "类型": r["kind"] or "",
             "服务项目": "、".join(r["services"] or []),
-            "床位": "" if r["beds_total"] is None else str(r["beds_total"]),
-            "空余床位": "" if r["beds_free"] is None else str(r["beds_free"]),
+            "床位": "" if home or r["beds_total"] is None else str(r["beds_total"]),
+            "空余床位": "" if home or r["beds_free"] is None else str(r["beds_free"]),
+            "上门服务范围": service_area_zh(r, drive_minutes=settings.home_care_drive_minutes) if home else "",
             "等级": format_grade(r["grade"]),
             "月收费": format_price_yuan_month(r["price_min_yuan_month"], r["price_max_yuan_month"]),
             "性质": r["nature"] or "",
             "电话": r["phone"] or "",
             "地址": r["address"] or "",
         })
-    return pd.DataFrame(rows, columns=["名称", "类型", "服务项目", "床位", "空余床位", "等级", "月收费", "性质",
-                                       "电话", "地址"])
+    table = pd.DataFrame(rows, columns=list(PUBLIC_LIST_COLUMNS))
+    if not (table["上门服务范围"] != "").any():
+        table = table.drop(columns="上门服务范围")
+    return table
+
+
+NARROW_LIST_COLUMNS: tuple[str, ...] = ("设施", "等级、收费、电话")
+
+
+def narrow_facility_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`public_facility_table` as two columns that fit a phone: the name and kind, then grade,
+    price and phone first, the other fields after them. Pass it through :func:`views.text.plain_table`."""
+    rows = []
+    for row in table.to_dict("records"):
+        fields = [f"{label}：{row[label]}" for label in ("等级", "月收费", "电话", "上门服务范围", "床位", "空余床位",
+                                                      "服务项目", "性质", "地址") if row.get(label)]
+        rows.append({NARROW_LIST_COLUMNS[0]: f"{row['名称'] or '（未命名）'}（{row['类型']}）",
+                     NARROW_LIST_COLUMNS[1]: "；".join(fields)})
+    return pd.DataFrame(rows, columns=list(NARROW_LIST_COLUMNS))
+
+
+def over_budget_note(price_min: Any, price_max: Any, budget_yuan_month: float | None) -> str:
+    """"价格区间上限超出预算…" when the price range starts within the budget but ends above it, else ""."""
+    try:
+        low, high = float(price_min), float(price_max)
+    except (TypeError, ValueError):
+        return ""
+    if budget_yuan_month is None or not np.isfinite(high) or high <= budget_yuan_month:
+        return ""
+    if np.isfinite(low) and low > budget_yuan_month:
+        return ""
+    return (f"价格区间上限超出预算：最高 {high:,.0f} 元/月，您的预算 {budget_yuan_month:,.0f} 元/月，"
+            "入住前请向机构问清实际收费")
 
 
 def area_choices(areas: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
@@ -121,9 +209,11 @@ def grade_from_choice(choice: str) -> int | None:
 
 
 def travel_text_zh(minutes: float | None, mode: str, kind: str | None, *, limit_min: float, settings: Settings,
-                   origin_snapped: bool = True) -> str:
+                   origin_snapped: bool = True, service_area: str = "") -> str:
     """Travel time for display: "步行约 8 分钟", "步行超过 15 分钟"; kinds that come to the home
-    (``settings.home_care_kinds``) as "上门服务（距您…）"."""
+    (``settings.home_care_kinds``) never as a trip to them but as "上门服务（{service_area}）"."""
+    if kind in settings.home_care_kinds:
+        return f"上门服务（{service_area or '按服务商的服务范围'}）"
     how = mode_zh(mode)
     if not origin_snapped:
         text = "无法计算（起点离道路太远）"
@@ -131,24 +221,28 @@ def travel_text_zh(minutes: float | None, mode: str, kind: str | None, *, limit_
         text = f"{how}约 {max(float(minutes), 1.0):.0f} 分钟"
     else:
         text = f"{how}超过 {limit_min:g} 分钟"
-    return f"上门服务（距您{text}）" if kind in settings.home_care_kinds else text
+    return text
 
 
 def _count(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def facility_card_table(record: dict[str, Any], travel: str) -> pd.DataFrame:
+def facility_card_table(record: dict[str, Any], travel: str, *, service_area: str = "") -> pd.DataFrame:
     """Every public field of one facility (a :func:`public_facility_records` row) and the travel time,
-    as rows of 项目/内容 for ``st.table``; unknown values read "未公布"."""
+    as rows of 项目/内容 for ``st.table`` (pass it through :func:`views.text.plain_table`); unknown values
+    read "未公布". With ``service_area`` (a home-care provider) that row replaces the three bed rows."""
     unknown = "未公布"
+    beds = [("上门服务范围", service_area)] if service_area else [
+        ("床位总数", unknown if record.get("beds_total") is None else f"{record['beds_total']} 张"),
+        ("护理型床位", unknown if record.get("beds_nursing") is None else f"{record['beds_nursing']} 张"),
+        ("空余床位", unknown if record.get("beds_free") is None else f"{record['beds_free']} 张"),
+    ]
     rows = [
         ("类型", record.get("kind") or unknown),
         ("出行时间", travel),
         ("服务项目", "、".join(record.get("services") or []) or unknown),
-        ("床位总数", unknown if record.get("beds_total") is None else f"{record['beds_total']} 张"),
-        ("护理型床位", unknown if record.get("beds_nursing") is None else f"{record['beds_nursing']} 张"),
-        ("空余床位", unknown if record.get("beds_free") is None else f"{record['beds_free']} 张"),
+        *beds,
         ("等级", format_grade(record.get("grade")) or "未评级"),
         ("月收费", format_price_yuan_month(record.get("price_min_yuan_month"), record.get("price_max_yuan_month"))
          or unknown),
@@ -159,9 +253,10 @@ def facility_card_table(record: dict[str, Any], travel: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["项目", "内容"])
 
 
-def compare_table(records: list[dict[str, Any]], travel: list[str]) -> pd.DataFrame:
+def compare_table(records: list[dict[str, Any]], travel: list[str], *, settings: Settings | None = None) -> pd.DataFrame:
     """Facilities side by side (Care Compare style): rows :data:`COMPARE_ROWS`, one column per facility,
-    headed by its name (made unique with "（2）" when two share a name)."""
+    headed by its name (made unique with "（2）" when two share a name); home-care providers show their
+    service area in the bed row. Pass it through :func:`views.text.plain_table` for ``st.table``."""
     columns: dict[str, list[str]] = {}
     for record, trip in zip(records, travel, strict=True):
         name = record.get("name") or "（未命名）"
@@ -169,7 +264,10 @@ def compare_table(records: list[dict[str, Any]], travel: list[str]) -> pd.DataFr
         while header in columns:
             n += 1
             header = f"{name}（{n}）"
-        beds = " / ".join(_count(record.get(f)) for f in ("beds_total", "beds_free", "beds_nursing"))
+        if _is_home_care(record.get("kind"), settings):
+            beds = service_area_zh(record, drive_minutes=settings.home_care_drive_minutes)
+        else:
+            beds = " / ".join(_count(record.get(f)) for f in ("beds_total", "beds_free", "beds_nursing"))
         columns[header] = [
             record.get("kind") or "",
             trip,
@@ -206,16 +304,103 @@ def _gazetteer_cached(name: str, path: str, version: str, _region: Region) -> Ga
     return Gazetteer.from_region(_region)
 
 
-@st.cache_data(show_spinner="正在计算可到达范围…", max_entries=64)
-def _facility_isochrone(path: str, version: str, facility_id: str, mode: str, minutes: float, settings_key: str,
-                        _region: Region, _settings: Settings) -> dict[str, Any] | None:
+REACH_CACHE_ENTRIES = 256
+"""Facility reaches kept per server process (shared by all sessions; the oldest goes first)."""
+_REACHES: dict[tuple[str, str, str, str, float, str], dict[str, Any] | None] = {}
+_REACHES_LOCK = threading.Lock()
+
+
+def _reach_key(region: Region, facility_id: str, mode: str, minutes: float,
+               settings: Settings) -> tuple[str, str, str, str, float, str]:
+    return (str(region.path), str(region.version), str(facility_id), str(mode), float(minutes),
+            settings_digest(settings))
+
+
+def _compute_reach(region: Region, settings: Settings, facility_id: str, mode: str,
+                   minutes: float) -> dict[str, Any] | None:
     """GeoJSON geometry (EPSG:4326) of the streets reachable from one facility within ``minutes``;
     None when the facility is not on the network."""
-    del path, version, settings_key  # the cache key
-    iso = region_isochrones(_region, settings=_settings, minutes=[minutes], mode=mode, facility_id=facility_id,
+    iso = region_isochrones(region, settings=settings, minutes=[minutes], mode=mode, facility_id=facility_id,
                             bands=False)
     geom = iso.geometry.iloc[0] if len(iso) else None
     return None if geom is None or geom.is_empty else shapely.geometry.mapping(geom)
+
+
+def _remember_reach(key: tuple[str, str, str, str, float, str], value: dict[str, Any] | None) -> None:
+    with _REACHES_LOCK:
+        _REACHES[key] = value
+        while len(_REACHES) > REACH_CACHE_ENTRIES:
+            _REACHES.pop(next(iter(_REACHES)))
+
+
+def _facility_reach(region: Region, settings: Settings, facility_id: str, mode: str,
+                    minutes: float) -> dict[str, Any] | None:
+    """The reach of one facility (:func:`_compute_reach`), from the process cache when it is there."""
+    key = _reach_key(region, facility_id, mode, minutes, settings)
+    with _REACHES_LOCK:
+        if key in _REACHES:
+            return _REACHES[key]
+    with st.spinner("正在计算可到达范围…"):
+        value = _compute_reach(region, settings, facility_id, mode, minutes)
+    _remember_reach(key, value)
+    return value
+
+
+def _prefetch_cards(region: Region, settings: Settings, facility_ids: list[str], mode: str,
+                    minutes: float, origin_lon_lat: tuple[float, float]) -> None:
+    """Compute what the cards of the listed results need (the travel minutes from the starting point, each
+    facility's reach) in a background thread, so the card the user opens next is a lookup. Only ever
+    fills the caches: errors are logged, never shown (the card shows them when opened)."""
+    def work() -> None:
+        try:
+            _card_minutes(region, settings, mode, *origin_lon_lat)
+        except ElderMapError as exc:
+            log.info("card minutes not prefetched: %s", exc.args[-1] if exc.args else exc)
+        for facility_id in facility_ids:
+            key = _reach_key(region, facility_id, mode, minutes, settings)
+            with _REACHES_LOCK:
+                if key in _REACHES:
+                    continue
+            try:
+                _remember_reach(key, _compute_reach(region, settings, facility_id, mode, minutes))
+            except ElderMapError as exc:  # the card will say it when opened
+                log.info("reach of %s not prefetched: %s", facility_id, exc.args[-1] if exc.args else exc)
+
+    threading.Thread(target=work, name="eldermap-reach-prefetch", daemon=True).start()
+
+
+@st.cache_data(show_spinner="正在查找…", max_entries=128)
+def _recommendation(path: str, version: str, needs_key: str, lon: float, lat: float, settings_key: str,
+                    _region: Region, _needs: Needs, _settings: Settings) -> tuple[Recommendation, list[str]]:
+    """The recommendation for (region version, needs, starting point, settings), and the home-care notes;
+    computed once and shared by all sessions, so a rerun (a tick, a card) never recomputes it."""
+    del path, version, needs_key, settings_key  # the cache key
+    network = network_for(_region, _needs.mode, _settings)
+    snap = facility_snap_for(_region, _needs.mode, _settings)
+    home_care = serving_point(_region, lon, lat, settings=_settings)
+    result = recommend(_region.facilities, _needs, network=network, facility_snap=snap, origin=(lon, lat),
+                       settings=_settings, limit=RESULT_LIMIT, home_care=home_care)
+    return result, list(home_care.attrs.get("notes", []))
+
+
+_CARD_MINUTES: dict[tuple[str, str, str, float, float, str], tuple[np.ndarray, bool]] = {}
+
+
+def _card_minutes(region: Region, settings: Settings, mode: str, lon: float, lat: float) -> tuple[np.ndarray, bool]:
+    """Travel minutes (up to :data:`CARD_TRAVEL_LIMIT_MIN`) from a starting point to every facility, and
+    whether the point reached the network; once per (region version, mode, point, settings) in this process."""
+    key = (str(region.path), str(region.version), str(mode), float(lon), float(lat), settings_digest(settings))
+    with _REACHES_LOCK:
+        if key in _CARD_MINUTES:
+            return _CARD_MINUTES[key]
+    network = network_for(region, mode, settings)
+    snap = facility_snap_for(region, mode, settings)
+    value = travel_minutes(network, snap, (lon, lat), settings=settings, max_minutes=CARD_TRAVEL_LIMIT_MIN)
+    with _REACHES_LOCK:
+        _CARD_MINUTES[key] = value
+        while len(_CARD_MINUTES) > REACH_CACHE_ENTRIES:
+            _CARD_MINUTES.pop(next(iter(_CARD_MINUTES)))
+    return value
 
 
 # ---------------------------------------------------------------- step 1: the starting point
@@ -239,7 +424,7 @@ def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: st
             for place in geocode_online(query, service=settings.geocoder, key=settings.geocoder_key or None):
                 places.setdefault(f"{place.name}（在线）", place)
         except ElderMapError as exc:
-            st.warning(str(exc))
+            st.warning(md_escape(str(exc)))
     if not places:
         st.warning(f"没有找到“{md_escape(query)}”。请换个说法（如社区名、路名加门牌号、设施名），或改用地图点选、按区域选择。")
         return None
@@ -278,7 +463,7 @@ def _area_origin(region: Region) -> None:
     try:
         choices = area_choices(region.areas)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
         return
     if not choices:
         st.info("该地区没有带边界的区划数据，请改用其他方式选择起点。")
@@ -369,8 +554,10 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
                 mode=MODE_OF_ZH[travel_mode_zh],
             )
             st.session_state["find_needs_age"] = int(age)
+            st.session_state["find_scroll_results"] = st.session_state.get("find_scroll_results_n", 0) + 1
+            st.session_state["find_scroll_results_n"] = st.session_state["find_scroll_results"]
         except ElderMapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc)))
 
 
 # ---------------------------------------------------------------- step 3: results, card, comparison
@@ -384,9 +571,30 @@ def _limit_compare(key: str) -> None:
         st.session_state["find_compare_warning"] = key
 
 
+def _toggle_card(facility_id: str) -> None:
+    """查看详情 / 收起详情: open this facility's card (closing any other), or close it; ask for a scroll to it."""
+    if st.session_state.get("find_selected") == facility_id:
+        st.session_state.pop("find_selected", None)
+    else:
+        st.session_state["find_selected"] = facility_id
+        st.session_state["find_scroll_card"] = st.session_state.get("find_scroll_card", 0) + 1
+
+
+def _needs_key(needs: Needs) -> str:
+    return repr(needs)
+
+
+@st.fragment
+def _search(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+    """Steps 2 and 3 — a fragment: pressing 查找, ticking 加入对比 or opening a card reruns only this part
+    of the page (the overview map below is left as it is)."""
+    _needs_form(region.facilities, settings)
+    _results(region, settings, origin)
+
+
 def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
-    """Sections 结果, 设施详情 and 对比."""
-    st.subheader("第三步：为您推荐")
+    """Sections 结果 (each card opening right under its result), 对比, 可上门服务 and the ones left out."""
+    st.subheader("第三步：为您推荐", anchor=RESULTS_ANCHOR)
     needs: Needs | None = st.session_state.get("find_needs")
     if origin is None:
         st.info("请先在“第一步”选择出发位置：输入地址或地名（如社区名），在地图上点一下，或按区域选择。"
@@ -400,15 +608,16 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
         st.info("该地区还没有养老服务设施数据。")
         return
     try:
-        network = network_for(region, needs.mode, settings)
-        snap = facility_snap_for(region, needs.mode, settings)
-        home_care = serving_point(region, origin["lon"], origin["lat"], settings=settings)
-        result = recommend(facilities, needs, network=network, facility_snap=snap,
-                           origin=(origin["lon"], origin["lat"]), settings=settings, limit=RESULT_LIMIT,
-                           home_care=home_care)
+        result, home_care_notes = _recommendation(
+            str(region.path), str(region.version), _needs_key(needs), float(origin["lon"]), float(origin["lat"]),
+            settings_digest(settings), region, needs, settings)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
         return
+    searched = st.session_state.pop("find_scroll_results", None)
+    if searched is not None:  # after 查找 on a phone: the results start below the fold, bring them up
+        st.html(scroll_script(RESULTS_ANCHOR, f"r{searched}", max_width_px=LIST_NARROW_PX),
+                unsafe_allow_javascript=True)
 
     age = st.session_state.get("find_needs_age")
     st.markdown(f"**您的需求**：{'' if age is None else f'{age} 岁；'}{md_escape(needs_summary_zh(needs))}")
@@ -419,39 +628,63 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
         st.caption(f"按您的筛选条件隐去 {result.filtered_out} 家")
 
     ranked = result.ranked
+    prefetch = (_needs_key(needs), float(origin["lon"]), float(origin["lat"]), str(region.path))
+    if not ranked.empty and st.session_state.get("find_prefetched") != prefetch:
+        st.session_state["find_prefetched"] = prefetch  # once per result list, not on every tick
+        _prefetch_cards(region, settings, [str(i) for i in ranked["id"]], needs.mode, float(needs.max_minutes),
+                        (float(origin["lon"]), float(origin["lat"])))
     if ranked.empty:
         st.warning("没有找到符合全部条件的设施。可以试试：延长出行时间、改为驾车、提高预算，或减少筛选条件。")
+    prices = _prices_by_id(facilities)
     selected = st.session_state.get("find_selected")
+    if selected is not None and selected not in set(ranked["id"].astype(str)):
+        selected = None
     for rank, row in enumerate(ranked.itertuples(index=False), start=1):
+        facility_id = str(row.id)
         with st.container(border=True):
             st.markdown(f"#### {rank}\\. {md_escape(row.name)}（{md_escape(row.kind)}）")
             st.markdown(md_escape(row.reason))
-            if st.button("查看详情", key=f"find_detail_{row.id}", icon=":material/info:"):
-                st.session_state["find_selected"] = selected = str(row.id)
-            if selected == str(row.id):
-                st.caption("已选中，详情见下方“设施详情”。")
-            st.checkbox("加入对比", key=f"find_cmp_{row.id}", on_change=_limit_compare, args=(f"find_cmp_{row.id}",))
-            if st.session_state.get("find_compare_warning") == f"find_cmp_{row.id}":
+            budget_note = over_budget_note(*prices.get(facility_id, (None, None)), needs.budget_yuan_month)
+            if budget_note:
+                st.warning(md_escape(budget_note), icon=":material/payments:")
+            is_open = selected == facility_id
+            st.button("收起详情" if is_open else "查看详情", key=f"find_detail_{facility_id}",
+                      icon=":material/expand_less:" if is_open else ":material/info:",
+                      on_click=_toggle_card, args=(facility_id,))
+            st.checkbox("加入对比", key=f"find_cmp_{facility_id}", on_change=_limit_compare,
+                        args=(f"find_cmp_{facility_id}",))
+            if st.session_state.get("find_compare_warning") == f"find_cmp_{facility_id}":
                 st.warning(f"最多比较 {COMPARE_MAX} 家", icon=":material/block:")  # next to the box just ticked
+            if is_open:  # the card right under the result that was clicked
+                _facility_card(region, settings, needs, origin, facility_id)
     st.session_state.pop("find_compare_warning", None)
-    _home_care(result.home_care, home_care.attrs.get("notes", []), settings)
-
-    if not result.excluded.empty:
-        with st.expander(f"不符合条件的设施及原因（{len(result.excluded)} 家）"):
-            excluded = result.excluded
-            st.table(pd.DataFrame({
-                "名称": excluded["name"].astype(str),
-                "类型": excluded["kind"].astype(str),
-                "原因": excluded["why"].astype(str),
-            }), hide_index=True)
-
-    if selected is not None:
-        _facility_card(region, settings, needs, origin, str(selected))
     ticked = [str(i) for i in ranked["id"] if st.session_state.get(f"find_cmp_{i}")][:COMPARE_MAX]
     if len(ticked) == 1:
         st.caption("再勾选 1–2 家“加入对比”，即可并排比较。")
     elif len(ticked) >= 2:
         _compare(facilities, ranked, needs, ticked, settings)
+    _home_care(result.home_care, home_care_notes, settings)
+
+    if not result.excluded.empty:
+        with st.expander(f"不符合条件的设施及原因（{len(result.excluded)} 家）"):
+            excluded = result.excluded
+            st.table(plain_table(pd.DataFrame({
+                "名称": excluded["name"].astype(str),
+                "类型": excluded["kind"].astype(str),
+                "原因": excluded["why"].astype(str),
+            })), hide_index=True)
+
+
+def _prices_by_id(facilities: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
+    """``{id: (price_min_yuan_month, price_max_yuan_month)}`` of the facilities (None where absent)."""
+    if "id" not in facilities.columns:
+        return {}
+    low = facilities["price_min_yuan_month"] if "price_min_yuan_month" in facilities.columns else None
+    high = facilities["price_max_yuan_month"] if "price_max_yuan_month" in facilities.columns else None
+    ids = facilities["id"].astype(str).to_list()
+    lows = [None] * len(ids) if low is None else low.to_list()
+    highs = [None] * len(ids) if high is None else high.to_list()
+    return {i: (a, b) for i, a, b in zip(ids, lows, highs, strict=True)}
 
 
 def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings) -> None:
@@ -472,7 +705,8 @@ def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings) -> N
 
 def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dict[str, Any],
                    facility_id: str) -> None:
-    """Section 设施详情: every public field, the travel time, and a map with the facility's reach."""
+    """The card 设施详情: every public field, the travel time, and a map with the facility's reach; the
+    browser scrolls to its heading when it was just opened."""
     facilities = region.facilities
     found = np.flatnonzero(facilities["id"].astype(str).to_numpy() == facility_id) if "id" in facilities.columns \
         else np.array([], dtype=int)
@@ -481,29 +715,38 @@ def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dic
     position = int(found[0])
     row = facilities.iloc[position:position + 1]
     record = public_facility_records(row)[0]
+    home = _is_home_care(record.get("kind"), settings)
+    area = service_area_zh(record, drive_minutes=settings.home_care_drive_minutes) if home else ""
     try:
-        network = network_for(region, needs.mode, settings)
-        snap = facility_snap_for(region, needs.mode, settings)
-        minutes, snapped = travel_minutes(network, snap, (origin["lon"], origin["lat"]), settings=settings,
-                                          max_minutes=CARD_TRAVEL_LIMIT_MIN)
-        travel = travel_text_zh(float(minutes[position]), needs.mode, record.get("kind"),
-                                limit_min=CARD_TRAVEL_LIMIT_MIN, settings=settings, origin_snapped=snapped)
-        reach = _facility_isochrone(str(region.path), str(region.version), facility_id, needs.mode,
-                                    float(needs.max_minutes), settings_digest(settings), region, settings)
+        if home:  # comes to the home: its service area, never a trip to it
+            travel, reach = travel_text_zh(None, needs.mode, record.get("kind"), limit_min=CARD_TRAVEL_LIMIT_MIN,
+                                           settings=settings, service_area=area), None
+        else:
+            minutes, snapped = _card_minutes(region, settings, needs.mode, float(origin["lon"]),
+                                             float(origin["lat"]))
+            travel = travel_text_zh(float(minutes[position]), needs.mode, record.get("kind"),
+                                    limit_min=CARD_TRAVEL_LIMIT_MIN, settings=settings, origin_snapped=snapped)
+            reach = _facility_reach(region, settings, facility_id, needs.mode, float(needs.max_minutes))
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
         return
-    st.subheader(f"设施详情：{md_escape(record.get('name'))}")
-    st.table(facility_card_table(record, travel), hide_index=True)
+    st.subheader(f"设施详情：{md_escape(record.get('name'))}", anchor=CARD_ANCHOR)
+    opened = st.session_state.pop("find_scroll_card", None)
+    if opened is not None:
+        st.html(scroll_script(CARD_ANCHOR, f"c{opened}"), unsafe_allow_javascript=True)
+    st.table(plain_table(facility_card_table(record, travel, service_area=area)), hide_index=True)
+    if home:
+        return
     try:
         _card_map(region, settings, row, record, needs, origin, reach)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
 
 
 def _card_map(region: Region, settings: Settings, row: gpd.GeoDataFrame, record: dict[str, Any], needs: Needs,
               origin: dict[str, Any], reach: dict[str, Any] | None) -> None:
-    """The facility, the starting point and the facility's reach on the streets around."""
+    """The facility, the starting point and the facility's reach on the streets around (its own map, key
+    ``find_card_map``: the overview map is left as it is)."""
     point = to_map_crs(row, "养老设施").geometry.iloc[0]
     if point is None or point.is_empty:
         st.caption("该设施没有位置坐标，无法在地图上显示。")
@@ -531,46 +774,63 @@ def _compare(facilities: gpd.GeoDataFrame, ranked: pd.DataFrame, needs: Needs, i
     by_id = facilities.assign(_id=facilities["id"].astype(str)).set_index("_id")
     records = public_facility_records(by_id.loc[ids])
     minutes = ranked.assign(_id=ranked["id"].astype(str)).set_index("_id")["travel_min"]
-    kinds = [r.get("kind") for r in records]
-    travel = [travel_text_zh(float(minutes.get(i, np.nan)), needs.mode, k, limit_min=needs.max_minutes,
-                             settings=settings)
-              for i, k in zip(ids, kinds, strict=True)]
-    st.table(compare_table(records, travel))
+    travel = [travel_text_zh(float(minutes.get(i, np.nan)), needs.mode, r.get("kind"), limit_min=needs.max_minutes,
+                             settings=settings,
+                             service_area=service_area_zh(r, drive_minutes=settings.home_care_drive_minutes))
+              for i, r in zip(ids, records, strict=True)]
+    st.table(plain_table(compare_table(records, travel, settings=settings)))
 
 
 # ---------------------------------------------------------------- all facilities
 
 
-def _overview(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
-    """The map of all facilities (filterable by kind), their counts and the full public list."""
+def _overview_map(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+    """The map of all facilities, one layer per kind (shown or hidden in the browser, no rerun), and the
+    starting point's pin over it. Redrawn only on a full rerun (a new starting point), never by the
+    search, the card or the list's filter."""
     st.subheader("全部养老服务设施")
     facilities = region.facilities
-    kinds = kinds_in_order(facilities, settings)
     if facilities.empty:
         st.info("该地区还没有养老服务设施数据。工作人员可在“数据管理”页查看导入方法。")
-        shown = facilities
-    else:
-        chosen = st.multiselect("地图上显示的设施类型（可多选）", kinds, default=kinds, key="find_kinds",
-                                placeholder="请选择设施类型")
-        shown = facilities[facilities["kind"].astype(str).isin(chosen)]
-
     m = region_map(region, settings)
-    if m is not None:
-        try:
-            add_facilities(m, shown, kinds=settings.facility_kinds, cluster=len(shown) > CLUSTER_ABOVE)
-        except ElderMapError as exc:
-            st.error(str(exc))
-        else:
-            add_layer_control(m)
-            # the pin goes in a feature group drawn over the map: choosing a starting point leaves the map
-            # itself (and so its view) unchanged
-            show_map(m, key="find_map", feature_group=origin_group(m, origin))
+    if m is None:
+        return
+    try:
+        add_facilities(m, facilities, kinds=settings.facility_kinds, cluster=len(facilities) > CLUSTER_ABOVE,
+                       home_care_kinds=settings.home_care_kinds,
+                       home_care_drive_minutes=settings.home_care_drive_minutes, by_kind=True)
+    except ElderMapError as exc:
+        st.error(md_escape(str(exc)))
+        return
+    add_layer_control(m)
+    # the pin goes in a feature group drawn over the map: choosing a starting point leaves the map
+    # itself (and so its view) unchanged
+    show_map(m, key="find_map", feature_group=origin_group(m, origin))
+    if not facilities.empty:
+        st.caption("点地图右上角的图层按钮，可按类型显示或隐藏设施。")
 
+
+@st.fragment
+def _overview_list(region: Region, settings: Settings) -> None:
+    """The counts per kind and the full public list, filtered by kind — a fragment: the filter reruns only
+    this part. A table on wide screens, stacked rows (grade, price, phone first) on a phone."""
+    facilities = region.facilities
+    kinds = kinds_in_order(facilities, settings)
     st.subheader("各类设施数量")
     # st.table (HTML, theme font) rather than st.dataframe (canvas grid, small type): large type for elders
-    st.table(kind_counts(facilities, kinds), hide_index=True, width="content")
+    st.table(plain_table(kind_counts(facilities, kinds)), hide_index=True, width="content")
+    if facilities.empty:
+        return
+    chosen = st.multiselect("列表中显示的设施类型（可多选）", kinds, default=kinds, key="find_kinds",
+                            placeholder="请选择设施类型")
+    shown = facilities[facilities["kind"].astype(str).isin(chosen)]
     st.subheader(f"设施列表（{len(shown)} 家）")
-    st.table(public_facility_table(shown), hide_index=True)
+    table = public_facility_table(shown, settings)
+    st.html(LIST_CSS)  # constant CSS: the table on wide screens, stacked rows on a phone
+    with st.container(key="find_list_wide"):
+        st.table(plain_table(table), hide_index=True)
+    with st.container(key="find_list_narrow"):
+        st.table(plain_table(narrow_facility_table(table)), hide_index=True)
 
 
 def _reset_find_state_for(region: Region) -> None:
@@ -584,23 +844,28 @@ def _reset_find_state_for(region: Region) -> None:
 def render(region: Region, settings: Settings) -> None:
     """The page body below its title: the demo banner, the three steps and the overview."""
     banner = provenance_banner_zh(region.manifest)
-    if banner:
-        st.warning(banner, icon=":material/info:")
-        notes = (region.manifest.get("demo") or {}).get("notes_zh")
-        if notes:
-            st.caption(notes)
+    with st.container():
+        if banner:
+            st.warning(md_escape(banner), icon=":material/info:")
+            notes = (region.manifest.get("demo") or {}).get("notes_zh")
+            if notes:
+                st.caption(md_escape(notes))
     _reset_find_state_for(region)
     try:
         gazetteer = _gazetteer_cached(region.name, str(region.path), str(region.version), region)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
         return
-    origin = _choose_origin(region, gazetteer, settings)
-    _needs_form(region.facilities, settings)
-    _results(region, settings, origin)
-    _overview(region, settings, origin)
+    # every part above the overview map is one container of its own, so what they show (a starting point,
+    # results, a card) never moves the map to another position in the page: moved, the browser would
+    # rebuild the map's frame, and a rebuilt streamlit-folium frame can stay blank
+    with st.container():
+        origin = _choose_origin(region, gazetteer, settings)
+    _search(region, settings, origin)
+    _overview_map(region, settings, origin)
+    _overview_list(region, settings)
 
 
-__all__ = ["COMPARE_ROWS", "area_choices", "compare_table", "facility_card_table", "grade_from_choice",
-           "map_bounds_around", "public_facility_table", "render",
-           "travel_text_zh"]
+__all__ = ["COMPARE_ROWS", "PUBLIC_LIST_COLUMNS", "area_choices", "compare_table", "facility_card_table",
+           "grade_from_choice", "map_bounds_around", "over_budget_note", "public_facility_table", "render",
+           "narrow_facility_table", "scroll_script", "travel_text_zh"]

@@ -7,17 +7,26 @@ Elders appear only as counts; cells with fewer elders than ``settings.suppressio
 are drawn grey without numbers. Every map is made offline (:func:`layers.offline_map_assets`)
 before it is shown. Errors of ours (:class:`geo.errors.ElderMapError`) are shown with ``st.error``.
 
+Quick to use: each tab's controls and results run as a fragment (``st.fragment``), so a control
+reruns its own part only; the region's base map (roads, outlines) is built once per region version
+and settings and copied for each map. New facilities must lie inside the region's extent (plus
+``settings.region_margin_m``), whether clicked, typed or uploaded. Every download and scenario save
+is audited with the user's role.
+
 The caller (``app.py``) has checked the login and shown the page title.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -42,7 +51,7 @@ from layers import (
     add_sites_legend,
     map_lon_lat,
 )
-from layers.basemap import layers_bounds
+from layers.basemap import layers_bounds, map_coordinates
 from planning.coverage import (
     group_coverage_columns_zh,
     group_coverage_table,
@@ -56,15 +65,22 @@ from planning.coverage import (
     unassigned_at,
 )
 from planning.gaps import gap_columns_zh, gaps, weighted_groups_zh, with_group_weights
-from planning.scenario import apply_changes, apply_scenario, base_scenario, check_change, compare, new_scenario
+from planning.scenario import (
+    apply_changes,
+    apply_scenario,
+    base_scenario,
+    check_change,
+    compare,
+    new_scenario,
+    outside_region,
+    region_extent,
+    region_extent_zh,
+)
 from planning.sites import site_facilities
 from planning.summary import kinds_in_order
 from views.context import region_map
 from views.maps import show_map
 from views.text import md_escape
-
-if TYPE_CHECKING:
-    import folium
 
 ALL_KINDS_ZH = "全部"
 CUSTOM_ZH = "自定义"
@@ -79,6 +95,15 @@ STATUS_ZH: dict[str, str] = {
 }
 OP_ZH: dict[str, str] = {"add": "新增", "close": "关闭", "set": "修改"}
 CHANGES_KEY = "planner_changes"
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who uses the page, for the audit log: account, role and the regions folder holding the log."""
+
+    user: str = ""
+    role: str | None = None
+    regions_root: Path | None = None
 
 
 # ---------------------------------------------------------------- helpers without streamlit calls
@@ -175,12 +200,45 @@ def _compare(path: str, a_json: str, b_json: str, minutes: float, mode: str, kin
 # ---------------------------------------------------------------- maps
 
 
-def _show_map(m: folium.Map, *, key: str, returned_objects: Sequence[str] = (),
-              height_px: int = 520) -> dict[str, Any] | None:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _base_map(path: str, settings_key: str, _region: Region, _settings: Settings) -> folium.Map | None:
+    """The region's map with its roads and community outlines, built once per region version and
+    settings (drawing the roads is the slow part of every planner map). Never shown itself: see
+    :func:`_region_map`."""
+    del path, settings_key  # the cache key
+    return region_map(_region, _settings)
+
+
+def _region_map(region: Region, settings: Settings) -> folium.Map | None:
+    """A fresh copy of :func:`_base_map` to draw on (None, with a message, when there is nothing to fit)."""
+    base = _base_map(str(region.path), settings_digest(settings), region, settings)
+    return None if base is None else copy.deepcopy(base)
+
+
+def _overlay_groups(m: folium.Map, draws: Sequence[Callable[[folium.Map], Any]]) -> list[folium.FeatureGroup]:
+    """The FeatureGroups that ``draws`` (``add_*`` layer functions) make, drawn on a scratch map in the
+    coordinates of ``m``; shown over ``m`` as its changing part (:func:`_show_map`)."""
+    scratch = folium.Map(location=m.location, tiles=None)
+    scratch.eldermap_coordinates = map_coordinates(m)
+    for draw in draws:
+        draw(scratch)
+    return [child for child in scratch._children.values() if isinstance(child, folium.FeatureGroup)]
+
+
+def _show_map(m: folium.Map, *, key: str, returned_objects: Sequence[str] = (), height_px: int = 520,
+              overlays: Sequence[Callable[[folium.Map], Any]] = ()) -> dict[str, Any] | None:
     """Show a map with its layer control and Leaflet served by the app; panning reruns nothing unless
-    ``returned_objects``."""
-    add_layer_control(m)
-    return show_map(m, key=key, returned_objects=returned_objects, height_px=height_px)
+    ``returned_objects``.
+
+    ``m`` is the part that stays the same between runs (base map, legends); ``overlays`` draw the part
+    that changes with the controls (cells, facilities of a kind). A control then swaps those layers in
+    the map the browser already shows instead of reloading it (quicker, and the view is kept).
+    """
+    if not overlays:
+        add_layer_control(m)
+        return show_map(m, key=key, returned_objects=returned_objects, height_px=height_px)
+    return show_map(m, key=key, returned_objects=returned_objects, height_px=height_px,
+                    feature_group=_overlay_groups(m, overlays), layer_control=folium.LayerControl(collapsed=False))
 
 
 # ---------------------------------------------------------------- widgets
@@ -201,15 +259,25 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
     return (None if kind == ALL_KINDS_ZH else kind), MODE_OF_ZH[mode_choice], minutes
 
 
+def _record_download(staff: Staff, region_name: str, file_name: str) -> None:
+    """Audit one planner download (the button's ``on_click``)."""
+    audit.record("export", user=staff.user or "unknown", role=staff.role or None, region=region_name,
+                 detail=f"规划分析下载 {file_name}", root=staff.regions_root)
+
+
 def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFrame | None = None,
-               *, xlsx: bool = True) -> None:
+               *, staff: Staff, region_name: str, xlsx: bool = True) -> None:
+    """CSV, Excel and GeoJSON buttons; the bytes are made only when clicked, and each click is audited."""
     cols = st.columns(3)
-    cols[0].download_button("下载 CSV", csv_bytes(table), f"{stem}.csv", CSV_MIME, key=f"{prefix}_csv")
+    files: list[tuple[int, str, str, Callable[[], bytes], str]] = [
+        (0, "下载 CSV", f"{stem}.csv", lambda: csv_bytes(table), CSV_MIME)]
     if xlsx:
-        cols[1].download_button("下载 Excel", xlsx_bytes(table), f"{stem}.xlsx", XLSX_MIME, key=f"{prefix}_xlsx")
+        files.append((1, "下载 Excel", f"{stem}.xlsx", lambda: xlsx_bytes(table), XLSX_MIME))
     if geo is not None:
-        cols[2].download_button("下载 GeoJSON", geojson_bytes(geo), f"{stem}.geojson", GEOJSON_MIME,
-                                key=f"{prefix}_geojson")
+        files.append((2, "下载 GeoJSON", f"{stem}.geojson", lambda: geojson_bytes(geo), GEOJSON_MIME))
+    for column, label, file_name, data, mime in files:
+        cols[column].download_button(label, data, file_name, mime, key=f"{prefix}_{file_name.rsplit('.', 1)[1]}",
+                                     on_click=_record_download, args=(staff, region_name, file_name))
 
 
 # ---------------------------------------------------------------- tabs
@@ -235,9 +303,17 @@ def _group_weight_controls(prefix: str, region: Region, settings: Settings) -> S
     return weighted
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _unassigned(path: str, level: str, kind: str | None, settings_key: str, _region: Region,
+                _settings: Settings) -> Any:
+    """:func:`planning.coverage.unassigned_at`, once per region version, level, kind and settings."""
+    del path, settings_key
+    return unassigned_at(_region, settings=_settings, by=level, kind=kind)
+
+
 def _unassigned_notice(region: Region, settings: Settings, level: str, kind: str | None) -> None:
     """What has no area at ``level``: a warning when nothing has one, else a caption with the counts."""
-    unassigned = unassigned_at(region, settings=settings, by=level, kind=kind)
+    unassigned = _unassigned(str(region.path), level, kind, settings_digest(settings), region, settings)
     warning = unassigned.warning_zh()
     if warning:
         st.warning(warning)
@@ -246,7 +322,7 @@ def _unassigned_notice(region: Region, settings: Settings, level: str, kind: str
 
 
 def _profile_section(region: Region, settings: Settings, kind: str | None, minutes: float, level: str,
-                     level_zh: str) -> None:
+                     level_zh: str, *, staff: Staff) -> None:
     """Coverage under the compared walking profiles side by side: a metric each and a chart by area."""
     if not settings.compare_profiles:
         return
@@ -271,10 +347,11 @@ def _profile_section(region: Region, settings: Settings, kind: str | None, minut
         st.bar_chart(chart, stack=False, x_label=level_zh, y_label="覆盖率（%）")
     shown_table = table.rename(columns=profile_columns_zh(table))
     st.dataframe(shown_table, hide_index=True, width="stretch")
-    _downloads("planner_prof", f"步行速度对比_{level_zh}_{minutes:g}分钟", shown_table)
+    _downloads("planner_prof", f"步行速度对比_{level_zh}_{minutes:g}分钟", shown_table,
+               staff=staff, region_name=region.name)
 
 
-def _coverage_tab(region: Region, settings: Settings) -> None:
+def _coverage_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     kind, mode, minutes = _circle_controls("planner_cov", region, settings)
     level_zh = st.radio("统计单元", list(LEVELS_ZH), horizontal=True, key="planner_cov_level")
     level = LEVELS_ZH[level_zh]
@@ -287,18 +364,19 @@ def _coverage_tab(region: Region, settings: Settings) -> None:
                 f"覆盖率 {total['coverage_pct']:.2f}%")
     st.caption(population_line_zh(settings.coverage_population, len(region.elders), table.attrs.get("left_out", 0)))
     _unassigned_notice(region, settings, level, kind)
-    m = region_map(region, settings)
+    m = _region_map(region, settings)
     if m is not None:
-        add_coverage_cells(m, cells, threshold=settings.suppression_threshold)
-        add_facilities(m, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)
         add_coverage_legend(m, threshold=settings.suppression_threshold)
-        _show_map(m, key="planner_cov_map")
+        _show_map(m, key="planner_cov_map", overlays=[
+            lambda o: add_coverage_cells(o, cells, threshold=settings.suppression_threshold),
+            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)])
     st.subheader(f"按{level_zh}统计")
     shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
     st.dataframe(shown_table, hide_index=True, width="stretch")
-    _downloads("planner_cov", f"覆盖分析_{level_zh}_{minutes:g}分钟", shown_table)
+    _downloads("planner_cov", f"覆盖分析_{level_zh}_{minutes:g}分钟", shown_table,
+               staff=staff, region_name=region.name)
     if mode == "walk" and (kind is None or kind not in settings.home_care_kinds):
-        _profile_section(region, settings, kind, minutes, level, level_zh)
+        _profile_section(region, settings, kind, minutes, level, level_zh, staff=staff)
     with st.expander("按老人群体统计（高龄、失能和重点群体；含敏感信息，仅供工作人员）"):
         groups = _groups(str(region.path), kind, mode, minutes, level, settings_digest(settings), region, settings)
         totals = groups[groups["code"] == "合计"]
@@ -306,10 +384,11 @@ def _coverage_tab(region: Region, settings: Settings) -> None:
             columns=group_coverage_columns_zh(minutes=minutes, mode=mode)), hide_index=True, width="stretch")
         shown_groups = groups.rename(columns=group_coverage_columns_zh(minutes=minutes, mode=mode))
         st.dataframe(shown_groups, hide_index=True, width="stretch")
-        _downloads("planner_groups", f"重点群体覆盖_{level_zh}_{minutes:g}分钟", shown_groups)
+        _downloads("planner_groups", f"重点群体覆盖_{level_zh}_{minutes:g}分钟", shown_groups,
+               staff=staff, region_name=region.name)
 
 
-def _gaps_tab(region: Region, settings: Settings) -> None:
+def _gaps_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     kind, mode, minutes = _circle_controls("planner_gap", region, settings)
     settings = _group_weight_controls("planner_gap", region, settings)
     cells, comm = _gaps(str(region.path), kind, mode, minutes, settings_digest(settings), region, settings)
@@ -318,20 +397,22 @@ def _gaps_tab(region: Region, settings: Settings) -> None:
         return
     top = comm.iloc[0]
     st.markdown(f"缺口最大的社区：**{md_escape(top['name'] or top['code'])}** — {md_escape(top['reason'])}")
-    m = region_map(region, settings)
+    m = _region_map(region, settings)
     if m is not None:
-        add_gap_cells(m, cells, threshold=settings.suppression_threshold)
-        add_facilities(m, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)
         add_need_legend(m)
-        _show_map(m, key="planner_gap_map")
+        _show_map(m, key="planner_gap_map", overlays=[
+            lambda o: add_gap_cells(o, cells, threshold=settings.suppression_threshold),
+            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)])
     st.subheader("社区排名")
     comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=gap_columns_zh(comm))
     st.dataframe(comm_table, hide_index=True, width="stretch")
-    _downloads("planner_gap_comm", f"服务缺口_社区_{minutes:g}分钟", comm_table, comm[comm.geometry.notna()])
+    _downloads("planner_gap_comm", f"服务缺口_社区_{minutes:g}分钟", comm_table, comm[comm.geometry.notna()],
+               staff=staff, region_name=region.name)
     st.subheader("网格排名")
     cell_table = pd.DataFrame(cells.drop(columns="geometry")).rename(columns=gap_columns_zh(cells))
     st.dataframe(cell_table, hide_index=True, width="stretch")
-    _downloads("planner_gap_cells", f"服务缺口_网格_{minutes:g}分钟", cell_table, cells)
+    _downloads("planner_gap_cells", f"服务缺口_网格_{minutes:g}分钟", cell_table, cells,
+               staff=staff, region_name=region.name)
 
 
 def _read_upload(upload: Any) -> gpd.GeoDataFrame:
@@ -343,7 +424,7 @@ def _read_upload(upload: Any) -> gpd.GeoDataFrame:
         return read_candidates(path)
 
 
-def _sites_tab(region: Region, settings: Settings) -> None:
+def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     kinds = kind_options(region, settings)
     circles = list(settings.circle_minutes)
     settings = _group_weight_controls("planner_sites", region, settings)
@@ -396,7 +477,7 @@ def _sites_tab(region: Region, settings: Settings) -> None:
         f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）\n\n"
         f"需求加权：{md_escape(result.get('weights', ''))}"
     )
-    m = region_map(region, settings)
+    m = _region_map(region, settings)
     if m is not None:
         cells, _ = _gaps(str(region.path), summary["kind"] if summary["kind"] in kinds[1:] else None,
                          summary["mode"], float(summary["minutes"]), settings_digest(settings), region, settings)
@@ -407,7 +488,8 @@ def _sites_tab(region: Region, settings: Settings) -> None:
         _show_map(m, key="planner_sites_map")
     table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
-    _downloads("planner_sites", "新设施选址", table, sites)
+    _downloads("planner_sites", "新设施选址", table, sites,
+               staff=staff, region_name=region.name)
 
 
 # ---- scenarios
@@ -423,12 +505,21 @@ def _remove_change(index: int) -> None:
         changes.pop(index)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _extent(path: str, _region: Region) -> tuple[float, float, float, float] | None:
+    """The region's extent (:func:`planning.scenario.region_extent`), once per region version."""
+    del path  # the cache key
+    return region_extent(_region)
+
+
 def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> None:
-    """Append a change after checking that all changes still apply to the region."""
+    """Append a change after checking that all changes still apply to the region and that an added
+    facility lies inside the region's extent (plus ``settings.region_margin_m``)."""
     changes = _changes()
+    extent = _extent(str(region.path), region)
     try:
-        checked = check_change(change, len(changes))
-        apply_changes(region.facilities, [*changes, checked], settings=settings)
+        checked = check_change(change, len(changes), extent=extent, margin_m=settings.region_margin_m)
+        apply_changes(region.facilities, [*changes, checked], settings=settings, extent=extent)
     except ElderMapError as exc:
         st.error(str(exc))
         return
@@ -437,7 +528,7 @@ def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> N
 
 def _pick_point_map(region: Region, settings: Settings) -> None:
     """A map to click: the click fills the longitude and latitude of the new facility."""
-    m = region_map(region, settings)
+    m = _region_map(region, settings)
     if m is None:
         return
     add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
@@ -446,14 +537,28 @@ def _pick_point_map(region: Region, settings: Settings) -> None:
     if clicked and clicked != st.session_state.get("planner_last_click"):
         st.session_state["planner_last_click"] = clicked
         lon, lat = map_lon_lat(m, float(clicked["lat"]), float(clicked["lng"]))  # back from GCJ-02 tiles if any
-        st.session_state["planner_add_lon"] = round(lon, 6)
-        st.session_state["planner_add_lat"] = round(lat, 6)
+        extent = _extent(str(region.path), region)
+        if extent is not None and outside_region(lon, lat, extent, margin_m=settings.region_margin_m):
+            st.session_state["planner_pick_refused"] = (lon, lat)
+        else:
+            st.session_state.pop("planner_pick_refused", None)
+            st.session_state["planner_add_lon"] = round(lon, 6)
+            st.session_state["planner_add_lat"] = round(lat, 6)
+    refused = st.session_state.get("planner_pick_refused")
+    extent = _extent(str(region.path), region)
+    if refused and extent is not None:
+        st.error(f"地图上点选的位置（经度 {refused[0]:.6f}，纬度 {refused[1]:.6f}）在本地区范围之外，未采用。"
+                 f"本地区范围：{region_extent_zh(extent, margin_m=settings.region_margin_m)}。请在本地区内点选。")
 
 
-def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_root: Path | None) -> None:
+def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> None:
+    regions_root = staff.regions_root
     fac = region.facilities
     names = dict(zip(fac["id"].astype(str), fac["name"].astype(str), strict=True)) if len(fac) else {}
     saved = store.list_scenarios(region.name, root=regions_root)
+    message = st.session_state.pop("planner_saved_message", None)
+    if message:
+        st.success(message)
     st.caption(f"已保存的方案：{md_escape('、'.join(saved)) if saved else '无'}")
     bounds = layers_bounds(region.road_edges, region.areas, region.facilities) or (0.0, 0.0, 0.0, 0.0)
     st.session_state.setdefault("planner_add_lon", round((bounds[0] + bounds[2]) / 2, 6))
@@ -497,7 +602,8 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
             path = Path(tmp) / Path(upload.name).name
             path.write_bytes(upload.getvalue())
             try:
-                listed = add_changes_from_file(path)
+                listed = add_changes_from_file(path, region_extent=_extent(str(region.path), region),
+                                               margin_m=settings.region_margin_m)
             except ElderMapError as exc:
                 st.error(str(exc))
                 listed = []
@@ -534,18 +640,21 @@ def _scenario_editor(region: Region, settings: Settings, *, user: str, regions_r
                     return
                 scenario = new_scenario(scenario_name.strip(), base_version=region.path.name,
                                         description=description.strip(), changes=list(changes))
-                apply_changes(fac, scenario["changes"], settings=settings)
+                apply_changes(fac, scenario["changes"], settings=settings, extent=_extent(str(region.path), region))
                 store.save_scenario(region.name, scenario, root=regions_root)
-                audit.record("scenario_save", user=user, region=region.name,
+                audit.record("scenario_save", user=staff.user, role=staff.role or None, region=region.name,
                              detail=f"方案 {scenario['name']}：{len(changes)} 项修改", root=regions_root)
             except ElderMapError as exc:
                 st.error(str(exc))
             else:
                 st.session_state[CHANGES_KEY] = []
-                st.success(f"方案“{md_escape(scenario['name'])}”已保存（{len(changes)} 项修改）。")
+                st.session_state["planner_saved_message"] = (
+                    f"方案“{md_escape(scenario['name'])}”已保存（{len(changes)} 项修改）。")
+                st.rerun()  # the whole page: the comparison below lists the new scenario
 
 
-def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path | None) -> None:
+def _scenario_compare(region: Region, settings: Settings, *, staff: Staff) -> None:
+    regions_root = staff.regions_root
     st.subheader("比较")
     options = [BASE_LABEL_ZH, *store.list_scenarios(region.name, root=regions_root)]
     c1, c2 = st.columns(2)
@@ -573,11 +682,11 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
     total = areas.iloc[-1]
     st.markdown(f"**{md_escape(b_name)} 相对 {md_escape(a_name)}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
                 f"（{int(total['covered_delta']):+d} 人），覆盖率变化 {total['coverage_pct_delta']:+.2f} 个百分点")
-    m = region_map(region, settings)
+    m = _region_map(region, settings)
     if m is not None:
-        add_change_cells(m, cells, threshold=settings.suppression_threshold)
         add_change_legend(m, threshold=settings.suppression_threshold)
-        _show_map(m, key="planner_cmp_map")
+        _show_map(m, key="planner_cmp_map",
+                  overlays=[lambda o: add_change_cells(o, cells, threshold=settings.suppression_threshold)])
     # side by side: each scenario's coverage per cell, same colours
     digest = settings_digest(settings)
     for side_key, column, name, scenario in zip("ab", st.columns(2), (a_name, b_name), (a, b), strict=True):
@@ -585,24 +694,21 @@ def _scenario_compare(region: Region, settings: Settings, *, regions_root: Path 
             st.markdown(f"**{md_escape(name)}**")
             shown = _scenario_cells(str(region.path), json.dumps(scenario, ensure_ascii=False, sort_keys=True),
                                     minutes, mode, kind, digest, region, settings)
-            side = region_map(region, settings)
+            side = _region_map(region, settings)
             if side is not None:
-                add_coverage_cells(side, shown, threshold=settings.suppression_threshold)
-                _show_map(side, key=f"planner_cmp_side_{side_key}", height_px=360)
+                _show_map(side, key=f"planner_cmp_side_{side_key}", height_px=360, overlays=[
+                    lambda o, cells=shown: add_coverage_cells(o, cells, threshold=settings.suppression_threshold)])
     table = areas.rename(columns=COMPARE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
-    _downloads("planner_cmp", f"方案比较_{a_name}_{b_name}".replace(BASE_LABEL_ZH, "现状"), table, cells)
-
-
-def _scenario_tab(region: Region, settings: Settings, *, user: str, regions_root: Path | None) -> None:
-    _scenario_editor(region, settings, user=user, regions_root=regions_root)
-    _scenario_compare(region, settings, regions_root=regions_root)
+    _downloads("planner_cmp", f"方案比较_{a_name}_{b_name}".replace(BASE_LABEL_ZH, "现状"), table, cells,
+               staff=staff, region_name=region.name)
 
 
 # ---------------------------------------------------------------- the page
 
 
-def render(region: Region, settings: Settings, *, user: str = "", regions_root: Path | None = None) -> None:
+def render(region: Region, settings: Settings, *, user: str = "", role: str | None = None,
+           regions_root: Path | None = None) -> None:
     """The planner page 规划分析 for a logged-in planner: four tabs over one region.
 
     Parameters
@@ -612,7 +718,9 @@ def render(region: Region, settings: Settings, *, user: str = "", regions_root: 
     settings
         The settings in force.
     user
-        The logged-in account, recorded in the audit log when a scenario is saved.
+        The logged-in account, recorded in the audit log when a scenario is saved or a file downloaded.
+    role
+        Its role (``AppContext.role``), recorded with it.
     regions_root
         The regions folder (scenarios and the audit log live there); default ``$ELDERMAP_REGIONS``.
     """
@@ -621,22 +729,29 @@ def render(region: Region, settings: Settings, *, user: str = "", regions_root: 
         return
     if st.session_state.get("planner_region") != str(region.path):  # another region or version: start afresh
         for key in (CHANGES_KEY, "planner_sites_result", "planner_cmp_params", "planner_last_click",
-                    "planner_add_lon", "planner_add_lat"):
+                    "planner_add_lon", "planner_add_lat", "planner_pick_refused"):
             st.session_state.pop(key, None)
         st.session_state["planner_region"] = str(region.path)
+    staff = Staff(user=user, role=role, regions_root=regions_root)
     tabs = st.tabs(["覆盖分析", "服务缺口", "新设施选址", "规划方案"])
-    sections: list[Callable[[], None]] = [
-        lambda: _coverage_tab(region, settings),
-        lambda: _gaps_tab(region, settings),
-        lambda: _sites_tab(region, settings),
-        lambda: _scenario_tab(region, settings, user=user, regions_root=regions_root),
-    ]
-    for tab, section in zip(tabs, sections, strict=True):
+    # each tab's controls and results are fragments: a control reruns its own part only; the scenario
+    # tab has two (editing, comparing) so that adding a change does not recompute the comparison
+    parts: list[list[Callable[..., None]]] = [[_coverage_tab], [_gaps_tab], [_sites_tab],
+                                              [_scenario_editor, _scenario_compare]]
+    for tab, sections in zip(tabs, parts, strict=True):
         with tab:
-            try:
-                section()
-            except ElderMapError as exc:
-                st.error(str(exc))
+            for section in sections:
+                with st.container():  # one call site (fragment id) per part
+                    _tab(section, region, settings, staff)
+
+
+@st.fragment
+def _tab(section: Callable[..., None], region: Region, settings: Settings, staff: Staff) -> None:
+    """One part of a tab as a fragment: a control inside it reruns this part only, not the whole page."""
+    try:
+        section(region, settings, staff=staff)
+    except ElderMapError as exc:
+        st.error(str(exc))
 
 
 __all__ = ["render"]

@@ -80,7 +80,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
         notes = report_notes(region, settings=settings, by=by, minutes=minutes, statistics_date=day)
         lost = unassigned_counts(region, settings=settings, by=by)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
         render_community_summary(region, settings)  # counts per community: still shown
         return
     if lost.over:
@@ -110,7 +110,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
                 status.update(label="报表已生成", state="complete")
             except ElderMapError as exc:
                 status.update(label="生成失败", state="error")
-                st.error(str(exc))
+                st.error(md_escape(str(exc), keep_lines=True))
     files = st.session_state.get("rep_files") or {}
     stem = f"{region.name}_基本情况表_{day:%Y%m%d}"
 

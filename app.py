@@ -59,7 +59,7 @@ def page_planning(ctx: AppContext) -> None:
     """规划分析: coverage, gaps, siting and scenarios."""
     region = _staff_page(ctx, "planning", "规划分析")
     if region is not None:
-        planner.render(region, ctx.settings, user=ctx.user_name, regions_root=ctx.root)
+        planner.render(region, ctx.settings, user=ctx.user_name, role=ctx.role, regions_root=ctx.root)
 
 
 def page_reports(ctx: AppContext) -> None:

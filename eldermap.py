@@ -131,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
           + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
-    audit.record("import", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+    audit.record("import", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
                  detail=f"版本 {outcome.version_path.name}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
     return 1 if outcome.n_rejected else 0
 
@@ -461,7 +461,7 @@ def _changes_from_args(args: argparse.Namespace) -> list[dict]:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     from data import store
-    from planning.scenario import BASE, apply_changes, base_scenario, compare, evaluate, new_scenario
+    from planning.scenario import BASE, apply_changes, base_scenario, compare, evaluate, new_scenario, region_extent
 
     settings = _settings(args)
     if args.action == "list":
@@ -476,7 +476,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         store.delete_scenario(args.region, args.name, root=args.regions)
         from data import audit
 
-        audit.record("scenario_delete", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+        audit.record("scenario_delete", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
                      detail=args.name)
         print(f"已删除方案“{args.name}”")
         return 0
@@ -490,7 +490,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         for i, change in enumerate(changes):  # name the input row in errors from a file
             row = change.pop("_row", None)
             try:
-                apply_changes(region.facilities, [c for c in changes[: i + 1] if "_row" not in c], settings=settings)
+                apply_changes(region.facilities, [c for c in changes[: i + 1] if "_row" not in c], settings=settings,
+                              extent=region_extent(region))
             except ElderMapError as exc:
                 where = f"{Path(args.add_file).name} 第 {row} 行：" if row else ""
                 raise type(exc)(f"{where}{exc.zh}", exc.en) from None
@@ -499,9 +500,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         path = store.save_scenario(args.region, scenario, root=args.regions, overwrite=args.overwrite)
         from data import audit
 
-        audit.record("scenario_save", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+        audit.record("scenario_save", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
                      detail=f"{args.name}：{len(changes)} 项修改")
-        fac = apply_changes(region.facilities, scenario["changes"], settings=settings)
+        fac = apply_changes(region.facilities, scenario["changes"], settings=settings, extent=region_extent(region))
         print(f"已保存方案“{args.name}”：{len(changes)} 项修改，设施 {len(region.facilities)} → {len(fac)} 处（{path}）")
         return 0
     if args.action == "show":
@@ -651,7 +652,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             return 2
     user = auth.add_user(args.users, args.name, args.role, password, display_name=args.display_name or "",
                          replace=args.replace)
-    audit.record("user_add", user=os.environ.get("USER", "cli"), root=args.regions,
+    audit.record("user_add", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, root=args.regions,
                  detail=f"{'重设' if args.replace else '新增'}账号 {user.name}（{user.role}）")
     print(f"已保存账号“{user.name}”（{auth.ROLE_ZH[user.role]}）到 {auth.users_path(args.users)}")
     return 0
@@ -701,7 +702,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"打印版网页已写入：{html}（可在浏览器中打印或另存为 PDF）")
     if args.pdf:
         print(f"PDF 已写入：{args.pdf}")
-    audit.record("export", user=os.environ.get("USER", "cli"), region=args.region, root=args.regions,
+    audit.record("export", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
                  detail=f"报表 {out}；网页 {html or '无'}；PDF {args.pdf or '无'}；按{args.by}")
     return 0
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.readers import read_table
-from data.validate import Extent
+from geo.coords import Extent, outside_extent
 from geo.errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def add_changes_from_file(path: str | Path, *, region_extent: Extent | None = No
         pointed = [c for c in changes if _has_point(c)]
         lon = np.array([float(c["lon"]) for c in pointed])
         lat = np.array([float(c["lat"]) for c in pointed])
-        far = [c for c, out in zip(pointed, _outside_extent(lon, lat, region_extent, margin_m), strict=True) if out]
+        far = [c for c, out in zip(pointed, outside_extent(lon, lat, region_extent, margin_m), strict=True) if out]
         if far:
             minx, miny, maxx, maxy = region_extent
             rows = "；".join(f"第 {c['_row']} 行（经度 {float(c['lon']):.6f}，纬度 {float(c['lat']):.6f}）" for c in far[:20])
@@ -132,16 +132,6 @@ def add_changes_from_file(path: str | Path, *, region_extent: Extent | None = No
                 f"{path}: {len(far)} rows outside the region extent {region_extent} (margin {margin_m:g} m): "
                 + ", ".join(str(c["_row"]) for c in far))
     return changes
-
-
-def _outside_extent(lon: np.ndarray, lat: np.ndarray, region_extent: Extent, margin_m: float) -> np.ndarray:
-    """Points (degrees) farther than ``margin_m`` metres outside ``region_extent``: the importer's rule
-    (``data.validate``) and :func:`planning.scenario.outside_region`'s."""
-    minx, miny, maxx, maxy = region_extent
-    margin_lat = margin_m / 111_320.0
-    margin_lon = margin_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
-    return ((lon < minx - margin_lon) | (lon > maxx + margin_lon) | (lat < miny - margin_lat)
-            | (lat > maxy + margin_lat))
 
 
 def _has_point(change: dict[str, Any]) -> bool:

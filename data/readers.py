@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.exports import FORMULA_START
 from data.schema import TABLES, header_map
 from geo.errors import InputFileError
 
@@ -177,7 +178,10 @@ def _cell(value: object) -> str | None:
         return value.date().isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return _EDGE_SPACE.sub("", str(value)) or None
+    text = str(value)
+    if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_START):
+        text = text[1:]  # our own neutralised export ('=1, '-0.12, '+86…): a rejects file re-imports as written
+    return _EDGE_SPACE.sub("", text) or None
 
 
 def _head_score(rows: list[Cells], table: str) -> tuple[int, int]:

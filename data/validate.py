@@ -409,7 +409,7 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
     return out
 
 
-Extent = tuple[float, float, float, float]
+Extent = coords.Extent
 
 
 def _floats(values: Sequence[Any] | None, n: int) -> np.ndarray:
@@ -450,16 +450,6 @@ def _written_positions(parsed: dict[str, list[Any]], geometry: Sequence[Any] | N
     return x, y, from_geometry
 
 
-def _outside(lon: np.ndarray, lat: np.ndarray, region_extent: Extent, margin_m: float) -> np.ndarray:
-    """Points (degrees) farther than ``margin_m`` outside the region's extent (NaN: False)."""
-    minx, miny, maxx, maxy = region_extent
-    margin_lat = margin_m / 111_320.0
-    margin_lon = margin_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
-    with np.errstate(invalid="ignore"):
-        return ((lon < minx - margin_lon) | (lon > maxx + margin_lon)
-                | (lat < miny - margin_lat) | (lat > maxy + margin_lat))
-
-
 def placeholder_reasons(x: np.ndarray, y: np.ndarray, *, degrees: np.ndarray | bool = True,
                         region_extent: Extent | None = None, margin_m: float = 1000.0) -> list[str | None]:
     """Why each (x, y) looks like a placeholder rather than a position (None: it does not).
@@ -476,7 +466,7 @@ def placeholder_reasons(x: np.ndarray, y: np.ndarray, *, degrees: np.ndarray | b
     far = np.zeros(len(x), dtype=bool)
     if region_extent is not None:
         whole = has & (x == np.round(x)) & (y == np.round(y)) & np.asarray(degrees, dtype=bool)
-        far = whole & _outside(x, y, region_extent, margin_m)
+        far = whole & coords.outside_extent(x, y, region_extent, margin_m)
     reasons: list[str | None] = []
     for k in range(len(x)):
         if zero[k]:
@@ -550,7 +540,7 @@ def guess_projected_crs(x: float, y: float, *, region_extent: Extent | None = No
         if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
             continue
         fits = None if region_extent is None else not bool(
-            _outside(np.array([lon]), np.array([lat]), region_extent, _CRS_GUESS_MARGIN_M)[0])
+            coords.outside_extent(lon, lat, region_extent, _CRS_GUESS_MARGIN_M))
         found.append((code, float(lon), float(lat), fits))
     if region_extent is not None and any(f for *_, f in found):
         found = [c for c in found if c[3]]
@@ -1028,7 +1018,7 @@ def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Colle
     if region_extent is None:
         return
     minx, miny, maxx, maxy = region_extent
-    outside = has_point & _outside(lon, lat, region_extent, settings.region_margin_m)
+    outside = has_point & coords.outside_extent(lon, lat, region_extent, settings.region_margin_m)
     for i in np.flatnonzero(outside):
         col.add(int(i), "经纬度", f"{lon[i]:.6f},{lat[i]:.6f}",
                 f"位于本地区范围之外（范围 {minx:.4f}–{maxx:.4f}E, {miny:.4f}–{maxy:.4f}N，允许外扩 "

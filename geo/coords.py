@@ -289,3 +289,22 @@ def utm_epsg(lon: float, lat: float) -> int:
         raise ValueError(f"not a longitude/latitude: ({lon}, {lat})")
     zone = min(int((lon + 180.0) // 6.0) + 1, 60)
     return (32600 if lat >= 0 else 32700) + zone
+
+
+Extent = tuple[float, float, float, float]
+"""``(min_lon, min_lat, max_lon, max_lat)`` in degrees."""
+M_PER_DEG_LAT = 111_320.0
+
+
+def outside_extent(lon: npt.ArrayLike, lat: npt.ArrayLike, extent: Extent, margin_m: float) -> BoolArray:
+    """Points (degrees) farther than ``margin_m`` metres outside ``extent`` — the one "outside the region"
+    rule of imports, change lists and the scenario editor. Non-finite coordinates are not outside (the
+    caller reports missing positions itself)."""
+    lon = np.asarray(lon, dtype="float64")
+    lat = np.asarray(lat, dtype="float64")
+    minx, miny, maxx, maxy = extent
+    margin_lat = margin_m / M_PER_DEG_LAT
+    margin_lon = margin_lat / max(np.cos(np.radians((miny + maxy) / 2)), 0.01)
+    with np.errstate(invalid="ignore"):
+        return ((lon < minx - margin_lon) | (lon > maxx + margin_lon)
+                | (lat < miny - margin_lat) | (lat > maxy + margin_lat))

@@ -442,12 +442,19 @@ def load_settings(path: str | Path | None = None) -> Settings:
     return settings_from_dict(raw.get("eldermap", raw), source=str(path))
 
 
+ACCESS_FIELDS: frozenset[str] = frozenset({"login_max_failures", "login_lockout_minutes", "login_address_max_failures",
+                                           "login_trust_proxy", "session_hours", "display_timezone"})
+"""Settings of logins and display only: they change no figure, so :func:`settings_digest` leaves them out."""
+
+
 def settings_digest(settings: Settings) -> str:
-    """Short stable hash of the settings, for cache keys and manifests."""
+    """Short stable hash of the settings that shape data and figures (not :data:`ACCESS_FIELDS`), for cache
+    keys and manifests."""
     import hashlib
     import json
 
-    blob = json.dumps(settings.to_dict(), sort_keys=True, ensure_ascii=False).encode()
+    values = {k: v for k, v in settings.to_dict().items() if k not in ACCESS_FIELDS}
+    blob = json.dumps(values, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -31,6 +31,7 @@ import shapely
 from data.store import Region
 from geo import hexes
 from geo.areas import AreaLevel, point_cells
+from geo.coords import Extent, outside_extent
 from geo.errors import ScenarioError
 from geo.labels import TOTAL_CODE
 from geo.osm import extent as road_extent
@@ -66,21 +67,12 @@ def base_scenario(region: Region) -> dict[str, Any]:
             "mode": None, "walk_speed_kmh": None, "changes": []}
 
 
-Extent = tuple[float, float, float, float]
-"""``(min_lon, min_lat, max_lon, max_lat)`` in degrees (EPSG:4326)."""
-_M_PER_DEG_LAT = 111_320.0
-
-
 def outside_region(lon: float, lat: float, extent: Extent, *, margin_m: float) -> bool:
-    """Whether a point (degrees) lies farther than ``margin_m`` metres outside ``extent`` — the rule the
-    importer applies to imported points (``data.validate``); non-finite coordinates count as outside."""
+    """Whether a point (degrees) lies farther than ``margin_m`` metres outside ``extent``
+    (:func:`geo.coords.outside_extent`, the importer's rule); non-finite coordinates count as outside."""
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return True
-    minx, miny, maxx, maxy = extent
-    margin_lat = margin_m / _M_PER_DEG_LAT
-    margin_lon = margin_lat / max(math.cos(math.radians((miny + maxy) / 2)), 0.01)
-    return (lon < minx - margin_lon or lon > maxx + margin_lon or lat < miny - margin_lat
-            or lat > maxy + margin_lat)
+    return bool(outside_extent(lon, lat, extent, margin_m))
 
 
 def region_extent_zh(extent: Extent, *, margin_m: float) -> str:

@@ -233,3 +233,16 @@ def test_any_text_comes_back_from_a_csv(texts: list[str]) -> None:
     rows = list(csv.reader(io.StringIO(csv_bytes(pd.DataFrame({"文本": texts})).decode("utf-8-sig"), newline="")))
     back = [r[0] if r else "" for r in rows[1:]]
     assert [b[1:] if t.startswith(FORMULA_START) else b for b, t in zip(back, texts, strict=True)] == texts
+
+
+def test_a_neutralised_export_reads_back_as_written(tmp_path) -> None:
+    """A rejects file fixed and re-imported: the quote our writer added is dropped again on reading."""
+    from data.exports import xlsx_bytes
+    from data.readers import read_table
+
+    original = ["-0.12", "+8613800000000", "=1+1", "@home", "'plain quote"]
+    frame = pd.DataFrame({"名称": original, "类型": ["养老机构"] * 5, "联系电话": original})
+    path = tmp_path / "rejects.xlsx"
+    path.write_bytes(xlsx_bytes(frame))
+    raw = read_table(path, "facilities").frame
+    assert list(raw["name"]) == original and list(raw["phone"]) == original

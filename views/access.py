@@ -45,6 +45,7 @@ import streamlit as st
 
 from data import audit, auth
 from geo.settings import Settings
+from views.text import md_escape
 
 if TYPE_CHECKING:
     from views.context import AppContext
@@ -267,7 +268,7 @@ def auth_sidebar(root: Path, settings: Settings | None = None) -> tuple[auth.Use
     if token and token != _request_cookie():  # a login in this tab: the browser keeps it for reloads and tabs
         payload = auth.token_payload(token, root=root) or {}
         _cookie_script(token, max(0, int(float(payload.get("exp", 0)) - time.time())))
-    st.caption(f"已登录：{user.label_zh}")
+    st.caption(f"已登录：{md_escape(user.label_zh)}")
     st.button("退出登录", key="logout", on_click=_logout, args=(user, root, settings))
     return user, True, ""
 

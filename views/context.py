@@ -32,6 +32,7 @@ from geo.settings import Settings, load_settings, settings_digest
 from layers.basemap import add_areas, add_roads, layers_bounds, settings_map, to_map_crs
 from views.access import auth_sidebar
 from views.style import PLACEHOLDER_ZH
+from views.text import md_escape
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def require_region(ctx: AppContext) -> Region | None:
     """The region, or None after telling the user why there is none and how to create one (no server path)."""
     if ctx.region is None:
         if ctx.load_error:
-            st.error(ctx.load_error)
+            st.error(md_escape(ctx.load_error, keep_lines=True))
         elif not list_regions(root=ctx.root):
             st.info("还没有任何地区数据。请先在服务器的命令行运行 `eldermap demo` 生成演示地区，"
                     "或用 `eldermap import` 导入本地数据，然后刷新本页。")
@@ -230,7 +231,7 @@ def region_map(region: Region, settings: Settings, *, bounds: Sequence[float] | 
         if areas:
             add_areas(m, region.areas, level="community")
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
         return None
     return m
 

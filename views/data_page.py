@@ -37,6 +37,7 @@ from data.validate import validate_table, write_report
 from geo import osm
 from geo.errors import ElderMapError
 from geo.settings import Settings, settings_digest
+from views.access import audit_action
 from views.text import md_escape
 
 CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
@@ -130,7 +131,7 @@ def render_manifest(region: store.Region, settings: Settings, *, settings_source
         st.warning("当前设置与导入时的设置不同：校验和统计结果可能与导入时不一致。")
     banner = provenance_banner_zh(m)
     if banner:
-        st.warning(banner, icon=":material/info:")
+        st.warning(md_escape(banner), icon=":material/info:")
     st.subheader("图层")
     st.dataframe(layers_table(m), hide_index=True, width="stretch")
     sources = sources_table(m)
@@ -176,7 +177,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                 status.update(label="校验完成", state="complete")
             except ElderMapError as exc:
                 status.update(label="无法读取文件", state="error")
-                st.error(str(exc))
+                st.error(md_escape(str(exc), keep_lines=True))
     checked = st.session_state.get("data_checked")
     if (not checked or checked["upload_id"] != upload.file_id or checked["table"] != table
             or checked["crs"] != crs):
@@ -192,7 +193,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
         """The report, handed over when the user clicks (a deferred download: the bytes reach Streamlit's
         media store only then); recorded in the audit log. Runs outside the script, so no rerun (which
         would re-register the button while the browser fetches it) and no st.* call."""
-        audit.record("export", user=user or "unknown", role=role or None, region=region.name, root=regions_root,
+        audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
                      detail=f"校验报告 {checked['file']}")
         return report_bytes
 
@@ -215,9 +216,9 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                                         report_dir=path.parent / "reports", **{table: path, _crs_arg(table): crs})
         except ElderMapError as exc:
             status.update(label="导入失败，现有数据未改变", state="error")
-            st.error(str(exc))
+            st.error(md_escape(str(exc), keep_lines=True))
             return
-        audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+        audit_action("import", user=user, role=role, settings=settings, region=region.name,
                      root=regions_root, detail=f"{TABLE_ZH[table]} {name}：导入 {checked['n_imported']} 行，"
                      f"拒绝 {checked['n_rejected']} 行，新版本 {outcome.version_path.name}")
         status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
@@ -280,7 +281,7 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
             with private_upload(name, upload.getvalue()) as path:
                 read = read_service_areas(path, region.facilities, settings=settings)
         except ElderMapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc), keep_lines=True))
             return
         st.success(f"{md_escape(name)}：{len(read.layer)} 个服务区域，均已对应到设施。")
         for line in read.warnings:
@@ -292,9 +293,9 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
                 outcome = import_region(region.name, settings=settings, root=regions_root,
                                         report_dir=path.parent / "reports", service_areas=path)
         except ElderMapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc), keep_lines=True))
             return
-        audit.record("import", user=user or "unknown", role=role or None, region=region.name,
+        audit_action("import", user=user, role=role, settings=settings, region=region.name,
                      root=regions_root, detail=f"服务区域 {name}：{len(read.layer)} 个，新版本 "
                      f"{outcome.version_path.name}")
     imported_rerun("sa_imported", outcome)

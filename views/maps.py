@@ -24,6 +24,7 @@ from streamlit_folium import st_folium
 
 from geo.errors import ElderMapError
 from layers import install_static_assets, offline_map_assets
+from views.text import md_escape
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 """The app's static folder (``server.enableStaticServing``), which receives the Leaflet files."""
@@ -107,7 +108,7 @@ def show_map(m: folium.Map, *, key: str, height_px: int = 600, returned_objects:
     try:
         _install_map_assets(str(STATIC_DIR))
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
         return None
     fit_when_shown(m)
     offline_map_assets(m)

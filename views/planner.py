@@ -369,7 +369,9 @@ def _coverage_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         add_coverage_legend(m, threshold=settings.suppression_threshold)
         _show_map(m, key="planner_cov_map", overlays=[
             lambda o: add_coverage_cells(o, cells, threshold=settings.suppression_threshold),
-            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)])
+            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False,
+                               home_care_kinds=settings.home_care_kinds,
+                               home_care_drive_minutes=settings.home_care_drive_minutes)])
     st.subheader(f"按{level_zh}统计")
     shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
     st.dataframe(shown_table, hide_index=True, width="stretch")
@@ -402,7 +404,9 @@ def _gaps_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         add_need_legend(m)
         _show_map(m, key="planner_gap_map", overlays=[
             lambda o: add_gap_cells(o, cells, threshold=settings.suppression_threshold),
-            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False)])
+            lambda o: add_facilities(o, _of_kind(region.facilities, kind), kinds=settings.facility_kinds, legend=False,
+                               home_care_kinds=settings.home_care_kinds,
+                               home_care_drive_minutes=settings.home_care_drive_minutes)])
     st.subheader("社区排名")
     comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=gap_columns_zh(comm))
     st.dataframe(comm_table, hide_index=True, width="stretch")
@@ -455,7 +459,7 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
                                        weighted=weighted, solver=SOLVERS_ZH[solver_zh])
                 status.update(label="计算完成", state="complete")
         except ElderMapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc), keep_lines=True))
             return
         # only the sites and the summary are kept: never the per-elder list (pids)
         st.session_state["planner_sites_result"] = {"sites": plan.sites, "summary": plan.summary,
@@ -482,7 +486,9 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         cells, _ = _gaps(str(region.path), summary["kind"] if summary["kind"] in kinds[1:] else None,
                          summary["mode"], float(summary["minutes"]), settings_digest(settings), region, settings)
         add_gap_cells(m, cells, threshold=settings.suppression_threshold, ranked=False)
-        add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
+        add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False,
+                               home_care_kinds=settings.home_care_kinds,
+                               home_care_drive_minutes=settings.home_care_drive_minutes)
         add_sites(m, sites)
         add_sites_legend(m)
         _show_map(m, key="planner_sites_map")
@@ -521,7 +527,7 @@ def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> N
         checked = check_change(change, len(changes), extent=extent, margin_m=settings.region_margin_m)
         apply_changes(region.facilities, [*changes, checked], settings=settings, extent=extent)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
         return
     changes.append(checked)
 
@@ -531,7 +537,9 @@ def _pick_point_map(region: Region, settings: Settings) -> None:
     m = _region_map(region, settings)
     if m is None:
         return
-    add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False)
+    add_facilities(m, region.facilities, kinds=settings.facility_kinds, legend=False,
+                               home_care_kinds=settings.home_care_kinds,
+                               home_care_drive_minutes=settings.home_care_drive_minutes)
     result = _show_map(m, key="planner_pick_map", returned_objects=["last_clicked"], height_px=380)
     clicked = (result or {}).get("last_clicked")
     if clicked and clicked != st.session_state.get("planner_last_click"):
@@ -605,7 +613,7 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
                 listed = add_changes_from_file(path, region_extent=_extent(str(region.path), region),
                                                margin_m=settings.region_margin_m)
             except ElderMapError as exc:
-                st.error(str(exc))
+                st.error(md_escape(str(exc), keep_lines=True))
                 listed = []
         taken = set(names) | {c["id"] for c in _changes()}
         added = 0
@@ -645,7 +653,7 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
                 audit.record("scenario_save", user=staff.user, role=staff.role or None, region=region.name,
                              detail=f"方案 {scenario['name']}：{len(changes)} 项修改", root=regions_root)
             except ElderMapError as exc:
-                st.error(str(exc))
+                st.error(md_escape(str(exc), keep_lines=True))
             else:
                 st.session_state[CHANGES_KEY] = []
                 st.session_state["planner_saved_message"] = (
@@ -677,7 +685,7 @@ def _scenario_compare(region: Region, settings: Settings, *, staff: Staff) -> No
                                     json.dumps(b, ensure_ascii=False, sort_keys=True), minutes, mode, kind, level,
                                     settings_digest(settings), region, settings)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
         return
     total = areas.iloc[-1]
     st.markdown(f"**{md_escape(b_name)} 相对 {md_escape(a_name)}**：覆盖人数 {int(total['covered_a'])} → {int(total['covered_b'])}"
@@ -751,7 +759,7 @@ def _tab(section: Callable[..., None], region: Region, settings: Settings, staff
     try:
         section(region, settings, staff=staff)
     except ElderMapError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), keep_lines=True))
 
 
 __all__ = ["render"]

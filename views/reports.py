@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from data import audit
 from data.report_files import write_pdf
 from data.store import Region
 from geo.errors import ElderMapError
@@ -35,6 +35,7 @@ from planning.report import (
     unassigned_counts,
 )
 from planning.summary import community_summary
+from views.access import audit_action
 from views.report_export import write_report_files
 from views.text import md_escape
 
@@ -114,15 +115,20 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
     files = st.session_state.get("rep_files") or {}
     stem = f"{region.name}_基本情况表_{day:%Y%m%d}"
 
-    def exported(kind: str) -> None:
-        audit.record("export", user=user or "unknown", role=role or None, region=region.name, root=regions_root,
-                     detail=f"统计报表 {kind}（{LEVELS_ZH[by]}，{minutes:g} 分钟）")
+    def exported(kind: str) -> Callable[[], bytes]:
+        """The file, handed over when the user clicks (a deferred download: the bytes reach Streamlit's media
+        store only then, and no rerun re-registers the button while the browser fetches it); audited."""
+        def hand_over() -> bytes:
+            audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
+                         detail=f"统计报表 {kind}（{LEVELS_ZH[by]}，{minutes:g} 分钟）")
+            return files[kind]
+        return hand_over
 
     for kind, label, mime in (("xlsx", "下载 Excel 报表", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                               ("html", "下载打印版网页", "text/html"), ("pdf", "下载 PDF", "application/pdf")):
         if kind in files:
-            st.download_button(label, files[kind], file_name=f"{stem}.{kind}", mime=mime, key=f"rep_dl_{kind}",
-                               on_click=exported, args=(kind,))
+            st.download_button(label, exported(kind), file_name=f"{stem}.{kind}", mime=mime, key=f"rep_dl_{kind}",
+                               on_click="ignore")
     render_community_summary(region, settings)
 
 

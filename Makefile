@@ -33,8 +33,9 @@ browser-deps:
 			chromium fonts-noto-cjk fontconfig strace >/dev/null; \
 	fi
 
+# Two workers (the machine has two cores), one test file per worker so a file's server port is never shared.
 test: $(VENV)/.installed browser-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -230,6 +230,15 @@ def shown_text(at: AppTest, *, where=None, kinds: tuple[str, ...] = TEXT_KINDS) 
     return "\n".join(str(p) for p in parts)
 
 
+def as_read(markdown: str) -> str:
+    """What a reader sees of Markdown source written through ``views.text.md_escape``: backslash escapes
+    and HTML entities undone, invisible word joiners dropped."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown)).replace("\u2060", "")
+
+
 def map_args(at: AppTest) -> list[str]:
     """The JSON arguments sent to each custom component (the folium maps)."""
     return [el.proto.json_args for el in at.get("component_instance")]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import button, copy_demo_region, map_args, open_app, run, shown_text, table_with
+from conftest import as_read, button, copy_demo_region, map_args, open_app, run, shown_text, table_with
 from streamlit.testing.v1 import AppTest
 
 from data import audit, store
@@ -196,7 +196,7 @@ def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
     run(at)  # the refused rows are reported with st.error
     changes = at.session_state["planner_changes"]
     assert [c["id"] for c in changes] == ["L1"]  # the bad kind and the existing id are refused, by row
-    errors = " ".join(e.value for e in at.error)
+    errors = as_read(" ".join(e.value for e in at.error))
     assert "第 4 行" in errors and "F001" in errors and "不存在的类型" in errors
     target = next(o for o in at.selectbox(key="planner_beds_pick").options if o.startswith("F002 "))
     at.selectbox(key="planner_beds_pick").select(target)
@@ -290,7 +290,7 @@ def test_typed_beijing_coordinates_are_refused(at: AppTest, region) -> None:
     at.number_input(key="planner_add_lat").set_value(BEIJING[1])
     button(at, "添加").click()
     run(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = as_read(" ".join(e.value for e in at.error))
     assert "北京新站" in errors and f"经度 {BEIJING[0]:.6f}，纬度 {BEIJING[1]:.6f}" in errors
     assert "本地区范围之外" in errors and "本地区范围：经度 24." in errors
     assert not at.session_state["planner_changes"]
@@ -310,7 +310,7 @@ def test_a_map_click_outside_the_region_is_refused(at: AppTest, region, monkeypa
     monkeypatch.setattr(planner, "show_map", fake_show_map)
     lon0, lat0 = at.session_state["planner_add_lon"], at.session_state["planner_add_lat"]
     run(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = as_read(" ".join(e.value for e in at.error))
     assert "地图上点选的位置（经度 77.340000，纬度 71.070000）在本地区范围之外" in errors
     assert (at.session_state["planner_add_lon"], at.session_state["planner_add_lat"]) == (lon0, lat0)
     inside = region.facilities.geometry.iloc[2]
@@ -328,7 +328,7 @@ def test_change_list_with_points_outside_is_refused(at: AppTest, region) -> None
     run(at)
     next(b for b in at.button if b.key == "planner_add_upload_go").click()
     run(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = as_read(" ".join(e.value for e in at.error))
     assert "第 3 行（经度 116.397000，纬度 39.909000）" in errors and "本地区范围之外" in errors
     assert not at.session_state["planner_changes"]
 

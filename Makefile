@@ -19,7 +19,7 @@ demo: $(VENV)/.installed
 	$(BIN)/eldermap demo --if-missing
 
 app: demo
-	$(BIN)/streamlit run app.py --server.headless true
+	$(BIN)/streamlit run serve.py --server.headless true
 
 # The browser test drives Debian's chromium with Playwright (no browser download); Chinese needs CJK fonts.
 # tests/test_deploy.py records every connect() of the server with strace.

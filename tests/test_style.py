@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ADMIN, ADMIN_PASSWORD, login, open_app, open_staff_page, shown_text, switch_page
+from conftest import ADMIN, ADMIN_PASSWORD, as_read, login, open_app, open_staff_page, shown_text, switch_page
 
 from data.auth import add_user
 from data.store import load_region
@@ -24,7 +24,8 @@ VERSION_RE = re.compile(r"v\d{8}T\d+")
 
 
 def _sidebar_captions(at) -> list[str]:
-    return [c.value for c in at.sidebar.caption]
+    """The sidebar's captions as a reader sees them (Markdown escapes undone)."""
+    return [as_read(c.value) for c in at.sidebar.caption]
 
 
 @pytest.fixture()

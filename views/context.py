@@ -177,7 +177,7 @@ def sidebar() -> AppContext | None:
             if user is not None:
                 st.caption(f"数据版本：{region.version}")
         if user is not None:
-            st.caption(f"设置摘要：{settings_digest(settings)}（{settings_source}）")
+            st.caption(f"设置摘要：{settings_digest(settings)}（{md_escape(settings_source)}）")
     return AppContext(settings=settings, settings_source=settings_source, root=root, region=region,
                       load_error=load_error, user=user, users_configured=users_configured,
                       auth_error=hide_paths(auth_error))

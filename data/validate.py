@@ -72,13 +72,18 @@ log = logging.getLogger(__name__)
 ERROR = "错误"
 WARNING = "警告"
 PROBLEM_COLUMNS = ["文件", "行号", "字段", "值", "问题", "级别"]
+REJECTS_NOTE_ELDERS = "拒绝行清单仅供对照原文件改正（个人信息已遮盖），请在原文件中改正后重新导入"
+"""Elders' rejects files mask IDs, names and positions (personal data is not copied around): not re-importable."""
+REJECTS_NOTE_REIMPORT = "拒绝行清单保留了原值，改正后可直接导入本文件"
+"""Facilities' and areas' rejects files keep every value as read: corrected, they import as they are."""
 
 KIND_ALIASES: dict[str, str] = {
     "养老院": "养老机构", "敬老院": "养老机构", "福利院": "养老机构", "社会福利院": "养老机构",
     "老年养护院": "养老机构", "护理院": "养老机构", "养老公寓": "养老机构", "特困供养服务机构": "养老机构",
     "社区养老服务综合体": "社区养老服务综合体/中心", "社区养老服务中心": "社区养老服务综合体/中心",
     "街道养老服务中心": "社区养老服务综合体/中心", "综合体": "社区养老服务综合体/中心",
-    "日间照料": "日间照料中心", "社区日间照料中心": "日间照料中心", "托老所": "日间照料中心",
+    "日间照料": "日间照料中心", "社区日间照料中心": "日间照料中心", "托老所": "日间照料中心", "日照中心": "日间照料中心",
+    "日照": "日间照料中心", "日间照料站": "日间照料中心", "助餐": "助餐点", "饭堂": "助餐点", "食堂": "助餐点",
     "养老服务驿站": "养老服务站", "驿站": "养老服务站", "社区养老服务站": "养老服务站", "服务站": "养老服务站",
     "老年助餐点": "助餐点", "长者饭堂": "助餐点", "老年食堂": "助餐点", "助餐服务点": "助餐点",
     "居家养老服务商": "居家上门服务商", "上门服务商": "居家上门服务商", "居家养老服务机构": "居家上门服务商",
@@ -157,11 +162,22 @@ class ValidationResult:
     def ok(self) -> bool:
         return self.n_rejected == 0
 
+    def rejects_note_zh(self) -> str:
+        """What the rejects file is, in a staff member's words ("" when no row was rejected).
+
+        Elders: the file masks IDs, names and positions, so it is a list to correct the original by.
+        Facilities and areas: full values, so the file itself can be corrected and imported.
+        """
+        if not self.n_rejected:
+            return ""
+        return REJECTS_NOTE_ELDERS if self.table == "elders" else REJECTS_NOTE_REIMPORT
+
     def summary_zh(self) -> str:
-        """One line such as "读取 120 行 = 可导入 117 行 + 拒绝 3 行；警告 5 条"."""
+        """One line such as "读取 120 行 = 可导入 117 行 + 拒绝 3 行；警告 5 条", with :meth:`rejects_note_zh`."""
         n_warn = int((self.problems["级别"] == WARNING).sum()) if len(self.problems) else 0
+        note = self.rejects_note_zh()
         return (f"{self.path.name}（{TABLE_ZH[self.table]}）：读取 {self.n_read} 行 = 可导入 {self.n_imported} 行"
-                f" + 拒绝 {self.n_rejected} 行；警告 {n_warn} 条")
+                f" + 拒绝 {self.n_rejected} 行；警告 {n_warn} 条" + (f"。{note}" if note else ""))
 
 
 class _Columns(dict[str, list[Any]]):
@@ -188,6 +204,8 @@ class _Collector:
 
     def add(self, i: int | None, field_zh: str, value: object, reason: str, *, level: str = ERROR) -> None:
         row = "—" if i is None else str(int(self.source_rows[i]))
+        if isinstance(value, (bool, np.bool_)):
+            value = _yes_no(value)
         shown = "" if value is None or (isinstance(value, float) and np.isnan(value)) else _clip(str(value))
         field_zh = _clip(field_zh)
         self.records.append((self.file_name, row, field_zh, shown, reason, level))
@@ -200,6 +218,11 @@ class _Collector:
         order = sorted(range(len(self.records)),
                        key=lambda k: (-1 if self.records[k][1] == "—" else int(self.records[k][1]), k))
         return pd.DataFrame([self.records[k] for k in order], columns=PROBLEM_COLUMNS)
+
+
+def _yes_no(value: object) -> object:
+    """是/否 for a boolean (staff never see True/False); anything else unchanged."""
+    return ("是" if value else "否") if isinstance(value, (bool, np.bool_)) else value
 
 
 def _clip(text: str, limit: int = _SHOWN_MAX) -> str:
@@ -378,7 +401,7 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
         elif spec.type == "bool":
             value = YES_NO_ALIASES.get(ids.fullwidth_to_halfwidth(text).strip().lower())
             if value is None:
-                col.add(i, spec.zh, shown, f"不是允许的取值（允许：{'、'.join(YES_NO_ALIASES)}）")
+                col.add(i, spec.zh, shown, "不是允许的取值（允许：是、否；也认 有/无、√/×、1/0、Y/N）")
         elif spec.type == "division":
             code = ids.normalise_division_code(text)
             reason = ids.check_division_code(code)
@@ -594,21 +617,65 @@ def _refuse_projected_file(path: Path, x: np.ndarray, y: np.ndarray, considered:
     )
 
 
+def _written_lon_lat(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, i: int) -> tuple[str, str]:
+    """Row ``i``'s longitude and latitude as written in the user's cells (before any conversion).
+
+    From the lon/lat columns when both were filled, else the position as read (point geometry).
+    """
+    lon_text = raw["lon"].iat[i] if "lon" in raw.columns else None
+    lat_text = raw["lat"].iat[i] if "lat" in raw.columns else None
+    if lon_text is not None and lat_text is not None:
+        return str(lon_text).strip(), str(lat_text).strip()
+    return f"{x[i]:g}", f"{y[i]:g}"
+
+
+def _written_pair(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, i: int) -> str:
+    return ",".join(_written_lon_lat(raw, x, y, i))
+
+
+def _swap_reasons(lon: np.ndarray, lat: np.ndarray, region_extent: Extent | None) -> list[str | None]:
+    """Why each (lon, lat) as written looks swapped (None: it does not); the checks in order of certainty."""
+    with np.errstate(invalid="ignore"):
+        impossible = (np.abs(lat) > 90.0) & (np.abs(lon) <= 90.0)
+    region = (coords.looks_swapped(lon, lat, bbox=region_extent) if region_extent is not None
+              else np.zeros(len(lon), dtype=bool))
+    china = (coords.looks_swapped(lon, lat, bbox=coords.CHINA_EXTENT) if region_extent is None
+             else np.zeros(len(lon), dtype=bool))
+    data = coords.swapped_into_data_extent(lon, lat)
+    reasons: list[str | None] = []
+    for k in range(len(lon)):
+        if impossible[k]:
+            reasons.append("纬度不可能超过 90°，而交换后是合理的经纬度")
+        elif region[k]:
+            reasons.append("交换后正好落在本地区范围内")
+        elif data[k]:
+            reasons.append("交换后正好落在本文件其他大多数点所在的范围内")
+        elif china[k]:
+            reasons.append("交换后正好落在中国境内")
+        else:
+            reasons.append(None)
+    return reasons
+
+
 def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry: np.ndarray, col: _Collector, *,
                  source_crs: str, file_crs: str | None, region_extent: Extent | None,
                  settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat of every row (NaN where absent or bad) from the positions as written.
 
     Row errors: placeholders (疑似占位坐标), projected metres, one coordinate only, swapped
-    longitude/latitude, values outside ±180°/±90°. Rows from point geometry in a projected
-    file CRS are transformed first; then everything is converted from ``source_crs``.
+    longitude/latitude (latitude beyond ±90°, or the swapped point falls in the region, in the
+    extent of most of the file's points, or — without a region — in China), values outside
+    ±180°/±90°. Every message quotes the values as written in the user's cells. Rows from point
+    geometry in a projected file CRS are transformed first; then everything is converted from
+    ``source_crs``.
     """
     lon, lat = x.copy(), y.copy()
     degrees = ~from_geometry | _is_geographic(file_crs)
     for i, why in enumerate(placeholder_reasons(x, y, degrees=degrees, region_extent=region_extent,
                                                 margin_m=settings.region_margin_m)):
         if why is not None:
-            col.add(i, "经纬度", f"{x[i]:g},{y[i]:g}", f"疑似占位坐标（{why}）：请填写真实位置；不知道位置时留空")
+            col.add(i, "经纬度", f"{x[i]:g},{y[i]:g}",
+                    f"疑似占位坐标（{why}）：请填写真实位置；不知道位置时留空")
             lon[i] = lat[i] = np.nan
     if not _is_geographic(file_crs) and from_geometry.any():
         moved = from_geometry & ~np.isnan(lon)
@@ -616,7 +683,7 @@ def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry:
     with np.errstate(invalid="ignore"):
         projected = (np.abs(lon) > 180) & (np.abs(lat) > 90)
     for i in np.flatnonzero(projected):
-        col.add(int(i), "经纬度", f"{lon[i]:g},{lat[i]:g}",
+        col.add(int(i), "经纬度", _written_pair(raw, x, y, int(i)),
                 "坐标超出经纬度范围，像是投影坐标（米）：请转换为经纬度，或为文件声明正确的坐标系")
     lon[projected] = np.nan
     lat[projected] = np.nan
@@ -626,18 +693,20 @@ def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry:
                 "经度和纬度须同时填写")
     lon[one_missing] = np.nan
     lat[one_missing] = np.nan
-    swapped = coords.looks_swapped(lon, lat) | (coords.looks_swapped(lon, lat, bbox=region_extent)
-                                                if region_extent is not None else False)
+    swap_why = _swap_reasons(lon, lat, region_extent)
+    swapped = np.array([w is not None for w in swap_why], dtype=bool)
     for i in np.flatnonzero(swapped):
-        col.add(int(i), "经纬度", f"{lon[i]:g},{lat[i]:g}", "经纬度可能填反了（纬度超出 ±90°），请交换经度、纬度两列")
+        lon_text, lat_text = _written_lon_lat(raw, x, y, int(i))
+        col.add(int(i), "经纬度", f"{lon_text},{lat_text}",
+                f"经度 {lon_text}、纬度 {lat_text}：经纬度可能填反了（{swap_why[i]}），请交换经度、纬度两列")
     lon[swapped] = np.nan
     lat[swapped] = np.nan
     with np.errstate(invalid="ignore"):
         bad_lon, bad_lat = np.abs(lon) > 180, np.abs(lat) > 90
     for i in np.flatnonzero(bad_lon):
-        col.add(int(i), "经度", f"{lon[i]:g}", "超出合理范围（经度应在 -180 到 180 之间）")
+        col.add(int(i), "经度", _written_lon_lat(raw, x, y, int(i))[0], "超出合理范围（经度应在 -180 到 180 之间）")
     for i in np.flatnonzero(bad_lat):
-        col.add(int(i), "纬度", f"{lat[i]:g}", "超出合理范围（纬度应在 -90 到 90 之间）")
+        col.add(int(i), "纬度", _written_lon_lat(raw, x, y, int(i))[1], "超出合理范围（纬度应在 -90 到 90 之间）")
     lon[bad_lon | bad_lat] = np.nan
     lat[bad_lon | bad_lat] = np.nan
     return coords.to_wgs84(lon, lat, source_crs)
@@ -801,11 +870,13 @@ def validate_table(
     else:
         _area_rules(out, col)
     if table != "areas":
-        _location_rules(out, lon, lat, col, region_extent=region_extent, settings=settings, table=table)
+        _location_rules(out, lon, lat, col, region_extent=region_extent, settings=settings, table=table,
+                        raw=raw, x=x, y=y, source_crs=source_crs)
     good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
     if table == "facilities":
+        written_ids = list(out["id"]) if "id" in out else [None] * n
         _derive_facility_ids(out, lon, lat)
-        _facility_duplicates(out, lon, lat, good_mask, col, settings=settings)
+        _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids)
     elif table == "elders":
         _duplicate_ids(out, "pid", "老人", good_mask, col)
     else:
@@ -824,10 +895,15 @@ def validate_table(
     for name in rejects.columns:  # overlong text is cut, never echoed whole (and never fits on re-import)
         rejects[name] = [f"{v[:limit]}…（已截断，原文 {len(v)} 字）" if isinstance(v, str) and len(v) > limit else v
                          for v in rejects[name]]
+    for spec in specs:  # a yes/no field shows 是/否 (an Excel TRUE cell, "true", "1"...), never True/False
+        if spec.type == "bool" and spec.name in rejects.columns:
+            rejects[spec.name] = [_yes_no(YES_NO_ALIASES.get(ids.fullwidth_to_halfwidth(v).strip().lower(), v))
+                                  if isinstance(v, str) else v for v in rejects[spec.name]]
     original = {canonical: header for header, canonical in raw_table.header_map.items()}
     rejects = rejects.rename(columns=original)
     rejects.insert(0, "行号", raw_table.source_rows[~good_mask])
     rejects["拒绝原因"] = ["；".join(col.reasons[i]) for i in np.flatnonzero(~good_mask)]
+    rejects = rejects.map(_yes_no) if len(rejects) else rejects
     problems = col.frame()
     source = {
         "layer": table, "path": str(path), "file": path.name, "sha256": file_sha256(path),
@@ -1002,7 +1078,9 @@ def _area_rules(out: _Columns, col: _Collector) -> None:
 
 
 def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Collector, *,
-                    region_extent: tuple[float, float, float, float] | None, settings: Settings, table: str) -> None:
+                    region_extent: tuple[float, float, float, float] | None, settings: Settings, table: str,
+                    raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, source_crs: str) -> None:
+    """Missing positions and points outside the region (checked in WGS-84, quoted as written: ``raw``, ``x``, ``y``)."""
     has_point = ~np.isnan(lon)
     area_columns = [out[name] for name in ("community_code", "street_code", "district_code", "community_name",
                                            "street_name", "district_name") if name in out]
@@ -1019,9 +1097,11 @@ def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Colle
         return
     minx, miny, maxx, maxy = region_extent
     outside = has_point & coords.outside_extent(lon, lat, region_extent, settings.region_margin_m)
+    shifted = {"gcj02": "GCJ-02", "bd09": "BD-09"}.get(source_crs)
     for i in np.flatnonzero(outside):
-        col.add(int(i), "经纬度", f"{lon[i]:.6f},{lat[i]:.6f}",
-                f"位于本地区范围之外（范围 {minx:.4f}–{maxx:.4f}E, {miny:.4f}–{maxy:.4f}N，允许外扩 "
+        converted = f"按 {shifted} 换算为 WGS-84 后为 {lon[i]:.6f},{lat[i]:.6f}，" if shifted else ""
+        col.add(int(i), "经纬度", _written_pair(raw, x, y, int(i)),
+                f"{converted}位于本地区范围之外（范围 {minx:.4f}–{maxx:.4f}E, {miny:.4f}–{maxy:.4f}N，允许外扩 "
                 f"{settings.region_margin_m:g} 米）；请检查坐标或坐标系声明")
 
 
@@ -1040,8 +1120,10 @@ def _derive_facility_ids(out: _Columns, lon: np.ndarray, lat: np.ndarray) -> Non
 
 
 def _facility_duplicates(out: _Columns, lon: np.ndarray, lat: np.ndarray, good: np.ndarray, col: _Collector, *,
-                         settings: Settings) -> None:
-    _duplicate_ids(out, "id", "机构编号", good, col)
+                         settings: Settings, written_ids: Sequence[Any]) -> None:
+    uscc = out["uscc"] if "uscc" in out else [None] * out.n
+    _duplicate_ids(out, "id", "机构编号", good, col, rejected_keys=[
+        a if a is not None else b for a, b in zip(written_ids, uscc, strict=True)])
     first_by_name: dict[str, list[int]] = defaultdict(list)
     for i in np.flatnonzero(good):
         name = out["name"][i]
@@ -1056,19 +1138,36 @@ def _facility_duplicates(out: _Columns, lon: np.ndarray, lat: np.ndarray, good: 
             first_by_name[name].append(int(i))
 
 
-def _duplicate_ids(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Collector) -> None:
+def _duplicate_ids(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Collector, *,
+                   rejected_keys: Sequence[Any] | None = None) -> None:
+    """Repeated identifiers: a later good row repeating an earlier good one is rejected; a row rejected
+    for another reason also gets its duplicate listed (so one pass fixes both). ``rejected_keys`` are the
+    identifiers of rejected rows as written (default ``out[name]``), leaving out ones derived from a
+    position that was itself wrong."""
     if name not in out:
         return
+    keys = out[name]
+    written = keys if rejected_keys is None else rejected_keys
+    shown_of = (lambda key: _SENSITIVE_MASK) if name == "pid" else (lambda key: key)
     first: dict[str, int] = {}
     for i in np.flatnonzero(good):
-        key = out[name][i]
+        key = keys[i]
         if key is None:
             continue
         if key in first:
-            shown = key if name != "pid" else _SENSITIVE_MASK
-            col.add(int(i), zh, shown, f"与第 {int(col.source_rows[first[key]])} 行重复")
+            col.add(int(i), zh, shown_of(key), f"与第 {int(col.source_rows[first[key]])} 行重复")
         else:
             first[key] = int(i)
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for i in range(out.n):
+        key = keys[i] if good[i] else written[i]
+        if key is not None:
+            rows_of[key].append(i)
+    for i in np.flatnonzero(~good):
+        key = written[i]
+        others = [j for j in rows_of.get(key, []) if j != i] if key is not None else []
+        if others:
+            col.add(int(i), zh, shown_of(key), f"与第 {int(col.source_rows[others[0]])} 行重复")
 
 
 FACILITY_COLUMNS = ["id", "name", "kind", "services", "service_area", "beds_total", "beds_nursing", "beds_free",
@@ -1192,15 +1291,19 @@ def write_report(result: ValidationResult, out: str | Path) -> tuple[Path, Path 
     """Write the problem report (xlsx or csv by suffix) and, if any, the rejects file beside it.
 
     The xlsx report has two sheets: 问题清单 (every problem) and 汇总 (counts).
-    The rejects file is ``<report stem>_拒绝行.<suffix>``: the rejected rows as read,
-    sensitive fields masked, with row numbers and reasons, ready to fix and re-import.
+    The rejects file is ``<report stem>_拒绝行.<suffix>``: the rejected rows as read, with row numbers
+    and reasons. Facilities and areas keep every value, so the corrected file imports as it is (the
+    行号 and 拒绝原因 columns are ignored on import); elders' IDs, names and positions are masked, so
+    theirs is a list to correct the original file by (:meth:`ValidationResult.rejects_note_zh`).
     """
     out = Path(out)
     summary = pd.DataFrame({
-        "项目": ["文件", "数据类型", "读取行数", "可导入行数", "拒绝行数", "错误条数", "警告条数", "文件编码", "坐标系声明"],
+        "项目": ["文件", "数据类型", "读取行数", "可导入行数", "拒绝行数", "错误条数", "警告条数", "文件编码", "坐标系声明",
+               "拒绝行清单"],
         "值": [result.path.name, TABLE_ZH[result.table], result.n_read, result.n_imported, result.n_rejected,
               int((result.problems["级别"] == ERROR).sum()), int((result.problems["级别"] == WARNING).sum()),
-              result.source.get("encoding") or "—", result.source.get("crs_declared")],
+              result.source.get("encoding") or "—", result.source.get("crs_declared"),
+              result.rejects_note_zh() or "无拒绝行"],
     })
     if out.suffix.lower() == ".xlsx":
         write_table(result.problems, out, sheet_name="问题清单", extra_sheets={"汇总": summary.astype(str)})

@@ -279,6 +279,40 @@ def looks_swapped(lon: npt.ArrayLike, lat: npt.ArrayLike, *,
     return flagged
 
 
+CHINA_EXTENT: tuple[float, float, float, float] = (73.0, 3.0, 136.0, 54.0)
+"""Rough bounding box of China ``(min_lon, min_lat, max_lon, max_lat)`` in degrees: where a swap lands
+when no region is given."""
+_CLUSTER_RADIUS_DEG = 5.0
+_CLUSTER_PAD_DEG = 0.5
+
+
+def swapped_into_data_extent(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray:
+    """Flag points whose swapped ``(lat, lon)`` falls where most of the data lies.
+
+    The data's own extent: the points within 5° of the median position, when they are more than
+    half of the points with a position, padded by 0.5°. A point outside that extent whose
+    swapped coordinates fall inside it is flagged. With no such majority nothing is flagged.
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Longitude and latitude as given, in degrees; NaN gives False.
+    """
+    x, y = _as_lonlat(lon, lat)
+    has = np.isfinite(x) & np.isfinite(y)
+    flagged = np.zeros(x.shape, dtype=bool)
+    if has.sum() < 3:
+        return flagged
+    mx, my = float(np.median(x[has])), float(np.median(y[has]))
+    with np.errstate(invalid="ignore"):
+        near = has & (np.abs(x - mx) <= _CLUSTER_RADIUS_DEG) & (np.abs(y - my) <= _CLUSTER_RADIUS_DEG)
+    if 2 * near.sum() <= has.sum():
+        return flagged
+    box = (float(x[near].min()) - _CLUSTER_PAD_DEG, float(y[near].min()) - _CLUSTER_PAD_DEG,
+           float(x[near].max()) + _CLUSTER_PAD_DEG, float(y[near].max()) + _CLUSTER_PAD_DEG)
+    return looks_swapped(x, y, bbox=box) & ~near & has
+
+
 def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS 84 / UTM zone holding (lon, lat): 326zz north of the equator, 327zz south.
 

@@ -163,7 +163,8 @@ def test_birth_month_conflicts_are_row_errors_like_the_year_rule(tmp_path: Path)
     assert sorted(result.good["source_row"]) == [2, 6]
     assert result.good.set_index("source_row").loc[6, "birth_month"] == 6
     three, four, five = problems_of(result, 3), problems_of(result, 4), problems_of(result, 5)
-    assert list(three["字段"]) == ["出生月份"] and three["问题"].iat[0] == "出生日期中的月份（4）与身份证号中的出生月份（3）不一致"
+    # same ID as row 2: the duplicate is listed too (issue 13)
+    assert list(three["字段"]) == ["出生月份", "老人"] and three["问题"].iat[0] == "出生日期中的月份（4）与身份证号中的出生月份（3）不一致"
     assert four["问题"].iat[0] == "出生月份列（5）与身份证号中的出生月份（3）不一致"
     assert five["问题"].iat[0] == "出生月份列（7）与出生日期中的月份（6）不一致"
 

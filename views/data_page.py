@@ -96,7 +96,7 @@ IMPORT_COMMANDS = (
     "# 居家上门服务商的服务区域边界（按机构编号或名称对应）\n"
     "eldermap import 我的地区 --service-areas 服务区域.geojson\n\n"
     "# 真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），可照着试导入\n"
-    "eldermap samples --out samples\n\n"
+    "eldermap samples --out out/samples\n\n"
     "# 查看地区、生成演示地区\n"
     "eldermap info demo\n"
     "eldermap demo"

@@ -1,0 +1,497 @@
+"""Ordinary command-line mistakes get a Chinese answer naming the option and what is allowed (issue 13).
+
+Most cases run in-process through ``eldermap.main``; a few run as real processes to prove that no traceback
+reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from conftest import copy_demo_region
+
+import eldermap
+from data import store
+from geo.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).parent / "fixtures" / "validation"
+KINDS = Settings().facility_kinds
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory, demo_region) -> Path:
+    """A writable copy of the demo region."""
+    return copy_demo_region(demo_region, tmp_path_factory.mktemp("cli_mistakes"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = eldermap.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run a command that must fail: exit 2, one Chinese "错误：" message, no English argparse text."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert err.lstrip("\n").startswith("错误："), err  # after a cancelled prompt: a new line first
+    for english in ("usage:", "invalid choice", "required:", "Traceback", "invalid float", "invalid int"):
+        assert english not in err
+    return err
+
+
+# ---------------------------------------------------------------- 1. argparse in Chinese
+
+
+def test_unknown_choice_lists_the_choices(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "coverage", "demo", "--mode", "bike", "--out", str(tmp_path / "c.csv"))
+    assert "--mode 不能取“bike”" in err and "walk、drive" in err
+    err = refused(capsys, "validate", "tables", "x.csv")
+    assert "“tables”" in err and "facilities、elders、areas" in err
+    err = refused(capsys, "covrage", "demo")
+    assert "没有命令“covrage”" in err and "coverage" in err and "scenario" in err
+
+
+def test_missing_required_argument_is_named(capsys, root: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "coverage", "demo")
+    assert "缺少必填参数" in err and "--out" in err
+    err = refused(capsys, "--regions", str(root), "coverage")
+    assert "region" in err and "--out" in err
+    err = refused(capsys)
+    assert "缺少命令" in err and "coverage" in err
+    err = refused(capsys, "--regions", str(root), "site", "demo", "--out", "s.csv")
+    assert "--add" in err and "--target" in err
+    err = refused(capsys, "--regions", str(root), "coverage", "demo", "--out")
+    assert "--out 后面缺少值" in err
+
+
+def test_invalid_numbers_name_the_option(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "gaps", "demo", "--top", "ten", "--out", str(tmp_path / "g.csv"))
+    assert "--top" in err and "整数" in err and "“ten”" in err
+    err = refused(capsys, "--regions", str(root), "site", "demo", "--target", "九成", "--out", str(tmp_path / "s.csv"))
+    assert "--target" in err and "数字" in err
+    err = refused(capsys, "--regions", str(root), "site", "demo", "--add", "0", "--out", str(tmp_path / "s.csv"))
+    assert "--add" in err and "大于 0" in err
+    err = refused(capsys, "--regions", str(root), "scenario", "new", "demo", "p", "--walk-speed", "40")
+    assert "--walk-speed" in err and "公里/小时" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_texts_stay(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        eldermap.main(["coverage", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "服务圈分钟数" in out and "--settings" in out
+
+
+def test_unknown_option(capsys) -> None:
+    err = refused(capsys, "list", "--bogus")
+    assert "无法识别的参数：--bogus" in err
+
+
+# ---------------------------------------------------------------- 2. global options before or after
+
+
+def test_global_options_after_the_subcommand(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "list", "--regions", str(root))
+    assert code == 0 and out.strip() == "demo"
+    code, out, _ = run(capsys, "list", "--regions", str(tmp_path / "none"), "-v")
+    assert code == 0 and "尚无地区" in out
+    code, out, _ = run(capsys, "--regions", str(root), "list")
+    assert code == 0 and out.strip() == "demo"
+    # the value given after the subcommand wins; one given only before is kept
+    code, out, _ = run(capsys, "--regions", str(tmp_path / "none"), "list", "--regions", str(root))
+    assert code == 0 and out.strip() == "demo"
+    err = refused(capsys, "--regions", str(root), "coverage", "demo", "--out", str(tmp_path / "c.csv"),
+                  "--settings", str(tmp_path / "missing.toml"))
+    assert "missing.toml" in err
+    args = eldermap.build_parser().parse_args(["info", "demo"])
+    assert args.regions is None and args.settings is None and args.verbose is False
+
+
+# ---------------------------------------------------------------- 3. --kind
+
+
+@pytest.mark.parametrize(("typed", "kind"), [
+    ("养老院", "养老机构"), ("敬老院", "养老机构"), ("福利院", "养老机构"), ("护理院", "养老机构"), ("养老公寓", "养老机构"),
+    ("日照中心", "日间照料中心"), ("日间照料", "日间照料中心"), ("驿站", "养老服务站"), ("服务站", "养老服务站"),
+    ("饭堂", "助餐点"), ("助餐", "助餐点"), ("长者饭堂", "助餐点"), ("养老机构", "养老机构"), (" 助餐点 ", "助餐点"),
+])
+def test_kind_synonyms(capsys, typed: str, kind: str) -> None:
+    args = argparse.Namespace(kind=typed)
+    assert eldermap._kind(args, Settings()) == kind and args.kind == kind
+    out = capsys.readouterr().out
+    assert (f"按“{typed.strip()}”理解为“{kind}”" in out) == (typed.strip() != kind)
+
+
+def test_kind_none_and_unknown(capsys) -> None:
+    assert eldermap._kind(argparse.Namespace(kind=None), Settings()) is None
+    from geo.errors import PlanningInputError
+
+    with pytest.raises(PlanningInputError, match="--kind 不能取“火星站”.*养老机构、"):
+        eldermap._kind(argparse.Namespace(kind="火星站"), Settings())
+
+
+def test_kind_synonym_gives_the_same_coverage(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "coverage", "demo", "--minutes", "10", "--kind", "养老院",
+                         "--out", str(tmp_path / "a.csv"))
+    assert code == 0, err
+    assert "按“养老院”理解为“养老机构”" in out and "“养老机构”覆盖" in out
+    code, _, _ = run(capsys, "--regions", str(root), "coverage", "demo", "--minutes", "10", "--kind", "养老机构",
+                     "--out", str(tmp_path / "b.csv"))
+    assert code == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+@pytest.mark.parametrize("command", [
+    ["coverage", "demo", "--out", "{tmp}/x.csv"],
+    ["access", "demo", "--out", "{tmp}/x.csv"],
+    ["isochrones", "demo", "--out", "{tmp}/x.geojson"],
+    ["gaps", "demo", "--out", "{tmp}/x.geojson"],
+    ["site", "demo", "--add", "1", "--out", "{tmp}/x.csv"],
+    ["scenario", "compare", "demo", "base", "base", "--out", "{tmp}/x.csv"],
+    ["scenario", "show", "demo", "base"],
+])
+def test_unknown_kind_is_refused_before_computing(capsys, root: Path, tmp_path: Path, monkeypatch,
+                                                  command: list[str]) -> None:
+    def no_load(*args, **kwargs):
+        raise AssertionError("the region was loaded before the kind was checked")
+
+    monkeypatch.setattr(store, "load_region", no_load)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    err = refused(capsys, "--regions", str(root), *argv, "--kind", "火星站")
+    assert "--kind 不能取“火星站”" in err and "、".join(KINDS) in err
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- 4. --minutes
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "121", "nan", ""])
+@pytest.mark.parametrize("command", [
+    ["coverage", "demo", "--out", "{tmp}/x.csv"],
+    ["access", "demo", "--out", "{tmp}/x.csv"],
+    ["gaps", "demo", "--out", "{tmp}/x.csv"],
+    ["site", "demo", "--add", "1", "--out", "{tmp}/x.csv"],
+    ["report", "demo", "--out", "{tmp}/x.xlsx"],
+    ["scenario", "new", "demo", "p"],
+])
+def test_bad_minutes(capsys, root: Path, tmp_path: Path, command: list[str], value: str) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    err = refused(capsys, "--regions", str(root), *argv, "--minutes", value)
+    assert "--minutes" in err and "120" in err and f"“{value}”" in err
+    assert not list(tmp_path.iterdir())
+    assert "p" not in store.list_scenarios("demo", root=root)
+
+
+@pytest.mark.parametrize("value", ["-5,10", "5,0,15", "5,,10", "5,ten", "0", ","])
+def test_bad_minutes_list(capsys, root: Path, tmp_path: Path, value: str) -> None:
+    err = refused(capsys, "--regions", str(root), "isochrones", "demo", "--minutes", value,
+                  "--out", str(tmp_path / "i.geojson"))
+    assert "--minutes" in err and "120" in err
+    assert "缺少值" not in err  # "-5,10" is a value, not a missing one
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_flag_followed_by_a_negative_number(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "isochrones", "demo", "--cumulative", "-5",
+                  "--out", str(tmp_path / "i.geojson"))
+    assert "--cumulative 不带值（收到“-5”）" in err
+
+
+def test_good_minutes_list_parses() -> None:
+    args = eldermap.build_parser().parse_args(["isochrones", "demo", "--minutes", "5，10, 15", "--out", "i.geojson"])
+    assert args.minutes == [5.0, 10.0, 15.0]
+
+
+# ---------------------------------------------------------------- 5. output extensions
+
+
+@pytest.mark.parametrize(("command", "option", "allowed"), [
+    (["coverage", "demo", "--out", "{tmp}/c.txt"], "--out", ".xlsx、.csv"),
+    (["coverage", "demo", "--out", "{tmp}/c.csv", "--per-elder", "{tmp}/p.json"], "--per-elder", ".xlsx、.csv"),
+    (["access", "demo", "--out", "{tmp}/a.geojson"], "--out", ".xlsx、.csv"),
+    (["isochrones", "demo", "--out", "{tmp}/i.xlsx"], "--out", ".geojson、.json、.gpkg"),
+    (["gaps", "demo", "--out", "{tmp}/g.shp"], "--out", ".gpkg"),
+    (["gaps", "demo", "--out", "{tmp}/g"], "--out", ".geojson"),
+    (["site", "demo", "--add", "1", "--out", "{tmp}/s.doc"], "--out", ".geojson"),
+    (["site", "demo", "--add", "1", "--out", "{tmp}/s.csv", "--elders-out", "{tmp}/e.txt"], "--elders-out", ".csv"),
+    (["check", "demo", "--out", "{tmp}/c.pdf"], "--out", ".xlsx、.csv"),
+    (["scenario", "compare", "demo", "base", "base", "--out", "{tmp}/x.txt"], "--out", ".xlsx、.csv"),
+    (["scenario", "compare", "demo", "base", "base", "--out", "{tmp}/x.csv", "--cells", "{tmp}/c.csv"], "--cells",
+     ".geojson"),
+    (["scenario", "show", "demo", "base", "--out", "{tmp}/x.geojson"], "--out", ".xlsx、.csv"),
+    (["report", "demo", "--out", "{tmp}/r.xlsx", "--html", "{tmp}/r.txt"], "--html", ".html"),
+    (["report", "demo", "--out", "{tmp}/r.xlsx", "--pdf", "{tmp}/r.docx"], "--pdf", ".pdf"),
+    (["validate", "facilities", str(FIX / "facilities_valid.csv"), "--report", "{tmp}/r.txt"], "--report", ".xlsx"),
+])
+def test_output_extension_checked_before_computing(capsys, root: Path, tmp_path: Path, monkeypatch,
+                                                   command: list[str], option: str, allowed: str) -> None:
+    def no_load(*args, **kwargs):
+        raise AssertionError("work started before the output extension was checked")
+
+    monkeypatch.setattr(store, "load_region", no_load)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    err = refused(capsys, "--regions", str(root), *argv)
+    assert option in err and "可用：" in err and allowed in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_output_that_is_a_folder(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "coverage", "demo", "--out", str(tmp_path))
+    assert "--out" in err and "无法写入" in err and "文件夹" in err
+
+
+def test_a_refused_write_is_said_in_chinese(capsys, root: Path, tmp_path: Path, monkeypatch) -> None:
+    def refuse(df, path, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "write_table", refuse)
+    err = refused(capsys, "--regions", str(root), "check", "demo", "--out", str(tmp_path / "c.csv"))
+    assert "无法读写文件" in err and "没有权限" in err and "c.csv" in err
+
+
+def test_schema_readme_missing(capsys, tmp_path: Path) -> None:
+    err = refused(capsys, "schema", "--readme", str(tmp_path / "nope.md"))
+    assert "无法读取" in err and "nope.md" in err
+
+
+def test_shapefile_refusal_says_what_to_use(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "gaps", "demo", "--out", str(tmp_path / "g.shp"))
+    assert "Shapefile" in err and ".gpkg" in err
+
+
+def test_isochrones_write_a_geopackage(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "isochrones", "demo", "--minutes", "5,10",
+                         "--out", str(tmp_path / "i.gpkg"))
+    assert code == 0, err
+    layer = gpd.read_file(tmp_path / "i.gpkg", layer="等时圈")
+    assert len(layer) == 2 and layer.crs == "EPSG:4326"
+    assert tmp_path.joinpath("i.gpkg").read_bytes()[:15] == b"SQLite format 3"
+
+
+# ---------------------------------------------------------------- 6. scenarios
+
+
+@pytest.mark.parametrize("action", ["new", "show", "delete", "compare"])
+def test_scenario_without_a_name(capsys, root: Path, action: str) -> None:
+    before = store.list_scenarios("demo", root=root)
+    err = refused(capsys, "--regions", str(root), "scenario", action, "demo")
+    assert "需要方案名称" in err and f"scenario {action}" in err
+    assert store.list_scenarios("demo", root=root) == before
+    assert "None" not in store.list_scenarios("demo", root=root)
+
+
+def test_scenario_add_kind_synonym(capsys, root: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "scenario", "new", "demo", "日照方案", "--add",
+                         "N7,日照中心,24.9461,60.1671")
+    assert code == 0, err
+    assert "按“日照中心”理解为“日间照料中心”" in out
+    saved = store.load_scenario("demo", "日照方案", root=root)
+    assert saved["changes"][0]["kind"] == "日间照料中心" and "_typed" not in saved["changes"][0]
+    store.delete_scenario("demo", "日照方案", root=root)
+    err = refused(capsys, "--regions", str(root), "scenario", "new", "demo", "火星", "--add", "N8,火星站,24.9461,60.1671")
+    assert "--add N8 的类型 不能取“火星站”" in err and "日间照料中心" in err
+    assert "火星" not in store.list_scenarios("demo", root=root)
+
+
+@pytest.mark.parametrize("name", ["=1+1", "<b>x</b>", "a b"])
+def test_scenario_name_with_markup_or_formula(capsys, root: Path, name: str) -> None:
+    before = store.list_scenarios("demo", root=root)
+    err = refused(capsys, "--regions", str(root), "scenario", "new", "demo", name, "--close", "F005")
+    assert f"方案名称“{name}”无效" in err
+    assert store.list_scenarios("demo", root=root) == before
+
+
+def test_scenario_compare_needs_two_names_and_an_out(capsys, root: Path, tmp_path: Path) -> None:
+    err = refused(capsys, "--regions", str(root), "scenario", "compare", "demo", "base", "--out",
+                  str(tmp_path / "c.csv"))
+    assert "两个方案名称" in err
+    err = refused(capsys, "--regions", str(root), "scenario", "compare", "demo", "base", "base")
+    assert "--out" in err
+
+
+def test_scenario_show_in_words_and_compare_names_the_speed(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "scenario", "new", "demo", "慢步", "--add",
+                         "N1,日间照料中心,24.9461,60.1671,20,灯塔日照", "--close", "F005",
+                         "--set", "F001:beds_total=300", "--walk-speed", "2.5", "--minutes", "10")
+    assert code == 0, err
+    code, out, err = run(capsys, "--regions", str(root), "scenario", "show", "demo", "慢步")
+    assert code == 0, err
+    assert "{" not in out and "'op'" not in out
+    for line in ("方案：慢步", "基于数据版本：v", "服务圈：10 分钟", "步行速度：2.5 公里/小时",
+                 "新增日间照料中心“灯塔日照”（编号 N1，经度 24.9461、纬度 60.1671，床位 20 张）",
+                 "关闭设施 F005", "修改设施 F001：床位改为 300"):
+        assert line in out, out
+    code, out, err = run(capsys, "--regions", str(root), "scenario", "compare", "demo", "base", "慢步",
+                         "--out", str(tmp_path / "c.csv"))
+    assert code == 0, err
+    assert "方案“慢步”步速 2.5 公里/小时，现状 3 公里/小时：差异部分来自步速" in out
+    assert "两者都按 10 分钟计算" in out
+    run(capsys, "--regions", str(root), "scenario", "delete", "demo", "慢步")
+
+
+def test_scenario_compare_same_speed_says_nothing_about_speed(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "scenario", "compare", "demo", "base", "base",
+                         "--minutes", "5", "--out", str(tmp_path / "c.csv"))
+    assert code == 0, err
+    assert "步速" not in out and "两者都按" not in out
+
+
+def test_scenario_lines_for_a_bare_scenario() -> None:
+    lines = eldermap.scenario_lines_zh({"name": "x", "base_version": "v1", "changes": []}, Settings())
+    assert lines == ["方案：x", "基于数据版本：v1", "服务圈：未指定（按设置 15 分钟）", "出行方式：未指定（步行）",
+                     "步行速度：未指定（按设置 3 公里/小时）", "没有修改设施（与现状相同）"]
+
+
+# ---------------------------------------------------------------- site --target says what it means
+
+
+def test_site_target_already_reached(capsys, root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--regions", str(root), "site", "demo", "--target", "0.5",
+                         "--out", str(tmp_path / "s.csv"))
+    assert code == 0, err
+    assert "目标 50% 按需求加权覆盖率计算" in out and "--unweighted" in out
+    assert "现状已达到目标 50%，不需要新增站点" in out and "已证明最优" not in out
+    assert re.search(r"加权覆盖率 [\d.]+% → [\d.]+%；按人数 [\d.]+% → [\d.]+%", out)
+
+
+def test_site_target_out_of_reach_says_how_far(capsys, root: Path, tmp_path: Path) -> None:
+    candidates = tmp_path / "候选点.csv"
+    pd.DataFrame({"编号": ["A"], "经度": [24.946111], "纬度": [60.167069]}).to_csv(candidates, index=False)
+    code, out, err = run(capsys, "--regions", str(root), "site", "demo", "--target", "99", "--unweighted",
+                         "--candidates", str(candidates), "--out", str(tmp_path / "s.csv"))
+    assert code == 1, err
+    assert "目标 99% 按覆盖人数比例计算（不加权）" in out
+    assert re.search(r"候选点全部启用后最多达到 [\d.]+%，达不到目标 99%", out)
+
+
+def test_target_lines_weighted_and_not() -> None:
+    summary = {"weighted": True, "weight_total": 200.0, "weight_before": 150.0, "weight_after": 190.0,
+               "coverage_pct_before": 80.0, "coverage_pct_after": 96.0}
+    lines = eldermap._target_lines_zh(summary, 95, reached_already=False, infeasible=False)
+    assert lines[1] == "  加权覆盖率 75.00% → 95.00%；按人数 80.0% → 96.0%"
+    lines = eldermap._target_lines_zh({**summary, "weighted": False}, 95, reached_already=True, infeasible=False)
+    assert lines == ["目标 95% 按覆盖人数比例计算（不加权）：按人数 80.0% → 96.0%", "现状已达到目标 95%，不需要新增站点。"]
+
+
+# ---------------------------------------------------------------- 7. user add without a terminal
+
+
+def test_user_add_without_a_terminal(capsys, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    err = refused(capsys, "user", "add", "clerk", "--role", "staff", "--users", str(tmp_path / "u.toml"))
+    assert "没有终端" in err and "--password-stdin" in err
+    assert not (tmp_path / "u.toml").exists()
+
+
+@pytest.mark.parametrize("interrupt", [EOFError, KeyboardInterrupt])
+def test_user_add_cancelled_at_the_prompt(capsys, monkeypatch, tmp_path: Path, interrupt: type) -> None:
+    import getpass
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+
+    def prompt(text: str = "") -> str:
+        raise interrupt()
+
+    monkeypatch.setattr(getpass, "getpass", prompt)
+    err = refused(capsys, "user", "add", "clerk", "--role", "staff", "--users", str(tmp_path / "u.toml"))
+    assert "已取消" in err and "未保存" in err
+    assert not (tmp_path / "u.toml").exists()
+
+
+def test_user_add_password_stdin_at_eof(capsys, monkeypatch, tmp_path: Path) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    err = refused(capsys, "user", "add", "clerk", "--role", "staff", "--password-stdin",
+                  "--users", str(tmp_path / "u.toml"))
+    assert "密码太短" in err
+    assert not (tmp_path / "u.toml").exists()
+
+
+# ---------------------------------------------------------------- 8. import exit status
+
+
+def test_import_with_rejected_rows_exits_0_and_says_so(capsys, tmp_path: Path) -> None:
+    from geo.osm import demo_pbf_path
+
+    code, out, err = run(capsys, "--regions", str(tmp_path / "r"), "import", "x", "--roads", str(demo_pbf_path()),
+                         "--facilities", str(FIX / "facilities_bad_rows.csv"), "--report-dir", str(tmp_path / "rep"))
+    assert code == 0, err
+    assert "已保存为版本" in out
+    rejected = int(re.search(r"有 (\d+) 行被拒绝，没有导入", out).group(1))
+    assert rejected > 0 and "替换该图层" in out
+    assert store.region_exists("x", root=tmp_path / "r")
+
+
+def test_import_says_when_a_layer_is_replaced(capsys, tmp_path: Path) -> None:
+    from geo.osm import demo_pbf_path
+
+    regions, reports = str(tmp_path / "r"), str(tmp_path / "rep")
+    code, out, err = run(capsys, "--regions", regions, "import", "x", "--roads", str(demo_pbf_path()),
+                         "--facilities", str(FIX / "facilities_valid.csv"), "--report-dir", reports)
+    assert code == 0, err
+    assert "图层已整体替换" not in out  # a new region replaces nothing
+    lines = (FIX / "facilities_valid.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    two = tmp_path / "two.csv"
+    two.write_text("".join(lines[:3]), encoding="utf-8")
+    code, out, err = run(capsys, "--regions", regions, "import", "x", "--facilities", str(two), "--report-dir", reports)
+    assert code == 0, err
+    assert "注意：养老服务设施图层已整体替换为本次文件的内容：原有 3 条 → 现在 2 条" in out
+
+
+def test_import_help_documents_the_exit_status(capsys) -> None:
+    with pytest.raises(SystemExit):
+        eldermap.main(["import", "--help"])
+    assert "退出状态：0 已保存新版本" in capsys.readouterr().out
+
+
+def test_validate_says_what_the_rejects_file_is_for(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "validate", "facilities", str(FIX / "facilities_bad_rows.csv"),
+                       "--report", str(tmp_path / "r.xlsx"))
+    assert code == 1 and "改正后可直接导入本文件" in out
+
+
+# ---------------------------------------------------------------- 9. README examples write into out/
+
+
+def test_readme_examples_write_into_out() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Command line 命令行", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    outputs = re.findall(r"--(?:out|per-elder|elders-out|html|pdf) (\S+)", block)
+    assert len(outputs) >= 12
+    assert all(p.startswith("out/") for p in outputs), outputs
+    assert any(line.strip() in ("/out/", "out/") for line in (ROOT / ".gitignore").read_text().splitlines())
+
+
+# ---------------------------------------------------------------- real processes: nothing reaches a terminal
+
+
+@pytest.mark.parametrize("argv", [
+    ["coverage", "demo", "--kind", "火星站", "--out", "{tmp}/c.csv"],
+    ["coverage", "demo", "--minutes", "-5", "--out", "{tmp}/c.csv"],
+    ["isochrones", "demo", "--minutes", "-5,10", "--out", "{tmp}/i.geojson"],
+    ["isochrones", "demo", "--out", "{tmp}/i.xlsx"],
+    ["scenario", "show", "demo"],
+    ["user", "add", "clerk", "--role", "staff", "--users", "{tmp}/u.toml"],
+    ["coverage", "demo", "--mode", "bike", "--out", "{tmp}/c.csv"],
+    ["scenario", "new", "demo", "<b>x</b>", "--close", "F005"],
+    ["gaps", "demo", "--out", "{tmp}/g.shp"],
+])
+def test_real_process_no_traceback(root: Path, tmp_path: Path, argv: list[str]) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    done = subprocess.run([sys.executable, "eldermap.py", *args, "--regions", str(root)], cwd=ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.startswith("错误："), done.stderr
+    assert not list(tmp_path.iterdir())

@@ -490,18 +490,16 @@ def placeholder_reasons(x: np.ndarray, y: np.ndarray, *, degrees: np.ndarray | b
     if region_extent is not None:
         whole = has & (x == np.round(x)) & (y == np.round(y)) & np.asarray(degrees, dtype=bool)
         far = whole & coords.outside_extent(x, y, region_extent, margin_m)
-    reasons: list[str | None] = []
-    for k in range(len(x)):
-        if zero[k]:
-            reasons.append("经度或纬度为 0")
-        elif equal[k]:
-            reasons.append("经度与纬度相同")
-        elif nines[k]:
-            reasons.append("含 999 之类的填充值")
-        elif far[k]:
-            reasons.append("经纬度都是整数，且远在本地区范围之外")
-        else:
-            reasons.append(None)
+    return _first_reasons(len(x), (zero, "经度或纬度为 0"), (equal, "经度与纬度相同"),
+                          (nines, "含 999 之类的填充值"), (far, "经纬度都是整数，且远在本地区范围之外"))
+
+
+def _first_reasons(n: int, *rules: tuple[np.ndarray, str]) -> list[str | None]:
+    """Per row, the text of the first rule whose mask is True there (None where none is)."""
+    reasons: list[str | None] = [None] * n
+    for mask, text in reversed(rules):  # earlier rules overwrite later ones
+        for k in np.flatnonzero(mask):
+            reasons[k] = text
     return reasons
 
 
@@ -642,19 +640,9 @@ def _swap_reasons(lon: np.ndarray, lat: np.ndarray, region_extent: Extent | None
     china = (coords.looks_swapped(lon, lat, bbox=coords.CHINA_EXTENT) if region_extent is None
              else np.zeros(len(lon), dtype=bool))
     data = coords.swapped_into_data_extent(lon, lat)
-    reasons: list[str | None] = []
-    for k in range(len(lon)):
-        if impossible[k]:
-            reasons.append("纬度不可能超过 90°，而交换后是合理的经纬度")
-        elif region[k]:
-            reasons.append("交换后正好落在本地区范围内")
-        elif data[k]:
-            reasons.append("交换后正好落在本文件其他大多数点所在的范围内")
-        elif china[k]:
-            reasons.append("交换后正好落在中国境内")
-        else:
-            reasons.append(None)
-    return reasons
+    return _first_reasons(len(lon), (impossible, "纬度不可能超过 90°，而交换后是合理的经纬度"),
+                          (region, "交换后正好落在本地区范围内"), (data, "交换后正好落在本文件其他大多数点所在的范围内"),
+                          (china, "交换后正好落在中国境内"))
 
 
 def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry: np.ndarray, col: _Collector, *,

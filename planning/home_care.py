@@ -55,7 +55,7 @@ import pandas as pd
 import shapely
 
 from data.store import Region
-from geo.area_match import AreaIndex, AreaMatch, parse_area_code
+from geo.area_match import AreaIndex, parse_area_code
 from geo.areas import CODE_LENGTH, LEVEL_COLUMN
 from geo.errors import ElderMapError
 from geo.labels import UNASSIGNED
@@ -142,7 +142,6 @@ class _AreaNames:
             if level is None:
                 return None, f"代码位数不对（{len(code)} 位）：应为 6、9 或 12 位"
             return code, "" if self.index.knows(code) else "代码不在区划数据中，仍按此代码匹配老人"
-        first: AreaMatch | None = None
         for level, within in (("community", street), ("community", district), ("community", None),
                               ("street", district), ("street", None)):
             if within == "":
@@ -152,7 +151,6 @@ class _AreaNames:
                 return match.code, ""
             if match.ambiguous:
                 return None, f"对应多个同名区域（{'、'.join(match.candidates)}），无法确定"
-            first = first or match
         return None, "未能匹配到区划数据中的社区或街道"
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -37,6 +43,43 @@ def write_zhengzhou_osm(path: Path) -> tuple[np.ndarray, np.ndarray]:
     point_lon = np.repeat(lons[:4] + 0.0013, 4)[:12]
     point_lat = np.tile(lats[:4], 4)[:12] + 0.0002  # about 20 m off the street, as buildings are
     return point_lon, point_lat
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def running_app(port: int, env: dict[str, str], log: Path, *, script: Path | None = None,
+                extra_args: tuple[str, ...] = (), timeout_s: float = 90) -> Iterator[str]:
+    """``streamlit run`` (``app.py`` by default) on 127.0.0.1:``port`` with ``env``, its output in ``log``;
+    yields the base URL once the health check answers, and stops the server afterwards."""
+    script = script or REPO_ROOT / "app.py"
+    with log.open("w") as out:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             *extra_args], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited ({proc.returncode}); see {log}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"the app did not start in {timeout_s:g} s; see {log}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture

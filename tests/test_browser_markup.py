@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
+from conftest import running_app
 
 from views.text import WORD_JOINER, md_escape, plain_table
 
@@ -94,36 +92,6 @@ def _chromium_or_skip() -> None:
             pytest.fail(message)
         pytest.skip(message)
     pytest.importorskip("playwright.sync_api")
-
-
-def _serve(script: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """``streamlit run script`` on 127.0.0.1:PORT, waiting for its health check."""
-    with log.open("w") as out:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-             "--server.port", str(PORT), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited ({proc.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    _stop(proc)
-    pytest.fail(f"the app did not start in 90 s; see {log}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 class _Browser:
@@ -224,32 +192,28 @@ def test_escaped_text_renders_as_text_in_every_markdown_element(tmp_path: Path) 
     script.write_text(textwrap.dedent(RENDER_SCRIPT.format(payloads=PAYLOADS)), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    proc = _serve(script, env, ARTIFACTS / "streamlit_markup_render.log")
-    try:
-        with sync_playwright() as p:
-            b = _Browser(p)
-            try:
-                b.page.goto(f"http://127.0.0.1:{PORT}/", wait_until="domcontentloaded")
-                b.page.get_by_text("渲染完毕").first.wait_for(timeout=60_000)
-                b.page.wait_for_timeout(1500)
-                body = b.page.inner_text("body").replace(WORD_JOINER, "")
-                b.page.screenshot(path=str(ARTIFACTS / "markup_render.png"), full_page=True)
-                _assert_clean(b, "render check")
-                # the payloads are shown as the characters typed (one line each), never acted on
-                for text in PAYLOADS:
-                    shown = " ".join(text.split())
-                    assert shown in body, (text, body[:2000])
-                # no link or image made from the text at all (headings' own "#anchor" links aside)
-                made = b.page.evaluate("""() => [...document.querySelectorAll(
-                    "[data-testid='stMarkdownContainer'] a, [data-testid='stMarkdownContainer'] img,"
-                    + " [data-testid='stTable'] a, [data-testid='stTable'] img")]
-                    .filter(el => !(el.tagName === 'A' && (el.getAttribute('href') || '').startsWith('#')))
-                    .map(el => el.outerHTML)""")
-                assert not made, made[:5]
-            finally:
-                b.close()
-    finally:
-        _stop(proc)
+    with running_app(PORT, env, ARTIFACTS / "streamlit_markup_render.log", script=script), sync_playwright() as p:
+        b = _Browser(p)
+        try:
+            b.page.goto(f"http://127.0.0.1:{PORT}/", wait_until="domcontentloaded")
+            b.page.get_by_text("渲染完毕").first.wait_for(timeout=60_000)
+            b.page.wait_for_timeout(1500)
+            body = b.page.inner_text("body").replace(WORD_JOINER, "")
+            b.page.screenshot(path=str(ARTIFACTS / "markup_render.png"), full_page=True)
+            _assert_clean(b, "render check")
+            # the payloads are shown as the characters typed (one line each), never acted on
+            for text in PAYLOADS:
+                shown = " ".join(text.split())
+                assert shown in body, (text, body[:2000])
+            # no link or image made from the text at all (headings' own "#anchor" links aside)
+            made = b.page.evaluate("""() => [...document.querySelectorAll(
+                "[data-testid='stMarkdownContainer'] a, [data-testid='stMarkdownContainer'] img,"
+                + " [data-testid='stTable'] a, [data-testid='stTable'] img")]
+                .filter(el => !(el.tagName === 'A' && (el.getAttribute('href') || '').startsWith('#')))
+                .map(el => el.outerHTML)""")
+            assert not made, made[:5]
+        finally:
+            b.close()
 
 
 # ---------------------------------------------------------------- the real app
@@ -285,11 +249,8 @@ def hostile_app(demo_region, tmp_path_factory):
            "ELDERMAP_LOGIN_DELAY_S": "0"}
     env.pop("ELDERMAP_SETTINGS", None)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    proc = _serve(REPO / "app.py", env, ARTIFACTS / "streamlit_markup.log")
-    try:
-        yield f"http://127.0.0.1:{PORT}", root
-    finally:
-        _stop(proc)
+    with running_app(PORT, env, ARTIFACTS / "streamlit_markup.log") as url:
+        yield url, root
 
 
 def _wait_quiet(page, ms: int = 1500) -> None:

@@ -10,15 +10,12 @@ point-picking map and checks that the coordinates it fills lie in the region. Sc
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from urllib.parse import urlparse
 
 import pytest
-from conftest import copy_demo_region
-from test_browser import ARTIFACTS, CHROMIUM, REPO, _chromium_or_skip
+from conftest import copy_demo_region, running_app
+from test_browser import ARTIFACTS, CHROMIUM, _chromium_or_skip
 
 PORT = 8661
 USER, PASSWORD = "planner1", "planner-pass-1"
@@ -41,29 +38,8 @@ def planner_app(demo_region, tmp_path_factory):
     env.pop("ELDERMAP_SETTINGS", None)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "streamlit_planner.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-             "--server.port", str(PORT), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail(f"the app did not start in 60 s; see {log}")
-            yield f"http://127.0.0.1:{PORT}", region_extent(demo_region), root
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_app(PORT, env, log) as url:
+        yield url, region_extent(demo_region), root
 
 
 def login_planner(page, url: str, *, user: str = USER, password: str = PASSWORD) -> None:

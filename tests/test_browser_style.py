@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
+from conftest import running_app
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, REPO, _chromium_or_skip
+from tests.test_browser import ARTIFACTS, CHROMIUM, _chromium_or_skip
 
 PORT = 8681
 MIN_FONT_PX = 18.0
@@ -131,30 +129,8 @@ def style_app_url(demo_region, tmp_path_factory):
     env.pop("ELDERMAP_SETTINGS", None)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "streamlit_style.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-             "--server.port", str(PORT), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail(f"the app did not start in 60 s; see {log}")
-            yield f"http://127.0.0.1:{PORT}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_app(PORT, env, log, extra_args=("--server.fileWatcherType", "none")) as url:
+        yield url
 
 
 def _browser(p):

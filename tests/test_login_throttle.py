@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import login, open_app, open_staff_page, run, shown_text, switch_page
+from conftest import login, open_app, open_staff_page, run, running_app, shown_text, switch_page
 
 from data import audit, auth
 from views import access
@@ -311,10 +311,6 @@ BROWSER_PORT = 8641
 def browser_app(tmp_path):
     """The app on the small region at 127.0.0.1:8641 with a planner account, no login delay."""
     import shutil
-    import subprocess
-    import sys
-    import time
-    import urllib.request
 
     from conftest import SMALL_MANIFEST, small_region_layers
 
@@ -332,30 +328,8 @@ def browser_app(tmp_path):
     auth.add_user(users, "plan", "planner", PASSWORDS["plan"])
     env = {**os.environ, "ELDERMAP_REGIONS": str(root), "ELDERMAP_USERS": str(users), "ELDERMAP_LOGIN_DELAY_S": "0"}
     env.pop("ELDERMAP_SETTINGS", None)
-    repo = Path(__file__).resolve().parents[1]
-    with (tmp_path / "streamlit.log").open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(repo / "app.py"), "--server.headless", "true",
-             "--server.port", str(BROWSER_PORT), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{BROWSER_PORT}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail(f"the app did not start in 60 s; see {tmp_path / 'streamlit.log'}")
-            yield f"http://127.0.0.1:{BROWSER_PORT}", chromium, root
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_app(BROWSER_PORT, env, tmp_path / "streamlit.log") as url:
+        yield url, chromium, root
 
 
 def test_browser_login_survives_reload_and_new_tab_and_logout_ends_it(browser_app):

@@ -378,5 +378,5 @@ def test_every_download_button_audits_its_click(region_root: Path, monkeypatch: 
         assert button_args["lazy"], button_args
         assert button_args["on_click"] is _record_download, button_args
         staff, region_name, file_name = button_args["args"]
-        assert staff == Staff(user="planner1", role="viewer", regions_root=region_root)
+        assert staff == Staff(user="planner1", role="viewer", regions_root=region_root, address="本机")  # AppTest: local
         assert (region_name, file_name) == ("demo", button_args["file_name"])

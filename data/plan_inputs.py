@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from data.formats import unreadable
 from data.readers import read_table
 from geo.coords import Extent, outside_extent
 from geo.errors import InputFileError
@@ -74,7 +75,7 @@ def _read_geo_file(path: Path, what_zh: str) -> gpd.GeoDataFrame:
     try:
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputFileError(f"无法读取{what_zh} {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
+        raise unreadable(path, exc, what_zh, "不是可识别的地理数据文件（GeoJSON、GeoPackage 或 Shapefile），或文件已损坏") from exc
     if frame.crs is None:
         raise InputFileError(f"{what_zh} {path.name} 没有坐标系信息", f"{path}: no CRS")
     return frame.to_crs("EPSG:4326")

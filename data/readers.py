@@ -25,15 +25,14 @@ import numpy as np
 import pandas as pd
 
 from data.exports import FORMULA_START
+from data.formats import DATA_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, TEXT_SUFFIXES
+from data.formats import unreadable as _unreadable_file
 from data.schema import TABLES, header_map
 from geo.errors import InputFileError
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-PARQUET_SUFFIXES = (".parquet", ".geoparquet")
-SUPPORTED = TEXT_SUFFIXES + EXCEL_SUFFIXES + (".geojson", ".json", ".gpkg", ".shp") + PARQUET_SUFFIXES
+SUPPORTED = DATA_SUFFIXES
 HEADER_SCAN_ROWS = 10
 DELIMITERS = ",;\t|"
 _EDGE_SPACE = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")  # \s covers the full-width space
@@ -229,8 +228,8 @@ def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells
     return frame, np.asarray(numbers, dtype=np.int64), mapping, unknown
 
 
-def _unreadable(path: Path, exc: BaseException, why: str = "文件已损坏或格式与扩展名不符") -> InputFileError:
-    return InputFileError(f"无法读取文件 {path.name}：{why}（{exc}）。", f"{path}: unreadable: {exc!r}")
+def _unreadable(path: Path, exc: BaseException, why: str = "文件已损坏，或内容与扩展名不符") -> InputFileError:
+    return _unreadable_file(path, exc, "文件", why)
 
 
 def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | None) -> tuple[str, list[Cells]]:
@@ -244,8 +243,12 @@ def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | No
     encoding = encoding or detect_encoding(raw, name=path.name)
     try:
         text = raw.decode(encoding).removeprefix("\ufeff")
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise _unreadable(path, exc, f"不能按 {encoding} 编码解码") from exc
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _unreadable(path, exc, f"第 {line} 行不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
+                                     "或不要强制指定编码") from exc
+    except LookupError as exc:
+        raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
 
     def parse(sep: str, limit: int | None = None) -> list[Cells]:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from data.formats import unreadable
 from geo.errors import InputFileError
 from geo.settings import Settings
 
@@ -94,7 +95,8 @@ def read_service_areas(path: str | Path, facilities: pd.DataFrame, *, settings: 
     try:
         frame = gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InputFileError(f"无法读取服务区域文件 {path.name}：{exc}", f"cannot read {path}: {exc}") from exc
+        raise unreadable(path, exc, "服务区域文件", "不是可识别的地理数据文件（GeoJSON、GeoPackage 或 Shapefile），"
+                                                  "或文件已损坏") from exc
     if len(frame) == 0:
         raise InputFileError(f"服务区域文件 {path.name} 中没有任何要素（只有表头或为空）",
                              f"{path}: no features")

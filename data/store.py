@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -38,7 +37,8 @@ import geopandas as gpd
 import pandas as pd
 
 from data.exports import csv_bytes, geojson_bytes, xlsx_bytes
-from geo.errors import ManifestError, RegionNotFoundError, ScenarioError
+from data.vocab import REGION_NAME_RULE_ZH, SCENARIO_NAME_RULE_ZH, region_name_ok, scenario_name_ok
+from geo.errors import InvalidNameError, ManifestError, RegionNotFoundError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,9 @@ def save_region(
     -------
     Path of the new version folder.
     """
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"region name must be letters, digits, '-' or '_': {name!r}")
+    if not region_name_ok(name):
+        raise InvalidNameError(f"地区名称“{name}”无效：{REGION_NAME_RULE_ZH}",
+                               f"region name must be letters, digits, '-' or '_': {name!r}")
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; allowed: {LAYERS}")
@@ -351,12 +352,11 @@ def write_geopackage(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> 
 # ---------------------------------------------------------------- scenarios
 
 SCENARIO_FORMAT = "eldermap-scenario/1"
-_SCENARIO_NAME = re.compile(r"^[\w\u4e00-\u9fff][\w\u4e00-\u9fff.\-]{0,63}$")
 
 
 def _scenario_path(region: str, scenario: str, root: str | Path | None) -> Path:
-    if not _SCENARIO_NAME.match(scenario):
-        raise ScenarioError(f"方案名称“{scenario}”无效：只能用中文、字母、数字、下划线、点和短横线，最多 64 个字符",
+    if not scenario_name_ok(scenario):
+        raise ScenarioError(f"方案名称“{scenario}”无效：{SCENARIO_NAME_RULE_ZH}",
                             f"invalid scenario name {scenario!r}")
     if not region_exists(region, root=root):
         raise RegionNotFoundError(f"找不到地区“{region}”", f"region {region!r} not found")

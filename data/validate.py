@@ -60,6 +60,7 @@ from data.schema import (
     FieldSpec,
 )
 from data.store import file_sha256, write_table
+from data.vocab import KIND_ALIASES, KIND_KEYWORDS
 from geo import coords, hexes
 from geo.ages import age_at
 from geo.crs import transformer, working_crs
@@ -77,25 +78,6 @@ REJECTS_NOTE_ELDERS = "拒绝行清单仅供对照原文件改正（个人信息
 REJECTS_NOTE_REIMPORT = "拒绝行清单保留了原值，改正后可直接导入本文件"
 """Facilities' and areas' rejects files keep every value as read: corrected, they import as they are."""
 
-KIND_ALIASES: dict[str, str] = {
-    "养老院": "养老机构", "敬老院": "养老机构", "福利院": "养老机构", "社会福利院": "养老机构",
-    "老年养护院": "养老机构", "护理院": "养老机构", "养老公寓": "养老机构", "特困供养服务机构": "养老机构",
-    "社区养老服务综合体": "社区养老服务综合体/中心", "社区养老服务中心": "社区养老服务综合体/中心",
-    "街道养老服务中心": "社区养老服务综合体/中心", "综合体": "社区养老服务综合体/中心",
-    "日间照料": "日间照料中心", "社区日间照料中心": "日间照料中心", "托老所": "日间照料中心", "日照中心": "日间照料中心",
-    "日照": "日间照料中心", "日间照料站": "日间照料中心", "助餐": "助餐点", "饭堂": "助餐点", "食堂": "助餐点",
-    "养老服务驿站": "养老服务站", "驿站": "养老服务站", "社区养老服务站": "养老服务站", "服务站": "养老服务站",
-    "老年助餐点": "助餐点", "长者饭堂": "助餐点", "老年食堂": "助餐点", "助餐服务点": "助餐点",
-    "居家养老服务商": "居家上门服务商", "上门服务商": "居家上门服务商", "居家养老服务机构": "居家上门服务商",
-}
-KIND_KEYWORDS: tuple[tuple[str, str], ...] = (
-    ("日间照料", "日间照料中心"), ("托老", "日间照料中心"), ("助餐", "助餐点"), ("饭堂", "助餐点"), ("食堂", "助餐点"),
-    ("驿站", "养老服务站"), ("服务站", "养老服务站"), ("综合体", "社区养老服务综合体/中心"),
-    ("养老服务中心", "社区养老服务综合体/中心"), ("上门", "居家上门服务商"), ("居家养老服务", "居家上门服务商"),
-    ("养老院", "养老机构"), ("敬老院", "养老机构"), ("福利院", "养老机构"), ("护理院", "养老机构"),
-    ("养护院", "养老机构"), ("养老公寓", "养老机构"), ("供养", "养老机构"),
-)
-"""Keyword -> kind, tried in order when a kind is neither allowed nor an exact alias (reported as a warning)."""
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}

@@ -46,6 +46,10 @@ class UnknownCrsError(ElderMapError, ValueError):
     """A coordinate system name is not one ElderMap knows."""
 
 
+class InvalidNameError(ElderMapError, ValueError):
+    """A region, scenario or account name breaks its naming rule (data.vocab)."""
+
+
 class RegionNotFoundError(ElderMapError, FileNotFoundError):
     """A region folder does not exist."""
 

@@ -235,7 +235,9 @@ def load_roads(source: str | Path, *, place: bool = False) -> tuple[gpd.GeoDataF
     except RoadNetworkError:
         raise
     except Exception as exc:  # any reader failure means the same thing to the user
-        raise RoadNetworkError(f"无法读取路网文件 {label}：文件损坏或格式不符（{type(exc).__name__}）",
+        where = label if place else Path(label).name
+        what = "按地名下载道路失败（需联网，或地名无法识别）" if place else "文件已损坏，或内容与扩展名不符"
+        raise RoadNetworkError(f"无法读取路网文件 {where}：{what}",
                                f"cannot read road network {label}: {exc!r}") from exc
     if len(edges) == 0:
         raise RoadNetworkError(f"路网文件 {label} 中没有道路（没有带 highway 标签的路段）",

@@ -12,6 +12,7 @@ The defaults are written out, with comments, in ``geo/settings.default.toml``;
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, fields
@@ -435,10 +436,18 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raw = tomllib.load(f)
     except FileNotFoundError:
         raise SettingsError(f"找不到设置文件：{path}", f"settings file not found: {path}") from None
+    except IsADirectoryError:
+        raise SettingsError(f"设置文件 {path} 是一个文件夹", f"settings file is a folder: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"设置文件 {path.name} 不是 UTF-8 编码的文本：请用文本编辑器另存为 UTF-8",
+                            f"settings file {path} is not UTF-8: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"at line (\d+), column (\d+)", str(exc))
+        at = f"第 {where.group(1)} 行第 {where.group(2)} 列附近" if where else "文件中"
         raise SettingsError(
-            f"设置文件 {path} 不是有效的 TOML：{exc}", f"settings file {path} is not valid TOML: {exc}"
-        ) from None
+            f"设置文件 {path.name} 不是有效的 TOML：{at}写法有误（应为 名称 = 值，文字加英文双引号，如 "
+            'walk_speed_kmh = 3.6、region_name = "某区"）',
+            f"settings file {path} is not valid TOML: {exc}") from None
     return settings_from_dict(raw.get("eldermap", raw), source=str(path))
 
 

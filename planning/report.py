@@ -112,6 +112,10 @@ COVERAGE_FORMULA = "社区养老服务设施覆盖率 = 拥有社区养老服务
 # ---------------------------------------------------------------- the report
 
 
+NO_ELDERS = "无老年人数据"
+"""The note item (and warning) of a report made for a region without elders."""
+
+
 @dataclass(frozen=True, eq=False)
 class Report:
     """Every table of one official report, computed once by :func:`build_report`.
@@ -190,7 +194,7 @@ class Report:
         """Warning lines shown on top of the workbook's first sheet and of the printable page: the
         unassigned share over the threshold, and synthetic data."""
         lines = [self.unassigned.warning_zh()] if self.unassigned is not None and self.unassigned.over else []
-        return (*lines, *(f"注意：{text}" for item, text in self.notes if item == "合成数据"))
+        return (*lines, *(f"注意：{text}" for item, text in self.notes if item in ("合成数据", NO_ELDERS)))
 
     @property
     def statistics_date_zh(self) -> str:
@@ -236,6 +240,9 @@ def build_report(region: Region, *, settings: Settings, by: ReportLevel = "distr
                                   codes=basic["code"].tolist())
     checks = provisioning_checks(region, settings=settings, by=by, mode=mode)
     notes = report_notes(region, settings=settings, by=by, minutes=minutes, statistics_date=day, mode=mode)
+    if region.elders.empty:  # zeros that mean "no data", not "no elders": said on top of every output
+        notes.insert(0, (NO_ELDERS, "本地区没有老年人数据：老年人、高龄、失能各栏和服务圈覆盖均按 0 计，不代表实际情况；"
+                                    "请先导入老年人登记表再出表"))
     return Report(basic=basic, circle=circle, checks=checks, notes=tuple(notes), area=declared_area(region),
                   statistics_date=day, by=by, minutes=minutes, mode=mode, settings=settings,
                   circle_columns_zh=service_circle_columns_zh(circle, minutes=minutes, mode=mode),

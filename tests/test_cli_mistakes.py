@@ -188,7 +188,7 @@ def test_unknown_kind_is_refused_before_computing(capsys, root: Path, tmp_path: 
 def test_bad_minutes(capsys, root: Path, tmp_path: Path, command: list[str], value: str) -> None:
     argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
     err = refused(capsys, "--regions", str(root), *argv, "--minutes", value)
-    assert "--minutes" in err and "120" in err and f"“{value}”" in err
+    assert "--minutes" in err and "120" in err and (f"“{value}”" in err if value else "值是空的" in err)
     assert not list(tmp_path.iterdir())
     assert "p" not in store.list_scenarios("demo", root=root)
 
@@ -262,7 +262,7 @@ def test_a_refused_write_is_said_in_chinese(capsys, root: Path, tmp_path: Path, 
 
 def test_schema_readme_missing(capsys, tmp_path: Path) -> None:
     err = refused(capsys, "schema", "--readme", str(tmp_path / "nope.md"))
-    assert "无法读取" in err and "nope.md" in err
+    assert "--readme" in err and "不存在" in err and "nope.md" in err
 
 
 def test_shapefile_refusal_says_what_to_use(capsys, root: Path, tmp_path: Path) -> None:
@@ -495,3 +495,91 @@ def test_real_process_no_traceback(root: Path, tmp_path: Path, argv: list[str]) 
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith("错误："), done.stderr
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- 8. found by the fuzz test (tests/test_cli_fuzz.py)
+
+
+def test_help_headings_are_chinese(capsys) -> None:
+    with pytest.raises(SystemExit):
+        eldermap.main(["site", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("用法：eldermap site")
+    assert "位置参数" in out and "选项" in out and "显示本帮助并退出" in out
+    for english in ("usage:", "positional arguments", "options:", "show this help"):
+        assert english not in out
+
+
+def test_import_where_every_row_is_rejected_keeps_the_region(capsys, tmp_path: Path) -> None:
+    """A file whose rows are all bad must not replace a layer by nothing; the region stays as it was."""
+    from geo.osm import demo_pbf_path
+
+    regions, reports = str(tmp_path / "r"), tmp_path / "rep"
+    code, _, err = run(capsys, "--regions", regions, "import", "x", "--roads", str(demo_pbf_path()),
+                       "--facilities", str(FIX / "facilities_valid.csv"), "--report-dir", str(reports))
+    assert code == 0, err
+    version = store.current_version("x", root=regions)
+    bad = tmp_path / "all_bad.csv"
+    bad.write_text("名称,类型,经度,纬度\n甲,养老机构,abc,def\n乙,养老机构,,\n", encoding="utf-8")
+    err = refused(capsys, "--regions", regions, "import", "x", "--facilities", str(bad), "--report-dir", str(reports))
+    assert "--facilities" in err and "2 行全部被拒绝" in err and "未更新" in err and "第 2 行" in err
+    assert store.current_version("x", root=regions) == version
+    assert len(store.load_region("x", root=regions).facilities) == 3
+    assert (reports / "all_bad_校验报告.xlsx").exists()  # the report that says why is kept
+
+
+def test_a_failed_import_leaves_no_report_of_its_other_files(capsys, tmp_path: Path) -> None:
+    from geo.osm import demo_pbf_path
+
+    regions, reports = str(tmp_path / "r"), tmp_path / "rep"
+    corrupt = tmp_path / "elders.xlsx"
+    corrupt.write_bytes(b"not a workbook" * 50)
+    err = refused(capsys, "--regions", regions, "import", "x", "--roads", str(demo_pbf_path()),
+                  "--facilities", str(FIX / "facilities_valid.csv"), "--elders", str(corrupt),
+                  "--report-dir", str(reports))
+    assert err.startswith("错误：--elders（elders.xlsx）：无法读取文件 elders.xlsx")
+    assert not store.region_exists("x", root=regions)
+    assert not reports.exists() or not list(reports.iterdir())
+
+
+def test_commands_refuse_a_region_without_elders(capsys, tmp_path: Path, demo_region) -> None:
+    layers = dict(demo_region.layers)
+    layers["elders"] = layers["elders"].iloc[0:0]
+    store.save_region("demo", layers, {}, root=tmp_path / "r")
+    for argv in (["coverage", "demo", "--out", str(tmp_path / "c.csv")], ["gaps", "demo", "--out", str(tmp_path / "g.csv")],
+                 ["site", "demo", "--add", "1", "--out", str(tmp_path / "s.csv")],
+                 ["access", "demo", "--out", str(tmp_path / "a.csv")]):
+        err = refused(capsys, "--regions", str(tmp_path / "r"), *argv)
+        assert "没有老年人数据" in err and "--elders" in err
+    code, out, err = run(capsys, "--regions", str(tmp_path / "r"), "report", "demo", "--out", str(tmp_path / "r.xlsx"),
+                         "--allow-unassigned")
+    assert code == 0 and "本地区没有老年人数据" in out + err
+    import openpyxl
+
+    first = openpyxl.load_workbook(tmp_path / "r.xlsx").worksheets[0]
+    assert any("本地区没有老年人数据" in str(c.value) for row in first.iter_rows(max_row=4) for c in row)
+
+
+def test_site_with_nothing_to_choose_says_why(capsys, root: Path, tmp_path: Path) -> None:
+    far = tmp_path / "cand.csv"  # a candidate on the region's edge covers nobody outside the circle in 1 minute
+    far.write_text("名称,经度,纬度\n边角,24.93520,60.16420\n", encoding="utf-8")
+    code, out, err = run(capsys, "--regions", str(root), "site", "demo", "--add", "1", "--minutes", "1",
+                         "--candidates", str(far), "--solver", "greedy", "--out", str(tmp_path / "s.csv"))
+    assert code == 0, err
+    assert "（0 处新站点）" in out and "覆盖不到圈外老人" in out and "已证明最优" not in out
+
+
+def test_settings_file_mistakes_in_chinese(capsys, tmp_path: Path) -> None:
+    broken = tmp_path / "s.toml"
+    broken.write_text("walk_speed_kmh = = 3\n", encoding="utf-8")
+    err = refused(capsys, "list", "--settings", str(broken))
+    assert "--settings" in err and "第 1 行" in err and "TOML" in err and "Invalid" not in err
+    broken.write_bytes('region_name = "东城"\n'.encode("gbk"))
+    err = refused(capsys, "--settings", str(broken), "list")
+    assert "不是 UTF-8" in err
+
+
+def test_output_piped_into_head_is_not_an_error(root: Path) -> None:
+    done = subprocess.run(f"{sys.executable} {ROOT / 'eldermap.py'} --regions {root} info demo | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("地区：demo") and "错误" not in done.stderr and "Traceback" not in done.stderr

@@ -158,7 +158,7 @@ def test_encoding_override() -> None:
     raw = read("facilities_gbk.csv", encoding="gbk")
     assert raw.encoding == "gbk"
     assert raw.frame[COLUMNS].values.tolist() == EXPECTED
-    with pytest.raises(InputFileError, match=r"无法读取文件 facilities_gbk\.csv：不能按 utf-8 编码解码"):
+    with pytest.raises(InputFileError, match=r"无法读取文件 facilities_gbk\.csv：第 \d+ 行不能按 utf-8 编码解码"):
         read("facilities_gbk.csv", encoding="utf-8")
 
 

@@ -174,12 +174,19 @@ class _Columns(dict[str, list[Any]]):
         self.n = n
 
 
+_COORDINATE_FIELDS = frozenset({"经度", "纬度", "经纬度", "坐标", "位置"})
+_COARSE = re.compile(r"(\d{1,3}\.\d{2})\d+")
+
+
 class _Collector:
     """Gathers problems of one file; remembers which rows have errors."""
 
-    def __init__(self, file_name: str, source_rows: np.ndarray) -> None:
+    def __init__(self, file_name: str, source_rows: np.ndarray, *, coarse_coordinates: bool = False) -> None:
         self.file_name = file_name
         self.source_rows = source_rows
+        self.coarse_coordinates = coarse_coordinates
+        """Elders' homes: coordinates in problems are cut to 2 decimals (about 1 km), enough to see a swap or a
+        wrong region, not enough to find the house (the row number finds it in the original file)."""
         self.records: list[tuple[str, str, str, str, str, str]] = []
         self.bad_rows: set[int] = set()
         self.reasons: dict[int, list[str]] = defaultdict(list)
@@ -189,6 +196,8 @@ class _Collector:
         if isinstance(value, (bool, np.bool_)):
             value = _yes_no(value)
         shown = "" if value is None or (isinstance(value, float) and np.isnan(value)) else _clip(str(value))
+        if self.coarse_coordinates and field_zh in _COORDINATE_FIELDS:
+            shown, reason = _COARSE.sub(r"\1", shown), _COARSE.sub(r"\1", reason)
         field_zh = _clip(field_zh)
         self.records.append((self.file_name, row, field_zh, shown, reason, level))
         if i is not None and level == ERROR:
@@ -786,7 +795,7 @@ def validate_table(
         )
     has_geometry = "geometry" in raw.columns and raw["geometry"].notna().any()
     source_crs = coords.normalise_crs_name(crs or "wgs84")
-    col = _Collector(path.name, raw_table.source_rows)
+    col = _Collector(path.name, raw_table.source_rows, coarse_coordinates=table == "elders")
     for header in raw_table.unknown_headers:
         col.add(None, header, None, "无法识别的列，已忽略", level=WARNING)
     specs = TABLES[table]

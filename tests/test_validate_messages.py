@@ -225,3 +225,21 @@ def test_uncorrected_facility_rejects_file_is_rejected_the_same_way(tmp_path: Pa
     assert rejects_path is not None
     again = validate_table(rejects_path, "facilities", settings=Settings(), today=TODAY)
     assert again.n_rejected == 1 and list(again.problems["字段"]) == ["类型"]
+
+
+# elders' homes ------------------------------------------------------------------------------------------------
+
+
+def test_elder_coordinates_in_problems_are_cut_to_about_a_kilometre(tmp_path: Path) -> None:
+    """A swap is still visible, the house is not: 2 decimals in the value and in the reason; facilities keep theirs."""
+    path = write_csv(tmp_path / "老人.csv", ["身份证号", "姓名", "出生年月", "经度", "纬度"],
+                     [["11010519450101001X", "张三", "1945-01", "34.751234", "113.651234"]])
+    result = validate_table(path, "elders", settings=Settings(), today=TODAY, salt=SALT, region_extent=ZHENGZHOU)
+    shown = problems_of(result, 2)
+    place = shown[shown["字段"] == "经纬度"]
+    assert len(place) == 1 and "填反" in place["问题"].iloc[0]
+    text = " ".join(place["值"].tolist() + place["问题"].tolist())
+    assert "34.75" in text and "113.65" in text
+    assert "751234" not in text and "651234" not in text and "34.751" not in text
+    kept = facilities(tmp_path, [["甲站", "养老服务站", "34.751234", "113.651234"]], region_extent=ZHENGZHOU)
+    assert "34.751234" in " ".join(problems_of(kept, 2)["值"].tolist() + problems_of(kept, 2)["问题"].tolist())

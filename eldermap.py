@@ -314,7 +314,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             extra["步行速度对比"] = by_profile.rename(columns=profile_columns_zh(by_profile))
         steps("写出结果")
         out = Path(args.out)
-        shown = table.rename(columns=COVERAGE_COLUMNS_ZH)
+        shown = table.drop(columns=[c for c in table.columns if ":" in str(c)])  # groups: their own sheet
+        shown = shown.rename(columns=COVERAGE_COLUMNS_ZH)
         if out.suffix.lower() == ".xlsx":
             store.write_table(shown, out, sheet_name="覆盖率", extra_sheets=extra or None)
             extra_paths = {name: out for name in extra}

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -66,8 +67,24 @@ def xml_safe(value: object) -> object:
     return value
 
 
-def _xlsx_frame(table: pd.DataFrame) -> pd.DataFrame:
+YES_NO = {True: "是", False: "否"}
+"""How a yes/no cell reads in every file we write (the pages say 是/否 too)."""
+
+
+def plain_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`neutralise_frame`, and yes/no columns as 是/否 instead of True/False."""
     out = neutralise_frame(table)
+    for i in range(out.shape[1]):
+        values = out.iloc[:, i]
+        if pd.api.types.is_bool_dtype(values) or (values.dtype == object and len(values) and values.map(
+                lambda v: isinstance(v, (bool, np.bool_)) or v is None or v != v).all() and values.notna().any()):
+            out.isetitem(i, pd.Series([YES_NO.get(bool(v)) if isinstance(v, (bool, np.bool_)) else v
+                                       for v in values], index=out.index, dtype=object))
+    return out
+
+
+def _xlsx_frame(table: pd.DataFrame) -> pd.DataFrame:
+    out = plain_frame(table)
     for i in range(out.shape[1]):
         if out.iloc[:, i].dtype == object:
             out.isetitem(i, pd.Series([xml_safe(v) for v in out.iloc[:, i]], index=out.index, dtype=object))
@@ -78,12 +95,12 @@ def _xlsx_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(table: pd.DataFrame, *, encoding: str = "utf-8-sig") -> bytes:
     """A table as CSV, by default UTF-8 with BOM (so Excel on Chinese Windows reads it; "gbk" for systems
-    that need GBK), no index; text cells through :func:`neutralise_cell`.
+    that need GBK), no index; text cells through :func:`neutralise_cell`, yes/no as 是/否.
 
     Rows end in CR LF (RFC 4180, as Excel writes CSV): then a field holding a CR or LF is quoted, so
     a line break inside a name cannot split its row.
     """
-    return neutralise_frame(table).to_csv(index=False, lineterminator="\r\n").encode(encoding)
+    return plain_frame(table).to_csv(index=False, lineterminator="\r\n").encode(encoding)
 
 
 def xlsx_bytes(table: pd.DataFrame, *, sheet_name: str = "Sheet1",
@@ -107,4 +124,4 @@ def geojson_bytes(frame: gpd.GeoDataFrame) -> bytes:
 
 
 __all__ = ["CSV_MIME", "FORMULA_START", "GEOJSON_MIME", "XLSX_MIME", "csv_bytes", "geojson_bytes", "neutralise_cell",
-           "neutralise_frame", "xlsx_bytes", "xml_safe"]
+           "neutralise_frame", "plain_frame", "xlsx_bytes", "xml_safe"]

@@ -583,3 +583,25 @@ def test_output_piped_into_head_is_not_an_error(root: Path) -> None:
     done = subprocess.run(f"{sys.executable} {ROOT / 'eldermap.py'} --regions {root} info demo | head -1",
                           shell=True, capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("地区：demo") and "错误" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_exports_say_yes_no_and_keep_internal_columns_out(capsys, root: Path, tmp_path: Path) -> None:
+    """Yes/no cells read 是/否 in every CSV and workbook; the coverage table has no "elders:特困" columns (the
+    groups have their own sheet)."""
+    import openpyxl
+
+    for suffix in (".csv", ".xlsx"):
+        out, per, check = (tmp_path / f"c{suffix}", tmp_path / f"pe{suffix}", tmp_path / f"k{suffix}")
+        assert run(capsys, "--regions", str(root), "coverage", "demo", "--by-group", "--out", str(out),
+                   "--per-elder", str(per))[0] == 0
+        assert run(capsys, "--regions", str(root), "check", "demo", "--out", str(check))[0] == 0
+        for path in (out, per, check):
+            if suffix == ".csv":
+                cells = {c for line in path.read_text(encoding="utf-8-sig").splitlines() for c in line.split(",")}
+            else:
+                cells = {str(c.value) for ws in openpyxl.load_workbook(path) for row in ws.iter_rows() for c in row}
+            assert not cells & {"True", "False"}, path
+        header = (pd.read_csv(out, nrows=0).columns if suffix == ".csv"
+                  else pd.read_excel(out, sheet_name="覆盖率", nrows=0).columns)
+        assert not [c for c in header if ":" in str(c)]
+    assert set(pd.read_csv(tmp_path / "pe.csv")["已接入路网"]) <= {"是", "否"}

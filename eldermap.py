@@ -116,6 +116,16 @@ def _region_with_elders(args: argparse.Namespace, what: str):
     return region
 
 
+def _audit_export(args: argparse.Namespace, region, what: str, rows: int, *paths: object) -> None:
+    """One audit entry for a file an analysis wrote: who (the system user), what, the region version it was
+    made from and its row count."""
+    from data import audit
+
+    files = "、".join(str(p) for p in paths if p)
+    audit.record("export", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=region.name,
+                 version=region.version, rows=int(rows), detail=f"{what}：{files}", root=args.regions)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -384,6 +394,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     print(f"按{labels.AREA_LEVEL_SHORT_ZH[args.by]}汇总已写入：{args.out}")
     if args.per_elder:
         print(f"逐人结果（假名编号）已写入：{args.per_elder}")
+    _audit_export(args, region, "服务圈覆盖", len(shown), args.out, *extra_paths.values())
+    if args.per_elder:
+        _audit_export(args, region, "逐人覆盖结果（假名编号）", len(per_elder), args.per_elder)
     return 0
 
 
@@ -417,6 +430,7 @@ def cmd_access(args: argparse.Namespace) -> int:
     total = areas.iloc[-1]
     print(f"{args.method.upper()} {args.minutes:g} 分钟：全区每千名老人可及床位 {total['beds_per_1000']:.1f} 张")
     print(f"按区域：{out}；按 H3 网格：{cells_path}")
+    _audit_export(args, region, "床位可达性", len(areas), args.out)
     return 0
 
 
@@ -443,6 +457,7 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
         who = f"{row.facility_id} " if "facility_id" in polygons.columns else ""
         print(f"  {who}{row.band_label}：{row.area_km2:.3f} 平方公里")
     print(f"等时圈已写入：{args.out}")
+    _audit_export(args, region, "等时圈", len(polygons), args.out)
     return 0
 
 
@@ -498,6 +513,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     for row in communities.head(args.top).itertuples():
         print(f"  {row.rank}. {row.name or row.code}：{row.reason}")
     print(f"网格缺口：{cells_path}；社区缺口：{comm_path}")
+    _audit_export(args, region, "服务圈缺口", len(cells), cells_path, comm_path)
     return 0
 
 
@@ -677,6 +693,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
             store.write_table(result["coverage"].rename(columns=COVERAGE_COLUMNS_ZH), args.out, sheet_name="覆盖率")
             print(f"按区域结果：{args.out}")
+            _audit_export(args, region, f"方案“{args.name}”按区域结果", len(result["coverage"]), args.out)
         return 0
     # compare
     a, b = load(args.name), load(args.other)
@@ -705,6 +722,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
           f"（{total['coverage_pct_delta']:+.2f} 个百分点）；{int((cells['covered_delta'] > 0).sum())} 个网格增加覆盖，"
           f"{int((cells['covered_delta'] < 0).sum())} 个网格失去覆盖")
     print(f"区域对比：{out}；变化网格：{cells_path}")
+    _audit_export(args, region, f"方案比较 {args.name} 与 {args.other}", len(areas), out, cells_path)
     return 0
 
 
@@ -788,6 +806,9 @@ def cmd_site(args: argparse.Namespace) -> int:
     print(f"覆盖率 {s['coverage_pct_before']}% → {s['coverage_pct_after']}%（{len(plan.sites)} 处新站点）；结果：{out}")
     if args.elders_out:
         print(f"各站点新增覆盖的老人（假名编号）：{args.elders_out}")
+    _audit_export(args, region, "新设施选址", len(plan.sites), out)
+    if args.elders_out:
+        _audit_export(args, region, "选址新增覆盖老人（假名编号）", len(plan.elders), args.elders_out)
     return 0 if r.status != "infeasible" else 1
 
 
@@ -818,6 +839,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"警告：{warning}")
     if args.out:
         print(f"检查结果：{args.out}")
+    if args.out:
+        _audit_export(args, region, "配置达标检查", len(table), args.out)
     return 0
 
 
@@ -908,6 +931,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.pdf:
         print(f"PDF 已写入：{args.pdf}")
     audit.record("export", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
+                 version=region.version, rows=len(report.basic),
                  detail=f"报表 {out}；网页 {html or '无'}；PDF {args.pdf or '无'}；按{args.by}")
     return 0
 

@@ -3,7 +3,8 @@
 The log is ``<regions root>/audit.log``, one JSON object per line::
 
     {"time": "2026-11-23T10:15:00+00:00", "user": "zhangsan", "role": "staff", "action": "export",
-     "region": "demo", "detail": "统计报表.xlsx", "address": "10.1.2.3", "prev": "<sha256 of the previous line>"}
+     "region": "demo", "version": "v20261123T101500-ab12", "rows": 12, "detail": "统计报表.xlsx",
+     "address": "10.1.2.3", "prev": "<sha256 of the previous line>"}
 
 Times are stored in UTC; pages show them in the settings' ``display_timezone``
 (:func:`local_times`). ``role`` is the account's role (:data:`CLI_ROLE` for the
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 ACTIONS: tuple[str, ...] = ("login", "login_failed", "account_locked", "address_locked", "session_resumed",
                             "logout", "import", "export", "scenario_save", "scenario_delete", "user_add")
-COLUMNS: tuple[str, ...] = ("time", "user", "role", "action", "region", "detail", "address")
+COLUMNS: tuple[str, ...] = ("time", "user", "role", "action", "region", "version", "rows", "detail", "address")
 CLI_ROLE = "cli"
 """The role recorded for actions taken on the command line (``eldermap ...``)."""
 LOG_NAME = "audit.log"
@@ -81,8 +82,8 @@ def _last_line(fd: int) -> bytes:
 
 
 def record(action: str, *, user: str, role: str | None = None, region: str | None = None,
-           detail: str | None = None, address: str | None = None,
-           root: str | Path | None = None) -> dict[str, Any]:
+           detail: str | None = None, address: str | None = None, version: str | None = None,
+           rows: int | None = None, root: str | Path | None = None) -> dict[str, Any]:
     """Append one entry to the audit log and return it.
 
     Parameters
@@ -101,6 +102,10 @@ def record(action: str, *, user: str, role: str | None = None, region: str | Non
     address
         The client address of a web session (``data.auth.LOCAL_ADDRESS`` for a local peer); None on
         the command line.
+    version
+        The region version the action read or wrote (exports: the data the file was made from).
+    rows
+        How many rows an export or import carried (the main table's rows for a workbook).
     root
         Regions root (default ``$ELDERMAP_REGIONS`` or ``./regions``).
     """
@@ -120,6 +125,10 @@ def record(action: str, *, user: str, role: str | None = None, region: str | Non
             "region": region,
             "detail": detail,
         }
+        if version is not None:
+            entry["version"] = version
+        if rows is not None:
+            entry["rows"] = int(rows)
         if address is not None:
             entry["address"] = address
         last = _last_line(fd)

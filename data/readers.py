@@ -209,7 +209,9 @@ def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells
     if not mapping:
         shown = "、".join(h for _, h in named[:12]) + ("……" if len(named) > 12 else "")
         hint = "、".join(s.zh for s in TABLES[table] if s.required or s.name in ("lon", "lat"))
-        raise InputFileError(f"文件 {path.name} 中没有可识别的表头（读到：{shown}）。应包含如：{hint}。",
+        garbled = ("如果读到的表头是乱码，文件可能是其他编码（如 Shift-JIS、Big5、UTF-16）：请在 Excel 中另存为"
+                   "“CSV UTF-8（逗号分隔）”后再导入。" if path.suffix.lower() in (".csv", ".txt", ".tsv") else "")
+        raise InputFileError(f"文件 {path.name} 中没有可识别的表头（读到：{shown}）。应包含如：{hint}。{garbled}",
                              f"{path}: no known header among {[h for _, h in named]}")
     picks: dict[str, int] = {}
     for i, h in named:  # a repeated header keeps its first column

@@ -45,6 +45,9 @@ BASE = "base"
 OPS = ("add", "close", "set")
 EDITABLE = ("name", "kind", "beds_total", "beds_nursing", "beds_free", "services", "grade")
 _INT_FIELDS = ("beds_total", "beds_nursing", "beds_free", "grade")
+FIELD_ZH = {"name": "名称", "kind": "类型", "beds_total": "床位", "beds_nursing": "护理型床位", "beds_free": "空余床位",
+            "services": "服务项目", "grade": "等级"}
+"""The editable fields in the words of the pages and the change files, for messages."""
 
 
 def new_scenario(name: str, *, base_version: str, description: str = "", minutes: float | None = None,
@@ -113,14 +116,15 @@ def check_change(change: dict[str, Any], position: int = 0, *, extent: Extent | 
                             f"change {position}: op must be one of {OPS}")
     fid = str(change.get("id") or "").strip()
     if not fid:
-        raise ScenarioError(f"{where}：缺少设施编号 id", f"change {position}: missing id")
+        raise ScenarioError(f"{where}：缺少设施编号", f"change {position}: missing id")
     out: dict[str, Any] = {"op": op, "id": fid}
     if op == "add":
         for key in ("lon", "lat"):
             try:
                 out[key] = float(change[key])
             except (KeyError, TypeError, ValueError):
-                raise ScenarioError(f"{where}：新增设施需要数值型的经度 lon 和纬度 lat", f"change {position}: bad {key}") from None
+                raise ScenarioError(f"{where}：新增设施需要数值型的经度和纬度（收到“{change.get(key, '')}”）",
+                                    f"change {position}: bad {key}") from None
         if not (-180 <= out["lon"] <= 180 and -90 <= out["lat"] <= 90):
             raise ScenarioError(f"{where}：坐标 ({out['lon']}, {out['lat']}) 不是有效的经纬度", f"change {position}: bad lon/lat")
         out["name"] = str(change.get("name") or f"新增设施{fid}")
@@ -138,7 +142,8 @@ def check_change(change: dict[str, Any], position: int = 0, *, extent: Extent | 
         fields = change.get("fields") or {}
         unknown = sorted(set(fields) - set(EDITABLE))
         if unknown or not fields:
-            raise ScenarioError(f"{where}：可修改的字段为 {'、'.join(EDITABLE)}（收到 {'、'.join(unknown) or '无'}）",
+            raise ScenarioError(f"{where}：可修改的字段为 {'、'.join(FIELD_ZH[f] for f in EDITABLE)}"
+                                f"（收到 {'、'.join(map(str, unknown)) or '无'}）",
                                 f"change {position}: editable fields are {EDITABLE}")
         out["fields"] = {**_typed_fields({k: v for k, v in fields.items() if k in _INT_FIELDS or k == "services"},
                                          where, position),
@@ -153,9 +158,11 @@ def _typed_fields(fields: dict[str, Any], where: str, position: int) -> dict[str
             try:
                 number = int(value)
             except (TypeError, ValueError):
-                raise ScenarioError(f"{where}：{key} 须为整数（收到 {value!r}）", f"change {position}: {key} not an integer") from None
+                raise ScenarioError(f"{where}：{FIELD_ZH[key]}须为 0 或正整数（收到“{value}”）",
+                                    f"change {position}: {key} not an integer") from None
             if number < 0:
-                raise ScenarioError(f"{where}：{key} 不能为负（收到 {number}）", f"change {position}: {key} negative")
+                raise ScenarioError(f"{where}：{FIELD_ZH[key]}不能为负数，须为 0 或正整数（收到 {number}）",
+                                    f"change {position}: {key} negative")
             out[key] = number
         elif key == "services":
             out[key] = [s for s in (value.split("、") if isinstance(value, str) else list(value)) if s]

@@ -121,7 +121,7 @@ def test_audit_lines_appended_read_and_chained(tmp_path):
     first = json.loads(lines[0])
     assert first["prev"] == "0" * 64 and first["time"].endswith("+00:00")
     table = audit.read(tmp_path)
-    assert list(table.columns) == ["time", "user", "role", "action", "region", "detail", "address"]
+    assert list(table.columns) == ["time", "user", "role", "action", "region", "version", "rows", "detail", "address"]
     assert list(table["action"]) == ["login", "export", "logout"]
     assert table.loc[1, "detail"] == "统计报表.xlsx" and table.loc[1, "region"] == "demo"
     assert list(audit.read(tmp_path, limit=1)["action"]) == ["logout"]

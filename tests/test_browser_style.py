@@ -23,7 +23,7 @@ import time
 import pytest
 from conftest import running_app
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, _chromium_or_skip
+from test_browser import ARTIFACTS, CHROMIUM, _chromium_or_skip  # not "tests.": pygeoapi installs a "tests" package
 
 PORT = 8681
 MIN_FONT_PX = 18.0

@@ -605,3 +605,33 @@ def test_exports_say_yes_no_and_keep_internal_columns_out(capsys, root: Path, tm
                   else pd.read_excel(out, sheet_name="覆盖率", nrows=0).columns)
         assert not [c for c in header if ":" in str(c)]
     assert set(pd.read_csv(tmp_path / "pe.csv")["已接入路网"]) <= {"是", "否"}
+
+
+def test_every_cli_export_is_audited_with_version_and_rows(capsys, root: Path, tmp_path: Path) -> None:
+    """Issue 14: coverage, gaps, site, check, isochrones, access and scenario outputs each write an audit entry
+    naming the region version and the row count."""
+    from data import audit
+
+    version = store.current_version("demo", root=root)
+    before = len(audit.read(root))
+    commands = [
+        (["coverage", "demo", "--out", str(tmp_path / "c.csv"), "--per-elder", str(tmp_path / "pe.csv")], 2),
+        (["gaps", "demo", "--out", str(tmp_path / "g.csv")], 1),
+        (["site", "demo", "--add", "1", "--solver", "greedy", "--out", str(tmp_path / "s.csv")], 1),
+        (["check", "demo", "--out", str(tmp_path / "k.csv")], 1),
+        (["isochrones", "demo", "--minutes", "5", "--out", str(tmp_path / "i.geojson")], 1),
+        (["access", "demo", "--out", str(tmp_path / "a.csv")], 1),
+    ]
+    expected = 0
+    for argv, entries in commands:
+        code, _, err = run(capsys, "--regions", str(root), *argv)
+        assert code == 0, (argv, err)
+        expected += entries
+    log = audit.read(root).iloc[before:]
+    assert len(log) == expected and set(log["action"]) == {"export"}
+    assert set(log["version"]) == {version}
+    assert (log["rows"].astype(int) > 0).all()
+    coverage_rows = len(pd.read_csv(tmp_path / "c.csv"))
+    assert int(log.iloc[0]["rows"]) == coverage_rows and "c.csv" in log.iloc[0]["detail"]
+    assert int(log.iloc[1]["rows"]) == len(pd.read_csv(tmp_path / "pe.csv"))
+    assert not audit.verify_chain(root)

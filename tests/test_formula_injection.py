@@ -55,8 +55,14 @@ def _cells(book: bytes | Path) -> list[openpyxl.cell.Cell]:
 
 
 def _as_read(text: str) -> str:
-    """``text`` as XML gives it back: openpyxl writes CR raw, and XML parsers read CR and CR LF as LF."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """``text`` as the workbook gives it back. openpyxl's own XML writer writes CR raw, which XML parsers read
+    as LF; with lxml installed (a dependency of pygeoapi) openpyxl writes CR as ``&#13;`` and it comes back."""
+    try:
+        import lxml  # noqa: F401
+        from openpyxl.xml import LXML
+    except ImportError:
+        LXML = False
+    return text if LXML else text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _assert_no_formula_and_texts_kept(book: bytes | Path, texts: list[str]) -> None:

@@ -285,7 +285,7 @@ def test_admin_audit_view_local_time_chinese_roles_no_none(staff_demo_root):
     audit.record("export", user="clerk", role="staff", region="demo", address="10.0.0.5", root=staff_demo_root)
     at = open_staff_page(open_app(), "数据管理")
     table = next(df.value for df in at.dataframe if "操作" in df.value.columns)
-    assert list(table.columns) == ["时间（北京时间）", "用户", "角色", "操作", "地区", "说明", "来源地址"]
+    assert list(table.columns) == ["时间（北京时间）", "用户", "角色", "操作", "地区", "数据版本", "行数", "说明", "来源地址"]
     assert list(table["操作"][:5]) == ["登录", "导出", "保存方案", "登录失败", "导入"]
     assert list(table["角色"][:5]) == ["管理员", "工作人员", "规划人员", "—", "命令行"]
     assert list(table["来源地址"][:5]) == [auth.LOCAL_ADDRESS, "10.0.0.5", "10.0.0.4", "10.0.0.3", "—"]

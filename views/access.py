@@ -62,6 +62,7 @@ LOGIN_DELAY_MAX_S = 8.0
 LOGIN_PROMPT_ZH = "请先在左侧登录"
 NO_PERMISSION_ZH = "您的账号没有权限访问此页面"
 WRONG_LOGIN_ZH = "用户名或密码不正确"
+EMPTY_LOGIN_ZH = "请填写{fields}：用户名是管理员为您开设的账号名，密码区分大小写"
 NO_USERS_ZH = "尚未配置工作人员账号：请管理员运行 `eldermap user add 用户名 --role admin`"
 LOCKED_ZH = "登录失败次数过多，已暂时锁定。请 {minutes} 分钟后再试。"
 UNKNOWN_USER_ZH = "（未知用户）"
@@ -142,6 +143,10 @@ def _login(users: dict[str, auth.User], root: Path, settings: Settings) -> None:
     name = str(st.session_state.get("login_name") or "").strip()
     password = str(st.session_state.get("login_password") or "")
     st.session_state["login_password"] = ""  # the password never stays in the session
+    missing = [label for label, value in (("用户名", name), ("密码", password)) if not value]
+    if missing:  # nothing to check: not an attempt, so not counted against the account or the address
+        st.session_state["auth_message"] = EMPTY_LOGIN_ZH.format(fields="和".join(missing))
+        return
     address = client_address(settings)
     known = name in users  # an unknown "name" may be a password typed in the wrong box: not logged
     shown, role = (name, users[name].role) if known else (UNKNOWN_USER_ZH, None)

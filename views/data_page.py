@@ -13,8 +13,15 @@ the audit log.
 Uploads leave nothing behind: Streamlit keeps an upload in memory; the readers need a file, so each
 validation, import or service-area check writes it to its own private temporary folder (mode 0700,
 :func:`private_upload`) that is removed when that step ends, whatever the outcome. The validation
-report is kept in memory (bytes in the session) and handed to the browser only when the user clicks
-its download button (a deferred download: no copy sits in Streamlit's media store before that).
+report and the rejected rows are kept in memory (bytes in the session) and handed to the browser only
+when the user clicks a download button (a deferred download: no copy sits in Streamlit's media store
+before that).
+
+Ordinary mistakes get a Chinese answer naming the field and the file (issue 13): the uploads take any
+file and refuse other formats themselves (:func:`upload_name_problem`; Streamlit's own refusal is
+English), and errors are shown through :func:`views.text.message_zh` (no library English, no server
+path). The code paths the uploads take are functions of the name and bytes (:func:`validate_upload`,
+:func:`read_service_area_upload`), tested without the widget.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import contextlib
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -35,10 +43,10 @@ from data.provenance import layers_table, provenance_banner_zh, sources_table
 from data.schema import TABLE_ZH
 from data.validate import validate_table, write_report
 from geo import osm
-from geo.errors import ElderMapError
+from geo.errors import ElderMapError, InputFileError
 from geo.settings import Settings, settings_digest
 from views.access import audit_action
-from views.text import md_escape
+from views.text import md_escape, message_zh
 
 CRS_CHOICES = {"wgs84": "WGS-84（GPS、OpenStreetMap）", "cgcs2000": "国家2000（CGCS2000）",
                "gcj02": "GCJ-02（高德、腾讯地图）", "bd09": "BD-09（百度地图）"}
@@ -81,6 +89,101 @@ def _validate(path: Path, table: str, crs: str, region: store.Region, settings: 
     salt = store.deployment_salt(root=root) if table == "elders" else b""
     return validate_table(path, table, settings=settings, crs=crs, salt=salt,
                           region_extent=osm.extent(region.road_nodes), roads=region.road_edges)
+
+
+DATA_UPLOAD_ZH = "数据文件"
+"""The name of the data page's upload field in messages (its label is "选择数据文件")."""
+SERVICE_AREA_SUFFIXES = ["geojson", "json", "gpkg"]
+SERVICE_AREA_UPLOAD_ZH = "服务区域文件"
+_SHAPEFILE_ZH = ("Shapefile 由 .shp、.shx、.dbf、.prj 等几个同名文件组成，单独一个文件无法读取："
+                 "请在 GIS 软件中另存为 GeoPackage（.gpkg）或 GeoJSON 后上传。")
+UPLOAD_HINTS_ZH: dict[str, str] = {
+    **dict.fromkeys(("shp", "shx", "dbf", "prj", "cpg"), _SHAPEFILE_ZH),
+    "xls": "旧版 Excel（.xls）请在 Excel 中“另存为” .xlsx 后上传。",
+    "xlsm": "请在 Excel 中“另存为”不带宏的 .xlsx 后上传。",
+    "doc": "Word 文档不能导入：请把表格复制到 Excel 并保存为 .xlsx，或另存为 CSV。",
+    "docx": "Word 文档不能导入：请把表格复制到 Excel 并保存为 .xlsx，或另存为 CSV。",
+    "pdf": "PDF 不能导入：请使用原始的 Excel 或 CSV 文件。",
+    "txt": "文本表格请把扩展名改为 .csv 后上传（逗号、分号、制表符或竖线分隔均可）。",
+    "tsv": "文本表格请把扩展名改为 .csv 后上传（逗号、分号、制表符或竖线分隔均可）。",
+    "zip": "请先解压，再上传其中的数据文件。",
+    "": "文件名没有扩展名：请确认文件类型，并把扩展名加上后再上传。",
+}
+"""What to do with a file of a format the upload does not take, by extension."""
+
+
+def upload_name_problem(name: str, allowed: Sequence[str], *, field_zh: str) -> str:
+    """"" when the extension of the uploaded file ``name`` is one of ``allowed`` (without dots, any case);
+    otherwise a message in Chinese naming the upload field, the file and the formats allowed, with what to
+    do (:data:`UPLOAD_HINTS_ZH`). Uploads take any file (no ``type=``, whose refusal the browser words in
+    English); this check refuses the rest before anything is read."""
+    base = Path(str(name).replace("\\", "/")).name
+    suffix = Path(base).suffix.lower().lstrip(".")
+    if suffix in {a.lower() for a in allowed}:
+        return ""
+    got = f" .{suffix} " if suffix else "没有扩展名的"
+    return (f"“{field_zh}”只接受 {'、'.join(f'.{a}' for a in allowed)} 文件；{base or '上传的文件'} 是{got}文件，"
+            f"未读取。{UPLOAD_HINTS_ZH.get(suffix, '')}")
+
+
+def checked_upload(upload: Any, allowed: Sequence[str], *, field_zh: str) -> Any:
+    """The upload of a ``st.file_uploader`` when its extension is one of ``allowed``; None (with the reason
+    shown by ``st.error``) when not, or when there is no upload."""
+    if upload is None:
+        return None
+    problem = upload_name_problem(upload.name, allowed, field_zh=field_zh)
+    if problem:
+        st.error(md_escape(problem))
+        return None
+    return upload
+
+
+def validate_upload(name: str, data: bytes, *, table: str, crs: str, region: store.Region, settings: Settings,
+                    regions_root: Path | None = None) -> dict[str, Any]:
+    """Validate an uploaded file — the name the browser sent and its bytes — as ``eldermap validate`` does,
+    in a private temporary folder (:func:`private_upload`) removed afterwards.
+
+    Returns
+    -------
+    dict
+        ``file`` (the name's last part), ``table``, ``crs``, ``summary`` (Chinese), ``report_name`` and
+        ``report_bytes`` (the validation report workbook), ``rejects_name`` and ``rejects_bytes`` (the
+        rejected rows, which the summary mentions; None when no row is rejected), ``problems`` (one row
+        per problem: file, row, field, value, reason, level), ``n_rejected`` and ``n_imported``.
+
+    Raises
+    ------
+    ElderMapError
+        The file cannot be read as a whole: an extension not in :data:`SUFFIXES`, an empty, corrupt or
+        undecodable file, no recognisable header, a header without rows… (in Chinese, naming the file).
+    """
+    file = Path(str(name).replace("\\", "/")).name
+    problem = upload_name_problem(file, SUFFIXES, field_zh=DATA_UPLOAD_ZH)
+    if problem:
+        raise InputFileError(problem, f"upload {file!r}: extension not accepted")
+    with private_upload(file, data) as path:
+        result = _validate(path, table, crs, region, settings, regions_root)
+        report, rejects = write_report(result, path.parent / f"{path.stem}_校验报告.xlsx")
+        report_bytes = report.read_bytes()
+        rejects_bytes = rejects.read_bytes() if rejects is not None else None
+    return {"file": file, "table": table, "crs": crs, "summary": result.summary_zh(), "report_name": report.name,
+            "report_bytes": report_bytes, "rejects_name": rejects.name if rejects is not None else None,
+            "rejects_bytes": rejects_bytes, "problems": result.problems, "n_rejected": result.n_rejected,
+            "n_imported": result.n_imported}
+
+
+def read_service_area_upload(name: str, data: bytes, region: store.Region, settings: Settings):
+    """The service areas of an uploaded file (:func:`data.service_areas.read_service_areas`), read in a
+    private temporary folder removed afterwards; raises our error (in Chinese, naming the file) when the
+    extension is not one of :data:`SERVICE_AREA_SUFFIXES` or the file cannot be used."""
+    from data.service_areas import read_service_areas
+
+    file = Path(str(name).replace("\\", "/")).name
+    problem = upload_name_problem(file, SERVICE_AREA_SUFFIXES, field_zh=SERVICE_AREA_UPLOAD_ZH)
+    if problem:
+        raise InputFileError(problem, f"upload {file!r}: extension not accepted")
+    with private_upload(file, data) as path:
+        return read_service_areas(path, region.facilities, settings=settings)
 
 
 IMPORT_COMMANDS = (
@@ -156,7 +259,9 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                "可导入的行；导入生成新的数据版本，旧版本保留。")
     table = st.radio("数据类型", tuple(TABLE_ZH), format_func=TABLE_ZH.get, horizontal=True, key="data_table")
     crs = st.selectbox("坐标系", tuple(CRS_CHOICES), format_func=CRS_CHOICES.get, key="data_crs")
-    upload = st.file_uploader("选择文件", type=SUFFIXES, key="data_upload")
+    upload = checked_upload(st.file_uploader("选择数据文件", key="data_upload",
+                                             help=f"支持的格式：{'、'.join('.' + s for s in SUFFIXES)}"),
+                            SUFFIXES, field_zh=DATA_UPLOAD_ZH)
     show_import_done("data_imported")
     if upload is None:
         st.session_state.pop("data_checked", None)
@@ -165,19 +270,13 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     if st.button("校验", type="primary", key="data_validate"):
         with st.status(f"正在校验 {md_escape(name)}…", expanded=False) as status:
             try:
-                with private_upload(name, upload.getvalue()) as path:
-                    result = _validate(path, table, crs, region, settings, regions_root)
-                    report, _ = write_report(result, path.parent / f"{path.stem}_校验报告.xlsx")
-                    report_bytes = report.read_bytes()
-                st.session_state["data_checked"] = {"file": name, "upload_id": upload.file_id, "table": table,
-                                                    "crs": crs, "summary": result.summary_zh(),
-                                                    "report_name": report.name, "report_bytes": report_bytes,
-                                                    "problems": result.problems, "n_rejected": result.n_rejected,
-                                                    "n_imported": result.n_imported}
+                checked = validate_upload(name, upload.getvalue(), table=table, crs=crs, region=region,
+                                          settings=settings, regions_root=regions_root)
+                st.session_state["data_checked"] = {**checked, "upload_id": upload.file_id}
                 status.update(label="校验完成", state="complete")
             except ElderMapError as exc:
                 status.update(label="无法读取文件", state="error")
-                st.error(md_escape(str(exc), keep_lines=True))
+                st.error(md_escape(message_zh(exc), keep_lines=True))
     checked = st.session_state.get("data_checked")
     if (not checked or checked["upload_id"] != upload.file_id or checked["table"] != table
             or checked["crs"] != crs):
@@ -187,18 +286,22 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     if not problems.empty:
         st.dataframe(problems, hide_index=True, width="stretch")
 
-    report_bytes: bytes = checked["report_bytes"]
-
-    def exported() -> bytes:
-        """The report, handed over when the user clicks (a deferred download: the bytes reach Streamlit's
+    def exported(what: str, data: bytes):
+        """The file, handed over when the user clicks (a deferred download: the bytes reach Streamlit's
         media store only then); recorded in the audit log. Runs outside the script, so no rerun (which
         would re-register the button while the browser fetches it) and no st.* call."""
-        audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
-                     detail=f"校验报告 {checked['file']}")
-        return report_bytes
+        def hand_over() -> bytes:
+            audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
+                         detail=f"{what} {checked['file']}")
+            return data
+        return hand_over
 
-    st.download_button("下载问题报告（Excel）", exported, file_name=checked["report_name"], on_click="ignore",
-                       key="data_report_dl", mime=XLSX_MIME)
+    st.download_button("下载问题报告（Excel）", exported("校验报告", checked["report_bytes"]),
+                       file_name=checked["report_name"], on_click="ignore", key="data_report_dl", mime=XLSX_MIME)
+    if checked.get("rejects_bytes"):  # the summary above tells what this list is for
+        st.download_button("下载被拒绝的行（Excel）", exported("拒绝行清单", checked["rejects_bytes"]),
+                           file_name=checked["rejects_name"], on_click="ignore", key="data_rejects_dl",
+                           mime=XLSX_MIME)
     if checked["n_imported"] == 0:
         st.error("没有可导入的行：请按问题报告改正文件后重新上传。")
         return
@@ -216,7 +319,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                                         report_dir=path.parent / "reports", **{table: path, _crs_arg(table): crs})
         except ElderMapError as exc:
             status.update(label="导入失败，现有数据未改变", state="error")
-            st.error(md_escape(str(exc), keep_lines=True))
+            st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         audit_action("import", user=user, role=role, settings=settings, region=region.name,
                      root=regions_root, detail=f"{TABLE_ZH[table]} {name}：导入 {checked['n_imported']} 行，"
@@ -266,22 +369,21 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
                          regions_root: Path | None = None) -> None:
     """Upload the polygons of home-care providers' service areas (:func:`data.service_areas.read_service_areas`):
     checked against the region's facilities, then imported as the ``service_areas`` layer."""
-    from data.service_areas import read_service_areas
-
     show_import_done("sa_imported")  # outside the (collapsed) expander, so that it is seen
     with st.expander("居家上门服务商的服务区域（边界文件）"):
         st.caption("GeoJSON、GeoPackage 或 Shapefile（须带坐标系），每个要素一个服务区域，用 机构编号（facility_id）"
                    "或 名称 列对应到已导入的居家上门服务商。未声明服务区域的服务商按车程服务（设置 "
                    f"home_care_drive_minutes = {settings.home_care_drive_minutes:g} 分钟）。")
-        upload = st.file_uploader("选择服务区域文件", type=["geojson", "json", "gpkg"], key="sa_upload")
+        upload = checked_upload(st.file_uploader("选择服务区域文件", key="sa_upload",
+                                                 help="支持的格式：.geojson、.json、.gpkg"),
+                                SERVICE_AREA_SUFFIXES, field_zh=SERVICE_AREA_UPLOAD_ZH)
         if upload is None:
             return
         name = Path(str(upload.name).replace("\\", "/")).name
         try:
-            with private_upload(name, upload.getvalue()) as path:
-                read = read_service_areas(path, region.facilities, settings=settings)
+            read = read_service_area_upload(name, upload.getvalue(), region, settings)
         except ElderMapError as exc:
-            st.error(md_escape(str(exc), keep_lines=True))
+            st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         st.success(f"{md_escape(name)}：{len(read.layer)} 个服务区域，均已对应到设施。")
         for line in read.warnings:
@@ -293,7 +395,7 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
                 outcome = import_region(region.name, settings=settings, root=regions_root,
                                         report_dir=path.parent / "reports", service_areas=path)
         except ElderMapError as exc:
-            st.error(md_escape(str(exc), keep_lines=True))
+            st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         audit_action("import", user=user, role=role, settings=settings, region=region.name,
                      root=regions_root, detail=f"服务区域 {name}：{len(read.layer)} 个，新版本 "
@@ -345,6 +447,8 @@ def render_audit(*, regions_root: Path | None, limit: int = 200, timezone: str |
         "角色": [_audit_role_zh(r, a) for r, a in zip(log["role"], log["address"], strict=True)],
         "操作": log["action"].map(lambda a: ACTION_ZH.get(a, str(a))),
         "地区": log["region"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+        "数据版本": log["version"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
+        "行数": log["rows"].map(lambda v: "—" if v is None or v != v else f"{int(v):,}"),
         "说明": log["detail"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
         "来源地址": log["address"].map(lambda v: str(v) if isinstance(v, str) and v else "—"),
     })

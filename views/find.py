@@ -49,6 +49,7 @@ from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_grou
 from planning.coverage import facility_snap_for, network_for, region_isochrones
 from planning.home_care import serving_point
 from planning.recommend import Needs, Recommendation, needs_summary_zh, recommend, travel_minutes
+from planning.scenario import outside_region, region_extent, region_extent_zh
 from planning.summary import kind_counts, kinds_in_order
 from views.context import region_map
 from views.maps import show_map
@@ -73,7 +74,8 @@ HOME_CARE_EXPLAINED_ZH = ("居家上门服务商到老人家中服务，不需�
                           "或从服务商驻地驾车 {minutes:g} 分钟以内能到达此处的服务商。")
 COMPARE_ROWS: tuple[str, ...] = ("类型", "出行时间", "服务项目", "床位/空余/护理型", "等级", "月收费", "性质", "电话",
                                  "地址")
-FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_last_click", "find_origin_map",
+FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_last_click", "find_click_refused",
+                                    "find_origin_map",
                                     "find_needs", "find_needs_age", "find_selected", "find_scroll_card",
                                     "find_scroll_results")
 """Session state forgotten when the user switches to another region (version)."""
@@ -410,11 +412,35 @@ def _set_origin(state_key: str, lon: float, lat: float, label: str) -> None:
     st.session_state[state_key] = {"lon": float(lon), "lat": float(lat), "label": str(label)}
 
 
+QUERY_MAX_CHARS = 100
+"""Longest place query searched (an address with a house number is far shorter)."""
+
+
+def query_problem_zh(query: str, label: str, *, example: str) -> str:
+    """"" when a place query can be searched, else why not, in Chinese, naming the field ``label`` and what
+    it takes: a query of digits and punctuation only ("0", "-1") matches house numbers anywhere, so it
+    would pick an arbitrary place; a query longer than :data:`QUERY_MAX_CHARS` is no address."""
+    text = query.strip()
+    takes = f"请输入本地区的社区名、街道名、路名加门牌号或设施名（例如：{example}），或改用地图点选、按区域选择。"
+    if len(text) > QUERY_MAX_CHARS:
+        return f"“{label}”最多 {QUERY_MAX_CHARS} 个字，收到 {len(text)} 个字。{takes}"
+    if text and not any(ch.isalpha() for ch in text):
+        return f"“{label}”中的“{text}”只有数字或符号，无法确定是哪里。{takes}"
+    return ""
+
+
 def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: str,
-                  settings: Settings) -> Place | None:
-    """A text box searched in the gazetteer (then the configured online geocoder), then a choice."""
+                  settings: Settings, state_key: str) -> Place | None:
+    """A text box searched in the gazetteer (then the configured online geocoder), then a choice. A query
+    that cannot be searched or finds nothing says so and forgets the starting point it had set
+    (``state_key``), so no earlier place is used in its name."""
     query = st.text_input(label, key=key, placeholder=placeholder)
     if not query.strip():
+        return None
+    problem = query_problem_zh(query, label, example=placeholder.removeprefix("例如："))
+    if problem:
+        st.session_state.pop(state_key, None)
+        st.warning(md_escape(problem))
         return None
     places: dict[str, Place] = {}
     for place in gazetteer.search(query, limit=10):
@@ -426,14 +452,27 @@ def _search_place(gazetteer: Gazetteer, label: str, *, key: str, placeholder: st
         except ElderMapError as exc:
             st.warning(md_escape(str(exc)))
     if not places:
-        st.warning(f"没有找到“{md_escape(query)}”。请换个说法（如社区名、路名加门牌号、设施名），或改用地图点选、按区域选择。")
+        st.session_state.pop(state_key, None)
+        st.warning(f"{md_escape(label)}：本地区没有找到“{md_escape(query)}”。请换个说法（如社区名、路名加门牌号、设施名），"
+                   "或改用地图点选、按区域选择。")
         return None
     choice = st.selectbox("找到以下地点，请选择最符合的一项", list(places), key=f"{key}_place")
     return places.get(choice)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _extent(path: str, version: str, _region: Region) -> tuple[float, float, float, float] | None:
+    """The region's extent (:func:`planning.scenario.region_extent`, its roads), once per region version."""
+    del path, version  # the cache key
+    return region_extent(_region)
+
+
 def _click_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> None:
-    """A small map; a click sets the starting point (only a click reruns the page)."""
+    """A small map; a click sets the starting point (only a click reruns the page). A click outside the
+    region (farther than ``settings.region_margin_m`` from its roads) is refused with a message: no
+    facility could be reached from there, and an empty result would not say why."""
+    extent = _extent(str(region.path), str(region.version), region)
+
     def take(clicked: Any) -> bool:
         if not isinstance(clicked, dict) or clicked.get("lat") is None or clicked.get("lng") is None:
             return False
@@ -442,6 +481,11 @@ def _click_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> N
             return False
         st.session_state["find_last_click"] = raw
         lon, lat = map_lon_lat(m, raw[1], raw[0])  # back from GCJ-02 tiles if the map uses them
+        if extent is not None and outside_region(lon, lat, extent, margin_m=settings.region_margin_m):
+            st.session_state["find_click_refused"] = (lon, lat)
+            st.session_state.pop("find_origin", None)
+            return True
+        st.session_state.pop("find_click_refused", None)
         _set_origin("find_origin", lon, lat, gazetteer.reverse(lon, lat) or f"地图上选定的位置（{lat:.5f}, {lon:.5f}）")
         return True
 
@@ -456,6 +500,10 @@ def _click_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> N
     result = show_map(m, key="find_origin_map", height_px=420, returned_objects=["last_clicked"], feature_group=pin)
     if take((result or {}).get("last_clicked")):
         st.rerun()
+    refused = st.session_state.get("find_click_refused")
+    if refused and extent is not None:
+        st.warning(f"地图上点选的位置（经度 {refused[0]:.5f}，纬度 {refused[1]:.5f}）在本地区范围之外，未采用。"
+                   f"本地区范围：{region_extent_zh(extent, margin_m=settings.region_margin_m)}。请在本地区内点选。")
 
 
 def _area_origin(region: Region) -> None:
@@ -480,7 +528,8 @@ def _choose_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> 
     way = st.radio("选择起点的方式", FIND_ORIGIN_WAYS, horizontal=True, key="find_origin_way")
     if way == FIND_ORIGIN_WAYS[0]:
         place = _search_place(gazetteer, "地址或地名", key="find_query",
-                              placeholder="例如：灯塔社区、海港街道、第一福利院", settings=settings)
+                              placeholder="例如：灯塔社区、海港街道、第一福利院", settings=settings,
+                              state_key="find_origin")
         if place is not None:
             _set_origin("find_origin", place.lon, place.lat, place.name)
     elif way == FIND_ORIGIN_WAYS[1]:
@@ -491,7 +540,8 @@ def _choose_origin(region: Region, gazetteer: Gazetteer, settings: Settings) -> 
     use_family = bool(st.session_state.get("find_use_family"))
     with st.expander("家人住址（可选）：找离子女家近的服务", expanded=use_family):
         family = _search_place(gazetteer, "家人住址", key="find_family_query",
-                               placeholder="例如：子女家所在的社区、路名和门牌号", settings=settings)
+                               placeholder="例如：子女家所在的社区、路名和门牌号", settings=settings,
+                               state_key="find_family_origin")
         if family is not None:
             _set_origin("find_family_origin", family.lon, family.lat, family.name)
         else:
@@ -518,7 +568,7 @@ def _needs_form(facilities: gpd.GeoDataFrame, settings: Settings) -> None:
     """Section 需求: one form; "查找" stores the Needs (and age) in session state."""
     st.subheader("第二步：需要什么服务")
     with st.form("find_needs_form", border=True):
-        age = st.number_input("年龄（岁）", min_value=0, max_value=120, value=70, step=1, key="find_age")
+        age = st.number_input("年龄（岁）", min_value=1, max_value=120, value=70, step=1, key="find_age")
         ability = st.selectbox("身体状况（能力等级）", (ABILITY_NOT_STATED, *ABILITY_LEVELS), key="find_ability")
         st.caption(ABILITY_EXPLAINED_ZH)
         residential = st.toggle("需要入住养老机构（长住或短住）", key="find_residential")
@@ -823,6 +873,9 @@ def _overview_list(region: Region, settings: Settings) -> None:
         return
     chosen = st.multiselect("列表中显示的设施类型（可多选）", kinds, default=kinds, key="find_kinds",
                             placeholder="请选择设施类型")
+    if not chosen:  # an empty list would read as "no facility here"
+        st.info("“列表中显示的设施类型”一项也没有选：请至少选择一种设施类型，列表才会显示设施。")
+        return
     shown = facilities[facilities["kind"].astype(str).isin(chosen)]
     st.subheader(f"设施列表（{len(shown)} 家）")
     table = public_facility_table(shown, settings)

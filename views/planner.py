@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from data import audit, store
 from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_bytes, xlsx_bytes
 from data.plan_inputs import add_changes_from_file, read_candidates
 from data.store import Region
-from geo.errors import ElderMapError
+from geo.errors import ElderMapError, InputFileError
 from geo.labels import COMPARE_COLUMNS_ZH, COVERAGE_COLUMNS_ZH, MODE_OF_ZH, SITE_COLUMNS_ZH, mode_zh
 from geo.settings import Settings, settings_digest
 from layers import (
@@ -80,8 +79,9 @@ from planning.sites import site_facilities
 from planning.summary import kinds_in_order
 from views.access import client_address
 from views.context import region_map
+from views.data_page import checked_upload, private_upload, upload_name_problem
 from views.maps import show_map
-from views.text import md_escape
+from views.text import md_escape, message_zh
 
 ALL_KINDS_ZH = "全部"
 CUSTOM_ZH = "自定义"
@@ -96,6 +96,10 @@ STATUS_ZH: dict[str, str] = {
 }
 OP_ZH: dict[str, str] = {"add": "新增", "close": "关闭", "set": "修改"}
 CHANGES_KEY = "planner_changes"
+CANDIDATE_SUFFIXES = ["csv", "xlsx", "geojson", "json"]
+CANDIDATE_UPLOAD_ZH = "自备候选点"
+ADD_LIST_SUFFIXES = ["csv", "xlsx"]
+ADD_LIST_UPLOAD_ZH = "新增设施清单"
 
 
 @dataclass(frozen=True)
@@ -423,12 +427,31 @@ def _gaps_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
 
 
 def _read_upload(upload: Any) -> gpd.GeoDataFrame:
-    """Candidates from an uploaded CSV/XLSX/GeoJSON, through a temporary file."""
-    suffix = Path(upload.name).suffix.lower()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"candidates{suffix}"
-        path.write_bytes(upload.getvalue())
+    """Candidates from an uploaded CSV/XLSX/GeoJSON (anything with ``name`` and ``getvalue()``), through a
+    private temporary file of the same name (messages name the user's file); our error when the extension
+    is not one of :data:`CANDIDATE_SUFFIXES` or the file cannot be read."""
+    problem = upload_name_problem(upload.name, CANDIDATE_SUFFIXES, field_zh=CANDIDATE_UPLOAD_ZH)
+    if problem:
+        raise InputFileError(problem, f"candidates upload {upload.name!r}: extension not accepted")
+    with private_upload(upload.name, upload.getvalue()) as path:
         return read_candidates(path)
+
+
+def changes_from_upload(name: str, data: bytes, *, region: Region, settings: Settings) -> list[dict[str, Any]]:
+    """"add" changes from an uploaded list of new facilities — the name the browser sent and its bytes —
+    (:func:`data.plan_inputs.add_changes_from_file`, points checked against the region's extent), read in a
+    private temporary folder; our error (in Chinese, naming the file) when the extension is not one of
+    :data:`ADD_LIST_SUFFIXES` or the file cannot be read."""
+    problem = upload_name_problem(name, ADD_LIST_SUFFIXES, field_zh=ADD_LIST_UPLOAD_ZH)
+    if problem:
+        raise InputFileError(problem, f"changes upload {name!r}: extension not accepted")
+    with private_upload(name, data) as path:
+        changes = add_changes_from_file(path, region_extent=_extent(str(region.path), region),
+                                        margin_m=settings.region_margin_m)
+    if not changes:
+        raise InputFileError(f"{Path(name).name} 只有表头，没有任何设施行：请在表头下逐行填写编号、名称、类型、经度、纬度、床位后"
+                             "重新上传。", f"changes upload {name!r}: no rows")
+    return changes
 
 
 def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
@@ -447,7 +470,8 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         weighted = c3.toggle("按需求加权（高龄、失能和所选重点群体）", value=True, key="planner_sites_weighted")
         solver_zh = c3.radio("求解方法", list(SOLVERS_ZH), key="planner_sites_solver")
         upload = st.file_uploader("自备候选点（可选：含“经度”“纬度”列的 CSV/XLSX，或 GeoJSON）",
-                                  type=["csv", "xlsx", "geojson", "json"], key="planner_sites_upload")
+                                  key="planner_sites_upload",
+                                  help=f"支持的格式：{'、'.join('.' + s for s in CANDIDATE_SUFFIXES)}")
         run = st.form_submit_button("计算选址", type="primary")
     kind_value = None if kind == ALL_KINDS_ZH else kind
     mode = MODE_OF_ZH[mode_choice]
@@ -462,7 +486,7 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
                                        weighted=weighted, solver=SOLVERS_ZH[solver_zh])
                 status.update(label="计算完成", state="complete")
         except ElderMapError as exc:
-            st.error(md_escape(str(exc), keep_lines=True))
+            st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         # only the sites and the summary are kept: never the per-elder list (pids)
         st.session_state["planner_sites_result"] = {"sites": plan.sites, "summary": plan.summary,
@@ -526,6 +550,11 @@ def _add_change(region: Region, settings: Settings, change: dict[str, Any]) -> N
     facility lies inside the region's extent (plus ``settings.region_margin_m``)."""
     changes = _changes()
     extent = _extent(str(region.path), region)
+    name = str(change.get("name") or (change.get("fields") or {}).get("name") or "")
+    if len(name) > settings.max_text_length:
+        st.error(f"设施名称最多 {settings.max_text_length} 个字（设置 max_text_length），收到 {len(name)} 个字"
+                 f"（“{md_escape(name[:20])}…”）：请缩短后再添加。")
+        return
     try:
         checked = check_change(change, len(changes), extent=extent, margin_m=settings.region_margin_m)
         apply_changes(region.facilities, [*changes, checked], settings=settings, extent=extent)
@@ -579,7 +608,7 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
     _pick_point_map(region, settings)
     with st.form("planner_add_form"):
         c1, c2 = st.columns(2)
-        name = c1.text_input("设施名称", key="planner_add_name")
+        name = c1.text_input("设施名称", key="planner_add_name", max_chars=settings.max_text_length)
         kind = c1.selectbox("设施类型", list(settings.facility_kinds), key="planner_add_kind")
         beds = c1.number_input("床位（张）", min_value=0, value=0, step=1, key="planner_add_beds")
         lon = c2.number_input("经度", min_value=-180.0, max_value=180.0, format="%.6f", key="planner_add_lon")
@@ -606,21 +635,18 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
                 fields["services"] = list(new_services)
             _add_change(region, settings, {"op": "set", "id": target.split(" ", 1)[0], "fields": fields})
 
-    upload = st.file_uploader("或上传新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）", type=["csv", "xlsx"],
-                              key="planner_add_upload")
+    upload = checked_upload(st.file_uploader("或上传新增设施清单（CSV/XLSX：编号、名称、类型、经度、纬度、床位…）",
+                                             key="planner_add_upload", help="支持的格式：.csv、.xlsx"),
+                            ADD_LIST_SUFFIXES, field_zh=ADD_LIST_UPLOAD_ZH)
     if upload is not None and st.button("把清单中的设施加入方案", key="planner_add_upload_go"):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            try:
-                listed = add_changes_from_file(path, region_extent=_extent(str(region.path), region),
-                                               margin_m=settings.region_margin_m)
-            except ElderMapError as exc:
-                st.error(md_escape(str(exc), keep_lines=True))
-                listed = []
+        try:
+            listed = changes_from_upload(upload.name, upload.getvalue(), region=region, settings=settings)
+        except ElderMapError as exc:
+            st.error(md_escape(message_zh(exc), keep_lines=True))
+            listed = None
         taken = set(names) | {c["id"] for c in _changes()}
         added = 0
-        for change in listed:
+        for change in listed or []:
             row = change.pop("_row")
             if change["id"] in taken:
                 st.error(f"{md_escape(upload.name)} 第 {row} 行：设施编号 {md_escape(change['id'])} 已存在")
@@ -632,7 +658,12 @@ def _scenario_editor(region: Region, settings: Settings, *, staff: Staff) -> Non
                 taken.add(change["id"])
             else:
                 st.caption(f"（上面的问题来自 {md_escape(upload.name)} 第 {row} 行）")
-        st.success(f"已从清单加入 {added} 处新增设施（共 {len(listed)} 行）")
+        if listed is None:
+            pass  # the file could not be read: said above, nothing was added
+        elif added:
+            st.success(f"已从清单加入 {added} 处新增设施（共 {len(listed)} 行）")
+        else:
+            st.warning(f"{md_escape(upload.name)}：清单共 {len(listed)} 行，没有加入任何新增设施（原因见上）。")
 
     changes = _changes()
     st.markdown(f"**本方案的修改（{len(changes)} 项）**")
@@ -763,7 +794,7 @@ def _tab(section: Callable[..., None], region: Region, settings: Settings, staff
     try:
         section(region, settings, staff=staff)
     except ElderMapError as exc:
-        st.error(md_escape(str(exc), keep_lines=True))
+        st.error(md_escape(message_zh(exc), keep_lines=True))
 
 
 __all__ = ["render"]

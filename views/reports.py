@@ -37,9 +37,11 @@ from planning.report import (
 from planning.summary import community_summary
 from views.access import audit_action
 from views.report_export import write_report_files
-from views.text import md_escape
+from views.text import md_escape, message_zh
 
 LEVELS_ZH = {"district": "按区县", "street": "按街道（乡镇）"}
+REPORT_DATE_MIN = dt.date(2000, 1, 1)
+"""Earliest statistics date the page offers (the latest is the end of this year)."""
 
 
 @st.cache_data(show_spinner="正在统计…", max_entries=16)
@@ -74,14 +76,17 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
     by = col_by.radio("汇总层级", tuple(LEVELS_ZH), format_func=LEVELS_ZH.get, horizontal=True, key="rep_by")
     minutes = float(col_min.selectbox("服务圈（分钟）", settings.circle_minutes, index=len(settings.circle_minutes) - 1,
                                       key="rep_minutes"))
-    day = col_day.date_input("统计日期", value=dt.date.today(), key="rep_day")
+    today = dt.date.today()
+    day = col_day.date_input("统计日期", value=today, min_value=REPORT_DATE_MIN, max_value=dt.date(today.year, 12, 31),
+                             key="rep_day", format="YYYY-MM-DD",
+                             help=f"按此日计算老人周岁；可选 {REPORT_DATE_MIN:%Y-%m-%d} 至今年 12 月 31 日")
     digest = settings_digest(settings)
     try:
         basic = _basic(region, str(region.path), by, day, settings, digest)
         notes = report_notes(region, settings=settings, by=by, minutes=minutes, statistics_date=day)
         lost = unassigned_counts(region, settings=settings, by=by)
     except ElderMapError as exc:
-        st.error(md_escape(str(exc), keep_lines=True))
+        st.error(md_escape(message_zh(exc), keep_lines=True))
         render_community_summary(region, settings)  # counts per community: still shown
         return
     if lost.over:
@@ -111,7 +116,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
                 status.update(label="报表已生成", state="complete")
             except ElderMapError as exc:
                 status.update(label="生成失败", state="error")
-                st.error(md_escape(str(exc), keep_lines=True))
+                st.error(md_escape(message_zh(exc), keep_lines=True))
     files = st.session_state.get("rep_files") or {}
     stem = f"{region.name}_基本情况表_{day:%Y%m%d}"
 

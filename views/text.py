@@ -54,6 +54,27 @@ def md_escape(value: object, *, keep_lines: bool = False) -> str:
     return html.escape(text.translate(_MD_ESCAPES), quote=True)
 
 
+# A parenthesised detail with no Chinese in it and at least three English words: a library's own message
+# (GDAL, openpyxl, pyarrow) that our readers quote after the Chinese one. Staff cannot act on it, and it
+# may carry server paths; the logs keep it (``ElderMapError.en``).
+_ENGLISH_DETAIL = re.compile(r"[（(](?P<body>[^（）()]*)[）)]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ENGLISH_WORDS = re.compile(r"[A-Za-z]{2,}(?:[^A-Za-z\u3400-\u9fff]+[A-Za-z]{2,}){2,}")
+
+
+def message_zh(value: object) -> str:
+    """An error message for a page: parenthesised details in English (a library's own words, quoted
+    after our Chinese message) left out, and server paths cut down to file names
+    (:func:`views.context.hide_paths`). Escape the result with :func:`md_escape` like any other text."""
+    from views.context import hide_paths  # views.context imports this module
+
+    def keep(match: re.Match[str]) -> str:
+        body = match.group("body")
+        return match.group(0) if _CJK.search(body) or not _ENGLISH_WORDS.search(body) else ""
+
+    return hide_paths(_ENGLISH_DETAIL.sub(keep, str(value)))
+
+
 def plain_table(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` safe for ``st.table`` (which renders Markdown in its cells): every text cell and
     every column name through :func:`md_escape`; numbers, booleans and missing values unchanged."""
@@ -66,4 +87,4 @@ def plain_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["WORD_JOINER", "md_escape", "plain_table"]
+__all__ = ["WORD_JOINER", "md_escape", "message_zh", "plain_table"]

@@ -1200,6 +1200,9 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "--readme", role=InFile((".md",), "README 文件"), help="把说明写入该 README 的 schema 标记之间")
     p.set_defaults(func=cmd_schema)
     sub.add_parser("settings", help="打印默认设置（TOML）").set_defaults(func=cmd_settings)
+    from data.db_cli import add_commands as add_db_commands
+
+    add_db_commands(sub)  # eldermap db init|upgrade|copy (PostgreSQL + PostGIS)
     for subparser in sub.choices.values():  # the global options go before or after the subcommand
         _add_global_options(subparser, after=True)
     return parser

@@ -25,6 +25,7 @@ and how many have none, and why (:class:`AreaAssignment`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -516,6 +517,21 @@ def _concat_problems(*frames: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- import
 
 
+def _under_import_lock(func: Callable[..., ImportOutcome]) -> Callable[..., ImportOutcome]:
+    """Run an import holding the region's import lock (:func:`data.store.import_lock`), from reading the previous
+    version to saving the new one: a second import of the same region meanwhile waits for it (up to
+    :data:`data.store.IMPORT_WAIT_S`), then gets :class:`data.store.ImportInProgressError`; no mixed version is ever
+    saved."""
+
+    @functools.wraps(func)
+    def locked(name: str, **kwargs: Any) -> ImportOutcome:
+        with store.import_lock(name, root=kwargs.get("root")):
+            return func(name, **kwargs)
+
+    return locked
+
+
+@_under_import_lock
 def import_region(
     name: str,
     *,

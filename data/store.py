@@ -13,8 +13,12 @@ point therefore leaves the previous version current and intact; half-written
 folders are removed by the next save. The manifest records every layer's row
 count and SHA-256, and loading checks them.
 
-Later, PostGIS storage can stand behind the same three functions
-(:func:`save_region`, :func:`load_region`, :func:`list_regions`).
+The same functions also store regions in PostgreSQL + PostGIS (:mod:`data.store_postgis`, the shared store of a
+bureau): when ``root`` is a ``postgresql://`` URL, or ``root`` is None and ``$ELDERMAP_DATABASE_URL`` is set
+(:func:`database_url`). The semantics are the same: immutable versions, a current pointer changed in one
+transaction, a manifest with per-layer row counts and SHA-256 of the exact GeoParquet bytes, nothing visible
+from a save that fails halfway, old versions pruned. The audit log, login state and session secret stay local
+files under :func:`regions_root` in both cases.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +44,12 @@ import pandas as pd
 
 from data.exports import csv_bytes, geojson_bytes, xlsx_bytes
 from data.vocab import REGION_NAME_RULE_ZH, SCENARIO_NAME_RULE_ZH, region_name_ok, scenario_name_ok
-from geo.errors import InvalidNameError, ManifestError, RegionNotFoundError, ScenarioError
+from geo.errors import ElderMapError, InvalidNameError, ManifestError, RegionNotFoundError, ScenarioError
+
+try:  # POSIX; elsewhere the file store's import lock is not available
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +59,55 @@ STORAGE_CRS = "EPSG:4326"
 KEEP_VERSIONS = 3
 
 
-def regions_root(root: str | Path | None = None) -> Path:
-    """The folder holding all regions: ``root``, else $ELDERMAP_REGIONS, else ./regions."""
+URL_PREFIXES = ("postgresql://", "postgres://")
+DATABASE_ENV = "ELDERMAP_DATABASE_URL"
+
+
+class ImportInProgressError(ElderMapError, RuntimeError):
+    """Another import is writing the same region (the import lock is held elsewhere)."""
+
+
+def database_url(root: str | Path | None = None) -> str | None:
+    """The PostgreSQL URL of the store ``root`` names, or None for the file store.
+
+    An explicit ``root`` decides: a string starting with ``postgresql://`` or ``postgres://`` is a database, anything
+    else a folder. With ``root=None``: $ELDERMAP_DATABASE_URL when set, else None (the folder of
+    :func:`regions_root`).
+    """
     if root is not None:
+        return root.strip() if isinstance(root, str) and root.strip().startswith(URL_PREFIXES) else None
+    env = os.environ.get(DATABASE_ENV, "").strip()
+    return env or None
+
+
+def _pg():  # type: ignore[no-untyped-def]
+    """The PostGIS backend, imported only when a database is used (psycopg is not needed otherwise)."""
+    from data import store_postgis
+
+    return store_postgis
+
+
+def regions_root(root: str | Path | None = None) -> Path:
+    """The local folder of a deployment: ``root``, else $ELDERMAP_REGIONS, else ./regions.
+
+    With a database ``root`` (a URL) this is still the local folder ($ELDERMAP_REGIONS or ./regions): the audit
+    log, login state and session secret stay there.
+    """
+    if root is not None and database_url(root) is None:
         return Path(root)
     return Path(os.environ.get("ELDERMAP_REGIONS", "regions"))
+
+
+def describe_store(root: str | Path | None = None) -> str:
+    """The store for messages: the database URL without password, or the folder."""
+    url = database_url(root)
+    return _pg().redacted(url) if url else str(regions_root(root))
+
+
+def _pg_path(url: str, *parts: str) -> Path:
+    """A path-like name of something in a database, e.g. ``postgis/127.0.0.1_5432_db/<region>/<version>``: its
+    ``.name`` is the last part and its text differs between databases (used in cache keys)."""
+    return Path("postgis", _pg().identity(url), *parts)
 
 
 @dataclass(frozen=True)
@@ -118,17 +173,26 @@ def _current_version(region_dir: Path) -> Path | None:
 
 def current_version(name: str, *, root: str | Path | None = None) -> str:
     """Name of a region's current version ("" when the region does not exist); cheap, for cache keys."""
+    url = database_url(root)
+    if url:
+        return _pg().current_version(url, name)
     version = _current_version(regions_root(root) / name)
     return version.name if version is not None else ""
 
 
 def region_exists(name: str, *, root: str | Path | None = None) -> bool:
     """Whether a region with a current version exists."""
+    url = database_url(root)
+    if url:
+        return bool(_pg().current_version(url, name))
     return _current_version(regions_root(root) / name) is not None
 
 
 def list_regions(*, root: str | Path | None = None) -> list[str]:
     """Names of the regions under ``root`` that have a current version."""
+    url = database_url(root)
+    if url:
+        return _pg().list_regions(url)
     base = regions_root(root)
     if not base.is_dir():
         return []
@@ -159,27 +223,26 @@ def save_region(
     -------
     Path of the new version folder.
     """
-    if not region_name_ok(name):
-        raise InvalidNameError(f"地区名称“{name}”无效：{REGION_NAME_RULE_ZH}",
-                               f"region name must be letters, digits, '-' or '_': {name!r}")
+    _check_region_name(name)
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; allowed: {LAYERS}")
-    region_dir = regions_root(root) / name
-    region_dir.mkdir(parents=True, exist_ok=True)
-    _remove_partial_versions(region_dir)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     version = f"v{stamp}-{secrets.token_hex(2)}"
-    tmp = region_dir / f".partial-{version}"
-    tmp.mkdir()
+    url = database_url(root)
+    tmp = None if url else _start_version_folder(regions_root(root) / name, version)
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    blobs: dict[str, bytes] = {}
     layer_info: dict[str, Any] = {}
     for layer_name, gdf in layers.items():
         if gdf.crs is None:
             raise ValueError(f"layer {layer_name} has no CRS")
         out = gdf.to_crs(STORAGE_CRS) if str(gdf.crs) != STORAGE_CRS else gdf
-        path = tmp / f"{layer_name}.parquet"
-        out.to_parquet(path, index=False)
-        layer_info[layer_name] = {"file": path.name, "rows": int(len(out)), "sha256": _sha256(path)}
+        frames[layer_name], blobs[layer_name] = out, parquet_bytes(out)
+        layer_info[layer_name] = {"file": f"{layer_name}.parquet", "rows": int(len(out)),
+                                  "sha256": hashlib.sha256(blobs[layer_name]).hexdigest()}
+        if tmp is not None:  # files: each layer goes to the hidden folder as soon as it is made
+            _write_durably(tmp / layer_info[layer_name]["file"], blobs[layer_name])
     full = {
         **dict(manifest),
         "format": FORMAT,
@@ -189,18 +252,68 @@ def save_region(
         "crs": STORAGE_CRS,
         "layers": layer_info,
     }
-    with (tmp / "manifest.json").open("w", encoding="utf-8") as f:
-        json.dump(full, f, ensure_ascii=False, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    final = region_dir / version
-    os.replace(tmp, final)
-    with atomic_write(region_dir / "CURRENT", mode="w") as f:
-        f.write(version + "\n")
+    final = _write_version(name, full, blobs, frames, root=root, layers_written=tmp is not None)
     log.info("saved region %s version %s (%s)", name, version,
              ", ".join(f"{k}={v['rows']}" for k, v in layer_info.items()))
+    return final
+
+
+def parquet_bytes(gdf: gpd.GeoDataFrame) -> bytes:
+    """The GeoParquet bytes of a layer as both stores keep them (their SHA-256 is the manifest's checksum)."""
+    buffer = io.BytesIO()
+    gdf.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _check_region_name(name: str) -> None:
+    if not region_name_ok(name):
+        raise InvalidNameError(f"地区名称“{name}”无效：{REGION_NAME_RULE_ZH}",
+                               f"region name must be letters, digits, '-' or '_': {name!r}")
+
+
+def _write_version(name: str, manifest: Mapping[str, Any], blobs: Mapping[str, bytes],
+                   frames: Mapping[str, gpd.GeoDataFrame] | None, *, root: str | Path | None,
+                   layers_written: bool = False) -> Path:
+    """Store a complete version (its manifest names it) and make it current; an existing version of that name is
+    kept as it is (versions are immutable) and only made current. ``layers_written``: the file store's hidden
+    folder of this version already holds every layer file (:func:`save_region` writes them as it goes)."""
+    version = manifest["version"]
+    url = database_url(root)
+    if url:
+        _pg().save_version(url, name, version, manifest, blobs, frames, keep=KEEP_VERSIONS)
+        return _pg_path(url, name, version)
+    region_dir = regions_root(root) / name
+    final = region_dir / version
+    tmp = region_dir / f".partial-{version}"
+    if not final.is_dir():
+        if not layers_written:  # a copy: the layers are not written yet
+            tmp = _start_version_folder(region_dir, version)
+            for layer_name, data in blobs.items():
+                _write_durably(tmp / manifest["layers"][layer_name]["file"], data)
+        _write_durably(tmp / "manifest.json",
+                       json.dumps(dict(manifest), ensure_ascii=False, indent=2, default=str).encode("utf-8"))
+        os.replace(tmp, final)
+    with atomic_write(region_dir / "CURRENT", mode="w") as f:
+        f.write(version + "\n")
     _prune_versions(region_dir, keep=version)
     return final
+
+
+def _start_version_folder(region_dir: Path, version: str) -> Path:
+    """The hidden folder a new version is written into (renamed to the version when complete); removes the
+    half-written folders of earlier saves that did not finish."""
+    region_dir.mkdir(parents=True, exist_ok=True)
+    _remove_partial_versions(region_dir)
+    tmp = region_dir / f".partial-{version}"
+    tmp.mkdir()
+    return tmp
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_region(name: str, *, root: str | Path | None = None, verify: bool = True) -> Region:
@@ -213,37 +326,78 @@ def load_region(name: str, *, root: str | Path | None = None, verify: bool = Tru
     ManifestError
         A layer file is missing, or its hash or row count differs from the manifest.
     """
+    url = database_url(root)
+    if url:
+        return _load_from_database(url, name, verify=verify)
     region_dir = regions_root(root) / name
     version = _current_version(region_dir)
     if version is None:
-        available = list_regions(root=root)
-        raise RegionNotFoundError(
-            f"找不到地区“{name}”（目录 {region_dir}）。已有地区：{', '.join(available) or '无'}。"
-            "可运行 `eldermap demo` 生成演示地区，或用 `eldermap import` 导入。",
-            f"region {name!r} not found under {region_dir.parent}; available: {available}",
-        )
+        raise _not_found(name, f"目录 {region_dir}", root)
     manifest_path = version / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ManifestError(f"地区“{name}”的清单文件无法读取：{exc}", f"cannot read {manifest_path}: {exc}") from None
-    if manifest.get("format") != FORMAT:
-        raise ManifestError(f"地区“{name}”的格式 {manifest.get('format')!r} 不受支持（应为 {FORMAT}）",
-                            f"unsupported region format {manifest.get('format')!r}")
+    _check_format(name, manifest)
     layers: dict[str, gpd.GeoDataFrame] = {}
     for layer_name, info in manifest.get("layers", {}).items():
         path = version / info["file"]
         if not path.exists():
             raise ManifestError(f"地区“{name}”缺少图层文件 {path.name}", f"missing layer file {path}")
         if verify and _sha256(path) != info["sha256"]:
-            raise ManifestError(f"地区“{name}”的图层 {path.name} 与清单不符（文件被改动或损坏），请重新导入",
-                                f"hash mismatch for {path}")
+            raise _hash_mismatch(name, path.name, str(path))
         gdf = gpd.read_parquet(path)
         if verify and len(gdf) != info["rows"]:
-            raise ManifestError(f"地区“{name}”的图层 {path.name} 行数 {len(gdf)} 与清单 {info['rows']} 不符",
-                                f"row count mismatch for {path}")
+            raise _rows_mismatch(name, path.name, len(gdf), info["rows"], str(path))
         layers[layer_name] = gdf
     return Region(name=name, path=version, manifest=manifest, layers=layers)
+
+
+def _not_found(name: str, where: str, root: str | Path | None) -> RegionNotFoundError:
+    available = list_regions(root=root)
+    where_en = f"the database {_pg().redacted(str(root))}" if database_url(root) else where
+    return RegionNotFoundError(
+        f"找不到地区“{name}”（{where}）。已有地区：{', '.join(available) or '无'}。"
+        "可运行 `eldermap demo` 生成演示地区，或用 `eldermap import` 导入。",
+        f"region {name!r} not found in {where_en}; available: {available}",
+    )
+
+
+def _check_format(name: str, manifest: Mapping[str, Any]) -> None:
+    if manifest.get("format") != FORMAT:
+        raise ManifestError(f"地区“{name}”的格式 {manifest.get('format')!r} 不受支持（应为 {FORMAT}）",
+                            f"unsupported region format {manifest.get('format')!r}")
+
+
+def _hash_mismatch(name: str, file: str, where: str) -> ManifestError:
+    return ManifestError(f"地区“{name}”的图层 {file} 与清单不符（文件被改动或损坏），请重新导入",
+                         f"hash mismatch for {where}")
+
+
+def _rows_mismatch(name: str, file: str, got: int, expected: int, where: str) -> ManifestError:
+    return ManifestError(f"地区“{name}”的图层 {file} 行数 {got} 与清单 {expected} 不符",
+                         f"row count mismatch for {where}")
+
+
+def _load_from_database(url: str, name: str, *, verify: bool) -> Region:
+    found = _pg().load_current(url, name)
+    if found is None:
+        raise _not_found(name, "共享数据库", url)
+    version, manifest, blobs = found
+    _check_format(name, manifest)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for layer_name, info in manifest.get("layers", {}).items():
+        where = f"{_pg().redacted(url)} {name}/{version}/{layer_name}"
+        if layer_name not in blobs:
+            raise ManifestError(f"地区“{name}”缺少图层 {info['file']}", f"missing layer blob {where}")
+        data = blobs[layer_name][1]
+        if verify and hashlib.sha256(data).hexdigest() != info["sha256"]:
+            raise _hash_mismatch(name, info["file"], where)
+        gdf = gpd.read_parquet(io.BytesIO(data))
+        if verify and len(gdf) != info["rows"]:
+            raise _rows_mismatch(name, info["file"], len(gdf), info["rows"], where)
+        layers[layer_name] = gdf
+    return Region(name=name, path=_pg_path(url, name, version), manifest=manifest, layers=layers)
 
 
 def _remove_partial_versions(region_dir: Path) -> None:
@@ -262,12 +416,16 @@ def deployment_salt(*, root: str | Path | None = None) -> bytes:
     """Secret salt for pseudonymising identifiers, shared by all regions of a deployment.
 
     Taken from $ELDERMAP_SALT (hex) when set, else from ``<root>/.salt``,
-    created with 32 random bytes (file mode 600) on first use. Keep it secret and
+    created with 32 random bytes (file mode 600) on first use; in a database store, from its ``meta`` table
+    (created once, so every writer of one database shares it). Keep it secret and
     keep it stable: the same person gets the same pseudonym only with the same salt.
     """
     env = os.environ.get("ELDERMAP_SALT")
     if env:
         return bytes.fromhex(env)
+    url = database_url(root)
+    if url:
+        return _pg().deployment_salt(url)
     base = regions_root(root)
     base.mkdir(parents=True, exist_ok=True)
     path = base / ".salt"
@@ -360,6 +518,9 @@ def _scenario_path(region: str, scenario: str, root: str | Path | None) -> Path:
                             f"invalid scenario name {scenario!r}")
     if not region_exists(region, root=root):
         raise RegionNotFoundError(f"找不到地区“{region}”", f"region {region!r} not found")
+    url = database_url(root)
+    if url:
+        return _pg_path(url, region, "scenarios", f"{scenario}.json")
     return regions_root(root) / region / "scenarios" / f"{scenario}.json"
 
 
@@ -371,10 +532,17 @@ def save_scenario(region: str, scenario: dict[str, Any], *, root: str | Path | N
     (``base_version``) and survive imports.
     """
     path = _scenario_path(region, str(scenario.get("name", "")), root)
-    if path.exists() and not overwrite:
-        raise ScenarioError(f"方案“{scenario['name']}”已存在；换一个名称或先删除它",
-                            f"scenario {scenario['name']!r} exists")
+    exists = ScenarioError(f"方案“{scenario['name']}”已存在；换一个名称或先删除它",
+                           f"scenario {scenario['name']!r} exists")
     body = {"format": SCENARIO_FORMAT, **scenario}
+    url = database_url(root)
+    if url:
+        if not _pg().save_scenario(url, region, str(scenario["name"]), json.loads(json.dumps(body)),
+                                   overwrite=overwrite):
+            raise exists
+        return path
+    if path.exists() and not overwrite:
+        raise exists
     with atomic_write(path, mode="w", encoding="utf-8") as f:
         json.dump(body, f, ensure_ascii=False, indent=2)
     return path
@@ -383,11 +551,14 @@ def save_scenario(region: str, scenario: dict[str, Any], *, root: str | Path | N
 def load_scenario(region: str, name: str, *, root: str | Path | None = None) -> dict[str, Any]:
     """A saved scenario as a dict."""
     path = _scenario_path(region, name, root)
-    if not path.exists():
+    url = database_url(root)
+    body = _pg().load_scenario(url, region, name) if url else None
+    if body is None and (url or not path.exists()):
         known = list_scenarios(region, root=root)
         raise ScenarioError(f"地区“{region}”没有方案“{name}”；已有方案：{'、'.join(known) or '无'}",
                             f"scenario {name!r} not found in region {region!r}")
-    body = json.loads(path.read_text(encoding="utf-8"))
+    if body is None:
+        body = json.loads(path.read_text(encoding="utf-8"))
     if body.get("format") != SCENARIO_FORMAT:
         raise ScenarioError(f"方案文件 {path} 格式不符", f"{path}: not an {SCENARIO_FORMAT} file")
     body.pop("format")
@@ -396,6 +567,9 @@ def load_scenario(region: str, name: str, *, root: str | Path | None = None) -> 
 
 def list_scenarios(region: str, *, root: str | Path | None = None) -> list[str]:
     """Names of a region's saved scenarios, sorted."""
+    url = database_url(root)
+    if url:
+        return _pg().list_scenarios(url, region)
     folder = regions_root(root) / region / "scenarios"
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
@@ -403,6 +577,193 @@ def list_scenarios(region: str, *, root: str | Path | None = None) -> list[str]:
 def delete_scenario(region: str, name: str, *, root: str | Path | None = None) -> None:
     """Remove a saved scenario."""
     path = _scenario_path(region, name, root)
-    if not path.exists():
+    url = database_url(root)
+    if url and _pg().delete_scenario(url, region, name):
+        return
+    if url or not path.exists():
         raise ScenarioError(f"地区“{region}”没有方案“{name}”", f"scenario {name!r} not found")
     path.unlink()
+
+
+# ---------------------------------------------------------------- concurrent writers
+
+IMPORT_WAIT_ENV = "ELDERMAP_IMPORT_WAIT_S"
+IMPORT_WAIT_S = 30.0
+"""How long an import waits for another import of the same region to finish before giving up (seconds; the
+environment variable ``ELDERMAP_IMPORT_WAIT_S`` overrides it, 0 = give up at once)."""
+_LOCK_POLL_S = 0.2
+
+
+def _import_wait_s(wait_s: float | None) -> float:
+    if wait_s is not None:
+        return max(0.0, wait_s)
+    try:
+        return max(0.0, float(os.environ.get(IMPORT_WAIT_ENV, IMPORT_WAIT_S)))
+    except ValueError:
+        return IMPORT_WAIT_S
+
+
+@contextlib.contextmanager
+def import_lock(name: str, *, root: str | Path | None = None, wait_s: float | None = None) -> Iterator[None]:
+    """Hold the import lock of region ``name`` for the block; when another process holds it, try again for up to
+    ``wait_s`` seconds (default :data:`IMPORT_WAIT_S`), then raise :class:`ImportInProgressError`.
+
+    Files: ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``<regions>/<name>.lock`` (removed again when the block ends, so an
+    idle regions folder holds no lock files). PostGIS: ``pg_try_advisory_lock`` on a dedicated connection. Either is
+    released when the block ends, or when the holding process dies.
+    """
+    _check_region_name(name)
+    busy = ImportInProgressError(f"地区“{name}”正在由另一项导入写入，请稍后再试",
+                                 f"region {name!r} is being written by another import; try again later")
+    deadline = time.monotonic() + _import_wait_s(wait_s)
+    url = database_url(root)
+    if url:
+        with _pg().advisory_lock(url, f"eldermap-import:{name}") as try_lock:
+            while not try_lock():
+                if time.monotonic() >= deadline:
+                    raise busy
+                time.sleep(_LOCK_POLL_S)
+            yield
+        return
+    base = regions_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    path = base / f"{name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise busy from None
+            time.sleep(_LOCK_POLL_S)
+            continue
+        try:  # the holder before us may have removed the file we opened: then lock the new one
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still holding it: a waiter that opened this file sees it is gone and retries
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- moving a region between stores
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """One layer of a copied version: what the source manifest says and what the target holds."""
+
+    layer: str
+    rows_expected: int
+    rows_found: int
+    sha256_expected: str
+    sha256_found: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rows_found == self.rows_expected and self.sha256_found == self.sha256_expected
+
+
+def read_current_version(name: str, *, root: str | Path | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and the exact stored GeoParquet bytes of each layer of a region's current version, checked
+    against the manifest (:class:`geo.errors.ManifestError` when they differ)."""
+    url = database_url(root)
+    if url:
+        found = _pg().load_current(url, name)
+        if found is None:
+            raise _not_found(name, "共享数据库", url)
+        _, manifest, stored = found
+        blobs = {layer: data for layer, (_, data) in stored.items()}
+    else:
+        version = _current_version(regions_root(root) / name)
+        if version is None:
+            raise _not_found(name, f"目录 {regions_root(root) / name}", root)
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        blobs = {layer: (version / info["file"]).read_bytes() for layer, info in manifest.get("layers", {}).items()
+                 if (version / info["file"]).exists()}
+    _check_format(name, manifest)
+    for layer, info in manifest.get("layers", {}).items():
+        if layer not in blobs:
+            raise ManifestError(f"地区“{name}”缺少图层 {info['file']}", f"missing layer {layer}")
+        if hashlib.sha256(blobs[layer]).hexdigest() != info["sha256"]:
+            raise _hash_mismatch(name, info["file"], f"{describe_store(root)} {name}/{layer}")
+    return manifest, blobs
+
+
+def check_version(name: str, manifest: Mapping[str, Any], *, root: str | Path | None = None) -> list[LayerCheck]:
+    """Compare the stored copy of version ``manifest["version"]`` with ``manifest``: per layer, the SHA-256 of the
+    stored bytes (computed by the database server for PostGIS) and the rows read back (for PostGIS the smaller of the
+    GeoParquet rows and the rows of the queryable ``features`` projection, so a short projection shows too)."""
+    import pyarrow.parquet as pq
+
+    version = str(manifest["version"])
+    url = database_url(root)
+    checks = []
+    if url:
+        stored = _pg().stored_layers(url, name, version)
+    for layer, info in manifest.get("layers", {}).items():
+        sha, rows = "", -1
+        try:
+            if url and layer in stored:
+                sha = stored[layer]["sha256"]
+                rows = pq.read_metadata(io.BytesIO(stored[layer]["parquet"])).num_rows
+                if rows and stored[layer]["features"] != rows:
+                    rows = min(rows, stored[layer]["features"])
+            elif not url:
+                path = regions_root(root) / name / version / info["file"]
+                if path.exists():
+                    sha = _sha256(path)
+                    rows = pq.read_metadata(path).num_rows
+        except (OSError, ValueError):  # not a readable GeoParquet (pyarrow's errors are ValueErrors): no rows
+            rows = -1
+        checks.append(LayerCheck(layer, int(info["rows"]), int(rows), str(info["sha256"]), sha))
+    return checks
+
+
+def copy_region(name: str, *, source: str | Path | None, target: str | Path | None) -> tuple[str, list[LayerCheck]]:
+    """Copy the current version of a region (same version name, same bytes) and its scenarios from one store to
+    another, make it current there, and check every layer in the target. Returns (version, checks)."""
+    if database_url(source) == database_url(target) and (database_url(source) or
+                                                         regions_root(source).resolve() == regions_root(target).resolve()):
+        raise ElderMapError(f"源和目标是同一个存储（{describe_store(source)}），无需复制",
+                            "source and target are the same store")
+    manifest, blobs = read_current_version(name, root=source)
+    _write_version(name, manifest, blobs, None, root=target)
+    for scenario in list_scenarios(name, root=source):
+        body = load_scenario(name, scenario, root=source)
+        save_scenario(name, body, root=target, overwrite=True)
+    return str(manifest["version"]), check_version(name, manifest, root=target)
+
+
+# ---------------------------------------------------------------- database schema
+
+def migrate_database(url: str, *, upto: int | None = None) -> tuple[int, int]:
+    """Create or upgrade the eldermap schema of a database (every missing step, or up to step ``upto``).
+    Returns (schema version before, after)."""
+    return _pg().migrate(url, upto=upto)
+
+
+def database_schema_version(url: str) -> tuple[int, int]:
+    """(schema version of the database, schema version this program needs)."""
+    return _pg().current_schema_version(url), _pg().SCHEMA_VERSION
+
+
+def migration_steps() -> list[str]:
+    """What each schema step creates, in order (for ``eldermap db``)."""
+    return [what for what, _ in _pg().MIGRATIONS]
+
+
+def default_root() -> str | Path:
+    """The store to use when none is named: $ELDERMAP_DATABASE_URL when set, else the regions folder
+    (:func:`regions_root`). Pass it as ``root`` to every function here and to ``data.audit``/``data.auth`` (which keep
+    their files in the local folder either way)."""
+    return database_url(None) or regions_root(None)

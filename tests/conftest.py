@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from pg_support import postgis_url  # noqa: F401  (a real PostgreSQL + PostGIS, tests/pg_support.py)
 from shapely.geometry import LineString, Point, box
 from streamlit.testing.v1 import AppTest
 

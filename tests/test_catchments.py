@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import shapely
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from netref import add_street_chains
 
 from geo.settings import Settings
-from netref import add_street_chains
 from planning.catchments import catchment_matrix, facility_catchments
 from planning.network import MIN_WEIGHT_MIN, Network, Snap, build_network, snap_points
 from planning.routing import nearest

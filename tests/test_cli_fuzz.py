@@ -119,6 +119,7 @@ def _base_argv(command: str, case_dir: Path, good: dict[str, Path]) -> list[str]
         "list": ["list"],
         "schema": ["schema"],
         "settings": ["settings"],
+        "db": ["db", "init"],
     }[command]
 
 

@@ -18,9 +18,9 @@ from shapely.geometry import LineString, Point, box
 from geo.coords import haversine_m
 from geo.errors import ElderMapError
 from geo.gazetteer import (
+    Gazetteer,
     GeocodeConfigError,
     GeocodeError,
-    Gazetteer,
     Place,
     geocode_online,
     normalise,

@@ -9,11 +9,13 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from netref import add_street_chains
 from shapely.ops import substring
 
 from geo.settings import Settings
-from netref import add_street_chains
 from planning.isochrones import QUAD_SEGS, facility_isochrones, isochrones, reachable_segments
 from planning.network import Network, Snap, build_network, snap_points
 from planning.routing import nearest

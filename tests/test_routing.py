@@ -7,10 +7,12 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from netref import add_street_chains
 
 from geo.settings import Settings
-from netref import add_street_chains
 from planning.network import build_network, snap_points
 from planning.routing import nearest
 

@@ -377,6 +377,7 @@ def test_every_download_button_audits_its_click(region_root: Path, monkeypatch: 
     for button_args in made:
         assert button_args["lazy"], button_args
         assert button_args["on_click"] is _record_download, button_args
-        staff, region_name, file_name = button_args["args"]
+        staff, region_name, file_name, version, rows = button_args["args"]
         assert staff == Staff(user="planner1", role="viewer", regions_root=region_root, address="本机")  # AppTest: local
         assert (region_name, file_name) == ("demo", button_args["file_name"])
+        assert version == store.current_version("demo", root=region_root) and rows > 0  # issue 14: version, rows

@@ -105,7 +105,8 @@ def address_from(peer: str | None, forwarded_for: str | None, *, trust_proxy: bo
 
 
 def audit_action(action: str, *, user: str, role: str | None, settings: Settings, root: Path | None = None,
-                 region: str | None = None, detail: str | None = None) -> None:
+                 region: str | None = None, detail: str | None = None, version: str | None = None,
+                 rows: int | None = None) -> None:
     """Record what a logged-in user did on a page (export, scenario_save, import...) in the audit log,
     with the account's role and the client address (:func:`client_address`).
 
@@ -121,9 +122,11 @@ def audit_action(action: str, *, user: str, role: str | None, settings: Settings
         Regions root (default ``$ELDERMAP_REGIONS``).
     region, detail
         The region concerned and a few words on what was done (file names, counts; no personal data).
+    version, rows
+        The region version the action read or wrote, and the row count of what was exported or imported.
     """
     audit.record(action, user=user or "unknown", role=role or None, region=region, detail=detail,
-                 address=client_address(settings), root=root)
+                 address=client_address(settings), root=root, version=version, rows=rows)
 
 
 def _request_cookie() -> str:

@@ -26,7 +26,7 @@ import folium
 import streamlit as st
 
 from data import auth
-from data.store import Region, current_version, list_regions, load_region, regions_root
+from data.store import Region, current_version, default_root, list_regions, load_region
 from geo.errors import ElderMapError
 from geo.settings import Settings, load_settings, settings_digest
 from layers.basemap import add_areas, add_roads, layers_bounds, settings_map, to_map_crs
@@ -148,7 +148,7 @@ def sidebar() -> AppContext | None:
         log.error("settings cannot be read: %s", exc)
         st.error(hide_paths(str(exc)))
         return None
-    root = regions_root()
+    root = default_root()  # $ELDERMAP_DATABASE_URL when set, else the regions folder
     regions = list_regions(root=root)
     region: Region | None = None
     load_error = ""

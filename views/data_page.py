@@ -292,7 +292,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
         would re-register the button while the browser fetches it) and no st.* call."""
         def hand_over() -> bytes:
             audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
-                         detail=f"{what} {checked['file']}")
+                         version=region.version, detail=f"{what} {checked['file']}")
             return data
         return hand_over
 

@@ -265,15 +265,17 @@ def _circle_controls(prefix: str, region: Region, settings: Settings) -> tuple[s
     return (None if kind == ALL_KINDS_ZH else kind), MODE_OF_ZH[mode_choice], minutes
 
 
-def _record_download(staff: Staff, region_name: str, file_name: str) -> None:
-    """Audit one planner download (the button's ``on_click``)."""
+def _record_download(staff: Staff, region_name: str, file_name: str, version: str = "", rows: int | None = None,
+                     ) -> None:
+    """Audit one planner download (the button's ``on_click``): who, which file, the region version it was made
+    from and its row count."""
     audit.record("export", user=staff.user or "unknown", role=staff.role or None, address=staff.address,
-                 region=region_name,
+                 region=region_name, version=version or None, rows=rows,
                  detail=f"规划分析下载 {file_name}", root=staff.regions_root)
 
 
 def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFrame | None = None,
-               *, staff: Staff, region_name: str, xlsx: bool = True) -> None:
+               *, staff: Staff, region_name: str, version: str = "", xlsx: bool = True) -> None:
     """CSV, Excel and GeoJSON buttons; the bytes are made only when clicked, and each click is audited."""
     cols = st.columns(3)
     files: list[tuple[int, str, str, Callable[[], bytes], str]] = [
@@ -284,7 +286,9 @@ def _downloads(prefix: str, stem: str, table: pd.DataFrame, geo: gpd.GeoDataFram
         files.append((2, "下载 GeoJSON", f"{stem}.geojson", lambda: geojson_bytes(geo), GEOJSON_MIME))
     for column, label, file_name, data, mime in files:
         cols[column].download_button(label, data, file_name, mime, key=f"{prefix}_{file_name.rsplit('.', 1)[1]}",
-                                     on_click=_record_download, args=(staff, region_name, file_name))
+                                     on_click=_record_download,
+                                     args=(staff, region_name, file_name, version,
+                                           len(geo) if column == 2 and geo is not None else len(table)))
 
 
 # ---------------------------------------------------------------- tabs
@@ -355,7 +359,7 @@ def _profile_section(region: Region, settings: Settings, kind: str | None, minut
     shown_table = table.rename(columns=profile_columns_zh(table))
     st.dataframe(shown_table, hide_index=True, width="stretch")
     _downloads("planner_prof", f"步行速度对比_{level_zh}_{minutes:g}分钟", shown_table,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
 
 
 def _coverage_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
@@ -383,7 +387,7 @@ def _coverage_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     shown_table = table.rename(columns=COVERAGE_COLUMNS_ZH)
     st.dataframe(shown_table, hide_index=True, width="stretch")
     _downloads("planner_cov", f"覆盖分析_{level_zh}_{minutes:g}分钟", shown_table,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
     if mode == "walk" and (kind is None or kind not in settings.home_care_kinds):
         _profile_section(region, settings, kind, minutes, level, level_zh, staff=staff)
     with st.expander("按老人群体统计（高龄、失能和重点群体；含敏感信息，仅供工作人员）"):
@@ -394,7 +398,7 @@ def _coverage_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         shown_groups = groups.rename(columns=group_coverage_columns_zh(minutes=minutes, mode=mode))
         st.dataframe(shown_groups, hide_index=True, width="stretch")
         _downloads("planner_groups", f"重点群体覆盖_{level_zh}_{minutes:g}分钟", shown_groups,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
 
 
 def _gaps_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
@@ -418,12 +422,12 @@ def _gaps_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     comm_table = pd.DataFrame(comm.drop(columns="geometry")).rename(columns=gap_columns_zh(comm))
     st.dataframe(comm_table, hide_index=True, width="stretch")
     _downloads("planner_gap_comm", f"服务缺口_社区_{minutes:g}分钟", comm_table, comm[comm.geometry.notna()],
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
     st.subheader("网格排名")
     cell_table = pd.DataFrame(cells.drop(columns="geometry")).rename(columns=gap_columns_zh(cells))
     st.dataframe(cell_table, hide_index=True, width="stretch")
     _downloads("planner_gap_cells", f"服务缺口_网格_{minutes:g}分钟", cell_table, cells,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
 
 
 def _read_upload(upload: Any) -> gpd.GeoDataFrame:
@@ -522,7 +526,7 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
     _downloads("planner_sites", "新设施选址", table, sites,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
 
 
 # ---- scenarios
@@ -744,7 +748,7 @@ def _scenario_compare(region: Region, settings: Settings, *, staff: Staff) -> No
     table = areas.rename(columns=COMPARE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
     _downloads("planner_cmp", f"方案比较_{a_name}_{b_name}".replace(BASE_LABEL_ZH, "现状"), table, cells,
-               staff=staff, region_name=region.name)
+               staff=staff, region_name=region.name, version=region.version)
 
 
 # ---------------------------------------------------------------- the page

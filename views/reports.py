@@ -125,7 +125,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str = ""
         store only then, and no rerun re-registers the button while the browser fetches it); audited."""
         def hand_over() -> bytes:
             audit_action("export", user=user, role=role, settings=settings, region=region.name, root=regions_root,
-                         detail=f"统计报表 {kind}（{LEVELS_ZH[by]}，{minutes:g} 分钟）")
+                         version=region.version, detail=f"统计报表 {kind}（{LEVELS_ZH[by]}，{minutes:g} 分钟）")
             return files[kind]
         return hand_over
 

@@ -1,0 +1,400 @@
+"""PostgreSQL + PostGIS storage of regions: the shared store of a civil-affairs bureau.
+
+Only :mod:`data.store` calls this module; everybody else goes through ``data.store``'s public functions, which
+pick this backend when the store root is a ``postgresql://`` URL (or ``$ELDERMAP_DATABASE_URL`` is set).
+
+Tables (schema ``eldermap``, created and upgraded by :func:`migrate` from the ordered :data:`MIGRATIONS`)::
+
+    meta(key, value)                                  schema_version, the deployment salt
+    regions(name, current_version, updated_at)        the current pointer (one row per region)
+    versions(region, version, manifest jsonb, created_at)
+    layer_blobs(region, version, layer, position, sha256, n_rows, parquet bytea)
+    features(region, version, layer, row_no, geom geometry(Geometry, 4326), props jsonb)   GiST index on geom
+    scenarios(region, name, body jsonb, saved_at)
+
+``layer_blobs`` holds the exact GeoParquet bytes the file store writes, so a layer's SHA-256 is the same in both
+stores and loading round-trips dtypes exactly (``position`` keeps the manifest's layer order, which jsonb does
+not); ``features`` is a queryable projection of the same rows for SQL
+and GIS clients (one row per layer row, properties as JSON). A save inserts the version, its blobs and features
+and moves the pointer in **one transaction**: a failure anywhere leaves nothing behind and the previous version
+current. Versions, blobs and features are immutable (an UPDATE trigger refuses changes); old versions are pruned
+(``ON DELETE CASCADE``) like the file store's.
+
+Elder layers hold pseudonyms only (the importer hashes identifiers with the deployment salt before any store sees
+them). The salt itself is in ``meta``: whoever can read the database can read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import psycopg
+import shapely
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+from geo.errors import ElderMapError
+
+SCHEMA = "eldermap"
+
+_STEP_1 = """
+CREATE SCHEMA IF NOT EXISTS eldermap;
+CREATE TABLE eldermap.meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE eldermap.versions (
+    region     text NOT NULL,
+    version    text NOT NULL,
+    manifest   jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (region, version)
+);
+CREATE TABLE eldermap.regions (
+    name            text PRIMARY KEY,
+    current_version text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (name, current_version) REFERENCES eldermap.versions (region, version)
+);
+CREATE TABLE eldermap.layer_blobs (
+    region  text NOT NULL,
+    version text NOT NULL,
+    layer    text NOT NULL,
+    position smallint NOT NULL,
+    sha256   text NOT NULL,
+    n_rows   integer NOT NULL,
+    parquet bytea NOT NULL,
+    PRIMARY KEY (region, version, layer),
+    FOREIGN KEY (region, version) REFERENCES eldermap.versions (region, version) ON DELETE CASCADE
+);
+CREATE TABLE eldermap.scenarios (
+    region   text NOT NULL REFERENCES eldermap.regions (name) ON DELETE CASCADE,
+    name     text NOT NULL,
+    body     jsonb NOT NULL,
+    saved_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (region, name)
+);
+CREATE FUNCTION eldermap.refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'eldermap: % rows are immutable (a new version is a new row)', TG_TABLE_NAME;
+END
+$$;
+CREATE TRIGGER versions_immutable BEFORE UPDATE ON eldermap.versions
+    FOR EACH ROW EXECUTE FUNCTION eldermap.refuse_update();
+CREATE TRIGGER layer_blobs_immutable BEFORE UPDATE ON eldermap.layer_blobs
+    FOR EACH ROW EXECUTE FUNCTION eldermap.refuse_update();
+"""
+
+_STEP_2 = """
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE TABLE eldermap.features (
+    region  text NOT NULL,
+    version text NOT NULL,
+    layer   text NOT NULL,
+    row_no  integer NOT NULL,
+    geom    geometry(Geometry, 4326),
+    props   jsonb NOT NULL,
+    PRIMARY KEY (region, version, layer, row_no),
+    FOREIGN KEY (region, version) REFERENCES eldermap.versions (region, version) ON DELETE CASCADE
+);
+CREATE INDEX features_geom_gist ON eldermap.features USING gist (geom);
+CREATE TRIGGER features_immutable BEFORE UPDATE ON eldermap.features
+    FOR EACH ROW EXECUTE FUNCTION eldermap.refuse_update();
+"""
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("regions, versions, layer blobs (GeoParquet), scenarios, meta", _STEP_1),
+    ("features projection (PostGIS geometry, GiST index)", _STEP_2),
+)
+"""Ordered schema steps; the schema version is the number of steps applied. Never edit a released step: add one."""
+SCHEMA_VERSION = len(MIGRATIONS)
+_MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"eldermap-migrate").digest()[:8], "big", signed=True)
+_checked: set[str] = set()
+
+
+class DatabaseError(ElderMapError, RuntimeError):
+    """The database cannot be reached, or its schema is missing or of another version."""
+
+
+# ---------------------------------------------------------------- connections and schema
+
+def identity(url: str) -> str:
+    """``host_port_dbname`` of a database (no user, no password): tells databases apart in cache keys."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    host = str(info.get("host") or info.get("hostaddr") or "local")
+    text = f"{host}_{info.get('port') or 5432}_{info.get('dbname') or info.get('user') or ''}"
+    return text.replace("/", "_")
+
+
+def redacted(url: str) -> str:
+    """The URL for messages: no password."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:  # not a valid address: shown as written, less a password
+        return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1@", url)
+    user = f"{info['user']}@" if info.get("user") else ""
+    return f"postgresql://{user}{info.get('host') or ''}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+
+
+_REASONS_ZH = (
+    ("password authentication failed", "用户名或密码不对"),
+    ("no password supplied", "需要密码（写在 ~/.pgpass 或环境变量 PGPASSWORD 中）"),
+    ("does not exist", "数据库或用户不存在"),
+    ("connection refused", "连接被拒绝：该地址和端口上没有数据库在运行"),
+    ("timeout expired", "连接超时"),
+    ("could not translate host name", "主机名无法解析"),
+    ("failed to resolve host", "主机名无法解析"),
+    ("no pg_hba.conf entry", "数据库不允许从本机连接（pg_hba.conf）"),
+    ("too many connections", "数据库连接数已满"),
+    ("connection is bad: invalid", "地址写法不对"),
+    ("uri", "地址写法不对"),
+)
+
+
+def _open(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="eldermap")
+    except psycopg.Error as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        reason = next((zh for en, zh in _REASONS_ZH if en in text.lower()), "连接失败")
+        raise DatabaseError(f"无法连接数据库：{reason}。请检查 ELDERMAP_DATABASE_URL（或 --url）和数据库服务",
+                            f"cannot connect to {redacted(url)}: {text}") from None
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """Steps applied to this database (0 when the eldermap schema is absent)."""
+    if conn.execute("SELECT to_regclass('eldermap.meta')").fetchone()[0] is None:
+        return 0
+    row = conn.execute("SELECT value FROM eldermap.meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def connect(url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a database whose schema is current (checked once per process)."""
+    conn = _open(url)
+    try:
+        if url not in _checked:
+            have = schema_version(conn)
+            if have == 0:
+                raise DatabaseError("数据库尚未初始化：请先运行 `eldermap db init`",
+                                    f"database {redacted(url)} has no eldermap schema; run `eldermap db init`")
+            if have < SCHEMA_VERSION:
+                raise DatabaseError(f"数据库的结构是第 {have} 版，本程序需要第 {SCHEMA_VERSION} 版："
+                                    "请运行 `eldermap db upgrade`",
+                                    f"database schema {have} < {SCHEMA_VERSION}; run `eldermap db upgrade`")
+            if have > SCHEMA_VERSION:
+                raise DatabaseError(f"数据库的结构是第 {have} 版，比本程序（第 {SCHEMA_VERSION} 版）新："
+                                    "请升级 ElderMap", f"database schema {have} is newer than {SCHEMA_VERSION}")
+            _checked.add(url)
+        yield conn
+    finally:
+        conn.close()
+
+
+def migrate(url: str, *, upto: int | None = None) -> tuple[int, int]:
+    """Apply the missing steps of :data:`MIGRATIONS` (up to step ``upto``) in one transaction.
+
+    Returns (version before, version after). Concurrent callers are serialised by an advisory lock.
+    """
+    target = SCHEMA_VERSION if upto is None else upto
+    conn = _open(url)
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            before = schema_version(conn)
+            if before > SCHEMA_VERSION:
+                raise DatabaseError(f"数据库的结构是第 {before} 版，比本程序（第 {SCHEMA_VERSION} 版）新：请升级 ElderMap",
+                                    f"database schema {before} is newer than {SCHEMA_VERSION}")
+            for step in range(before, target):
+                try:
+                    conn.execute(MIGRATIONS[step][1])
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise DatabaseError(
+                        f"数据库账号权限不足，无法执行第 {step + 1} 步结构变更（{MIGRATIONS[step][0]}）：{exc}。"
+                        "请数据库管理员先执行 CREATE EXTENSION postgis，并授予建表权限",
+                        f"insufficient privilege for migration step {step + 1}: {exc}") from None
+            after = max(before, target)
+            if after != before:
+                conn.execute("INSERT INTO eldermap.meta (key, value) VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(after),))
+    finally:
+        conn.close()
+    _checked.discard(url)
+    return before, after
+
+
+def current_schema_version(url: str) -> int:
+    conn = _open(url)
+    try:
+        return schema_version(conn)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- regions and versions
+
+def current_version(url: str, name: str) -> str:
+    with connect(url) as conn:
+        row = conn.execute("SELECT current_version FROM eldermap.regions WHERE name = %s", (name,)).fetchone()
+    return row[0] if row else ""
+
+
+def list_regions(url: str) -> list[str]:
+    with connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM eldermap.regions ORDER BY name")]
+
+
+def versions(url: str, name: str) -> list[str]:
+    """All stored versions of a region, oldest first."""
+    with connect(url) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT version FROM eldermap.versions WHERE region = %s ORDER BY version", (name,))]
+
+
+def load_current(url: str, name: str) -> tuple[str, dict[str, Any], dict[str, tuple[str, bytes]]] | None:
+    """(version, manifest, {layer: (sha256 recorded, parquet bytes)}) of the current version, read from one snapshot;
+    None when the region does not exist."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        row = conn.execute(
+            "SELECT v.version, v.manifest FROM eldermap.regions r JOIN eldermap.versions v "
+            "ON v.region = r.name AND v.version = r.current_version WHERE r.name = %s", (name,)).fetchone()
+        if row is None:
+            return None
+        version, manifest = row
+        blobs = {layer: (sha, bytes(data)) for layer, sha, data in conn.execute(
+            "SELECT layer, sha256, parquet FROM eldermap.layer_blobs WHERE region = %s AND version = %s "
+            "ORDER BY position", (name, version))}
+    layers = manifest.get("layers", {})  # jsonb sorts keys: the layers in the order they were saved
+    manifest["layers"] = {k: layers[k] for k in blobs if k in layers} | {k: v for k, v in layers.items() if k not in blobs}
+    return version, manifest, blobs
+
+
+def stored_layers(url: str, name: str, version: str) -> dict[str, dict[str, Any]]:
+    """Per layer of a stored version: sha256 of the stored bytes (computed by the server), the bytes, and the number
+    of rows in the features projection. For checks after a copy."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        out = {layer: {"sha256": sha, "parquet": bytes(data), "features": 0} for layer, sha, data in conn.execute(
+            "SELECT layer, encode(sha256(parquet), 'hex'), parquet FROM eldermap.layer_blobs "
+            "WHERE region = %s AND version = %s", (name, version))}
+        for layer, n in conn.execute("SELECT layer, count(*) FROM eldermap.features WHERE region = %s AND version = %s "
+                                     "GROUP BY layer", (name, version)):
+            if layer in out:
+                out[layer]["features"] = int(n)
+    return out
+
+
+def save_version(url: str, name: str, version: str, manifest: Mapping[str, Any], blobs: Mapping[str, bytes],
+                 frames: Mapping[str, gpd.GeoDataFrame] | None = None, *, keep: int) -> None:
+    """Insert a complete version (manifest, blobs, features) and make it current, all in one transaction.
+
+    ``frames`` are the layers as GeoDataFrames (read from the bytes when absent). An existing version of the same
+    name is not written again (versions are immutable): only the pointer moves. Keeps the ``keep`` newest versions.
+    """
+    layer_info = manifest.get("layers", {})
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SELECT 1 FROM eldermap.regions WHERE name = %s FOR UPDATE", (name,))  # writers of one region queue
+        exists = conn.execute("SELECT 1 FROM eldermap.versions WHERE region = %s AND version = %s",
+                              (name, version)).fetchone()
+        if not exists:
+            conn.execute("INSERT INTO eldermap.versions (region, version, manifest) VALUES (%s, %s, %s)",
+                         (name, version, Jsonb(json.loads(json.dumps(dict(manifest), default=str)))))
+            for position, (layer, data) in enumerate(blobs.items()):
+                info = layer_info[layer]
+                _insert_blob(conn, name, version, layer, position, info["sha256"], int(info["rows"]), data)
+                frame = frames[layer] if frames is not None and layer in frames else gpd.read_parquet(io.BytesIO(data))
+                _copy_features(conn, name, version, layer, frame)
+        conn.execute("INSERT INTO eldermap.regions (name, current_version) VALUES (%s, %s) ON CONFLICT (name) "
+                     "DO UPDATE SET current_version = EXCLUDED.current_version, updated_at = now()", (name, version))
+        conn.execute(
+            "DELETE FROM eldermap.versions WHERE region = %(r)s AND version <> %(v)s AND version NOT IN "
+            "(SELECT version FROM eldermap.versions WHERE region = %(r)s ORDER BY version DESC LIMIT %(k)s)",
+            {"r": name, "v": version, "k": keep})
+
+
+def _insert_blob(conn: psycopg.Connection, region: str, version: str, layer: str, position: int, sha: str, rows: int,
+                 data: bytes) -> None:
+    conn.execute("INSERT INTO eldermap.layer_blobs (region, version, layer, position, sha256, n_rows, parquet) "
+                 "VALUES (%s, %s, %s, %s, %s, %s, %s)", (region, version, layer, position, sha, rows, data))
+
+
+def _copy_features(conn: psycopg.Connection, region: str, version: str, layer: str, gdf: gpd.GeoDataFrame) -> None:
+    """One ``features`` row per layer row: the geometry as EWKB (SRID 4326), the other columns as JSON."""
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns or not len(gdf):
+        return
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+    props = gdf.drop(columns=[c for c in gdf.columns if isinstance(gdf[c].dtype, gpd.array.GeometryDtype)])
+    records = json.loads(props.to_json(orient="records", date_format="iso", force_ascii=False, default_handler=str))
+    with conn.cursor() as cur, cur.copy(
+            "COPY eldermap.features (region, version, layer, row_no, geom, props) FROM STDIN") as copy:
+        for i, (geom, row) in enumerate(zip(ewkb, records, strict=True)):
+            copy.write_row((region, version, layer, i, geom, json.dumps(row, ensure_ascii=False)))
+
+
+# ---------------------------------------------------------------- deployment salt, scenarios, locks
+
+def deployment_salt(url: str) -> bytes:
+    """The salt shared by every writer of this database: created once (32 random bytes), then read."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("INSERT INTO eldermap.meta (key, value) VALUES ('salt', %s) ON CONFLICT (key) DO NOTHING",
+                     (secrets.token_hex(32),))
+        return bytes.fromhex(conn.execute("SELECT value FROM eldermap.meta WHERE key = 'salt'").fetchone()[0])
+
+
+def save_scenario(url: str, region: str, name: str, body: Mapping[str, Any], *, overwrite: bool) -> bool:
+    """Store a scenario; False when it exists and ``overwrite`` is not set."""
+    with connect(url) as conn:
+        if overwrite:
+            conn.execute("INSERT INTO eldermap.scenarios (region, name, body) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (region, name) DO UPDATE SET body = EXCLUDED.body, saved_at = now()",
+                         (region, name, Jsonb(dict(body))))
+            return True
+        cur = conn.execute("INSERT INTO eldermap.scenarios (region, name, body) VALUES (%s, %s, %s) "
+                           "ON CONFLICT (region, name) DO NOTHING", (region, name, Jsonb(dict(body))))
+        return cur.rowcount == 1
+
+
+def load_scenario(url: str, region: str, name: str) -> dict[str, Any] | None:
+    with connect(url) as conn:
+        row = conn.execute("SELECT body FROM eldermap.scenarios WHERE region = %s AND name = %s",
+                           (region, name)).fetchone()
+    return row[0] if row else None
+
+
+def list_scenarios(url: str, region: str) -> list[str]:
+    with connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM eldermap.scenarios WHERE region = %s ORDER BY name",
+                                           (region,))]
+
+
+def delete_scenario(url: str, region: str, name: str) -> bool:
+    with connect(url) as conn:
+        return conn.execute("DELETE FROM eldermap.scenarios WHERE region = %s AND name = %s",
+                            (region, name)).rowcount == 1
+
+
+@contextlib.contextmanager
+def advisory_lock(url: str, key: str) -> Iterator[Callable[[], bool]]:
+    """A dedicated connection for a session advisory lock on ``key``: yields ``try_lock()`` (``pg_try_advisory_lock``,
+    True once held); the lock goes when the block ends (the connection is closed) or the process dies."""
+    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
+    conn = _open(url)
+    try:
+        yield lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (number,)).fetchone()[0])
+    finally:
+        conn.close()

@@ -1203,6 +1203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from data.db_cli import add_commands as add_db_commands
 
     add_db_commands(sub)  # eldermap db init|upgrade|copy (PostgreSQL + PostGIS)
+    from api.cli import add_commands as add_api_commands
+
+    add_api_commands(sub)  # eldermap serve, eldermap apikey add|list|revoke (OGC API service, api/cli.py)
     for subparser in sub.choices.values():  # the global options go before or after the subcommand
         _add_global_options(subparser, after=True)
     return parser

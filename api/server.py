@@ -1,0 +1,185 @@
+"""`eldermap serve`: pygeoapi's configuration and OpenAPI document built in code, served by waitress.
+
+pygeoapi's Flask app reads both documents when it is imported (``PYGEOAPI_CONFIG``, ``PYGEOAPI_OPENAPI``), so
+:func:`make_app` writes them to a private temporary folder (mode 0700), points the two variables at them and
+imports the app; one process serves one region.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from api.access import CGCS2000, CRS84, GCJ02_NOTE, GCJ02_URI, AccessMiddleware
+from api.collections import COLLECTIONS, current_region, feature_table
+from api.provider import settings_for
+from data import store
+
+log = logging.getLogger(__name__)
+
+CRS_LIST = [CRS84, CGCS2000, "http://www.opengis.net/def/crs/EPSG/0/4326", GCJ02_URI]
+"""Output CRSs of every collection: WGS-84 (CRS84, lon/lat), CGCS2000 (EPSG:4490, lat/lon axis order as the EPSG
+definition has it), WGS-84 as EPSG:4326 (lat/lon) and GCJ-02 (our own URI, lon/lat)."""
+MAX_ITEMS = 10000
+DEFAULT_ITEMS = 100
+
+
+def region_extent(region: str, *, regions: str | None = None) -> list[float]:
+    """WGS-84 bounds of a region's areas, facilities and roads (every collection lies within them)."""
+    loaded = current_region(region, root=regions)
+    boxes = [layer.total_bounds for layer in (loaded.areas, loaded.facilities, loaded.road_edges) if len(layer)]
+    finite = [b for b in boxes if np.isfinite(b).all()]
+    if not finite:
+        return [-180.0, -90.0, 180.0, 90.0]
+    stacked = np.vstack(finite)
+    return [float(stacked[:, 0].min()), float(stacked[:, 1].min()), float(stacked[:, 2].max()),
+            float(stacked[:, 3].max())]
+
+
+def build_config(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: str | None = None,
+                 settings: str | None = None, url: str | None = None) -> dict[str, Any]:
+    """The pygeoapi configuration for one region: one resource per collection and the processes. ``url``: the
+    address clients use (behind a proxy), default ``http://host:port``."""
+    settings_obj = settings_for(settings)
+    root = regions if regions is None or store.database_url(regions) else str(Path(regions).resolve())
+    url_host = f"[{host}]" if ":" in host else host
+    url = url or f"http://{url_host}:{int(port)}"
+    resources: dict[str, Any] = {}
+    extent = region_extent(region, regions=root)
+    feature_table("facilities", region, settings_obj, root=root)  # fail now (in Chinese) on a bad region
+    for cid, (title, description) in COLLECTIONS.items():
+        zh, en = title.split(" ", 1)
+        resources[cid] = {
+            "type": "collection",
+            "title": {"zh": zh, "en": en},
+            "description": {"zh": description, "en": description},
+            "keywords": ["养老服务", "elderly care", region],
+            "links": [],
+            "extents": {"spatial": {"bbox": extent, "crs": CRS84}},
+            "providers": [{
+                "type": "feature",
+                "name": "api.provider.RegionProvider",
+                "data": region,
+                "id_field": "id",
+                "crs": CRS_LIST,
+                "storage_crs": CRS84,
+                "options": {"collection": cid, "regions": root, "settings": settings},
+            }],
+        }
+    for pid, cls in (("recommend", "RecommendProcessor"), ("coverage-summary", "CoverageSummaryProcessor"),
+                     ("facility-register", "FacilityRegisterProcessor")):
+        resources[pid] = {"type": "process",
+                          "processor": {"name": f"api.processes.{cls}", "region": region, "regions": root,
+                                        "settings": settings}}
+    return {
+        "server": {
+            "bind": {"host": host, "port": int(port)},
+            "url": url,
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": False,
+            "languages": ["zh-CN", "en-US"],
+            "cors": False,
+            "pretty_print": False,
+            "admin": False,
+            "limits": {"default_items": DEFAULT_ITEMS, "max_items": MAX_ITEMS, "on_exceed": "throttle"},
+            "map": {"url": "", "attribution": ""},
+        },
+        "logging": {"level": "ERROR"},  # pygeoapi warns on every request without offset
+        "metadata": {
+            "identification": {
+                "title": {"zh": f"ElderMap 养老服务数据服务（{region}）",
+                          "en": f"ElderMap elderly-care data service ({region})"},
+                "description": {"zh": "养老服务设施、区划覆盖率、服务圈和网格汇总（OGC API – Features）；推荐和覆盖汇总接口"
+                                      "（OGC API – Processes）。不含任何老年人个人数据。" + GCJ02_NOTE,
+                                "en": "Elderly-care facilities, area coverage, service circles and H3 aggregates "
+                                      "(OGC API - Features); recommendation and coverage summary (OGC API - "
+                                      "Processes). No personal data of elders. " + GCJ02_NOTE},
+                "keywords": {"zh": ["养老服务", "电子地图"], "en": ["elderly care", "e-map"]},
+                "keywords_type": "theme",
+                "terms_of_service": "",
+                "url": url,
+            },
+            "license": {"name": "仅限授权使用 Authorised use only", "url": ""},
+            "provider": {"name": "ElderMap", "url": ""},
+            "contact": {"name": "ElderMap", "position": "", "address": "", "city": "", "stateorprovince": "",
+                        "postalcode": "", "country": "CN", "phone": "", "fax": "", "email": "", "url": "",
+                        "hours": "", "instructions": "", "role": "pointOfContact"},
+        },
+        "resources": resources,
+    }
+
+
+def openapi_document(config: dict[str, Any]) -> dict[str, Any]:
+    """pygeoapi's OpenAPI 3.0 document for ``config``, with the GCJ-02 option and the API key described."""
+    from pygeoapi.openapi import get_oas
+
+    document = get_oas(config)
+    document.setdefault("info", {})["description"] = (document["info"].get("description") or "") + " " + GCJ02_NOTE
+    document.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "eldermap apikey add 生成的密钥；公开集合不需要。Keys from `eldermap apikey add`; "
+                       "public collections need none."}
+    for path, item in document.get("paths", {}).items():
+        for operation in item.values() if isinstance(item, dict) else []:
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict) and parameter.get("name") == "crs":
+                    parameter["description"] = (parameter.get("description") or "") + " " + GCJ02_NOTE
+            if path.startswith("/processes/coverage-summary"):
+                operation["security"] = [{}, {"apiKey": []}]  # open; more with a key
+            elif path.startswith("/processes/facility-register"):
+                operation["security"] = [{"apiKey": []}]
+    return document
+
+
+def write_documents(config: dict[str, Any], folder: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the configuration (YAML) and OpenAPI document (JSON) into ``folder`` (default: a new private temp
+    folder, removed at exit); returns their paths."""
+    import json
+
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="eldermap-api-")
+        atexit.register(shutil.rmtree, folder, True)
+    folder = Path(folder)
+    os.chmod(folder, 0o700)
+    config_path, openapi_path = folder / "pygeoapi-config.yml", folder / "openapi.json"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    openapi_path.write_text(json.dumps(openapi_document(config), ensure_ascii=False), encoding="utf-8")
+    return config_path, openapi_path
+
+
+def make_app(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: str | None = None,
+             settings: str | None = None, url: str | None = None) -> Any:
+    """The WSGI app serving ``region``: pygeoapi's Flask app behind :class:`api.access.AccessMiddleware`."""
+    config = build_config(region, host=host, port=port, regions=regions, settings=settings, url=url)
+    config_path, openapi_path = write_documents(config)
+    os.environ["PYGEOAPI_CONFIG"] = str(config_path)
+    os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
+    flask_app = importlib.import_module("pygeoapi.flask_app")
+    return AccessMiddleware(flask_app.APP.wsgi_app, root=config["resources"]["recommend"]["processor"]["regions"])
+
+
+def serve(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: str | None = None,
+          settings: str | None = None, threads: int = 8, url: str | None = None) -> None:
+    """Serve until interrupted (waitress, ``threads`` worker threads)."""
+    import waitress
+
+    app = make_app(region, host=host, port=port, regions=regions, settings=settings, url=url)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"数据服务已启动：http://{shown}:{port}/ （OpenAPI：/openapi?f=json；按 Ctrl+C 停止）"
+          + (f"；对外地址 {url}/" if url else ""), flush=True)
+    waitress.serve(app, host=host, port=int(port), threads=threads, ident="eldermap", _quiet=True)
+
+
+__all__ = ["CRS_LIST", "build_config", "make_app", "openapi_document", "serve", "write_documents"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -129,6 +130,77 @@ def catchment_matrix(network: Network, sources: Snap, targets: Snap, *, cutoff_m
     log.info("catchment matrix: %d sources × %d targets within %g min, %d pairs",
              n_src, n_tgt, cutoff_min, matrix.nnz)
     return matrix
+
+
+@dataclass(frozen=True)
+class SourceReach:
+    """Travel minutes from every snapped source to every graph node within a cutoff, grouped by node: the
+    searches of :func:`catchment_matrix`, done once, so that the times to a new target need no search
+    (:func:`times_to_target`). Made by :func:`source_reach`."""
+
+    sources: Snap
+    cutoff_min: float
+    node_ptr: np.ndarray
+    """CSR-style pointer: the entries of node ``x`` are ``node_ptr[x]:node_ptr[x + 1]``."""
+    source: np.ndarray
+    time_min: np.ndarray
+
+
+def source_reach(network: Network, sources: Snap, *, cutoff_min: float, chunk_size: int = 256) -> SourceReach:
+    """Every node each snapped source reaches within ``cutoff_min`` minutes, and when (one search per source,
+    as in :func:`catchment_matrix`). Memory: one entry per (source, node reached)."""
+    _check_cutoff(cutoff_min)
+    n = network.n_nodes
+    src_sel = np.flatnonzero(sources.snapped)
+    found_src, found_node, found_time = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    if len(src_sel):
+        graph, virtual = _with_virtual_sources(network, sources, src_sel)
+        for lo in range(0, len(src_sel), chunk_size):
+            dist = dijkstra(graph, directed=True, indices=virtual[lo:lo + chunk_size], limit=cutoff_min)[:, :n]
+            r, node = np.nonzero(dist <= cutoff_min)
+            found_src.append(src_sel[lo:lo + chunk_size][r])
+            found_node.append(node)
+            found_time.append(dist[r, node])
+    node = np.concatenate(found_node)
+    order = np.argsort(node, kind="stable")
+    return SourceReach(sources=sources, cutoff_min=float(cutoff_min),
+                       node_ptr=np.searchsorted(node[order], np.arange(n + 1)),
+                       source=np.concatenate(found_src)[order], time_min=np.concatenate(found_time)[order])
+
+
+def times_to_target(reach: SourceReach, network: Network, target: Snap) -> np.ndarray:
+    """Minutes from each source of ``reach`` to the single point ``target`` (a one-point snap), 0 when farther
+    than the cutoff or unsnapped: column 0 of ``catchment_matrix(network, reach.sources, target,
+    cutoff_min=reach.cutoff_min).toarray()``, without a search."""
+    sources = reach.sources
+    out = np.zeros(len(sources))
+    if len(target) != 1:
+        raise ValueError(f"times_to_target takes one target, got {len(target)}")
+    if not target.snapped[0] or not sources.snapped.any():
+        return out
+    edges = network.edges
+    T_all = edges["time_min"].to_numpy()
+    tw_all = edges["two_way"].to_numpy(dtype=bool)
+    e, t = int(target.edge[0]), float(target.t[0])
+    T = float(T_all[e])
+    ends = [(int(edges["u_idx"].to_numpy()[e]), t * T)]
+    if tw_all[e] or t >= 1.0:  # against a oneway edge only when the target sits on its end node
+        ends.append((int(edges["v_idx"].to_numpy()[e]), (1 - t) * T))
+    src_parts, time_parts = [], []
+    for node, offset in ends:
+        lo, hi = reach.node_ptr[node], reach.node_ptr[node + 1]
+        src_parts.append(reach.source[lo:hi])
+        time_parts.append(reach.time_min[lo:hi] + offset)
+    same_src, _, same_time = _same_edge_pairs(sources, target, np.flatnonzero(sources.snapped), np.array([0]),
+                                              T_all, tw_all)
+    src = np.concatenate([*src_parts, same_src])
+    time = np.concatenate([*time_parts, same_time]) + float(target.access_min[0])
+    keep = time <= reach.cutoff_min
+    best = np.full(len(sources), np.inf)
+    np.minimum.at(best, src[keep], np.maximum(time[keep], MIN_WEIGHT_MIN))
+    reached = np.isfinite(best)
+    out[reached] = best[reached]
+    return out
 
 
 def facility_catchments(matrix: sp.csr_matrix, *, cutoff_min: float) -> list[np.ndarray]:

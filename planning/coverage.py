@@ -54,7 +54,9 @@ _CACHED = 8
 version folder, so an import (a new version) never meets a stale entry."""
 
 
-def _remember(cache: dict, key: tuple, make) -> object:
+def remember_per_version(cache: dict, key: tuple, make) -> object:
+    """``cache[key]``, made by ``make()`` on first use; keys start with the region's version path, so an import
+    never meets a stale entry; the oldest of :data:`_CACHED` entries goes first."""
     if key not in cache:
         if len(cache) >= _CACHED:
             cache.pop(next(iter(cache)))
@@ -76,7 +78,7 @@ def routing_settings(settings: Settings) -> Settings:
 def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
     """The region's network for a mode, built once per (region version, mode, routing settings) in this process."""
     settings = routing_settings(settings)
-    return _remember(_NETWORKS, (str(region.path), mode, settings),
+    return remember_per_version(_NETWORKS, (str(region.path), mode, settings),
                      lambda: build_network(region.road_edges, mode=mode, settings=settings))
 
 
@@ -94,14 +96,14 @@ def facility_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
     fingerprint = hashlib.sha256("\x1f".join(fac["id"].astype(str)).encode() + xy.tobytes()).hexdigest() \
         if "id" in fac else str(len(fac))
     settings = routing_settings(settings)
-    return _remember(_FACILITY_SNAPS, (str(region.path), fingerprint, mode, settings),
+    return remember_per_version(_FACILITY_SNAPS, (str(region.path), fingerprint, mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.facilities, settings=settings))
 
 
 def elder_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
     """The region's elders snapped to its network, once per (region version, mode, routing settings)."""
     settings = routing_settings(settings)
-    return _remember(_ELDER_SNAPS, (str(region.path), mode, settings),
+    return remember_per_version(_ELDER_SNAPS, (str(region.path), mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.elders, settings=settings))
 
 
@@ -387,7 +389,7 @@ def _home_care_for(region: Region, settings: Settings, facilities: pd.DataFrame 
 
     facilities = region.facilities if facilities is None else facilities
     key = (str(region.path), _facility_fingerprint(facilities), settings)
-    return _remember(_HOME_CARE, key, lambda: home_care_reach(region, settings=settings, facilities=facilities))
+    return remember_per_version(_HOME_CARE, key, lambda: home_care_reach(region, settings=settings, facilities=facilities))
 
 
 def _kind_access(region: Region, facilities: pd.DataFrame, *, settings: Settings, mode: Mode, kind: str | None,

@@ -417,6 +417,13 @@ def reach_reason_zh(basis: str, drive_min: float | None) -> str:
     return f"车程约 {max(minutes, 1.0):.0f} 分钟"
 
 
+_SERVING: dict[tuple[str, Settings], tuple[DeclaredAreas, _AreaNames]] = {}
+"""Per region version and settings: the region's own providers' declared areas and the area names."""
+_PROVIDER_REACH: dict[tuple[str, Settings], object] = {}
+"""Per region version and settings: where the providers without a declared area reach by car
+(:func:`planning.catchments.source_reach`)."""
+
+
 def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
                   facilities: pd.DataFrame | None = None) -> pd.DataFrame:
     """The home-care providers that serve a place (WGS-84 ``lon``, ``lat``), for the public page.
@@ -433,8 +440,16 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
     Chinese lines, for example when the place is too far from any road to drive to.
     """
     columns = ["id", "name", "kind", "basis", "drive_min", "reason"]
+    own = facilities is None or facilities is region.facilities
     facilities = region.facilities if facilities is None else facilities
-    declared = declared_service_areas(region, settings=settings, facilities=facilities)
+    if own:  # the region's own providers: resolved once per region version (the API asks many times a second)
+        from planning.coverage import remember_per_version
+
+        declared, names = remember_per_version(_SERVING, (str(region.path), settings), lambda: (
+            declared_service_areas(region, settings=settings, facilities=facilities), _AreaNames(region.areas)))
+    else:
+        declared = declared_service_areas(region, settings=settings, facilities=facilities)
+        names = _AreaNames(region.areas)
     providers = declared.providers
     notes: list[str] = []
     rows: list[dict[str, object]] = []
@@ -443,7 +458,6 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
         frame.attrs["notes"] = notes
         return frame
     point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon], [lat]), crs=4326)
-    names = _AreaNames(region.areas)
     codes_at = {level: np.array([""], dtype=object) for level in CODE_LENGTH}
     for code in _codes_holding(region.areas, point.geometry.iloc[0]):  # finest first
         for level in CODE_LENGTH:
@@ -468,9 +482,19 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
             if not origin.snapped[0]:
                 notes.append(f"此处距可驾车道路超过 {settings.snap_limit_m:g} 米，无法按车程判断上门服务范围")
             else:
-                pro_snap = snap_points(network, facilities.iloc[fallback["position"].to_numpy()], settings=settings)
-                times = catchment_matrix(network, pro_snap, origin, cutoff_min=settings.home_care_drive_minutes)
-                times = times.toarray()[:, 0]
+                positions = fallback["position"].to_numpy()
+                cutoff = settings.home_care_drive_minutes
+                if own:  # the providers' searches once per version; each place then needs no search
+                    from planning.catchments import source_reach, times_to_target
+                    from planning.coverage import remember_per_version
+
+                    reach = remember_per_version(_PROVIDER_REACH, (str(region.path), settings), lambda: source_reach(
+                        network, snap_points(network, facilities.iloc[positions], settings=settings),
+                        cutoff_min=cutoff))
+                    times = times_to_target(reach, network, origin)
+                else:
+                    pro_snap = snap_points(network, facilities.iloc[positions], settings=settings)
+                    times = catchment_matrix(network, pro_snap, origin, cutoff_min=cutoff).toarray()[:, 0]
                 for (_, p), t in zip(fallback.iterrows(), times, strict=True):
                     if t > 0:
                         rows.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "basis": BASIS_DRIVE,

@@ -263,3 +263,26 @@ def test_demo_catchments_nest_and_grow_with_facilities(demo_snaps) -> None:
     covered = [np.unique(np.concatenate(facility_catchments(m15[:k], cutoff_min=15.0))).size
                for k in range(1, len(fac) + 1)]
     assert all(b >= a for a, b in zip(covered[:-1], covered[1:], strict=True))
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), oneway_share=st.sampled_from([0.0, 0.5, 1.0]), n_sources=st.integers(1, 8),
+       cutoff_min=st.floats(0.0, 30.0), chunk_size=st.integers(1, 4))
+def test_times_to_a_new_target_equal_the_catchment_matrix(mode, seed, oneway_share, n_sources, cutoff_min,
+                                                          chunk_size) -> None:
+    """source_reach searches once; times_to_target then answers any single point without a search, exactly
+    as column 0 of catchment_matrix would (shared edges, oneways, end nodes, unsnapped points included)."""
+    from planning.catchments import source_reach, times_to_target
+
+    roads, points = random_streets(seed, 15, 15, oneway_share, n_sources + 12)
+    network, sources, targets = case_snaps(roads, points, mode, n_sources)
+    reach = source_reach(network, sources, cutoff_min=cutoff_min, chunk_size=chunk_size)
+    for j in range(len(targets)):
+        one = Snap(targets.edge[j:j + 1], targets.t[j:j + 1], targets.access_m[j:j + 1], targets.access_min[j:j + 1])
+        expected = catchment_matrix(network, sources, one, cutoff_min=cutoff_min).toarray()[:, 0]
+        np.testing.assert_array_equal(times_to_target(reach, network, one), expected)
+    for j in range(len(sources)):  # a target exactly where a source is: the smallest weight, not "unreached"
+        one = Snap(sources.edge[j:j + 1], sources.t[j:j + 1], np.zeros(1), np.zeros(1))
+        expected = catchment_matrix(network, sources, one, cutoff_min=cutoff_min).toarray()[:, 0]
+        np.testing.assert_array_equal(times_to_target(reach, network, one), expected)

@@ -488,3 +488,30 @@ def test_reach_uses_the_scenario_facilities(tmp_path) -> None:
     assert first[f"served:{HC}"].tolist() != second[f"served:{HC}"].tolist()
     assert elder_snap_for(region, "drive", SETTINGS).snapped.all()
     assert snap_points(network_for(region, "drive", SETTINGS), moved, settings=SETTINGS).snapped.all()
+
+
+def test_serving_point_cached_per_version_equals_a_fresh_computation(demo_region) -> None:
+    """The region's own providers are resolved and snapped once per version (the API asks many times a
+    second); the answer equals the uncached path (facilities passed as a copy) at many places."""
+    from planning import home_care
+
+    settings = Settings()
+    bounds = demo_region.road_nodes.total_bounds
+    rng = np.random.default_rng(7)
+    points = np.column_stack([rng.uniform(bounds[0], bounds[2], 25), rng.uniform(bounds[1], bounds[3], 25)])
+    facilities = demo_region.facilities.copy()
+    facilities["service_area"] = None  # no declared area: every provider is reached by car (the snapped path)
+    undeclared = dataclasses.replace(demo_region, path=Path(f"{demo_region.path}-undeclared"),
+                                     layers={**demo_region.layers, "facilities": facilities})
+    home_care._SERVING.clear()
+    home_care._PROVIDER_REACH.clear()
+    drive = 0
+    for region in (demo_region, undeclared):
+        for lon, lat in points:
+            cached = serving_point(region, lon, lat, settings=settings)
+            fresh = serving_point(region, lon, lat, settings=settings, facilities=region.facilities.copy())
+            pd.testing.assert_frame_equal(cached, fresh)
+            assert cached.attrs["notes"] == fresh.attrs["notes"]
+            drive += int((cached["basis"] == "drive").sum())
+    assert len(home_care._SERVING) == 2 and len(home_care._PROVIDER_REACH) == 2  # once per version, 25 places each
+    assert drive > 0

@@ -277,7 +277,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, demo_region) -> dict[str,
         written = sorted(str(p.relative_to(case_dir)) for p in case_dir.rglob("*") if p.is_file())
         return case, Outcome(done.returncode, done.stdout, done.stderr, written)
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         results = {case.id: result for case, result in zip(cases, pool.map(one, cases), strict=True)}
     after = listing()
     results["_regions"] = (before, after)  # type: ignore[assignment]

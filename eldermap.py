@@ -40,7 +40,6 @@ from cli_args import (
     _number,
     arg,
     canonical_kind,
-    check_output,
     join_negative_values,
     name_the_option,
     preflight,
@@ -132,12 +131,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from data import store
     from data.validate import validate_table, write_report, write_report_beside
 
-    try:
-        day = dt.date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
-        return 2
-    check_output(args.report, TABLE_SUFFIXES, "--report")
+    day = dt.date.fromisoformat(args.date.strip()) if args.date else None  # checked by preflight (Date role)
     settings = _settings(args)
     extent = roads = None
     if args.region:
@@ -290,8 +284,6 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         unassigned_at,
     )
 
-    check_output(args.out, TABLE_SUFFIXES, "--out")
-    check_output(args.per_elder, TABLE_SUFFIXES, "--per-elder")
     base = _settings(args)
     _kind(args, base)
     if args.population:
@@ -404,7 +396,6 @@ def cmd_access(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_accessibility
 
-    check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
     region = _region_with_elders(args, "床位可达性")
@@ -438,7 +429,6 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
     from data import store
     from planning.coverage import region_isochrones
 
-    check_output(args.out, LAYER_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
     region = store.load_region(args.region, root=args.regions)
@@ -489,7 +479,6 @@ def _sibling(path: str | Path, label: str) -> Path:
 def cmd_gaps(args: argparse.Namespace) -> int:
     from planning.gaps import gap_columns_zh, gaps, parse_group_weights, weighted_groups_zh, with_group_weights
 
-    check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     _kind(args, settings)
     if args.weight:
@@ -554,7 +543,7 @@ _FIELD_ZH = {"name": "名称", "kind": "类型", "beds_total": "床位", "beds_n
 
 
 def _scenario_args(args: argparse.Namespace) -> None:
-    """Refuse a scenario command without the name(s) it needs, and output files we do not write."""
+    """Refuse a scenario command without the name(s) it needs (output files are checked by preflight)."""
     from geo.errors import ScenarioError
 
     if args.action in ("new", "show", "delete", "compare") and not (args.name or "").strip():
@@ -570,10 +559,6 @@ def _scenario_args(args: argparse.Namespace) -> None:
                             "scenario compare needs two names")
     if args.action == "compare" and not args.out:
         raise ScenarioError("scenario compare 需要 --out 区域对比表（.xlsx 或 .csv）", "scenario compare needs --out")
-    if args.action in ("show", "compare"):
-        check_output(args.out, TABLE_SUFFIXES, "--out")
-    if args.action == "compare":
-        check_output(args.cells, (".geojson", ".json"), "--cells")
 
 
 def _walk_speed(scenario: dict, settings: Settings) -> float:
@@ -754,8 +739,6 @@ def cmd_site(args: argparse.Namespace) -> int:
     from planning.gaps import parse_group_weights, weighted_groups_zh, with_group_weights
     from planning.sites import site_facilities
 
-    check_output(args.out, LAYER_SUFFIXES + TABLE_SUFFIXES, "--out")
-    check_output(args.elders_out, TABLE_SUFFIXES, "--elders-out")
     settings = _settings(args)
     _kind(args, settings)
     if args.weight:
@@ -817,7 +800,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     from planning.checks import check_columns_zh, checks_summary, provisioning_checks
     from planning.coverage import population_line_zh, unassigned_at
 
-    check_output(args.out, TABLE_SUFFIXES, "--out")
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
     steps = _Steps(2, "养老服务设施配置达标检查")
@@ -888,18 +870,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from data import audit, store
-    from data.report_files import report_path, write_pdf
+    from data.report_files import write_pdf
     from planning.report import build_report, total_line, unassigned_counts
     from views.report_export import write_report_files
 
-    try:
-        day = dt.date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        print(f"错误：统计日期“{args.date}”无效，应写作 2026-11-23", file=sys.stderr)
-        return 2
-    report_path(args.out)
-    check_output(args.html, (".html", ".htm"), "--html")
-    check_output(args.pdf, (".pdf",), "--pdf")
+    day = dt.date.fromisoformat(args.date.strip()) if args.date else None  # checked by preflight (Date role)
     settings = _settings(args)
     region = store.load_region(args.region, root=args.regions)
     lost = unassigned_counts(region, settings=settings, by=args.by)

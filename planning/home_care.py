@@ -440,11 +440,11 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
     Chinese lines, for example when the place is too far from any road to drive to.
     """
     columns = ["id", "name", "kind", "basis", "drive_min", "reason"]
+    from planning.coverage import remember_per_version
+
     own = facilities is None or facilities is region.facilities
     facilities = region.facilities if facilities is None else facilities
     if own:  # the region's own providers: resolved once per region version (the API asks many times a second)
-        from planning.coverage import remember_per_version
-
         declared, names = remember_per_version(_SERVING, (str(region.path), settings), lambda: (
             declared_service_areas(region, settings=settings, facilities=facilities), _AreaNames(region.areas)))
     else:
@@ -486,7 +486,6 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
                 cutoff = settings.home_care_drive_minutes
                 if own:  # the providers' searches once per version; each place then needs no search
                     from planning.catchments import source_reach, times_to_target
-                    from planning.coverage import remember_per_version
 
                     reach = remember_per_version(_PROVIDER_REACH, (str(region.path), settings), lambda: source_reach(
                         network, snap_points(network, facilities.iloc[positions], settings=settings),

@@ -10,8 +10,10 @@ summary per area. Both call the functions the app and the CLI call.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +167,14 @@ def needs_from(data: dict[str, Any]):
                  max_minutes=float(_number(data, "max_minutes", 15.0)), mode=str(data.get("mode", "walk")))
 
 
+ANSWER_CACHE_SIZE = 4096
+"""Recommendations remembered (least recently asked goes first). An answer is a function of the region version,
+the settings and the request (origin and needs), so a repeated request (the same home or gazetteer place with
+the same needs) is answered from here, exactly as it would be computed; a new region version is a new key."""
+_ANSWERS: collections.OrderedDict[tuple, dict[str, Any]] = collections.OrderedDict()
+_ANSWERS_LOCK = threading.Lock()
+
+
 class RecommendProcessor(_RegionProcessor):
     """The e-map's recommendation (public)."""
 
@@ -183,6 +193,13 @@ class RecommendProcessor(_RegionProcessor):
         try:
             needs = needs_from(data)
             region = current_region(self.region_name, root=self.root)
+            key = (str(region.path), self.settings, lon, lat, needs, limit)
+            with _ANSWERS_LOCK:
+                answer = _ANSWERS.get(key)
+                if answer is not None:
+                    _ANSWERS.move_to_end(key)
+            if answer is not None:
+                return "application/json", dict(answer)
             network = network_for(region, needs.mode, self.settings)
             snap = facility_snap_for(region, needs.mode, self.settings)
             home_care = serving_point(region, lon, lat, settings=self.settings)
@@ -190,13 +207,18 @@ class RecommendProcessor(_RegionProcessor):
                                settings=self.settings, limit=max(1, min(limit, 100)), home_care=home_care)
         except ElderMapError as exc:
             raise _bad(exc) from None
-        return "application/json", {
+        answer = {
             "region": region.name, "version": region.version, "origin": {"lon": lon, "lat": lat},
             "ranked": _records(result.ranked), "home_care": _records(result.home_care),
             "excluded": _records(result.excluded), "filtered_out": int(result.filtered_out),
             "origin_snapped": bool(result.origin_snapped),
             "notes": [*result.notes, *home_care.attrs.get("notes", [])],
         }
+        with _ANSWERS_LOCK:
+            _ANSWERS[key] = answer
+            while len(_ANSWERS) > ANSWER_CACHE_SIZE:
+                _ANSWERS.popitem(last=False)
+        return "application/json", dict(answer)
 
 
 class CoverageSummaryProcessor(_RegionProcessor):

@@ -159,6 +159,19 @@ def write_documents(config: dict[str, Any], folder: str | Path | None = None) ->
     return config_path, openapi_path
 
 
+class _NoClientTracebacks(logging.Filter):
+    """pygeoapi logs a client's mistake (a bad bbox, a negative limit, a process input we refuse) as an error
+    with its traceback; the client gets a 400 with the reason, the console gets the one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("pygeoapi") and record.exc_info:
+            exc = record.exc_info[1]
+            if isinstance(exc, ValueError) or type(exc).__name__ in ("ProcessorExecuteError", "ProviderQueryError",
+                                                                     "ProviderInvalidQueryError"):
+                record.exc_info, record.exc_text = None, None
+        return True
+
+
 def make_app(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: str | None = None,
              settings: str | None = None, url: str | None = None) -> Any:
     """The WSGI app serving ``region``: pygeoapi's Flask app behind :class:`api.access.AccessMiddleware`."""
@@ -166,7 +179,10 @@ def make_app(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions:
     config_path, openapi_path = write_documents(config)
     os.environ["PYGEOAPI_CONFIG"] = str(config_path)
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
-    flask_app = importlib.import_module("pygeoapi.flask_app")
+    flask_app = importlib.import_module("pygeoapi.flask_app")  # sets up logging (logging.basicConfig)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NoClientTracebacks) for f in handler.filters):
+            handler.addFilter(_NoClientTracebacks())
     return AccessMiddleware(flask_app.APP.wsgi_app, root=config["resources"]["recommend"]["processor"]["regions"])
 
 

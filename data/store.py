@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -110,6 +111,12 @@ def _pg_path(url: str, *parts: str) -> Path:
     return Path("postgis", _pg().identity(url), *parts)
 
 
+@functools.lru_cache(maxsize=1)
+def _empty_layer() -> gpd.GeoDataFrame:
+    """An empty layer in the storage CRS (made once: a GeoDataFrame with a CRS takes milliseconds to build)."""
+    return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs=STORAGE_CRS)}, crs=STORAGE_CRS)
+
+
 @dataclass(frozen=True)
 class Region:
     """A loaded region version: its manifest and its layers (GeoDataFrames in EPSG:4326)."""
@@ -123,7 +130,7 @@ class Region:
         """A layer, or an empty GeoDataFrame when the region has none of it."""
         if name in self.layers:
             return self.layers[name]
-        return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs=STORAGE_CRS)}, crs=STORAGE_CRS)
+        return _empty_layer().copy()  # a copy: a caller may add columns to it
 
     @property
     def facilities(self) -> gpd.GeoDataFrame:

@@ -60,7 +60,7 @@ from geo.areas import CODE_LENGTH, LEVEL_COLUMN
 from geo.errors import ElderMapError
 from geo.labels import UNASSIGNED
 from geo.settings import Settings
-from planning.network import Network, Snap, snap_points
+from planning.network import Network, Snap, snap_lonlat, snap_points
 from planning.routing import nearest
 
 log = logging.getLogger(__name__)
@@ -417,11 +417,63 @@ def reach_reason_zh(basis: str, drive_min: float | None) -> str:
     return f"车程约 {max(minutes, 1.0):.0f} 分钟"
 
 
-_SERVING: dict[tuple[str, Settings], tuple[DeclaredAreas, _AreaNames]] = {}
-"""Per region version and settings: the region's own providers' declared areas and the area names."""
-_PROVIDER_REACH: dict[tuple[str, Settings], object] = {}
-"""Per region version and settings: where the providers without a declared area reach by car
-(:func:`planning.catchments.source_reach`)."""
+_SERVING: dict[tuple[str, Settings], _PlaceIndex] = {}
+"""Per region version and settings: what :func:`serving_point` needs for the region's own providers."""
+
+
+@dataclass
+class _PlaceIndex:
+    """What answering "who serves this place" needs, resolved once (per region version for the region's own
+    providers: the API asks many times a second): the declared areas as (row, id, name, kind, [(level, code)],
+    polygon or None), the area polygons in an STR tree, and the drive-rule providers with their searches."""
+
+    declared: list[tuple[int, str, str, str, list[tuple[str | None, str]], shapely.Geometry | None]]
+    names: _AreaNames
+    area_tree: shapely.STRtree | None
+    area_codes: np.ndarray
+    fallback: pd.DataFrame
+    fallback_positions: np.ndarray
+    facilities: pd.DataFrame
+    _reach: object = None
+
+    @classmethod
+    def build(cls, region: Region, settings: Settings, facilities: pd.DataFrame) -> _PlaceIndex:
+        declared = declared_service_areas(region, settings=settings, facilities=facilities)
+        names = _AreaNames(region.areas)
+        polygons = dict(zip(declared.polygons["facility_id"], declared.polygons.geometry, strict=True))
+        providers = declared.providers
+        if providers.empty:  # no home-care provider at all
+            return cls([], names, None, np.zeros(0, dtype=object), pd.DataFrame(columns=["id", "name", "kind"]),
+                       np.zeros(0, dtype=np.int64), facilities)
+        rows = [(int(row), p["id"], p["name"], p["kind"], [(names.level(c), c) for c in p["codes"]],
+                 polygons.get(p["id"]) if p["polygon"] else None)
+                for row, p in providers[providers["declared"]].iterrows()]
+        tree, codes = None, np.zeros(0, dtype=object)
+        areas = region.areas
+        if not (areas is None or areas.empty or "code" not in areas or areas.crs is None):
+            shapes = areas[~(areas.geometry.isna() | areas.geometry.is_empty)].to_crs(4326)
+            if len(shapes):
+                tree = shapely.STRtree(shapes.geometry.values)
+                codes = shapes["code"].astype(str).to_numpy(dtype=object)
+        fallback = providers[~providers["declared"]].reset_index(drop=True)
+        return cls(rows, names, tree, codes, fallback, fallback["position"].to_numpy(dtype=np.int64), facilities)
+
+    def codes_holding(self, point: shapely.Geometry) -> list[str]:
+        """Codes of the areas whose polygon holds the point (boundary included), finest level first."""
+        if self.area_tree is None:
+            return []
+        hit = self.area_tree.query(point, predicate="covered_by")
+        return sorted(self.area_codes[hit], key=len, reverse=True)
+
+    def reach(self, network: Network, settings: Settings) -> object:
+        """The drive-rule providers' searches (:func:`planning.catchments.source_reach`), made on first use."""
+        if self._reach is None:
+            from planning.catchments import source_reach
+
+            self._reach = source_reach(network, snap_points(network, self.facilities.iloc[self.fallback_positions],
+                                                            settings=settings),
+                                       cutoff_min=settings.home_care_drive_minutes)
+        return self._reach
 
 
 def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
@@ -444,79 +496,55 @@ def serving_point(region: Region, lon: float, lat: float, *, settings: Settings,
 
     own = facilities is None or facilities is region.facilities
     facilities = region.facilities if facilities is None else facilities
-    if own:  # the region's own providers: resolved once per region version (the API asks many times a second)
-        declared, names = remember_per_version(_SERVING, (str(region.path), settings), lambda: (
-            declared_service_areas(region, settings=settings, facilities=facilities), _AreaNames(region.areas)))
-    else:
-        declared = declared_service_areas(region, settings=settings, facilities=facilities)
-        names = _AreaNames(region.areas)
-    providers = declared.providers
+    if own:  # the region's own providers: resolved once per region version
+        index = remember_per_version(_SERVING, (str(region.path), settings),
+                                     lambda: _PlaceIndex.build(region, settings, facilities))
+    else:  # a scenario's facilities: resolved for this call
+        index = _PlaceIndex.build(region, settings, facilities)
     notes: list[str] = []
     rows: list[dict[str, object]] = []
-    if providers.empty:
+    if not index.declared and index.fallback.empty:
         frame = pd.DataFrame(rows, columns=columns)
         frame.attrs["notes"] = notes
         return frame
-    point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon], [lat]), crs=4326)
-    codes_at = {level: np.array([""], dtype=object) for level in CODE_LENGTH}
-    for code in _codes_holding(region.areas, point.geometry.iloc[0]):  # finest first
+    point = shapely.Point(float(lon), float(lat))
+    codes_at: dict[str, str] = {}
+    for code in index.codes_holding(point):  # finest first
         for level in CODE_LENGTH:
-            up = names.ancestor(code, level)
-            if up and codes_at[level][0] == "":
-                codes_at[level][0] = up
-    members = _area_members(point, declared, names, codes_at)
-    for row, mask in members.items():
-        if mask[0]:
-            p = providers.iloc[row]
-            rows.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "basis": BASIS_AREA,
+            up = index.names.ancestor(code, level)
+            if up and level not in codes_at:
+                codes_at[level] = up
+    for _, fid, fname, fkind, codes, polygon in index.declared:
+        inside = any(level is not None and codes_at.get(level) == code for level, code in codes)
+        if not inside and polygon is not None:
+            inside = bool(shapely.covers(polygon, point))
+        if inside:
+            rows.append({"id": fid, "name": fname, "kind": fkind, "basis": BASIS_AREA,
                          "drive_min": np.nan, "reason": reach_reason_zh(BASIS_AREA, None)})
-    fallback = providers[~providers["declared"]]
-    if len(fallback):
+    if len(index.fallback):
         network, problem = _drive(region, settings)
         if problem:
             notes.append("暂时无法按车程计算上门服务范围")
         else:
-            from planning.catchments import catchment_matrix
+            from planning.catchments import times_to_target
 
-            origin = snap_points(network, point, settings=settings)
+            origin = snap_lonlat(network, lon, lat, settings=settings)
             if not origin.snapped[0]:
                 notes.append(f"此处距可驾车道路超过 {settings.snap_limit_m:g} 米，无法按车程判断上门服务范围")
             else:
-                positions = fallback["position"].to_numpy()
-                cutoff = settings.home_care_drive_minutes
-                if own:  # the providers' searches once per version; each place then needs no search
-                    from planning.catchments import source_reach, times_to_target
-
-                    reach = remember_per_version(_PROVIDER_REACH, (str(region.path), settings), lambda: source_reach(
-                        network, snap_points(network, facilities.iloc[positions], settings=settings),
-                        cutoff_min=cutoff))
-                    times = times_to_target(reach, network, origin)
-                else:
-                    pro_snap = snap_points(network, facilities.iloc[positions], settings=settings)
-                    times = catchment_matrix(network, pro_snap, origin, cutoff_min=cutoff).toarray()[:, 0]
-                for (_, p), t in zip(fallback.iterrows(), times, strict=True):
-                    if t > 0:
-                        rows.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "basis": BASIS_DRIVE,
-                                     "drive_min": float(t), "reason": reach_reason_zh(BASIS_DRIVE, float(t))})
+                times = times_to_target(index.reach(network, settings), network, origin)
+                fallback = index.fallback
+                for k in np.flatnonzero(times > 0):
+                    t = float(times[k])
+                    rows.append({"id": fallback["id"].iat[k], "name": fallback["name"].iat[k],
+                                 "kind": fallback["kind"].iat[k], "basis": BASIS_DRIVE, "drive_min": t,
+                                 "reason": reach_reason_zh(BASIS_DRIVE, t)})
     frame = pd.DataFrame(rows, columns=columns)
     frame["_area"] = frame["basis"] != BASIS_AREA
     frame = frame.sort_values(["_area", "drive_min", "name"], kind="stable", na_position="first")
     frame = frame.drop(columns="_area").reset_index(drop=True)
     frame.attrs["notes"] = notes
     return frame
-
-
-def _codes_holding(areas: gpd.GeoDataFrame, point: shapely.Geometry) -> list[str]:
-    """Codes of the areas whose polygon holds an EPSG:4326 point, finest level first."""
-    if areas is None or areas.empty or "code" not in areas or areas.crs is None:
-        return []
-    shapes = areas[~(areas.geometry.isna() | areas.geometry.is_empty)]
-    if shapes.empty:
-        return []
-    shapes = shapes.to_crs(4326)
-    hit = shapely.covers(shapes.geometry.values, point)
-    codes = shapes["code"].astype(str).to_numpy()[hit]
-    return sorted(codes, key=len, reverse=True)
 
 
 def gap_reasons_zh(table: pd.DataFrame) -> list[str]:

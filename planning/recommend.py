@@ -30,6 +30,7 @@ All inputs are public facility fields; no elder record is read.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +43,7 @@ from geo.errors import PlanningInputError
 from geo.labels import GRADE_ZH, MODE_ZH
 from geo.settings import Settings
 from planning.incremental import single_catchment
-from planning.network import Network, Snap, snap_points
+from planning.network import Network, Snap, snap_lonlat
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +152,53 @@ def travel_minutes(network: Network, facility_snap: Snap, origin: tuple[float, f
                    max_minutes: float) -> tuple[np.ndarray, bool]:
     """Minutes from ``origin`` (lon, lat) to every facility over the network (inf beyond ``max_minutes``),
     and whether the origin could be snapped (within ``settings.snap_limit_m`` of a road)."""
-    point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([origin[0]], [origin[1]]), crs="EPSG:4326")
-    source = snap_points(network, point, settings=settings)
+    source = snap_lonlat(network, origin[0], origin[1], settings=settings)
     minutes = np.full(len(facility_snap), np.inf)
     if not source.snapped[0]:
         return minutes, False
     rows, times = single_catchment(network, source, facility_snap, cutoff_min=max_minutes)
     minutes[rows] = times
     return minutes, True
+
+
+_MATCH_FIELDS = ("id", "name", "kind", "grade", "nature", "services", "beds_total", "beds_nursing", "beds_free",
+                 "price_min_yuan_month", "price_max_yuan_month")
+
+
+_PLAIN: dict[int, tuple[weakref.ref, int, dict[str, np.ndarray]]] = {}
+
+
+def _plain_columns(facilities: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The fields :func:`match` reads, as NumPy object arrays, made once per facilities frame (a loaded
+    region's layers are never changed in place; a scenario's facilities are a new frame). Reading Arrow-backed
+    text through pandas row by row costs far more than the whole recommendation otherwise."""
+    key = id(facilities)
+    hit = _PLAIN.get(key)
+    if hit is not None and hit[0]() is facilities and hit[1] == len(facilities):
+        return hit[2]
+    columns = {c: _object_array(facilities[c].tolist()) for c in _MATCH_FIELDS if c in facilities.columns}
+    columns["_kind"] = (facilities["kind"].astype(str).to_numpy(dtype=object) if "kind" in facilities
+                        else np.full(len(facilities), "", dtype=object))
+    columns["_id"] = (facilities["id"].astype(str).to_numpy(dtype=object) if "id" in facilities
+                      else np.full(len(facilities), "", dtype=object))
+    for dead in [k for k, (ref, _, _) in _PLAIN.items() if ref() is None]:
+        del _PLAIN[dead]
+    _PLAIN[key] = (weakref.ref(facilities), len(facilities), columns)
+    return columns
+
+
+def _object_array(values: list[object]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)  # never 2-D, whatever the values (lists of services, say)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def _row_dicts(columns: dict[str, np.ndarray], positions: np.ndarray) -> list[dict[str, object]]:
+    """The fields :func:`match` reads of the rows at ``positions``, as plain dicts."""
+    fields = [c for c in _MATCH_FIELDS if c in columns]
+    picked = [columns[c][positions] for c in fields]
+    return [dict(zip(fields, values, strict=True)) for values in zip(*picked, strict=True)]
 
 
 def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, settings: Settings,
@@ -178,18 +218,21 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
     ranked, excluded, visiting = [], [], []
     filtered = 0
     level = needs.ability_code
-    kinds = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
+    plain = _plain_columns(facilities)
+    kinds = plain["_kind"]
     home_care_kinds, day_visit_kinds = set(settings.home_care_kinds), set(settings.day_visit_kinds)
     is_home_care = np.isin(kinds, list(home_care_kinds))
     serving = ({} if home_care is None else
                {str(r["id"]): r for r in home_care.to_dict("records")})
-    ids = facilities["id"].astype(str).to_numpy() if "id" in facilities else np.full(len(facilities), "")
+    ids = plain["_id"]
     serves = is_home_care & np.isin(ids, list(serving))
     reachable = (np.isfinite(travel_min) & ~is_home_care) | serves
     too_far = int((~reachable & ~is_home_care).sum())  # beyond the travel limit: counted, not listed one by one
     not_serving = int((is_home_care & ~serves).sum())
-    for position in np.flatnonzero(reachable):
-        f, t = facilities.iloc[position], travel_min[position]
+    positions = np.flatnonzero(reachable)
+    rows = _row_dicts(plain, positions)
+    for position, f in zip(positions, rows, strict=True):
+        t = travel_min[position]
         kind = str(f.get("kind", ""))
         grade = _int_or_none(f.get("grade"))
         if ((needs.kinds and kind not in needs.kinds) or (needs.natures and str(f.get("nature")) not in needs.natures)

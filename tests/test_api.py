@@ -416,9 +416,30 @@ def test_recommend_process_equals_the_engine(served):
     assert [x["id"] for x in got["excluded"]] == list(direct.excluded["id"].astype(str))
     assert [x["why"] for x in got["excluded"]] == [_norm(w) if not isinstance(w, str) else w
                                                     for w in direct.excluded["why"]]
+    again = requests.post(BASE + "/processes/recommend/execution", json={"inputs": inputs}, timeout=60)
+    assert again.json() == got  # from the answer cache: the same answer, exactly
     bad = requests.post(BASE + "/processes/recommend/execution", json={"inputs": {"lon": 24.94, "lat": 60.17,
                                                                                "ability_code": 9}}, timeout=30)
     assert bad.status_code == 400 and "能力等级" in bad.json()["description"]
+
+
+def test_client_mistakes_get_400_and_leave_no_traceback_on_the_console(served):
+    root, _ = served
+    log = root.parent / f"server-{PORT}.log"
+    before = log.read_text(encoding="utf-8", errors="replace")
+    url = BASE + "/processes/recommend/execution"
+    answers = [requests.post(url, json={"inputs": {"lon": "x", "lat": 60.17}}, timeout=30),
+               requests.post(url, json={"inputs": {"lon": 24.9, "lat": 60.1, "services": 5}}, timeout=30),
+               requests.post(url, data=b"not json", headers={"Content-Type": "application/json"}, timeout=30),
+               requests.post(BASE + "/processes/coverage-summary/execution", json={"inputs": {"minutes": "abc"}},
+                             timeout=30),
+               requests.get(BASE + "/collections/facilities/items", params={"f": "json", "bbox": "1,2,3"}, timeout=30),
+               requests.get(BASE + "/collections/facilities/items", params={"f": "json", "limit": -5}, timeout=30)]
+    assert [a.status_code for a in answers] == [400] * len(answers)
+    time.sleep(0.3)
+    added = log.read_text(encoding="utf-8", errors="replace")[len(before):]
+    assert "应为数字" in added  # the console still says what went wrong, in one line
+    assert "Traceback" not in added and 'File "' not in added
 
 
 def _apikey(root: Path, *argv: str) -> subprocess.CompletedProcess:
@@ -545,6 +566,14 @@ def test_partner_register_validates_saves_and_audits(served):
     entry = json.loads(audit.log_path(root).read_text(encoding="utf-8").splitlines()[-1])
     assert (entry["action"], entry["user"], entry["role"], entry["rows"], entry["version"]) == (
         "import", "county-system", "api:partner", 2, report["version"])
+    # a recommendation asked before the new version is not answered from the old version's cache
+    again = requests.post(BASE + "/processes/recommend/execution", timeout=60, json={"inputs": {
+        "lon": 24.9415, "lat": 60.1690, "services": ["助餐", "日间照料"], "max_minutes": 15, "ability_code": 1,
+        "budget_yuan_month": 6000}})
+    assert again.status_code == 200, again.text[:500]
+    again = again.json()
+    assert again["version"] == report["version"]
+    assert {x["name"] for x in again["ranked"] + again["excluded"]} <= {"合作方助餐点", "合作方养老院"}
 
 
 def test_serve_refuses_mistakes_in_chinese(tmp_path):
@@ -565,7 +594,7 @@ def test_load_benchmark_runs(capsys):
     import bench_api
 
     rows = bench_api.main(["--quick", "--seconds", "1", "--clients", "3"])
-    assert [r["kind"] for r in rows] == ["items page", "recommendation"]
+    assert [r["kind"] for r in rows] == ["items page", "recommendation", "rec. new places"]
     assert all(r["requests"] > 0 and r["errors"] == 0 and 0 < r["p50"] <= r["p95"] for r in rows)
     assert "p95 ms" in capsys.readouterr().out
 

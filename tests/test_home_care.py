@@ -490,9 +490,56 @@ def test_reach_uses_the_scenario_facilities(tmp_path) -> None:
     assert snap_points(network_for(region, "drive", SETTINGS), moved, settings=SETTINGS).snapped.all()
 
 
+def _serving_reference(region, lon: float, lat: float, settings: Settings) -> pd.DataFrame:
+    """Who serves a place, the slow way: every area polygon tested, the providers' drive times by
+    catchment_matrix to this one place (no per-version index, no STR tree, no cached searches)."""
+    import shapely
+
+    from planning.catchments import catchment_matrix
+    from planning.home_care import _AreaNames, _drive, declared_service_areas, reach_reason_zh
+
+    declared = declared_service_areas(region, settings=settings, facilities=region.facilities.copy())
+    names = _AreaNames(region.areas)
+    point = shapely.Point(lon, lat)
+    areas = region.areas.to_crs(4326)
+    holding = sorted((str(c) for c, g in zip(areas["code"], areas.geometry, strict=True)
+                      if g is not None and not g.is_empty and g.covers(point)), key=len, reverse=True)
+    codes_at: dict[str, str] = {}
+    for code in holding:
+        for level in ("district", "street", "community"):
+            up = names.ancestor(code, level)
+            if up and level not in codes_at:
+                codes_at[level] = up
+    polygons = dict(zip(declared.polygons["facility_id"], declared.polygons.geometry, strict=True))
+    rows = []
+    for _, p in declared.providers.iterrows():
+        if not p["declared"]:
+            continue
+        inside = any(codes_at.get(names.level(c)) == c for c in p["codes"])
+        inside = inside or (p["polygon"] and polygons[p["id"]].covers(point))
+        if inside:
+            rows.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "basis": "area", "drive_min": np.nan,
+                         "reason": reach_reason_zh("area", None)})
+    fallback = declared.providers[~declared.providers["declared"]]
+    network, _ = _drive(region, settings)
+    here = snap_points(network, gpd.GeoDataFrame(geometry=[point], crs=4326), settings=settings)
+    if len(fallback) and here.snapped[0]:
+        sources = snap_points(network, region.facilities.iloc[fallback["position"].to_numpy()], settings=settings)
+        times = catchment_matrix(network, sources, here, cutoff_min=settings.home_care_drive_minutes).toarray()[:, 0]
+        for (_, p), t in zip(fallback.iterrows(), times, strict=True):
+            if t > 0:
+                rows.append({"id": p["id"], "name": p["name"], "kind": p["kind"], "basis": "drive",
+                             "drive_min": float(t), "reason": reach_reason_zh("drive", float(t))})
+    frame = pd.DataFrame(rows, columns=["id", "name", "kind", "basis", "drive_min", "reason"])
+    frame["_area"] = frame["basis"] != "area"
+    frame = frame.sort_values(["_area", "drive_min", "name"], kind="stable", na_position="first")
+    return frame.drop(columns="_area").reset_index(drop=True)
+
+
 def test_serving_point_cached_per_version_equals_a_fresh_computation(demo_region) -> None:
-    """The region's own providers are resolved and snapped once per version (the API asks many times a
-    second); the answer equals the uncached path (facilities passed as a copy) at many places."""
+    """The region's own providers are resolved and their drive searches made once per version (the API asks
+    many times a second); at many places the answer equals a slow reference (every polygon tested, one
+    catchment_matrix per place) and the uncached path (facilities passed as a copy)."""
     from planning import home_care
 
     settings = Settings()
@@ -504,14 +551,20 @@ def test_serving_point_cached_per_version_equals_a_fresh_computation(demo_region
     undeclared = dataclasses.replace(demo_region, path=Path(f"{demo_region.path}-undeclared"),
                                      layers={**demo_region.layers, "facilities": facilities})
     home_care._SERVING.clear()
-    home_care._PROVIDER_REACH.clear()
-    drive = 0
+    drive = area = 0
     for region in (demo_region, undeclared):
         for lon, lat in points:
             cached = serving_point(region, lon, lat, settings=settings)
             fresh = serving_point(region, lon, lat, settings=settings, facilities=region.facilities.copy())
+            reference = _serving_reference(region, lon, lat, settings)
             pd.testing.assert_frame_equal(cached, fresh)
+            pd.testing.assert_frame_equal(cached[["id", "basis"]], reference[["id", "basis"]])
+            np.testing.assert_allclose(cached["drive_min"].to_numpy(float), reference["drive_min"].to_numpy(float),
+                                       rtol=1e-9)
+            assert cached["reason"].tolist() == reference["reason"].tolist()
             assert cached.attrs["notes"] == fresh.attrs["notes"]
             drive += int((cached["basis"] == "drive").sum())
-    assert len(home_care._SERVING) == 2 and len(home_care._PROVIDER_REACH) == 2  # once per version, 25 places each
-    assert drive > 0
+            area += int((cached["basis"] == "area").sum())
+    assert len(home_care._SERVING) == 2  # once per version, 25 places each
+    assert all(index._reach is not None for index in home_care._SERVING.values())
+    assert drive > 0 and area > 0

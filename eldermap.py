@@ -201,6 +201,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"注意：有 {outcome.n_rejected} 行被拒绝，没有导入（原因见上方和校验报告）；其余数据已保存为新版本。"
               "请改正原文件后重新导入整个文件（导入一个文件会替换该图层）。")
     audit.record("import", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
+                 version=outcome.version_path.name, rows=sum(int(v) for v in outcome.counts.values()),
                  detail=f"版本 {outcome.version_path.name}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
     return 0  # a version was saved: rejected rows are reported above, not a failure of the command
 

@@ -1,6 +1,8 @@
 """Append-only audit log: who imported, exported or changed what, and when.
 
-The log is ``<regions root>/audit.log``, one JSON object per line::
+The log is ``<regions root>/audit.log``, one JSON object per line (with a PostgreSQL store — a ``postgresql://``
+root or ``$ELDERMAP_DATABASE_URL`` — the same lines are rows of the append-only table ``eldermap.audit``, so every
+server of a bureau writes one log)::
 
     {"time": "2026-11-23T10:15:00+00:00", "user": "zhangsan", "role": "staff", "action": "export",
      "region": "demo", "version": "v20261123T101500-ab12", "rows": 12, "detail": "统计报表.xlsx",
@@ -41,7 +43,8 @@ from typing import Any
 
 import pandas as pd
 
-from data.store import regions_root
+from data import store
+from data.store import database_url, regions_root
 
 try:  # POSIX; elsewhere appends are not serialised between processes
     import fcntl
@@ -111,35 +114,57 @@ def record(action: str, *, user: str, role: str | None = None, region: str | Non
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; allowed: {ACTIONS}")
-    path = log_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        entry = {
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "user": user,
-            "role": role,
-            "action": action,
-            "region": region,
-            "detail": detail,
-        }
-        if version is not None:
-            entry["version"] = version
-        if rows is not None:
-            entry["rows"] = int(rows)
-        if address is not None:
-            entry["address"] = address
-        last = _last_line(fd)
+    entry = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "user": user,
+        "role": role,
+        "action": action,
+        "region": region,
+        "detail": detail,
+    }
+    if version is not None:
+        entry["version"] = version
+    if rows is not None:
+        entry["rows"] = int(rows)
+    if address is not None:
+        entry["address"] = address
+
+    def chained(last: bytes) -> bytes:
         entry["prev"] = hashlib.sha256(last).hexdigest() if last else GENESIS
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # also releases the lock
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    url = database_url(root)
+    if url:
+        store._pg().audit_append(url, chained)
+    else:
+        path = log_path(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, chained(_last_line(fd)) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # also releases the lock
     log.info("audit: %s by %s (region %s)", action, user, region)
     return entry
+
+
+def _lines(root: str | Path | None, limit: int | None = None) -> list[bytes]:
+    """The log's lines, oldest first, from the database or the file."""
+    url = database_url(root)
+    if url:
+        return store._pg().audit_lines(url, limit=limit)
+    path = log_path(root)
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    return lines if limit is None else (lines[-limit:] if limit > 0 else [])
+
+
+def where(root: str | Path | None = None) -> str:
+    """Where the log is kept, for messages: the file, or the database (without password)."""
+    url = database_url(root)
+    return f"{store.describe_store(url)} 的审计表" if url else str(log_path(root))
 
 
 def read(root: str | Path | None = None, *, limit: int | None = None) -> pd.DataFrame:
@@ -147,16 +172,14 @@ def read(root: str | Path | None = None, *, limit: int | None = None) -> pd.Data
 
     Lines that are not valid JSON are skipped here (:func:`verify_chain` reports them).
     """
-    path = log_path(root)
     rows: list[dict[str, Any]] = []
-    if path.exists():
-        for line in path.read_bytes().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                rows.append({c: entry.get(c) for c in COLUMNS})
+    for line in _lines(root):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            rows.append({c: entry.get(c) for c in COLUMNS})
     if limit is not None:
         rows = rows[-limit:] if limit > 0 else []
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -168,12 +191,10 @@ def verify_chain(root: str | Path | None = None) -> list[str]:
     A line whose ``prev`` is not the SHA-256 of the line before it was inserted after an
     edit or a deletion of that line (or is itself not a log line).
     """
-    path = log_path(root)
-    if not path.exists():
-        return []
+    path = where(root)
     problems = []
     previous = b""
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for number, line in enumerate(_lines(root), start=1):
         expected = hashlib.sha256(previous).hexdigest() if number > 1 else GENESIS
         try:
             entry = json.loads(line)

@@ -17,8 +17,9 @@ The same functions also store regions in PostgreSQL + PostGIS (:mod:`data.store_
 bureau): when ``root`` is a ``postgresql://`` URL, or ``root`` is None and ``$ELDERMAP_DATABASE_URL`` is set
 (:func:`database_url`). The semantics are the same: immutable versions, a current pointer changed in one
 transaction, a manifest with per-layer row counts and SHA-256 of the exact GeoParquet bytes, nothing visible
-from a save that fails halfway, old versions pruned. The audit log, login state and session secret stay local
-files under :func:`regions_root` in both cases.
+from a save that fails halfway, old versions pruned. The audit log goes to the same database (table
+``eldermap.audit``, :mod:`data.audit`); login state and the session secret stay local files under
+:func:`regions_root` in both cases.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def _pg():  # type: ignore[no-untyped-def]
 def regions_root(root: str | Path | None = None) -> Path:
     """The local folder of a deployment: ``root``, else $ELDERMAP_REGIONS, else ./regions.
 
-    With a database ``root`` (a URL) this is still the local folder ($ELDERMAP_REGIONS or ./regions): the audit
-    log, login state and session secret stay there.
+    With a database ``root`` (a URL) this is still the local folder ($ELDERMAP_REGIONS or ./regions): login state
+    and the session secret stay there (the audit log goes to the database).
     """
     if root is not None and database_url(root) is None:
         return Path(root)

@@ -11,6 +11,7 @@ Tables (schema ``eldermap``, created and upgraded by :func:`migrate` from the or
     layer_blobs(region, version, layer, position, sha256, n_rows, parquet bytea)
     features(region, version, layer, row_no, geom geometry(Geometry, 4326), props jsonb)   GiST index on geom
     scenarios(region, name, body jsonb, saved_at)
+    audit(seq, line)                                  the audit log: data.audit's JSON lines, append-only
 
 ``layer_blobs`` holds the exact GeoParquet bytes the file store writes, so a layer's SHA-256 is the same in both
 stores and loading round-trips dtypes exactly (``position`` keeps the manifest's layer order, which jsonb does
@@ -111,9 +112,26 @@ CREATE TRIGGER features_immutable BEFORE UPDATE ON eldermap.features
     FOR EACH ROW EXECUTE FUNCTION eldermap.refuse_update();
 """
 
+_STEP_3 = """
+CREATE TABLE eldermap.audit (
+    seq  bigserial PRIMARY KEY,
+    line text NOT NULL
+);
+CREATE FUNCTION eldermap.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'eldermap: % is append-only', TG_TABLE_NAME;
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON eldermap.audit
+    FOR EACH ROW EXECUTE FUNCTION eldermap.refuse_change();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON eldermap.audit
+    FOR EACH STATEMENT EXECUTE FUNCTION eldermap.refuse_change();
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("regions, versions, layer blobs (GeoParquet), scenarios, meta", _STEP_1),
     ("features projection (PostGIS geometry, GiST index)", _STEP_2),
+    ("audit log (append-only, hash-chained lines)", _STEP_3),
 )
 """Ordered schema steps; the schema version is the number of steps applied. Never edit a released step: add one."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -398,3 +416,29 @@ def advisory_lock(url: str, key: str) -> Iterator[Callable[[], bool]]:
         yield lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (number,)).fetchone()[0])
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------- audit log
+
+def audit_append(url: str, make_line: Callable[[bytes], bytes]) -> bytes:
+    """Append the line ``make_line(last line)`` to the audit table (``b""`` when empty) and return it.
+
+    Appenders are serialised by a table lock held until commit, so the hash chain of :mod:`data.audit` stays intact
+    with many writers; a trigger refuses UPDATE, DELETE and TRUNCATE."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("LOCK TABLE eldermap.audit IN SHARE ROW EXCLUSIVE MODE")
+        row = conn.execute("SELECT line FROM eldermap.audit ORDER BY seq DESC LIMIT 1").fetchone()
+        line = make_line(row[0].encode("utf-8") if row else b"")
+        conn.execute("INSERT INTO eldermap.audit (line) VALUES (%s)", (line.decode("utf-8"),))
+    return line
+
+
+def audit_lines(url: str, *, limit: int | None = None) -> list[bytes]:
+    """The audit table's lines, oldest first (the last ``limit`` when given)."""
+    with connect(url) as conn:
+        if limit is None:
+            rows = conn.execute("SELECT line FROM eldermap.audit ORDER BY seq").fetchall()
+        else:
+            rows = conn.execute("SELECT line FROM (SELECT seq, line FROM eldermap.audit ORDER BY seq DESC LIMIT %s) t "
+                                "ORDER BY seq", (max(0, int(limit)),)).fetchall()
+    return [r[0].encode("utf-8") for r in rows]

@@ -18,7 +18,7 @@ from pandas.testing import assert_frame_equal
 from pg_support import new_database
 
 import eldermap
-from data import store
+from data import audit, store
 from geo.osm import demo_pbf_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +86,11 @@ def test_import_coverage_report_give_the_same_figures_on_postgis(
     assert eldermap.main(["report", "hel", "--out", str(tmp_path / "r_pg.xlsx")]) == 0
     assert eldermap.main(["list"]) == 0 and "hel" in capsys.readouterr().out
     assert not (tmp_path / "local" / "hel").exists()  # the region went to the database ...
-    assert (tmp_path / "local" / "audit.log").exists()  # ... the audit log stayed local
+    assert not (tmp_path / "local" / "audit.log").exists()  # ... and so did the audit log
+    actions = audit.read(db)
+    assert list(actions["action"]) == ["import", "export", "export"] and set(actions["region"]) == {"hel"}
+    assert actions["version"].iloc[0] == store.current_version("hel") and actions["rows"].iloc[0] > 0
+    assert audit.verify_chain(db) == []
     on_files, on_pg = store.load_region("hel", root=files), store.load_region("hel")
     assert {k: len(v) for k, v in on_files.layers.items()} == {k: len(v) for k, v in on_pg.layers.items()}
     for layer in ("road_nodes", "road_edges", "areas", "facilities"):  # elders differ by the salt's pseudonyms only
@@ -152,14 +156,14 @@ def test_db_init_and_upgrade(env: dict[str, str], postgis_url: str, monkeypatch:
     monkeypatch.setenv("ELDERMAP_DATABASE_URL", url)
     assert eldermap.main(["list"]) == 2 and "db init" in capsys.readouterr().err
     assert eldermap.main(["db", "init"]) == 0
-    assert "第 2 步" in capsys.readouterr().out
+    assert "第 3 步" in capsys.readouterr().out
     assert eldermap.main(["db", "init"]) == 0 and "无需改动" in capsys.readouterr().out
-    assert store.database_schema_version(url) == (2, 2)
+    assert store.database_schema_version(url) == (3, 3)
     older = new_database(postgis_url)
     store.migrate_database(older, upto=1)
     assert eldermap.main(["db", "upgrade", "--url", older]) == 0
-    assert "从第 1 版升级到第 2 版" in capsys.readouterr().out
-    assert store.database_schema_version(older) == (2, 2)
+    assert "从第 1 版升级到第 3 版" in capsys.readouterr().out
+    assert store.database_schema_version(older) == (3, 3)
     assert eldermap.main(["db", "upgrade", "--url", older]) == 0 and "无需升级" in capsys.readouterr().out
     assert eldermap.main(["db"]) == 2
 

@@ -322,6 +322,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
             st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         audit_action("import", user=user, role=role, settings=settings, region=region.name,
+                     version=outcome.version_path.name, rows=int(checked["n_imported"]),
                      root=regions_root, detail=f"{TABLE_ZH[table]} {name}：导入 {checked['n_imported']} 行，"
                      f"拒绝 {checked['n_rejected']} 行，新版本 {outcome.version_path.name}")
         status.update(label=f"导入完成：新版本 {outcome.version_path.name}", state="complete")
@@ -398,6 +399,7 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
             st.error(md_escape(message_zh(exc), keep_lines=True))
             return
         audit_action("import", user=user, role=role, settings=settings, region=region.name,
+                     version=outcome.version_path.name, rows=len(read.layer),
                      root=regions_root, detail=f"服务区域 {name}：{len(read.layer)} 个，新版本 "
                      f"{outcome.version_path.name}")
     imported_rerun("sa_imported", outcome)

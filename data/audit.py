@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 ACTIONS: tuple[str, ...] = ("login", "login_failed", "account_locked", "address_locked", "session_resumed",
-                            "logout", "import", "export", "scenario_save", "scenario_delete", "user_add")
+                            "logout", "import", "export", "scenario_save", "scenario_delete", "user_add", "dispatch")
 COLUMNS: tuple[str, ...] = ("time", "user", "role", "action", "region", "version", "rows", "detail", "address")
 CLI_ROLE = "cli"
 """The role recorded for actions taken on the command line (``eldermap ...``)."""

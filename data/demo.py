@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from data.demo_home_care import build_home_care
 from data.schema import ABILITY_LEVELS, NATURES
 from data.store import file_sha256
 from geo.crs import working_crs
@@ -87,11 +88,13 @@ CN_NUM = "一二三四五六七八九十"
 NOTES_ZH = ("演示数据：道路和建筑物来自真实的 OpenStreetMap 数据（© OpenStreetMap 贡献者，ODbL）；"
             "养老服务设施、老年人和区划（演示区 110199，非真实区划）均为按随机种子合成的虚构数据，"
             "不代表任何真实机构或个人。老年人按住宅建筑面积分布（人均 40 平方米、60 岁及以上占 21.1%），"
-            "入库时即为假名编号，不含姓名和身份证号。")
+            "入库时即为假名编号，不含姓名和身份证号。服务清单、服务人员和服务工单（12349 调度演示）同样是合成的"
+            "演示数据，非真实：服务人员只有假名编号，工单只指向假名老人。")
 NOTES_EN = ("Demo data: roads and buildings are real OpenStreetMap data (© OpenStreetMap contributors, ODbL); "
             "elder-care facilities, elders and areas (district 110199, not a real place) are synthesised from "
             "the seed and describe no real organisation or person. Elders follow residential floor area "
-            "(40 m² per resident, 21.1% aged 60+) and are stored pseudonymised, without names or ID numbers.")
+            "(40 m² per resident, 21.1% aged 60+) and are stored pseudonymised, without names or ID numbers. The "
+            "service list, carers and orders of the 12349 desk are synthesised too.")
 HOME_CARE_BRANDS = ("安康", "福寿", "乐龄", "康乐", "颐和", "长青")
 
 
@@ -340,14 +343,17 @@ def build_demo_layers(pbf: str | Path | None = None, *, settings: Settings,
     elders = _elders(homes_4326, areas, settings, rng)
     log.info("demo elders: %d in %d home buildings", len(elders), len(homes))
     areas = _with_population(areas, homes, rng)
+    facilities, home_care = build_home_care(facilities, elders, areas, homes_4326, settings=settings, seed=seed)
+    log.info("demo home care: %s", ", ".join(f"{k} {len(v)}" for k, v in home_care.items()))
     manifest = {
-        "synthetic": {"facilities": True, "elders": True, "areas": True, "roads": False, "buildings": False},
+        "synthetic": {"facilities": True, "elders": True, "areas": True, "roads": False, "buildings": False,
+                      **{k: True for k in home_care}},
         "sources": [{"layer": layer, "path": str(pbf), "sha256": file_sha256(pbf), "kind": "OpenStreetMap PBF"}
                     for layer in ("roads", "buildings")],
         "demo": {"seed": seed, "notes_zh": NOTES_ZH, "notes_en": NOTES_EN},
     }
     layers = {"facilities": facilities, "elders": elders, "areas": areas, "road_nodes": road_nodes,
-              "road_edges": road_edges, "buildings": buildings}
+              "road_edges": road_edges, "buildings": buildings, **home_care}
     return layers, manifest
 
 

@@ -39,7 +39,7 @@ import pandas as pd
 import shapely
 
 from data import store
-from data.schema import TABLE_ZH
+from data.schema import HOME_CARE_TABLES, TABLE_ZH
 from data.validate import ERROR, PROBLEM_COLUMNS, WARNING, ValidationResult, validate_table, write_report
 from geo import osm
 from geo.area_match import LEVEL_SHORT_ZH, LEVELS, AreaIndex, AreaMatch
@@ -545,6 +545,11 @@ def import_region(
     elder_crs: str | None = None,
     area_crs: str | None = None,
     service_areas: str | Path | None = None,
+    service_items: str | Path | None = None,
+    carers: str | Path | None = None,
+    orders: str | Path | None = None,
+    carer_crs: str | None = None,
+    order_crs: str | None = None,
     report_dir: str | Path | None = None,
     root: str | Path | None = None,
     today: dt.date | None = None,
@@ -569,6 +574,15 @@ def import_region(
         Polygons of home-care providers' service areas (GeoJSON/GeoPackage/Shapefile with a CRS, a
         facility id or name column; :func:`data.service_areas.read_service_areas`), matched to the
         facilities after this import; stored as the ``service_areas`` layer, replacing the previous one.
+    service_items, carers, orders
+        The 12349 desk's tables (CSV/XLSX, Chinese headers): the service list (服务清单), the home-care
+        providers' carers (服务人员) and orders / service records (服务工单). Each replaces its layer. They are
+        checked against the region as it is after this import's facilities and elders: carers against the
+        home-care providers, orders against the service list, providers, carers and elders (an orders file
+        needs a service list, given now or imported before). Carers' and orders' personal fields are
+        pseudonymised or dropped (:func:`data.validate.validate_table`).
+    carer_crs, order_crs
+        Coordinate system of the carers' and orders' coordinates (as ``facility_crs``).
     report_dir
         Where validation reports go (default ``reports/<name>`` under the current folder).
 
@@ -620,11 +634,14 @@ def import_region(
 
     def run(table: str, path: str | Path, crs: str | None) -> gpd.GeoDataFrame:
         say(f"校验 {Path(path).name}")
+        related = {k: layers.get(k) for k in ("facilities", "elders", "service_items", "carers")}
         result = validate_table(path, table, settings=settings, crs=crs, salt=salt, region_extent=extent,
-                                roads=road_edges, today=today)
+                                roads=road_edges, today=today, related=related)
         extra: dict[str, Any] = {}
         layer = result.good
-        if table == "areas":  # the file's rows stay as validated (read = imported + rejected); the layer is merged
+        if table in HOME_CARE_TABLES:
+            pass  # no areas to assign: a list, carers' bases and service addresses (personal points)
+        elif table == "areas":  # the file's rows stay as validated (read = imported + rejected); the layer is merged
             layer, merge_problems = merge_areas(layers.get("areas"), result.good, file_name=Path(path).name)
             result.problems = _concat_problems(result.problems, merge_problems)
             added = len(layer) - len(result.good) - (0 if layers.get("areas") is None else len(layers["areas"]))
@@ -682,6 +699,11 @@ def import_region(
             replace_source({"layer": "service_areas", "path": str(service_areas), "file": Path(service_areas).name,
                             "sha256": store.file_sha256(service_areas)})
             synthetic["service_areas"] = False
+        home_care = {"service_items": (service_items, None), "carers": (carers, carer_crs), "orders": (orders, order_crs)}
+        for table in HOME_CARE_TABLES:  # in this order: carers refer to providers, orders to all of them
+            path, crs = home_care[table]
+            if path is not None:
+                layers[table] = run(table, path, crs)
     except BaseException:
         for path in outcome.reports:
             path.unlink(missing_ok=True)
@@ -703,7 +725,8 @@ def import_region(
     if previous is not None:
         outcome.notes += replaced_layer_notes(previous.layers, outcome.counts, given={
             "facilities": facilities is not None, "elders": elders is not None,
-            "service_areas": service_areas is not None})
+            "service_areas": service_areas is not None, "service_items": service_items is not None,
+            "carers": carers is not None, "orders": orders is not None})
     return outcome
 
 

@@ -77,7 +77,7 @@ class RawTable:
 
 def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
                encoding: str | None = None) -> RawTable:
-    """Read a staff file of ``table`` ("facilities", "elders" or "areas"); the suffix gives the format.
+    """Read a staff file of ``table`` (a table of :data:`data.schema.TABLES`); the suffix gives the format.
 
     Parameters
     ----------

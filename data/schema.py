@@ -1,4 +1,5 @@
-"""Field definitions of the three staff-supplied tables: facilities, elders, areas.
+"""Field definitions of the staff-supplied tables: facilities, elders, areas, and the home-care tables
+(service list, carers, orders).
 
 Each :class:`FieldSpec` names a canonical English column, its type and unit,
 whether it is required, and the header aliases (Chinese and English) under
@@ -15,7 +16,7 @@ from typing import Literal
 from geo.settings import DISABILITY_GRADES
 
 FieldType = Literal["str", "int", "float", "enum", "tags", "year", "division", "uscc", "resident_id", "phone",
-                    "bool", "month"]
+                    "bool", "month", "datetime", "time_range", "skill_level", "codes"]
 
 ABILITY_LEVELS: tuple[str, ...] = ("能力完好", "轻度失能", "中度失能", "重度失能", "完全失能")
 """GB/T 42195-2022 ability levels, index = level code 0–4."""
@@ -30,6 +31,43 @@ GROUP_ALIASES: dict[str, str] = {"低边": "低收入", "低保边缘": "低收�
                                  "计生特殊家庭": "计划生育特殊家庭", "优抚": "优抚对象", "重残": "重度残疾",
                                  "特困供养": "特困", "分散供养特困": "特困", "低保对象": "低保", "留守老人": "留守",
                                  "空巢老人": "空巢", "独居老人": "独居"}
+SERVICE_CATEGORIES: tuple[str, ...] = ("生活照料", "家政服务", "健康管理", "紧急救援", "精神慰藉", "其他")
+"""Categories of the service list (seed 004's four home-care services plus 精神慰藉 and 其他)."""
+EMERGENCY_CATEGORY = "紧急救援"
+"""An order with an item of this category is urgent (紧急)."""
+ELIGIBLE_GROUPS: tuple[str, ...] = (*SPECIAL_GROUPS, "失能", "高龄", "全体老年人")
+"""Groups a service-list item is subsidised for: the priority groups, 失能 (ability level 轻度失能 or worse),
+高龄 (aged ``settings.oldest_old_age`` or more) and 全体老年人 (everyone)."""
+URGENCIES: tuple[str, ...] = ("普通", "紧急")
+CHANNELS: tuple[str, ...] = ("12349热线", "网络平台", "智能终端", "工作人员")
+ORDER_STATES: tuple[str, ...] = ("待派单", "已派单", "已接单", "服务中", "已完成", "已回访")
+"""The main line of an order, in order (seed 004: 服务确认→企业派单→服务跟踪→服务评价→质量回访)."""
+STATE_TIMESTAMPS: tuple[str, ...] = ("created_at", "dispatched_at", "accepted_at", "started_at", "completed_at",
+                                     "followed_up_at")
+"""Timestamp column of reaching each state of :data:`ORDER_STATES` (same index)."""
+CANCELLED = "已取消"
+ORDER_STATUSES: tuple[str, ...] = (*ORDER_STATES, CANCELLED)
+"""Values of an order's ``status`` column: the main line, or 已取消 (final)."""
+ORDER_EVENTS: tuple[str, ...] = ("拒单", "超时", "未上门")
+"""Side events an order went through (refused, not accepted in time, no-show): each sent it back to 待派单."""
+SKILL_LEVEL_ZH: dict[int, str] = {1: "五级/初级工", 2: "四级/中级工", 3: "三级/高级工", 4: "二级/技师", 5: "一级/高级技师"}
+"""职业技能等级 of 养老护理员 (national occupational standard), as our level 1–5 (5 highest)."""
+SATISFACTION_ALIASES: dict[str, int] = {"非常满意": 5, "很满意": 5, "满意": 4, "比较满意": 4, "基本满意": 3, "一般": 3,
+                                        "不满意": 2, "不太满意": 2, "非常不满意": 1, "很不满意": 1}
+URGENCY_ALIASES: dict[str, str] = {"一般": "普通", "正常": "普通", "否": "普通", "急": "紧急", "加急": "紧急",
+                                   "特急": "紧急", "是": "紧急", "紧急救援": "紧急"}
+CHANNEL_ALIASES: dict[str, str] = {"12349": "12349热线", "热线": "12349热线", "电话": "12349热线", "热线电话": "12349热线",
+                                   "12349热线电话": "12349热线", "app": "网络平台", "小程序": "网络平台", "微信": "网络平台",
+                                   "网站": "网络平台", "线上": "网络平台", "网络": "网络平台", "平台": "网络平台",
+                                   "智能设备": "智能终端", "一键呼叫": "智能终端", "呼叫器": "智能终端", "智能手环": "智能终端",
+                                   "终端": "智能终端", "工作人员代下单": "工作人员", "代下单": "工作人员", "社工": "工作人员",
+                                   "网格员": "工作人员", "上门登记": "工作人员"}
+STATUS_ALIASES: dict[str, str] = {"待分派": "待派单", "未派单": "待派单", "新建": "待派单", "待处理": "待派单",
+                                  "已分派": "已派单", "派单": "已派单", "接单": "已接单", "已签到": "服务中",
+                                  "服务进行中": "服务中", "进行中": "服务中", "完成": "已完成", "服务完成": "已完成",
+                                  "已签退": "已完成", "已评价": "已完成", "回访": "已回访", "已回访完成": "已回访",
+                                  "取消": "已取消", "撤单": "已取消", "已撤销": "已取消"}
+
 AREA_LEVELS: tuple[str, ...] = ("district", "street", "community")
 COMMUNITY_TYPES: tuple[str, ...] = ("居委会", "村委会")
 """Kind of a community-level area: urban residents' committee or village committee (annex 2 note 6)."""
@@ -157,6 +195,11 @@ FACILITY_FIELDS: tuple[FieldSpec, ...] = (
               doc="地址"),
     FieldSpec("uscc", "uscc", "统一社会信用代码", aliases=("统一社会信用代码", "信用代码", "社会信用代码", "uscc"),
               doc="18 位统一社会信用代码，按 GB 32100 校验"),
+    FieldSpec("hours", "time_range", "营业时间", aliases=("营业时间", "服务时间", "服务时段", "营业时段", "开放时间", "hours"),
+              doc="居家上门服务商接单上门的时段，如“08:00-18:00”"),
+    FieldSpec("capacity_orders_day", "int", "日接单上限",
+              aliases=("日接单上限", "日服务能力", "每日接单上限", "日最大接单量", "日接单量上限"), unit="单/日", minimum=0,
+              maximum=100000, doc="居家上门服务商每天最多承接的工单数"),
     DISTRICT, STREET, COMMUNITY, AREA_CODE, DISTRICT_NAME, STREET_NAME, COMMUNITY_NAME, LON, LAT,
 )
 
@@ -224,12 +267,135 @@ AREA_FIELDS: tuple[FieldSpec, ...] = (
               unit="万元", minimum=0, doc="财政收入（基本情况表）"),
 )
 
+SERVICE_ITEM_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("code", "str", "项目编码", required=True,
+              aliases=("项目编码", "服务项目编码", "项目代码", "编码", "代码", "项目编号", "code"),
+              doc="服务清单项目编码，本地区唯一（工单的服务项目写编码或名称均可）"),
+    FieldSpec("name", "str", "项目名称", required=True,
+              aliases=("项目名称", "服务项目名称", "服务项目", "名称", "服务名称", "name"), doc="服务项目名称，本地区唯一"),
+    FieldSpec("category", "enum", "服务类别", aliases=("服务类别", "类别", "项目类别", "服务分类", "分类", "category"),
+              choices=SERVICE_CATEGORIES, doc="生活照料、家政服务、健康管理、紧急救援、精神慰藉、其他；缺失时为其他"),
+    FieldSpec("service_tag", "enum", "对应服务标签", aliases=("对应服务标签", "服务标签", "对应服务", "service_tag"),
+              doc="对应的设施服务标签（设置 service_tags）：服务商的服务项目含此标签即提供本项目"),
+    FieldSpec("eligible_groups", "tags", "补贴对象",
+              aliases=("补贴对象", "享受对象", "适用对象", "补贴人群", "服务对象", "eligible_groups"), choices=ELIGIBLE_GROUPS,
+              doc="可享受补贴的群体：特困、低保、低收入、重度残疾、优抚对象、独居、空巢、计划生育特殊家庭、留守、失能、高龄、全体老年人，"
+                  "多个用顿号分隔"),
+    FieldSpec("subsidy_yuan", "float", "补贴标准", aliases=("补贴标准", "补贴金额", "补贴", "政府补贴", "补贴标准元次"),
+              unit="元/次", minimum=0, maximum=100000, doc="每次服务的政府补贴"),
+    FieldSpec("price_yuan", "float", "收费标准", aliases=("收费标准", "服务价格", "价格", "单价", "收费"), unit="元/次",
+              minimum=0, maximum=100000, doc="每次服务的收费"),
+    FieldSpec("duration_min", "int", "标准时长", aliases=("标准时长", "服务时长", "时长", "标准服务时长"), unit="分钟",
+              minimum=5, maximum=480, doc="每次服务的标准时长，5–480 分钟"),
+    FieldSpec("skill", "enum", "所需技能", aliases=("所需技能", "技能要求", "所需技能类别", "skill"),
+              doc="服务人员须具备的技能（设置 carer_skills）"),
+    FieldSpec("min_skill_level", "skill_level", "最低技能等级",
+              aliases=("最低技能等级", "技能等级要求", "最低职业技能等级", "min_skill_level"), minimum=1, maximum=5,
+              doc="服务人员职业技能等级的最低要求，1–5（同服务人员的职业技能等级）"),
+)
+
+CARER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("id", "str", "人员编号",
+              aliases=("人员编号", "服务人员编号", "护理员编号", "工号", "员工编号", "编号", "id"), sensitive=True,
+              doc="服务人员编号；入库时换成假名编号（C 开头），原值不入库；工单的服务人员编号须与此一致"),
+    FieldSpec("name", "str", "姓名", aliases=("姓名", "服务人员姓名", "护理员姓名", "name"), sensitive=True,
+              doc="姓名：导入时丢弃，从不入库"),
+    FieldSpec("id_number", "resident_id", "身份证号", aliases=("身份证号", "身份证号码", "公民身份号码", "证件号码"),
+              sensitive=True, doc="身份证号：只校验，导入时丢弃；无人员编号时据此生成假名编号"),
+    FieldSpec("phone", "phone", "联系电话", aliases=("联系电话", "电话", "手机", "手机号", "phone"), sensitive=True,
+              doc="联系电话：导入时丢弃，从不入库"),
+    FieldSpec("provider_id", "str", "所属服务商编号", required=True,
+              aliases=("所属服务商编号", "服务商编号", "所属机构编号", "机构编号", "所属服务商", "服务商", "所属机构",
+                       "provider_id"),
+              doc="所属居家上门服务商的机构编号（也接受其名称），须是本地区的居家上门服务商"),
+    FieldSpec("skills", "tags", "技能", aliases=("技能", "服务技能", "专长", "技能特长", "skills"),
+              doc="技能，多个用顿号分隔，取值见设置 carer_skills"),
+    FieldSpec("skill_level", "skill_level", "职业技能等级",
+              aliases=("职业技能等级", "技能等级", "护理员等级", "skill_level"), minimum=1, maximum=5,
+              doc="1–5：1 五级/初级工、2 四级/中级工、3 三级/高级工、4 二级/技师、5 一级/高级技师；接受这些中文写法"),
+    FieldSpec("experience_years", "float", "从业年限", aliases=("从业年限", "工作年限", "从业经历", "工龄"), unit="年",
+              minimum=0, maximum=60, doc="从事养老服务的年限"),
+    FieldSpec("shift", "time_range", "工作时间", aliases=("工作时间", "上班时间", "班次", "工作时段", "shift"),
+              doc="每天的工作时间，如“08:00-17:00”，入库为 shift_start_min、shift_end_min（零点起的分钟数）"),
+    FieldSpec("max_orders_day", "int", "日接单上限", aliases=("日接单上限", "每日最多接单", "日最多单数", "max_orders_day"),
+              unit="单/日", minimum=0, maximum=50, doc="每天最多承接的工单数"),
+    FieldSpec("lon", "float", "经度", aliases=("经度", "住址经度", "出发点经度", "longitude", "lng", "x"), unit="度",
+              minimum=-180, maximum=180, doc="出发点（住处或驻点）经度，不公开；缺失时取所属服务商的位置"),
+    FieldSpec("lat", "float", "纬度", aliases=("纬度", "住址纬度", "出发点纬度", "latitude", "y"), unit="度",
+              minimum=-90, maximum=90, doc="出发点纬度，同上"),
+)
+
+ORDER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("id", "str", "工单编号",
+              aliases=("工单编号", "工单号", "订单编号", "订单号", "服务单号", "记录编号", "编号", "id"), required=True,
+              doc="工单（服务记录）编号，本地区唯一"),
+    FieldSpec("elder_id", "str", "老人编号",
+              aliases=("老人编号", "服务对象编号", "老人身份证号", "身份证号", "老人id", "elder_id"), required=True,
+              sensitive=True,
+              doc="老人的身份证号或老人编号（与老年人文件所用的相同）；入库时换成与老年人图层相同的假名编号，原值不入库"),
+    FieldSpec("elder_name", "str", "老人姓名", aliases=("老人姓名", "姓名", "服务对象姓名", "服务对象"), sensitive=True,
+              doc="姓名：导入时丢弃，从不入库"),
+    FieldSpec("address", "str", "服务地址", aliases=("服务地址", "地址", "居住地址", "上门地址"), sensitive=True,
+              doc="地址：导入时丢弃，从不入库"),
+    FieldSpec("phone", "phone", "联系电话", aliases=("联系电话", "电话", "手机", "phone"), sensitive=True,
+              doc="联系电话：导入时丢弃，从不入库"),
+    FieldSpec("item_codes", "codes", "服务项目",
+              aliases=("服务项目", "服务项目编码", "项目编码", "服务内容", "项目名称", "item_codes"), required=True,
+              doc="服务清单的项目编码或名称，多个用顿号分隔；入库为编码"),
+    FieldSpec("window_start", "datetime", "预约开始时间",
+              aliases=("预约开始时间", "预约时间", "预约上门时间", "期望上门时间", "window_start"),
+              doc="预约时段开始，本地时间如“2026-12-01 09:00”；写作“2026-12-01 09:00-11:00”时拆为开始和结束"),
+    FieldSpec("window_end", "datetime", "预约结束时间", aliases=("预约结束时间", "预约截止时间", "window_end"),
+              doc="预约时段结束，须晚于开始"),
+    FieldSpec("urgency", "enum", "紧急程度", aliases=("紧急程度", "是否紧急", "紧急", "urgency"), choices=URGENCIES,
+              doc="普通 / 紧急；含紧急救援类项目的工单为紧急"),
+    FieldSpec("channel", "enum", "来源渠道", aliases=("来源渠道", "渠道", "来源", "下单渠道", "channel"), choices=CHANNELS,
+              doc="12349热线、网络平台、智能终端、工作人员"),
+    FieldSpec("status", "enum", "状态", aliases=("状态", "工单状态", "订单状态", "status"), choices=ORDER_STATUSES,
+              doc="待派单、已派单、已接单、服务中、已完成、已回访，或已取消；须与各时间一致"),
+    FieldSpec("events", "tags", "异常记录", aliases=("异常记录", "异常", "异常情况", "events"), choices=ORDER_EVENTS,
+              doc="工单经历过的拒单、超时、未上门（各自退回待派单），多个用顿号分隔"),
+    FieldSpec("provider_id", "str", "服务商编号",
+              aliases=("服务商编号", "承接服务商编号", "服务机构编号", "服务商", "承接服务商", "服务机构", "provider_id"),
+              doc="承接的居家上门服务商机构编号（也接受其名称）；已派单及以后的工单必填"),
+    FieldSpec("carer_id", "str", "服务人员编号", aliases=("服务人员编号", "护理员编号", "人员编号", "工号", "carer_id"),
+              sensitive=True, doc="服务人员编号（同服务人员文件）；入库时换成其假名编号；已接单及以后的工单必填"),
+    FieldSpec("created_at", "datetime", "下单时间", aliases=("下单时间", "创建时间", "受理时间", "来电时间", "created_at"),
+              doc="工单受理时间"),
+    FieldSpec("dispatched_at", "datetime", "派单时间", aliases=("派单时间", "分派时间", "dispatched_at"), doc="派单时间"),
+    FieldSpec("accepted_at", "datetime", "接单时间", aliases=("接单时间", "accepted_at"), doc="服务人员接单时间"),
+    FieldSpec("started_at", "datetime", "开始服务时间",
+              aliases=("开始服务时间", "签到时间", "上门时间", "服务开始时间", "started_at"), doc="上门签到时间"),
+    FieldSpec("completed_at", "datetime", "完成时间",
+              aliases=("完成时间", "服务完成时间", "签退时间", "服务结束时间", "completed_at"), doc="服务完成时间"),
+    FieldSpec("followed_up_at", "datetime", "回访时间", aliases=("回访时间", "followed_up_at"), doc="质量回访时间"),
+    FieldSpec("satisfaction", "int", "满意度", aliases=("满意度", "评分", "满意度评分", "satisfaction"), minimum=1,
+              maximum=5, doc="回访满意度 1–5（5 最满意）；也接受“非常满意”“满意”“基本满意”“不满意”“非常不满意”"),
+    FieldSpec("complaint", "bool", "投诉", aliases=("投诉", "是否投诉", "有无投诉", "complaint"), doc="是否被投诉（是/否）"),
+    FieldSpec("remarks", "str", "回访意见", aliases=("回访意见", "评价内容", "回访记录", "评价", "remarks"),
+              doc="回访意见（纯文本）"),
+    FieldSpec("subsidy_group", "enum", "补贴类别", aliases=("补贴类别", "补贴对象类别", "享受补贴类别", "subsidy_group"),
+              choices=ELIGIBLE_GROUPS, doc="本单享受补贴所依据的群体（取自服务项目的补贴对象）；空为自费"),
+    FieldSpec("lon", "float", "经度", aliases=("经度", "服务地址经度", "longitude", "lng", "x"), unit="度",
+              minimum=-180, maximum=180, doc="服务地址经度，不公开；缺失时取老年人图层中该老人的位置"),
+    FieldSpec("lat", "float", "纬度", aliases=("纬度", "服务地址纬度", "latitude", "y"), unit="度", minimum=-90,
+              maximum=90, doc="服务地址纬度，同上"),
+)
+
 TABLES: dict[str, tuple[FieldSpec, ...]] = {
     "facilities": FACILITY_FIELDS,
     "elders": ELDER_FIELDS,
     "areas": AREA_FIELDS,
+    "service_items": SERVICE_ITEM_FIELDS,
+    "carers": CARER_FIELDS,
+    "orders": ORDER_FIELDS,
 }
-TABLE_ZH = {"facilities": "养老服务设施", "elders": "老年人", "areas": "区划"}
+TABLE_ZH = {"facilities": "养老服务设施", "elders": "老年人", "areas": "区划", "service_items": "服务清单",
+            "carers": "服务人员", "orders": "服务工单"}
+HOME_CARE_TABLES: tuple[str, ...] = ("service_items", "carers", "orders")
+"""Tables of the 12349 desk, imported after facilities and elders (they refer to them)."""
+PERSONAL_TABLES: frozenset[str] = frozenset({"elders", "carers", "orders"})
+"""Tables of personal data: positions coarsened in reports, sensitive values masked in rejects files."""
 
 LEVEL_ALIASES = {"区县": "district", "区": "district", "县": "district", "街道": "street", "乡镇": "street",
                  "街道/乡镇": "street", "社区": "community", "村": "community", "社区/村": "community",

@@ -56,7 +56,9 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 FORMAT = "eldermap-region/1"
-LAYERS: tuple[str, ...] = ("facilities", "elders", "areas", "road_nodes", "road_edges", "buildings", "service_areas")
+LAYERS: tuple[str, ...] = ("facilities", "elders", "areas", "road_nodes", "road_edges", "buildings", "service_areas",
+                           "service_items", "carers", "orders")
+"""Stored layers. ``service_items`` (the service list) has no positions: its geometry column is empty."""
 STORAGE_CRS = "EPSG:4326"
 KEEP_VERSIONS = 3
 

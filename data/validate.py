@@ -14,6 +14,14 @@ names, addresses of elders) are masked in reports and rejects files and never
 stored: elders are kept under a salted-hash pseudonym with birth year and
 month only (周岁 at the statistics date are exact to the month, the day is dropped).
 
+The 12349 desk's tables go through the same machinery: the service list (``service_items``), carers and
+orders. Carers and orders are personal like elders (names, ID numbers, phones and addresses dropped; carers
+under "C" pseudonyms, orders' elders under the same pseudonym as the elders layer: :func:`elder_pseudonym`) and
+are checked against the region's other layers (``related``): a carer's provider must be a home-care provider;
+an order's items must be in the service list (names mapped to codes), its window must end after it starts,
+its timestamps follow the states in order and its status agrees with them, its carer belongs to its
+provider, its satisfaction is 1–5 and its subsidy group is one of its items' eligible groups.
+
 Whole files are refused (:class:`~geo.errors.InputFileError`) when they have a
 header and no data rows, or when their coordinates are projected metres with no
 CRS declared (the likely CRS is named: :func:`guess_projected_crs`). Row by row:
@@ -30,8 +38,9 @@ import hashlib
 import logging
 import re
 import tempfile
+import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,15 +56,24 @@ from data.readers import RawTable, read_table
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
+    CANCELLED,
+    CHANNEL_ALIASES,
     COMMUNITY_TYPE_ALIASES,
     DISABILITY_GRADE_ALIASES,
+    EMERGENCY_CATEGORY,
     GROUP_ALIASES,
     LEVEL_ALIASES,
     NATURE_ALIASES,
+    ORDER_STATES,
+    PERSONAL_TABLES,
     REGISTRATION_ALIASES,
+    SATISFACTION_ALIASES,
     SEX_ALIASES,
+    STATE_TIMESTAMPS,
+    STATUS_ALIASES,
     TABLE_ZH,
     TABLES,
+    URGENCY_ALIASES,
     YES_NO_ALIASES,
     FieldSpec,
 )
@@ -109,7 +127,7 @@ class ValidationResult:
     Attributes
     ----------
     table
-        "facilities", "elders" or "areas".
+        A table of :data:`data.schema.TABLES`: "facilities", "elders", "areas", "service_items", "carers", "orders".
     path
         The file validated.
     n_read
@@ -147,12 +165,13 @@ class ValidationResult:
     def rejects_note_zh(self) -> str:
         """What the rejects file is, in a staff member's words ("" when no row was rejected).
 
-        Elders: the file masks IDs, names and positions, so it is a list to correct the original by.
-        Facilities and areas: full values, so the file itself can be corrected and imported.
+        Elders, carers and orders: the file masks IDs, names and positions, so it is a list to correct the
+        original by. Facilities, areas and the service list: full values, so the file itself can be corrected
+        and imported.
         """
         if not self.n_rejected:
             return ""
-        return REJECTS_NOTE_ELDERS if self.table == "elders" else REJECTS_NOTE_REIMPORT
+        return REJECTS_NOTE_ELDERS if self.table in PERSONAL_TABLES else REJECTS_NOTE_REIMPORT
 
     def summary_zh(self) -> str:
         """One line such as "读取 120 行 = 可导入 117 行 + 拒绝 3 行；警告 5 条", with :meth:`rejects_note_zh`."""
@@ -223,7 +242,7 @@ def _clip(text: str, limit: int = _SHOWN_MAX) -> str:
 
 def _parse_number(text: str) -> float | None:
     t = ids.fullwidth_to_halfwidth(text).replace(",", "").replace("，", "").strip()
-    t = re.sub(r"(张|人|元/月|元每月|元|岁|年|万元|个)$", "", t).strip()
+    t = re.sub(r"(张|人|元/月|元每月|元/次|元每次|元|岁|年|万元|个|分钟|分|单/日|单|次)$", "", t).strip()
     return float(t) if _NUMBER.match(t) else None
 
 
@@ -277,6 +296,109 @@ def _split_tags(text: str) -> list[str]:
     return [t for t in _TAG_SPLIT.split(ids.fullwidth_to_halfwidth(text).strip()) if t]
 
 
+# ---------------------------------------------------------------- home-care values
+
+_ELIGIBLE_ALIASES = {"失能老人": "失能", "半失能": "失能", "失能半失能": "失能", "高龄老人": "高龄", "全体": "全体老年人",
+                     "所有老年人": "全体老年人", "全部老年人": "全体老年人", "老年人": "全体老年人"}
+_CATEGORY_ALIASES = {"生活照护": "生活照料", "家政": "家政服务", "健康": "健康管理", "医疗护理": "健康管理",
+                     "紧急": "紧急救援", "应急救援": "紧急救援", "精神关爱": "精神慰藉", "心理慰藉": "精神慰藉"}
+_CODE_SPLIT = re.compile(r"[、,，;；|\n]+")
+"""Separators of an order's items (not spaces or slashes: item names may hold them)."""
+_SKILL_WORDS = (("高级技师", 5), ("技师", 4), ("高级工", 3), ("中级工", 2), ("初级工", 1), ("高级", 3), ("中级", 2),
+                ("初级", 1))
+_CLOCK = r"(\d{1,2})(?:[:：点时](\d{2})?分?|(\d{2}))?"
+_TIME_RANGE = re.compile(rf"^{_CLOCK}\s*[-~～—至到]+\s*{_CLOCK}$")
+_DATETIME = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+                       r"(?:[T\s]*(\d{1,2})[:：时点](\d{1,2})?分?(?:[:：](\d{1,2})(?:\.\d+)?秒?)?)?"
+                       r"\s*(Z|[+-]\d{2}:?\d{2})?$")
+_WINDOW = re.compile(r"^(.+?\d{1,2}[:：]\d{2})\s*[-~～—至到]+\s*(\d{1,2}[:：]\d{2})$")
+
+
+def _parse_skill_level(text: str) -> int | None:
+    """Our level 1–5 from "3", "三级", "3级" (national grade: 一级 is the highest = 5), "高级工", "五级/初级工"."""
+    t = re.sub(r"\s", "", ids.fullwidth_to_halfwidth(text))
+    if re.fullmatch(r"[1-5]", t):
+        return int(t)
+    m = re.match(r"^([一二三四五1-5])级", t)
+    if m:
+        return 6 - _CN_DIGITS[m.group(1)]
+    return next((level for word, level in _SKILL_WORDS if word in t), None)
+
+
+def _clock_minutes(hour: str, minute: str | None, compact: str | None) -> int | None:
+    h, m = int(hour), int(minute or compact or 0)
+    if m > 59 or h > 24 or (h == 24 and m):
+        return None
+    return 60 * h + m
+
+
+def _parse_time_range(text: str) -> tuple[int, int] | str:
+    """(start, end) minutes after midnight of "08:00-17:00" ("8:00～17:00", "8点-17点"); else a reason."""
+    m = _TIME_RANGE.match(ids.fullwidth_to_halfwidth(text).strip())
+    if not m:
+        return "无法识别的时间段（应如“08:00-17:00”）"
+    start, end = _clock_minutes(*m.group(1, 2, 3)), _clock_minutes(*m.group(4, 5, 6))
+    if start is None or end is None:
+        return "时间段中的时刻无效（小时 0–24，分钟 0–59）"
+    if end <= start:
+        return "结束时刻须晚于开始时刻（不支持跨夜的时间段）"
+    return start, end
+
+
+def _format_range(start_min: int, end_min: int) -> str:
+    return f"{start_min // 60:02d}:{start_min % 60:02d}-{end_min // 60:02d}:{end_min % 60:02d}"
+
+
+def _parse_datetime(text: str, *, settings: Settings) -> dt.datetime | None:
+    """A timezone-naive local datetime from "2026-12-01 09:00", "2026/12/1 9:00:00", "2026年12月1日9时"
+    (a date alone is midnight); an offset ("+08:00", "Z") is converted to ``settings.display_timezone``."""
+    m = _DATETIME.match(ids.fullwidth_to_halfwidth(text).strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, zone = m.groups()
+    try:
+        value = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
+    if zone:
+        offset = dt.timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * dt.timedelta(
+            hours=int(zone[1:3]), minutes=int(zone[-2:]))
+        aware = value.replace(tzinfo=dt.timezone(offset))
+        local = aware.astimezone(zoneinfo.ZoneInfo(settings.display_timezone)) if settings.display_timezone \
+            else aware.astimezone()
+        value = local.replace(tzinfo=None)
+    return value
+
+
+def _parse_datetime_cell(text: str, *, settings: Settings, window: bool = False,
+                         ) -> dt.datetime | tuple[dt.datetime, dt.datetime] | None:
+    """:func:`_parse_datetime`; with ``window``, also "2026-12-01 09:00-11:00" as (start, end)."""
+    if window:
+        m = _WINDOW.match(ids.fullwidth_to_halfwidth(text).strip())
+        if m:
+            start = _parse_datetime(m.group(1), settings=settings)
+            clock = _clock_minutes(*m.group(2).replace("：", ":").split(":"), None)
+            if start is not None and clock is not None and clock < 24 * 60:
+                end = dt.datetime.combine(start.date(), dt.time(clock // 60, clock % 60))
+                return start, end
+            return None
+    return _parse_datetime(text, settings=settings)
+
+
+def elder_pseudonym(value: str, salt: bytes) -> str:
+    """The pseudonym an elder gets at import from a resident ID number or, otherwise, a 老人编号 — the same as
+    the elders layer's ``pid`` when the elders file identified the person by the same value."""
+    number = ids.normalise_resident_id(value)
+    if ids.check_resident_id(number) is None:
+        return ids.pseudonymise(number, salt)
+    return ids.pseudonymise("src:" + value, salt)
+
+
+def carer_pseudonym(value: str, salt: bytes) -> str:
+    """A carer's pseudonym: "C" + 20 hex characters of the keyed hash of their 人员编号 (never equal to an elder's)."""
+    return "C" + ids.pseudonymise("carer:" + value, salt)[1:]
+
+
 def _mask(spec: FieldSpec, value: str | None) -> str | None:
     """Masked form of a sensitive value for reports: 110105********002X, 张*, (已隐去)."""
     if value is None or not spec.sensitive:
@@ -322,6 +444,15 @@ def _choice(spec: FieldSpec, text: str, *, settings: Settings) -> tuple[str | No
         allowed = spec.choices or ()
         t = ids.fullwidth_to_halfwidth(text).replace(" ", "")
         value = t if t in allowed else None
+    elif spec.name in ("service_tag", "skill"):
+        allowed = settings.service_tags if spec.name == "service_tag" else settings.carer_skills
+        value = text if text in allowed else None
+    elif spec.name in ("urgency", "channel", "status", "subsidy_group", "category"):
+        allowed = spec.choices or ()
+        t = ids.fullwidth_to_halfwidth(text).replace(" ", "")
+        aliases = {"urgency": URGENCY_ALIASES, "channel": CHANNEL_ALIASES, "status": STATUS_ALIASES,
+                   "subsidy_group": {**GROUP_ALIASES, **_ELIGIBLE_ALIASES}, "category": _CATEGORY_ALIASES}[spec.name]
+        value = t if t in allowed else aliases.get(t, aliases.get(t.lower()))
     else:
         allowed = spec.choices or ()
         value = text if text in allowed else None
@@ -332,7 +463,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                   today: dt.date) -> list[Any]:
     """Parse one column; problems go to ``col``. Returns parsed values (None where missing or bad)."""
     out: list[Any] = []
-    allowed_tags = settings.service_tags if spec.name == "services" else (spec.choices or ())
+    allowed_tags = {"services": settings.service_tags, "skills": settings.carer_skills}.get(
+        spec.name, spec.choices or ())
     limit = settings.max_text_length
     for i, text in enumerate(raw):
         shown = _mask(spec, text)
@@ -354,6 +486,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                 value = _parse_grade(text)
                 if value is None:
                     col.add(i, spec.zh, shown, "等级应为 1–5（如“三级”“3”“★★★”）")
+            elif spec.name == "satisfaction" and number is None and text.strip() in SATISFACTION_ALIASES:
+                value = SATISFACTION_ALIASES[text.strip()]
             elif number is None:
                 col.add(i, spec.zh, shown, "不是数字")
             elif spec.name in ("lon", "lat"):
@@ -376,6 +510,8 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
             tags = _split_tags(text)
             if spec.name == "groups":
                 tags = [t if t in allowed_tags else GROUP_ALIASES.get(t, t) for t in tags if t not in _DERIVED_GROUPS]
+            elif spec.name == "eligible_groups":
+                tags = [t if t in allowed_tags else _ELIGIBLE_ALIASES.get(t, GROUP_ALIASES.get(t, t)) for t in tags]
             unknown = [t for t in tags if t not in allowed_tags]
             if unknown:
                 col.add(i, spec.zh, shown, f"未知标签“{'、'.join(unknown)}”已忽略（允许：{'、'.join(allowed_tags)}）",
@@ -419,6 +555,25 @@ def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *
                 value = text.strip()
             else:
                 col.add(i, spec.zh, shown, "电话号码格式不对，已忽略", level=WARNING)
+        elif spec.type == "skill_level":
+            value = _parse_skill_level(text)
+            if value is None:
+                col.add(i, spec.zh, shown, "职业技能等级应为 1–5，或“五级/初级工”“四级/中级工”“三级/高级工”“二级/技师”"
+                        "“一级/高级技师”")
+        elif spec.type == "time_range":
+            parsed_range = _parse_time_range(text)
+            if isinstance(parsed_range, str):
+                hours = spec.name == "hours"  # a facility is not rejected for its opening hours
+                col.add(i, spec.zh, shown, parsed_range + ("，已忽略" if hours else ""), level=WARNING if hours else ERROR)
+            else:
+                value = _format_range(*parsed_range) if spec.name == "hours" else parsed_range
+        elif spec.type == "datetime":
+            value = _parse_datetime_cell(text, settings=settings, window=spec.name == "window_start")
+            if value is None:
+                col.add(i, spec.zh, shown, "无法识别的日期时间（应如“2026-12-01 09:00”，本地时间）"
+                        + ("；或写成时段“2026-12-01 09:00-11:00”" if spec.name == "window_start" else ""))
+        elif spec.type == "codes":
+            value = [t for t in dict.fromkeys(_CODE_SPLIT.split(ids.fullwidth_to_halfwidth(text).strip())) if t]
         out.append(value)
     return out
 
@@ -757,6 +912,7 @@ def validate_table(
     sheet: str | int | None = None,
     encoding: str | None = None,
     progress: Callable[[str], None] | None = None,
+    related: Mapping[str, pd.DataFrame | None] | None = None,
 ) -> ValidationResult:
     """Validate one staff file and return good rows, rejects and all problems.
 
@@ -765,14 +921,15 @@ def validate_table(
     path
         CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 — detected), XLSX, GeoJSON, GeoPackage or GeoParquet.
     table
-        "facilities", "elders" or "areas".
+        A table of :data:`data.schema.TABLES`.
     settings
         Facility kinds, service tags, H3 resolution, ages, radii.
     crs
         Coordinate system of the file's coordinates: "wgs84", "cgcs2000", "gcj02" or "bd09" (aliases
         accepted). None: WGS-84 for tables; for geo files their own CRS, which must exist.
     salt
-        Secret salt for pseudonymising elder identifiers (required for elders).
+        Secret salt for pseudonymising personal identifiers (required, at least 16 bytes, for elders, carers and
+        orders: :data:`data.schema.PERSONAL_TABLES`).
     region_extent
         (min lon, min lat, max lon, max lat) of the region; points farther than
         ``settings.region_margin_m`` outside it are rejected.
@@ -780,6 +937,12 @@ def validate_table(
         Road edges of the region (EPSG:4326); used to detect mislabelled coordinate systems.
     today
         Reference date for birth dates and ages (the statistics date); default today.
+    related
+        Layers of the region the home-care tables refer to, by layer name: ``facilities`` (providers: kind in
+        ``settings.home_care_kinds``), ``elders`` (``pid`` and position), ``service_items`` and ``carers``.
+        Carers are checked against the providers; orders against the service list (required: an orders file
+        cannot be checked without it), the providers, the carers and the elders. A layer not given is not
+        checked against (one file-level warning says so).
     """
     path = Path(path)
     today = today or dt.date.today()
@@ -795,7 +958,8 @@ def validate_table(
         )
     has_geometry = "geometry" in raw.columns and raw["geometry"].notna().any()
     source_crs = coords.normalise_crs_name(crs or "wgs84")
-    col = _Collector(path.name, raw_table.source_rows, coarse_coordinates=table == "elders")
+    personal = table in PERSONAL_TABLES
+    col = _Collector(path.name, raw_table.source_rows, coarse_coordinates=personal)
     for header in raw_table.unknown_headers:
         col.add(None, header, None, "无法识别的列，已忽略", level=WARNING)
     specs = TABLES[table]
@@ -821,7 +985,7 @@ def validate_table(
     meant_degrees = ~from_geometry | _is_geographic(raw_table.crs)
     not_placeholder = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
     _refuse_projected_file(path, x, y, meant_degrees & not_placeholder, region_extent=region_extent,
-                           personal=table == "elders")
+                           personal=personal)
     if has_geometry and raw_table.crs is None and crs is None:
         raise NoCrsError(
             f"文件 {path.name} 含几何图形但没有坐标系信息。请用 --crs 声明（wgs84、cgcs2000、gcj02 或 bd09）。",
@@ -842,13 +1006,20 @@ def validate_table(
                              for t, v in zip(dates, out.get("birth_year", [None] * n), strict=True)]
     _split_area_code(out, col)
     _check_code_hierarchy(out, col)
+    related = related or {}
     if table == "facilities":
         _facility_rules(out, col)
     elif table == "elders":
         _elder_rules(out, col, salt=salt, today=today, settings=settings)
+    elif table == "service_items":
+        _service_item_rules(out, col)
+    elif table == "carers":
+        _carer_rules(out, col, lon, lat, salt=salt, settings=settings, facilities=related.get("facilities"))
+    elif table == "orders":
+        _order_rules(out, col, lon, lat, path=path, salt=salt, settings=settings, related=related)
     else:
         _area_rules(out, col)
-    if table != "areas":
+    if table not in ("areas", "service_items"):
         _location_rules(out, lon, lat, col, region_extent=region_extent, settings=settings, table=table,
                         raw=raw, x=x, y=y, source_crs=source_crs)
     good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
@@ -858,16 +1029,23 @@ def validate_table(
         _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids)
     elif table == "elders":
         _duplicate_ids(out, "pid", "老人", good_mask, col)
+    elif table == "service_items":
+        _duplicate_ids(out, "code", "项目编码", good_mask, col)
+        _duplicate_ids(out, "name", "项目名称", good_mask, col)
+    elif table == "carers":
+        _duplicate_ids(out, "pid", "人员编号", good_mask, col)
+    elif table == "orders":
+        _duplicate_ids(out, "id", "工单编号", good_mask, col)
     else:
         _duplicate_ids(out, "code", "区划代码", good_mask, col)
     good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
     good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
                         source_crs=source_crs, today=today)
-    if table != "areas" and roads is not None and len(good):
+    if table not in ("areas", "service_items") and roads is not None and len(good):
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
     for spec in specs:
-        if spec.name in rejects.columns and (spec.sensitive or (table == "elders" and spec.name in ("lon", "lat"))):
+        if spec.name in rejects.columns and (spec.sensitive or (personal and spec.name in ("lon", "lat"))):
             rejects[spec.name] = [v if v is None else (_mask(spec, v) if spec.sensitive else _SENSITIVE_MASK)
                                   for v in rejects[spec.name]]
     limit = settings.max_text_length
@@ -1029,6 +1207,262 @@ def _registration(out: _Columns, col: _Collector, i: int) -> None:
                     level=WARNING)
 
 
+# ---------------------------------------------------------------- home-care tables
+
+
+def _ensure(out: _Columns, *names: str) -> None:
+    for name in names:
+        if name not in out:
+            out[name] = [None] * out.n
+
+
+def _missing_layer(col: _Collector, field_zh: str, layer_zh: str, what: str) -> None:
+    col.add(None, field_zh, None, f"地区还没有{layer_zh}数据，未核对{what}；导入{layer_zh}后请重新导入本文件", level=WARNING)
+
+
+@dataclass(frozen=True)
+class _Providers:
+    """Facilities by id and by name, to resolve a provider written as an id or a name."""
+
+    by_id: dict[str, tuple[str, str, float, float]]
+    """id -> (name, kind, lon, lat)."""
+    by_name: dict[str, list[str]]
+    home_care_kinds: tuple[str, ...]
+
+    @classmethod
+    def of(cls, facilities: pd.DataFrame | None, settings: Settings) -> _Providers | None:
+        if facilities is None or not len(facilities) or "id" not in facilities:
+            return None
+        lon = facilities["lon"] if "lon" in facilities else pd.Series(np.nan, index=facilities.index)
+        lat = facilities["lat"] if "lat" in facilities else pd.Series(np.nan, index=facilities.index)
+        by_id: dict[str, tuple[str, str, float, float]] = {}
+        by_name: dict[str, list[str]] = defaultdict(list)
+        for fid, name, kind, x, y in zip(facilities["id"].astype(str), facilities["name"].astype(str),
+                                         facilities["kind"].astype(str), lon, lat, strict=True):
+            by_id[fid] = (name, kind, float(x) if pd.notna(x) else np.nan, float(y) if pd.notna(y) else np.nan)
+            by_name[name].append(fid)
+        return cls(by_id, dict(by_name), settings.home_care_kinds)
+
+    def resolve(self, text: str) -> tuple[str | None, str | None]:
+        """(provider id, None), or (None, reason) when ``text`` is no home-care provider's id or name."""
+        fid = text if text in self.by_id else None
+        if fid is None:
+            found = self.by_name.get(text, [])
+            if len(found) > 1:
+                return None, f"名称“{text}”对应 {len(found)} 个机构（{'、'.join(found)}），请填写机构编号"
+            fid = found[0] if found else None
+        if fid is None:
+            return None, f"“{text}”不是本地区任何机构的编号或名称（见养老服务设施图层）"
+        name, kind, _, _ = self.by_id[fid]
+        if kind not in self.home_care_kinds:
+            return None, (f"机构“{name}”（{fid}）的类型是{kind}，不是居家上门服务商（设置 home_care_kinds："
+                          f"{'、'.join(self.home_care_kinds)}）")
+        return fid, None
+
+    def point(self, fid: str) -> tuple[float, float]:
+        return self.by_id[fid][2], self.by_id[fid][3]
+
+
+def _service_item_rules(out: _Columns, col: _Collector) -> None:
+    """Category 其他 when missing; a subsidy above the price is a warning."""
+    _ensure(out, "category", "subsidy_yuan", "price_yuan")
+    for i in range(out.n):
+        if out["category"][i] is None:
+            out["category"][i] = "其他"
+        subsidy, price = out["subsidy_yuan"][i], out["price_yuan"][i]
+        if subsidy is not None and price is not None and subsidy > price:
+            col.add(i, "补贴标准", subsidy, f"补贴标准（{subsidy:g} 元/次）高于收费标准（{price:g} 元/次），请核对",
+                    level=WARNING)
+
+
+def _carer_rules(out: _Columns, col: _Collector, lon: np.ndarray, lat: np.ndarray, *, salt: bytes,
+                 settings: Settings, facilities: pd.DataFrame | None) -> None:
+    """Pseudonym (``pid``), provider (id or name -> a home-care provider's id), shift minutes, base point."""
+    if len(salt) < 16:
+        raise ValueError("a salt of at least 16 bytes is required to import carers")
+    _ensure(out, "id", "id_number", "provider_id", "shift")
+    providers = _Providers.of(facilities, settings)
+    if providers is None:
+        _missing_layer(col, "所属服务商编号", "养老服务设施", "所属服务商")
+    pids: list[str | None] = []
+    for i in range(out.n):
+        source_id, number = out["id"][i], out["id_number"][i]
+        if source_id is not None:
+            pids.append(carer_pseudonym(source_id, salt))
+        elif number is not None:
+            pids.append(carer_pseudonym("idn:" + number, salt))
+            col.add(i, "人员编号", None, "没有人员编号：已按身份证号生成假名编号，但工单无法按人员编号指向此人",
+                    level=WARNING)
+        else:
+            col.add(i, "人员编号", None, "人员编号和身份证号至少填写一项")
+            pids.append(None)
+        provider = out["provider_id"][i]
+        if provider is not None and providers is not None:
+            fid, reason = providers.resolve(provider)
+            if reason:
+                col.add(i, "所属服务商编号", provider, reason)
+            else:
+                out["provider_id"][i] = fid
+                if np.isnan(lon[i]) and np.isnan(lat[i]):
+                    lon[i], lat[i] = providers.point(fid)
+    out["pid"] = pids
+    out["shift_start_min"] = [None if v is None else v[0] for v in out["shift"]]
+    out["shift_end_min"] = [None if v is None else v[1] for v in out["shift"]]
+
+
+_STATE_ZH = dict(zip(STATE_TIMESTAMPS, ("下单时间", "派单时间", "接单时间", "开始服务时间", "完成时间", "回访时间"),
+                     strict=True))
+
+
+def _order_rules(out: _Columns, col: _Collector, lon: np.ndarray, lat: np.ndarray, *, path: Path, salt: bytes,
+                 settings: Settings, related: Mapping[str, pd.DataFrame | None]) -> None:
+    """Cross-table and state checks of orders; fills ``elder_id`` (pseudonym), ``item_codes`` (codes), provider,
+    ``carer_id`` (pseudonym), urgency, status (from the timestamps when missing) and the elder's point."""
+    if len(salt) < 16:
+        raise ValueError("a salt of at least 16 bytes is required to import orders")
+    items = related.get("service_items")
+    if items is None or not len(items):
+        raise InputFileError(
+            f"文件 {path.name}：地区还没有服务清单。请先导入服务清单（--service-items），工单的服务项目须与服务清单对照。",
+            f"{path}: orders need the region's service list (import service items first)")
+    _ensure(out, "elder_id", "item_codes", "window_start", "window_end", "urgency", "status", "events",
+            "provider_id", "carer_id", "satisfaction", "subsidy_group", *STATE_TIMESTAMPS)
+    code_of = {str(name): str(code) for code, name in zip(items["code"], items["name"], strict=True)}
+    code_of.update({str(code): str(code) for code in items["code"]})
+    category = dict(zip(items["code"].astype(str), items["category"].astype(object), strict=True)) \
+        if "category" in items else {}
+    eligible = {str(c): set(g) if g is not None and not (isinstance(g, float) and np.isnan(g)) else set()
+                for c, g in zip(items["code"], items["eligible_groups"] if "eligible_groups" in items
+                                else [None] * len(items), strict=True)}
+    providers = _Providers.of(related.get("facilities"), settings)
+    if providers is None:
+        _missing_layer(col, "服务商编号", "养老服务设施", "服务商")
+    carers = related.get("carers")
+    carer_provider = None if carers is None or not len(carers) else dict(
+        zip(carers["id"].astype(str), carers["provider_id"].astype(str), strict=True))
+    if carer_provider is None and any(v is not None for v in out["carer_id"]):
+        _missing_layer(col, "服务人员编号", "服务人员", "服务人员")
+    elders = related.get("elders")
+    elder_point = None if elders is None or not len(elders) or "pid" not in elders else {
+        p: (x, y) for p, x, y in zip(elders["pid"].astype(str), elders["lon"], elders["lat"], strict=True)}
+    if elder_point is None:
+        _missing_layer(col, "老人编号", "老年人", "老人")
+    for i in range(out.n):
+        _order_elder(out, col, i, lon, lat, salt=salt, elder_point=elder_point)
+        codes = out["item_codes"][i]
+        if codes is not None:
+            unknown = [c for c in codes if c not in code_of]
+            if unknown:
+                col.add(i, "服务项目", "、".join(unknown), f"不在服务清单中：{'、'.join(unknown)}（可写项目编码或名称）")
+            codes = list(dict.fromkeys(code_of[c] for c in codes if c in code_of))
+            out["item_codes"][i] = codes
+            if any(category.get(c) == EMERGENCY_CATEGORY for c in codes):
+                if out["urgency"][i] == "普通":
+                    col.add(i, "紧急程度", "普通", f"含{EMERGENCY_CATEGORY}类项目，已按紧急处理", level=WARNING)
+                out["urgency"][i] = "紧急"
+        if out["urgency"][i] is None:
+            out["urgency"][i] = "普通"
+        _order_window(out, col, i)
+        _order_states(out, col, i)
+        _order_assignment(out, col, i, salt=salt, providers=providers, carer_provider=carer_provider)
+        group = out["subsidy_group"][i]
+        if group is not None and codes and not any(group in eligible.get(c, set()) or "全体老年人" in
+                                                     eligible.get(c, set()) for c in codes):
+            col.add(i, "补贴类别", group, "不是所选服务项目的补贴对象（见服务清单的补贴对象）")
+
+
+def _order_elder(out: _Columns, col: _Collector, i: int, lon: np.ndarray, lat: np.ndarray, *, salt: bytes,
+                 elder_point: Mapping[str, tuple[float, float]] | None) -> None:
+    value = out["elder_id"][i]
+    if value is None:
+        return
+    pid = elder_pseudonym(value, salt)
+    out["elder_id"][i] = pid
+    if elder_point is None:
+        return
+    if pid not in elder_point:
+        col.add(i, "老人编号", _SENSITIVE_MASK, "老年人图层中没有这位老人（须与老年人文件所用的身份证号或老人编号相同）",
+                level=WARNING)
+    elif np.isnan(lon[i]) and np.isnan(lat[i]):
+        lon[i], lat[i] = elder_point[pid]
+
+
+def _order_window(out: _Columns, col: _Collector, i: int) -> None:
+    start, end = out["window_start"][i], out["window_end"][i]
+    if isinstance(start, tuple):
+        if end is not None and end != start[1]:
+            col.add(i, "预约结束时间", end, f"与预约时间中的时段结束（{start[1]:%H:%M}）不一致")
+        start, end = start
+        out["window_start"][i], out["window_end"][i] = start, end
+    if (start is None) != (end is None):
+        col.add(i, "预约开始时间" if start is None else "预约结束时间", None, "预约开始和结束时间须同时填写")
+    elif start is not None and end <= start:
+        col.add(i, "预约结束时间", f"{end:%Y-%m-%d %H:%M}", f"须晚于预约开始时间（{start:%Y-%m-%d %H:%M}）")
+
+
+def _order_states(out: _Columns, col: _Collector, i: int) -> None:
+    """Timestamps in state order; status consistent with them (inferred from them when missing)."""
+    times = [(name, out[name][i]) for name in STATE_TIMESTAMPS if out[name][i] is not None]
+    for (a, ta), (b, tb) in zip(times, times[1:]):
+        if tb < ta:
+            col.add(i, _STATE_ZH[b], f"{tb:%Y-%m-%d %H:%M}", f"早于{_STATE_ZH[a]}（{ta:%Y-%m-%d %H:%M}）：各时间应按状态先后")
+    status = out["status"][i]
+    if status is None:
+        status = ORDER_STATES[max((STATE_TIMESTAMPS.index(n) for n, _ in times), default=0)]
+        out["status"][i] = status
+    events = out["events"][i] or []
+    if status == CANCELLED:
+        for name in ("completed_at", "followed_up_at"):
+            if out[name][i] is not None:
+                col.add(i, _STATE_ZH[name], f"{out[name][i]:%Y-%m-%d %H:%M}", "已取消的工单不能有完成或回访时间")
+        return
+    k = ORDER_STATES.index(status)
+    own = STATE_TIMESTAMPS[k]
+    if k and out[own][i] is None:
+        col.add(i, "状态", status, f"状态为“{status}”，但没有{_STATE_ZH[own]}")
+    if status == "已回访" and out["completed_at"][i] is None:
+        col.add(i, "状态", status, "状态为“已回访”，但没有完成时间")
+    for name in STATE_TIMESTAMPS[k + 1:]:
+        if out[name][i] is None:
+            continue
+        if k == 0 and name in ("dispatched_at", "accepted_at") and events:
+            continue  # refused, timed out or no-show: back to 待派单 with the earlier dispatch on record
+        hint = "；若曾拒单、超时或未上门，请在异常记录中注明" if k == 0 and name in ("dispatched_at", "accepted_at") else ""
+        col.add(i, _STATE_ZH[name], f"{out[name][i]:%Y-%m-%d %H:%M}", f"状态为“{status}”，却有{_STATE_ZH[name]}{hint}")
+    if out["satisfaction"][i] is not None and k < ORDER_STATES.index("已完成"):
+        col.add(i, "满意度", out["satisfaction"][i], f"状态为“{status}”的工单尚未完成，不能有满意度")
+    elif status == "已回访" and out["satisfaction"][i] is None:
+        col.add(i, "满意度", None, "已回访的工单没有满意度", level=WARNING)
+
+
+def _order_assignment(out: _Columns, col: _Collector, i: int, *, salt: bytes, providers: _Providers | None,
+                      carer_provider: Mapping[str, str] | None) -> None:
+    """Provider (a home-care provider; required from 已派单), carer (pseudonym; of that provider; required from 已接单)."""
+    status = out["status"][i]
+    k = ORDER_STATES.index(status) if status in ORDER_STATES else -1
+    written = provider = out["provider_id"][i]
+    if provider is not None and providers is not None:
+        fid, reason = providers.resolve(provider)
+        if reason:
+            col.add(i, "服务商编号", provider, reason)
+        provider = out["provider_id"][i] = fid
+    carer = out["carer_id"][i]
+    if carer is not None:
+        carer = out["carer_id"][i] = carer_pseudonym(carer, salt)
+        if carer_provider is not None:
+            if carer not in carer_provider:
+                col.add(i, "服务人员编号", _SENSITIVE_MASK, "不在服务人员名单中（须与服务人员文件的人员编号相同）")
+            elif written is None:  # the carer's provider takes the order
+                provider = out["provider_id"][i] = carer_provider[carer]
+            elif provider is not None and carer_provider[carer] != provider:
+                col.add(i, "服务人员编号", _SENSITIVE_MASK,
+                        f"该服务人员属于服务商 {carer_provider[carer]}，不属于本工单的服务商 {provider}")
+    if k >= 1 and written is None and provider is None:
+        col.add(i, "服务商编号", None, f"状态为“{status}”的工单须有承接的服务商")
+    if k >= 2 and carer is None:
+        col.add(i, "服务人员编号", None, f"状态为“{status}”的工单须有服务人员")
+
+
 def _area_rules(out: _Columns, col: _Collector) -> None:
     n = out.n
     for name in ("level", "parent_code", "community_type"):
@@ -1069,6 +1503,10 @@ def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Colle
             continue
         if table == "facilities":
             col.add(int(i), "经纬度", None, "缺少经纬度（设施须有位置才能上图和计算服务半径）")
+        elif table == "carers":
+            col.add(int(i), "经纬度", None, "缺少出发点经纬度，也找不到所属服务商的位置（派单和路线须从出发点算起）")
+        elif table == "orders":
+            col.add(int(i), "经纬度", None, "缺少服务地址经纬度，老年人图层中也没有该老人的位置（派单须知道上门地点）")
         elif not has_area[i]:  # a name is enough: it is matched to the region's areas at import
             col.add(int(i), "经纬度", None,
                     "缺少经纬度，也没有所属区县、街道或社区（代码或名称），无法归属到任何区域")
@@ -1149,20 +1587,33 @@ def _duplicate_ids(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Co
             col.add(int(i), zh, shown_of(key), f"与第 {int(col.source_rows[others[0]])} 行重复")
 
 
-FACILITY_COLUMNS = ["id", "name", "kind", "services", "service_area", "beds_total", "beds_nursing", "beds_free",
-                    "residents", "elders_served", "grade", "price_min_yuan_month", "price_max_yuan_month", "nature",
-                    "phone", "address", "uscc", "district_code", "street_code", "community_code", "district_name",
-                    "street_name", "community_name"]
+FACILITY_COLUMNS = ["id", "name", "kind", "services", "service_area", "hours", "capacity_orders_day", "beds_total",
+                    "beds_nursing", "beds_free", "residents", "elders_served", "grade", "price_min_yuan_month",
+                    "price_max_yuan_month", "nature", "phone", "address", "uscc", "district_code", "street_code",
+                    "community_code", "district_name", "street_name", "community_name"]
 ELDER_COLUMNS = ["pid", "birth_year", "birth_month", "sex", "ability_level", "ability_code", "groups", "oldest_old",
                  "disability_grade", "dementia", "registered", "resident", "district_code", "street_code",
                  "community_code", "district_name", "street_name", "community_name"]
 AREA_COLUMNS = ["code", "name", "level", "parent_code", "community_type", "parent_name", "registered_population",
                 "resident_population", "fiscal_revenue_10k_yuan"]
+SERVICE_ITEM_COLUMNS = ["code", "name", "category", "service_tag", "eligible_groups", "subsidy_yuan", "price_yuan",
+                        "duration_min", "skill", "min_skill_level"]
+CARER_COLUMNS = ["pid", "provider_id", "skills", "skill_level", "experience_years", "shift_start_min", "shift_end_min",
+                 "max_orders_day"]
+"""Stored as ``id`` (the pseudonym); the 人员编号, name, ID number and phone as written are never kept."""
+ORDER_COLUMNS = ["id", "elder_id", "item_codes", "window_start", "window_end", "urgency", "channel", "status",
+                 "events", "provider_id", "carer_id", "created_at", "dispatched_at", "accepted_at", "started_at",
+                 "completed_at", "followed_up_at", "satisfaction", "complaint", "remarks", "subsidy_group"]
+"""``elder_id`` and ``carer_id`` are pseudonyms; elders' names, addresses and phones are never kept."""
 INT_COLUMNS = {"beds_total", "beds_nursing", "beds_free", "residents", "elders_served", "grade", "birth_year",
-               "birth_month", "ability_code", "registered_population", "resident_population"}
-FLOAT_COLUMNS = {"price_min_yuan_month", "price_max_yuan_month", "fiscal_revenue_10k_yuan"}
-BOOL_COLUMNS = {"oldest_old", "dementia", "registered", "resident"}
-LIST_COLUMNS = {"services", "groups"}
+               "birth_month", "ability_code", "registered_population", "resident_population", "capacity_orders_day",
+               "duration_min", "min_skill_level", "skill_level", "shift_start_min", "shift_end_min", "max_orders_day",
+               "satisfaction"}
+FLOAT_COLUMNS = {"price_min_yuan_month", "price_max_yuan_month", "fiscal_revenue_10k_yuan", "subsidy_yuan",
+                 "price_yuan", "experience_years"}
+BOOL_COLUMNS = {"oldest_old", "dementia", "registered", "resident", "complaint"}
+LIST_COLUMNS = {"services", "groups", "eligible_groups", "skills", "item_codes", "events"}
+DATETIME_COLUMNS = {"window_start", "window_end", *STATE_TIMESTAMPS}
 
 
 def _missing(value: Any) -> bool:
@@ -1183,17 +1634,22 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     elif table == "facilities":
         columns = FACILITY_COLUMNS
     else:
-        columns = AREA_COLUMNS
+        columns = {"areas": AREA_COLUMNS, "service_items": SERVICE_ITEM_COLUMNS, "carers": CARER_COLUMNS,
+                   "orders": ORDER_COLUMNS}[table]
     frame = pd.DataFrame(index=range(n))
     for name in columns:
         if name not in out and name not in LIST_COLUMNS:  # a column the file does not have: all missing
             dtype = ("Int64" if name in INT_COLUMNS else "float64" if name in FLOAT_COLUMNS
-                     else "boolean" if name in BOOL_COLUMNS else "string")
+                     else "boolean" if name in BOOL_COLUMNS else "datetime64[ns]" if name in DATETIME_COLUMNS
+                     else "string")
             frame[name] = pd.array([None] * n, dtype=dtype) if dtype != "float64" else np.full(n, np.nan)
             continue
         values = out[name] if name in out else [None] * n
         values = [None if _missing(v) else v for v in values]
-        if name in INT_COLUMNS:
+        if name in DATETIME_COLUMNS:
+            frame[name] = pd.to_datetime(pd.Series([pd.NaT if v is None or isinstance(v, tuple) else v
+                                                    for v in values], dtype="object")).astype("datetime64[ns]")
+        elif name in INT_COLUMNS:
             frame[name] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
         elif name in FLOAT_COLUMNS:
             frame[name] = pd.to_numeric(pd.Series([np.nan if v is None else v for v in values]), errors="coerce")
@@ -1203,6 +1659,13 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
             frame[name] = pd.array(list(values), dtype="boolean")
         else:
             frame[name] = pd.array(list(values), dtype="string")
+    if table == "carers":
+        frame = frame.rename(columns={"pid": "id"})
+    if table == "service_items":  # a list without positions: a GeoDataFrame with empty geometry, as stored
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * n, crs="EPSG:4326"), crs="EPSG:4326")
+        gdf["source_row"] = raw_table.source_rows.astype("int64")
+        gdf["synthetic"] = False
+        return gdf.loc[good].reset_index(drop=True)
     if table == "areas":
         geoms = gpd.GeoSeries([None] * n, crs="EPSG:4326")
         if geometry is not None:

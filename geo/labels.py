@@ -40,6 +40,9 @@ LAYER_ZH: dict[str, str] = {
     "elders": "老年人",
     "areas": "区划",
     "service_areas": "上门服务区域",
+    "service_items": "服务清单",
+    "carers": "服务人员",
+    "orders": "服务工单",
 }
 """Stored layers (and the keys of ``manifest["synthetic"]``)."""
 

@@ -49,6 +49,19 @@ SERVICE_TAGS: tuple[str, ...] = (
     "探访关爱",
 )
 
+CARER_SKILLS: tuple[str, ...] = (
+    "生活照料",
+    "家政服务",
+    "助浴",
+    "助餐配送",
+    "康复护理",
+    "健康管理",
+    "陪医陪护",
+    "精神慰藉",
+    "紧急救援",
+)
+"""Skills of home-care workers (养老护理员 and 家政服务员), as service-list items require them."""
+
 
 DRIVE_SPEEDS_KMH: tuple[tuple[str, float], ...] = (
     ("motorway", 80.0), ("motorway_link", 40.0), ("trunk", 60.0), ("trunk_link", 35.0),
@@ -140,6 +153,9 @@ class Settings:
         ``facility_kinds`` needs the same name here, or the settings are rejected.
     service_tags
         Allowed service tags.
+    carer_skills
+        Allowed skills of carers (服务人员的技能) and of the service list's 所需技能 (生活照料、家政服务、助浴、
+        助餐配送、康复护理、健康管理、陪医陪护、精神慰藉、紧急救援).
     gap_weight_80plus, gap_weight_disabled
         Extra weight of an uncovered elder aged 80+, or moderately to completely disabled (ability
         codes 2–4), in gap ranking and weighted siting: an elder counts 1 plus each weight that
@@ -209,6 +225,47 @@ class Settings:
     display_timezone
         IANA time zone in which pages show times (the audit log), e.g. "Asia/Shanghai" (default);
         empty: the server's local zone. Stored times stay in UTC.
+    desk_accept_timeout_min
+        Service desk (调度): an order dispatched and not accepted within this many minutes is overdue
+        (超时) and may be reassigned (10).
+    desk_rating_weight_satisfaction, desk_rating_weight_on_time, desk_rating_weight_complaints
+        Weights of a provider's rating (:mod:`desk.ratings`): mean follow-up satisfaction, on-time rate and
+        the share of follow-ups without a complaint (0.5, 0.3, 0.2; only their ratios matter).
+    desk_prior_orders
+        Strength of the rating's prior, in orders (5): each rate is smoothed towards the region's rate as
+        if the provider had this many more orders at that rate (Bayesian average), so a provider with 2
+        good follow-ups does not outrank one with 50.
+    desk_bottom_share, desk_bottom_min_orders
+        末位淘汰: the lowest-rated share of providers (0.1, rounded up) among those with at least
+        ``desk_bottom_min_orders`` orders (10) is flagged.
+    desk_rank_minutes_per_point
+        Dispatch ranking: minutes of drive one rating point is worth (3): a provider rated one point higher
+        wins against a carer up to 3 minutes nearer (重点推荐、优先派单).
+    desk_rank_minutes_full_load
+        Dispatch ranking: minutes of drive a carer's full day (orders today = max_orders_day) is worth (5).
+    desk_max_drive_min
+        Dispatch: carers farther than this many minutes' drive from an order are not proposed (60).
+    route_mode
+        Network of carers' daily routes (:mod:`planning.routes`): "drive" (default; e-bikes and cars on
+        the road classes of ``drive_speeds_kmh``) or "walk".
+    route_service_min_default
+        Minutes of service of an order whose service-list items give no standard duration (60).
+    route_solver_time_limit_s
+        Longest time the route solver (VROOM) may search, seconds (5); the best plan found by then is used.
+    route_solver_effort
+        VROOM's exploration level, 0–5 (5, its most thorough search); days of more than 300 orders
+        run at 0, as its start heuristics ignore the time limit (``planning.routes.solver_effort``).
+    route_matrix_cutoff_min
+        Travel longer than this many minutes between two stops is treated as unreachable (120).
+    recommend_rating_weight
+        How much a provider's service rating (0–5, :mod:`desk.ratings`) moves its recommendation score on the
+        public page and in the API (:func:`planning.recommend.match`): score + 100 × weight × (rating − the mean
+        rating of the rated providers) / 5, kept within 0–100 (0.2: one rating point above the mean is worth 4
+        points of 100, about 2 minutes' travel; 0: ratings are shown but reorder nothing). 0–1.
+    recommend_rating_min_followups
+        A provider's rating is shown to the public and used in recommendations only when it rests on at least
+        this many follow-ups (回访, 5); below it the public page says "暂无评价", so that one unhappy elder
+        cannot single a provider out.
     """
 
     walk_speed_kmh: float = 3.0
@@ -227,6 +284,7 @@ class Settings:
     drive_speeds_kmh: tuple[tuple[str, float], ...] = DRIVE_SPEEDS_KMH
     facility_kinds: tuple[str, ...] = FACILITY_KINDS
     service_tags: tuple[str, ...] = SERVICE_TAGS
+    carer_skills: tuple[str, ...] = CARER_SKILLS
     institution_kinds: tuple[str, ...] = INSTITUTION_KINDS
     community_facility_kinds: tuple[str, ...] = COMMUNITY_FACILITY_KINDS
     day_visit_kinds: tuple[str, ...] = DAY_VISIT_KINDS
@@ -260,6 +318,23 @@ class Settings:
     login_trust_proxy: bool = False
     session_hours: float = 8.0
     display_timezone: str = "Asia/Shanghai"
+    desk_accept_timeout_min: float = 10.0
+    desk_rating_weight_satisfaction: float = 0.5
+    desk_rating_weight_on_time: float = 0.3
+    desk_rating_weight_complaints: float = 0.2
+    desk_prior_orders: float = 5.0
+    desk_bottom_share: float = 0.1
+    desk_bottom_min_orders: int = 10
+    desk_rank_minutes_per_point: float = 3.0
+    desk_rank_minutes_full_load: float = 5.0
+    desk_max_drive_min: float = 60.0
+    route_mode: str = "drive"
+    route_service_min_default: float = 60.0
+    route_solver_time_limit_s: float = 5.0
+    route_solver_effort: int = 5
+    route_matrix_cutoff_min: float = 120.0
+    recommend_rating_weight: float = 0.2
+    recommend_rating_min_followups: int = 5
 
     def __post_init__(self) -> None:
         problems = []
@@ -279,6 +354,8 @@ class Settings:
             problems.append("drive_speeds_kmh 的车速应在 0–150 km/h 之间")
         if not self.facility_kinds:
             problems.append("facility_kinds 不能为空")
+        if not self.carer_skills:
+            problems.append("carer_skills 不能为空")
         for name in ("institution_kinds", "community_facility_kinds", "day_visit_kinds", "home_care_kinds"):
             unknown = [k for k in getattr(self, name) if k not in self.facility_kinds]
             if unknown:
@@ -340,6 +417,33 @@ class Settings:
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 problems.append(f"display_timezone 不是有效的时区名（收到 {self.display_timezone}），"
                                 "例如 Asia/Shanghai；留空表示服务器本地时区")
+        if not 1 <= self.desk_accept_timeout_min <= 24 * 60:
+            problems.append(f"desk_accept_timeout_min 应在 1–1440 分钟之间（收到 {self.desk_accept_timeout_min}）")
+        desk_weights = ("desk_rating_weight_satisfaction", "desk_rating_weight_on_time", "desk_rating_weight_complaints")
+        if any(getattr(self, n) < 0 for n in desk_weights) or not sum(getattr(self, n) for n in desk_weights) > 0:
+            problems.append("desk_rating_weight_* 不能为负，且不能全为 0")
+        for name in ("desk_prior_orders", "desk_bottom_min_orders", "desk_rank_minutes_per_point",
+                     "desk_rank_minutes_full_load"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} 不能为负（收到 {getattr(self, name)}）")
+        if not 0 <= self.desk_bottom_share <= 1:
+            problems.append(f"desk_bottom_share 应在 0–1 之间（收到 {self.desk_bottom_share}）")
+        if not 1 <= self.desk_max_drive_min <= 24 * 60:
+            problems.append(f"desk_max_drive_min 应在 1–1440 分钟之间（收到 {self.desk_max_drive_min}）")
+        if self.route_mode not in ("drive", "walk"):
+            problems.append(f"route_mode 应为 drive（驾车）或 walk（步行）（收到 {self.route_mode}）")
+        if not 5 <= self.route_service_min_default <= 480:
+            problems.append(f"route_service_min_default 应在 5–480 分钟之间（收到 {self.route_service_min_default}）")
+        if not 0.1 <= self.route_solver_time_limit_s <= 600:
+            problems.append(f"route_solver_time_limit_s 应在 0.1–600 秒之间（收到 {self.route_solver_time_limit_s}）")
+        if not 0 <= self.route_solver_effort <= 5:
+            problems.append(f"route_solver_effort 应在 0–5 之间（收到 {self.route_solver_effort}）")
+        if not 1 <= self.route_matrix_cutoff_min <= 24 * 60:
+            problems.append(f"route_matrix_cutoff_min 应在 1–1440 分钟之间（收到 {self.route_matrix_cutoff_min}）")
+        if not 0 <= self.recommend_rating_weight <= 1:
+            problems.append(f"recommend_rating_weight 应在 0–1 之间（收到 {self.recommend_rating_weight}）")
+        if self.recommend_rating_min_followups < 1:
+            problems.append(f"recommend_rating_min_followups 应至少为 1（收到 {self.recommend_rating_min_followups}）")
         if problems:
             raise SettingsError(
                 "设置无效：" + "；".join(problems),

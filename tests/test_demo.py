@@ -26,8 +26,8 @@ EXPECTED_KINDS = {"养老机构": 2, "社区养老服务综合体/中心": 2, "�
                   "助餐点": 5, "居家上门服务商": 2}
 FACILITY_COLUMNS = ["id", "name", "kind", "services", "beds_total", "beds_nursing", "beds_free", "residents",
                     "elders_served", "grade", "price_min_yuan_month", "price_max_yuan_month", "nature", "phone",
-                    "address", "uscc", "service_area", "district_code", "street_code", "community_code", "lon",
-                    "lat", "h3", "geometry", "synthetic"]
+                    "address", "uscc", "service_area", "hours", "capacity_orders_day", "district_code", "street_code",
+                    "community_code", "lon", "lat", "h3", "geometry", "synthetic"]
 ELDER_COLUMNS = {"pid", "birth_year", "sex", "ability_level", "ability_code", "groups", "oldest_old",
                  "district_code", "street_code", "community_code", "lon", "lat", "h3", "geometry", "synthetic"}
 HOME_TAGS = {"apartments", "residential", "house", "yes", "detached", "semidetached_house", "terrace", "dormitory"}
@@ -192,7 +192,7 @@ def test_buildings_and_roads_are_the_real_osm_layers(demo):
     layers, manifest = demo
     pd.testing.assert_frame_equal(layers["buildings"], load_buildings(demo_pbf_path()))
     assert manifest["synthetic"] == {"facilities": True, "elders": True, "areas": True, "roads": False,
-                                     "buildings": False}
+                                     "buildings": False, "service_items": True, "carers": True, "orders": True}
     source = manifest["sources"][0]
     assert source["layer"] == "roads" and source["kind"] == "OpenStreetMap PBF"
     assert source["sha256"] == hashlib.sha256(Path(source["path"]).read_bytes()).hexdigest()

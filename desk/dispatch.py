@@ -333,7 +333,8 @@ def candidates(region: Region, order: Mapping[str, Any], settings: Settings, now
             reasons.append(f"{orders_db.window_span_zh(a, b, day=day)} 已有工单 {oid}")
         skills = set(split_tags(c.get("skills")))
         level = _number(c.get("skill_level")) or 0.0
-        lacking = [f"{skill}（{label}）" for skill, _, label in need_skills if skill and skill not in skills]
+        lacking = [label if label.startswith(skill + "（") else f"{skill}（{label}）"
+                   for skill, _, label in need_skills if skill and skill not in skills]
         if lacking:
             reasons.append(f"缺少技能 {'、'.join(lacking)}")
         if level < need_level:

@@ -662,9 +662,10 @@ def route_problem(region, orders: pd.DataFrame, carers: pd.DataFrame, settings: 
     we = ((end - midnight).dt.total_seconds()).to_numpy(dtype="float64")
 
     o_xy = _points(orders)
-    if "elder_id" in orders and np.isnan(o_xy).any() and len(region.elders) and "id" in region.elders:
+    key = "pid" if "pid" in region.elders else "id"  # the elders layer's pseudonym column
+    if "elder_id" in orders and np.isnan(o_xy).any() and len(region.elders) and key in region.elders:
         elders = region.elders.to_crs(4326)
-        where = dict(zip(elders["id"].astype(str), zip(elders.geometry.x, elders.geometry.y, strict=True),
+        where = dict(zip(elders[key].astype(str), zip(elders.geometry.x, elders.geometry.y, strict=True),
                          strict=True))
         for i in np.flatnonzero(np.isnan(o_xy).any(axis=1)):
             o_xy[i] = where.get(_text(orders["elder_id"].iloc[i]), (np.nan, np.nan))

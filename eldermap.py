@@ -251,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"演示地区“{args.name}”已存在，跳过生成。")
         return 0
     settings = _settings(args)
-    steps = _Steps(2, "生成演示地区")
+    steps = _Steps(3, "生成演示地区")
     try:
         steps("读取 OpenStreetMap 数据并合成设施、老人与 12349 服务数据")
         layers, extra = build_demo_layers(args.pbf, settings=settings, seed=args.seed)
@@ -261,9 +261,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "extent": list(osm.extent(layers["road_nodes"]))}
         steps("保存")
         path = store.save_region(args.name, layers, manifest, root=args.regions)
+        steps("把演示工单载入调度台的工单库")
+        from desk.orders_db import ingest_orders
+
+        added, _ = ingest_orders(args.name, layers["orders"], items=layers["service_items"], root=args.regions)
     finally:
         steps.close()
-    print(f"演示地区“{args.name}”已生成：{path}")
+    print(f"演示地区“{args.name}”已生成：{path}（调度台工单库载入 {added} 条演示工单）")
     print("  " + "，".join(f"{k} {len(v)}" for k, v in layers.items()))
     print("  道路与建筑为 OpenStreetMap 真实数据；设施、老人、社区边界，以及服务清单、服务人员、服务工单"
           "（12349 调度演示）均为合成数据。")

@@ -2,7 +2,8 @@
 summary per area. Both call the functions the app and the CLI call.
 
 - ``recommend``: origin (lon, lat, WGS-84) + needs -> ranked facilities with reasons, the ones left out with why,
-  home-care providers serving the origin; the public page's engine (:func:`planning.recommend.recommend`). Public.
+  home-care providers serving the origin, with their service ratings (:func:`desk.ratings.public_ratings`,
+  from the order log); the public page's engine (:func:`planning.recommend.recommend`). Public.
 - ``coverage-summary``: coverage per area (:func:`planning.coverage.region_coverage`). Without a key the counts
   are published as the collections publish them (:func:`api.collections.suppress`); with a key whose role may read
   non-public data (:mod:`api.keys`) the full counts come back and the call is written to the audit log.
@@ -55,10 +56,12 @@ RECOMMEND_METADATA: dict[str, Any] = {
     "version": "1.0.0",
     "id": "recommend",
     "title": {"zh": "养老服务推荐", "en": "Elderly-care recommendation"},
-    "description": {"zh": "从起点（WGS-84 经纬度）和需求得出排序的设施及理由、不符合的设施及原因、可上门服务的服务商；"
+    "description": {"zh": "从起点（WGS-84 经纬度）和需求得出排序的设施及理由、不符合的设施及原因、可上门服务的服务商"
+                          "（附服务评价：rating 0–5 分与 rating_followups 回访次数，回访次数不足时为空）；"
                           "与“找养老服务”页面同一引擎。",
                     "en": "Origin (WGS-84 lon/lat) and needs -> ranked facilities with reasons, the ones left out "
-                          "with why, home-care providers serving the origin; the public page's engine."},
+                          "with why, home-care providers serving the origin with their service rating (rating 0-5, "
+                          "rating_followups; null below the minimum of follow-ups); the public page's engine."},
     "jobControlOptions": ["sync-execute"],
     "keywords": ["养老服务", "推荐", "recommendation"],
     "links": [],
@@ -169,8 +172,10 @@ def needs_from(data: dict[str, Any]):
 
 ANSWER_CACHE_SIZE = 4096
 """Recommendations remembered (least recently asked goes first). An answer is a function of the region version,
-the settings and the request (origin and needs), so a repeated request (the same home or gazetteer place with
-the same needs) is answered from here, exactly as it would be computed; a new region version is a new key."""
+the settings, the providers' ratings and the request (origin and needs), so a repeated request (the same home or
+gazetteer place with the same needs) is answered from here, exactly as it would be computed; a new region version
+or a change of the ratings (a new follow-up in the order log: :attr:`desk.ratings.PublicRatings.key`) is a
+new key."""
 _ANSWERS: collections.OrderedDict[tuple, dict[str, Any]] = collections.OrderedDict()
 _ANSWERS_LOCK = threading.Lock()
 
@@ -182,6 +187,7 @@ class RecommendProcessor(_RegionProcessor):
         super().__init__(processor_def, RECOMMEND_METADATA)
 
     def execute(self, data: dict[str, Any], outputs: Any = None) -> tuple[str, dict[str, Any]]:
+        from desk.ratings import public_ratings
         from planning.coverage import facility_snap_for, network_for
         from planning.home_care import serving_point
         from planning.recommend import recommend
@@ -193,7 +199,8 @@ class RecommendProcessor(_RegionProcessor):
         try:
             needs = needs_from(data)
             region = current_region(self.region_name, root=self.root)
-            key = (str(region.path), self.settings, lon, lat, needs, limit)
+            ratings = public_ratings(region, self.settings, root=self.root)
+            key = (str(region.path), self.settings, ratings.key, lon, lat, needs, limit)
             with _ANSWERS_LOCK:
                 answer = _ANSWERS.get(key)
                 if answer is not None:
@@ -204,7 +211,8 @@ class RecommendProcessor(_RegionProcessor):
             snap = facility_snap_for(region, needs.mode, self.settings)
             home_care = serving_point(region, lon, lat, settings=self.settings)
             result = recommend(region.facilities, needs, network=network, facility_snap=snap, origin=(lon, lat),
-                               settings=self.settings, limit=max(1, min(limit, 100)), home_care=home_care)
+                               settings=self.settings, limit=max(1, min(limit, 100)), home_care=home_care,
+                               ratings=ratings.table)
         except ElderMapError as exc:
             raise _bad(exc) from None
         answer = {

@@ -775,7 +775,17 @@ def overdue(region: str, now: dt.datetime | None = None, *, settings: Settings,
     return overdue_orders(current_orders(region, root=root, status=["已派单"]), now, settings=settings)
 
 
-__all__ = [
+def log_version(region: str, *, root: str | Path | None = None) -> int:
+    """How many events the region's order log holds: the log is append-only and every change adds one event,
+    so this changes exactly when the orders change (a cheap cache key for ratings). 0 when a folder region has
+    no log yet (the file is not created)."""
+    if store.database_url(root) is None and not (store.regions_root(root) / region / ORDERS_FILE).exists():
+        return 0
+    with _open(region, root) as db:
+        return int(db.rows("SELECT count(*) AS n FROM {t}order_events WHERE region = %s", (region,))[0]["n"])
+
+
+__all__ = ["log_version", 
     "ACTIVE_STATES",
     "CHANNELS",
     "DONE_STATES",

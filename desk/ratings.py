@@ -29,16 +29,25 @@ least ``settings.desk_bottom_min_orders`` orders, when there are at least two of
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from data import store
 from data.store import Region
 from desk import orders_db
-from geo.settings import Settings
+from geo.errors import ElderMapError
+from geo.settings import Settings, settings_digest
 from planning.home_care import home_care_positions
+
+log = logging.getLogger(__name__)
 
 RATING_COLUMNS: tuple[str, ...] = (
     "provider_id", "provider_name", "score", "satisfaction_mean", "followups", "on_time_rate", "on_time_base",
@@ -167,4 +176,104 @@ def provider_ratings(region: Region, settings: Settings, *, root: str | Path | N
     return rate_providers(orders, events, settings, providers=providers)
 
 
-__all__ = ["LATE_EVENTS", "RATING_COLUMNS", "RATING_COLUMNS_ZH", "provider_ratings", "rate_providers"]
+# ---------------------------------------------------------------- providers' ratings for the public
+
+PUBLIC_RATING_COLUMNS: tuple[str, ...] = ("provider_id", "score", "followups")
+"""Columns of :attr:`PublicRatings.table`: aggregates per provider, never an order or an elder."""
+
+
+@dataclass(frozen=True)
+class PublicRatings:
+    """Providers' service ratings as the public page and the API use them.
+
+    ``table``: :data:`PUBLIC_RATING_COLUMNS` of every home-care provider of the region
+    (:func:`desk.ratings.provider_ratings`; empty when the region has no order log yet or it could not be read).
+    ``key``: a short digest of ``table``'s content, for cache keys (the same ratings, the same key).
+    """
+
+    table: pd.DataFrame
+    key: str
+
+
+RATINGS_CACHE_ENTRIES = 16
+RATINGS_RECHECK_S = 10.0
+"""After a failure to read the order log, the ratings are tried again after this many seconds."""
+_RATINGS: dict[tuple[str, str, str, str], tuple[object, PublicRatings]] = {}
+_RATINGS_LOCK = threading.Lock()
+_DIGESTS: dict[int, tuple[Settings, str]] = {}
+
+
+def _digest(settings: Settings) -> str:
+    """:func:`geo.settings.settings_digest`, once per settings object (callers reuse one; it walks every field)."""
+    seen = _DIGESTS.get(id(settings))
+    if seen is not None and seen[0] is settings:
+        return seen[1]
+    digest = settings_digest(settings)
+    with _RATINGS_LOCK:
+        if len(_DIGESTS) > 64:
+            _DIGESTS.clear()
+        _DIGESTS[id(settings)] = (settings, digest)
+    return digest
+
+
+def order_log_state(region_name: str, *, root: str | Path | None = None) -> tuple:
+    """Something that changes whenever the region's order log changes, read cheaply (no order is read): the number
+    of events of the append-only log (:func:`desk.orders_db.log_version`); ``("none",)`` when a folder region has
+    no log yet (the public page never creates it)."""
+    if store.database_url(root) is None and not (store.regions_root(root) / region_name / orders_db.ORDERS_FILE).exists():
+        return ("none",)
+    return ("events", orders_db.log_version(region_name, root=root))
+
+
+def _ratings_key(table: pd.DataFrame) -> str:
+    blob = "\n".join(f"{p}\t{s!r}\t{n}" for p, s, n in zip(table["provider_id"], table["score"], table["followups"],
+                                                          strict=True))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _read_ratings(region: Region, settings: Settings, root: str | Path | None,
+                  state: object | None) -> PublicRatings:
+    if state == ("none",):  # no order log yet: nobody rated (and the public page never creates the log)
+        table = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in zip(PUBLIC_RATING_COLUMNS,
+                                                                        (object, float, "int64"), strict=True)})
+    else:
+        full = provider_ratings(region, settings, root=root)
+        table = full.loc[:, list(PUBLIC_RATING_COLUMNS)].reset_index(drop=True)
+        table["provider_id"] = table["provider_id"].astype(str)
+    return PublicRatings(table, _ratings_key(table))
+
+
+def public_ratings(region: Region, settings: Settings, *, root: str | Path | None = None) -> PublicRatings:
+    """The home-care providers' service ratings of ``region`` for the public (:class:`PublicRatings`), from the
+    region's order log in the store ``root`` (as in :mod:`data.store`; None: :func:`data.store.default_root`).
+
+    Computed once per state of the order log (:func:`order_log_state`), region version and settings, and shared
+    by all callers in this process: a new follow-up is seen on the next call, an unchanged log costs a file
+    check (or a count of events). When the order log cannot be read the ratings are empty (every provider
+    "暂无评价"), a warning is logged and the log is tried again after :data:`RATINGS_RECHECK_S` seconds: the
+    public page never fails for it.
+    """
+    root = store.default_root() if root is None else root
+    key = (str(root), region.name, str(region.version), _digest(settings))
+    bucket = int(time.monotonic() // RATINGS_RECHECK_S)
+    with _RATINGS_LOCK:
+        hit = _RATINGS.get(key)
+    if hit is not None and hit[0] == ("failed", bucket):
+        return hit[1]
+    try:
+        state = order_log_state(region.name, root=root)
+        if hit is not None and hit[0] == state:
+            return hit[1]
+        ratings = _read_ratings(region, settings, root, state)
+    except ElderMapError as exc:
+        log.warning("providers' ratings not read for %s: %s", region.name, exc.args[-1] if exc.args else exc)
+        state, ratings = ("failed", bucket), _read_ratings(region, settings, root, ("none",))
+    with _RATINGS_LOCK:
+        _RATINGS[key] = (state, ratings)
+        while len(_RATINGS) > RATINGS_CACHE_ENTRIES:
+            _RATINGS.pop(next(iter(_RATINGS)))
+    log.info("providers' ratings read for %s: %d providers", region.name, len(ratings.table))
+    return ratings
+
+__all__ = ["LATE_EVENTS", "PUBLIC_RATING_COLUMNS", "RATING_COLUMNS", "RATING_COLUMNS_ZH", "PublicRatings", "order_log_state",
+           "provider_ratings", "public_ratings", "rate_providers"]

@@ -23,8 +23,14 @@ Rules (GB/T 42195-2022 ability levels 0 能力完好 … 4 完全失能):
   (可上门服务), with the same needs rules and a reason such as "上门服务 · 服务区域包含此处 · 提供助浴";
   the others are counted in a note.
 - Wanted services are soft: more of them offered ranks higher, and the reason says which are missing.
+- **Service ratings** (服务评价, optional ``ratings``: :func:`desk.ratings.rate_providers`' ``provider_id``,
+  ``score`` 0–5 and ``followups``): a rating counts when it rests on at least
+  ``settings.recommend_rating_min_followups`` follow-ups. Then it moves the facility's score by
+  ``100 × settings.recommend_rating_weight × (rating − r̄) / 5`` (kept within 0–100), r̄ being the mean of the
+  counted ratings — a provider without a counted rating stays where it was, as an average one would — and
+  the reason says "服务评价 4.6 分（32 次回访）" next to the grade. With no counted rating, nothing changes.
 
-All inputs are public facility fields; no elder record is read.
+All inputs are public facility fields and providers' aggregate ratings; no elder record is read.
 """
 
 from __future__ import annotations
@@ -106,12 +112,14 @@ class Recommendation:
 
     ``ranked``: ``id``, ``name``, ``kind``, ``travel_min``, ``score`` (0–100), ``matched``
     (wanted services offered), ``missing`` (wanted, not offered), ``reason``; best first.
+    ``rating`` (0–5) and ``rating_followups``: the counted service rating (None without one).
     ``excluded``: ``id``, ``name``, ``kind``, ``travel_min``, ``why`` (every rule it fails).
     ``filtered_out``: facilities hidden by the user's own filters (kind, nature, grade).
     ``notes``: lines for the page (facilities beyond the travel limit, an origin off the network).
     ``home_care``: home-care providers serving the starting point that meet the needs (可上门服务):
     ``id``, ``name``, ``kind``, ``basis`` ("area"/"drive"), ``drive_min``, ``score``, ``matched``,
-    ``missing``, ``how`` ("服务区域包含此处" / "车程约 N 分钟") and ``reason``; best first.
+    ``missing``, ``how`` ("服务区域包含此处" / "车程约 N 分钟"), ``reason``, ``rating`` and ``rating_followups``;
+    best first.
     """
 
     ranked: pd.DataFrame
@@ -122,8 +130,34 @@ class Recommendation:
     home_care: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HOME_CARE_COLUMNS))
 
 
-HOME_CARE_COLUMNS = ["id", "name", "kind", "basis", "drive_min", "score", "matched", "missing", "how", "reason"]
+HOME_CARE_COLUMNS = ["id", "name", "kind", "basis", "drive_min", "score", "matched", "missing", "how", "reason",
+                     "rating", "rating_followups"]
 """Columns of :attr:`Recommendation.home_care`."""
+RANKED_COLUMNS = ["id", "name", "kind", "travel_min", "score", "matched", "missing", "reason", "rating",
+                  "rating_followups"]
+"""Columns of :attr:`Recommendation.ranked`."""
+
+
+def counted_ratings(ratings: pd.DataFrame | None, *, min_followups: int) -> dict[str, tuple[float, int]]:
+    """``{facility id: (score 0–5, follow-ups)}`` of the rows of ``ratings`` (:func:`desk.ratings.rate_providers`:
+    ``provider_id`` — or ``id`` — , ``score``, ``followups``) resting on at least ``min_followups`` follow-ups
+    with a finite score; the others are left out (shown as "暂无评价")."""
+    if ratings is None or not len(ratings):
+        return {}
+    id_column = "provider_id" if "provider_id" in ratings.columns else "id"
+    missing = [c for c in (id_column, "score", "followups") if c not in ratings.columns]
+    if missing:
+        raise PlanningInputError("服务评价表缺少列：" + "、".join(missing), f"ratings lack columns {missing}")
+    scores = pd.to_numeric(ratings["score"], errors="coerce").to_numpy(dtype=float)
+    counts = pd.to_numeric(ratings["followups"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    keep = np.isfinite(scores) & (counts >= min_followups)
+    ids = ratings[id_column].astype(str).to_numpy()
+    return {str(i): (float(sc), int(n)) for i, sc, n in zip(ids[keep], scores[keep], counts[keep], strict=True)}
+
+
+def rating_reason_zh(score: float, followups: int) -> str:
+    """"服务评价 4.6 分（32 次回访）", the part of a recommendation's reason that names its rating."""
+    return f"服务评价 {score:.1f} 分（{int(followups)} 次回访）"
 
 
 def _services_of(value: object) -> set[str]:
@@ -202,14 +236,15 @@ def _row_dicts(columns: dict[str, np.ndarray], positions: np.ndarray) -> list[di
 
 
 def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, settings: Settings,
-          home_care: pd.DataFrame | None = None) -> Recommendation:
+          home_care: pd.DataFrame | None = None, ratings: pd.DataFrame | None = None) -> Recommendation:
     """Apply the rules of this module to facilities (public fields) and travel times; rank the rest.
 
     The kinds that come to the home and the kinds serving only elders who can come and go are
     ``settings.home_care_kinds`` and ``settings.day_visit_kinds``. ``home_care``: the providers that
     serve the starting point (:func:`planning.home_care.serving_point`: ``id``, ``basis``,
     ``drive_min``, ``reason``); home-care providers are never ranked with the others, and without
-    ``home_care`` none is listed.
+    ``home_care`` none is listed. ``ratings``: providers' service ratings (:func:`counted_ratings`; the rule in
+    this module's docstring); None or no counted rating: ranked as without.
     """
     if len(travel_min) != len(facilities):
         raise PlanningInputError("出行时间个数与设施数不一致", "travel_min does not align with facilities")
@@ -225,6 +260,8 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
     serving = ({} if home_care is None else
                {str(r["id"]): r for r in home_care.to_dict("records")})
     ids = plain["_id"]
+    rated = counted_ratings(ratings, min_followups=settings.recommend_rating_min_followups)
+    mean_rating = float(np.mean([r for r, _ in rated.values()])) if rated else np.nan
     serves = is_home_care & np.isin(ids, list(serving))
     reachable = (np.isfinite(travel_min) & ~is_home_care) | serves
     too_far = int((~reachable & ~is_home_care).sum())  # beyond the travel limit: counted, not listed one by one
@@ -278,6 +315,10 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
         grade_fit = grade / 5.0 if grade else 0.5
         bed_fit = (1.0 if (beds_free or 0) > 0 else 0.0) if needs.residential else 0.5
         score = 100.0 * (0.45 * service_fit + 0.35 * time_fit + 0.10 * grade_fit + 0.10 * bed_fit)
+        rating = rated.get(record["id"])
+        if rating is not None:  # better or worse than the mean rated provider: up or down
+            score = min(100.0, max(0.0, score + 100.0 * settings.recommend_rating_weight
+                                   * (rating[0] - mean_rating) / 5.0))
         parts = []
         how = str(reach["reason"]) if reach is not None else ""
         if comes_home:
@@ -298,21 +339,24 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
             parts.append(f"护理型床位{beds_nursing}张")
         if grade:
             parts.append(f"{GRADE_ZH.get(grade, str(grade))}机构")
+        if rating is not None:
+            parts.append(rating_reason_zh(*rating))
         if not np.isnan(price_min):
             parts.append(f"月收费{price_min:,.0f}" + (f"–{price_max:,.0f}" if not np.isnan(price_max) and price_max > price_min
                                                    else "") + "元")
         elif needs.budget_yuan_month is not None:
             parts.append("收费未公布")
         row = {**record, "score": round(score, 1), "matched": "、".join(matched), "missing": "、".join(missing),
-               "reason": " · ".join(parts)}
+               "reason": " · ".join(parts), "rating": None if rating is None else round(rating[0], 2),
+               "rating_followups": None if rating is None else rating[1]}
         if comes_home:
             visiting.append({**row, "basis": reach["basis"], "drive_min": t, "how": how})
         else:
             ranked.append(row)
-    ranked_df = pd.DataFrame(ranked, columns=["id", "name", "kind", "travel_min", "score", "matched", "missing", "reason"])
+    ranked_df = _with_rating_columns(pd.DataFrame(ranked, columns=RANKED_COLUMNS))
     ranked_df = ranked_df.sort_values(["score", "travel_min"], ascending=[False, True], kind="stable",
                                       na_position="last").reset_index(drop=True)
-    visiting_df = pd.DataFrame(visiting, columns=HOME_CARE_COLUMNS)
+    visiting_df = _with_rating_columns(pd.DataFrame(visiting, columns=HOME_CARE_COLUMNS))
     visiting_df = visiting_df.sort_values(["score", "drive_min"], ascending=[False, True], kind="stable",
                                           na_position="first").reset_index(drop=True)
     excluded_df = pd.DataFrame(excluded, columns=["id", "name", "kind", "travel_min", "why"])
@@ -322,15 +366,22 @@ def match(facilities: pd.DataFrame, needs: Needs, travel_min: np.ndarray, *, set
     return Recommendation(ranked_df, excluded_df, filtered, True, notes, visiting_df)
 
 
+def _with_rating_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``rating`` as floats (NaN: none) and ``rating_followups`` as nullable integers."""
+    return frame.assign(rating=pd.to_numeric(frame["rating"], errors="coerce").astype(float),
+                        rating_followups=pd.to_numeric(frame["rating_followups"], errors="coerce").astype("Int64"))
+
+
 def recommend(facilities: gpd.GeoDataFrame, needs: Needs, *, network: Network, facility_snap: Snap,
               origin: tuple[float, float], settings: Settings, limit: int | None = 10,
-              home_care: pd.DataFrame | None = None) -> Recommendation:
+              home_care: pd.DataFrame | None = None, ratings: pd.DataFrame | None = None) -> Recommendation:
     """Travel times from ``origin`` (lon, lat), then :func:`match`; at most ``limit`` ranked rows.
 
-    ``home_care``: the providers serving ``origin`` (:func:`planning.home_care.serving_point`).
+    ``home_care``: the providers serving ``origin`` (:func:`planning.home_care.serving_point`); ``ratings``:
+    providers' service ratings (:func:`desk.ratings.rate_providers`; :func:`match`).
     """
     minutes, snapped = travel_minutes(network, facility_snap, origin, settings=settings, max_minutes=needs.max_minutes)
-    result = match(facilities, needs, minutes, settings=settings, home_care=home_care)
+    result = match(facilities, needs, minutes, settings=settings, home_care=home_care, ratings=ratings)
     notes = list(result.notes)
     if not snapped:
         notes.append(f"起点距最近道路超过 {settings.snap_limit_m:g} 米，无法计算出行时间；请在地图上选一个靠近道路的位置")

@@ -533,6 +533,44 @@ def test_served_from_the_postgis_store(served, demo_region, postgis_url, tmp_pat
     assert not (tmp_path / "api_keys.json").exists()  # nothing written beside the database but the server log
 
 
+def _followed_up(order_id: str, provider_id: str, satisfaction: int) -> dict:
+    """An imported order served on time and followed up, without complaint."""
+    return {"id": order_id, "elder_id": "E_SECRET_ELDER", "item_codes": ["S01"], "window_start": "2026-11-20 09:00",
+            "window_end": "2026-11-20 10:00", "status": "已回访", "provider_id": provider_id, "carer_id": "C_SECRET",
+            "dispatched_at": "2026-11-20 08:00", "accepted_at": "2026-11-20 08:02", "started_at": "2026-11-20 09:00",
+            "completed_at": "2026-11-20 09:55", "followed_up_at": "2026-11-21 10:00", "satisfaction": satisfaction,
+            "complaint": False, "remarks": "REMARK_SECRET"}
+
+
+def test_recommend_shows_ratings_and_a_new_follow_up_renews_the_answer(served):
+    """Before the partner write below (it replaces the facilities): the order log of the served folder store."""
+    from desk import orders_db
+
+    root, _ = served
+    url = BASE + "/processes/recommend/execution"
+    inputs = {"inputs": {"lon": 24.9415, "lat": 60.1690, "max_minutes": 10}}
+    before = requests.post(url, json=inputs, timeout=60).json()
+    assert before["home_care"], "a provider serves the demo's centre"
+    provider = before["home_care"][0]["id"]
+    assert all(h["rating"] is None and "服务评价" not in h["reason"] for h in before["home_care"])  # no log yet
+    # five follow-ups, all 4, on time, no complaint: S₀ = 4, s̃ = 4; score = 5 × (0.5 × 3/4 + 0.3 + 0.2) = 4.375
+    orders_db.ingest_orders("demo", pd.DataFrame([_followed_up(f"ORD_SECRET_{i}", provider, 4) for i in range(5)]),
+                            root=root)
+    rated = requests.post(url, json=inputs, timeout=60).json()
+    row = next(h for h in rated["home_care"] if h["id"] == provider)
+    assert row["rating"] == pytest.approx(4.375, abs=0.006) and row["rating_followups"] == 5
+    assert "服务评价 4.4 分（5 次回访）" in row["reason"]
+    assert rated["ranked"] == before["ranked"]  # nobody rates institutions
+    # a sixth follow-up (satisfaction 1): the cached answer is not reused. S₀ = 21/6 = 3.5 = s̃;
+    # score = 5 × (0.5 × 2.5/4 + 0.5) = 4.0625
+    orders_db.ingest_orders("demo", pd.DataFrame([_followed_up("ORD_SECRET_5", provider, 1)]), root=root)
+    again = requests.post(url, json=inputs, timeout=60)
+    row = next(h for h in again.json()["home_care"] if h["id"] == provider)
+    assert row["rating"] == pytest.approx(4.0625, abs=0.006) and row["rating_followups"] == 6
+    assert "服务评价 4.1 分（6 次回访）" in row["reason"]
+    assert not re.search("SECRET", again.text)  # aggregates only: no order, elder, carer or remark
+
+
 def test_partner_register_validates_saves_and_audits(served):
     """Last in the module: it replaces the served region's facilities."""
     from data import audit, store

@@ -517,3 +517,103 @@ def test_scroll_script_takes_only_identifiers():
     assert "scrollIntoView" in find_view.scroll_script("find-card", "c3")
     with pytest.raises(ValueError):
         find_view.scroll_script('x");alert(1);("', "c1")
+
+
+# ---------------------------------------------------------------- issue 15: providers' service ratings
+
+
+def _followed_up(order_id: str, provider_id: str, satisfaction: int) -> dict:
+    """An imported order served on time and followed up (the elder id and remarks are secrets of the desk)."""
+    return {"id": order_id, "elder_id": "E_SECRET_ELDER", "item_codes": ["S01"], "window_start": "2026-11-20 09:00",
+            "window_end": "2026-11-20 10:00", "status": "已回访", "provider_id": provider_id, "carer_id": "C_SECRET",
+            "dispatched_at": "2026-11-20 08:00", "accepted_at": "2026-11-20 08:03",
+            "started_at": "2026-11-20 09:05", "completed_at": "2026-11-20 09:50",
+            "followed_up_at": "2026-11-21 10:00", "satisfaction": satisfaction, "complaint": False,
+            "remarks": "REMARK_SECRET"}
+
+
+@pytest.fixture(scope="module")
+def rated_root(tmp_path_factory, demo_layers):
+    """The demo region with an order log: its first provider has 6 follow-ups (all 5), its second 3 (all 1)."""
+    from desk import orders_db
+
+    layers, manifest = demo_layers
+    root = tmp_path_factory.mktemp("find_regions_rated")
+    save_region("demo", layers, manifest, root=root)
+    first, second = layers["facilities"].query("kind == '居家上门服务商'")["id"].astype(str)
+    orders = [_followed_up(f"ORD_SECRET_{i}", first, 5) for i in range(6)]
+    orders += [_followed_up(f"ORD_SECRET_{i}", second, 1) for i in range(6, 9)]
+    orders_db.ingest_orders("demo", pd.DataFrame(orders), root=root)
+    return root, first, second
+
+
+def test_rating_text_and_the_public_list_column():
+    from geo.settings import Settings
+
+    settings = Settings()
+    rated = find_view.rated_by_id(pd.DataFrame({"provider_id": ["H1", "H2"], "score": [4.62, 2.0],
+                                                "followups": [32, 4]}), settings)
+    assert rated == {"H1": (4.62, 32)}  # H2's 4 follow-ups are fewer than recommend_rating_min_followups (5)
+    assert find_view.rating_text_zh("H1", "居家上门服务商", rated, settings=settings) == "评价 4.6（32 次回访）"
+    assert find_view.rating_text_zh("H2", "居家上门服务商", rated, settings=settings) == "暂无评价"
+    assert find_view.rating_text_zh("A1", "养老机构", rated, settings=settings) == ""  # nobody rates it
+    assert find_view.rating_text_zh("H1", "居家上门服务商", None, settings=settings) == ""  # no ratings at all
+    facilities = pd.DataFrame({"id": ["A1", "H1", "H2"], "name": ["甲院", "乙上门", "丙上门"],
+                               "kind": ["养老机构", "居家上门服务商", "居家上门服务商"], "grade": [3, None, None]})
+    table = find_view.public_facility_table(facilities, settings, rated=rated)
+    columns = list(table.columns)
+    assert columns[columns.index("等级") + 1] == "服务评价"
+    assert list(table["服务评价"]) == ["", "评价 4.6（32 次回访）", "暂无评价"]
+    assert "服务评价" not in find_view.public_facility_table(facilities, settings).columns
+    card = find_view.facility_card_table({"kind": "居家上门服务商"}, "上门服务", service_area="服务区域：海港街道",
+                                         rating="评价 4.6（32 次回访）")
+    assert list(card["项目"])[list(card["项目"]).index("等级") + 1] == "服务评价"
+    compare = find_view.compare_table([{"name": "乙上门"}, {"name": "甲院"}], ["上门服务", "步行约 5 分钟"],
+                                      ratings=["评价 4.6（32 次回访）", ""])
+    rows = list(compare.index)
+    assert rows[rows.index("等级") + 1] == "服务评价" and list(compare.loc["服务评价"]) == ["评价 4.6（32 次回访）", ""]
+
+
+def test_ratings_show_next_to_the_grade_and_follow_the_order_log(rated_root, monkeypatch):
+    from desk import orders_db
+
+    root, first, second = rated_root
+    at = _submit(_search_origin(_app(root, monkeypatch)))
+    # by hand (desk.ratings, k = 5 prior orders): region mean satisfaction S₀ = (6·5 + 3·1)/9 = 11/3;
+    # first: s̃ = (5·11/3 + 30)/(5 + 6) = 4.3939…; always on time, no complaint:
+    # score = 5 × (0.5 × (4.3939 − 1)/4 + 0.3 × 1 + 0.2 × 1) = 4.62 → "评价 4.6（6 次回访）"; second: 3 follow-ups
+    table = next(t.value for t in at.table if "服务评价" in t.value.columns)
+    columns = list(table.columns)
+    assert columns[columns.index("等级") + 1] == "服务评价"
+    names = _names(root)
+    assert table.set_index("名称").loc[names[first], "服务评价"] == md_escape("评价 4.6（6 次回访）")  # as text
+    assert table.set_index("名称").loc[names[second], "服务评价"] == "暂无评价"
+    narrow = next(t.value for t in at.table if list(t.value.columns) == list(find_view.NARROW_LIST_COLUMNS))
+    assert any(md_escape("服务评价：评价 4.6（6 次回访）") in v for v in narrow.iloc[:, 1])
+    # 可上门服务: the first's reason names its rating, the second says it has none yet
+    markdown = _markdown(at)
+    reasons = {markdown[i].strip("*").rsplit("**", 1)[0]: markdown[i + 1] for i, v in enumerate(markdown)
+               if v.endswith("（居家上门服务商）") and v.startswith("**")}
+    assert md_escape("服务评价 4.6 分（6 次回访）") in reasons[names[first]], reasons
+    assert "服务评价" not in reasons[names[second]]
+    assert any(c.value == "服务评价：暂无评价（回访不足 5 次）" for c in at.caption)
+    shown = _all_text(at)
+    for secret in ("E_SECRET_ELDER", "C_SECRET", "ORD_SECRET", "REMARK_SECRET"):
+        assert secret not in shown  # aggregates only: never an order, an elder or a carer
+    # two more follow-ups of the second provider (5 in all): the next run shows its rating
+    orders_db.ingest_orders("demo", pd.DataFrame([_followed_up("ORD_SECRET_9", second, 1),
+                                                  _followed_up("ORD_SECRET_10", second, 1)]), root=root)
+    run(at)
+    table = next(t.value for t in at.table if "服务评价" in t.value.columns).set_index("名称")
+    assert table.loc[names[second], "服务评价"].startswith("评价 ") and "（5 次回访）" in table.loc[names[second], "服务评价"]
+    assert "（6 次回访）" in table.loc[names[first], "服务评价"]
+    markdown = _markdown(at)
+    assert any("（5 次回访）" in v for v in markdown), markdown
+
+
+def _names(root) -> dict[str, str]:
+    """Facility id -> name as the page shows it (escaped)."""
+    from data.store import load_region
+
+    facilities = load_region("demo", root=root).facilities
+    return {str(i): md_escape(n) for i, n in zip(facilities["id"], facilities["name"], strict=True)}

@@ -678,12 +678,16 @@ def test_validate_home_care_tables_against_the_region(capsys, root: Path, tmp_pa
 def test_demo_says_the_home_care_tables_are_synthetic(capsys, monkeypatch, demo_region, tmp_path: Path) -> None:
     from data import demo
 
+    from desk import orders_db
+
     monkeypatch.setattr(demo, "build_demo_layers", lambda *a, **k: (dict(demo_region.layers), {}))
-    monkeypatch.setattr(store, "save_region", lambda name, layers, manifest, root=None: tmp_path / "v1")
     code, out, err = run(capsys, "--regions", str(tmp_path), "demo", "--name", "d2")
     assert code == 0, err
     assert all(f"{name} {len(demo_region.layers[name])}" in out for name in ("service_items", "carers", "orders"))
     assert "服务清单、服务人员、服务工单" in out and "均为合成数据" in out
+    # the desk's order log holds the demo's orders at once (ratings and the queue work on a fresh demo)
+    n = len(demo_region.layers["orders"])
+    assert f"载入 {n} 条演示工单" in out and len(orders_db.current_orders("d2", root=tmp_path)) == n
 
 
 @pytest.mark.parametrize("value", ["zz", "abcd"])

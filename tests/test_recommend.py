@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.errors import PlanningInputError
 from geo.settings import Settings
@@ -147,3 +149,168 @@ def test_home_care_only_where_it_serves() -> None:
     # the needs rules apply to them too: living in is not something a home-care provider offers
     result = match(FACILITIES, Needs(residential=True), near, settings=SETTINGS, home_care=area)
     assert result.home_care.empty and "不提供入住" in result.excluded.set_index("id").loc["D", "why"]
+
+
+# ---------------------------------------------------------------- issue 15: providers' service ratings
+
+
+PROVIDERS = pd.DataFrame([
+    {"id": "P", "name": "近处上门服务", "kind": "居家上门服务商", "services": ["助浴"]},
+    {"id": "Q", "name": "远处上门服务", "kind": "居家上门服务商", "services": ["助浴"]},
+    {"id": "R", "name": "新开上门服务", "kind": "居家上门服务商", "services": ["助浴"]},
+])
+NO_WALK = np.full(3, INF)  # providers come to the home: never a walk to them
+BOTH_AREA = pd.DataFrame({"id": ["P", "Q"], "basis": ["area", "area"], "drive_min": [np.nan, np.nan],
+                          "reason": ["服务区域包含此处"] * 2})
+"""P and Q both declare the starting point's area: equal fit (100 × (0.45 + 0.35 + 0.10 × 0.5 + 0.10 × 0.5) = 90)."""
+BY_CAR = pd.DataFrame({"id": ["P", "Q"], "basis": ["drive", "drive"], "drive_min": [3.0, 6.0],
+                       "reason": ["车程约 3 分钟", "车程约 6 分钟"]})
+"""P 3 minutes' drive away: fit 100 × (0.45 + 0.35 × (1 − 3/15) + 0.05 + 0.05) = 83.0; Q 6 minutes: 76.0."""
+RATED = pd.DataFrame({"provider_id": ["P", "Q"], "provider_name": ["近处上门服务", "远处上门服务"],
+                      "score": [2.0, 4.8], "followups": [12, 40]})
+"""As desk.ratings.rate_providers gives them (other columns left out): P 2.0, Q 4.8; mean r̄ = 3.4."""
+BATH = Needs(services=("助浴",))
+
+
+def _visiting(weight: float, serving: pd.DataFrame, ratings: pd.DataFrame | None) -> pd.DataFrame:
+    settings = dataclasses.replace(SETTINGS, recommend_rating_weight=weight)
+    return match(PROVIDERS, BATH, NO_WALK, settings=settings, home_care=serving, ratings=ratings).home_care
+
+
+def test_well_rated_provider_moves_up_by_the_weight() -> None:
+    plain = _visiting(0.2, BOTH_AREA, None)
+    assert list(plain["id"]) == ["P", "Q"] and list(plain["score"]) == [90.0, 90.0]  # a tie: as listed
+    assert plain["rating"].isna().all() and plain["rating_followups"].isna().all()
+    rated = _visiting(0.2, BOTH_AREA, RATED).set_index("id")
+    # 90 ± 100 × 0.2 × (4.8 − 3.4) / 5 = 90 ± 5.6
+    assert list(rated.index) == ["Q", "P"]
+    assert rated.loc["Q", "score"] == pytest.approx(95.6) and rated.loc["P", "score"] == pytest.approx(84.4)
+    assert rated.loc["Q", "reason"] == "上门服务 · 服务区域包含此处 · 提供助浴 · 服务评价 4.8 分（40 次回访）"
+    assert rated.loc["P", "reason"].endswith("服务评价 2.0 分（12 次回访）")
+    assert (rated.loc["Q", "rating"], rated.loc["Q", "rating_followups"]) == (4.8, 40)
+
+
+def test_order_flips_only_when_the_weight_outweighs_the_drive() -> None:
+    # P is 7 points ahead by the drive; the ratings are 2.8 apart: 100 × w × 2.8 / 5 = 56 w, so Q overtakes
+    # P when 56 w > 7, i.e. w > 0.125
+    assert list(_visiting(0.2, BY_CAR, None)["score"]) == [83.0, 76.0]
+    low = _visiting(0.1, BY_CAR, RATED)  # P 83 − 2.8 = 80.2, Q 76 + 2.8 = 78.8
+    assert list(low["id"]) == ["P", "Q"] and list(low["score"]) == pytest.approx([80.2, 78.8])
+    high = _visiting(0.2, BY_CAR, RATED)  # P 83 − 5.6 = 77.4, Q 76 + 5.6 = 81.6
+    assert list(high["id"]) == ["Q", "P"] and list(high["score"]) == pytest.approx([81.6, 77.4])
+
+
+def test_weight_zero_reorders_nothing_but_still_names_the_rating() -> None:
+    for serving in (BOTH_AREA, BY_CAR):
+        plain, rated = _visiting(0.0, serving, None), _visiting(0.0, serving, RATED)
+        assert list(rated["id"]) == list(plain["id"]) and list(rated["score"]) == list(plain["score"])
+        assert [r.split(" · 服务评价 ")[0] for r in rated["reason"]] == list(plain["reason"])
+        assert all("服务评价" in r for r in rated["reason"])
+
+
+def test_a_rating_on_too_few_follow_ups_has_no_effect() -> None:
+    assert SETTINGS.recommend_rating_min_followups == 5
+    few = RATED.assign(followups=[4, 40])  # P's 2.0 rests on 4 follow-ups: not counted
+    rated = _visiting(0.2, BY_CAR, few).set_index("id")
+    only_q = _visiting(0.2, BY_CAR, RATED.iloc[[1]]).set_index("id")
+    pd.testing.assert_frame_equal(rated, only_q)  # as if P had no rating at all
+    # Q alone is the mean of the counted ratings: nobody moves
+    assert list(rated.index) == ["P", "Q"] and list(rated["score"]) == [83.0, 76.0]
+    assert "服务评价" not in rated.loc["P", "reason"] and pd.isna(rated.loc["P", "rating"])
+    # none counted: exactly as without ratings
+    none = _visiting(0.2, BY_CAR, RATED.assign(followups=[4, 3]))
+    pd.testing.assert_frame_equal(none, _visiting(0.2, BY_CAR, None))
+
+
+def test_ratings_leave_institutions_alone_and_with_none_nothing_changes() -> None:
+    needs = Needs(ability_code=0, services=("助餐", "日间照料"))
+    plain = match(FACILITIES, needs, TIMES, settings=SETTINGS, home_care=SERVING)
+    rated = match(FACILITIES, needs, TIMES, settings=SETTINGS, home_care=SERVING,
+                  ratings=pd.DataFrame({"provider_id": ["D", "X"], "score": [4.9, 3.0], "followups": [30, 30]}))
+    pd.testing.assert_frame_equal(rated.ranked, plain.ranked)  # nobody rates institutions
+    assert rated.home_care.loc[0, "score"] == pytest.approx(plain.home_care.loc[0, "score"] + 100 * 0.2 * 0.95 / 5)
+    empty = match(FACILITIES, needs, TIMES, settings=SETTINGS, home_care=SERVING,
+                  ratings=pd.DataFrame(columns=["provider_id", "score", "followups"]))
+    pd.testing.assert_frame_equal(empty.home_care, plain.home_care)
+    pd.testing.assert_frame_equal(empty.ranked, plain.ranked)
+    with pytest.raises(PlanningInputError, match="服务评价表缺少列：followups"):
+        match(FACILITIES, needs, TIMES, settings=SETTINGS, ratings=pd.DataFrame({"provider_id": ["D"], "score": [4]}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores=st.lists(st.floats(0, 5), min_size=3, max_size=3), counts=st.lists(st.integers(0, 50), min_size=3,
+                                                                                   max_size=3),
+       drives=st.lists(st.floats(0, 15), min_size=3, max_size=3), weight=st.floats(0, 1), bump=st.floats(0, 2))
+def test_a_better_rating_never_lowers_a_provider(scores, counts, drives, weight, bump) -> None:
+    serving = pd.DataFrame({"id": ["P", "Q", "R"], "basis": ["drive"] * 3, "drive_min": drives,
+                            "reason": ["车程"] * 3})
+    table = pd.DataFrame({"provider_id": ["P", "Q", "R"], "score": scores, "followups": counts})
+    base = _visiting(weight, serving, table).set_index("id")
+    plain = _visiting(weight, serving, None).set_index("id")
+    assert ((base["score"] >= 0) & (base["score"] <= 100)).all()
+    counted = [p for p, n in zip("PQR", counts, strict=True) if n >= 5]
+    for p in set("PQR") - set(counted):  # uncounted: the score without ratings
+        assert base.loc[p, "score"] == plain.loc[p, "score"]
+    if weight == 0 or not counted:
+        assert list(base["score"]) == list(plain["score"])
+    # P rated better (and nobody else changes): P's score does not go down against any other provider's
+    better = table.assign(score=[min(5.0, scores[0] + bump), scores[1], scores[2]])
+    after = _visiting(weight, serving, better).set_index("id")
+    if counts[0] >= 5:
+        for other in "QR":
+            assert (after.loc["P", "score"] - after.loc[other, "score"]
+                    >= base.loc["P", "score"] - base.loc[other, "score"] - 0.21)  # scores are rounded to 0.1
+
+
+def _served_order(order_id: str, provider_id: str, satisfaction: int) -> dict:
+    return {"id": order_id, "item_codes": ["S01"], "window_start": "2026-11-20 09:00",
+            "window_end": "2026-11-20 10:00", "status": "已回访", "provider_id": provider_id, "carer_id": "C1",
+            "dispatched_at": "2026-11-20 08:00", "accepted_at": "2026-11-20 08:01", "started_at": "2026-11-20 09:00",
+            "completed_at": "2026-11-20 09:50", "followed_up_at": "2026-11-21 09:00", "satisfaction": satisfaction,
+            "complaint": False}
+
+
+def test_public_ratings_follow_the_order_log_and_are_read_once_per_change(tmp_path, monkeypatch, caplog) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from data import store
+    from desk import orders_db
+    from desk.errors import OrderStoreError
+    from desk import ratings as engine
+
+    facilities = gpd.GeoDataFrame({"id": ["H1", "H2", "A1"], "name": ["甲上门", "乙上门", "丙院"],
+                                   "kind": ["居家上门服务商", "居家上门服务商", "养老机构"]},
+                                  geometry=[Point(113.6, 34.7)] * 3, crs=4326)
+    store.save_region("t", {"facilities": facilities}, {}, root=tmp_path)
+    region = store.load_region("t", root=tmp_path)
+    log_file = tmp_path / "t" / orders_db.ORDERS_FILE
+    empty = engine.public_ratings(region, SETTINGS, root=tmp_path)
+    assert empty.table.empty and not log_file.exists()  # the public side never creates the staff's order log
+    orders_db.ingest_orders("t", pd.DataFrame([_served_order(f"O{i}", "H1", 5) for i in range(5)]), root=tmp_path)
+    first = engine.public_ratings(region, SETTINGS, root=tmp_path)
+    table = first.table.set_index("provider_id")
+    assert list(first.table.columns) == list(engine.PUBLIC_RATING_COLUMNS)  # aggregates only
+    assert set(table.index) == {"H1", "H2"} and table.loc["H1", "followups"] == 5 and table.loc["H2", "followups"] == 0
+    assert table.loc["H1", "score"] == pytest.approx(5.0)  # every follow-up 5, on time, no complaint
+    assert engine.public_ratings(region, SETTINGS, root=tmp_path) is first  # unchanged log: not read again
+    orders_db.create_order("t", {"id": "O9", "item_codes": ["S01"], "window_start": "2026-11-22 09:00",
+                                 "window_end": "2026-11-22 10:00"}, actor="staff", root=tmp_path)
+    created = engine.public_ratings(region, SETTINGS, root=tmp_path)
+    assert created is not first and created.key == first.key  # read again; the same ratings, the same key
+    for state in ("已派单", "已接单", "服务中", "已完成", "已回访"):
+        if state == "已派单":
+            orders_db.dispatch("t", "O9", "H1", "C1", actor="staff", root=tmp_path)
+        else:
+            orders_db.transition("t", "O9", state, actor="staff", root=tmp_path, satisfaction=1)
+    after = engine.public_ratings(region, SETTINGS, root=tmp_path)
+    assert after.key != first.key and after.table.set_index("provider_id").loc["H1", "followups"] == 6
+
+    def broken(*args, **kwargs):
+        raise OrderStoreError("服务工单库读写失败", "order log error: test")
+
+    monkeypatch.setattr("desk.ratings.provider_ratings", broken)
+    monkeypatch.setattr(engine, "_RATINGS", {})
+    with caplog.at_level("WARNING", logger="desk.ratings"):
+        failed = engine.public_ratings(region, SETTINGS, root=tmp_path)
+    assert failed.table.empty and "not read" in caplog.text  # the public page carries on: every provider 暂无评价

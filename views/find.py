@@ -8,6 +8,12 @@ drive — never listed as a walk to them, :mod:`planning.home_care`) and the one
 a facility card with its reach on the streets, and a side-by-side comparison of up to three; below,
 the map of all facilities, their counts and the full public list.
 
+Home-care providers show their service rating next to the grade (服务评价 "评价 4.6（32 次回访）", or
+"暂无评价" below ``settings.recommend_rating_min_followups`` follow-ups) in the list, on their card and in the
+可上门服务 section, and well-rated ones come first (``settings.recommend_rating_weight``): aggregates per
+provider from the order log (:func:`desk.ratings.public_ratings`, recomputed only when the log changes),
+never an order or an elder.
+
 The page reads facilities, areas, roads and buildings only — never elder records. Text from the
 data is shown through :func:`views.text.md_escape` in Markdown elements and through
 :func:`views.text.plain_table` in every ``st.table`` (which renders Markdown in its cells); map popups
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -38,6 +45,7 @@ import streamlit as st
 from data.provenance import provenance_banner_zh
 from data.schema import ABILITY_LEVELS, NATURES
 from data.store import Region
+from desk.ratings import PublicRatings, public_ratings
 from geo.errors import ElderMapError
 from geo.gazetteer import Gazetteer, Place, geocode_online
 from geo.labels import AREA_LEVEL_ZH, MODE_OF_ZH, mode_zh
@@ -48,7 +56,14 @@ from layers.facilities import format_grade, format_price_yuan_month, service_are
 from layers.find import add_facility_pin, add_origin_pin, add_reach, origin_group
 from planning.coverage import facility_snap_for, network_for, region_isochrones
 from planning.home_care import serving_point
-from planning.recommend import Needs, Recommendation, needs_summary_zh, recommend, travel_minutes
+from planning.recommend import (
+    Needs,
+    Recommendation,
+    counted_ratings,
+    needs_summary_zh,
+    recommend,
+    travel_minutes,
+)
 from planning.scenario import outside_region, region_extent, region_extent_zh
 from planning.summary import kind_counts, kinds_in_order
 from views.context import region_map
@@ -85,7 +100,9 @@ FIND_STATE_KEYS: tuple[str, ...] = ("find_origin", "find_family_origin", "find_l
 
 
 PUBLIC_LIST_COLUMNS: tuple[str, ...] = ("名称", "类型", "服务项目", "床位", "空余床位", "上门服务范围", "等级",
-                                        "月收费", "性质", "电话", "地址")
+                                        "服务评价", "月收费", "性质", "电话", "地址")
+"""Columns of :func:`public_facility_table` (上门服务范围 and 服务评价 only when some facility has one)."""
+NO_RATING_ZH = "暂无评价"
 LIST_NARROW_PX = 700
 """Below this screen width the full facility list shows as stacked rows (a table is too wide for a phone)."""
 LIST_CSS = (
@@ -122,13 +139,39 @@ def _is_home_care(kind: Any, settings: Settings | None) -> bool:
     return settings is not None and kind in settings.home_care_kinds
 
 
-def public_facility_table(facilities: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
+def rated_by_id(ratings: PublicRatings | pd.DataFrame | None,
+                settings: Settings) -> dict[str, tuple[float, int]] | None:
+    """``{provider id: (score, follow-ups)}`` of the ratings the public may see (at least
+    ``settings.recommend_rating_min_followups`` follow-ups); None when there are no ratings at all."""
+    if ratings is None:
+        return None
+    table = ratings.table if isinstance(ratings, PublicRatings) else ratings
+    return counted_ratings(table, min_followups=settings.recommend_rating_min_followups)
+
+
+def rating_text_zh(facility_id: Any, kind: Any, rated: dict[str, tuple[float, int]] | None, *,
+                   settings: Settings | None) -> str:
+    """A facility's service rating for the public: "评价 4.6（32 次回访）" when ``rated`` (:func:`rated_by_id`) has
+    one; "暂无评价" for a home-care provider without one (too few follow-ups to name it); "" for a facility nobody
+    rates, or when there are no ratings at all (``rated`` None)."""
+    if rated is None:
+        return ""
+    found = rated.get(str(facility_id))
+    if found is not None:
+        return f"评价 {found[0]:.1f}（{found[1]} 次回访）"
+    return NO_RATING_ZH if _is_home_care(kind, settings) else ""
+
+
+def public_facility_table(facilities: pd.DataFrame, settings: Settings | None = None, *,
+                          rated: dict[str, tuple[float, int]] | None = None) -> pd.DataFrame:
     """Facilities for the public: public fields only, as readable Chinese text (:data:`PUBLIC_LIST_COLUMNS`).
 
     Kinds that come to the home (``settings.home_care_kinds``) show no beds but their service area
-    (:func:`layers.facilities.service_area_zh`)."""
+    (:func:`layers.facilities.service_area_zh`), and their service rating (:func:`rating_text_zh` of
+    ``rated``) next to the grade."""
     rows = []
-    for r in public_facility_records(facilities):
+    ids = facilities["id"].astype(str).tolist() if "id" in facilities.columns else [""] * len(facilities)
+    for facility_id, r in zip(ids, public_facility_records(facilities), strict=True):
         home = _is_home_care(r["kind"], settings)
         rows.append({
             "名称": r["name"] or "",
@@ -138,14 +181,16 @@ def public_facility_table(facilities: pd.DataFrame, settings: Settings | None = 
             "空余床位": "" if home or r["beds_free"] is None else str(r["beds_free"]),
             "上门服务范围": service_area_zh(r, drive_minutes=settings.home_care_drive_minutes) if home else "",
             "等级": format_grade(r["grade"]),
+            "服务评价": rating_text_zh(facility_id, r["kind"], rated, settings=settings),
             "月收费": format_price_yuan_month(r["price_min_yuan_month"], r["price_max_yuan_month"]),
             "性质": r["nature"] or "",
             "电话": r["phone"] or "",
             "地址": r["address"] or "",
         })
     table = pd.DataFrame(rows, columns=list(PUBLIC_LIST_COLUMNS))
-    if not (table["上门服务范围"] != "").any():
-        table = table.drop(columns="上门服务范围")
+    for optional in ("上门服务范围", "服务评价"):
+        if not (table[optional] != "").any():
+            table = table.drop(columns=optional)
     return table
 
 
@@ -157,8 +202,8 @@ def narrow_facility_table(table: pd.DataFrame) -> pd.DataFrame:
     price and phone first, the other fields after them. Pass it through :func:`views.text.plain_table`."""
     rows = []
     for row in table.to_dict("records"):
-        fields = [f"{label}：{row[label]}" for label in ("等级", "月收费", "电话", "上门服务范围", "床位", "空余床位",
-                                                      "服务项目", "性质", "地址") if row.get(label)]
+        fields = [f"{label}：{row[label]}" for label in ("等级", "服务评价", "月收费", "电话", "上门服务范围", "床位",
+                                                      "空余床位", "服务项目", "性质", "地址") if row.get(label)]
         rows.append({NARROW_LIST_COLUMNS[0]: f"{row['名称'] or '（未命名）'}（{row['类型']}）",
                      NARROW_LIST_COLUMNS[1]: "；".join(fields)})
     return pd.DataFrame(rows, columns=list(NARROW_LIST_COLUMNS))
@@ -230,10 +275,12 @@ def _count(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def facility_card_table(record: dict[str, Any], travel: str, *, service_area: str = "") -> pd.DataFrame:
+def facility_card_table(record: dict[str, Any], travel: str, *, service_area: str = "",
+                        rating: str = "") -> pd.DataFrame:
     """Every public field of one facility (a :func:`public_facility_records` row) and the travel time,
     as rows of 项目/内容 for ``st.table`` (pass it through :func:`views.text.plain_table`); unknown values
-    read "未公布". With ``service_area`` (a home-care provider) that row replaces the three bed rows."""
+    read "未公布". With ``service_area`` (a home-care provider) that row replaces the three bed rows; with
+    ``rating`` (:func:`rating_text_zh`) a row 服务评价 follows the grade."""
     unknown = "未公布"
     beds = [("上门服务范围", service_area)] if service_area else [
         ("床位总数", unknown if record.get("beds_total") is None else f"{record['beds_total']} 张"),
@@ -246,6 +293,7 @@ def facility_card_table(record: dict[str, Any], travel: str, *, service_area: st
         ("服务项目", "、".join(record.get("services") or []) or unknown),
         *beds,
         ("等级", format_grade(record.get("grade")) or "未评级"),
+        *([("服务评价", rating)] if rating else []),
         ("月收费", format_price_yuan_month(record.get("price_min_yuan_month"), record.get("price_max_yuan_month"))
          or unknown),
         ("性质", record.get("nature") or unknown),
@@ -255,10 +303,12 @@ def facility_card_table(record: dict[str, Any], travel: str, *, service_area: st
     return pd.DataFrame(rows, columns=["项目", "内容"])
 
 
-def compare_table(records: list[dict[str, Any]], travel: list[str], *, settings: Settings | None = None) -> pd.DataFrame:
+def compare_table(records: list[dict[str, Any]], travel: list[str], *, settings: Settings | None = None,
+                  ratings: list[str] | None = None) -> pd.DataFrame:
     """Facilities side by side (Care Compare style): rows :data:`COMPARE_ROWS`, one column per facility,
     headed by its name (made unique with "（2）" when two share a name); home-care providers show their
-    service area in the bed row. Pass it through :func:`views.text.plain_table` for ``st.table``."""
+    service area in the bed row. ``ratings``: each facility's :func:`rating_text_zh`; when one is not empty, a
+    row 服务评价 follows 等级. Pass it through :func:`views.text.plain_table` for ``st.table``."""
     columns: dict[str, list[str]] = {}
     for record, trip in zip(records, travel, strict=True):
         name = record.get("name") or "（未命名）"
@@ -282,7 +332,12 @@ def compare_table(records: list[dict[str, Any]], travel: list[str], *, settings:
             record.get("phone") or "",
             record.get("address") or "",
         ]
-    return pd.DataFrame(columns, index=list(COMPARE_ROWS))
+    table = pd.DataFrame(columns, index=list(COMPARE_ROWS))
+    if ratings is not None and any(ratings):
+        at = list(COMPARE_ROWS).index("等级") + 1
+        row = pd.DataFrame([list(ratings)], columns=table.columns, index=["服务评价"])
+        table = pd.concat([table.iloc[:at], row, table.iloc[at:]])
+    return table
 
 
 def map_bounds_around(points: list[tuple[float, float]], shape: Any = None,
@@ -373,15 +428,17 @@ def _prefetch_cards(region: Region, settings: Settings, facility_ids: list[str],
 
 @st.cache_data(show_spinner="正在查找…", max_entries=128)
 def _recommendation(path: str, version: str, needs_key: str, lon: float, lat: float, settings_key: str,
-                    _region: Region, _needs: Needs, _settings: Settings) -> tuple[Recommendation, list[str]]:
-    """The recommendation for (region version, needs, starting point, settings), and the home-care notes;
-    computed once and shared by all sessions, so a rerun (a tick, a card) never recomputes it."""
-    del path, version, needs_key, settings_key  # the cache key
+                    ratings_key: str, _region: Region, _needs: Needs, _settings: Settings,
+                    _ratings: pd.DataFrame) -> tuple[Recommendation, list[str]]:
+    """The recommendation for (region version, needs, starting point, settings, providers' ratings), and the
+    home-care notes; computed once and shared by all sessions, so a rerun (a tick, a card) never recomputes it,
+    and a new follow-up in the order log (a new ``ratings_key``) does."""
+    del path, version, needs_key, settings_key, ratings_key  # the cache key
     network = network_for(_region, _needs.mode, _settings)
     snap = facility_snap_for(_region, _needs.mode, _settings)
     home_care = serving_point(_region, lon, lat, settings=_settings)
     result = recommend(_region.facilities, _needs, network=network, facility_snap=snap, origin=(lon, lat),
-                       settings=_settings, limit=RESULT_LIMIT, home_care=home_care)
+                       settings=_settings, limit=RESULT_LIMIT, home_care=home_care, ratings=_ratings)
     return result, list(home_care.attrs.get("notes", []))
 
 
@@ -635,14 +692,14 @@ def _needs_key(needs: Needs) -> str:
 
 
 @st.fragment
-def _search(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+def _search(region: Region, settings: Settings, origin: dict[str, Any] | None, root: str | Path | None) -> None:
     """Steps 2 and 3 — a fragment: pressing 查找, ticking 加入对比 or opening a card reruns only this part
     of the page (the overview map below is left as it is)."""
     _needs_form(region.facilities, settings)
-    _results(region, settings, origin)
+    _results(region, settings, origin, root)
 
 
-def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) -> None:
+def _results(region: Region, settings: Settings, origin: dict[str, Any] | None, root: str | Path | None) -> None:
     """Sections 结果 (each card opening right under its result), 对比, 可上门服务 and the ones left out."""
     st.subheader("第三步：为您推荐", anchor=RESULTS_ANCHOR)
     needs: Needs | None = st.session_state.get("find_needs")
@@ -657,10 +714,12 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
     if facilities.empty:
         st.info("该地区还没有养老服务设施数据。")
         return
+    ratings = public_ratings(region, settings, root=root)  # a file check unless the order log changed
+    rated = rated_by_id(ratings, settings)
     try:
         result, home_care_notes = _recommendation(
             str(region.path), str(region.version), _needs_key(needs), float(origin["lon"]), float(origin["lat"]),
-            settings_digest(settings), region, needs, settings)
+            settings_digest(settings), ratings.key, region, needs, settings, ratings.table)
     except ElderMapError as exc:
         st.error(md_escape(str(exc)))
         return
@@ -706,14 +765,14 @@ def _results(region: Region, settings: Settings, origin: dict[str, Any] | None) 
             if st.session_state.get("find_compare_warning") == f"find_cmp_{facility_id}":
                 st.warning(f"最多比较 {COMPARE_MAX} 家", icon=":material/block:")  # next to the box just ticked
             if is_open:  # the card right under the result that was clicked
-                _facility_card(region, settings, needs, origin, facility_id)
+                _facility_card(region, settings, needs, origin, facility_id, rated)
     st.session_state.pop("find_compare_warning", None)
     ticked = [str(i) for i in ranked["id"] if st.session_state.get(f"find_cmp_{i}")][:COMPARE_MAX]
     if len(ticked) == 1:
         st.caption("再勾选 1–2 家“加入对比”，即可并排比较。")
     elif len(ticked) >= 2:
-        _compare(facilities, ranked, needs, ticked, settings)
-    _home_care(result.home_care, home_care_notes, settings)
+        _compare(facilities, ranked, needs, ticked, settings, rated)
+    _home_care(result.home_care, home_care_notes, settings, rated)
 
     if not result.excluded.empty:
         with st.expander(f"不符合条件的设施及原因（{len(result.excluded)} 家）"):
@@ -737,9 +796,11 @@ def _prices_by_id(facilities: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
     return {i: (a, b) for i, a, b in zip(ids, lows, highs, strict=True)}
 
 
-def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings) -> None:
+def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings,
+               rated: dict[str, tuple[float, int]] | None) -> None:
     """Section 可上门服务: the home-care providers that serve the starting point and meet the needs, each
-    with why (服务区域包含此处 / 车程约 N 分钟) — never as a walk or drive to them."""
+    with why (服务区域包含此处 / 车程约 N 分钟, and its service rating) — never as a walk or drive to them; a
+    provider without a rating the public may see says "暂无评价"."""
     st.subheader("可上门服务")
     st.caption(HOME_CARE_EXPLAINED_ZH.format(minutes=settings.home_care_drive_minutes))
     for note in notes:
@@ -751,10 +812,12 @@ def _home_care(serving: pd.DataFrame, notes: list[str], settings: Settings) -> N
         with st.container(border=True):
             st.markdown(f"**{md_escape(row.name)}**（{md_escape(row.kind)}）")
             st.markdown(md_escape(row.reason))
+            if rating_text_zh(row.id, row.kind, rated, settings=settings) == NO_RATING_ZH:  # rated: in the reason
+                st.caption(f"服务评价：{NO_RATING_ZH}（回访不足 {settings.recommend_rating_min_followups} 次）")
 
 
 def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dict[str, Any],
-                   facility_id: str) -> None:
+                   facility_id: str, rated: dict[str, tuple[float, int]] | None = None) -> None:
     """The card 设施详情: every public field, the travel time, and a map with the facility's reach; the
     browser scrolls to its heading when it was just opened."""
     facilities = region.facilities
@@ -784,7 +847,8 @@ def _facility_card(region: Region, settings: Settings, needs: Needs, origin: dic
     opened = st.session_state.pop("find_scroll_card", None)
     if opened is not None:
         st.html(scroll_script(CARD_ANCHOR, f"c{opened}"), unsafe_allow_javascript=True)
-    st.table(plain_table(facility_card_table(record, travel, service_area=area)), hide_index=True)
+    rating = rating_text_zh(facility_id, record.get("kind"), rated, settings=settings)
+    st.table(plain_table(facility_card_table(record, travel, service_area=area, rating=rating)), hide_index=True)
     if home:
         return
     try:
@@ -818,7 +882,7 @@ def _card_map(region: Region, settings: Settings, row: gpd.GeoDataFrame, record:
 
 
 def _compare(facilities: gpd.GeoDataFrame, ranked: pd.DataFrame, needs: Needs, ids: list[str],
-             settings: Settings) -> None:
+             settings: Settings, rated: dict[str, tuple[float, int]] | None = None) -> None:
     """Section 对比: the ticked facilities side by side."""
     st.subheader(f"对比（{len(ids)} 家）")
     by_id = facilities.assign(_id=facilities["id"].astype(str)).set_index("_id")
@@ -828,7 +892,8 @@ def _compare(facilities: gpd.GeoDataFrame, ranked: pd.DataFrame, needs: Needs, i
                              settings=settings,
                              service_area=service_area_zh(r, drive_minutes=settings.home_care_drive_minutes))
               for i, r in zip(ids, records, strict=True)]
-    st.table(plain_table(compare_table(records, travel, settings=settings)))
+    ratings = [rating_text_zh(i, r.get("kind"), rated, settings=settings) for i, r in zip(ids, records, strict=True)]
+    st.table(plain_table(compare_table(records, travel, settings=settings, ratings=ratings)))
 
 
 # ---------------------------------------------------------------- all facilities
@@ -861,7 +926,7 @@ def _overview_map(region: Region, settings: Settings, origin: dict[str, Any] | N
 
 
 @st.fragment
-def _overview_list(region: Region, settings: Settings) -> None:
+def _overview_list(region: Region, settings: Settings, root: str | Path | None) -> None:
     """The counts per kind and the full public list, filtered by kind — a fragment: the filter reruns only
     this part. A table on wide screens, stacked rows (grade, price, phone first) on a phone."""
     facilities = region.facilities
@@ -878,7 +943,8 @@ def _overview_list(region: Region, settings: Settings) -> None:
         return
     shown = facilities[facilities["kind"].astype(str).isin(chosen)]
     st.subheader(f"设施列表（{len(shown)} 家）")
-    table = public_facility_table(shown, settings)
+    rated = rated_by_id(public_ratings(region, settings, root=root), settings)
+    table = public_facility_table(shown, settings, rated=rated)
     st.html(LIST_CSS)  # constant CSS: the table on wide screens, stacked rows on a phone
     with st.container(key="find_list_wide"):
         st.table(plain_table(table), hide_index=True)
@@ -894,8 +960,10 @@ def _reset_find_state_for(region: Region) -> None:
         st.session_state["find_region"] = str(region.path)
 
 
-def render(region: Region, settings: Settings) -> None:
-    """The page body below its title: the demo banner, the three steps and the overview."""
+def render(region: Region, settings: Settings, *, regions_root: str | Path | None = None) -> None:
+    """The page body below its title: the demo banner, the three steps and the overview. ``regions_root``: the
+    store (as in :mod:`data.store`; None: :func:`data.store.default_root`), whose order log gives the providers'
+    ratings."""
     banner = provenance_banner_zh(region.manifest)
     with st.container():
         if banner:
@@ -914,11 +982,11 @@ def render(region: Region, settings: Settings) -> None:
     # rebuild the map's frame, and a rebuilt streamlit-folium frame can stay blank
     with st.container():
         origin = _choose_origin(region, gazetteer, settings)
-    _search(region, settings, origin)
+    _search(region, settings, origin, regions_root)
     _overview_map(region, settings, origin)
-    _overview_list(region, settings)
+    _overview_list(region, settings, regions_root)
 
 
 __all__ = ["COMPARE_ROWS", "PUBLIC_LIST_COLUMNS", "area_choices", "compare_table", "facility_card_table",
-           "grade_from_choice", "map_bounds_around", "over_budget_note", "public_facility_table", "render",
-           "narrow_facility_table", "scroll_script", "travel_text_zh"]
+           "grade_from_choice", "map_bounds_around", "over_budget_note", "public_facility_table", "rated_by_id",
+           "rating_text_zh", "render", "narrow_facility_table", "scroll_script", "travel_text_zh"]

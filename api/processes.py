@@ -199,7 +199,7 @@ class RecommendProcessor(_RegionProcessor):
         try:
             needs = needs_from(data)
             region = current_region(self.region_name, root=self.root)
-            ratings = public_ratings(region, self.settings, root=self.root)
+            ratings = public_ratings(region, self.settings, root=self.root, max_age_s=1.0)  # a new follow-up: 1 s
             key = (str(region.path), self.settings, ratings.key, lon, lat, needs, limit)
             with _ANSWERS_LOCK:
                 answer = _ANSWERS.get(key)

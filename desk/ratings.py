@@ -198,7 +198,7 @@ class PublicRatings:
 RATINGS_CACHE_ENTRIES = 16
 RATINGS_RECHECK_S = 10.0
 """After a failure to read the order log, the ratings are tried again after this many seconds."""
-_RATINGS: dict[tuple[str, str, str, str], tuple[object, PublicRatings]] = {}
+_RATINGS: dict[tuple[str, str, str, str], tuple[object, PublicRatings, float]] = {}
 _RATINGS_LOCK = threading.Lock()
 _DIGESTS: dict[int, tuple[Settings, str]] = {}
 
@@ -243,7 +243,8 @@ def _read_ratings(region: Region, settings: Settings, root: str | Path | None,
     return PublicRatings(table, _ratings_key(table))
 
 
-def public_ratings(region: Region, settings: Settings, *, root: str | Path | None = None) -> PublicRatings:
+def public_ratings(region: Region, settings: Settings, *, root: str | Path | None = None,
+                   max_age_s: float = 0.0) -> PublicRatings:
     """The home-care providers' service ratings of ``region`` for the public (:class:`PublicRatings`), from the
     region's order log in the store ``root`` (as in :mod:`data.store`; None: :func:`data.store.default_root`).
 
@@ -251,25 +252,29 @@ def public_ratings(region: Region, settings: Settings, *, root: str | Path | Non
     by all callers in this process: a new follow-up is seen on the next call, an unchanged log costs a file
     check (or a count of events). When the order log cannot be read the ratings are empty (every provider
     "暂无评价"), a warning is logged and the log is tried again after :data:`RATINGS_RECHECK_S` seconds: the
-    public page never fails for it.
+    public page never fails for it. ``max_age_s``: ratings checked less than this long ago are returned without
+    looking at the log (the API, answering many requests a second, checks at most once a second).
     """
     root = store.default_root() if root is None else root
     key = (str(root), region.name, str(region.version), _digest(settings))
     bucket = int(time.monotonic() // RATINGS_RECHECK_S)
     with _RATINGS_LOCK:
         hit = _RATINGS.get(key)
-    if hit is not None and hit[0] == ("failed", bucket):
+    now = time.monotonic()
+    if hit is not None and (hit[0] == ("failed", bucket) or now - hit[2] < max_age_s):
         return hit[1]
     try:
         state = order_log_state(region.name, root=root)
         if hit is not None and hit[0] == state:
+            with _RATINGS_LOCK:
+                _RATINGS[key] = (state, hit[1], now)
             return hit[1]
         ratings = _read_ratings(region, settings, root, state)
     except ElderMapError as exc:
         log.warning("providers' ratings not read for %s: %s", region.name, exc.args[-1] if exc.args else exc)
         state, ratings = ("failed", bucket), _read_ratings(region, settings, root, ("none",))
     with _RATINGS_LOCK:
-        _RATINGS[key] = (state, ratings)
+        _RATINGS[key] = (state, ratings, now)
         while len(_RATINGS) > RATINGS_CACHE_ENTRIES:
             _RATINGS.pop(next(iter(_RATINGS)))
     log.info("providers' ratings read for %s: %d providers", region.name, len(ratings.table))

@@ -556,6 +556,7 @@ def test_recommend_shows_ratings_and_a_new_follow_up_renews_the_answer(served):
     # five follow-ups, all 4, on time, no complaint: S₀ = 4, s̃ = 4; score = 5 × (0.5 × 3/4 + 0.3 + 0.2) = 4.375
     orders_db.ingest_orders("demo", pd.DataFrame([_followed_up(f"ORD_SECRET_{i}", provider, 4) for i in range(5)]),
                             root=root)
+    time.sleep(1.1)  # the service looks at the order log at most once a second
     rated = requests.post(url, json=inputs, timeout=60).json()
     row = next(h for h in rated["home_care"] if h["id"] == provider)
     assert row["rating"] == pytest.approx(4.375, abs=0.006) and row["rating_followups"] == 5
@@ -564,6 +565,7 @@ def test_recommend_shows_ratings_and_a_new_follow_up_renews_the_answer(served):
     # a sixth follow-up (satisfaction 1): the cached answer is not reused. S₀ = 21/6 = 3.5 = s̃;
     # score = 5 × (0.5 × 2.5/4 + 0.5) = 4.0625
     orders_db.ingest_orders("demo", pd.DataFrame([_followed_up("ORD_SECRET_5", provider, 1)]), root=root)
+    time.sleep(1.1)
     again = requests.post(url, json=inputs, timeout=60)
     row = next(h for h in again.json()["home_care"] if h["id"] == provider)
     assert row["rating"] == pytest.approx(4.0625, abs=0.006) and row["rating_followups"] == 6

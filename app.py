@@ -6,14 +6,15 @@ while ``import app`` (tests, tools) runs nothing.
 
 The shell only routes: :func:`main` sets up the page, reads the sidebar
 (settings, region, login) into one :class:`views.context.AppContext`, and
-routes with ``st.navigation`` to four pages. Each page function checks the
+routes with ``st.navigation`` to five pages. Each page function checks the
 role (:mod:`views.access`), requires a region (:mod:`views.context`) and
 calls its view:
 
 - 找养老服务 (public, no login): :mod:`views.find`;
 - 规划分析 (planners): :mod:`views.planner`;
 - 统计报表 (staff): :mod:`views.reports`;
-- 数据管理 (staff): :mod:`views.data_page`.
+- 数据管理 (staff): :mod:`views.data_page`;
+- 调度 (dispatchers): the 12349 desk, :mod:`views.desk_page`.
 
 Elder records never reach the public page; staff pages show elder numbers
 only as counts per community, suppressed below
@@ -33,7 +34,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from data.store import Region
-from views import data_page, find, planner, reports
+from views import data_page, desk_page, find, planner, reports
 from views.access import PAGE_ROLES, require_role
 from views.context import APP_TITLE, AppContext, require_region, sidebar
 from views.style import apply_style
@@ -78,12 +79,20 @@ def page_data(ctx: AppContext) -> None:
                      role=ctx.role, regions_root=ctx.root)
 
 
+def page_dispatch(ctx: AppContext) -> None:
+    """调度: the 12349 desk — take calls, dispatch, track, follow up, ratings, settlement, carers' routes."""
+    region = _staff_page(ctx, "dispatch", "调度")
+    if region is not None:
+        desk_page.render(region, ctx.settings, user=ctx.user_name, role=ctx.role, regions_root=ctx.root)
+
+
 # (page function, title, url path, icon); the first page is the default.
 PAGES: tuple[tuple[Callable[[AppContext], None], str, str, str], ...] = (
     (page_find, "找养老服务", "find", ":material/map:"),
     (page_planning, "规划分析", "planning", ":material/insights:"),
     (page_reports, "统计报表", "reports", ":material/table_chart:"),
     (page_data, "数据管理", "data", ":material/database:"),
+    (page_dispatch, "调度", "dispatch", ":material/support_agent:"),
 )
 
 

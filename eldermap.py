@@ -1171,10 +1171,11 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "--out", role=OutFile(TABLE_SUFFIXES), help="结果文件（.csv 或 .xlsx）")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("user", help="工作人员账号：新增（add）或列出（list）；角色 planner、staff、admin")
+    p = sub.add_parser("user", help="工作人员账号：新增（add）或列出（list）；角色 planner、staff、dispatcher、admin")
     p.add_argument("action", choices=("add", "list"))
     arg(p, "name", role=Name("user"), nargs="?", help="用户名（add 时必填）")
-    p.add_argument("--role", choices=("planner", "staff", "admin"), help="planner 规划分析；staff 统计报表与数据管理；admin 全部")
+    p.add_argument("--role", choices=("planner", "staff", "dispatcher", "admin"),
+                   help="planner 规划分析；staff 统计报表与数据管理；dispatcher 调度（12349 工单）；admin 全部")
     arg(p, "--display-name", role=Name("person"), help="在页面上显示的姓名")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行），不提示")
     p.add_argument("--replace", action="store_true", help="账号已存在时重设其密码和角色")

@@ -5,12 +5,13 @@ The repository holds no users: the file is created by the first
 ``eldermap user add NAME --role admin``::
 
     [users."zhangsan"]
-    role = "planner"                    # planner | staff | admin
+    role = "planner"                    # planner | staff | dispatcher | admin
     display_name = "张三"               # optional, shown in the app
     password_hash = "scrypt$16384$8$1$<salt b64>$<hash b64>"
 
 Roles decide which pages a user may open: ``planner`` the planning page,
-``staff`` the reports and data pages, ``admin`` every page (:data:`PAGE_ROLES`
+``staff`` the reports and data pages, ``dispatcher`` (调度员) the 12349 desk 调度,
+``admin`` every page (:data:`PAGE_ROLES`
 lives in the app). Passwords are never stored or logged, only their scrypt
 hashes (n=2**14, r=8, p=1, a 16-byte random salt per password). Checking a
 password for an unknown user costs as much as for a known one (a dummy hash is
@@ -57,8 +58,8 @@ try:  # POSIX; elsewhere the state file is not serialised between processes
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-ROLES: tuple[str, ...] = ("planner", "staff", "admin")
-ROLE_ZH: dict[str, str] = {"planner": "规划人员", "staff": "工作人员", "admin": "管理员"}
+ROLES: tuple[str, ...] = ("planner", "staff", "dispatcher", "admin")
+ROLE_ZH: dict[str, str] = {"planner": "规划人员", "staff": "工作人员", "dispatcher": "调度员", "admin": "管理员"}
 MIN_PASSWORD_CHARS = 8
 DEFAULT_USERS_FILE = Path("config") / "users.toml"
 

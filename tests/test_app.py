@@ -171,7 +171,7 @@ def test_real_demo_region_end_to_end(demo_root):
     at = open_app()
     banner = at.warning[0].value
     assert banner.startswith("道路与建筑：真实数据（来源：OpenStreetMap")
-    assert "养老服务设施、老年人与区划：演示用合成数据" in banner
+    assert "养老服务设施、老年人、区划、服务清单、服务人员与服务工单：演示用合成数据" in banner
     public = shown_text(at) + component_text(at)
     assert not [pid for pid in elders["pid"].astype(str) if pid in public]
     assert "https://" not in component_text(at)

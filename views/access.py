@@ -56,6 +56,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "planning": ("planner", "admin"),
     "reports": ("staff", "admin"),
     "data": ("staff", "admin"),
+    "dispatch": ("dispatcher", "admin"),
 }
 """Roles allowed on each staff page (by url path); the public page needs none."""
 LOGIN_DELAY_MAX_S = 8.0

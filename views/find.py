@@ -355,7 +355,7 @@ def map_bounds_around(points: list[tuple[float, float]], shape: Any = None,
 # ---------------------------------------------------------------- cached
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _gazetteer_cached(name: str, path: str, version: str, _region: Region) -> Gazetteer:
+def cached_gazetteer(name: str, path: str, version: str, _region: Region) -> Gazetteer:
     """The region's place index, built once per (region, version) and shared by all sessions."""
     del name, path, version  # the cache key
     return Gazetteer.from_region(_region)
@@ -973,7 +973,7 @@ def render(region: Region, settings: Settings, *, regions_root: str | Path | Non
                 st.caption(md_escape(notes))
     _reset_find_state_for(region)
     try:
-        gazetteer = _gazetteer_cached(region.name, str(region.path), str(region.version), region)
+        gazetteer = cached_gazetteer(region.name, str(region.path), str(region.version), region)
     except ElderMapError as exc:
         st.error(md_escape(str(exc)))
         return

@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 from conftest import running_app
+from test_browser import Settle, launched_chromium
 
 from views.text import WORD_JOINER, md_escape, plain_table
 
@@ -94,18 +94,24 @@ def _chromium_or_skip() -> None:
     pytest.importorskip("playwright.sync_api")
 
 
-class _Browser:
-    """One headless chromium page that records the URL of every request of every frame."""
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless chromium for this module's tests; each opens a context of its own (:class:`_Browser`)."""
+    _chromium_or_skip()
+    with launched_chromium("--disable-sync", "--no-pings") as browser:
+        yield browser
 
-    def __init__(self, playwright) -> None:
+
+class _Browser:
+    """One page, in a context of its own, that records the URL of every request of every frame."""
+
+    def __init__(self, browser) -> None:
         self.requests: list[str] = []
         self.dialogs: list[str] = []
-        self.browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-            "--disable-default-apps", "--no-first-run", "--disable-sync", "--no-pings"])
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 1400}, locale="zh-CN")
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1400}, locale="zh-CN")
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page = self.context.new_page()
+        self.settle = Settle(self.page)
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
     def outside_requests(self) -> list[str]:
@@ -147,7 +153,7 @@ class _Browser:
         return found
 
     def close(self) -> None:
-        self.browser.close()
+        self.context.close()
 
 
 def _assert_clean(b: _Browser, where: str) -> None:
@@ -183,21 +189,18 @@ st.markdown("渲染完毕")
 """
 
 
-def test_escaped_text_renders_as_text_in_every_markdown_element(tmp_path: Path) -> None:
+def test_escaped_text_renders_as_text_in_every_markdown_element(tmp_path: Path, chromium) -> None:
     """Streamlit's own Markdown renderer, in chromium: the escaped payloads show as their characters."""
-    _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     script = tmp_path / "render_check.py"
     script.write_text(textwrap.dedent(RENDER_SCRIPT.format(payloads=PAYLOADS)), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(PORT, env, ARTIFACTS / "streamlit_markup_render.log", script=script), sync_playwright() as p:
-        b = _Browser(p)
+    with running_app(PORT, env, ARTIFACTS / "streamlit_markup_render.log", script=script):
+        b = _Browser(chromium)
         try:
             b.page.goto(f"http://127.0.0.1:{PORT}/", wait_until="domcontentloaded")
             b.page.get_by_text("渲染完毕").first.wait_for(timeout=60_000)
-            b.page.wait_for_timeout(1500)
+            _wait_quiet(b)
             body = b.page.inner_text("body").replace(WORD_JOINER, "")
             b.page.screenshot(path=str(ARTIFACTS / "markup_render.png"), full_page=True)
             _assert_clean(b, "render check")
@@ -253,13 +256,11 @@ def hostile_app(demo_region, tmp_path_factory):
         yield url, root
 
 
-def _wait_quiet(page, ms: int = 1500) -> None:
-    """Until Streamlit's status widget says it is no longer running, then a little more."""
-    deadline = time.time() + 60
-    page.wait_for_timeout(300)
-    while time.time() < deadline and page.locator("[data-testid='stStatusWidget']").count():
-        page.wait_for_timeout(300)
-    page.wait_for_timeout(ms)
+def _wait_quiet(b: _Browser, since: int | None = None) -> None:
+    """Until the app has finished its script runs (one started after ``since`` among them, when given) and the
+    page and its frames have made no request for a while (:class:`test_browser.Settle`): everything the page
+    shows has been drawn and asked for."""
+    b.settle.wait(b.page, since=since)
 
 
 def _hostile_upload(path: Path) -> Path:
@@ -271,74 +272,73 @@ def _hostile_upload(path: Path) -> Path:
     return path
 
 
-def test_hostile_names_stay_text_in_every_page(hostile_app, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_hostile_names_stay_text_in_every_page(hostile_app, tmp_path: Path, chromium) -> None:
     url, _ = hostile_app
-    with sync_playwright() as p:
-        b = _Browser(p)
-        page = b.page
-        try:
-            # the public page: the overview map, counts and the full list
-            page.goto(url + "/", wait_until="domcontentloaded")
-            page.get_by_text("找养老服务").first.wait_for(timeout=60_000)
-            page.get_by_text("设施列表").first.wait_for(timeout=60_000)
-            _wait_quiet(page, 3000)
-            _assert_clean(b, "public page")
+    b = _Browser(chromium)
+    page = b.page
+    try:
+        # the public page: the overview map, counts and the full list
+        page.goto(url + "/", wait_until="domcontentloaded")
+        page.get_by_text("找养老服务").first.wait_for(timeout=60_000)
+        page.get_by_text("设施列表").first.wait_for(timeout=60_000)
+        _wait_quiet(b)
+        _assert_clean(b, "public page")
 
-            # search, recommend
-            box = page.get_by_role("textbox", name="地址或地名", exact=True)
-            box.fill("灯塔社区")
-            box.press("Enter")
-            page.get_by_text("当前起点").first.wait_for(timeout=60_000)
-            page.get_by_role("button", name="查找").click()
-            page.get_by_text("为您推荐").first.wait_for(timeout=60_000)
-            page.get_by_role("button", name="查看详情").first.wait_for(timeout=60_000)
-            _wait_quiet(page)
-            _assert_clean(b, "results")
+        # search, recommend
+        box = page.get_by_role("textbox", name="地址或地名", exact=True)
+        box.fill("灯塔社区")
+        box.press("Enter")
+        page.get_by_text("当前起点").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="查找").click()
+        page.get_by_text("为您推荐").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="查看详情").first.wait_for(timeout=60_000)
+        _wait_quiet(b)
+        _assert_clean(b, "results")
 
-            # a facility card
-            page.get_by_role("button", name="查看详情").first.click()
-            page.get_by_text("设施详情").first.wait_for(timeout=60_000)
-            _wait_quiet(page, 2500)
-            _assert_clean(b, "facility card")
-            card = page.inner_text("body")
-            assert "设施详情" in card
+        # a facility card
+        page.get_by_role("button", name="查看详情").first.click()
+        page.get_by_text("设施详情").first.wait_for(timeout=60_000)
+        _wait_quiet(b)
+        _assert_clean(b, "facility card")
+        card = page.inner_text("body")
+        assert "设施详情" in card
 
-            # the compare table: tick two
-            for k in range(2):
-                page.get_by_text("加入对比").nth(k).click()
-                _wait_quiet(page)
-            page.get_by_text(re.compile(r"对比（2 家）")).first.wait_for(timeout=60_000)
-            _wait_quiet(page)
-            _assert_clean(b, "compare")
-            page.screenshot(path=str(ARTIFACTS / "markup_public.png"), full_page=True)
-            public_text = page.inner_text("body").replace(WORD_JOINER, "")
-            for text in PAYLOADS[:4]:
-                assert text in public_text, text  # the names show as typed
+        # the compare table: tick two
+        for k in range(2):
+            runs = b.settle.started
+            page.get_by_text("加入对比").nth(k).click()
+            _wait_quiet(b, since=runs)
+        page.get_by_text(re.compile(r"对比（2 家）")).first.wait_for(timeout=60_000)
+        _wait_quiet(b)
+        _assert_clean(b, "compare")
+        page.screenshot(path=str(ARTIFACTS / "markup_public.png"), full_page=True)
+        public_text = page.inner_text("body").replace(WORD_JOINER, "")
+        for text in PAYLOADS[:4]:
+            assert text in public_text, text  # the names show as typed
 
-            # staff pages, logged in as the admin
-            page.goto(url + "/reports", wait_until="domcontentloaded")
-            page.get_by_role("textbox", name="用户名").wait_for(timeout=60_000)
-            page.get_by_role("textbox", name="用户名").fill("admin")
-            page.get_by_role("textbox", name="密码").fill("admin-pass-1")
-            page.get_by_role("button", name="登录").click()
-            page.get_by_text("各社区养老服务设施数量").first.wait_for(timeout=90_000)
-            _wait_quiet(page, 2500)
-            _assert_clean(b, "统计报表")
-            page.screenshot(path=str(ARTIFACTS / "markup_reports.png"), full_page=True)
+        # staff pages, logged in as the admin
+        page.goto(url + "/reports", wait_until="domcontentloaded")
+        page.get_by_role("textbox", name="用户名").wait_for(timeout=60_000)
+        page.get_by_role("textbox", name="用户名").fill("admin")
+        page.get_by_role("textbox", name="密码").fill("admin-pass-1")
+        page.get_by_role("button", name="登录").click()
+        page.get_by_text("各社区养老服务设施数量").first.wait_for(timeout=90_000)
+        _wait_quiet(b)
+        _assert_clean(b, "统计报表")
+        page.screenshot(path=str(ARTIFACTS / "markup_reports.png"), full_page=True)
 
-            page.get_by_role("link", name="数据管理").first.click()
-            page.get_by_text("上传并校验数据文件").first.wait_for(timeout=60_000)
-            _wait_quiet(page)
-            upload = _hostile_upload(tmp_path / "www.example.org.csv")
-            page.locator("input[type='file']").first.set_input_files(str(upload))
-            _wait_quiet(page)
-            page.get_by_role("button", name="校验").click()
-            page.get_by_text("下载问题报告").first.wait_for(timeout=90_000)
-            _wait_quiet(page, 2500)
-            page.screenshot(path=str(ARTIFACTS / "markup_data.png"), full_page=True)
-            _assert_clean(b, "数据管理")
-            assert "www.example.org.csv" in page.inner_text("body").replace(WORD_JOINER, "")
-        finally:
-            b.close()
+        page.get_by_role("link", name="数据管理").first.click()
+        page.get_by_text("上传并校验数据文件").first.wait_for(timeout=60_000)
+        _wait_quiet(b)
+        upload = _hostile_upload(tmp_path / "www.example.org.csv")
+        runs = b.settle.started
+        page.locator("input[type='file']").first.set_input_files(str(upload))
+        _wait_quiet(b, since=runs)
+        page.get_by_role("button", name="校验").click()
+        page.get_by_text("下载问题报告").first.wait_for(timeout=90_000)
+        _wait_quiet(b)
+        page.screenshot(path=str(ARTIFACTS / "markup_data.png"), full_page=True)
+        _assert_clean(b, "数据管理")
+        assert "www.example.org.csv" in page.inner_text("body").replace(WORD_JOINER, "")
+    finally:
+        b.close()

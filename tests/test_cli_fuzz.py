@@ -6,12 +6,16 @@ date, free text, a value checked by a domain parser), gets the bad values of its
 empty, missing file, a folder, wrong extension, empty file, corrupt file, wrong encoding, HTML or a leading "=".
 Each case runs ``eldermap`` in its own process with every other argument valid, and must end with exit status 2,
 one Chinese message that names the option and what is allowed, no traceback or English library text, and no
-file written. The cases run a few at a time in one fixture; each is then its own test.
+file written. The cases run a few at a time in one fixture; each is then its own test. Each process is forked
+from one interpreter that has already imported eldermap and what its commands import (a fresh interpreter per
+case spent most of its time importing); one case of every subcommand also runs as a fresh ``eldermap`` process,
+and must end exactly as its forked run did.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -122,6 +126,7 @@ def _base_argv(command: str, case_dir: Path, good: dict[str, Path]) -> list[str]
         "db": ["db", "init"],
         "serve": ["serve", "demo", "--port", "8699"],  # every case is refused before the server starts
         "apikey": ["apikey", "list"],
+        "dispatch": ["dispatch", "queue", "demo"],
     }[command]
 
 
@@ -252,16 +257,135 @@ class Outcome:
     written: list[str]
 
 
+FORK_RUNNER = r'''
+"""Runs the eldermap cases listed in the JSON file sys.argv[1], each in its own process forked from this one.
+
+This interpreter imports eldermap and every module its commands import, once; each case is then a child forked
+from it: its own working folder, stdin, stdout and stderr (the file descriptors themselves), and everything else
+a fresh `python eldermap.py ...` has (logging, warnings filters, module state), nothing shared with the cases
+before it. The child runs eldermap's own `sys.exit(main())` and ends as the interpreter would: an exception let
+through is printed by sys.excepthook and gives status 1, other threads are waited for, atexit functions run and
+the output is flushed (status 120 if that fails); only the tear-down of the imported modules, which would copy
+the whole shared heap, is left out (os._exit). Prints {case id: exit status} as JSON.
+"""
+import ast
+import atexit
+import gc
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+root, cases_file, workers, timeout_s = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+sys.path[0] = root  # as for `python eldermap.py`: the script's folder first, never the working folder
+import eldermap
+
+for node in ast.walk(ast.parse(open(eldermap.__file__, encoding="utf-8").read())):
+    names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)] if (
+        isinstance(node, ast.ImportFrom) and node.level == 0 and node.module) else (
+        [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+    for name in names:  # "from data import store" imports the module data.store
+        try:
+            importlib.import_module(name)
+        except Exception:  # the child meets the same error where the command imports it
+            pass
+if threading.active_count() != 1:  # forking a process that runs threads can deadlock the child
+    sys.exit(f"the runner has {threading.active_count()} threads after the imports")
+gc.freeze()  # the children's garbage collections leave the shared objects (and their pages) alone
+
+
+def run_case(case):
+    """In the forked child: the case as `python eldermap.py ...`, to the end of the process."""
+    os.setpgid(0, 0)
+    os.chdir(case["cwd"])
+    for fd, path, flags in ((0, case["stdin"], os.O_RDONLY), (1, case["out"], os.O_WRONLY | os.O_CREAT),
+                            (2, case["err"], os.O_WRONLY | os.O_CREAT)):
+        opened = os.open(path, flags, 0o644)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.argv = [eldermap.__file__, *case["argv"]]
+    try:
+        sys.exit(eldermap.main())
+    except SystemExit as exc:  # what the interpreter makes of sys.exit's argument
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            code = 120
+    os._exit(code)
+
+cases = json.load(open(cases_file, encoding="utf-8"))
+running, codes = {}, {}
+while cases or running:
+    while cases and len(running) < workers:
+        case = cases.pop(0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            run_case(case)
+        running[pid] = (case["id"], time.monotonic())
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid:
+        codes[running.pop(pid)[0]] = os.waitstatus_to_exitcode(status)
+        continue
+    for child, (_, started) in running.items():
+        if time.monotonic() - started > timeout_s:
+            os.killpg(child, signal.SIGKILL)
+    time.sleep(0.002)
+print(json.dumps(codes))
+'''
+"""The forking runner of :func:`outcomes` (run with ``python -c``)."""
+
+SAMPLE_PRIORITY = ("corrupt", "latin1", "utf16", "gbk", "empty-file", "missing", "folder", "wrong-ext", "shp",
+                   "a-file", "unknown", "html", "formula", "too-long", "text", "negative", "zero", "empty")
+"""Which case of a subcommand also runs as a real process: the first class here that it has (file contents first:
+they are read furthest into the command)."""
+
+
+def _sample(cases: list[Case]) -> list[str]:
+    """One case of every subcommand (see :data:`SAMPLE_PRIORITY`), to run as a real ``eldermap`` process too."""
+    by_command: dict[str, list[Case]] = {}
+    for case in cases:
+        by_command.setdefault(case.argv[0], []).append(case)
+    rank = {cls: i for i, cls in enumerate(SAMPLE_PRIORITY)}
+    return [min(group, key=lambda c: rank.get(c.id.split("-", 2)[-1], len(rank))).id for group in by_command.values()]
+
+
+def _written(case_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(case_dir)) for p in case_dir.rglob("*") if p.is_file())
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory, demo_region) -> dict[str, tuple[Case, Outcome]]:
+    """Every case, each run in a process forked from one warm interpreter (:data:`FORK_RUNNER`); a sample of them
+    (:func:`_sample`) also as a real ``eldermap`` process of its own, in a folder of its own, at the same time.
+    Under "_regions": the listing of the regions folder before and after; under "_real": the real processes'
+    outcomes of the sample, with their folder written as the forked cases' folder."""
     regions = copy_demo_region(demo_region, tmp_path_factory.mktemp("fuzz_regions"))
     case_root = tmp_path_factory.mktemp("fuzz_cases")
-    good_dir = case_root / "_good"
-    good_dir.mkdir()
-    shutil.copy(FIX / "facilities_valid.csv", good_dir / "facilities.csv")
-    good = {"facilities": good_dir / "facilities.csv",
-            "facility_id": str(demo_region.facilities["id"].iloc[0])}
-    cases = _cases(case_root, good)
+    real_root = tmp_path_factory.mktemp("fuzz_real")
+    for folder in (case_root, real_root):
+        (folder / "_good").mkdir()
+        shutil.copy(FIX / "facilities_valid.csv", folder / "_good" / "facilities.csv")
+    facility_id = str(demo_region.facilities["id"].iloc[0])
+    cases = _cases(case_root, {"facilities": case_root / "_good" / "facilities.csv", "facility_id": facility_id})
+    sample = set(_sample(cases))
+    real_cases = [c for c in _cases(real_root, {"facilities": real_root / "_good" / "facilities.csv",
+                                                "facility_id": facility_id}) if c.id in sample]
     env = {**os.environ, "ELDERMAP_REGIONS": str(regions), "PYTHONIOENCODING": "utf-8", "LANG": "C.UTF-8"}
     env.pop("ELDERMAP_SETTINGS", None)
     def listing() -> list[str]:  # the salt is made once per deployment, by the first import that starts
@@ -269,25 +393,57 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, demo_region) -> dict[str,
 
     before = listing()
 
-    def one(case: Case) -> tuple[Case, Outcome]:
-        case_dir = case_root / case.id
+    def real(case: Case) -> tuple[Case, Outcome]:
+        case_dir = real_root / case.id
         (case_dir / "out").mkdir(parents=True, exist_ok=True)
         done = subprocess.run([sys.executable, str(ROOT / "eldermap.py"), *case.argv], input=case.stdin,
-                              capture_output=True, text=True, env=env, cwd=case_dir, timeout=300)
-        written = sorted(str(p.relative_to(case_dir)) for p in case_dir.rglob("*") if p.is_file())
-        return case, Outcome(done.returncode, done.stdout, done.stderr, written)
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", env=env,
+                              cwd=case_dir, timeout=300, check=False)
+        return case, Outcome(done.returncode, done.stdout, done.stderr, _written(case_dir))
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = {case.id: result for case, result in zip(cases, pool.map(one, cases), strict=True)}
+    io_dir = case_root / "_io"  # the cases' stdin, stdout and stderr: outside their folders
+    io_dir.mkdir()
+    jobs = []
+    for case in cases:
+        (case_root / case.id / "out").mkdir(parents=True, exist_ok=True)
+        jobs.append({"id": case.id, "argv": case.argv, "cwd": str(case_root / case.id),
+                     **{k: str(io_dir / f"{case.id}.{k}") for k in ("stdin", "out", "err")}})
+        (io_dir / f"{case.id}.stdin").write_text(case.stdin, encoding="utf-8")
+    (io_dir / "cases.json").write_text(json.dumps(jobs), encoding="utf-8")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        real_results = pool.map(real, real_cases)
+        runner = subprocess.run([sys.executable, "-c", FORK_RUNNER, str(ROOT), str(io_dir / "cases.json"), "2", "300"],
+                                capture_output=True, text=True, env=env, cwd=case_root, timeout=900, check=False)
+        real_outcomes = {case.id: outcome for case, outcome in real_results}
+    assert runner.returncode == 0, runner.stderr[-3000:]
+    codes = json.loads(runner.stdout)
+    results = {}
+    for case in cases:
+        read = {k: (io_dir / f"{case.id}.{k}").read_text(encoding="utf-8", errors="replace") for k in ("out", "err")}
+        results[case.id] = (case, Outcome(codes[case.id], read["out"], read["err"], _written(case_root / case.id)))
     after = listing()
     results["_regions"] = (before, after)  # type: ignore[assignment]
+    results["_real"] = {  # type: ignore[assignment]
+        case_id: Outcome(o.code, o.out.replace(str(real_root), str(case_root)),
+                         o.err.replace(str(real_root), str(case_root)), o.written)
+        for case_id, o in real_outcomes.items()}
     return results
 
 
 def test_no_refused_command_changes_the_regions(outcomes) -> None:
     before, after = outcomes["_regions"]
-    succeeded = [case.id for key, (case, result) in outcomes.items() if key != "_regions" and result.code != 2]
+    succeeded = [key for key, value in outcomes.items() if not key.startswith("_") and value[1].code != 2]
     assert after == before, f"the regions folder changed; commands that did not exit 2: {succeeded}"
+
+
+def test_forked_cases_end_as_real_processes_do(outcomes) -> None:
+    """The cases run in processes forked from a warm interpreter, not each in a fresh `eldermap` process: for one
+    case of every subcommand, a fresh process gives the same exit status, output, message and files."""
+    real = outcomes["_real"]
+    commands = {value[0].argv[0] for key, value in outcomes.items() if not key.startswith("_")}
+    assert {outcomes[key][0].argv[0] for key in real} == commands
+    for case_id, outcome in real.items():
+        assert outcome == outcomes[case_id][1], case_id
 
 
 def _case_ids() -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_demo_region
+from test_browser import Settle, launched_chromium
 
 psutil = pytest.importorskip("psutil")
 
@@ -39,14 +40,18 @@ CONFIG = REPO / ".streamlit" / "config.toml"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _working_strace() -> str | None:
-    """strace, when installed and allowed to trace here (some containers forbid ptrace)."""
+def _working_strace() -> list[str] | None:
+    """strace recording every ``connect()`` of a process, its threads and children, when installed and allowed
+    to trace here (some containers forbid ptrace): with a seccomp filter when it can (only ``connect()`` then
+    stops the process: the app runs at nearly its own speed), else stopping at every system call."""
     path = shutil.which("strace")
     if path is None:
         return None
-    probe = subprocess.run([path, "-f", "-qq", "-e", "trace=connect", "-o", os.devnull, "true"],
-                           capture_output=True, timeout=30)
-    return path if probe.returncode == 0 else None
+    for args in ([path, "-f", "--seccomp-bpf", "-qq", "-e", "trace=connect"], [path, "-f", "-qq", "-e", "trace=connect"]):
+        probe = subprocess.run([*args, "-o", os.devnull, "true"], capture_output=True, timeout=30, check=False)
+        if probe.returncode == 0:
+            return args
+    return None
 
 
 STRACE = _working_strace()
@@ -102,7 +107,7 @@ class Server:
         env.update(ELDERMAP_REGIONS=str(root), ELDERMAP_USERS=str(users), ELDERMAP_LOGIN_DELAY_S="0")
         cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
         if STRACE:
-            cmd = [STRACE, "-f", "-qq", "-e", "trace=connect", "-o", str(trace), *cmd]
+            cmd = [*STRACE, "-o", str(trace), *cmd]
         self._out = log.open("w")
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
         self.remote: set[tuple[str, int]] = set()
@@ -218,23 +223,20 @@ def test_listens_on_loopback_only(server: Server) -> None:
     assert f"URL: http://127.0.0.1:{PORT}" in server.log.read_text()
 
 
-def test_start_and_use_make_no_outside_connection(server: Server) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_start_and_use_make_no_outside_connection(server: Server, request) -> None:
     requested: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requested.append(r.url))
-            page.goto(server.url, wait_until="domcontentloaded")
-            page.get_by_role("heading", name="找养老服务").wait_for(timeout=90_000)
-            page.locator("iframe").first.wait_for(timeout=90_000)  # the map (a component) has rendered
-            page.wait_for_timeout(2000)
-        finally:
-            browser.close()
+    browser = request.getfixturevalue("chromium")  # one chromium for the module
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.on("request", lambda r: requested.append(r.url))
+        settle = Settle(page)
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.get_by_role("heading", name="找养老服务").wait_for(timeout=90_000)
+        page.locator("iframe").first.wait_for(timeout=90_000)  # the map (a component) has rendered
+        settle.wait(page)  # and the page and the map have asked for all they show
+    finally:
+        context.close()
     assert requested and all(u.startswith(server.url) or u.startswith("data:") or u.startswith("blob:")
                              or u == "about:blank" for u in requested), sorted(set(requested))
     for path in ("/", "/_stcore/health", "/_stcore/host-config", "/find"):
@@ -299,60 +301,69 @@ def _facility_csv(demo_region, path: Path) -> Path:
 
 
 def _validate_and_download(page, url: str, upload: Path):
-    """Log in as the admin on 数据管理, validate ``upload`` and download its report; the Download."""
+    """Log in as the admin on 数据管理, validate ``upload`` and download its report; the Download, and the page's
+    :class:`test_browser.Settle` (attached before the page opened the app)."""
+    settle = Settle(page)
     page.goto(url + "/data", wait_until="domcontentloaded")
     page.get_by_role("textbox", name="用户名").wait_for(timeout=90_000)
     page.get_by_role("textbox", name="用户名").fill("admin")
     page.get_by_role("textbox", name="密码").fill("admin-pass-1")
     page.get_by_role("button", name="登录").click()
     page.get_by_text("上传并校验数据文件").first.wait_for(timeout=90_000)
+    runs = settle.started
     page.locator("input[type='file']").first.set_input_files(str(upload))
     page.get_by_role("button", name="校验").wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
+    settle.wait(page, since=runs)  # the run of the upload is over: the click is not lost in it
     page.get_by_role("button", name="校验").click()
     page.get_by_role("button", name="下载问题报告（Excel）").wait_for(timeout=90_000)
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="下载问题报告（Excel）").click()
-    return info.value
+    return info.value, settle
 
 
-def _browser_or_skip():
+@pytest.fixture(scope="module")
+def chromium():
+    """One chromium for this module's tests (test_browser.launched_chromium), asked for where a test needs it;
+    each test opens a context of its own."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make test installs it)")
-    return pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
+    with launched_chromium() as browser:
+        yield browser
 
 
-def test_a_report_download_url_is_unguessable_and_short_lived(server: Server, demo_region, tmp_path: Path) -> None:
+def test_a_report_download_url_is_unguessable_and_short_lived(server: Server, demo_region, tmp_path: Path,
+                                                             request) -> None:
     """Streamlit serves /media/<id> to whoever has the URL (no session check; README "部署" has the
     proxy rule, serve.py the guard). What the app controls: the report is a deferred download, put in
     the media store only when the user clicks, under a content hash, and dropped after two later
     script runs."""
-    sync_api = _browser_or_skip()
     upload = _facility_csv(demo_region, tmp_path / "新设施.csv")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_context(accept_downloads=True).new_page()
-            download = _validate_and_download(page, server.url, upload)
-            assert Path(download.path()).read_bytes()[:2] == b"PK"
-            from data import audit
+    browser = request.getfixturevalue("chromium")  # one chromium for the module
+    context = browser.new_context(accept_downloads=True)
+    try:
+        page = context.new_page()
+        download, settle = _validate_and_download(page, server.url, upload)
+        assert Path(download.path()).read_bytes()[:2] == b"PK"
+        from data import audit
 
-            exports = audit.read(server.root).query("action == 'export'")
-            assert exports["detail"].str.contains("校验报告 新设施.csv").any()  # the download is audited
-            media_url = download.url
-            file_id = media_url.rsplit("/", 1)[1].split(".")[0]
-            assert media_url.startswith(server.url + "/media/") and re.fullmatch(r"[0-9a-f]{32,}", file_id), media_url
-            assert _get(media_url)[0] == 200  # anyone holding the URL gets it, for now
-            confirm = page.get_by_text(re.compile("^确认把")).first
-            for _ in range(3):  # later runs of the session (the same report still shown) sweep the file away
-                confirm.click()
-                page.wait_for_timeout(2500)
-        finally:
-            browser.close()
+        exports = audit.read(server.root).query("action == 'export'")
+        assert exports["detail"].str.contains("校验报告 新设施.csv").any()  # the download is audited
+        media_url = download.url
+        file_id = media_url.rsplit("/", 1)[1].split(".")[0]
+        assert media_url.startswith(server.url + "/media/") and re.fullmatch(r"[0-9a-f]{32,}", file_id), media_url
+        assert _get(media_url)[0] == 200  # anyone holding the URL gets it, for now
+        confirm = page.get_by_text(re.compile("^确认把")).first
+        for _ in range(3):  # later runs of the session (the same report still shown) sweep the file away
+            settle.wait(page)
+            runs = settle.started
+            confirm.click()
+            settle.wait(page, since=runs)
+    finally:
+        context.close()
     deadline = time.time() + 30
     while _get(media_url)[0] != 404 and time.time() < deadline:
-        time.sleep(1)
+        time.sleep(0.2)
     assert _get(media_url)[0] == 404, "the downloaded report is still served"
 
 
@@ -360,7 +371,7 @@ SERVE = REPO / "serve.py"
 
 
 @pytest.mark.skipif(not SERVE.exists(), reason="serve.py (the guarded ASGI entry) is not in this tree")
-def test_serve_entry_closes_metrics_and_guards_downloads(demo_region, tmp_path_factory, tmp_path) -> None:
+def test_serve_entry_closes_metrics_and_guards_downloads(demo_region, tmp_path_factory, tmp_path, request) -> None:
     """`streamlit run serve.py`: metrics and agent API answer 404, the address lookups never run (also for
     a cross-origin WebSocket before any page run), and a download needs the ElderMap session cookie."""
     folder = tmp_path_factory.mktemp("serve")
@@ -376,20 +387,17 @@ def test_serve_entry_closes_metrics_and_guards_downloads(demo_region, tmp_path_f
         assert _get(srv.url + "/_stcore/agent/openapi.json")[0] == 404
         assert _get(srv.url + "/_stcore/health")[0] == 200
         assert b"101" not in _cross_origin_websocket(srv.port, "http://attacker.example")  # before any page run
-        sync_api = _browser_or_skip()
         upload = _facility_csv(demo_region, tmp_path / "新设施.csv")
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
-            try:
-                context = browser.new_context(accept_downloads=True)
-                download = _validate_and_download(context.new_page(), srv.url, upload)
-                assert Path(download.path()).read_bytes()[:2] == b"PK"  # the logged-in browser got it
-                cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
-                assert _get(download.url)[0] == 403  # no session cookie: refused
-                assert _get(download.url, Cookie=cookie)[0] == 200
-            finally:
-                browser.close()
+        browser = request.getfixturevalue("chromium")  # one chromium for the module
+        context = browser.new_context(accept_downloads=True)
+        try:
+            download, _ = _validate_and_download(context.new_page(), srv.url, upload)
+            assert Path(download.path()).read_bytes()[:2] == b"PK"  # the logged-in browser got it
+            cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
+            assert _get(download.url)[0] == 403  # no session cookie: refused
+            assert _get(download.url, Cookie=cookie)[0] == 200
+        finally:
+            context.close()
         time.sleep(1)
         log = srv.log.read_text()
         assert "checkip" not in log and "external IP" not in log, log

@@ -38,6 +38,8 @@ import datetime as dt
 import logging
 import math
 import re
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +227,42 @@ def drive_minutes_to(region: Region, origins: gpd.GeoDataFrame, lon: float, lat:
 # ---------------------------------------------------------------- candidates
 
 
+RATINGS_TTL_S = 300.0
+"""Seconds the desk reuses the providers' ratings read from the order log (a month of follow-ups: minutes late is
+nothing, while reading the whole log takes seconds on a large region: per call it would stall a peak of calls)."""
+_LOG_RATINGS: dict[tuple[str, str, str, str], tuple[float, pd.DataFrame]] = {}
+_LOG_RATINGS_LOCK = threading.Lock()
+_LOG_RATINGS_REFRESH = threading.Lock()
+
+
+def _log_ratings(region: Region, settings: Settings, root: str | Path | None) -> pd.DataFrame:
+    """:func:`desk.ratings.provider_ratings` of the region's whole order log, reused for :data:`RATINGS_TTL_S`;
+    one thread refreshes them when they are due while the others go on with the previous ones."""
+    from desk.ratings import provider_ratings
+    from geo.settings import settings_digest
+
+    key = (str(root), region.name, str(region.version), settings_digest(settings))
+    with _LOG_RATINGS_LOCK:
+        hit = _LOG_RATINGS.get(key)
+    if hit is not None and time.monotonic() - hit[0] < RATINGS_TTL_S:
+        return hit[1]
+    if not _LOG_RATINGS_REFRESH.acquire(blocking=hit is None):
+        return hit[1]  # another operator is refreshing them: the previous ratings meanwhile
+    try:
+        with _LOG_RATINGS_LOCK:
+            hit = _LOG_RATINGS.get(key)
+        if hit is not None and time.monotonic() - hit[0] < RATINGS_TTL_S:
+            return hit[1]
+        table = provider_ratings(region, settings, root=root)
+        with _LOG_RATINGS_LOCK:
+            if len(_LOG_RATINGS) > 16:
+                _LOG_RATINGS.clear()
+            _LOG_RATINGS[key] = (time.monotonic(), table)
+        return table
+    finally:
+        _LOG_RATINGS_REFRESH.release()
+
+
 def _ratings_for(orders: pd.DataFrame, providers: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     from desk.ratings import rate_providers
 
@@ -253,10 +291,12 @@ def candidates(region: Region, order: Mapping[str, Any], settings: Settings, now
         ``orders`` when None.
     """
     del now
-    if orders is None:
-        orders = orders_db.current_orders(region.name, root=root)
     order_id = _text(order.get("id"))
     start, end = _window(order)
+    if orders is None:  # the orders that can hold a carer in this window or count that day: not the history
+        orders = orders_db.current_orders(region.name, root=root, day=start.date())
+        if ratings is None:
+            ratings = _log_ratings(region, settings, root)
     items = order_items(region, order)
     notes: list[str] = []
     excluded: list[dict[str, Any]] = []

@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS orders_current (
     PRIMARY KEY (region, id)
 );
 CREATE INDEX IF NOT EXISTS orders_current_carer ON orders_current (region, carer_id, status);
+CREATE INDEX IF NOT EXISTS orders_current_status ON orders_current (region, status);
+CREATE INDEX IF NOT EXISTS orders_current_window ON orders_current (region, window_start);
 CREATE TABLE IF NOT EXISTS order_events (
     region TEXT NOT NULL, order_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ({_STATE_LIST})), actor TEXT NOT NULL, provider_id TEXT, carer_id TEXT,
@@ -134,6 +136,8 @@ CREATE TABLE IF NOT EXISTS eldermap.orders_current (
     PRIMARY KEY (region, id)
 );
 CREATE INDEX IF NOT EXISTS orders_current_carer ON eldermap.orders_current (region, carer_id, status);
+CREATE INDEX IF NOT EXISTS orders_current_status ON eldermap.orders_current (region, status);
+CREATE INDEX IF NOT EXISTS orders_current_window ON eldermap.orders_current (region, window_start);
 CREATE TABLE IF NOT EXISTS eldermap.order_events (
     region text NOT NULL, order_id text NOT NULL, seq integer NOT NULL, at timestamp NOT NULL, event text NOT NULL,
     state text NOT NULL CHECK (state IN ({_STATE_LIST})), actor text NOT NULL, provider_id text, carer_id text,
@@ -191,6 +195,10 @@ class _Log:
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_DDL_LOCK,))
             if self.conn.execute("SELECT to_regclass('eldermap.order_events')").fetchone()[0] is None:
                 self.conn.execute(_PG_DDL)
+            else:  # a log made before the status and window indexes existed gets them now
+                self.conn.execute("CREATE INDEX IF NOT EXISTS orders_current_status ON eldermap.orders_current "
+                                  "(region, status); CREATE INDEX IF NOT EXISTS orders_current_window ON "
+                                  "eldermap.orders_current (region, window_start)")
         _PG_READY.add(self.url)
 
     def close(self) -> None:
@@ -697,13 +705,18 @@ def _public_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _orders_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame([_public_row(r) for r in rows], columns=list(ORDER_COLUMNS))
+    """Rows of ``orders_current`` as :data:`ORDER_COLUMNS`, column by column (a whole month of orders is read per
+    desk call: no per-cell Python)."""
+    frame = pd.DataFrame.from_records(rows, columns=list(ORDER_COLUMNS)) if rows else \
+        pd.DataFrame(columns=list(ORDER_COLUMNS))
+    frame["item_codes"] = [json.loads(v) if isinstance(v, str) else list(v) if v is not None else []
+                           for v in frame["item_codes"]]
     for c in TIME_COLUMNS:
-        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+        frame[c] = pd.to_datetime(frame[c], format="ISO8601").dt.floor("s").astype("datetime64[ns]")
     for c in ("lon", "lat"):
         frame[c] = frame[c].astype(float)
     frame["satisfaction"] = frame["satisfaction"].astype("Int64")
-    frame["complaint"] = frame["complaint"].astype("boolean")
+    frame["complaint"] = frame["complaint"].map(lambda v: None if v is None or v != v else bool(v)).astype("boolean")
     for c in ("id", "elder_id", "urgency", "channel", "status", "provider_id", "carer_id", "remarks",
               "subsidy_group"):
         values = frame[c].astype(object)
@@ -718,9 +731,11 @@ def get_order(region: str, order_id: str, *, root: str | Path | None = None) -> 
 
 
 def current_orders(region: str, *, root: str | Path | None = None,
-                   status: Sequence[str] | None = None) -> pd.DataFrame:
+                   status: Sequence[str] | None = None, day: dt.date | None = None) -> pd.DataFrame:
     """The orders of a region as they stand (:data:`ORDER_COLUMNS`; ``item_codes`` lists, times as
-    ``datetime64``), optionally only those in ``status``; by window start, then id."""
+    ``datetime64``), optionally only those in ``status``; with ``day``, only the orders holding a carer now
+    (:data:`ACTIVE_STATES`, any day) and those whose window starts that day (what dispatching an order of that day
+    needs, not the month of history); by window start, then id."""
     sql = "SELECT * FROM {t}orders_current WHERE region = %s"
     params: list[Any] = [region]
     if status is not None:
@@ -730,7 +745,15 @@ def current_orders(region: str, *, root: str | Path | None = None,
         sql += f" AND status IN ({', '.join(['%s'] * len(status))})"
         params += status
     with _open(region, root) as db:
-        rows = db.rows(sql + " ORDER BY window_start, id", params)
+        if day is None:
+            return _orders_frame(db.rows(sql + " ORDER BY window_start, id", params))
+        # two indexed reads (an OR of both conditions scans the whole log in SQLite), merged by id
+        first = dt.datetime.combine(day, dt.time(0))
+        rows = db.rows(sql + f" AND status IN ({', '.join(['%s'] * len(ACTIVE_STATES))})", [*params, *ACTIVE_STATES])
+        seen = {r["id"] for r in rows}
+        rows += [r for r in db.rows(sql + " AND window_start >= %s AND window_start < %s",
+                                    [*params, first, first + dt.timedelta(days=1)]) if r["id"] not in seen]
+    rows.sort(key=lambda r: (r["window_start"], r["id"]))
     return _orders_frame(rows)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import subprocess
 import sys
 import time
@@ -17,6 +18,10 @@ import pytest
 from pg_support import postgis_url  # noqa: F401  (a real PostgreSQL + PostGIS, tests/pg_support.py)
 from shapely.geometry import LineString, Point, box
 from streamlit.testing.v1 import AppTest
+
+# A test process holds many regions, networks and pages at once: the cyclic collector's full passes over that heap
+# cost more than the tests' own work. Collect less often (the memory of this 24 GB machine is not the limit).
+gc.set_threshold(50_000, 50, 100)
 
 
 def write_zhengzhou_osm(path: Path) -> tuple[np.ndarray, np.ndarray]:

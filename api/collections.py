@@ -336,28 +336,12 @@ def current_region(name: str, *, root: str | Path | None = None) -> store.Region
     return region
 
 
-_DIGESTS: dict[int, tuple[Settings, str]] = {}
-
-
-def _digest(settings: Settings) -> str:
-    """:func:`geo.settings.settings_digest`, once per settings object (it walks every field; requests reuse one)."""
-    seen = _DIGESTS.get(id(settings))
-    if seen is not None and seen[0] is settings:
-        return seen[1]
-    digest = settings_digest(settings)
-    with _LOCK:
-        if len(_DIGESTS) > 64:
-            _DIGESTS.clear()
-        _DIGESTS[id(settings)] = (settings, digest)
-    return digest
-
-
 def feature_table(collection: str, name: str, settings: Settings, *, root: str | Path | None = None) -> FeatureTable:
     """The features of ``collection`` for the current version of region ``name`` (cached per version)."""
     if collection not in BUILDERS:
         raise KeyError(collection)
     region = current_region(name, root=root)
-    key = (_root_key(root), name, region.version, _digest(settings), collection)
+    key = (_root_key(root), name, region.version, settings_digest(settings), collection)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]

@@ -277,7 +277,6 @@ def write_report_workbook(report: ReportTables, path: str | Path) -> Path:
     definitions, parameters, date, sources, record counts).
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
 
     path = report_path(path)
     wb = Workbook()
@@ -288,11 +287,19 @@ def write_report_workbook(report: ReportTables, path: str | Path) -> Path:
     _write_frame(wb.create_sheet("配置检查"), report.checks, report.check_columns_zh)
     for name, frame, headers in report.extra_sheets:
         _write_frame(wb.create_sheet(_sheet_name(name, [*wb.sheetnames, "说明"])), frame, headers)
+    return save_workbook(wb, path, report.notes)
+
+
+def save_workbook(wb, path: Path, notes: Sequence[tuple[str, str]], *, item_width: float = 18) -> Path:
+    """Finish a workbook the way every report of the project ends: a "说明" sheet of (项目, 内容) notes, every
+    text cell through :func:`_no_formulas`, saved atomically to ``path``."""
+    from openpyxl.styles import Alignment, Font
+
     ns = wb.create_sheet("说明")
     ns.append(["项目", "内容"])
-    for item, text in report.notes:
+    for item, text in notes:
         ns.append([xml_safe(item), xml_safe(text)])
-    ns.column_dimensions["A"].width, ns.column_dimensions["B"].width = 18, 110
+    ns.column_dimensions["A"].width, ns.column_dimensions["B"].width = item_width, 110
     for cell in ns[1]:
         cell.font = Font(bold=True)
     for cell in ns["B"]:

@@ -200,20 +200,6 @@ RATINGS_RECHECK_S = 10.0
 """After a failure to read the order log, the ratings are tried again after this many seconds."""
 _RATINGS: dict[tuple[str, str, str, str], tuple[object, PublicRatings, float]] = {}
 _RATINGS_LOCK = threading.Lock()
-_DIGESTS: dict[int, tuple[Settings, str]] = {}
-
-
-def _digest(settings: Settings) -> str:
-    """:func:`geo.settings.settings_digest`, once per settings object (callers reuse one; it walks every field)."""
-    seen = _DIGESTS.get(id(settings))
-    if seen is not None and seen[0] is settings:
-        return seen[1]
-    digest = settings_digest(settings)
-    with _RATINGS_LOCK:
-        if len(_DIGESTS) > 64:
-            _DIGESTS.clear()
-        _DIGESTS[id(settings)] = (settings, digest)
-    return digest
 
 
 def order_log_state(region_name: str, *, root: str | Path | None = None) -> tuple:
@@ -256,7 +242,7 @@ def public_ratings(region: Region, settings: Settings, *, root: str | Path | Non
     looking at the log (the API, answering many requests a second, checks at most once a second).
     """
     root = store.default_root() if root is None else root
-    key = (str(root), region.name, str(region.version), _digest(settings))
+    key = (str(root), region.name, str(region.version), settings_digest(settings))
     bucket = int(time.monotonic() // RATINGS_RECHECK_S)
     with _RATINGS_LOCK:
         hit = _RATINGS.get(key)

@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.exports import neutralise_cell, xml_safe
-from data.report_files import report_path
-from data.store import Region, atomic_write
+from data.exports import xml_safe
+from data.report_files import report_path, save_workbook
+from data.store import Region
 from desk import orders_db
 from desk.errors import DeskError
 from desk.orders_db import split_tags
@@ -271,20 +271,10 @@ def _write_table(ws, title: str, frame: pd.DataFrame, headers: Mapping[str, str]
     ws.freeze_panes = "A3"
 
 
-def _no_formulas(ws) -> None:
-    for row in ws.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str):
-                safe = neutralise_cell(cell.value)
-                if safe is not cell.value:
-                    cell.value = safe
-
-
 def write_settlement_workbook(settlement: Settlement, path: str | Path, *, area: str = "") -> Path:
     """Write the settlement workbook atomically: "结算汇总" (per provider, 合计 last), "结算明细" (per provider,
     item and group), "未计补贴" (with reasons) and "说明" (the rules). No cell holds a formula."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
 
     path = report_path(path)
     title = f"{area}{settlement.month[:4]}年{int(settlement.month[5:])}月居家养老服务补贴结算表"
@@ -294,20 +284,7 @@ def write_settlement_workbook(settlement: Settlement, path: str | Path, *, area:
     _write_table(ws, title, settlement.totals, TOTAL_COLUMNS_ZH)
     _write_table(wb.create_sheet("结算明细"), title + "（明细）", settlement.detail, DETAIL_COLUMNS_ZH)
     _write_table(wb.create_sheet("未计补贴"), "未计补贴的服务项目", settlement.left_out, LEFT_OUT_COLUMNS_ZH)
-    ns = wb.create_sheet("说明")
-    ns.append(["项目", "内容"])
-    for item, text in settlement.notes:
-        ns.append([xml_safe(item), xml_safe(text)])
-    ns.column_dimensions["A"].width, ns.column_dimensions["B"].width = 24, 110
-    for cell in ns[1]:
-        cell.font = Font(bold=True)
-    for cell in ns["B"]:
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for sheet in wb.worksheets:
-        _no_formulas(sheet)
-    with atomic_write(path, mode="wb") as f:
-        wb.save(f)
-    return path
+    return save_workbook(wb, path, settlement.notes, item_width=24)
 
 
 __all__ = [

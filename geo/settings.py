@@ -560,15 +560,26 @@ ACCESS_FIELDS: frozenset[str] = frozenset({"login_max_failures", "login_lockout_
 """Settings of logins and display only: they change no figure, so :func:`settings_digest` leaves them out."""
 
 
+_DIGESTS: dict[int, tuple[Settings, str]] = {}
+
+
 def settings_digest(settings: Settings) -> str:
     """Short stable hash of the settings that shape data and figures (not :data:`ACCESS_FIELDS`), for cache
-    keys and manifests."""
+    keys and manifests. Settings are frozen, so the digest is made once per settings object (request paths ask
+    for it many times a second; making it walks every field)."""
     import hashlib
     import json
 
+    seen = _DIGESTS.get(id(settings))
+    if seen is not None and seen[0] is settings:
+        return seen[1]
     values = {k: v for k, v in settings.to_dict().items() if k not in ACCESS_FIELDS}
     blob = json.dumps(values, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    digest = hashlib.sha256(blob).hexdigest()[:16]
+    if len(_DIGESTS) > 64:
+        _DIGESTS.clear()
+    _DIGESTS[id(settings)] = (settings, digest)
+    return digest
 
 
 __all__ = [

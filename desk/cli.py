@@ -739,7 +739,7 @@ def cmd_ratings(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from desk.settlement import TOTAL_COLUMNS_ZH, settle, write_settlement_workbook
+    from desk.settlement import TOTAL_COLUMNS_ZH, nothing_subsidised_zh, settle, write_settlement_workbook
 
     month = parse_month(args.month)
     with tqdm(total=3, desc="补贴结算", unit="步", file=sys.stderr, disable=None, leave=False) as bar:
@@ -754,6 +754,9 @@ def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
     _show(totals[list(TOTAL_COLUMNS_ZH)].rename(columns=TOTAL_COLUMNS_ZH))
     if len(result.left_out):
         print(f"未计补贴 {len(result.left_out)} 项（原因见“未计补贴”工作表）")
+    why = nothing_subsidised_zh(result)
+    if why:
+        print(f"提示：{why}")
     print(f"已写出 {path}（结算汇总、结算明细、未计补贴、说明）")
     _audit(args, region, f"{month} 补贴结算表：{path}", action="export", rows=len(result.detail))
     return 0

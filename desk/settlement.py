@@ -271,6 +271,18 @@ def _write_table(ws, title: str, frame: pd.DataFrame, headers: Mapping[str, str]
     ws.freeze_panes = "A3"
 
 
+def nothing_subsidised_zh(settlement: Settlement) -> str | None:
+    """Why a settlement holds no subsidised service (so an all-zero table is never left unexplained); None when
+    it holds some."""
+    if len(settlement.detail):
+        return None
+    month = f"{settlement.month[:4]}年{int(settlement.month[5:])}月"
+    if len(settlement.left_out):
+        return (f"{month}没有可计补贴的服务：该月已完成的服务中有 {len(settlement.left_out)} 项不符合补贴条件，"
+                "原因见“未计补贴”")
+    return f"{month}没有已完成或已回访的服务工单，补贴金额为 0"
+
+
 def write_settlement_workbook(settlement: Settlement, path: str | Path, *, area: str = "") -> Path:
     """Write the settlement workbook atomically: "结算汇总" (per provider, 合计 last), "结算明细" (per provider,
     item and group), "未计补贴" (with reasons) and "说明" (the rules). No cell holds a formula."""
@@ -288,6 +300,7 @@ def write_settlement_workbook(settlement: Settlement, path: str | Path, *, area:
 
 
 __all__ = [
+    "nothing_subsidised_zh",
     "ALL_ELDERS",
     "DETAIL_COLUMNS",
     "DETAIL_COLUMNS_ZH",

@@ -128,3 +128,19 @@ def test_settle_reads_the_order_log(tmp_path: Path) -> None:
     region = Region("s", tmp_path / "s", {}, {"facilities": facilities, "service_items": ITEMS, "elders": ELDERS})
     result = settle(region, SETTINGS, "2026-12", root=tmp_path)
     assert result.totals[["provider_id", "amount_yuan"]].values.tolist() == [["P1", 30.0], ["合计", 30.0]]
+
+
+def test_an_empty_settlement_says_why() -> None:
+    from desk.settlement import nothing_subsidised_zh
+
+    done = settle_orders(ORDERS, ITEMS, ELDERS, SETTINGS, "2026-12", providers=PROVIDERS)
+    assert nothing_subsidised_zh(done) is None
+    nothing = settle_orders(ORDERS, ITEMS, ELDERS, SETTINGS, "2025-01", providers=PROVIDERS)
+    assert nothing.detail.empty and nothing.left_out.empty
+    assert nothing_subsidised_zh(nothing) == "2025年1月没有已完成或已回访的服务工单，补贴金额为 0"
+    # a month whose services are all outside the subsidy: the count and where the reasons are
+    unfunded = settle_orders(ORDERS, ITEMS.assign(eligible_groups="特困"), ELDERS.iloc[0:0], SETTINGS, "2026-12",
+                             providers=PROVIDERS)
+    assert unfunded.detail.empty and len(unfunded.left_out) == 13
+    assert nothing_subsidised_zh(unfunded) == ("2026年12月没有可计补贴的服务：该月已完成的服务中有 13 项不符合补贴条件，"
+                                               "原因见“未计补贴”")

@@ -61,6 +61,7 @@ from desk.settlement import (
     TOTAL_COLUMNS_ZH,
     TOTAL_LABEL,
     Settlement,
+    nothing_subsidised_zh,
     settle,
     write_settlement_workbook,
 )
@@ -907,6 +908,9 @@ def _settlement(desk: Desk, orders: pd.DataFrame, now: dt.datetime) -> None:
         st.error(md_escape(message_zh(exc), keep_lines=True))
         return
     totals = result.totals
+    why = nothing_subsidised_zh(result)
+    if why:
+        st.info(md_escape(why))
     total = totals[totals["provider_id"] == TOTAL_LABEL]
     if len(total):
         c1, c2, c3 = st.columns(3)

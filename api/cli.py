@@ -14,6 +14,7 @@ from cli_args import Name, Text, _number, arg
 _port = _number(1, 65535, integer=True, low_open=False)
 """A TCP port (an argparse type; empty, text and out-of-range values refused in Chinese)."""
 _threads = _number(1, 64, integer=True, low_open=False, unit=" 个线程")
+_workers = _number(1, 64, integer=True, low_open=False, unit=" 个进程")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     arg(p, "region", role=Name("region"), help="地区名称")
     arg(p, "--host", role=Text(100), default="127.0.0.1", help="监听地址（默认 127.0.0.1，仅本机）")
     p.add_argument("--port", type=_port, default=5000, help="端口（默认 5000）")
-    p.add_argument("--threads", type=_threads, default=8, help="工作线程数（默认 8）")
+    p.add_argument("--threads", type=_threads, default=8, help="每个进程的工作线程数（默认 8）")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="工作进程数（默认 1）；多核服务器上设为 CPU 核数，推荐等计算接口可同时使用各个核")
     arg(p, "--url", role=Text(300), help="对外地址（反向代理之后的地址，如 https://gis.example.gov.cn/eldermap；"
                                          "默认 http://监听地址:端口），用于返回结果中的链接")
     p.set_defaults(func=cmd_serve)
@@ -49,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"错误：--url 应以 http:// 或 https:// 开头（收到 {url}）", file=sys.stderr)
         return 2
     serve(args.region, host=host, port=args.port, regions=args.regions, settings=args.settings,
-          threads=args.threads, url=url)
+          threads=args.threads, url=url, workers=args.workers)
     return 0
 
 

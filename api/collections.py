@@ -16,6 +16,7 @@ can single nobody out (:func:`suppress`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -304,7 +305,19 @@ _VERSIONS: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 def _root_key(root: str | Path | None) -> str:
-    return store.database_url(root) or str(store.regions_root(root).resolve())
+    """The store ``root`` names, as a cache key (a database URL or an absolute folder)."""
+    url = store.database_url(root)
+    if url:
+        return url
+    folder = store.regions_root(root)
+    if folder.is_absolute():  # every request asks: resolve each absolute folder once
+        return _resolved(str(folder))
+    return str(folder.resolve())
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: str) -> str:
+    return str(Path(folder).resolve())
 
 
 def _current_version(name: str, root: str | Path | None) -> str:

@@ -105,16 +105,27 @@ COVERAGE_METADATA: dict[str, Any] = {
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        clean = {}
-        for k, v in row.items():
-            v = json_safe(v)
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[str(k)] = v
-        out.append(clean)
-    return out
+    """The rows of ``frame`` as JSON-ready dicts (missing and non-finite numbers: None). Read column by
+    column: a small frame's ``to_dict(orient="records")`` costs more than the recommendation's ranking."""
+    names = [str(c) for c in frame.columns]
+    series = ([frame[c] for c in frame.columns] if frame.columns.is_unique
+              else [frame.iloc[:, i] for i in range(frame.shape[1])])
+    columns = [[_json_value(v) for v in s.tolist()] for s in series]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)] if names else \
+        [{} for _ in range(len(frame))]
+
+
+def _plain_rows(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of :class:`planning.recommend.RecommendationRows` as :func:`_records` makes the rows of the frame
+    with ``columns``."""
+    return [{c: _json_value(row.get(c)) for c in columns} for row in rows]
+
+
+def _json_value(value: Any) -> Any:
+    value = json_safe(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _bad(exc: ElderMapError) -> ProcessorExecuteError:
@@ -190,7 +201,7 @@ class RecommendProcessor(_RegionProcessor):
         from desk.ratings import public_ratings
         from planning.coverage import facility_snap_for, network_for
         from planning.home_care import serving_point
-        from planning.recommend import recommend
+        from planning.recommend import EXCLUDED_COLUMNS, HOME_CARE_COLUMNS, RANKED_COLUMNS, recommend_rows
 
         lon, lat = _number(data, "lon"), _number(data, "lat")
         if lon is None or lat is None:
@@ -210,15 +221,16 @@ class RecommendProcessor(_RegionProcessor):
             network = network_for(region, needs.mode, self.settings)
             snap = facility_snap_for(region, needs.mode, self.settings)
             home_care = serving_point(region, lon, lat, settings=self.settings)
-            result = recommend(region.facilities, needs, network=network, facility_snap=snap, origin=(lon, lat),
-                               settings=self.settings, limit=max(1, min(limit, 100)), home_care=home_care,
-                               ratings=ratings.table)
+            result = recommend_rows(region.facilities, needs, network=network, facility_snap=snap, origin=(lon, lat),
+                                    settings=self.settings, limit=max(1, min(limit, 100)), home_care=home_care,
+                                    ratings=ratings.table)
         except ElderMapError as exc:
             raise _bad(exc) from None
         answer = {
             "region": region.name, "version": region.version, "origin": {"lon": lon, "lat": lat},
-            "ranked": _records(result.ranked), "home_care": _records(result.home_care),
-            "excluded": _records(result.excluded), "filtered_out": int(result.filtered_out),
+            "ranked": _plain_rows(result.ranked, RANKED_COLUMNS),
+            "home_care": _plain_rows(result.home_care, HOME_CARE_COLUMNS),
+            "excluded": _plain_rows(result.excluded, EXCLUDED_COLUMNS), "filtered_out": int(result.filtered_out),
             "origin_snapped": bool(result.origin_snapped),
             "notes": [*result.notes, *home_care.attrs.get("notes", [])],
         }

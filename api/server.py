@@ -187,15 +187,70 @@ def make_app(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions:
 
 
 def serve(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: str | None = None,
-          settings: str | None = None, threads: int = 8, url: str | None = None) -> None:
-    """Serve until interrupted (waitress, ``threads`` worker threads)."""
-    import waitress
+          settings: str | None = None, threads: int = 8, url: str | None = None, workers: int = 1) -> None:
+    """Serve until interrupted.
 
+    ``workers == 1``: one process (waitress, ``threads`` worker threads). ``workers > 1``: gunicorn's pre-fork
+    server with that many worker processes of ``threads`` threads each, sharing one listening socket; the app,
+    the region and its networks are loaded once in the master before the workers fork (:func:`warm`), so every
+    worker answers its first request as fast as its thousandth and the pages of memory stay shared. A Python
+    process computes on one core at a time (the GIL): workers are how the service uses the machine's cores.
+    """
     app = make_app(region, host=host, port=port, regions=regions, settings=settings, url=url)
     shown = f"[{host}]" if ":" in host else host
+    if workers > 1:
+        warm(region, regions=regions, settings=settings)
     print(f"数据服务已启动：http://{shown}:{port}/ （OpenAPI：/openapi?f=json；按 Ctrl+C 停止）"
-          + (f"；对外地址 {url}/" if url else ""), flush=True)
+          + (f"；对外地址 {url}/" if url else "") + (f"；{workers} 个工作进程" if workers > 1 else ""), flush=True)
+    if workers > 1:
+        _PreforkServer(app, {"bind": f"{shown}:{int(port)}", "workers": int(workers), "threads": int(threads),
+                             "worker_class": "gthread" if threads > 1 else "sync"}).run()
+        return
+    import waitress
+
     waitress.serve(app, host=host, port=int(port), threads=threads, ident="eldermap", _quiet=True)
 
 
-__all__ = ["CRS_LIST", "build_config", "make_app", "openapi_document", "serve", "write_documents"]
+def warm(region: str, *, regions: str | None = None, settings: str | None = None) -> None:
+    """Build what the first requests would build: the collections, the walking and driving networks with the
+    facilities snapped to them, and the home-care providers' index (per region version, in this process)."""
+    from api.collections import current_region
+    from planning.coverage import facility_snap_for
+    from planning.home_care import serving_point
+
+    settings_obj = settings_for(settings)
+    root = regions if regions is None or store.database_url(regions) else str(Path(regions).resolve())
+    feature_table("facilities", region, settings_obj, root=root)  # the others (coverage) are made on first use
+    loaded = current_region(region, root=root)
+    if len(loaded.road_edges):
+        for mode in ("walk", "drive"):
+            facility_snap_for(loaded, mode, settings_obj)
+        extent = region_extent(region, regions=root)
+        serving_point(loaded, (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2, settings=settings_obj)
+
+
+class _PreforkServer:
+    """gunicorn's pre-fork server around a WSGI app already loaded in this (master) process."""
+
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        from gunicorn.app.base import BaseApplication
+
+        class _App(BaseApplication):
+            def load_config(self) -> None:
+                defaults = {"preload_app": True, "loglevel": "error", "accesslog": None, "errorlog": "-",
+                            "timeout": 300, "graceful_timeout": 10, "keepalive": 5, "proc_name": "eldermap-api",
+                            "control_socket_disable": True}
+                for key, value in {**defaults, **options}.items():
+                    if key in self.cfg.settings:
+                        self.cfg.set(key, value)
+
+            def load(self) -> Any:
+                return app
+
+        self._app = _App()
+
+    def run(self) -> None:
+        self._app.run()
+
+
+__all__ = ["CRS_LIST", "build_config", "make_app", "openapi_document", "serve", "warm", "write_documents"]

@@ -81,14 +81,14 @@ def build_region(size: str, root: Path) -> tuple[int, list[tuple[float, float]]]
     return len(saved["facilities"]), [(float(p.x), float(p.y)) for p in picks]
 
 
-def start_server(regions: str, port: int, threads: int, log_path: Path) -> subprocess.Popen:
+def start_server(regions: str, port: int, threads: int, log_path: Path, workers: int = 1) -> subprocess.Popen:
     import requests
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ELDERMAP_REGIONS": str(log_path.parent)}  # local files
     env.pop("ELDERMAP_DATABASE_URL", None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "api", "--regions", regions, "serve", "bench", "--port",
-                                 str(port), "--threads", str(threads)], cwd=ROOT, env=env, stdout=log,
+                                 str(port), "--threads", str(threads), "--workers", str(workers)], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:

@@ -178,14 +178,13 @@ def times_to_target(reach: SourceReach, network: Network, target: Snap) -> np.nd
         raise ValueError(f"times_to_target takes one target, got {len(target)}")
     if not target.snapped[0] or not sources.snapped.any():
         return out
-    edges = network.edges
-    T_all = edges["time_min"].to_numpy()
-    tw_all = edges["two_way"].to_numpy(dtype=bool)
+    arrays = network.edge_arrays
+    T_all, tw_all = arrays.time_min, arrays.two_way
     e, t = int(target.edge[0]), float(target.t[0])
     T = float(T_all[e])
-    ends = [(int(edges["u_idx"].to_numpy()[e]), t * T)]
+    ends = [(int(arrays.u[e]), t * T)]
     if tw_all[e] or t >= 1.0:  # against a oneway edge only when the target sits on its end node
-        ends.append((int(edges["v_idx"].to_numpy()[e]), (1 - t) * T))
+        ends.append((int(arrays.v[e]), (1 - t) * T))
     src_parts, time_parts = [], []
     for node, offset in ends:
         lo, hi = reach.node_ptr[node], reach.node_ptr[node + 1]

@@ -19,8 +19,10 @@ walking profiles of ``settings.walk_profiles`` (:func:`walk_profile_speed` gives
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -69,9 +71,11 @@ ROUTING_FIELDS: tuple[str, ...] = ("walk_speed_kmh", "walk_steps_factor", "walk_
 """The settings a network and its snapped points depend on (nothing else changes them)."""
 
 
+@functools.lru_cache(maxsize=64)
 def routing_settings(settings: Settings) -> Settings:
     """``settings`` reduced to :data:`ROUTING_FIELDS` (the rest at defaults): the cache key of networks and
-    snaps, so changing a gap weight or a target on the planner page never rebuilds the network."""
+    snaps, so changing a gap weight or a target on the planner page never rebuilds the network. Settings are
+    frozen, so the reduction is made once per settings value."""
     return dataclasses.replace(Settings(), **{name: getattr(settings, name) for name in ROUTING_FIELDS})
 
 
@@ -85,16 +89,31 @@ def network_for(region: Region, mode: Mode, settings: Settings) -> Network:
 _FACILITY_SNAPS: dict[tuple[str, str, Settings], Snap] = {}
 
 
+_FINGERPRINTS: dict[int, tuple[weakref.ref, int, str]] = {}
+
+
+def _facilities_fingerprint(fac: pd.DataFrame) -> str:
+    """A hash of the facilities' ids and positions, made once per frame object (a loaded region's layers are
+    never changed in place; a scenario's changed facilities are a new frame)."""
+    hit = _FINGERPRINTS.get(id(fac))
+    if hit is not None and hit[0]() is fac and hit[1] == len(fac):
+        return hit[2]
+    xy = shapely.get_coordinates(fac.geometry.values) if len(fac) else np.zeros((0, 2))
+    fingerprint = hashlib.sha256("\x1f".join(fac["id"].astype(str)).encode() + xy.tobytes()).hexdigest() \
+        if "id" in fac else str(len(fac))
+    for dead in [k for k, (ref, _, _) in _FINGERPRINTS.items() if ref() is None]:
+        del _FINGERPRINTS[dead]
+    _FINGERPRINTS[id(fac)] = (weakref.ref(fac), len(fac), fingerprint)
+    return fingerprint
+
+
 def facility_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
     """The region's facilities snapped to its network, once per (region version, facilities, mode, settings).
 
     The key includes a fingerprint of the facilities' ids and positions, so a scenario's changed
     facilities (same version folder) are snapped afresh.
     """
-    fac = region.facilities
-    xy = shapely.get_coordinates(fac.geometry.values) if len(fac) else np.zeros((0, 2))
-    fingerprint = hashlib.sha256("\x1f".join(fac["id"].astype(str)).encode() + xy.tobytes()).hexdigest() \
-        if "id" in fac else str(len(fac))
+    fingerprint = _facilities_fingerprint(region.facilities)
     settings = routing_settings(settings)
     return remember_per_version(_FACILITY_SNAPS, (str(region.path), fingerprint, mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.facilities, settings=settings))

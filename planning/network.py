@@ -20,7 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,15 @@ MIN_WEIGHT_MIN = 1e-9
 
 _NO = {"no", "private"}
 _YES_FOOT = {"yes", "designated", "permissive"}
+
+
+class EdgeArrays(NamedTuple):
+    """Columns of :attr:`Network.edges` as arrays (:attr:`Network.edge_arrays`)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    time_min: np.ndarray
+    two_way: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +98,14 @@ class Network:
     def edge_tree(self) -> shapely.STRtree:
         """STRtree of the edge lines (exact fallback of :meth:`SegmentIndex.nearest`)."""
         return shapely.STRtree(self.edges.geometry.values, node_capacity=4)
+
+    @cached_property
+    def edge_arrays(self) -> EdgeArrays:
+        """The edges' ``u_idx``, ``v_idx``, ``time_min`` and ``two_way`` columns as NumPy arrays, read once (a
+        network's edges are never changed after it is built): the per-request searches read a few rows of them."""
+        edges = self.edges
+        return EdgeArrays(edges["u_idx"].to_numpy(), edges["v_idx"].to_numpy(), edges["time_min"].to_numpy(),
+                          edges["two_way"].to_numpy(dtype=bool))
 
     @property
     def n_nodes(self) -> int:

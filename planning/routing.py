@@ -38,9 +38,8 @@ class Nearest:
 
 def edge_ends(network: Network, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(u index, v index, time in minutes, two-way flag) of edge rows ``e``."""
-    edges = network.edges
-    return (edges["u_idx"].to_numpy()[e], edges["v_idx"].to_numpy()[e], edges["time_min"].to_numpy()[e],
-            edges["two_way"].to_numpy()[e])
+    arrays = network.edge_arrays
+    return arrays.u[e], arrays.v[e], arrays.time_min[e], arrays.two_way[e]
 
 
 def node_times(network: Network, sources: Snap, *, max_minutes: float = np.inf) -> tuple[np.ndarray, np.ndarray]:

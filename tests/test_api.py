@@ -36,8 +36,9 @@ ELDER_FIELDS = ("pid", "birth_year", "birth", "sex", "ability_level", "ability_c
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 
-def _start(root: Path | str, region: str, port: int, tmp: Path) -> subprocess.Popen:
-    """``python -m api serve`` over ``root`` (a folder, or a PostGIS URL with local files in ``tmp``)."""
+def _start(root: Path | str, region: str, port: int, tmp: Path, *more: str) -> subprocess.Popen:
+    """``python -m api serve`` over ``root`` (a folder, or a PostGIS URL with local files in ``tmp``); ``more``:
+    further options of serve."""
     local = tmp if str(root).startswith("postgresql://") else root
     env = {**os.environ, "ELDERMAP_REGIONS": str(local), "PYTHONPATH": str(REPO)}
     env.pop("ELDERMAP_DATABASE_URL", None)
@@ -45,7 +46,7 @@ def _start(root: Path | str, region: str, port: int, tmp: Path) -> subprocess.Po
     env.pop("ELDERMAP_API_KEYS", None)
     with open(tmp / f"server-{port}.log", "wb") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen([sys.executable, "-m", "api", "--regions", str(root), "serve", region, "--port",
-                                 str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                 str(port), *more], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -65,6 +66,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+_SERVER: dict[str, subprocess.Popen] = {}
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +96,58 @@ def served(demo_region, tmp_path_factory):
     layers["elders"] = gpd.GeoDataFrame(pd.concat([elders, extra], ignore_index=True), crs=elders.crs)
     store.save_region("demo", layers, {k: v for k, v in region.manifest.items() if k == "sources"}, root=root)
     region = store.load_region("demo", root=root)
-    proc = _start(root, "demo", PORT, tmp)
+    proc = _start(root, "demo", PORT, tmp, "--workers", "2", "--threads", "2")  # gunicorn's pre-fork server
+    _SERVER["proc"] = proc
     yield root, region
     _stop(proc)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _wait_children(pid: int, n: int) -> list[int]:
+    """The children of ``pid`` once there are ``n`` (gunicorn forks its workers one after the other)."""
+    deadline = time.monotonic() + 20
+    while len(kids := _children(pid)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return kids
+
+
+def test_two_worker_processes_answer_alike_and_stop_with_the_master(served, tmp_path):
+    """The module's server runs ``--workers 2``: two worker processes under one master answer every request
+    the same (the other tests of this module all go through them); a separate one stops with its master."""
+    workers = _wait_children(_SERVER["proc"].pid, 2)
+    assert len(workers) == 2, workers
+    pages = [requests.get(BASE + "/collections/facilities/items", params={"f": "json", "limit": 7, "offset": 3},
+                          timeout=30).json() for _ in range(12)]
+    for page in pages:
+        page.pop("timeStamp")
+    assert all(page == pages[0] for page in pages) and len(pages[0]["features"]) == 7
+    root, _ = served
+    proc = _start(root, "demo", PORT + 5, tmp_path, "--workers", "2")
+    try:
+        log = (tmp_path / f"server-{PORT + 5}.log").read_text(encoding="utf-8")
+        assert "2 个工作进程" in log
+        kids = _wait_children(proc.pid, 2)
+        assert len(kids) == 2
+    finally:
+        _stop(proc)
+    assert proc.returncode is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{k}/stat").exists() and " Z " not in Path(f"/proc/{k}/stat").read_text()
+                   for k in kids)
 
 
 def _get(path: str, **params) -> requests.Response:

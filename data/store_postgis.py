@@ -31,8 +31,11 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -199,10 +202,103 @@ def schema_version(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+POOL_IDLE_MAX = 8
+"""Idle connections kept by one process, all databases together (a server's threads take them in turn; the
+oldest goes first)."""
+POOL_CHECK_AFTER_S = 30.0
+"""An idle connection older than this is checked (``SELECT 1``) before it is lent again: the database may have
+restarted meanwhile."""
+
+
+class _Idle:
+    """The idle connections of one process: a last-in-first-out stack of (database URL, since, connection).
+
+    Opening a PostgreSQL connection (socket, authentication, backend start) costs milliseconds; a server answering
+    many requests a second lends connections from here instead. A connection goes back only when it is healthy and
+    outside any transaction (after an error inside :func:`connect`'s block, or when broken or closed, it is
+    closed). After a fork (``eldermap serve --workers``) the child starts with an empty stack and never touches the
+    parent's connections: it keeps them referenced, so that neither it nor the garbage collector closes a socket
+    the parent still uses.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.stack: list[tuple[str, float, psycopg.Connection]] = []
+        self.inherited: list[object] = []
+        self.lock = threading.Lock()
+
+    def _own(self) -> None:
+        if self.pid != os.getpid():  # forked: the parent's connections are not ours
+            self.inherited.append(self.stack)
+            self.stack, self.pid, self.lock = [], os.getpid(), threading.Lock()
+
+    def take(self, url: str) -> psycopg.Connection | None:
+        self._own()
+        while True:
+            with self.lock:
+                k = next((k for k in range(len(self.stack) - 1, -1, -1) if self.stack[k][0] == url), None)
+                if k is None:
+                    return None
+                _, since, conn = self.stack.pop(k)
+            if conn.closed or conn.broken:
+                continue
+            if time.monotonic() - since > POOL_CHECK_AFTER_S:
+                try:
+                    conn.execute("SELECT 1")
+                except psycopg.Error:
+                    _close(conn)
+                    continue
+            return conn
+
+    def give(self, url: str, conn: psycopg.Connection) -> None:
+        self._own()
+        if conn.closed or conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            _close(conn)
+            return
+        with self.lock:
+            self.stack.append((url, time.monotonic(), conn))
+            dropped = self.stack[:-POOL_IDLE_MAX] if len(self.stack) > POOL_IDLE_MAX else []
+            del self.stack[:len(dropped)]
+        for _, _, old in dropped:
+            _close(old)
+
+    def count(self, url: str) -> int:
+        self._own()
+        with self.lock:
+            return sum(1 for u, _, _ in self.stack if u == url)
+
+    def close_all(self) -> None:
+        self._own()
+        with self.lock:
+            stack, self.stack = self.stack, []
+        for _, _, conn in stack:
+            _close(conn)
+
+
+def _close(conn: psycopg.Connection) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.close()
+
+
+_IDLE = _Idle()
+
+
+def idle_connections(url: str) -> int:
+    """Idle connections to ``url`` this process keeps for reuse."""
+    return _IDLE.count(url)
+
+
+def close_idle_connections() -> None:
+    """Close the idle connections this process keeps (:class:`_Idle`)."""
+    _IDLE.close_all()
+
+
 @contextlib.contextmanager
 def connect(url: str) -> Iterator[psycopg.Connection]:
-    """An autocommit connection to a database whose schema is current (checked once per process)."""
-    conn = _open(url)
+    """An autocommit connection to a database whose schema is current (checked once per process), lent from this
+    process's idle connections when one is free (:class:`_Idle`) and given back after the block."""
+    conn = _IDLE.take(url) or _open(url)
+    ok = False
     try:
         if url not in _checked:
             have = schema_version(conn)
@@ -218,8 +314,12 @@ def connect(url: str) -> Iterator[psycopg.Connection]:
                                     "请升级 ElderMap", f"database schema {have} is newer than {SCHEMA_VERSION}")
             _checked.add(url)
         yield conn
+        ok = True
     finally:
-        conn.close()
+        if ok:
+            _IDLE.give(url, conn)
+        else:  # an error inside the block: the connection may be mid-way through anything
+            _close(conn)
 
 
 def migrate(url: str, *, upto: int | None = None) -> tuple[int, int]:

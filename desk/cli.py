@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 from cli_args import Date, InFile, Name, OutFile, Parsed, RegionsDir, Text, UsageError, _number, arg, preflight
+from data.schema import ELIGIBLE_GROUPS
 from geo.errors import ElderMapError
 from geo.settings import Settings
 
@@ -160,6 +161,9 @@ def add_commands(subparsers: Any) -> None:
     arg(p, "--window", role=Parsed(_window_value), required=True, help="预约时间，如 \"2026-12-01 09:00-10:00\"")
     p.add_argument("--urgent", action="store_true", help="紧急（含紧急救援类项目时自动为紧急）")
     p.add_argument("--channel", choices=CHANNEL_CHOICES, default="12349热线", help="来源渠道（默认 12349热线）")
+    p.add_argument("--group", choices=ELIGIBLE_GROUPS, default=None,
+                   help="补贴类别：本单享受补贴所依据的群体，如 特困、低保、失能（须在服务项目的补贴对象内，结算时才计补贴）；"
+                        "不填为自费")
     arg(p, "--id", role=Text(64), help="工单编号（默认自动生成 O+时间）")
     arg(p, "--now", role=Parsed(_now_value), help=NOW_HELP)
     _globals(p)
@@ -518,7 +522,7 @@ def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
         _check_inside(region, lon, lat)
     order = {"id": args.id.strip() if args.id else None, "elder_id": elder, "lon": lon, "lat": lat,
              "item_codes": codes, "window_start": start, "window_end": end,
-             "urgency": "紧急" if args.urgent else "普通", "channel": args.channel}
+             "urgency": "紧急" if args.urgent else "普通", "channel": args.channel, "subsidy_group": args.group}
     now = _now(args, settings)
     order_id = orders_db.create_order(args.region, order, actor=_user(), root=_root(args),
                                       items=region.layers.get("service_items"), now=now)
@@ -528,6 +532,11 @@ def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
     print(f"已受理工单 {order_id}（待派单，{row['urgency']}，{args.channel}）")
     print(f"  服务项目：{_items_zh(codes, _item_names(region))}")
     print(f"  预约时间：{start:%Y-%m-%d} {orders_db.window_span_zh(start, end, day=start.date())}")
+    print(f"  补贴类别：{args.group}" if args.group else "  补贴类别：自费（未指定）")
+    from desk.settlement import group_warnings_zh
+
+    for line in group_warnings_zh(region.layers.get("service_items"), codes, args.group):
+        print(f"  注意：{line}")
     print(f"  {where}：约 {lon:.3f}, {lat:.3f}")
     print(f"下一步：eldermap dispatch candidates {args.region} {order_id}")
     return 0

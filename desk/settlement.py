@@ -271,6 +271,23 @@ def _write_table(ws, title: str, frame: pd.DataFrame, headers: Mapping[str, str]
     ws.freeze_panes = "A3"
 
 
+def group_warnings_zh(items: pd.DataFrame | None, codes: Sequence[str], group: str | None) -> list[str]:
+    """What the desk says when an order's subsidy group (``subsidy_group``) does not fit a subsidised item of it:
+    the settlement will not take the group from the order for that item (it checks the elder's own groups
+    instead; the rule in this module's docstring)."""
+    if not group or items is None or not len(items) or "code" not in items.columns:
+        return []
+    out = []
+    for item in items.to_dict("records"):
+        if str(item.get("code")) not in codes or _missing(item.get("subsidy_yuan")) or float(item["subsidy_yuan"]) <= 0:
+            continue
+        eligible = split_tags(item.get("eligible_groups"))
+        if group not in eligible and ALL_ELDERS not in eligible:
+            out.append(f"“{item.get('name') or item.get('code')}”的补贴对象是{'、'.join(eligible) or '（未填）'}，"
+                       f"不含“{group}”：结算时按老人登记的类别核实")
+    return out
+
+
 def nothing_subsidised_zh(settlement: Settlement) -> str | None:
     """Why a settlement holds no subsidised service (so an all-zero table is never left unexplained); None when
     it holds some."""
@@ -300,6 +317,7 @@ def write_settlement_workbook(settlement: Settlement, path: str | Path, *, area:
 
 
 __all__ = [
+    "group_warnings_zh",
     "nothing_subsidised_zh",
     "ALL_ELDERS",
     "DETAIL_COLUMNS",

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from conftest import copy_demo_region
 from hypothesis import given, settings
@@ -206,6 +207,27 @@ def test_whole_flow_with_audit(capsys, desk) -> None:
     detail = [[c.value for c in r] for r in wb["结算明细"].iter_rows(min_row=3)]
     assert [(d[0], d[2], d[4], d[5], d[7]) for d in detail] == [(provider, "SC0301", "全体老年人", 1, 15)]
     assert not any(c.data_type == "f" for ws in wb for r in ws.iter_rows() for c in r)
+
+
+def test_new_order_with_a_subsidy_group(capsys, desk) -> None:
+    """``--group`` is stored as the order's subsidy group; a group outside a subsidised item's eligible groups is
+    said at once (the settlement checks the elder instead); an unknown group is refused in Chinese."""
+    from desk.settlement import group_warnings_zh
+
+    root = desk["root"]
+    code, out, _ = run(capsys, root, "new", "demo", "--elder", desk["elder"], "--items", "SC0301", "--window",
+                       f"{DAY} 13:00-14:00", "--id", "K-GROUP", "--group", "低保", "--now", f"{DAY} 08:00")
+    assert code == 0 and "补贴类别：低保" in out and "注意" not in out  # SC0301 subsidises every elder
+    assert orders_db.get_order("demo", "K-GROUP", root=root)["subsidy_group"] == "低保"
+    items = pd.DataFrame({"code": ["A1", "A2", "A3"], "name": ["助浴", "助洁", "理发"], "subsidy_yuan": [30.0, 20.0, 0.0],
+                          "eligible_groups": ["特困、低保", "全体老年人", "特困"]})
+    assert group_warnings_zh(items, ["A1", "A2", "A3"], "低保") == []
+    assert group_warnings_zh(items, ["A1", "A2", "A3"], "高龄") == [
+        "“助浴”的补贴对象是特困、低保，不含“高龄”：结算时按老人登记的类别核实"]  # A2: everyone; A3: no subsidy
+    assert group_warnings_zh(items, ["A1"], None) == []
+    refused_text = refused(capsys, root, "new", "demo", "--elder", desk["elder"], "--items", "SC0301", "--window",
+                           f"{DAY} 15:00-16:00", "--group", "富豪")
+    assert "--group" in refused_text and "特困" in refused_text
 
 
 def test_conflict_is_refused_and_nothing_is_written(capsys, desk) -> None:

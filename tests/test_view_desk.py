@@ -174,6 +174,8 @@ def test_call_dispatch_accept_complete_follow_up(env: Path, region) -> None:
     at.time_input(key="desk_call_start").set_value(dt.time(10, 0))
     at.time_input(key="desk_call_end").set_value(dt.time(11, 0))
     at.selectbox(key="desk_call_channel").select("12349热线")
+    assert at.selectbox(key="desk_call_group").value == "自费（不享受补贴）"
+    at.selectbox(key="desk_call_group").select("低保")
     button(at, "创建工单").click()
     run(at, errors=False)
 
@@ -187,7 +189,8 @@ def test_call_dispatch_accept_complete_follow_up(env: Path, region) -> None:
     assert (order["lon"], order["lat"]) == (lon, lat)  # the elder's registered point, exactly, in the log only
     assert at.button_group(key="desk_section").value == "待派单"  # on to the queue, with the new order chosen
     assert at.selectbox(key="desk_queue_pick").value == oid
-    assert any(f"已创建工单 {oid}" in as_read(s.value) for s in at.success)
+    assert any(f"已创建工单 {oid}" in as_read(s.value) and "补贴类别 低保" in as_read(s.value) for s in at.success)
+    assert order["subsidy_group"] == "低保"
 
     # the candidates shown are the engine's, in its order, with its reasons
     want = candidates(region, orders_db.get_order("demo", oid, root=env), S,

@@ -50,6 +50,7 @@ import streamlit as st
 
 from data import audit
 from data.exports import XLSX_MIME, xlsx_bytes
+from data.schema import ELIGIBLE_GROUPS
 from data.store import Region
 from desk import orders_db
 from desk.dispatch import candidates, queue_of
@@ -61,6 +62,7 @@ from desk.settlement import (
     TOTAL_COLUMNS_ZH,
     TOTAL_LABEL,
     Settlement,
+    group_warnings_zh,
     nothing_subsidised_zh,
     settle,
     write_settlement_workbook,
@@ -109,6 +111,8 @@ POINT_KEY = "desk_call_point"
 ROUTE_KEY = "desk_route_result"
 DEMO_BANNER_ZH = ("演示数据：本地区的服务商、护理员和服务工单是合成的演示数据（演示数据，非真实），"
                   "不代表任何真实机构或个人；老人只以假名编号出现。")
+SELF_PAID = "自费（不享受补贴）"
+"""The call form's 补贴类别 choice for an order without a subsidy group."""
 QUEUE_COLUMNS = ("工单编号", "紧急程度", "预约时间", "已等待（分钟）", "提醒", "服务项目", "来源渠道", "老人编号")
 ACTIVE_COLUMNS = ("工单编号", "状态", "提醒", "预约时间", "护理员", "服务商", "服务项目", "紧急程度", "派单时间")
 """Columns of the queue and of the orders in progress: what to act on first, details to the right."""
@@ -408,6 +412,8 @@ def _create_order(desk: Desk) -> None:
              "item_codes": codes, "window_start": dt.datetime.combine(day, start),
              "window_end": dt.datetime.combine(day, end), "urgency": state.get("desk_call_urgency") or "普通",
              "channel": state.get("desk_call_channel") or CHANNELS[0]}
+    group = state.get("desk_call_group")
+    order["subsidy_group"] = group if group in ELIGIBLE_GROUPS else None
     try:
         order_id = orders_db.create_order(desk.name, order, actor=desk.user, root=desk.root,
                                           items=layer_table(desk.region, "service_items"))
@@ -417,7 +423,10 @@ def _create_order(desk: Desk) -> None:
         return
     _audit(desk, change_detail(order_id, "新建", "待派单"))
     urgent = "紧急，" if created["urgency"] == "紧急" else ""
-    _say("success", f"已创建工单 {order_id}（{urgent}{window_zh(created)}），已进入待派单队列，请在下方为其派单。")
+    paid = f"补贴类别 {created['subsidy_group']}，" if created.get("subsidy_group") else "自费，"
+    warnings = group_warnings_zh(layer_table(desk.region, "service_items"), codes, order["subsidy_group"])
+    _say("success", f"已创建工单 {order_id}（{urgent}{paid}{window_zh(created)}），已进入待派单队列，请在下方为其派单。"
+         + ("".join(f"注意：{w}。" for w in warnings)))
     state["desk_call_items"] = []
     state.pop(POINT_KEY, None)
     for key in ("desk_elder_query", "desk_place_query", "desk_near_pick"):
@@ -726,6 +735,7 @@ def _take_call(desk: Desk, now: dt.datetime) -> None:
     state.setdefault("desk_call_end", (dt.datetime.combine(now.date(), start) + dt.timedelta(hours=1)).time())
     state.setdefault("desk_call_urgency", URGENCIES[0])
     state.setdefault("desk_call_channel", CHANNELS[0])
+    state.setdefault("desk_call_group", SELF_PAID)
     with st.form("desk_call_form"):
         st.multiselect("服务项目（可多选）", list(names), key="desk_call_items", placeholder="请选择服务项目",
                        format_func=lambda c: f"{names[c]}（{categories.get(c, '')}，{c}）")
@@ -733,10 +743,12 @@ def _take_call(desk: Desk, now: dt.datetime) -> None:
         c1.date_input("服务日期", key="desk_call_date", format="YYYY-MM-DD")
         c2.time_input("预约开始", key="desk_call_start", step=dt.timedelta(minutes=15))
         c3.time_input("预约结束", key="desk_call_end", step=dt.timedelta(minutes=15))
-        c1, c2 = st.columns(2)
+        c1, c2, c3 = st.columns(3)
         c1.radio("紧急程度", URGENCIES, horizontal=True, key="desk_call_urgency",
                  help="选了“紧急救援”类服务项目的工单自动为紧急，排在队列最前")
         c2.selectbox("来源渠道", CHANNELS, key="desk_call_channel")
+        c3.selectbox("补贴类别", [SELF_PAID, *ELIGIBLE_GROUPS], key="desk_call_group",
+                     help="本单享受补贴所依据的群体（须在服务项目的补贴对象内，结算时才计补贴；否则按老人登记的类别核实）")
         st.form_submit_button("创建工单", type="primary", on_click=_create_order, args=(desk,))
 
 

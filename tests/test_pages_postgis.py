@@ -13,7 +13,7 @@ from pg_support import new_database
 from data import audit, store
 from data.auth import add_user
 
-PAGES = ["规划分析", "统计报表", "数据管理", "找养老服务"]
+PAGES = ["规划分析", "统计报表", "数据管理", "调度", "找养老服务"]
 
 
 @pytest.fixture()
@@ -49,7 +49,10 @@ def test_every_page_renders_from_the_database(pg_pages, demo_region) -> None:
     open_staff_page(at, "统计报表")
     annex = next(df.value for df in at.dataframe if "社区养老设施覆盖率(%)" in df.value.columns)
     assert annex.iloc[-1]["名称"] == "全部地区"
-    assert not (local / "demo").exists()  # nothing of the region was written to the local folder
+    assert not (local / "demo").exists()  # nothing of the region (not even the desk's order log) written locally
+    with psycopg.connect(url) as conn:  # the 调度 page loaded the demo's orders into the database's order log
+        stored = conn.execute("SELECT count(*) FROM eldermap.orders_current WHERE region = 'demo'").fetchone()[0]
+    assert stored == len(demo_region.layers["orders"]) > 0
 
 
 def test_page_import_saves_a_version_in_the_database_and_audits_there(pg_pages, demo_region) -> None:

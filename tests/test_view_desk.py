@@ -378,3 +378,23 @@ def test_ratings_settlement_and_routes(env: Path, region) -> None:
     book = openpyxl.load_workbook(io.BytesIO(plan_workbook_bytes(at.session_state["desk_route_result"]["plan"])))
     assert book.sheetnames == ["路线计划", "护理员汇总", "未安排工单"]
     assert not [c for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_the_page_rereads_the_order_log_only_when_it_changed(env: Path, region, monkeypatch) -> None:
+    """A rerun with an unchanged log reuses the last read; any new event (here a new order) is read at once."""
+    from views import desk_page
+
+    reads = []
+    real = orders_db.current_orders
+    monkeypatch.setattr(orders_db, "current_orders", lambda *a, **k: reads.append(1) or real(*a, **k))
+    first = desk_page._current_orders("demo", env)
+    again = desk_page._current_orders("demo", env)
+    assert len(reads) <= 1 and again.equals(first)
+    again.loc[again.index[:1], "status"] = "changed by a caller"  # a caller's change never reaches the cache
+    assert desk_page._current_orders("demo", env).equals(first)
+    oid = orders_db.create_order("demo", {"lon": float(region.elders.geometry.iloc[0].x),
+                                          "lat": float(region.elders.geometry.iloc[0].y), "item_codes": [ITEM],
+                                          "window_start": dt.datetime(2027, 2, 1, 9), "window_end": dt.datetime(2027, 2, 1, 10)},
+                                 actor="test", root=env, items=region.layers["service_items"])
+    fresh = desk_page._current_orders("demo", env)
+    assert oid in set(fresh["id"]) and oid not in set(first["id"]) and len(fresh) == len(first) + 1

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from data import audit
+from data import audit, store
 from data.exports import XLSX_MIME, xlsx_bytes
 from data.schema import ELIGIBLE_GROUPS
 from data.store import Region
@@ -525,7 +525,24 @@ def _ingest_if_empty(desk: Desk, orders: pd.DataFrame) -> pd.DataFrame:
                      region=desk.name, detail=f"载入本地区导入的服务工单 {added} 条", version=desk.region.version,
                      rows=added)
         st.success(f"已载入 {added} 条工单记录（来自本地区导入的服务工单数据）。")
-    return orders_db.current_orders(desk.name, root=desk.root)
+    return _current_orders(desk.name, desk.root)
+
+
+_ORDER_FRAMES: dict[tuple[str, str], tuple[int, pd.DataFrame]] = {}
+"""(store, region) → (log version, the order log's current orders) as last read by this process."""
+
+
+def _current_orders(region: str, root: str | Path | None) -> pd.DataFrame:
+    """The region's current orders (:func:`desk.orders_db.current_orders`), read again only when the log has
+    changed (:func:`desk.orders_db.log_version`: one count instead of the whole log on every rerun). The version is
+    read before the orders, so a change made in between is read again next time, never missed."""
+    version = orders_db.log_version(region, root=root)
+    key = (store.database_url(root) or str(store.regions_root(root).resolve()), region)
+    hit = _ORDER_FRAMES.get(key)
+    if hit is None or hit[0] != version:
+        hit = (version, orders_db.current_orders(region, root=root))
+        _ORDER_FRAMES[key] = hit
+    return hit[1].copy()
 
 
 def _providers(desk: Desk) -> dict[str, str]:
@@ -1094,7 +1111,7 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str | No
         st.info(DEMO_BANNER_ZH)
     now = orders_db.local_now(settings)
     try:
-        orders = _ingest_if_empty(desk, orders_db.current_orders(region.name, root=regions_root))
+        orders = _ingest_if_empty(desk, _current_orders(region.name, regions_root))
     except ElderMapError as exc:
         st.error(md_escape(message_zh(exc), keep_lines=True))
         return

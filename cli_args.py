@@ -158,6 +158,10 @@ def _number(low: float, high: float, *, integer: bool = False, low_open: bool = 
     return convert
 
 
+number_type = _number
+"""The public name of :func:`_number`, for the command modules of other packages."""
+
+
 def check_output(path: str | None, allowed: Sequence[str], option: str) -> None:
     """Refuse an output path whose extension is not one we write, or whose folder cannot be written, before any
     work is done."""

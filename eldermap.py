@@ -1209,6 +1209,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desk.cli import add_commands as add_desk_commands
 
     add_desk_commands(sub)  # eldermap dispatch … (the 12349 desk, desk/cli.py)
+    from batch.cli import add_commands as add_batch_commands
+
+    add_batch_commands(sub)  # eldermap batch PARENT coverage … (county batches on Dask, batch/cli.py)
     for subparser in sub.choices.values():  # the global options go before or after the subcommand
         _add_global_options(subparser, after=True)
     return parser

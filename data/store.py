@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import functools
 import hashlib
 import io
@@ -36,7 +37,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -785,3 +786,233 @@ def default_root() -> str | Path:
     (:func:`regions_root`). Pass it as ``root`` to every function here and to ``data.audit``/``data.auth`` (which keep
     their files in the local folder either way)."""
     return database_url(None) or regions_root(None)
+
+
+# ---------------------------------------------------------------- batch results
+
+RESULT_FORMAT = "eldermap-result/1"
+RESULTS_FOLDER = "results"
+"""Folder of a region's stored results (``<regions>/<region>/results/<key>/``), beside its versions: results record
+the version they were computed on (in their meta) and outlive imports, like scenarios."""
+
+
+class ResultError(ElderMapError, ValueError):
+    """A stored result is damaged (a frame's checksum or row count differs from its meta), or a result name is
+    invalid."""
+
+
+class ResultNotFoundError(ElderMapError, FileNotFoundError):
+    """A region has no stored result of that key."""
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A stored result: its frames (name -> DataFrame) and its record (``meta`` as saved, ``frames`` with each
+    frame's file, rows and SHA-256, ``saved_at``)."""
+
+    region: str
+    key: str
+    frames: Mapping[str, pd.DataFrame] = field(repr=False)
+    record: dict[str, Any]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.record["meta"]
+
+
+def _check_result_name(value: str, what_zh: str, what_en: str) -> None:
+    if not region_name_ok(value):
+        raise ResultError(f"计算结果的{what_zh}“{value}”无效：只能包含字母、数字、- 和 _",
+                          f"result {what_en} must be letters, digits, '-' or '_': {value!r}")
+
+
+def _result_dir(region: str, key: str, root: str | Path | None) -> Path:
+    return regions_root(root) / region / RESULTS_FOLDER / key
+
+
+def _result_not_found(region: str, key: str) -> ResultNotFoundError:
+    return ResultNotFoundError(f"地区“{region}”没有名为“{key}”的计算结果：请先运行 `eldermap batch` 计算",
+                               f"region {region!r} has no result {key!r}")
+
+
+def _result_mismatch(region: str, key: str, frame: str, what_zh: str, where: str) -> ResultError:
+    return ResultError(f"地区“{region}”的计算结果“{key}”中的表 {frame} {what_zh}（文件被改动或损坏）："
+                       "请删除该结果或重新运行 `eldermap batch`（不加 --resume）重新计算",
+                       f"result {key!r} of region {region!r}: frame {frame} {where} does not match its meta")
+
+
+def save_result(region: str, key: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, Any], *,
+                root: str | Path | None = None) -> Path:
+    """Store a computed result of a region under ``key``, atomically, replacing any earlier result of that key.
+
+    Files: every frame as ``<name>.parquet`` and a ``meta.json`` (``meta``, each frame's rows and SHA-256, the time
+    saved) are written to a hidden folder beside ``<regions>/<region>/results/<key>/``, which then takes its place
+    (a reader meanwhile finds the old result or, for an instant, none: never a mixture). PostGIS: the rows of table
+    ``eldermap.results`` of that key are replaced in one transaction. Writing the same frames and meta again stores
+    the same bytes (a task run twice after a worker died leaves one result, the same).
+
+    Parameters
+    ----------
+    region
+        An existing region.
+    key
+        Result name: letters, digits, ``-`` and ``_``.
+    frames
+        Frame name (same rule) -> DataFrame; at least one. Stored without the index.
+    meta
+        JSON-able description (kind, parameters, inputs digest, counts).
+
+    Returns
+    -------
+    The result's folder (for PostGIS a path-like name).
+    """
+    _check_result_name(key, "名称", "key")
+    if not frames:
+        raise ResultError(f"计算结果“{key}”没有任何表，无法保存", f"result {key!r} has no frames")
+    for name in frames:
+        _check_result_name(name, "表名", "frame name")
+    if not region_exists(region, root=root):
+        raise _not_found(region, f"目录 {regions_root(root) / region}", root)
+    blobs = {name: _frame_bytes(df) for name, df in frames.items()}
+    record = {
+        "format": RESULT_FORMAT, "region": region, "key": key,
+        "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "frames": {name: {"file": f"{name}.parquet", "rows": int(len(frames[name])),
+                          "sha256": hashlib.sha256(data).hexdigest()} for name, data in blobs.items()},
+        "meta": json.loads(json.dumps(dict(meta), ensure_ascii=False, default=str)),
+    }
+    url = database_url(root)
+    if url:
+        _pg().save_result(url, region, key, record, blobs)
+        log.info("saved result %s of region %s (%s)", key, region,
+                 ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
+        return _pg_path(url, region, RESULTS_FOLDER, key)
+    final = _result_dir(region, key, root)
+    folder = final.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".partial-{key}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        for name, data in blobs.items():
+            _write_durably(tmp / record["frames"][name]["file"], data)
+        _write_durably(tmp / "meta.json", json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"))
+        _swap_in(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for leftover in [*folder.glob(f".partial-{key}-*"), *folder.glob(f".stale-{key}-*")]:
+        with contextlib.suppress(FileNotFoundError):  # another writer's, finished meanwhile
+            if time.time() - leftover.stat().st_mtime > _LEFTOVER_AGE_S:  # a save that died
+                shutil.rmtree(leftover, ignore_errors=True)
+    log.info("saved result %s of region %s (%s)", key, region, ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
+    return final
+
+
+def _swap_in(tmp: Path, final: Path, *, attempts: int = 5) -> None:
+    """Make folder ``tmp`` the folder ``final``: a folder cannot replace a non-empty folder, so the old one is moved
+    aside first (and removed after). Another writer of the same result may put its folder in place between the two
+    renames: then try again (its result is replaced by this one, as if it had come first)."""
+    for attempt in range(attempts):
+        stale: Path | None = final.parent / f".stale-{final.name}-{secrets.token_hex(4)}"
+        try:
+            os.replace(final, stale)
+        except FileNotFoundError:
+            stale = None
+        try:
+            os.replace(tmp, final)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == attempts - 1:
+                raise
+        finally:
+            if stale is not None:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+_LEFTOVER_AGE_S = 3600.0
+"""Hidden folders of result saves older than this (seconds) are those of saves that died: the next save of that key
+removes them (younger ones may belong to a save still running elsewhere)."""
+
+
+def _frame_bytes(df: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame(df).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def result_meta(region: str, key: str, *, root: str | Path | None = None) -> dict[str, Any] | None:
+    """The record of a stored result (``meta`` as saved, ``frames``: file, rows and SHA-256 of each, ``saved_at``,
+    ``format``, ``region``, ``key``), or None when there is none. Reads no frame (cheap: for ``--resume``)."""
+    _check_result_name(key, "名称", "key")
+    url = database_url(root)
+    if url:
+        return _pg().result_record(url, region, key)
+    path = _result_dir(region, key, root) / "meta.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ResultError(f"地区“{region}”的计算结果“{key}”的说明文件无法读取：{exc}",
+                          f"cannot read {path}: {exc}") from None
+    return record if record.get("format") == RESULT_FORMAT else None
+
+
+def load_result(region: str, key: str, *, root: str | Path | None = None, verify: bool = True,
+                names: Sequence[str] | None = None) -> StoredResult:
+    """A stored result with its frames (all, or those in ``names``), each checked against the SHA-256 and row count
+    recorded when it was saved (``verify``).
+
+    Raises
+    ------
+    ResultNotFoundError
+        No result of that key (or no frame of a name asked for).
+    ResultError
+        A frame's bytes or rows differ from the record (in Chinese, naming the region, result and frame).
+    """
+    _check_result_name(key, "名称", "key")
+    url = database_url(root)
+    if url:
+        found = _pg().load_result(url, region, key, names)
+        if found is None:
+            raise _result_not_found(region, key)
+        record, blobs = found
+    else:
+        record = result_meta(region, key, root=root)
+        if record is None:
+            raise _result_not_found(region, key)
+        folder = _result_dir(region, key, root)
+        blobs = {}
+        for name, info in record["frames"].items():
+            if names is not None and name not in names:
+                continue
+            try:
+                blobs[name] = (folder / info["file"]).read_bytes()
+            except FileNotFoundError:
+                raise _result_mismatch(region, key, name, "缺失", "file missing") from None
+    missing = [n for n in (names or []) if n not in record["frames"]]
+    if missing:
+        raise ResultNotFoundError(f"地区“{region}”的计算结果“{key}”中没有表：{'、'.join(missing)}",
+                                  f"result {key!r} of region {region!r} has no frames {missing}")
+    frames: dict[str, pd.DataFrame] = {}
+    for name, data in blobs.items():
+        info = record["frames"][name]
+        if verify and hashlib.sha256(data).hexdigest() != info["sha256"]:
+            raise _result_mismatch(region, key, name, "与校验和不符", "sha256")
+        frame = pd.read_parquet(io.BytesIO(data))
+        if verify and len(frame) != info["rows"]:
+            raise _result_mismatch(region, key, name, f"行数 {len(frame)} 与记录的 {info['rows']} 不符", "rows")
+        frames[name] = frame
+    return StoredResult(region=region, key=key, frames=frames, record=record)
+
+
+def list_results(region: str, *, root: str | Path | None = None) -> list[str]:
+    """Keys of a region's stored results, sorted (hidden folders of saves under way are not results)."""
+    url = database_url(root)
+    if url:
+        return _pg().list_results(url, region)
+    folder = regions_root(root) / region / RESULTS_FOLDER
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "meta.json").exists())

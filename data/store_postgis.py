@@ -12,6 +12,8 @@ Tables (schema ``eldermap``, created and upgraded by :func:`migrate` from the or
     features(region, version, layer, row_no, geom geometry(Geometry, 4326), props jsonb)   GiST index on geom
     scenarios(region, name, body jsonb, saved_at)
     audit(seq, line)                                  the audit log: data.audit's JSON lines, append-only
+    results(region, key, frame, position, meta jsonb, sha256, n_rows, parquet bytea, created_at)
+                                                      batch results (data.store.save_result)
 
 ``layer_blobs`` holds the exact GeoParquet bytes the file store writes, so a layer's SHA-256 is the same in both
 stores and loading round-trips dtypes exactly (``position`` keeps the manifest's layer order, which jsonb does
@@ -36,7 +38,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -131,10 +133,26 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON eldermap.audit
     FOR EACH STATEMENT EXECUTE FUNCTION eldermap.refuse_change();
 """
 
+_STEP_4 = """
+CREATE TABLE eldermap.results (
+    region     text NOT NULL REFERENCES eldermap.regions (name) ON DELETE CASCADE,
+    key        text NOT NULL,
+    frame      text NOT NULL,
+    position   smallint NOT NULL,
+    meta       jsonb NOT NULL,
+    sha256     text NOT NULL,
+    n_rows     integer NOT NULL,
+    parquet    bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (region, key, frame)
+);
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("regions, versions, layer blobs (GeoParquet), scenarios, meta", _STEP_1),
     ("features projection (PostGIS geometry, GiST index)", _STEP_2),
     ("audit log (append-only, hash-chained lines)", _STEP_3),
+    ("batch results (per region and key: frames as Parquet with SHA-256, meta)", _STEP_4),
 )
 """Ordered schema steps; the schema version is the number of steps applied. Never edit a released step: add one."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -542,3 +560,62 @@ def audit_lines(url: str, *, limit: int | None = None) -> list[bytes]:
             rows = conn.execute("SELECT line FROM (SELECT seq, line FROM eldermap.audit ORDER BY seq DESC LIMIT %s) t "
                                 "ORDER BY seq", (max(0, int(limit)),)).fetchall()
     return [r[0].encode("utf-8") for r in rows]
+
+
+# ---------------------------------------------------------------- batch results
+
+def save_result(url: str, region: str, key: str, record: Mapping[str, Any], blobs: Mapping[str, bytes]) -> None:
+    """Replace the rows of result ``key`` of ``region`` with one row per frame (``record`` in every row's ``meta``), in
+    one transaction; writers of one region queue on its ``regions`` row."""
+    frames = record["frames"]
+    with connect(url) as conn, conn.transaction():
+        if conn.execute("SELECT 1 FROM eldermap.regions WHERE name = %s FOR UPDATE", (region,)).fetchone() is None:
+            raise DatabaseError(f"数据库中没有地区“{region}”，无法保存它的计算结果",
+                                f"region {region!r} not in {redacted(url)}")
+        conn.execute("DELETE FROM eldermap.results WHERE region = %s AND key = %s", (region, key))
+        meta = Jsonb(json.loads(json.dumps(dict(record), default=str)))
+        for position, (frame, data) in enumerate(blobs.items()):
+            conn.execute("INSERT INTO eldermap.results (region, key, frame, position, meta, sha256, n_rows, parquet) "
+                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                         (region, key, frame, position, meta, frames[frame]["sha256"], int(frames[frame]["rows"]),
+                          data))
+
+
+def _ordered_record(record: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    """jsonb sorts keys: the record's frames back in the order they were saved."""
+    frames = record.get("frames", {})
+    record["frames"] = ({k: frames[k] for k in order if k in frames}
+                        | {k: v for k, v in frames.items() if k not in order})
+    return record
+
+
+def result_record(url: str, region: str, key: str) -> dict[str, Any] | None:
+    """The record (``meta`` column) of a stored result, or None."""
+    with connect(url) as conn:
+        rows = conn.execute("SELECT frame, meta FROM eldermap.results WHERE region = %s AND key = %s ORDER BY position",
+                            (region, key)).fetchall()
+    return _ordered_record(rows[0][1], [r[0] for r in rows]) if rows else None
+
+
+def load_result(url: str, region: str, key: str, names: Sequence[str] | None = None
+                ) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+    """(record, {frame: parquet bytes}) of a stored result (only the frames in ``names`` when given), read from one
+    snapshot; None when there is no such result."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        rows = conn.execute("SELECT frame, meta FROM eldermap.results WHERE region = %s AND key = %s ORDER BY position",
+                            (region, key)).fetchall()
+        if not rows:
+            return None
+        wanted = [r[0] for r in rows if names is None or r[0] in names]
+        blobs = {frame: bytes(data) for frame, data in conn.execute(
+            "SELECT frame, parquet FROM eldermap.results WHERE region = %s AND key = %s AND frame = ANY(%s) "
+            "ORDER BY position", (region, key, wanted))}
+    return _ordered_record(rows[0][1], [r[0] for r in rows]), blobs
+
+
+def list_results(url: str, region: str) -> list[str]:
+    """Keys of a region's stored results, sorted."""
+    with connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT DISTINCT key FROM eldermap.results WHERE region = %s ORDER BY key",
+                                           (region,))]

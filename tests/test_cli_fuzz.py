@@ -127,6 +127,7 @@ def _base_argv(command: str, case_dir: Path, good: dict[str, Path]) -> list[str]
         "serve": ["serve", "demo", "--port", "8699"],  # every case is refused before the server starts
         "apikey": ["apikey", "list"],
         "dispatch": ["dispatch", "queue", "demo"],
+        "batch": ["batch", "demo", "coverage", "--out", str(out / "b.csv")],
     }[command]
 
 

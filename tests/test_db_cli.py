@@ -156,14 +156,14 @@ def test_db_init_and_upgrade(env: dict[str, str], postgis_url: str, monkeypatch:
     monkeypatch.setenv("ELDERMAP_DATABASE_URL", url)
     assert eldermap.main(["list"]) == 2 and "db init" in capsys.readouterr().err
     assert eldermap.main(["db", "init"]) == 0
-    assert "第 3 步" in capsys.readouterr().out
+    assert "第 4 步" in capsys.readouterr().out
     assert eldermap.main(["db", "init"]) == 0 and "无需改动" in capsys.readouterr().out
-    assert store.database_schema_version(url) == (3, 3)
+    assert store.database_schema_version(url) == (4, 4)
     older = new_database(postgis_url)
     store.migrate_database(older, upto=1)
     assert eldermap.main(["db", "upgrade", "--url", older]) == 0
-    assert "从第 1 版升级到第 3 版" in capsys.readouterr().out
-    assert store.database_schema_version(older) == (3, 3)
+    assert "从第 1 版升级到第 4 版" in capsys.readouterr().out
+    assert store.database_schema_version(older) == (4, 4)
     assert eldermap.main(["db", "upgrade", "--url", older]) == 0 and "无需升级" in capsys.readouterr().out
     assert eldermap.main(["db"]) == 2
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("geo", "data", "layers", "planning", "desk", "views")
+PACKAGES = ("geo", "data", "layers", "planning", "desk", "batch", "views")
 OURS = (*PACKAGES, "app", "eldermap")
 ALLOWED: dict[str, set[str]] = {
     "geo": {"geo"},
@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "layers": {"geo", "layers"},
     "planning": {"geo", "data", "planning"},
     "desk": {"geo", "data", "planning", "desk"},
-    "views": {"geo", "data", "layers", "planning", "desk", "views"},
+    "batch": {"geo", "data", "planning", "batch"},
+    "views": {"geo", "data", "layers", "planning", "desk", "batch", "views"},
 }
 """Which of our packages each package may import."""
 UI_MODULES = ("streamlit", "streamlit_folium")

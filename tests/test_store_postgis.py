@@ -210,8 +210,8 @@ def test_schema_steps_upgrade_and_gist_index_on_every_geometry_column(postgis_ur
     assert store.migrate_database(url, upto=2) == (1, 2)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT to_regclass('eldermap.audit')").fetchone()[0] is None
-    assert store.migrate_database(url) == (2, 3) and store.migrate_database(url) == (3, 3)
-    assert store.database_schema_version(url) == (3, 3)
+    assert store.migrate_database(url) == (2, 4) and store.migrate_database(url) == (4, 4)
+    assert store.database_schema_version(url) == (4, 4)
     store.save_region("demo", small_region_layers(), SMALL_MANIFEST, root=url)
     with psycopg.connect(url) as conn:
         columns = conn.execute("SELECT f_table_schema, f_table_name, f_geometry_column FROM geometry_columns "

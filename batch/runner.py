@@ -1,0 +1,646 @@
+"""Batches over the county regions of a parent (city, province) on Dask distributed, with results in the store.
+
+One Dask task per leaf child region (:func:`batch.hierarchy.leaf_regions`). A task loads its child from the store
+by name (the workers share the store: a folder every worker can read and write, or a PostgreSQL URL), computes,
+and writes its result with :func:`data.store.save_result` (atomic, checksummed, one key per child and batch kind
+and parameters). The client collects only small summaries; the roll-up then reads each child's district rows back
+from the store, so what is summed is exactly what is stored: :func:`rollup` (the counties' rows and a total) and
+:func:`children_table` (one row per direct child: a city's counties, a province's cities), counts summed and rates
+recomputed from the sums.
+
+Faults:
+
+- A task whose worker dies (killed, out of memory) is run again on another worker by the Dask scheduler, up to
+  :data:`ALLOWED_FAILURES` times for a local cluster (``distributed.scheduler.allowed-failures`` of a remote
+  scheduler). Running a task twice writes the same result under the same key: nothing is counted twice.
+- A task that raises a Python error is reported for its child (in Chinese); the other children complete.
+- ``resume``: a child whose stored result was computed from the same inputs (:func:`inputs_digest`: the child's
+  region version, the settings digest, the batch kind and parameters) is not computed again.
+
+Kinds: ``coverage`` (:func:`county_coverage`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from batch.hierarchy import PARENT_LEVELS, ChildRef, leaf_regions, load_hierarchy
+from data import store
+from geo.areas import pct
+from geo.errors import ElderMapError
+from geo.labels import TOTAL_CODE, TOTAL_NAME, mode_zh
+from geo.settings import Settings, settings_digest
+from planning.coverage import (
+    ANY,
+    coverage_by_area,
+    elder_access,
+    elder_snap_for,
+    in_population,
+    network_for,
+)
+from planning.network import Mode
+
+log = logging.getLogger(__name__)
+
+RUNNER_FORMAT = "eldermap-batch/1"
+"""Part of every inputs digest: a change in what a task computes bumps it, so old results are not resumed."""
+ALLOWED_FAILURES = 3
+"""Worker deaths a task of a local cluster survives before it is reported as failed (Dask's ``allowed-failures``)."""
+CONNECT_TIMEOUT_S = 30.0
+"""How long to wait for a remote scheduler (and the workers asked for with ``workers``), seconds."""
+AREA_LEVELS: tuple[str, ...] = ("community", "street", "district")
+"""Area tables of a coverage result, besides the per-elder table ``elders``."""
+ELDER_CODE_COLUMNS: tuple[str, ...] = ("district_code", "street_code", "community_code")
+MINUTES_MAX = 120.0
+"""Longest service circle a batch accepts, minutes (as the command line's)."""
+
+Progress = Callable[[int, int, str], None]
+"""``progress(children finished, children in all, message in Chinese)``: called once at the start (0, n, with the
+dashboard link when there is one) and after every child (done, skipped or failed)."""
+
+
+class BatchError(ElderMapError, ValueError):
+    """A batch cannot run: unknown kind or parameters, no scheduler at that address."""
+
+
+# ---------------------------------------------------------------- one county
+
+
+def county_coverage(region: store.Region, *, settings: Settings, minutes: float, mode: Mode = "walk"
+                    ) -> dict[str, pd.DataFrame]:
+    """Coverage within ``minutes`` of one county region: per elder, and per community, street and district.
+
+    The county region holds its own elders and the facilities and roads of its halo too (``halo`` facilities are
+    ordinary facilities of the region here), so an elder near the county line is served across it. Travel times
+    come from :func:`planning.coverage.elder_access` (any facility kind elders visit) with the search stopped at
+    ``minutes``; the area tables count like :func:`planning.coverage.region_coverage` (the elders of
+    ``settings.coverage_population``, :func:`planning.coverage.coverage_by_area`).
+
+    Returns
+    -------
+    ``elders``: ``pid``, ``district_code``, ``street_code``, ``community_code`` (None where missing),
+    ``time_min`` (minutes to the nearest facility, ``inf`` beyond ``minutes`` or unreachable), ``facility_id``
+    (None then), ``covered`` (``time_min <= minutes``), ``counted`` (in the population the tables count), in the
+    order of the region's elders. ``community``, ``street``, ``district``: :func:`coverage_by_area` tables of
+    those levels, total row last.
+    """
+    elders = region.elders
+    n = len(elders)
+    counted = in_population(elders, settings.coverage_population)
+    if n and len(region.facilities):
+        access = elder_access(network_for(region, mode, settings), region.facilities, elders, settings=settings,
+                              kinds=[], max_minutes=minutes, elder_snap=elder_snap_for(region, mode, settings))
+        times = access[f"time_min:{ANY}"].to_numpy(dtype="float64")
+        nearest_id = access[f"facility_id:{ANY}"].to_numpy(dtype=object)
+    else:  # nothing to reach (or nobody to reach it): everyone is outside the circle
+        times = np.full(n, np.inf)
+        nearest_id = np.full(n, None, dtype=object)
+    per_elder = pd.DataFrame({
+        "pid": elders["pid"].astype(str).to_numpy() if "pid" in elders else np.arange(n).astype(str),
+        **{c: _codes(elders, c) for c in ELDER_CODE_COLUMNS},
+        "time_min": times,
+        "facility_id": np.asarray([None if v is None else str(v) for v in nearest_id], dtype=object),
+        "covered": times <= minutes,
+        "counted": counted,
+    })
+    frames: dict[str, pd.DataFrame] = {"elders": per_elder}
+    for level in AREA_LEVELS:
+        table = coverage_by_area(elders, times, minutes=minutes, by=level, areas=region.areas, counted=counted)
+        table.attrs["population"] = settings.coverage_population
+        frames[level] = table
+    return frames
+
+
+def _codes(elders: pd.DataFrame, column: str) -> np.ndarray:
+    """A code column of the elders as text (None where missing, or everywhere when there is no such column)."""
+    if column not in elders:
+        return np.full(len(elders), None, dtype=object)
+    values = elders[column]
+    return np.where(values.notna().to_numpy(), values.astype(str).to_numpy(), None).astype(object)
+
+
+KINDS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {"coverage": county_coverage}
+"""Batch kinds: kind -> function of (county region, settings, parameters) returning named frames; each returns a
+``district`` table (total row last) for the roll-up."""
+KIND_ZH = {"coverage": "服务圈覆盖"}
+
+
+def check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of a batch kind with defaults filled in and checked (a :class:`BatchError` in Chinese)."""
+    if kind not in KINDS:
+        raise BatchError(f"批量计算类型“{kind}”不受支持；可选：{'、'.join(KINDS)}", f"unknown batch kind {kind!r}")
+    unknown = sorted(set(params) - {"minutes", "mode"})
+    if unknown:
+        raise BatchError(f"批量计算 {kind} 不认识参数：{'、'.join(unknown)}（可用：minutes、mode）",
+                         f"unknown parameters for {kind}: {unknown}")
+    try:
+        minutes = float(params.get("minutes", 15.0))
+    except (TypeError, ValueError):
+        minutes = float("nan")
+    if not (0 < minutes <= MINUTES_MAX):
+        raise BatchError(f"分钟数应大于 0 且不超过 {MINUTES_MAX:g}，收到“{params.get('minutes')}”",
+                         f"minutes must be in (0, {MINUTES_MAX:g}], got {params.get('minutes')!r}")
+    mode = str(params.get("mode", "walk"))
+    if mode not in ("walk", "drive"):
+        raise BatchError(f"出行方式应为 walk（步行）或 drive（驾车），收到“{mode}”", f"unknown mode {mode!r}")
+    return {"minutes": minutes, "mode": mode}
+
+
+def result_key(kind: str, params: Mapping[str, Any]) -> str:
+    """The store key of a batch's results in each child: readable, and one per (kind, parameters), e.g.
+    ``coverage-15-walk-1a2b3c4d``. The inputs that change with each import (the region version, the settings)
+    are in the result's meta, not the key, so a child keeps one result per kind and parameters."""
+    blob = json.dumps({"kind": kind, "params": dict(params)}, sort_keys=True, default=str).encode()
+    words = [kind, *(f"{params[k]:g}" if isinstance(params[k], float) else str(params[k]) for k in sorted(params))]
+    readable = re.sub(r"[^0-9A-Za-z_-]", "_", "-".join(words))[:40]
+    return f"{readable}-{hashlib.sha256(blob).hexdigest()[:8]}"
+
+
+def _digest(name: str, version: str, kind: str, params: Mapping[str, Any], settings: Settings) -> str:
+    payload = {"format": RUNNER_FORMAT, "region": name, "version": version, "kind": kind, "params": dict(params),
+               "settings": settings_digest(settings)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def inputs_digest(region: store.Region | str, kind: str, params: Mapping[str, Any], settings: Settings, *,
+                  root: str | Path | None = None) -> str:
+    """SHA-256 of everything a child's result depends on: the child region's name and version (a loaded
+    :class:`data.store.Region`, or a name whose current version is read from ``root``), the settings digest
+    (:func:`geo.settings.settings_digest`), the batch kind and its parameters (:func:`check_params`)."""
+    if isinstance(region, store.Region):
+        name, version = region.name, region.version
+    else:
+        name, version = region, store.current_version(region, root=root)
+    return _digest(name, version, kind, check_params(kind, params), settings)
+
+
+def run_child(child: str, kind: str, *, root: str, settings: Settings, params: Mapping[str, Any],
+              delay_s: float = 0.0) -> dict[str, Any]:
+    """One task of a batch, run on a worker: load county region ``child`` from the store, compute ``kind``, store the
+    result (:func:`data.store.save_result`, key :func:`result_key`) and return a small summary (``status`` "done"
+    with ``elders``, ``covered``, ``inputs_digest``; or "failed" with ``error_zh``/``error_en``: errors are caught
+    here so that one county's problem never stops the others). ``delay_s``: tests only, a pause before the work
+    (to stop a worker while its task runs)."""
+    start = time.perf_counter()
+    params = check_params(kind, params)
+    key = result_key(kind, params)
+    try:
+        if delay_s > 0:
+            time.sleep(delay_s)
+        region = store.load_region(child, root=root)
+        digest = inputs_digest(region, kind, params, settings)
+        frames = KINDS[kind](region, settings=settings, **params)
+        total = frames["district"].iloc[-1]
+        summary = {"elders": int(total["elders"]), "covered": int(total["covered"])}
+        meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": region.version,
+                "settings_digest": settings_digest(settings), "summary": summary}
+        store.save_result(child, key, frames, meta, root=root)
+    except ElderMapError as exc:
+        log.info("batch %s of %s failed: %s", kind, child, exc.en)
+        return {"region": child, "status": "failed", "key": key, "error_zh": exc.zh, "error_en": exc.en,
+                "seconds": time.perf_counter() - start}
+    except Exception as exc:  # a bug or a resource problem in one county: reported, the other counties go on
+        log.info("batch %s of %s failed: %s: %s", kind, child, type(exc).__name__, exc)  # the traceback: error_en
+        return {"region": child, "status": "failed", "key": key,
+                "error_zh": f"计算出错（{type(exc).__name__}：{exc}）", "error_en": traceback.format_exc(),
+                "seconds": time.perf_counter() - start}
+    return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary,
+            "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, MB (the worker's peak: it includes its earlier tasks); NaN where
+    the platform does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+# ---------------------------------------------------------------- roll-up
+
+
+def _rate_columns(columns: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(rate, part, whole) of every rate column of a coverage table: ``coverage_pct`` = covered / elders,
+    ``coverage_80plus_pct``, ``coverage_pct:特困``, ``weighted_coverage_pct``."""
+    out = []
+    for column in columns:
+        if column == "coverage_pct":
+            out.append((column, "covered", "elders"))
+        elif m := re.fullmatch(r"coverage(_\w+)_pct", column):
+            out.append((column, f"covered{m.group(1)}", f"elders{m.group(1)}"))
+        elif column.startswith("coverage_pct:"):
+            group = column.split(":", 1)[1]
+            out.append((column, f"covered:{group}", f"elders:{group}"))
+        elif column == "weighted_coverage_pct":
+            out.append((column, "weighted_covered", "weighted_elders"))
+    return [(r, p, w) for r, p, w in out if p in columns and w in columns]
+
+
+LABELS: tuple[str, ...] = ("region", "child_code", "child_name", "level", "counties", "counties_missing", "code",
+                           "name")
+"""Label columns of roll-up tables (never summed)."""
+
+
+def _with_total(body: pd.DataFrame, tables: Sequence[pd.DataFrame], labels: Mapping[str, object]) -> pd.DataFrame:
+    """``body`` with a total row appended: counts summed over every row (integer where every input had integers),
+    rates recomputed from the summed counts (:func:`_rate_columns`), ``labels`` in the label columns."""
+    rates = _rate_columns(list(body.columns))
+    rate_names = {r for r, _, _ in rates}
+    counts = [c for c in body.columns if c not in LABELS and c not in rate_names
+              and pd.api.types.is_numeric_dtype(body[c])]
+    body = body.copy()
+    for c in counts:
+        body[c] = body[c].fillna(0)
+        if all(pd.api.types.is_integer_dtype(t[c]) for t in tables if c in t):
+            body[c] = body[c].astype(np.int64)
+    total = {**{c: "" for c in body.columns if c in LABELS}, **labels, **{c: body[c].sum() for c in counts}}
+    out = pd.concat([body, pd.DataFrame([total])], ignore_index=True)
+    for c in counts:
+        out[c] = out[c].astype(body[c].dtype)
+    for rate, part, whole in rates:
+        out[rate] = pct(out[part], out[whole])
+    return out
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("elders", "covered") else "float64"
+                                      if c.endswith("_pct") else object) for c in columns})
+
+
+_DEFAULT_COLUMNS = ["code", "name", "elders", "covered", "coverage_pct"]
+
+
+def rollup(tables: Sequence[pd.DataFrame], children: Sequence[ChildRef]) -> pd.DataFrame:
+    """A parent's area table from its county children's district tables: each child's rows (its district rows; the
+    unassigned row when it has one), marked with ``region`` (the child region) and ``child_code``/``child_name``
+    (from the hierarchy), then a total row (code :data:`geo.labels.TOTAL_CODE`) whose counts are the sums of every
+    row above and whose rates are recomputed from those sums (never averaged). Each child's own total row is left
+    out."""
+    parts = []
+    for table, child in zip(tables, children, strict=True):
+        rows = table[table["code"].astype(str) != TOTAL_CODE].copy()
+        rows.insert(0, "region", child.region)
+        rows.insert(1, "child_code", child.code)
+        rows.insert(2, "child_name", child.name)
+        parts.append(rows)
+    columns = list(dict.fromkeys(c for t in tables for c in t.columns)) or _DEFAULT_COLUMNS
+    body = pd.concat(parts, ignore_index=True) if parts else _empty(["region", "child_code", "child_name", *columns])
+    out = _with_total(body, tables, {"code": TOTAL_CODE, "name": TOTAL_NAME})
+    return out[[c for c in ["region", "child_code", "child_name", *columns] if c in out]]
+
+
+def children_table(parent: str, district_tables: Mapping[str, pd.DataFrame], *,
+                   root: str | Path | None = None) -> pd.DataFrame:
+    """A parent's table by its direct children: a city's lists its counties, a province's its cities (or counties
+    directly under it), then the total row.
+
+    A child's row sums the total rows of the district tables of the county regions under it
+    (``district_tables``: county region -> its ``district`` table; a county missing there, e.g. failed, is left out
+    and counted in ``counties_missing``); rates are recomputed from the sums. Columns: ``region``, ``code``,
+    ``name``, ``level`` (of the child), ``counties``, ``counties_missing``, then the counts and rates.
+    """
+    hierarchy = load_hierarchy(parent, root=root)
+    rows, tables = [], []
+    for child in hierarchy.children:
+        leaves = leaf_regions(child.region, root=root) if child.level in PARENT_LEVELS else [child]
+        found = [district_tables[c.region] for c in leaves if c.region in district_tables]
+        totals = [t[t["code"].astype(str) == TOTAL_CODE].drop(columns=["code", "name"]) for t in found]
+        tables += totals
+        summed = pd.concat(totals, ignore_index=True).sum(numeric_only=True).to_dict() if totals else {}
+        rows.append({"region": child.region, "code": child.code, "name": child.name, "level": child.level,
+                     "counties": len(leaves), "counties_missing": len(leaves) - len(found), **summed})
+    columns = list(dict.fromkeys(c for t in district_tables.values() for c in t.columns)) or _DEFAULT_COLUMNS
+    body = pd.DataFrame(rows) if rows else _empty(["region", "code", "name", "level", "counties", "counties_missing"])
+    for c in columns:
+        if c not in body:
+            body[c] = 0 if c in ("elders", "covered") else np.nan
+    for c in body.columns:
+        if c not in LABELS and all(pd.api.types.is_integer_dtype(t[c]) for t in tables if c in t):
+            body[c] = body[c].fillna(0).astype(np.int64)
+    label = hierarchy.title or hierarchy.name
+    out = _with_total(body, tables, {"code": TOTAL_CODE, "name": TOTAL_NAME, "region": hierarchy.name,
+                                     "level": hierarchy.level, "counties": int(body["counties"].sum()),
+                                     "counties_missing": int(body["counties_missing"].sum())})
+    out.attrs.update(parent=hierarchy.name, title=label, level=hierarchy.level)
+    order = ["region", "code", "name", "level", "counties", "counties_missing",
+             *(c for c in columns if c not in ("code", "name"))]
+    return out[order]
+
+
+# ---------------------------------------------------------------- the batch
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """What became of one child of a batch.
+
+    ``status``: "done" (computed now), "skipped" (resumed: a stored result of the same inputs), "failed"
+    (``error_zh`` says why). ``elders``/``covered``: the counted elders and those covered (0 when failed).
+    ``seconds``: the task's time; ``peak_mb``: its worker's peak resident memory when it finished (NaN unless done).
+    """
+
+    region: str
+    code: str
+    name: str
+    status: str
+    key: str
+    inputs_digest: str = ""
+    elders: int = 0
+    covered: int = 0
+    seconds: float = 0.0
+    error_zh: str = ""
+    error_en: str = ""
+    peak_mb: float = float("nan")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A finished batch: per child what happened, the parent's rolled-up tables (``table``: the counties' district
+    rows, :func:`rollup`; ``children_table``: one row per direct child, a city's counties or a province's cities,
+    :func:`children_table`; done and skipped counties, failed ones are not in them), the wall time and the
+    dashboard link (None without a dashboard)."""
+
+    parent: str
+    kind: str
+    params: dict[str, Any]
+    key: str
+    children: tuple[ChildOutcome, ...]
+    table: pd.DataFrame = field(repr=False)
+    children_table: pd.DataFrame = field(repr=False)
+    wall_s: float
+    workers: int
+    dashboard_link: str | None = None
+
+    def with_status(self, status: str) -> list[ChildOutcome]:
+        return [c for c in self.children if c.status == status]
+
+    @property
+    def elders(self) -> int:
+        return int(self.table["elders"].iloc[-1]) if len(self.table) else 0
+
+    @property
+    def covered(self) -> int:
+        return int(self.table["covered"].iloc[-1]) if len(self.table) else 0
+
+    @property
+    def coverage_pct(self) -> float:
+        return round(100.0 * self.covered / self.elders, 2) if self.elders else float("nan")
+
+    def summary_zh(self) -> list[str]:
+        """The batch in a few Chinese lines (children done / skipped / failed, elders, covered, rate, wall time)."""
+        what = KIND_ZH.get(self.kind, self.kind)
+        if self.kind == "coverage":
+            what += f"（{mode_zh(self.params['mode'])} {self.params['minutes']:g} 分钟）"
+        done, skipped, failed = (self.with_status(s) for s in ("done", "skipped", "failed"))
+        lines = [f"批量计算{what}：上级地区“{self.parent}”共 {len(self.children)} 个区县",
+                 f"  完成 {len(done)} 个，跳过 {len(skipped)} 个" + ("（已有相同输入的结果，--resume）" if skipped else "")
+                 + f"，失败 {len(failed)} 个"]
+        lines += [f"  失败：子地区“{c.region}”（{c.name}）：{c.error_zh}" for c in failed]
+        rate = f"{self.coverage_pct:.2f}%" if self.elders else "—（没有老年人）"
+        scope = "（不含失败的区县）" if failed else ""
+        lines.append(f"  老年人 {self.elders:,} 人，覆盖 {self.covered:,} 人，覆盖率 {rate}{scope}")
+        lines.append(f"  用时 {self.wall_s:.1f} 秒（{self.workers} 个工作进程）")
+        return lines
+
+
+def shared_root(root: str | Path | None) -> str:
+    """The store as every worker must name it: the database URL, or the regions folder as an absolute path (the
+    workers of a remote cluster must see the same folder, e.g. a network share mounted at the same path)."""
+    url = store.database_url(root)
+    return url if url else str(store.regions_root(root).resolve())
+
+
+def worker_memory_gb(settings: Settings) -> float:
+    """Memory limit of each worker of a local cluster, GB (``settings.batch_worker_memory_gb``): the nanny restarts a
+    worker above it and Dask runs its task again elsewhere."""
+    return float(settings.batch_worker_memory_gb)
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int | None, *, memory_gb: float, tasks: int) -> Iterator[Any]:
+    """A Dask client: of a new local cluster (``scheduler`` None: one single-threaded worker process per core, or
+    ``workers``; on 127.0.0.1 only), or of the scheduler at ``scheduler`` (waiting for ``workers`` workers)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except OSError as exc:
+            raise BatchError(f"无法连接 Dask 调度器 {scheduler}（{CONNECT_TIMEOUT_S:g} 秒内没有应答）：请确认已在该地址运行 "
+                             "`dask scheduler`，且防火墙允许访问该端口", f"cannot connect to {scheduler}: {exc}") from None
+        with client:
+            if workers:
+                try:
+                    client.wait_for_workers(workers, timeout=CONNECT_TIMEOUT_S)
+                except (TimeoutError, OSError):
+                    have = len(client.scheduler_info().get("workers", {}))
+                    raise BatchError(f"调度器 {scheduler} 上只有 {have} 个工作进程，少于要求的 {workers} 个"
+                                     f"（等待了 {CONNECT_TIMEOUT_S:g} 秒）：请先启动 `dask worker {scheduler}`",
+                                     f"{have} workers < {workers} at {scheduler}") from None
+            yield client
+        return
+    n = max(1, min(workers or os.cpu_count() or 1, tasks))
+    try:
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   memory_limit=f"{memory_gb:g}GB", dashboard_address="127.0.0.1:0",
+                                   silence_logs=logging.ERROR)
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise BatchError(f"无法在本机启动 {n} 个 Dask 工作进程（{type(exc).__name__}：{exc}）：请检查可用内存和临时目录"
+                         "空间，或用 --workers 减少工作进程数", f"cannot start a local cluster of {n}: {exc!r}") from None
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _dashboard_link(client: Any) -> str | None:
+    """The dashboard's address, when the scheduler serves one and bokeh (its pages) is installed here."""
+    if importlib.util.find_spec("bokeh") is None:
+        return None
+    try:
+        return client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else None
+    except (KeyError, AttributeError, OSError):
+        return None
+
+
+def _killed_zh(exc: BaseException, memory_gb: float) -> tuple[str, str]:
+    """Why a task did not finish, in Chinese and English."""
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return (f"运行该区县的工作进程多次中断（已重试 {ALLOWED_FAILURES} 次），可能超过每个工作进程的内存上限 "
+                f"{memory_gb:g} GB：请把该区县再细分后重试", f"KilledWorker: {exc}")
+    if name == "CancelledError":
+        return "任务被取消（调度器或工作进程已断开）：请检查集群后用 --resume 重跑", f"cancelled: {exc}"
+    return f"任务未能运行（{name}：{exc}）：请确认工作进程上安装了相同版本的 ElderMap", f"{name}: {exc}"
+
+
+def run_batch(
+    parent: str,
+    kind: str,
+    *,
+    root: str | Path | None,
+    settings: Settings,
+    params: Mapping[str, Any],
+    scheduler: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    task_delay_s: float = 0.0,
+) -> BatchResult:
+    """Run batch ``kind`` over the leaf children of parent region ``parent``, one Dask task per child, and roll up.
+
+    Parameters
+    ----------
+    root
+        The store (a folder or a PostgreSQL URL; None: :func:`data.store.default_root`). Every worker opens the
+        children from it by name and writes its result into it.
+    params
+        Parameters of ``kind`` (coverage: ``minutes``, ``mode``; :func:`check_params`).
+    scheduler
+        None: a local cluster (one worker process per core, or ``workers``; single-threaded; memory limit
+        :func:`worker_memory_gb`; scheduler, workers and dashboard on 127.0.0.1 only, the dashboard on a free port
+        and linked when bokeh is installed). ``tcp://host:8786``:
+        the scheduler of an existing cluster (whose workers must see the same store).
+    resume
+        Skip the children whose stored result has the same inputs (:func:`inputs_digest`) and whose district table
+        still matches its checksum.
+    progress
+        ``progress(finished, total, message)`` (:data:`Progress`): the CLI passes a tqdm bar, a page ``st.status``.
+    task_delay_s
+        Tests only: each task pauses this long first.
+
+    Returns
+    -------
+    :class:`BatchResult`. Failed children are listed with their reason in Chinese; the others complete.
+    """
+    start = time.perf_counter()
+    params = check_params(kind, params)
+    root = shared_root(store.default_root() if root is None else root)
+    leaves = leaf_regions(parent, root=root)
+    key = result_key(kind, params)
+    memory_gb = worker_memory_gb(settings)
+    outcomes: dict[str, ChildOutcome] = {}
+    todo: list[tuple[ChildRef, str]] = []
+    for child in leaves:
+        version = store.current_version(child.region, root=root)
+        if not version:
+            outcomes[child.region] = ChildOutcome(child.region, child.code, child.name, "failed", key,
+                                                  error_zh=f"子地区“{child.region}”不存在",
+                                                  error_en=f"child region {child.region!r} not found")
+            continue
+        digest = _digest(child.region, version, kind, params, settings)
+        if resume and _still_valid(child.region, key, digest, root):
+            summary = store.result_meta(child.region, key, root=root)["meta"].get("summary", {})
+            outcomes[child.region] = ChildOutcome(child.region, child.code, child.name, "skipped", key, digest,
+                                                  int(summary.get("elders", 0)), int(summary.get("covered", 0)))
+            continue
+        todo.append((child, digest))
+    total = len(leaves)
+
+    def report(text: str) -> None:
+        if progress is not None:
+            progress(len(outcomes), total, text)
+
+    link = None
+    n_workers = 0
+    if todo:
+        from distributed import as_completed
+
+        with _client(scheduler, workers, memory_gb=memory_gb, tasks=len(todo)) as client:
+            link = _dashboard_link(client)
+            n_workers = len(client.scheduler_info().get("workers", {}))
+            report(f"已启动 {n_workers} 个工作进程，待算 {len(todo)} 个区县" + (f"；仪表盘 {link}" if link else ""))
+            futures = {}
+            for child, digest in todo:
+                future = client.submit(run_child, child.region, kind, root=root, settings=settings, params=params,
+                                       delay_s=task_delay_s, key=f"eldermap-{key}-{child.region}-{digest[:16]}",
+                                       retries=0)
+                futures[future.key] = (future, child)
+            for future in as_completed([f for f, _ in futures.values()]):
+                child = futures[future.key][1]
+                if future.status == "finished":
+                    got = future.result()
+                    outcomes[child.region] = ChildOutcome(
+                        child.region, child.code, child.name, got["status"], key, got.get("inputs_digest", ""),
+                        int(got.get("elders", 0)), int(got.get("covered", 0)), float(got.get("seconds", 0.0)),
+                        got.get("error_zh", ""), got.get("error_en", ""), float(got.get("peak_mb", float("nan"))))
+                else:
+                    try:
+                        exc = future.exception()
+                    except BaseException as raised:  # a cancelled future raises instead of returning its exception
+                        exc = raised
+                    zh, en = _killed_zh(exc, memory_gb)
+                    outcomes[child.region] = ChildOutcome(child.region, child.code, child.name, "failed", key,
+                                                          error_zh=zh, error_en=en)
+                report(f"{child.name or child.region}：{_STATUS_ZH[outcomes[child.region].status]}")
+                future.release()
+    else:
+        report("全部区县都已有相同输入的结果，无需计算")
+    kept, tables = [], []
+    for c in leaves:
+        if outcomes[c.region].status == "failed":
+            continue
+        stored = store.load_result(c.region, key, root=root, names=["district"])
+        if stored.meta.get("inputs_digest") != outcomes[c.region].inputs_digest:  # another batch wrote it since
+            outcomes[c.region] = dataclasses.replace(
+                outcomes[c.region], status="failed",
+                error_zh="汇总前该区县的结果已被另一次计算（不同的设置或地区版本）替换：请稍后用 --resume 重跑",
+                error_en="the stored result was replaced by another batch before the roll-up")
+            continue
+        kept.append(c)
+        tables.append(stored.frames["district"])
+    ordered = tuple(outcomes[c.region] for c in leaves)
+    table = rollup(tables, kept)
+    by_child = children_table(parent, {c.region: t for c, t in zip(kept, tables, strict=True)}, root=root)
+    table.attrs.update(parent=parent, kind=kind, params=params, failed=[c.region for c in ordered
+                                                                         if c.status == "failed"])
+    result = BatchResult(parent=parent, kind=kind, params=params, key=key, children=ordered, table=table,
+                         children_table=by_child, wall_s=time.perf_counter() - start, workers=n_workers,
+                         dashboard_link=link)
+    for c in result.with_status("failed"):
+        log.debug("child %s failed: %s", c.region, c.error_en)
+    log.info("batch %s of %s: %d done, %d skipped, %d failed in %.1f s", kind, parent, len(result.with_status("done")),
+             len(result.with_status("skipped")), len(result.with_status("failed")), result.wall_s)
+    return result
+
+
+_STATUS_ZH = {"done": "完成", "skipped": "跳过（已有结果）", "failed": "失败"}
+
+
+def _still_valid(region: str, key: str, digest: str, root: str) -> bool:
+    """Whether ``region`` holds a result of ``key`` computed from inputs ``digest`` whose district table (what the
+    roll-up reads) still matches its checksum."""
+    record = store.result_meta(region, key, root=root)
+    if record is None or record.get("meta", {}).get("inputs_digest") != digest:
+        return False
+    try:
+        store.load_result(region, key, root=root, names=["district"])
+    except ElderMapError as exc:
+        log.info("result %s of %s is damaged, computing it again: %s", key, region, exc.en)
+        return False
+    return True
+
+
+__all__ = ["ALLOWED_FAILURES", "BatchError", "BatchResult", "ChildOutcome", "KINDS", "Progress",
+           "check_params", "children_table", "county_coverage", "inputs_digest", "peak_memory_mb", "result_key",
+           "rollup", "run_batch", "run_child", "shared_root", "worker_memory_gb"]

@@ -771,6 +771,10 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str | No
     regions_root
         The regions folder (scenarios and the audit log live there); default ``$ELDERMAP_REGIONS``.
     """
+    if region.manifest.get("hierarchy"):  # a city or province: its counties are computed as a batch
+        _province_batch(region, settings, staff=Staff(user=user, role=role, regions_root=regions_root,
+                                                      address=client_address(settings)))
+        return
     if region.elders.empty:
         st.info("该地区没有老年人数据，无法进行覆盖和缺口分析。请先在“数据管理”页导入老年人数据。")
         return
@@ -790,6 +794,78 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str | No
             for section in sections:
                 with st.container():  # one call site (fragment id) per part
                     _tab(section, region, settings, staff)
+
+
+BATCH_KEY = "planner_batch_result"
+"""Session state: the last batch of the parent shown (:class:`batch.runner.BatchResult`) with its parent path."""
+BATCH_COLUMNS_ZH = {"region": "子地区", "child_code": "下属地区代码", "child_name": "下属地区名称", "level": "层级",
+                    "counties": "区县数", "counties_missing": "未计入的区县数"}
+
+
+def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None:
+    """A city or province (a parent region): its children, and a batch over its counties on Dask (the same
+    :func:`batch.runner.run_batch` as ``eldermap batch``), with progress, the rolled-up table and downloads."""
+    from batch.hierarchy import leaf_regions, load_hierarchy
+    from batch.runner import KIND_ZH, KINDS, run_batch
+
+    try:
+        tree = load_hierarchy(region.name, root=staff.regions_root)
+        leaves = leaf_regions(region.name, root=staff.regions_root)
+    except ElderMapError as exc:
+        st.error(md_escape(message_zh(exc), keep_lines=True))
+        return
+    level_zh = {"city": "市", "province": "省"}.get(tree.level, tree.level)
+    st.subheader(f"{md_escape(tree.title or region.name)}（{level_zh}级，下属 {len(tree.children)} 个地区，"
+                 f"共 {len(leaves)} 个区县）")
+    st.caption("上级地区由各区县地区组成，覆盖和统计按区县分别计算（每个区县含边界外服务半径内的道路和设施，"
+               "边界附近的老人可由邻县设施服务），再逐级汇总：人数相加，比率由合计数重新计算。")
+    st.dataframe(pd.DataFrame([{"子地区": c.region, "区划代码": c.code, "名称": c.name,
+                                "层级": {"district": "区县", "city": "市"}.get(c.level, c.level)}
+                               for c in tree.children]), hide_index=True, width="stretch")
+    with st.form("planner_batch_form"):
+        c1, c2, c3 = st.columns(3)
+        kind = c1.selectbox("计算内容", list(KINDS), format_func=lambda k: KIND_ZH.get(k, k), key="planner_batch_kind")
+        minutes = c2.selectbox("服务圈（分钟）", sorted(settings.circle_minutes), index=len(settings.circle_minutes) - 1,
+                               key="planner_batch_minutes")
+        mode = c3.radio("出行方式", ["walk", "drive"], format_func=mode_zh, horizontal=True, key="planner_batch_mode")
+        resume = st.checkbox("跳过已有相同输入结果的区县（续算）", value=True, key="planner_batch_resume")
+        go = st.form_submit_button("开始批量计算", type="primary")
+    if go:
+        with st.status(f"批量计算中：{len(leaves)} 个区县……", expanded=True) as status:
+            bar = st.progress(0.0)
+
+            def progress(done: int, total: int, message: str) -> None:
+                bar.progress(done / total if total else 1.0, text=f"{done}/{total} 个区县：{message[:80]}")
+
+            try:
+                result = run_batch(region.name, kind, root=staff.regions_root, settings=settings,
+                                   params={"minutes": float(minutes), "mode": mode}, resume=resume,
+                                   progress=progress)
+            except ElderMapError as exc:
+                status.update(label="批量计算未能完成", state="error")
+                st.error(md_escape(message_zh(exc), keep_lines=True))
+                return
+            failed = result.with_status("failed")
+            status.update(label=f"批量计算完成：{len(result.children) - len(failed)} 个区县完成"
+                                + (f"，{len(failed)} 个失败" if failed else ""),
+                          state="error" if failed else "complete", expanded=bool(failed))
+        st.session_state[BATCH_KEY] = (str(region.path), result)
+    shown = st.session_state.get(BATCH_KEY)
+    if shown is None or shown[0] != str(region.path):
+        return
+    result = shown[1]
+    st.markdown("  \n".join(md_escape(line.strip()) for line in result.summary_zh()))
+    headers = {**BATCH_COLUMNS_ZH, **COVERAGE_COLUMNS_ZH}
+    summary = result.children_table.rename(columns=headers)
+    st.subheader("按下属地区汇总" + ("（末行为合计）" if len(summary) else ""))
+    st.dataframe(summary, hide_index=True, width="stretch")
+    _downloads("planner_batch", f"批量汇总_{region.name}_{result.key}", summary, staff=staff, region_name=region.name,
+               version=region.version)
+    with st.expander("各区县明细"):
+        detail = result.table.rename(columns=headers)
+        st.dataframe(detail, hide_index=True, width="stretch")
+        _downloads("planner_batch_detail", f"区县明细_{region.name}_{result.key}", detail, staff=staff,
+                   region_name=region.name, version=region.version)
 
 
 @st.fragment

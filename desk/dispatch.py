@@ -17,9 +17,9 @@ it can drive to the elder within ``settings.desk_max_drive_min`` minutes.
 **Ranking.** The drive time is taken over the region's driving network (:func:`planning.coverage.network_for`,
 oneway streets honoured, from the carer to the elder) from where the carer will be: the place of its previous
 order that day ending before this window starts, else its home base (``lon``/``lat``), else its provider's base.
-All carers are timed with one search from the elder's point over the reversed network
-(:func:`planning.catchments.catchment_matrix`; the same times as searching from each carer). The order of
-candidates is by a cost in minutes::
+All carers are timed with one search from the elder's point over the reversed network (the arithmetic of
+:func:`planning.catchments.catchment_matrix`, to the bit; the same times as searching from each carer). The order
+of candidates is by a cost in minutes::
 
     cost = drive_min + desk_rank_minutes_per_point × (5 − rating score) + desk_rank_minutes_full_load × load
 
@@ -28,6 +28,12 @@ over its ``max_orders_day`` (capped at 1): nearer first, but a provider rated on
 carer up to ``desk_rank_minutes_per_point`` minutes nearer (重点推荐、优先派单 of seed 004). Ties: higher rating,
 lower load, shorter drive, carer id. Each candidate carries a plain Chinese reason ("车程 7 分钟；评分 4.6（32 次
 回访）；今日已接 2 单"); providers and carers left out carry why.
+
+**Speed** (issue 15: a peak of calls on the 2,009-facility region). What a call derives from the providers, carers
+and service list (records, parsed hours and shifts, service and skill sets, bases and their snaps on the network)
+is made once per region version and those very tables (:class:`_Roster`); the order log is read as plain tuples
+of the active orders and that day's (:func:`desk.orders_db.day_book_rows`); the reversed network's CSR arrays are
+kept, and a call appends its one virtual source node to them. A call does the per-order work only.
 
 :func:`queue` lists the orders waiting for dispatch: 紧急 first, then by window start.
 """
@@ -48,17 +54,18 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
+from scipy.sparse.csgraph import dijkstra
 
 from data.store import Region
 from desk import orders_db
 from desk.errors import DeskError
 from desk.orders_db import ACTIVE_STATES, DONE_STATES, split_tags, to_time
-from geo.settings import Settings
-from planning.catchments import catchment_matrix
+from geo.settings import Settings, settings_digest
 from planning.coverage import network_for, remember_per_version, routing_settings
 from planning.home_care import home_care_positions, serving_point
-from planning.network import Network, Snap, snap_points
+from planning.network import MIN_WEIGHT_MIN, Network, Snap, snap_lonlat, snap_points
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +79,7 @@ QUEUE_COLUMNS_ZH: dict[str, str] = {"id": "工单编号", "urgency": "紧急程�
                                     "window_end": "预约结束时间", "item_codes": "服务项目", "channel": "来源渠道",
                                     "created_at": "下单时间"}
 _TIME_RANGE = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*[-–—~～至到]\s*(\d{1,2})[:：](\d{2})\s*$")
-_REVERSED: dict[tuple[str, Settings], Network] = {}
+_REVERSED: dict[tuple[str, Settings], _Reversed] = {}
 
 
 @dataclass(frozen=True)
@@ -144,24 +151,36 @@ def _window(order: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def order_items(region: Region, order: Mapping[str, Any]) -> pd.DataFrame:
-    """The service-list rows (``service_items`` layer) of an order's ``item_codes``, in the order's order; codes
-    or names; a Chinese error naming those not in the list."""
-    items = _table(region, "service_items")
+def _item_index(items: pd.DataFrame) -> tuple[bool, dict[str, int], dict[str, int]]:
+    """(whether the service list is usable, row by code, row by name)."""
+    if items.empty or "code" not in items:
+        return False, {}, {}
+    by_code = {str(c): i for i, c in enumerate(items["code"].astype(str))}
+    by_name = {str(n): i for i, n in enumerate(items["name"].astype(str))} if "name" in items else {}
+    return True, by_code, by_name
+
+
+def _item_positions(has_items: bool, by_code: Mapping[str, int], by_name: Mapping[str, int],
+                    order: Mapping[str, Any]) -> list[int]:
     codes = split_tags(order.get("item_codes"))
     if not codes:
         raise DeskError(f"工单 {order.get('id')} 没有服务项目", f"order {order.get('id')}: no items")
-    if items.empty or "code" not in items:
+    if not has_items:
         raise DeskError("本地区还没有服务清单（服务项目），请先导入服务清单", "no service_items layer")
-    by_code = {str(c): i for i, c in enumerate(items["code"].astype(str))}
-    by_name = {str(n): i for i, n in enumerate(items["name"].astype(str))} if "name" in items else {}
     rows, unknown = [], []
     for code in codes:
         pos = by_code.get(code, by_name.get(code))
         (unknown.append(code) if pos is None else rows.append(pos))
     if unknown:
         raise DeskError(f"服务项目 {'、'.join(unknown)} 不在服务清单中", f"unknown items {unknown}")
-    return items.iloc[list(dict.fromkeys(rows))].reset_index(drop=True)
+    return list(dict.fromkeys(rows))
+
+
+def order_items(region: Region, order: Mapping[str, Any]) -> pd.DataFrame:
+    """The service-list rows (``service_items`` layer) of an order's ``item_codes``, in the order's order; codes
+    or names; a Chinese error naming those not in the list."""
+    items = _table(region, "service_items")
+    return items.iloc[_item_positions(*_item_index(items), order)].reset_index(drop=True)
 
 
 def _item_label(item: Mapping[str, Any]) -> str:
@@ -202,26 +221,102 @@ def reversed_snap(snap: Snap) -> Snap:
     return Snap(snap.edge, 1.0 - snap.t, snap.access_m, snap.access_min)
 
 
+@dataclass(frozen=True, eq=False)
+class _Reversed:
+    """:func:`reversed_network` with what one search from a point needs made once: the edge columns as arrays
+    and the graph's CSR arrays, to which a call appends the row of its one virtual source node (instead of
+    rebuilding and re-sorting the whole graph per search)."""
+
+    network: Network
+    u: np.ndarray
+    v: np.ndarray
+    time_min: np.ndarray
+    two_way: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @classmethod
+    def of(cls, forward: Network) -> _Reversed:
+        network = reversed_network(forward)
+        graph = network.graph.tocsr()  # canonical (min_csr, turned round): no duplicate, no loop
+        edges = network.edges
+        return cls(network, edges["u_idx"].to_numpy(), edges["v_idx"].to_numpy(), edges["time_min"].to_numpy(),
+                   edges["two_way"].to_numpy(dtype=bool), graph.indptr.astype(np.int64),
+                   graph.indices.astype(np.int64), np.maximum(graph.data.astype(float), MIN_WEIGHT_MIN))
+
+
+def _reversed_for(region: Region, settings: Settings) -> tuple[Network, _Reversed]:
+    network = network_for(region, "drive", settings)
+    backwards = remember_per_version(_REVERSED, (str(region.path), routing_settings(settings)),
+                                     lambda: _Reversed.of(network))
+    return network, backwards
+
+
+def _times_to(backwards: _Reversed, target: Snap, origins: Snap, cutoff_min: float) -> np.ndarray:
+    """Minutes from each origin (snapped on the forward network) to the one-point ``target``: one search from
+    the target over the reversed network, ``inf`` beyond ``cutoff_min`` or where unsnapped.
+
+    Column for column the arithmetic of ``catchment_matrix(reversed, reversed_snap(target),
+    reversed_snap(origins), cutoff_min=…)`` (same sums in the same order, so the same floats), with the one
+    source's virtual node appended to the cached CSR arrays rather than the whole graph rebuilt."""
+    if not (math.isfinite(cutoff_min) and cutoff_min >= 0):
+        raise ValueError(f"cutoff_min must be a finite number of minutes >= 0, got {cutoff_min!r}")
+    out = np.full(len(origins), np.inf)
+    source, targets = reversed_snap(target), reversed_snap(origins)
+    tgt = np.flatnonzero(targets.snapped)
+    if not len(tgt) or not source.snapped[0]:
+        return out
+    b = backwards
+    n = len(b.indptr) - 1
+    # the virtual source node n: to v at a + (1 − t)·T, and to u at a + t·T when the edge may be driven back
+    e_s, t_s, a_s = int(source.edge[0]), source.t[:1], source.access_min[:1]
+    T_s = b.time_min[[e_s]]
+    cols, weights = [b.v[e_s]], [(a_s + (1 - t_s) * T_s)[0]]
+    if b.two_way[e_s] or t_s[0] <= 0.0:
+        cols.append(b.u[e_s])
+        weights.append((a_s + t_s * T_s)[0])
+    if len(cols) == 2 and cols[0] == cols[1]:  # a loop edge: the shorter (min_csr keeps the minimum)
+        cols, weights = cols[:1], [min(weights)]
+    weights = np.maximum(np.array(weights, dtype=float), MIN_WEIGHT_MIN)
+    graph = sp.csr_matrix((np.concatenate([b.data, weights]), np.concatenate([b.indices, np.array(cols)]),
+                           np.append(b.indptr, len(b.indices) + len(cols))), shape=(n + 1, n + 1))
+    dist = dijkstra(graph, directed=True, indices=[n], limit=cutoff_min)[0, :n]
+    # each origin hangs off the nodes of its edge: (u, t·T) and, where the edge may be driven so, (v, (1 − t)·T)
+    e, t = targets.edge[tgt], targets.t[tgt]
+    T = b.time_min[e]
+    from_v = b.two_way[e] | (t >= 1.0)
+    best = np.full(len(origins), np.inf)
+    for nodes, offset, which in ((b.u[e], t * T, tgt), (b.v[e][from_v], ((1 - t) * T)[from_v], tgt[from_v])):
+        d = dist[nodes]
+        ok = d <= cutoff_min
+        time_ = d[ok] + offset[ok]
+        time_ += targets.access_min[which[ok]]
+        keep = time_ <= cutoff_min
+        np.minimum.at(best, which[ok][keep], np.maximum(time_[keep], MIN_WEIGHT_MIN))
+    same = tgt[e == e_s]  # a direct trip along the shared edge
+    if len(same):
+        tt = targets.t[same]
+        allowed = (tt >= t_s[0]) | b.two_way[e_s]
+        time_ = source.access_min[0] + np.abs(tt - t_s[0]) * b.time_min[e_s]
+        time_ = time_ + targets.access_min[same]
+        keep = allowed & (time_ <= cutoff_min)
+        np.minimum.at(best, same[keep], np.maximum(time_[keep], MIN_WEIGHT_MIN))
+    reached = np.isfinite(best)
+    out[reached] = best[reached]
+    return out
+
+
 def drive_minutes_to(region: Region, origins: gpd.GeoDataFrame, lon: float, lat: float, *, settings: Settings,
                      cutoff_min: float) -> np.ndarray:
     """Minutes' drive from each origin point to (``lon``, ``lat``) over the region's driving network, oneway
     streets honoured; ``inf`` beyond ``cutoff_min`` or where a point cannot be snapped. One search from the
     destination over the reversed network, cached per region version."""
-    network = network_for(region, "drive", settings)
-    backwards = remember_per_version(_REVERSED, (str(region.path), routing_settings(settings)),
-                                     lambda: reversed_network(network))
-    target = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon], [lat]), crs=4326)
-    target_snap = snap_points(network, target, settings=settings)
-    out = np.full(len(origins), np.inf)
+    network, backwards = _reversed_for(region, settings)
+    target_snap = snap_lonlat(network, lon, lat, settings=settings)
     if not len(origins) or not target_snap.snapped[0]:
-        return out
-    origin_snap = snap_points(network, origins, settings=settings)
-    matrix = catchment_matrix(backwards, reversed_snap(target_snap), reversed_snap(origin_snap),
-                              cutoff_min=cutoff_min)
-    row = matrix.toarray()[0]
-    reached = row > 0
-    out[reached] = row[reached]
-    return out
+        return np.full(len(origins), np.inf)
+    return _times_to(backwards, target_snap, snap_points(network, origins, settings=settings), cutoff_min)
 
 
 # ---------------------------------------------------------------- candidates
@@ -235,30 +330,55 @@ _LOG_RATINGS_LOCK = threading.Lock()
 _LOG_RATINGS_REFRESH = threading.Lock()
 
 
-def _log_ratings(region: Region, settings: Settings, root: str | Path | None) -> pd.DataFrame:
-    """:func:`desk.ratings.provider_ratings` of the region's whole order log, reused for :data:`RATINGS_TTL_S`;
-    one thread refreshes them when they are due while the others go on with the previous ones."""
-    from desk.ratings import provider_ratings
-    from geo.settings import settings_digest
+RATINGS_RETRY_S = 10.0
+"""After a failed refresh of the ratings, the previous ones are kept and the refresh is tried again after this."""
 
+
+def _log_ratings(region: Region, settings: Settings, root: str | Path | None) -> pd.DataFrame:
+    """:func:`desk.ratings.provider_ratings` of the region's whole order log, reused for :data:`RATINGS_TTL_S`.
+    When they are due, one background thread reads them afresh while every call (the one that noticed included)
+    goes on with the previous ones: no caller waits seconds for the whole log. Only the very first call of a
+    region version waits for them."""
     key = (str(root), region.name, str(region.version), settings_digest(settings))
     with _LOG_RATINGS_LOCK:
         hit = _LOG_RATINGS.get(key)
-    if hit is not None and time.monotonic() - hit[0] < RATINGS_TTL_S:
-        return hit[1]
-    if not _LOG_RATINGS_REFRESH.acquire(blocking=hit is None):
-        return hit[1]  # another operator is refreshing them: the previous ratings meanwhile
-    try:
+    if hit is not None:
+        if time.monotonic() - hit[0] >= RATINGS_TTL_S and _LOG_RATINGS_REFRESH.acquire(blocking=False):
+            threading.Thread(target=_refresh_ratings, args=(key, region, settings, root, hit[1]), daemon=True,
+                             name="desk-ratings-refresh").start()
+        return hit[1]  # fresh, or due and being refreshed by one thread meanwhile
+    with _LOG_RATINGS_REFRESH:
         with _LOG_RATINGS_LOCK:
             hit = _LOG_RATINGS.get(key)
-        if hit is not None and time.monotonic() - hit[0] < RATINGS_TTL_S:
+        if hit is not None:  # another call read them meanwhile
             return hit[1]
-        table = provider_ratings(region, settings, root=root)
-        with _LOG_RATINGS_LOCK:
-            if len(_LOG_RATINGS) > 16:
-                _LOG_RATINGS.clear()
-            _LOG_RATINGS[key] = (time.monotonic(), table)
-        return table
+        return _keep_ratings(key, _read_ratings(region, settings, root))
+
+
+def _read_ratings(region: Region, settings: Settings, root: str | Path | None) -> pd.DataFrame:
+    from desk.ratings import provider_ratings
+
+    return provider_ratings(region, settings, root=root)
+
+
+def _keep_ratings(key: tuple[str, str, str, str], table: pd.DataFrame, *, at: float | None = None) -> pd.DataFrame:
+    with _LOG_RATINGS_LOCK:
+        if len(_LOG_RATINGS) > 16:
+            _LOG_RATINGS.clear()
+        _LOG_RATINGS[key] = (time.monotonic() if at is None else at, table)
+    return table
+
+
+def _refresh_ratings(key: tuple[str, str, str, str], region: Region, settings: Settings, root: str | Path | None,
+                     previous: pd.DataFrame) -> None:
+    """The background refresh (holding :data:`_LOG_RATINGS_REFRESH`, released at the end); on a failure the
+    previous ratings stay, tried again after :data:`RATINGS_RETRY_S`."""
+    try:
+        _keep_ratings(key, _read_ratings(region, settings, root))
+    except Exception as exc:  # noqa: BLE001 - a thread of its own: logged, the desk goes on with the previous
+        log.warning("refreshing the providers' ratings failed (the previous ones kept): %s: %s",
+                    type(exc).__name__, exc)
+        _keep_ratings(key, previous, at=time.monotonic() - RATINGS_TTL_S + RATINGS_RETRY_S)
     finally:
         _LOG_RATINGS_REFRESH.release()
 
@@ -267,6 +387,183 @@ def _ratings_for(orders: pd.DataFrame, providers: pd.DataFrame, settings: Settin
     from desk.ratings import rate_providers
 
     return rate_providers(orders, None, settings, providers=providers)
+
+
+def _score_map(ratings: pd.DataFrame) -> dict[str, tuple[float, int]]:
+    return {str(r["provider_id"]): (float(r["score"]), int(r["followups"]))
+            for r in ratings[["provider_id", "score", "followups"]].to_dict("records")} if len(ratings) else {}
+
+
+_SCORES: dict[int, tuple[pd.DataFrame, int, dict[str, tuple[float, int]]]] = {}
+_SCORES_LOCK = threading.Lock()
+
+
+def _scores(ratings: pd.DataFrame, *, shared: bool) -> dict[str, tuple[float, int]]:
+    """provider → (score, followups) of a ratings table; with ``shared`` (the log's ratings of
+    :func:`_log_ratings`: one object, never changed, for :data:`RATINGS_TTL_S`) made once per table object."""
+    if not shared:
+        return _score_map(ratings)
+    with _SCORES_LOCK:
+        hit = _SCORES.get(id(ratings))
+    if hit is not None and hit[0] is ratings and hit[1] == len(ratings):
+        return hit[2]
+    scores = _score_map(ratings)
+    with _SCORES_LOCK:
+        if len(_SCORES) > 16:
+            _SCORES.clear()
+        _SCORES[id(ratings)] = (ratings, len(ratings), scores)
+    return scores
+
+
+# ---------------------------------------------------------------- the roster (per region version)
+
+
+@dataclass(frozen=True, eq=False)
+class _Provider:
+    pid: str
+    name: str
+    services: frozenset[str]
+    hours: tuple[int, int] | None
+    cap: float | None
+    base: shapely.Geometry | None
+    """Where its carers without a base of their own set out from (:func:`_origin`'s last two choices)."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Carer:
+    pid: str
+    cid: str
+    shift: tuple[float | None, float | None]
+    skills: frozenset[str]
+    level: float
+    most: float | None
+    base: shapely.Geometry | None
+    """Its own base (住址), or None: its provider's then."""
+
+
+class _Roster:
+    """What candidates reads of a region's providers and carers, made once per (region version, settings, the
+    facilities, carers and service-list tables themselves): the providers of ``settings.home_care_kinds`` in
+    facilities order with their services, hours, capacity and base; the carers in table order with shift,
+    skills, level, daily limit and base; the service list's rows by code and name; and the snaps of origin points
+    on the drive network (a point's snap does not depend on the other points snapped with it).
+
+    The cache is checked against the very table objects it was made from (a region with another facilities or
+    carers table, even under the same version path, gets a fresh roster); the tables of a loaded region are never
+    changed in place."""
+
+    def __init__(self, region: Region, settings: Settings, sources: tuple[Any, Any, Any]) -> None:
+        self.sources = sources
+        facilities = region.facilities
+        providers = facilities.iloc[home_care_positions(facilities, settings)]
+        if isinstance(providers, gpd.GeoDataFrame) and providers.crs is not None and len(providers):
+            providers = providers.to_crs(4326)
+        self.providers_frame = providers
+        self.providers: list[_Provider] = []
+        for p in providers.to_dict("records"):
+            self.providers.append(_Provider(
+                _text(p.get("id")), _text(p.get("name")), frozenset(split_tags(p.get("services"))),
+                parse_time_range(p.get("hours")), _number(p.get("capacity_orders_day")), _provider_base(p)))
+        carers = _table(region, "carers")
+        self.has_carers = not carers.empty
+        self.carers: list[_Carer] = []
+        for c in carers.to_dict("records") if len(carers) else []:
+            shift = (_number(c.get("shift_start_min")), _number(c.get("shift_end_min")))
+            if None in shift:
+                parsed = parse_time_range(c.get("shift"))
+                shift = parsed if parsed is not None else (None, None)
+            self.carers.append(_Carer(
+                _text(c.get("provider_id")), _text(c.get("id")), shift, frozenset(split_tags(c.get("skills"))),
+                _number(c.get("skill_level")) or 0.0, _number(c.get("max_orders_day")), _carer_base(c)))
+        items = _table(region, "service_items")
+        self.items_frame = items
+        self.has_items, self.by_code, self.by_name = _item_index(items)
+        self.item_rows = items.to_dict("records") if self.has_items else []
+        self._snaps: tuple[Network | None, dict[tuple[float, float], tuple[int, float, float, float]]] = (None, {})
+        self._snaps_lock = threading.Lock()
+
+    def item_positions(self, order: Mapping[str, Any]) -> list[int]:
+        """Rows of the service list for the order's ``item_codes`` (:func:`order_items`' rules and errors)."""
+        return _item_positions(self.has_items, self.by_code, self.by_name, order)
+
+    def snap(self, network: Network, origins: list[shapely.Geometry | None], settings: Settings) -> Snap:
+        """:func:`planning.network.snap_points` of the origins (WGS-84) on ``network``, each point snapped once
+        (the same snap whatever else is snapped with it); a full memo is replaced, never emptied under a reader."""
+        with self._snaps_lock:
+            first = self._snaps[0] is not network or len(self._snaps[1]) > 200_000
+            if first:
+                self._snaps = (network, {})
+            known = self._snaps[1]
+        keys = [_point_key(g) for g in origins]
+        bases = [_point_key(x.base) for x in (*self.carers, *self.providers)] if first else []
+        todo = list(dict.fromkeys(k for k in (*keys, *bases) if k is not None and k not in known))  # bases: once
+        fresh: dict[tuple[float, float], tuple[int, float, float, float]] = {}
+        if todo:  # a few new points one by one (no frame); many (a first call) in one batch: the same snaps
+            parts = [snap_lonlat(network, x, y, settings=settings) for x, y in todo] if len(todo) <= 8 else \
+                [snap_points(network, gpd.GeoDataFrame(geometry=gpd.points_from_xy(
+                    [x for x, _ in todo], [y for _, y in todo]), crs=4326), settings=settings)]
+            snap = Snap(*(np.concatenate([getattr(part, f) for part in parts])
+                          for f in ("edge", "t", "access_m", "access_min")))
+            for k, key in enumerate(todo):
+                fresh[key] = (int(snap.edge[k]), float(snap.t[k]), float(snap.access_m[k]), float(snap.access_min[k]))
+            with self._snaps_lock:
+                known.update(fresh)
+        unsnapped = (-1, math.nan, math.nan, math.nan)
+        rows = [unsnapped if k is None else fresh[k] if k in fresh else known[k] for k in keys]
+        others = [i for i, k in enumerate(keys) if k is None and origins[i] is not None]
+        if others:  # not points (a provider drawn as an area): snapped as snap_points does them
+            other = snap_points(network, gpd.GeoDataFrame(
+                geometry=gpd.GeoSeries([origins[i] for i in others], crs=4326), crs=4326), settings=settings)
+            for j, i in enumerate(others):
+                rows[i] = (int(other.edge[j]), float(other.t[j]), float(other.access_m[j]),
+                           float(other.access_min[j]))
+        if not rows:
+            return Snap(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+        edge, t, access_m, access_min = (np.array(col) for col in zip(*rows, strict=True))
+        return Snap(edge.astype(np.int64), t.astype(float), access_m.astype(float), access_min.astype(float))
+
+
+def _point_key(geom: shapely.Geometry | None) -> tuple[float, float] | None:
+    return (geom.x, geom.y) if isinstance(geom, shapely.Point) and not geom.is_empty else None
+
+
+_ROSTERS: dict[tuple[str, str], _Roster] = {}
+_ROSTERS_LOCK = threading.Lock()
+
+
+def _roster(region: Region, settings: Settings) -> _Roster:
+    layers = region.layers
+    get = layers.get if hasattr(layers, "get") else (lambda _name: None)
+    sources = (region.facilities, get("carers"), get("service_items"))
+    key = (str(region.path), settings_digest(settings))
+    with _ROSTERS_LOCK:
+        hit = _ROSTERS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit.sources, sources, strict=True)):
+        return hit
+    roster = _Roster(region, settings, sources)
+    with _ROSTERS_LOCK:
+        if len(_ROSTERS) >= 16:
+            _ROSTERS.pop(next(iter(_ROSTERS)))
+        _ROSTERS[key] = roster
+    return roster
+
+
+def _provider_base(provider: Mapping[str, Any]) -> shapely.Geometry | None:
+    geom = provider.get("geometry")
+    if geom is not None and not geom.is_empty:
+        return geom  # providers were brought to EPSG:4326
+    lon, lat = _number(provider.get("lon")), _number(provider.get("lat"))
+    return shapely.Point(lon, lat) if lon is not None and lat is not None else None
+
+
+def _carer_base(carer: Mapping[str, Any]) -> shapely.Geometry | None:
+    lon, lat = _number(carer.get("lon")), _number(carer.get("lat"))
+    if lon is not None and lat is not None:
+        return shapely.Point(lon, lat)
+    geom = carer.get("geometry")
+    if isinstance(geom, shapely.Point) and not geom.is_empty:
+        return geom  # a carers layer with points is in EPSG:4326, as every stored layer
+    return None
 
 
 def candidates(region: Region, order: Mapping[str, Any], settings: Settings, now: dt.datetime | None = None, *,
@@ -285,120 +582,115 @@ def candidates(region: Region, order: Mapping[str, Any], settings: Settings, now
         Unused for eligibility (the window decides); kept so callers pass the desk's clock explicitly.
     orders
         The region's current orders (busy carers, today's counts, previous jobs, ratings); read from the order
-        log of ``root`` when None.
+        log of ``root`` when None (only the active orders and that day's, :func:`desk.orders_db.day_book_rows`).
     ratings
         :func:`desk.ratings.rate_providers` output (``provider_id``, ``score``, ``followups``); computed from
         ``orders`` when None.
+
+    What a call derives from the region's providers, carers and service list is made once per region version
+    (:class:`_Roster`); a call does the per-order work only.
     """
     del now
+    shared = False  # ratings of the log's cache (never changed in place) or the caller's
     order_id = _text(order.get("id"))
     start, end = _window(order)
+    day = start.date()
     if orders is None:  # the orders that can hold a carer in this window or count that day: not the history
-        orders = orders_db.current_orders(region.name, root=root, day=start.date())
+        book = _Book.of_rows(orders_db.day_book_rows(region.name, day, root=root), day, order_id)
         if ratings is None:
-            ratings = _log_ratings(region, settings, root)
-    items = order_items(region, order)
+            ratings, shared = _log_ratings(region, settings, root), True
+    else:
+        book = _Book(orders, day, order_id)
+    roster = _roster(region, settings)
+    item_rows = [roster.item_rows[i] for i in roster.item_positions(order)]
     notes: list[str] = []
     excluded: list[dict[str, Any]] = []
-    facilities = region.facilities
-    providers = facilities.iloc[home_care_positions(facilities, settings)]
-    if isinstance(providers, gpd.GeoDataFrame) and providers.crs is not None and len(providers):
-        providers = providers.to_crs(4326)
     if ratings is None:
-        ratings = _ratings_for(orders, providers, settings)
+        ratings = _ratings_for(orders, roster.providers_frame, settings)
     point = _order_point(region, order)
     empty = Candidates(pd.DataFrame(columns=list(RANK_COLUMNS)), pd.DataFrame(columns=list(EXCLUDED_COLUMNS)),
                        notes)
     if point is None:
         notes.append("工单没有服务地址坐标，老人编号也不在老年人图层中，无法判断服务范围和车程")
         return empty
-    if providers.empty:
+    if not roster.providers:
         notes.append("本地区没有居家上门服务商")
         return empty
     serving = serving_point(region, point[0], point[1], settings=settings)
     notes += list(serving.attrs.get("notes", []))
     serving_ids = set(serving["id"].astype(str))
-    day = start.date()
-    book = _Book(orders, day, order_id)
     start_min = start.hour * 60 + start.minute
     end_min = start_min + (end - start).total_seconds() / 60.0
-    item_rows = items.to_dict("records")
-    ok_providers: dict[str, dict[str, Any]] = {}
-    for p in providers.to_dict("records"):
-        pid, pname = _text(p.get("id")), _text(p.get("name"))
-        services = set(split_tags(p.get("services")))
-        missing = [_item_label(it) for it in item_rows
-                   if not ({_text(it.get("service_tag")), _text(it.get("name")), _text(it.get("code"))} - {""})
-                   & services]
+    item_tags = [({_text(it.get("service_tag")), _text(it.get("name")), _text(it.get("code"))} - {""},
+                  _item_label(it)) for it in item_rows]
+    ok_providers: dict[str, _Provider] = {}
+    for p in roster.providers:
+        pid = p.pid
+        missing = [label for tags, label in item_tags if not tags & p.services]
         reasons = []
         if missing:
             reasons.append(f"未提供服务项目 {'、'.join(missing)}")
         if pid not in serving_ids:
             reasons.append("服务范围不含此地址")
-        hours = parse_time_range(p.get("hours"))
+        hours = p.hours
         if hours is not None and not (hours[0] <= start_min and end_min <= hours[1]):
             reasons.append(f"预约时段不在营业时间 {_clock(hours[0])}–{_clock(hours[1])} 内")
-        cap = _number(p.get("capacity_orders_day"))
+        cap = p.cap
         taken = book.provider_day.get(pid, 0)
         if cap is not None and taken >= cap:
             reasons.append(f"当天已接 {taken} 单，达到日接单上限 {cap:g} 单")
         if reasons:
-            excluded.append({"provider_id": pid, "provider_name": pname, "carer_id": "", "reason": "；".join(reasons)})
+            excluded.append({"provider_id": pid, "provider_name": p.name, "carer_id": "", "reason": "；".join(reasons)})
         else:
             ok_providers[pid] = p
-    carers = _table(region, "carers")
-    if carers.empty:
+    if not roster.has_carers:
         notes.append("本地区还没有服务人员名单，无法派单到人")
     rows: list[dict[str, Any]] = []
-    origins: list[shapely.Point | None] = []
+    origins: list[shapely.Geometry | None] = []
     need_skills = [(_text(it.get("skill")), _number(it.get("min_skill_level")) or 0.0, _item_label(it))
                    for it in item_rows]
     need_level = max((lv for _, lv, _ in need_skills), default=0.0)
-    for c in carers.to_dict("records") if len(carers) else []:
-        pid = _text(c.get("provider_id"))
-        if pid not in ok_providers:
+    for c in roster.carers:
+        pid = c.pid
+        p = ok_providers.get(pid)
+        if p is None:
             continue
-        p = ok_providers[pid]
-        cid = _text(c.get("id"))
+        cid = c.cid
         reasons = []
-        shift = (_number(c.get("shift_start_min")), _number(c.get("shift_end_min")))
-        if None in shift:
-            parsed = parse_time_range(c.get("shift"))
-            shift = parsed if parsed is not None else (None, None)
+        shift = c.shift
         if None not in shift and not (shift[0] <= start_min and end_min <= shift[1]):
             reasons.append(f"预约时段不在其工作时间 {_clock(shift[0])}–{_clock(shift[1])} 内")
         clash = [(a, b, oid) for a, b, oid in book.active.get(cid, ()) if a < end and start < b]
         if clash:
             a, b, oid = min(clash)
             reasons.append(f"{orders_db.window_span_zh(a, b, day=day)} 已有工单 {oid}")
-        skills = set(split_tags(c.get("skills")))
-        level = _number(c.get("skill_level")) or 0.0
         lacking = [label if label.startswith(skill + "（") else f"{skill}（{label}）"
-                   for skill, _, label in need_skills if skill and skill not in skills]
+                   for skill, _, label in need_skills if skill and skill not in c.skills]
         if lacking:
             reasons.append(f"缺少技能 {'、'.join(lacking)}")
-        if level < need_level:
-            reasons.append(f"技能等级 {level:g} 低于服务项目要求的 {need_level:g} 级")
+        if c.level < need_level:
+            reasons.append(f"技能等级 {c.level:g} 低于服务项目要求的 {need_level:g} 级")
         today = book.carer_day.get(cid, [])
-        most = _number(c.get("max_orders_day"))
+        most = c.most
         if most is not None and len(today) >= most:
             reasons.append(f"当天已接 {len(today)} 单，达到日接单上限 {most:g} 单")
         if reasons:
-            excluded.append({"provider_id": pid, "provider_name": _text(p.get("name")), "carer_id": cid,
+            excluded.append({"provider_id": pid, "provider_name": p.name, "carer_id": cid,
                              "reason": "；".join(reasons)})
             continue
         origin, where = _origin(today, start, c, p)
         origins.append(origin)
-        rows.append({"provider_id": pid, "provider_name": _text(p.get("name")), "carer_id": cid, "origin": where,
+        rows.append({"provider_id": pid, "provider_name": p.name, "carer_id": cid, "origin": where,
                      "orders_today": len(today), "max_orders_day": most})
+    minutes = np.zeros(0)
     if rows:
-        geoms = gpd.GeoDataFrame(geometry=gpd.GeoSeries(origins, crs=4326), crs=4326)
-        minutes = drive_minutes_to(region, geoms, point[0], point[1], settings=settings,
-                                   cutoff_min=settings.desk_max_drive_min)
-    else:
-        minutes = np.zeros(0)
-    scores = {str(r["provider_id"]): (float(r["score"]), int(r["followups"]))
-              for r in ratings[["provider_id", "score", "followups"]].to_dict("records")} if len(ratings) else {}
+        network, backwards = _reversed_for(region, settings)
+        target = snap_lonlat(network, point[0], point[1], settings=settings)
+        minutes = np.full(len(rows), np.inf)
+        if target.snapped[0]:
+            minutes = _times_to(backwards, target, roster.snap(network, origins, settings),
+                                settings.desk_max_drive_min)
+    scores = _scores(ratings, shared=shared)
     kept = []
     for row, t in zip(rows, minutes, strict=True):
         if not np.isfinite(t):
@@ -416,12 +708,11 @@ def candidates(region: Region, order: Mapping[str, Any], settings: Settings, now
         reason += f"；今日已接 {row['orders_today']} 单"
         kept.append({**row, "drive_min": float(t), "score": score, "followups": followups, "load": load,
                      "cost": cost, "reason": reason})
+    # best first: cost, then higher rating (none counts as −1), lower load, shorter drive, carer id (a stable sort)
+    kept.sort(key=lambda r: (r["cost"], -(-1.0 if math.isnan(r["score"]) else r["score"]), r["load"],
+                             r["drive_min"], r["carer_id"]))
     ranked = pd.DataFrame(kept, columns=[c for c in RANK_COLUMNS if c != "rank"])
-    if len(ranked):
-        ranked = ranked.assign(_neg=-ranked["score"].fillna(-1.0)).sort_values(
-            ["cost", "_neg", "load", "drive_min", "carer_id"], kind="stable").drop(columns="_neg")
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    ranked = ranked.reset_index(drop=True)
     if not len(ranked):
         notes.append("没有符合条件的服务商和护理员，请查看未入选原因")
     log.info("dispatch candidates for an order: %d ranked, %d left out", len(ranked), len(excluded))
@@ -436,7 +727,7 @@ class _Book:
     - ``provider_day``: provider → number of its orders that day (active or done).
     """
 
-    def __init__(self, orders: pd.DataFrame, day: dt.date, order_id: str) -> None:
+    def __init__(self, orders: pd.DataFrame | None, day: dt.date, order_id: str) -> None:
         self.active: dict[str, list[tuple[dt.datetime, dt.datetime, str]]] = {}
         self.carer_day: dict[str, list[tuple[dt.datetime, float, float]]] = {}
         self.provider_day: dict[str, int] = {}
@@ -465,26 +756,39 @@ class _Book:
             if not _missing(provider[i]):
                 self.provider_day[str(provider[i])] = self.provider_day.get(str(provider[i]), 0) + 1
 
+    @classmethod
+    def of_rows(cls, rows: list[tuple[Any, ...]], day: dt.date, order_id: str) -> _Book:
+        """The same lookups from :func:`desk.orders_db.day_book_rows` (plain tuples: no frame per call)."""
+        book = cls(None, day, order_id)
+        holding, active_states = set(ACTIVE_STATES + DONE_STATES), set(ACTIVE_STATES)
+        active, carer_day, provider_day = book.active, book.carer_day, book.provider_day
+        for oid, status, start, end, provider, carer, lon, lat in rows:
+            oid = oid if type(oid) is str else str(oid)
+            if oid == order_id or str(status) not in holding:
+                continue
+            carer = None if _missing(carer) else carer if type(carer) is str else str(carer)
+            if carer is not None and status in active_states:
+                active.setdefault(carer, []).append((start, end, oid))
+            if start.date() == day:
+                if carer is not None:
+                    carer_day.setdefault(carer, []).append((end, float(lon), float(lat)))
+                if not _missing(provider):
+                    provider = provider if type(provider) is str else str(provider)
+                    provider_day[provider] = provider_day.get(provider, 0) + 1
+        return book
 
-def _origin(today: list[tuple[dt.datetime, float, float]], start: dt.datetime, carer: Mapping[str, Any],
-            provider: Mapping[str, Any]) -> tuple[shapely.Point | None, str]:
+
+def _origin(today: list[tuple[dt.datetime, float, float]], start: dt.datetime, carer: _Carer,
+            provider: _Provider) -> tuple[shapely.Geometry | None, str]:
     """Where the carer sets out from: the place of its previous order that day ending by ``start`` (when it has a
     point), else its base, else the provider's base (WGS-84)."""
     before = [(end, lon, lat) for end, lon, lat in today if end <= start and np.isfinite(lon) and np.isfinite(lat)]
     if before:
         _, lon, lat = max(before)
         return shapely.Point(lon, lat), "上一单地点"
-    lon, lat = _number(carer.get("lon")), _number(carer.get("lat"))
-    if lon is not None and lat is not None:
-        return shapely.Point(lon, lat), "住址"
-    geom = carer.get("geometry")
-    if isinstance(geom, shapely.Point) and not geom.is_empty:
-        return geom, "住址"  # a carers layer with points is in EPSG:4326, as every stored layer
-    geom = provider.get("geometry")
-    if geom is not None and not geom.is_empty:
-        return geom, "服务商驻地"  # providers were brought to EPSG:4326 above
-    lon, lat = _number(provider.get("lon")), _number(provider.get("lat"))
-    return (shapely.Point(lon, lat), "服务商驻地") if lon is not None and lat is not None else (None, "服务商驻地")
+    if carer.base is not None:
+        return carer.base, "住址"
+    return provider.base, "服务商驻地"
 
 
 # ---------------------------------------------------------------- queue

@@ -643,7 +643,9 @@ def dispatch(region: str, order_id: str, provider_id: str, carer_id: str, *, act
         db.lock_carer(carer_id)
         _pause_for_tests()
         clash = db.rows(
-            "SELECT id, window_start, window_end FROM {t}orders_current WHERE region = %s AND carer_id = %s AND id <> %s "
+            "SELECT id, window_start, window_end FROM {t}orders_current "
+            + ("" if db.pg else "INDEXED BY orders_current_carer ")  # SQLite would scan the window index: all history
+            + "WHERE region = %s AND carer_id = %s AND id <> %s "
             f"AND status IN ({', '.join(['%s'] * len(ACTIVE_STATES))}) AND window_start < %s AND %s < window_end "
             "ORDER BY window_start LIMIT 1",
             (region, carer_id, order_id, *ACTIVE_STATES, row["window_end"], row["window_start"]))
@@ -704,13 +706,25 @@ def _public_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _orders_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows of ``orders_current`` as :data:`ORDER_COLUMNS`, column by column (a whole month of orders is read per
-    desk call: no per-cell Python)."""
-    frame = pd.DataFrame.from_records(rows, columns=list(ORDER_COLUMNS)) if rows else \
-        pd.DataFrame(columns=list(ORDER_COLUMNS))
-    frame["item_codes"] = [json.loads(v) if isinstance(v, str) else list(v) if v is not None else []
-                           for v in frame["item_codes"]]
+def _orders_frame(rows: list[Sequence[Any]]) -> pd.DataFrame:
+    """Rows of ``orders_current`` (tuples in :data:`ORDER_COLUMNS` order) as a frame, column by column (the
+    whole log is read for ratings and pages: no per-cell pandas)."""
+    if rows:
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        frame = pd.DataFrame(dict(zip(ORDER_COLUMNS, columns, strict=True)), columns=list(ORDER_COLUMNS))
+    else:
+        frame = pd.DataFrame(columns=list(ORDER_COLUMNS))
+    parsed: dict[str, list[str]] = {}  # the same item lists repeat: each text parsed once, a fresh list per row
+    codes = []
+    for v in frame["item_codes"]:
+        if isinstance(v, str):
+            hit = parsed.get(v)
+            if hit is None:
+                hit = parsed[v] = json.loads(v)
+            codes.append(list(hit))
+        else:
+            codes.append(list(v) if v is not None else [])
+    frame["item_codes"] = codes
     for c in TIME_COLUMNS:
         frame[c] = pd.to_datetime(frame[c], format="ISO8601").dt.floor("s").astype("datetime64[ns]")
     for c in ("lon", "lat"):
@@ -736,7 +750,7 @@ def current_orders(region: str, *, root: str | Path | None = None,
     ``datetime64``), optionally only those in ``status``; with ``day``, only the orders holding a carer now
     (:data:`ACTIVE_STATES`, any day) and those whose window starts that day (what dispatching an order of that day
     needs, not the month of history); by window start, then id."""
-    sql = "SELECT * FROM {t}orders_current WHERE region = %s"
+    sql = f"SELECT {', '.join(ORDER_COLUMNS)} FROM {{t}}orders_current WHERE region = %s"
     params: list[Any] = [region]
     if status is not None:
         status = list(status)
@@ -746,15 +760,76 @@ def current_orders(region: str, *, root: str | Path | None = None,
         params += status
     with _open(region, root) as db:
         if day is None:
-            return _orders_frame(db.rows(sql + " ORDER BY window_start, id", params))
+            return _orders_frame(db.execute(sql + " ORDER BY window_start, id", params).fetchall())
         # two indexed reads (an OR of both conditions scans the whole log in SQLite), merged by id
         first = dt.datetime.combine(day, dt.time(0))
-        rows = db.rows(sql + f" AND status IN ({', '.join(['%s'] * len(ACTIVE_STATES))})", [*params, *ACTIVE_STATES])
-        seen = {r["id"] for r in rows}
-        rows += [r for r in db.rows(sql + " AND window_start >= %s AND window_start < %s",
-                                    [*params, first, first + dt.timedelta(days=1)]) if r["id"] not in seen]
-    rows.sort(key=lambda r: (r["window_start"], r["id"]))
+        rows = db.execute(sql + f" AND status IN ({', '.join(['%s'] * len(ACTIVE_STATES))})",
+                          [*params, *ACTIVE_STATES]).fetchall()
+        seen = {r[0] for r in rows}
+        rows += [r for r in db.execute(sql + " AND window_start >= %s AND window_start < %s",
+                                       [*params, first, first + dt.timedelta(days=1)]).fetchall()
+                 if r[0] not in seen]
+    start = ORDER_COLUMNS.index("window_start")
+    rows.sort(key=lambda r: (r[start], r[0]))
     return _orders_frame(rows)
+
+
+BOOK_COLUMNS: tuple[str, ...] = ("id", "status", "window_start", "window_end", "provider_id", "carer_id", "lon",
+                                 "lat")
+"""Columns of :func:`day_book_rows` (what ranking carers for an order reads of the log)."""
+_STAMPS: dict[str, dt.datetime] = {}
+"""Stored time texts already read (the windows of a day's orders repeat: a dict read instead of a parse)."""
+
+
+def _stamp(value: object) -> dt.datetime | None:
+    """A stored time as a naive ``datetime`` to the second (as :func:`_orders_frame` reads it)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        hit = _STAMPS.get(value)
+        if hit is not None:
+            return hit
+        try:
+            stamp = dt.datetime.fromisoformat(value).replace(microsecond=0)
+        except ValueError:
+            stamp = pd.Timestamp(value).floor("s").to_pydatetime()
+        if stamp.tzinfo is not None:  # never written so; read as _orders_frame would (no memo)
+            return pd.Timestamp(value).floor("s").tz_localize(None).to_pydatetime()
+        if len(_STAMPS) > 100_000:
+            _STAMPS.clear()
+        _STAMPS[value] = stamp
+        return stamp
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(microsecond=0)
+    return pd.Timestamp(value).floor("s").tz_localize(None).to_pydatetime()
+
+
+def _coordinate(value: object) -> float:
+    if value is None:
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def day_book_rows(region: str, day: dt.date, *, root: str | Path | None = None) -> list[tuple[Any, ...]]:
+    """The orders that hold a carer when an order of ``day`` is dispatched, in :data:`BOOK_COLUMNS`, as plain
+    tuples (times as ``datetime`` to the second, ``lon``/``lat`` floats, NaN when missing, ids as stored): the
+    active orders (:data:`ACTIVE_STATES`, any day) and the done ones (:data:`DONE_STATES`) whose window starts
+    that day — the rows of ``current_orders(region, root=root, day=day)`` in those states, from the same two
+    indexed reads, without building a frame (every desk call that ranks carers reads them)."""
+    sql = f"SELECT {', '.join(BOOK_COLUMNS)} FROM {{t}}orders_current WHERE region = %s AND status IN "
+    first = dt.datetime.combine(day, dt.time(0))
+    with _open(region, root) as db:
+        rows = db.execute(sql + f"({', '.join(['%s'] * len(ACTIVE_STATES))})", [region, *ACTIVE_STATES]).fetchall()
+        seen = {r[0] for r in rows}
+        rows += [r for r in db.execute(sql + f"({', '.join(['%s'] * len(DONE_STATES))}) AND window_start >= %s "
+                                       "AND window_start < %s",
+                                       [region, *DONE_STATES, first, first + dt.timedelta(days=1)]).fetchall()
+                 if r[0] not in seen]
+    return [(oid, status, _stamp(start), _stamp(end), provider, carer, _coordinate(lon), _coordinate(lat))
+            for oid, status, start, end, provider, carer, lon, lat in rows]
 
 
 def _events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

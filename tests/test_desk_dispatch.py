@@ -34,6 +34,7 @@ from data.store import Region
 from desk import orders_db
 from desk.dispatch import (
     RANK_COLUMNS,
+    _Book,
     candidates,
     drive_minutes_to,
     order_items,
@@ -275,3 +276,203 @@ def test_now_default_is_local(tmp_path: Path) -> None:
     now = orders_db.local_now(Settings(display_timezone="Asia/Shanghai"))
     utc = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert abs((now - utc).total_seconds() - 8 * 3600) < 5
+
+
+# ---------------------------------------------------------------- caches of the desk (per region version)
+
+
+def _clear_desk_caches() -> None:
+    from desk import dispatch
+
+    dispatch._ROSTERS.clear()
+    dispatch._REVERSED.clear()
+    dispatch._SCORES.clear()
+
+
+def _same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.ranked, b.ranked, check_exact=True)
+    pd.testing.assert_frame_equal(a.excluded, b.excluded, check_exact=True)
+    assert a.notes == b.notes
+
+
+def test_roster_cache_follows_the_tables_and_the_version(tmp_path: Path) -> None:
+    """The providers, carers and service list are read once per region version, checked against the tables
+    themselves: another carers or facilities table (even under the same version path) or another version gives
+    fresh answers, and a cold cache answers as a warm one."""
+    region = make_region(tmp_path)
+    first = candidates(region, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS)
+    assert "c1" in set(first.ranked["carer_id"])
+    carers = region.layers["carers"].copy()
+    carers["skills"] = [["助餐配送"] if cid == "c1" else s for cid, s in zip(carers["id"], carers["skills"], strict=True)]
+    changed = Region("tiny", region.path, {}, {**region.layers, "carers": carers})
+    found = candidates(changed, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS)
+    assert "c1" not in set(found.ranked["carer_id"])
+    why = found.excluded.set_index("carer_id")["reason"]
+    assert why["c1"] == "缺少技能 助浴（助浴服务（A01））"
+    facilities = region.facilities.copy()
+    facilities["services"] = [["助餐"] if pid == "P2" else s
+                              for pid, s in zip(facilities["id"], facilities["services"], strict=True)]
+    other = Region("tiny", region.path, {}, {**region.layers, "facilities": facilities})
+    found = candidates(other, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS)
+    assert not {"c2", "c7"} & set(found.ranked["carer_id"])
+    assert found.excluded.set_index("provider_id").loc["P2", "reason"] == "未提供服务项目 助浴服务（A01）"
+    _same(candidates(region, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS), first)  # back: as before
+    later = Region("tiny", tmp_path / "v2", {}, {**region.layers, "carers": carers})  # a new version
+    assert "c1" not in set(candidates(later, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS).ranked["carer_id"])
+    _clear_desk_caches()
+    _same(candidates(region, ORDER, SETTINGS, orders=_existing(), ratings=RATINGS), first)  # cold = warm
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(points=st.lists(st.tuples(st.floats(-0.5, 30.5), st.floats(-0.3, 4.3)), min_size=2, max_size=7))
+def test_drive_search_is_catchment_matrix_to_the_bit(tmp_path: Path, points: list[tuple[float, float]]) -> None:
+    """drive_minutes_to's one search (the virtual source appended to the cached reversed graph) gives the very
+    floats of catchment_matrix over the reversed network (inf where that has no entry)."""
+    region = make_region(tmp_path)
+    network = network_for(region, "drive", SETTINGS)
+    pts = gpd.GeoDataFrame(geometry=[_pt(x, y) for x, y in points], crs=CRS)
+    origins = pts.iloc[1:]
+    lon, lat = TO_LONLAT.transform(pts.geometry.iloc[0].x, pts.geometry.iloc[0].y)
+    target = snap_points(network, gpd.GeoDataFrame(geometry=[Point(lon, lat)], crs=4326), settings=SETTINGS)
+    for cutoff in (100.0, 9.0, 0.0):
+        want = catchment_matrix(reversed_network(network), reversed_snap(target),
+                                reversed_snap(snap_points(network, origins, settings=SETTINGS)),
+                                cutoff_min=cutoff).toarray()[0]
+        got = drive_minutes_to(region, origins, lon, lat, settings=SETTINGS, cutoff_min=cutoff)
+        assert np.array_equal(np.where(want > 0, want, np.inf), got)
+
+
+def test_cached_equals_uncached_on_the_demo(demo_region, tmp_path: Path) -> None:
+    """On the demo region with its month of orders in the log: ranked lists read from the log (the day's rows as
+    tuples, warm caches) equal those of a cold start and those from the whole order table as a frame."""
+    from conftest import copy_demo_region
+
+    from data import store
+    from desk.ratings import provider_ratings
+
+    settings = Settings()
+    root = copy_demo_region(demo_region, tmp_path / "regions")
+    region = store.load_region("demo", root=root)
+    history = demo_region.layers["orders"]
+    orders_db.ingest_orders("demo", history, actor="system", root=root, items=region.layers["service_items"],
+                            now=dt.datetime(2026, 12, 1, 16, 0))
+    log = orders_db.current_orders("demo", root=root)
+    ratings = provider_ratings(region, settings, root=root)
+    day = pd.to_datetime(log["window_start"]).dt.date.value_counts().index[0]  # the busiest day
+    rng = np.random.default_rng(7)
+    elders = region.elders.to_crs(4326)
+    codes = region.layers["service_items"]["code"].astype(str).tolist()
+    calls = []
+    for k in range(12):
+        point = elders.geometry.iloc[int(rng.integers(len(elders)))]
+        start = dt.datetime.combine(day, dt.time(7)) + dt.timedelta(minutes=30 * int(rng.integers(0, 20)))
+        calls.append({"id": f"T{k}", "lon": point.x, "lat": point.y, "item_codes": [codes[k % len(codes)]],
+                      "window_start": start, "window_end": start + dt.timedelta(hours=1)})
+    calls.append({**calls[0], "id": log["id"].iloc[0]})  # an order of the log itself: left out of its own day
+    _clear_desk_caches()
+    warm = [candidates(region, c, settings, root=root, ratings=ratings) for c in calls]
+    assert sum(len(w.ranked) for w in warm) and any((w.ranked["origin"] == "上一单地点").any() for w in warm)
+    for c, w in zip(calls, warm, strict=True):
+        _same(candidates(region, c, settings, root=root, ratings=ratings), w)  # warm again
+        _same(candidates(region, c, settings, orders=log, ratings=ratings), w)  # the whole table as a frame
+        _clear_desk_caches()
+        _same(candidates(region, c, settings, root=root, ratings=ratings), w)  # cold
+
+
+@pytest.fixture(params=["files", "postgis"])
+def log_root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    from pg_support import new_database
+
+    from data import store
+
+    root = str(tmp_path)
+    if request.param == "postgis":
+        root = new_database(request.getfixturevalue("postgis_url"))
+        store.migrate_database(root)
+    layer = gpd.GeoDataFrame({"id": ["P1"]}, geometry=[Point(113.6, 34.7)], crs=4326)
+    store.save_region("desk", {"facilities": layer}, {}, root=root)
+    return root
+
+
+def _lookups(book: _Book) -> tuple:
+    def plain(v: object) -> object:
+        return None if isinstance(v, float) and np.isnan(v) else v
+
+    return ({c: sorted(v) for c, v in book.active.items()},
+            {c: sorted(tuple(plain(x) for x in t) for t in v) for c, v in book.carer_day.items()},
+            book.provider_day)
+
+
+def test_day_book_rows_read_as_the_order_frame(log_root: str) -> None:
+    """The day's lookups from :func:`desk.orders_db.day_book_rows` (plain tuples) equal those from
+    ``current_orders(day=…)`` as a frame and from the whole log, on SQLite and PostGIS: every state, a refused
+    order back in the queue, orders with and without a point, on the day and around it."""
+    t0 = dt.datetime(2026, 11, 30, 7, 0)
+    flows = [[], ["已派单"], ["已派单", "已接单"], ["已派单", "已接单", "服务中"], ["已派单", "已接单", "服务中", "已完成"],
+             ["已派单", "已接单", "服务中", "已完成", "已回访"], ["已取消"], ["已派单", "拒单"]]
+    k = 0
+    for day in range(3):
+        for n, flow in enumerate(flows):
+            for carer in ("c1", "c2"):
+                k += 1
+                start = t0 + dt.timedelta(days=day, minutes=60 * n + (90 if carer == "c2" else 0))
+                order = {"id": f"B{k:03d}", "item_codes": ["A01"], "window_start": start,
+                         "window_end": start + dt.timedelta(minutes=50), "elder_id": "E1",
+                         **({"lon": 113.6 + k / 1000, "lat": 34.7} if k % 3 else {})}
+                oid = orders_db.create_order("desk", order, actor="t", root=log_root, now=t0)
+                for step in flow:
+                    if step == "已派单":
+                        orders_db.dispatch("desk", oid, "P1" if k % 2 else "P2", carer, actor="t", root=log_root,
+                                           now=t0)
+                    else:
+                        orders_db.transition("desk", oid, step, actor="t", root=log_root, now=t0,
+                                             satisfaction=4 if step == "已回访" else None)
+    whole = orders_db.current_orders("desk", root=log_root)
+    for day in (dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 5)):
+        for mine in ("none", "B010", "B020"):
+            rows = _Book.of_rows(orders_db.day_book_rows("desk", day, root=log_root), day, mine)
+            frame = _Book(orders_db.current_orders("desk", root=log_root, day=day), day, mine)
+            full = _Book(whole, day, mine)
+            for book in (frame, full):
+                assert _lookups(rows) == _lookups(book)
+            assert rows.active and (day == dt.date(2026, 12, 5) or rows.carer_day)
+
+
+def test_due_ratings_are_refreshed_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log's ratings: the first call waits for them; once due, the call that notices gets the previous ones
+    at once while one thread reads them afresh; a failed refresh keeps the previous ones."""
+    import threading
+
+    from desk import dispatch
+
+    region = make_region(tmp_path)
+    tables = iter([RATINGS, RATINGS.assign(score=[1.0, 2.0]), None])
+    started, release = threading.Event(), threading.Event()
+
+    def read(*_args: object) -> pd.DataFrame:
+        table = next(tables)
+        if table is not RATINGS:
+            started.set()
+            assert release.wait(10)
+        if table is None:
+            raise OSError("log unreadable")
+        return table
+
+    monkeypatch.setattr(dispatch, "_read_ratings", read)
+    monkeypatch.setattr(dispatch, "RATINGS_TTL_S", 0.0)
+    monkeypatch.setattr(dispatch, "_LOG_RATINGS", {})
+
+    def wait_refresh() -> None:
+        assert dispatch._LOG_RATINGS_REFRESH.acquire(timeout=10)
+        dispatch._LOG_RATINGS_REFRESH.release()
+
+    assert dispatch._log_ratings(region, SETTINGS, tmp_path) is RATINGS  # the first call waits for them
+    assert dispatch._log_ratings(region, SETTINGS, tmp_path) is RATINGS  # due: the previous ones, a refresh starts
+    assert started.wait(10)
+    assert dispatch._log_ratings(region, SETTINGS, tmp_path) is RATINGS  # still refreshing: no second reader
+    release.set()
+    wait_refresh()
+    fresh = dispatch._log_ratings(region, SETTINGS, tmp_path)  # refreshed; due again (TTL 0): the next one fails
+    assert fresh["score"].tolist() == [1.0, 2.0]
+    wait_refresh()
+    assert dispatch._log_ratings(region, SETTINGS, tmp_path) is fresh  # the failure kept the previous ones

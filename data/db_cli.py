@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cli_args import Name, RegionsDir, Text, UsageError, arg, preflight
@@ -23,8 +24,12 @@ from cli_args import Name, RegionsDir, Text, UsageError, arg, preflight
 URL_HELP = "数据库地址 postgresql://用户@主机:端口/库名（默认 $ELDERMAP_DATABASE_URL）"
 
 
-def add_commands(subparsers: Any) -> None:
-    """Add ``db`` (with ``init``, ``upgrade`` and ``copy``) to the subparsers of ``eldermap``."""
+def add_commands(subparsers: Any, *, companions: Sequence[Callable[[str, Any, Any], list[str]]] = ()) -> None:
+    """Add ``db`` (with ``init``, ``upgrade`` and ``copy``) to the subparsers of ``eldermap``.
+
+    ``companions``: what else ``db copy`` moves with a region, each ``companion(region, source, target)`` returning
+    Chinese lines to print (the 12349 desk's order log: :func:`desk.cli.copy_order_log`, passed in by ``eldermap``
+    because data/ does not import the desk); one raising an ElderMapError makes the copy fail (exit 2)."""
     db = subparsers.add_parser("db", help="共享数据库（PostgreSQL + PostGIS）：初始化 init、升级 upgrade、在两种存储间复制地区 copy",
                                description="共享数据库（PostgreSQL + PostGIS）。数据库地址用 --url 或环境变量 "
                                            "ELDERMAP_DATABASE_URL 指定。")
@@ -47,7 +52,7 @@ def add_commands(subparsers: Any) -> None:
     arg(p, "--url", role=Text(1000), help=URL_HELP)
     arg(p, "--regions", role=RegionsDir(), default=argparse.SUPPRESS,
         help="地区数据目录，默认 $ELDERMAP_REGIONS 或 ./regions")
-    p.set_defaults(func=_checked(p, cmd_db_copy))
+    p.set_defaults(func=_checked(p, cmd_db_copy), companions=tuple(companions))
 
 
 def _checked(parser: argparse.ArgumentParser, handler: Any) -> Any:
@@ -134,4 +139,7 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
               "目标中的这个版本不可信，请检查数据库后重新复制", file=sys.stderr)
         return 2
     print(f"复制完成：{len(checks)} 个图层的校验和与行数全部一致；该版本已是目标中的当前版本")
+    for companion in getattr(args, "companions", ()):
+        for line in companion(args.region, source, target):
+            print(line)
     return 0

@@ -852,5 +852,19 @@ def cmd_routes(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-__all__ = ["STATE_CHOICES", "add_commands", "parse_month", "parse_now", "parse_window", "ratings_table",
+def copy_order_log(region: str, source: Any, target: Any) -> list[str]:
+    """``eldermap db copy``'s companion: the region's order log moved with it (:func:`desk.orders_db.copy_log`),
+    checked by digest; Chinese lines for the command's output."""
+    from desk.orders_db import copy_log
+
+    done = copy_log(region, source=source, target=target)
+    if not done.events:
+        return ["服务工单记录：源中没有该地区的工单记录，无需复制"]
+    if done.already:
+        return [f"服务工单记录：目标中已有相同的 {done.orders:,} 张工单、{done.events:,} 条事件（校验和 "
+                f"{done.sha256[:12]} 一致），未重复复制"]
+    return [f"服务工单记录：已复制 {done.orders:,} 张工单、{done.events:,} 条事件，复制后校验和 {done.sha256[:12]} 一致"]
+
+
+__all__ = ["copy_order_log", "STATE_CHOICES", "add_commands", "parse_month", "parse_now", "parse_window", "ratings_table",
            "routes_workbook", "split_items"]

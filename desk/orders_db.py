@@ -45,6 +45,7 @@ import sqlite3
 import time
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -873,6 +874,106 @@ def overdue(region: str, now: dt.datetime | None = None, *, settings: Settings,
     return overdue_orders(current_orders(region, root=root, status=["已派单"]), now, settings=settings)
 
 
+@dataclass(frozen=True)
+class LogCopy:
+    """What :func:`copy_log` did: ``orders`` and ``events`` copied (or found), the log's ``sha256`` (the same in
+    both stores, :func:`log_digest`) and whether the target already held this very log (``already``)."""
+
+    orders: int
+    events: int
+    sha256: str
+    already: bool = False
+
+
+_EVENT_FIELDS = ("order_id", "seq", "at", "event", "state", "actor", "provider_id", "carer_id", "note")
+_TIME_FIELDS = frozenset((*TIME_COLUMNS, "updated_at", "at"))
+
+
+def _plain(column: str, value: object) -> object:
+    """A stored value as both backends give it back alike: times as naive datetimes to the second, the complaint
+    flag as a bool, counts as ints."""
+    if value is None:
+        return None
+    if column in _TIME_FIELDS:
+        return _stamp(value)
+    if column == "complaint":
+        return bool(value)
+    if column in ("seq", "satisfaction"):
+        return int(value)  # type: ignore[call-overload]
+    if column in ("lon", "lat"):
+        return float(value)  # type: ignore[arg-type]
+    return value
+
+
+def _log_rows(db: _Log) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    current = db.rows(f"SELECT {', '.join(_CURRENT_COLUMNS)} FROM {{t}}orders_current WHERE region = %s ORDER BY id",
+                      (db.region,))
+    events = db.rows(f"SELECT {', '.join(_EVENT_FIELDS)} FROM {{t}}order_events WHERE region = %s "
+                     "ORDER BY order_id, seq", (db.region,))
+    return ([{c: _plain(c, r[c]) for c in _CURRENT_COLUMNS} for r in current],
+            [{c: _plain(c, r[c]) for c in _EVENT_FIELDS} for r in events])
+
+
+def _digest(current: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256()
+    for table in (current, events):
+        for row in table:
+            digest.update(json.dumps([v.strftime(_TIME_FORMAT) if isinstance(v, dt.datetime) else v
+                                      for v in row.values()], ensure_ascii=False).encode("utf-8"))
+            digest.update(b"\n")
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def log_digest(region: str, *, root: str | Path | None = None) -> LogCopy:
+    """The region's order log counted and hashed (current orders by id, events by order and sequence, values as
+    :func:`_plain` makes them), the same in a SQLite and a PostgreSQL log holding the same orders."""
+    if store.database_url(root) is None and not (store.regions_root(root) / region / ORDERS_FILE).exists():
+        return LogCopy(0, 0, _digest([], []))
+    with _open(region, root) as db:
+        current, events = _log_rows(db)
+    return LogCopy(len(current), len(events), _digest(current, events))
+
+
+def copy_log(region: str, *, source: str | Path | None, target: str | Path | None) -> LogCopy:
+    """Copy the region's order log from store ``source`` to store ``target`` (``eldermap db copy``: a SQLite log
+    beside the region in a folder store, tables of a PostGIS store), in one transaction, and check that the
+    target's log then has the source's digest (:func:`log_digest`).
+
+    The target region must exist (``db copy`` copies the region first). A target that already holds the same log
+    is left as it is (``already``); one that holds other orders of the region is refused (the event table is
+    append-only: nothing is overwritten)."""
+    if store.database_url(source) is None and not (store.regions_root(source) / region / ORDERS_FILE).exists():
+        return LogCopy(0, 0, _digest([], []))  # no log yet: nothing to copy (and no empty log made)
+    with _open(region, source) as db:
+        current, events = _log_rows(db)
+    want = _digest(current, events)
+    with _open(region, target) as db:
+        present = db.rows("SELECT count(*) AS n FROM {t}order_events WHERE region = %s", (region,))[0]["n"]
+        if int(present):
+            have = _digest(*_log_rows(db))
+            if have == want:
+                return LogCopy(len(current), len(events), want, already=True)
+            raise OrderStoreError(f"目标中地区“{region}”已有不同的服务工单记录（{int(present)} 条事件），工单记录只增不改，"
+                                  "未复制；请确认目标是否正确",
+                                  f"target order log of {region!r} holds {int(present)} other events; not copied")
+        with db.write():
+            db.execute("DELETE FROM {t}orders_current WHERE region = %s", (region,))  # (none without events)
+            for row in current:
+                values = [json.dumps(row[c], ensure_ascii=False) if c == "item_codes" and not isinstance(row[c], str)
+                          else row[c] for c in _CURRENT_COLUMNS]
+                db.execute(f"INSERT INTO {{t}}orders_current (region, {', '.join(_CURRENT_COLUMNS)}) "
+                           f"VALUES (%s, {', '.join(['%s'] * len(_CURRENT_COLUMNS))})", [region, *values])
+            for row in events:
+                db.execute(f"INSERT INTO {{t}}order_events (region, {', '.join(_EVENT_FIELDS)}) "
+                           f"VALUES (%s, {', '.join(['%s'] * len(_EVENT_FIELDS))})", [region, *row.values()])
+        have = _digest(*_log_rows(db))
+    if have != want:
+        raise OrderStoreError(f"地区“{region}”的服务工单记录复制后与源不一致，请检查目标数据库后重试",
+                              f"order log of {region!r} differs after the copy ({have[:12]} != {want[:12]})")
+    return LogCopy(len(current), len(events), want)
+
+
 def log_version(region: str, *, root: str | Path | None = None) -> int:
     """How many events the region's order log holds: the log is append-only and every change adds one event,
     so this changes exactly when the orders change (a cheap cache key for ratings). 0 when a folder region has
@@ -883,7 +984,7 @@ def log_version(region: str, *, root: str | Path | None = None) -> int:
         return int(db.rows("SELECT count(*) AS n FROM {t}order_events WHERE region = %s", (region,))[0]["n"])
 
 
-__all__ = ["log_version", 
+__all__ = ["LogCopy", "copy_log", "log_digest", "log_version", 
     "ACTIVE_STATES",
     "CHANNELS",
     "DONE_STATES",

@@ -284,3 +284,45 @@ def test_database_rows_hold_pseudonyms_only(tmp_path: Path, env: dict[str, str],
     assert ids, "the fixture has ID numbers"
     for value in ids:
         assert value not in text and value not in manifests
+
+
+def test_db_copy_moves_the_desk_order_log_and_checks_it(
+        tmp_path: Path, env: dict[str, str], db: str, demo_region, capsys: pytest.CaptureFixture[str]) -> None:
+    """The 12349 desk's order log goes with the region (SQLite beside it ↔ tables in the database), checked by
+    digest; a second copy finds it already there; a target holding other orders of the region is refused."""
+    from conftest import copy_demo_region
+
+    from desk import orders_db
+
+    first = copy_demo_region(demo_region, tmp_path / "a")
+    added, _ = orders_db.ingest_orders("demo", demo_region.layers["orders"], root=first,
+                                       items=demo_region.layers["service_items"])
+    waiting = orders_db.current_orders("demo", root=first)
+    oid = str(waiting.loc[waiting["status"] == "待派单", "id"].iloc[0])
+    orders_db.create_order("demo", {"lon": 24.94, "lat": 60.17, "item_codes": ["SC0301"], "remarks": "门口有台阶",
+                                    "window_start": pd.Timestamp("2027-01-05 09:00").to_pydatetime(),
+                                    "window_end": pd.Timestamp("2027-01-05 10:00").to_pydatetime()},
+                           actor="tester", root=first, items=demo_region.layers["service_items"])
+    source = orders_db.log_digest("demo", root=first)
+    assert added > 1000 and source.orders == added + 1 and source.events > source.orders and oid
+    capsys.readouterr()
+    assert eldermap.main(["db", "copy", "demo", "--to", "postgis", "--url", db, "--regions", str(first)]) == 0
+    out = capsys.readouterr().out
+    assert f"已复制 {source.orders:,} 张工单、{source.events:,} 条事件" in out and source.sha256[:12] in out
+    assert orders_db.log_digest("demo", root=db) == source
+    on_pg = orders_db.current_orders("demo", root=db)
+    assert_frame_equal(on_pg.sort_values("id").reset_index(drop=True),
+                       orders_db.current_orders("demo", root=first).sort_values("id").reset_index(drop=True))
+    second = tmp_path / "b"
+    assert eldermap.main(["--regions", str(second), "db", "copy", "demo", "--to", "files", "--url", db]) == 0
+    assert orders_db.log_digest("demo", root=second) == source  # and back into a SQLite log
+    assert eldermap.main(["db", "copy", "demo", "--to", "postgis", "--url", db, "--regions", str(first)]) == 0
+    assert "未重复复制" in capsys.readouterr().out
+    orders_db.create_order("demo", {"lon": 24.94, "lat": 60.17, "item_codes": ["SC0301"],
+                                    "window_start": pd.Timestamp("2027-01-06 09:00").to_pydatetime(),
+                                    "window_end": pd.Timestamp("2027-01-06 10:00").to_pydatetime()},
+                           actor="tester", root=second, items=demo_region.layers["service_items"])
+    assert eldermap.main(["--regions", str(second), "db", "copy", "demo", "--to", "postgis", "--url", db]) == 2
+    err = capsys.readouterr().err
+    assert "已有不同的服务工单记录" in err and "Traceback" not in err
+    assert orders_db.log_digest("demo", root=db) == source  # nothing written

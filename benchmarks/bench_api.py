@@ -15,7 +15,9 @@ last one is answered (closed loop) for ``--seconds``:
 - **rec. new places**: the same, but each origin moved by a random offset of up to ~150 m, so no request repeats
   and every answer is computed: the service's cold cost.
 
-The server is a separate process (``python -m api serve``, waitress, ``--threads`` workers) over a region in a
+The server is a separate process (``python -m api serve``) with ``--workers`` processes (default: one per core,
+as a deployment runs it; gunicorn's pre-fork server; ``--workers 1``: one waitress process) of ``--threads``
+threads each, over a region in a
 temporary folder: the demo region, or bench_coverage's tiled L with the facilities' public fields (as
 ``bench_recommend.py`` builds it; roads and facilities only: the loads read nothing else). Before timing,
 one request of each kind warms the caches (the network and the facility snaps, as after the first visitor).
@@ -161,7 +163,8 @@ def load(kind: str, base: str, *, clients: int, seconds: float, n_facilities: in
             "p95": float(np.percentile(ms, 95)), "rps": len(ms) / seconds}
 
 
-def run(size: str, *, clients: int, seconds: float, threads: int, database_url: str | None) -> list[dict]:
+def run(size: str, *, clients: int, seconds: float, threads: int, database_url: str | None,
+        workers: int = 1) -> list[dict]:
     import requests
 
     rows: list[dict] = []
@@ -179,7 +182,7 @@ def run(size: str, *, clients: int, seconds: float, threads: int, database_url: 
             stores.append(("postgis", database_url))
         for store_name, regions in stores:
             t0 = time.perf_counter()
-            proc = start_server(regions, PORT, threads, Path(tmp) / f"server-{store_name}.log")
+            proc = start_server(regions, PORT, threads, Path(tmp) / f"server-{store_name}.log", workers)
             try:
                 base = f"http://127.0.0.1:{PORT}"
                 requests.get(f"{base}/collections/facilities/items", params={"f": "json", "limit": 100}, timeout=600)
@@ -189,7 +192,8 @@ def run(size: str, *, clients: int, seconds: float, threads: int, database_url: 
                 for kind in TARGETS_MS:
                     row = load(kind, base, clients=clients, seconds=seconds, n_facilities=n_facilities,
                                origins=origins)
-                    rows.append({"store": store_name, "size": size, "clients": clients, "seconds": seconds, **row})
+                    rows.append({"store": store_name, "size": size, "clients": clients, "seconds": seconds,
+                                 "workers": workers, "threads": threads, **row})
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -198,6 +202,10 @@ def run(size: str, *, clients: int, seconds: float, threads: int, database_url: 
 
 def print_table(rows: list[dict]) -> None:
     print()
+    if rows and "workers" in rows[0]:
+        print(f"server: {rows[0]['workers']} process(es) × {rows[0]['threads']} threads; load generator: "
+              f"{rows[0]['clients']} client threads in one process, on the same {os.cpu_count()}-core machine; "
+              f"load average at the end {os.getloadavg()[0]:.2f}")
     print(f"{'store':8} {'size':5} {'load':15} {'clients':>7} {'s':>4} {'requests':>8} {'req/s':>7} "
           f"{'p50 ms':>8} {'p95 ms':>8} {'errors':>6}  target p95")
     for r in rows:
@@ -212,14 +220,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--size", choices=("demo", "S", "M", "L"), default=None, help="region size (default L; --quick: demo)")
     p.add_argument("--clients", type=int, default=None, help="concurrent clients (default 50; --quick: 10)")
     p.add_argument("--seconds", type=float, default=None, help="seconds per load (default 60; --quick: 3)")
-    p.add_argument("--threads", type=int, default=16, help="server worker threads (default 16)")
+    p.add_argument("--threads", type=int, default=4, help="threads per server process (default 4)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="server processes (default: one per core of this machine)")
     p.add_argument("--database-url", default=None, help="also run against this PostGIS store (postgresql://…)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     size = args.size or ("demo" if args.quick else "L")
     clients = args.clients or (10 if args.quick else 50)
     seconds = args.seconds or (3.0 if args.quick else 60.0)
-    rows = run(size, clients=clients, seconds=seconds, threads=args.threads, database_url=args.database_url)
+    rows = run(size, clients=clients, seconds=seconds, threads=args.threads, database_url=args.database_url,
+               workers=args.workers)
     print_table(rows)
     return rows
 

@@ -181,22 +181,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     given = [flag for dest, flag in SPLIT_ONLY_OPTIONS if getattr(args, dest) is not None]
     if given and not split:
         raise UsageError(f"{'、'.join(given)} 只能与 --split-by 或 --split-level 同用（按区县拆分导入）")
-    if split:
-        return _import_split(args)
     settings = _settings(args)
     n_steps = 2 + sum(x is not None for x in (args.facilities, args.elders, args.areas, args.service_areas,
                                               args.service_items, args.carers, args.orders))
-    if args.areas is not None:  # facilities and elders carried over are re-assigned to the new areas
+    if args.areas is not None and not split:  # facilities and elders carried over are re-assigned to the new areas
         n_steps += sum(x is None for x in (args.facilities, args.elders))
-    steps = _Steps(n_steps, f"导入 {args.region}")
+    steps = _Steps(n_steps + split, f"导入 {args.region}")
+    files = {k: getattr(args, k) for k in ("roads", "place", "facilities", "elders", "areas", "facility_crs",
+                                           "elder_crs", "area_crs", "service_areas", "service_items", "carers",
+                                           "orders", "carer_crs", "order_crs", "report_dir")}
     try:
-        outcome = import_region(
-            args.region, settings=settings, roads=args.roads, place=args.place, facilities=args.facilities,
-            elders=args.elders, areas=args.areas, facility_crs=args.facility_crs, elder_crs=args.elder_crs,
-            area_crs=args.area_crs, service_areas=args.service_areas, service_items=args.service_items,
-            carers=args.carers, orders=args.orders, carer_crs=args.carer_crs, order_crs=args.order_crs,
-            report_dir=args.report_dir, root=args.regions, progress=steps,
-        )
+        if split:  # the files imported as one city or province, saved as its county regions (batch/)
+            from batch.cli import import_split
+
+            done = import_split(args, settings=settings, steps=steps, files=files)
+            outcome = done.outcome
+        else:
+            outcome = import_region(args.region, settings=settings, root=args.regions, progress=steps, **files)
     finally:
         steps.close()
     for result in outcome.results:
@@ -213,147 +214,25 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(line)
     for line in outcome.warnings:
         print(line, file=sys.stderr)
-    print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
-          + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+    if split:
+        from batch.cli import split_report_zh
+
+        for line in split_report_zh(done, settings=settings, report_dir=args.report_dir):
+            print(line)
+        version, c = done.parent_version, done.counts
+        detail = (f"版本 {version}：按区县拆分导入 {len(done.children)} 个区县，老人 {c['elders']}，设施 {c['facilities']}；"
+                  f"未分到区县的老人 {c['unassigned_elders']}、设施 {c['unassigned_facilities']}")
+    else:
+        print(f"地区“{args.region}”已保存为版本 {outcome.version_path.name}："
+              + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+        version = outcome.version_path.name
+        detail = f"版本 {version}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items())
     if outcome.n_rejected:
         print(f"注意：有 {outcome.n_rejected} 行被拒绝，没有导入（原因见上方和校验报告）；其余数据已保存为新版本。"
               "请改正原文件后重新导入整个文件（导入一个文件会替换该图层）。")
     audit.record("import", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region, root=args.regions,
-                 version=outcome.version_path.name, rows=sum(int(v) for v in outcome.counts.values()),
-                 detail=f"版本 {outcome.version_path.name}：" + "，".join(f"{k} {v}" for k, v in outcome.counts.items()))
+                 version=version, rows=sum(int(v) for v in outcome.counts.values()), detail=detail)
     return 0  # a version was saved: rejected rows are reported above, not a failure of the command
-
-
-def _import_split(args: argparse.Namespace) -> int:
-    """``import PARENT ... --split-by FILE | --split-level district``: the files imported as one province, split
-    into county regions ``PARENT-<code>`` under parent ``PARENT`` (batch/province_import.py)."""
-    from batch.partition import halo_metres
-    from batch.province_import import import_province
-    from data import audit, store
-
-    settings = _settings(args)
-    mode = args.halo_mode or "walk"
-    level = args.parent_level or "city"
-    files = {k: getattr(args, k) for k in ("roads", "place", "facilities", "elders", "areas", "facility_crs",
-                                           "elder_crs", "area_crs", "service_areas", "service_items", "carers",
-                                           "orders", "carer_crs", "order_crs")}
-    n_steps = 3 + sum(files[k] is not None for k in ("facilities", "elders", "areas", "service_areas",
-                                                      "service_items", "carers", "orders"))
-    steps = _Steps(n_steps, f"导入 {args.region}")
-    saves = tqdm(total=0, desc="保存区县地区", unit="个区县", file=sys.stderr, disable=None, leave=False)
-
-    def saved(part, total: int) -> None:  # noqa: ANN001 - a batch.partition.ChildPart
-        if not saves.total:
-            steps.close()
-            saves.reset(total=total)
-        saves.set_postfix_str(part.region)
-        saves.update(1)
-
-    try:
-        done = import_province(args.region, settings=settings, counties_file=args.split_by,
-                               split_level=args.split_level, parent_level=level, halo_minutes=args.halo_minutes,
-                               halo_mode=mode, root=args.regions, report_dir=args.report_dir, progress=steps,
-                               on_saved=saved, **files)
-    finally:
-        steps.close()
-        saves.close()
-    outcome, split = done.outcome, done.split
-    for result in outcome.results:
-        _print_problems(result.problems, limit=10)
-        print(result.summary_zh())
-    for path in outcome.reports:
-        print(f"报告：{path}")
-    if outcome.assignments:
-        print("区划归属（代码优先，其次名称，再次位置）：")
-        for summary in outcome.assignments.values():
-            for line in summary.lines_zh():
-                print(f"  {line}")
-    for line in outcome.notes:
-        print(line)
-    for line in outcome.warnings:
-        print(line, file=sys.stderr)
-    minutes = f"{args.halo_minutes:g} 分钟" if args.halo_minutes is not None else "设置中最长的服务圈分钟数"
-    print(f"按区县拆分（区县边界取自{done.counties_source_zh}；周边范围 {split.halo_m:,.0f} 米：最快{labels.mode_zh(mode)}"
-          f"速度 × {minutes} + 吸附距离 {settings.snap_limit_m:g} 米 = {halo_metres(settings, minutes=args.halo_minutes, mode=mode):,.0f} 米，"
-          "另加 1% 余量。批量计算的分钟数不应超过它）：")
-    for line in split_table_zh(split):
-        print(f"  {line}")
-    for line in unassigned_lines_zh(split):
-        print(line)
-    if len(split.unassigned_elders) or len(split.unassigned_facilities):
-        path = Path(args.report_dir) if args.report_dir else Path("reports") / args.region
-        listing = unassigned_listing(split)
-        out = store.write_table(listing, path / "未分到区县.csv")
-        print(f"未分到区县的老人和设施清单：{out}（老人为假名编号）")
-    print(f"上级地区“{args.region}”（{'省' if level == 'province' else '市'}级）已保存，含 {len(done.children)} 个区县地区"
-          f"（{done.children[0].region} 等）。查看层级：eldermap region tree {args.region}；"
-          f"批量计算：eldermap batch {args.region} coverage")
-    if outcome.n_rejected:
-        print(f"注意：有 {outcome.n_rejected} 行被拒绝，没有导入（原因见上方和校验报告）；其余数据已按区县保存。"
-              "请改正原文件后重新导入。")
-    counts = split.summary()
-    audit.record("import", user=os.environ.get("USER", "cli"), role=audit.CLI_ROLE, region=args.region,
-                 root=args.regions, version=store.current_version(args.region, root=args.regions),
-                 rows=int(counts["elders"].sum() + counts["facilities"].sum()),
-                 detail=f"按区县拆分导入：{len(done.children)} 个区县，老人 {int(counts['elders'].sum())}，"
-                        f"设施 {int(counts['facilities'].sum())}，未分到区县的老人 {len(split.unassigned_elders)}、"
-                        f"设施 {len(split.unassigned_facilities)}")
-    return 0
-
-
-def split_table_zh(split) -> list[str]:  # noqa: ANN001 - a batch.partition.SplitResult
-    """The per-county table of a split, in Chinese: elders, facilities (own + halo), road edges, and a total."""
-    table = split.summary()
-    head = ["区县代码", "区县名称", "地区", "老人", "设施（本区县+周边）", "道路边"]
-    rows = [[r.code, r.name, r.region, f"{r.elders:,}", f"{r.facilities:,}+{r.halo_facilities:,}", f"{r.road_edges:,}"]
-            for r in table.itertuples(index=False)]
-    rows.append(["合计", "", "", f"{int(table['elders'].sum()):,}", f"{int(table['facilities'].sum()):,}"
-                 f"+{int(table['halo_facilities'].sum()):,}", f"{int(table['road_edges'].sum()):,}"])
-
-    def width(text: str) -> int:  # a CJK character takes two columns
-        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-    widths = [max(width(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
-    return ["  ".join(str(cell) + " " * (w - width(str(cell))) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in [head, *rows]]
-
-
-def unassigned_lines_zh(split) -> list[str]:  # noqa: ANN001 - a batch.partition.SplitResult
-    """The elders and facilities of no county, counted by reason (never dropped silently)."""
-    lines = []
-    for frame, what, unit in ((split.unassigned_elders, "老人", "名"), (split.unassigned_facilities, "设施", "个")):
-        if not len(frame):
-            lines.append(f"未分到区县的{what}：0 {unit}")
-            continue
-        lines.append(f"未分到区县的{what}：{len(frame):,} {unit}（不在任何区县地区中）")
-        for reason, n in frame["reason_zh"].value_counts().items():
-            lines.append(f"  {reason}：{n:,} {unit}")
-        ids = [str(v) for v in frame["id"].head(5) if v is not None]
-        if ids:
-            lines.append(f"  编号：{'、'.join(ids)}" + ("……" if len(frame) > 5 else ""))
-        if what == "设施" and "in_halo_of" in frame:
-            n_halo = int((frame["in_halo_of"] > 0).sum())
-            if n_halo:
-                lines.append(f"  其中 {n_halo} 个设施位于相邻区县的周边范围内，作为周边设施计入这些区县")
-    for line in split.notes_zh():
-        if "以下图层未拆分" in line:
-            lines.append(line)
-    if len(split.unassigned_areas):
-        reasons = "；".join(f"{r}（{n}）" for r, n in split.unassigned_areas["reason_zh"].value_counts().items())
-        lines.append(f"未分到区县的区划：{len(split.unassigned_areas):,} 个：{reasons}")
-    return lines
-
-
-def unassigned_listing(split):  # noqa: ANN001, ANN201 - SplitResult -> DataFrame
-    """One row per elder or facility of no county: 类型, 编号, 区县代码, 原因."""
-    import pandas as pd
-
-    parts = [pd.DataFrame({"类型": what, "编号": frame["id"].astype(object).to_numpy(),
-                           "区县代码": frame["district_code"].astype(object).to_numpy(),
-                           "原因": frame["reason_zh"].to_numpy()})
-             for frame, what in ((split.unassigned_elders, "老人"), (split.unassigned_facilities, "设施"))
-             if len(frame)]
-    return pd.concat(parts, ignore_index=True)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

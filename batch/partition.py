@@ -20,7 +20,7 @@ reason in Chinese.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,8 +331,8 @@ def split_province(layers: Mapping[str, gpd.GeoDataFrame], counties: gpd.GeoData
       whose buffer(county, halo) holds them (``halo`` True) — also those of no county;
     - road edges intersecting buffer(county, halo) and their end nodes;
     - areas whose code starts with the county's code; areas without such a code whose representative point lies
-      in the county; areas whose code is a prefix of a county code (a city, the province) go to no county. The
-      county polygon is added when no area carries the county's own code.
+      in the county; areas whose code is a prefix of a county code (a city, the province) and district-level areas
+      of other codes go to no county. The county polygon is added when no area carries the county's own code.
 
     Elders placed by code outside their county polygon widen that county's halo around them (a trip from them
     must fit in the child too).
@@ -495,7 +495,11 @@ def _place_areas(areas: gpd.GeoDataFrame | None, county_codes: np.ndarray, crs: 
     above = (np.array([bool(c) and (c in prefixes or c.rstrip("0") in prefixes) for c in codes])
              | np.isin(levels, ["city", "province"])) & (home < 0)
     reason[above] = "区划代码属于上级（市、省）区划，不属于任何区县"
-    rest = np.flatnonzero((home < 0) & ~above)
+    # a district-level area of another code is a peer of the counties, not a part of one (it would give a child two
+    # districts): none
+    peer = (levels == LEAF_LEVEL) & (home < 0) & ~above
+    reason[peer] = "区县级区划，但代码不是本次拆分的任何区县"
+    rest = np.flatnonzero((home < 0) & ~above & ~peer)
     if len(rest):
         geoms = _project(areas.iloc[rest], crs, "区划数据")
         located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -515,8 +519,10 @@ def _place_areas(areas: gpd.GeoDataFrame | None, county_codes: np.ndarray, crs: 
 
 def save_split(result: SplitResult, *, parent: str, level: str = "city", root: str | Path | None = None,
                manifest_extra: Mapping[str, Any] | None = None, code: str | None = None,
-               title: str | None = None) -> list[ChildRef]:
+               title: str | None = None, progress: Callable[[ChildPart], None] | None = None) -> list[ChildRef]:
     """Save every child region of a split, then the parent over them; returns the children.
+
+    ``progress`` (optional) is called with each child part once its region is saved (a progress bar's hook).
 
     Each child's manifest holds ``manifest_extra`` (sources, synthetic flags) and ``partition`` (parent, code,
     name, halo metres, minutes, modes, counts). The parent's manifest holds the split's parameters, the
@@ -529,6 +535,8 @@ def save_split(result: SplitResult, *, parent: str, level: str = "city", root: s
         manifest = {**extra, "partition": {"parent": parent, "code": part.code, "name": part.name, **params,
                                            "counts": part.counts()}}
         store.save_region(part.region, result.layers(part), manifest, root=root)
+        if progress is not None:
+            progress(part)
     refs = [part.ref() for part in result.children]
     summary = {**params,
                "unassigned_elders": result.unassigned_elders["reason_zh"].value_counts().to_dict(),

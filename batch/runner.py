@@ -17,13 +17,16 @@ Faults:
 - ``resume``: a child whose stored result was computed from the same inputs (:func:`inputs_digest`: the child's
   region version, the settings digest, the batch kind and parameters) is not computed again.
 
-Kinds: ``coverage`` (:func:`county_coverage`).
+Kinds: ``coverage`` (:func:`county_coverage`), ``report`` (:func:`county_report`: the annex-2 rows and the service
+circle; rolled up by :mod:`batch.rollup`) and ``check`` (:func:`county_checks`: the provisioning checks; rolled up
+by :mod:`batch.rollup`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import hashlib
 import importlib.util
 import json
@@ -33,6 +36,7 @@ import re
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +45,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from batch.hierarchy import PARENT_LEVELS, ChildRef, leaf_regions, load_hierarchy
+from batch.hierarchy import LEAF_LEVEL, PARENT_LEVELS, ChildRef, leaf_regions, load_hierarchy
+from batch.rollup import (
+    children_rollup,
+    circle_attrs,
+    county_table,
+    public_table,
+    rollup_report,
+    write_rollup_workbook,
+)
 from data import store
 from geo.areas import pct
 from geo.errors import ElderMapError
 from geo.labels import TOTAL_CODE, TOTAL_NAME, mode_zh
 from geo.settings import Settings, settings_digest
+from planning.checks import provisioning_checks
 from planning.coverage import (
     ANY,
     coverage_by_area,
@@ -56,6 +69,7 @@ from planning.coverage import (
     network_for,
 )
 from planning.network import Mode
+from planning.report import basic_situation, service_circle_table
 
 log = logging.getLogger(__name__)
 
@@ -136,31 +150,129 @@ def _codes(elders: pd.DataFrame, column: str) -> np.ndarray:
     return np.where(values.notna().to_numpy(), values.astype(str).to_numpy(), None).astype(object)
 
 
-KINDS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {"coverage": county_coverage}
+def _without_halo(region: store.Region) -> store.Region:
+    """``region`` with only its own facilities (those whose ``halo`` is not True)."""
+    facilities = region.facilities
+    if "halo" not in facilities or not len(facilities):
+        return region
+    own = ~facilities["halo"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return dataclasses.replace(region, layers={**region.layers, "facilities": facilities[own].reset_index(drop=True)})
+
+
+def county_report(region: store.Region, *, settings: Settings, minutes: float, mode: Mode = "walk",
+                  date: str | dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """The official tables of one county region at district level, for the city and province roll-ups.
+
+    Which facilities each table sees:
+
+    - ``district``: :func:`planning.report.basic_situation` by district on the county WITHOUT its halo facilities
+      (``halo`` True: they lie outside the county): every count of the annex — institutions, beds, community
+      facilities, communities with a community facility — is the county's own, so that summing the counties
+      counts each facility once;
+    - ``circle``: :func:`planning.report.service_circle_table` with the halo facilities: it measures travel, and
+      an elder near the county line is served by a facility across it (its rows: those of ``district``).
+
+    ``date``: the statistics date (ISO text or a date; today when None), at which ages are counted.
+    Returns ``district`` and ``circle``, each total row last.
+    """
+    day = dt.date.fromisoformat(date) if isinstance(date, str) else (date or dt.date.today())
+    basic = basic_situation(_without_halo(region), settings=settings, by="district", statistics_date=day)
+    circle = service_circle_table(region, settings=settings, minutes=minutes, by="district", mode=mode,
+                                  codes=basic["code"].tolist())
+    return {"district": basic, "circle": circle}
+
+
+HALO_BED_COLUMNS: tuple[str, ...] = ("beds_total", "beds_nursing")
+
+
+def county_code(region: store.Region) -> str | None:
+    """The county's division code: the code of its one district-level area, else the most common
+    ``district_code`` of its elders, else None."""
+    areas = region.areas
+    if len(areas) and "code" in areas and "level" in areas:
+        codes = areas.loc[areas["level"].astype(str) == LEAF_LEVEL, "code"].dropna().astype(str).unique()
+        if len(codes) == 1:
+            return str(codes[0])
+    elders = region.elders
+    if "district_code" in elders and elders["district_code"].notna().any():
+        return str(elders["district_code"].dropna().astype(str).mode().iloc[0])
+    return None
+
+
+def county_checks(region: store.Region, *, settings: Settings, mode: Mode = "walk") -> dict[str, pd.DataFrame]:
+    """:func:`planning.checks.provisioning_checks` of one county region at district level (``district``, total
+    row last), with its halo facilities counted for travel only.
+
+    The bed checks count the county's own beds; the tier checks measure travel, so a facility across the county
+    line serves the county's elders. :func:`provisioning_checks` takes one region, so the halo facilities are
+    given to it with no beds (``beds_total``, ``beds_nursing`` 0) and the county's own district code
+    (:func:`county_code`): they reach elders in the tier coverage and add no bed and no row of their own.
+    """
+    facilities = region.facilities
+    if "halo" in facilities and len(facilities):
+        halo = facilities["halo"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if halo.any():
+            facilities = facilities.copy()
+            for column in HALO_BED_COLUMNS:
+                if column in facilities:
+                    facilities[column] = np.where(halo, 0.0, pd.to_numeric(facilities[column], errors="coerce"))
+            code = county_code(region)
+            column = facilities["district_code"].astype(object) if "district_code" in facilities \
+                else pd.Series(None, index=facilities.index, dtype=object)
+            facilities["district_code"] = np.where(halo, code, column.to_numpy())
+            region = dataclasses.replace(region, layers={**region.layers, "facilities": facilities})
+    return {"district": provisioning_checks(region, settings=settings, by="district", mode=mode)}
+
+
+KINDS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {
+    "coverage": county_coverage, "report": county_report, "check": county_checks}
 """Batch kinds: kind -> function of (county region, settings, parameters) returning named frames; each returns a
 ``district`` table (total row last) for the roll-up."""
-KIND_ZH = {"coverage": "服务圈覆盖"}
+KIND_ZH = {"coverage": "服务圈覆盖", "report": "附件2基本情况表", "check": "配置检查"}
+KIND_PARAMS: dict[str, tuple[str, ...]] = {"coverage": ("minutes", "mode"), "report": ("minutes", "mode", "date"),
+                                           "check": ("mode",)}
+"""The parameters of each kind (``check``'s tier minutes are ``settings.tier_minutes``; a ``minutes`` given to it,
+as the command line and the page always give one, is dropped)."""
+ROLLUP_FRAMES: dict[str, tuple[str, ...]] = {"coverage": ("district",), "report": ("district", "circle"),
+                                             "check": ("district",)}
+"""The frames of each kind's stored result that its roll-up reads (and ``--resume`` verifies)."""
 
 
 def check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters of a batch kind with defaults filled in and checked (a :class:`BatchError` in Chinese)."""
+    """The parameters of a batch kind with defaults filled in and checked (a :class:`BatchError` in Chinese):
+    ``minutes`` (coverage, report; default 15), ``mode`` (walk or drive), ``date`` (report: the statistics date,
+    ISO ``YYYY-MM-DD``, default today)."""
     if kind not in KINDS:
         raise BatchError(f"批量计算类型“{kind}”不受支持；可选：{'、'.join(KINDS)}", f"unknown batch kind {kind!r}")
-    unknown = sorted(set(params) - {"minutes", "mode"})
+    allowed = KIND_PARAMS[kind]
+    unknown = sorted(set(params) - set(allowed) - ({"minutes"} if kind == "check" else set()))
     if unknown:
-        raise BatchError(f"批量计算 {kind} 不认识参数：{'、'.join(unknown)}（可用：minutes、mode）",
+        raise BatchError(f"批量计算 {kind} 不认识参数：{'、'.join(unknown)}（可用：{'、'.join(allowed)}）",
                          f"unknown parameters for {kind}: {unknown}")
-    try:
-        minutes = float(params.get("minutes", 15.0))
-    except (TypeError, ValueError):
-        minutes = float("nan")
-    if not (0 < minutes <= MINUTES_MAX):
-        raise BatchError(f"分钟数应大于 0 且不超过 {MINUTES_MAX:g}，收到“{params.get('minutes')}”",
-                         f"minutes must be in (0, {MINUTES_MAX:g}], got {params.get('minutes')!r}")
+    out: dict[str, Any] = {}
+    if "minutes" in allowed:
+        try:
+            minutes = float(params.get("minutes", 15.0))
+        except (TypeError, ValueError):
+            minutes = float("nan")
+        if not (0 < minutes <= MINUTES_MAX):
+            raise BatchError(f"分钟数应大于 0 且不超过 {MINUTES_MAX:g}，收到“{params.get('minutes')}”",
+                             f"minutes must be in (0, {MINUTES_MAX:g}], got {params.get('minutes')!r}")
+        out["minutes"] = minutes
     mode = str(params.get("mode", "walk"))
     if mode not in ("walk", "drive"):
         raise BatchError(f"出行方式应为 walk（步行）或 drive（驾车），收到“{mode}”", f"unknown mode {mode!r}")
-    return {"minutes": minutes, "mode": mode}
+    out["mode"] = mode
+    if "date" in allowed:
+        given = params.get("date")
+        try:
+            day = given if isinstance(given, dt.date) else (dt.date.fromisoformat(str(given).strip()) if given
+                                                            else dt.date.today())
+        except ValueError:
+            raise BatchError(f"统计日期应为 YYYY-MM-DD 形式，如 2026-06-30，收到“{given}”",
+                             f"date must be YYYY-MM-DD, got {given!r}") from None
+        out["date"] = day.isoformat()
+    return out
 
 
 def result_key(kind: str, params: Mapping[str, Any]) -> str:
@@ -207,8 +319,7 @@ def run_child(child: str, kind: str, *, root: str, settings: Settings, params: M
         region = store.load_region(child, root=root)
         digest = inputs_digest(region, kind, params, settings)
         frames = KINDS[kind](region, settings=settings, **params)
-        total = frames["district"].iloc[-1]
-        summary = {"elders": int(total["elders"]), "covered": int(total["covered"])}
+        summary = _summary(kind, frames)
         meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": region.version,
                 "settings_digest": settings_digest(settings), "summary": summary}
         store.save_result(child, key, frames, meta, root=root)
@@ -223,6 +334,21 @@ def run_child(child: str, kind: str, *, root: str, settings: Settings, params: M
                 "seconds": time.perf_counter() - start}
     return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary,
             "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+
+
+def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """What a task tells the client: ``elders`` (the total row's) and ``covered`` (coverage: covered elders;
+    report: elders within the service circle of any facility, the first compared profile; check: counties
+    passing every check, 1 or 0)."""
+    total = frames["district"].iloc[-1]
+    if kind == "coverage":
+        return {"elders": int(total["elders"]), "covered": int(total["covered"])}
+    if kind == "report":
+        circle = frames["circle"].iloc[-1]
+        first = next((c for c in frames["circle"].columns if c.startswith(f"covered:{ANY}")), None)
+        return {"elders": int(total["elders"]), "covered": int(circle[first]) if first else 0}
+    ok = [c for c in frames["district"].columns if c in ("beds_ok", "nursing_ok") or c.startswith("tier_ok:")]
+    return {"elders": int(total["elders"]), "covered": int(all(bool(total[c]) for c in ok))}
 
 
 def peak_memory_mb() -> float:
@@ -390,6 +516,10 @@ class BatchResult:
     wall_s: float
     workers: int
     dashboard_link: str | None = None
+    frames: Mapping[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    """Every rolled-up table by name: ``report``: ``basic`` and ``circle`` (by county, as ``table``) and
+    ``basic:children``, ``circle:children`` (by direct child, as ``children_table``); ``check``: ``checks`` and
+    ``checks:children``; ``coverage``: ``district`` and ``district:children``."""
 
     def with_status(self, status: str) -> list[ChildOutcome]:
         return [c for c in self.children if c.status == status]
@@ -400,26 +530,48 @@ class BatchResult:
 
     @property
     def covered(self) -> int:
-        return int(self.table["covered"].iloc[-1]) if len(self.table) else 0
+        """Covered elders (coverage); report: elders within the service circle of any facility; check: counties
+        passing every check."""
+        if "covered" in self.table:
+            return int(self.table["covered"].iloc[-1]) if len(self.table) else 0
+        return sum(c.covered for c in self.children if c.status != "failed")
 
     @property
     def coverage_pct(self) -> float:
+        if self.kind == "report":
+            circle = self.frames.get("circle")
+            first = next((c for c in circle.columns if c.startswith(f"coverage_pct:{ANY}")), None) \
+                if circle is not None else None
+            return float(circle[first].iloc[-1]) if first and len(circle) else float("nan")
         return round(100.0 * self.covered / self.elders, 2) if self.elders else float("nan")
 
     def summary_zh(self) -> list[str]:
         """The batch in a few Chinese lines (children done / skipped / failed, elders, covered, rate, wall time)."""
         what = KIND_ZH.get(self.kind, self.kind)
-        if self.kind == "coverage":
+        if self.kind in ("coverage", "report"):
             what += f"（{mode_zh(self.params['mode'])} {self.params['minutes']:g} 分钟）"
+        else:
+            what += f"（{mode_zh(self.params['mode'])}）"
         done, skipped, failed = (self.with_status(s) for s in ("done", "skipped", "failed"))
         lines = [f"批量计算{what}：上级地区“{self.parent}”共 {len(self.children)} 个区县",
                  f"  完成 {len(done)} 个，跳过 {len(skipped)} 个" + ("（已有相同输入的结果，--resume）" if skipped else "")
                  + f"，失败 {len(failed)} 个"]
         lines += [f"  失败：子地区“{c.region}”（{c.name}）：{c.error_zh}" for c in failed]
-        rate = f"{self.coverage_pct:.2f}%" if self.elders else "—（没有老年人）"
         scope = "（不含失败的区县）" if failed else ""
-        lines.append(f"  老年人 {self.elders:,} 人，覆盖 {self.covered:,} 人，覆盖率 {rate}{scope}")
-        lines.append(f"  用时 {self.wall_s:.1f} 秒（{self.workers} 个工作进程）")
+        if self.kind == "report" and len(self.table):
+            total = self.table.iloc[-1]
+            circle = self.coverage_pct
+            lines.append(f"  老年人 {int(total['elders']):,} 人（附件2口径），社区 {int(total['communities']):,} 个，"
+                         f"有社区养老设施的 {int(total['communities_with_facility']):,} 个，社区养老设施覆盖率 "
+                         f"{float(total['coverage_rate_pct']):.1f}%；服务圈覆盖 "
+                         + (f"{circle:.1f}%" if circle == circle else "—（没有老年人）") + scope)
+        elif self.kind == "check" and len(self.table):
+            lines.append(f"  {self.table['flags'].iloc[-1]}{scope}")
+        else:
+            rate = f"{self.coverage_pct:.2f}%" if self.elders else "—（没有老年人）"
+            lines.append(f"  老年人 {self.elders:,} 人，覆盖 {self.covered:,} 人，覆盖率 {rate}{scope}")
+        lines.append(f"  用时 {self.wall_s:.1f} 秒（{self.workers} 个工作进程）" if self.workers
+                     else f"  用时 {self.wall_s:.1f} 秒（全部沿用已有结果，未启动工作进程）")
         return lines
 
 
@@ -461,16 +613,34 @@ def _client(scheduler: str | None, workers: int | None, *, memory_gb: float, tas
             yield client
         return
     n = max(1, min(workers or os.cpu_count() or 1, tasks))
+    with bare_main():
+        try:
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       memory_limit=f"{memory_gb:g}GB", dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.ERROR)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            raise BatchError(f"无法在本机启动 {n} 个 Dask 工作进程（{type(exc).__name__}：{exc}）：请检查可用内存和临时"
+                             "目录空间，或用 --workers 减少工作进程数", f"cannot start a local cluster of {n}: {exc!r}") from None
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def bare_main() -> Iterator[None]:
+    """Worker processes are spawned, and multiprocessing runs the parent's main script again in each one when
+    that script is a file without a module name — a page script (a Streamlit test harness runs the page as
+    ``__main__``), which would render the page in every worker. While the local cluster lives (workers are also
+    spawned again after one dies), ``__main__`` is an empty module: the tasks are functions of this module."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   memory_limit=f"{memory_gb:g}GB", dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.ERROR)
-    except (OSError, RuntimeError, TimeoutError) as exc:
-        raise BatchError(f"无法在本机启动 {n} 个 Dask 工作进程（{type(exc).__name__}：{exc}）：请检查可用内存和临时目录"
-                         "空间，或用 --workers 减少工作进程数", f"cannot start a local cluster of {n}: {exc!r}") from None
-    with cluster, Client(cluster) as client:
-        yield client
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _dashboard_link(client: Any) -> str | None:
@@ -549,7 +719,7 @@ def run_batch(
                                                   error_en=f"child region {child.region!r} not found")
             continue
         digest = _digest(child.region, version, kind, params, settings)
-        if resume and _still_valid(child.region, key, digest, root):
+        if resume and _still_valid(child.region, key, digest, root, ROLLUP_FRAMES[kind]):
             summary = store.result_meta(child.region, key, root=root)["meta"].get("summary", {})
             outcomes[child.region] = ChildOutcome(child.region, child.code, child.name, "skipped", key, digest,
                                                   int(summary.get("elders", 0)), int(summary.get("covered", 0)))
@@ -596,11 +766,11 @@ def run_batch(
                 future.release()
     else:
         report("全部区县都已有相同输入的结果，无需计算")
-    kept, tables = [], []
+    kept, tables, stored_frames = [], [], {}
     for c in leaves:
         if outcomes[c.region].status == "failed":
             continue
-        stored = store.load_result(c.region, key, root=root, names=["district"])
+        stored = store.load_result(c.region, key, root=root, names=list(ROLLUP_FRAMES[kind]))
         if stored.meta.get("inputs_digest") != outcomes[c.region].inputs_digest:  # another batch wrote it since
             outcomes[c.region] = dataclasses.replace(
                 outcomes[c.region], status="failed",
@@ -609,14 +779,22 @@ def run_batch(
             continue
         kept.append(c)
         tables.append(stored.frames["district"])
+        stored_frames[c.region] = stored.frames
     ordered = tuple(outcomes[c.region] for c in leaves)
-    table = rollup(tables, kept)
-    by_child = children_table(parent, {c.region: t for c, t in zip(kept, tables, strict=True)}, root=root)
-    table.attrs.update(parent=parent, kind=kind, params=params, failed=[c.region for c in ordered
-                                                                         if c.status == "failed"])
+    failed_regions = [c.region for c in ordered if c.status == "failed"]
+    if kind == "coverage":
+        table = rollup(tables, kept)
+        by_child = children_table(parent, {c.region: t for c, t in zip(kept, tables, strict=True)}, root=root)
+        rolled = {"district": table, "district:children": by_child}
+    else:
+        rolled = _rolled_up(kind, parent, leaves, stored_frames, failed_regions, params=params, settings=settings,
+                            root=root)
+        first = "basic" if kind == "report" else "checks"
+        table, by_child = rolled[first], rolled[f"{first}:children"]
+    table.attrs.update(parent=parent, kind=kind, params=params, failed=failed_regions)
     result = BatchResult(parent=parent, kind=kind, params=params, key=key, children=ordered, table=table,
                          children_table=by_child, wall_s=time.perf_counter() - start, workers=n_workers,
-                         dashboard_link=link)
+                         dashboard_link=link, frames=rolled)
     for c in result.with_status("failed"):
         log.debug("child %s failed: %s", c.region, c.error_en)
     log.info("batch %s of %s: %d done, %d skipped, %d failed in %.1f s", kind, parent, len(result.with_status("done")),
@@ -626,21 +804,73 @@ def run_batch(
 
 _STATUS_ZH = {"done": "完成", "skipped": "跳过（已有结果）", "failed": "失败"}
 
+ROLLUP_TABLES: dict[str, dict[str, str]] = {"report": {"district": "basic", "circle": "circle"},
+                                            "check": {"district": "checks"}}
+"""Stored frame -> roll-up table (:data:`batch.rollup.TABLES`) of each kind rolled up by :mod:`batch.rollup`."""
 
-def _still_valid(region: str, key: str, digest: str, root: str) -> bool:
+
+def _rolled_up(kind: str, parent: str, leaves: Sequence[ChildRef], stored: Mapping[str, Mapping[str, pd.DataFrame]],
+               failed: Sequence[str], *, params: Mapping[str, Any], settings: Settings, root: str
+               ) -> dict[str, pd.DataFrame]:
+    """The roll-ups of a ``report`` or ``check`` batch from the counties' stored frames: per table, by county
+    (:func:`batch.rollup.county_table`) and by direct child (:func:`batch.rollup.children_rollup`)."""
+    out: dict[str, pd.DataFrame] = {}
+    for frame, what in ROLLUP_TABLES[kind].items():
+        tables = {region: frames[frame] for region, frames in stored.items()}
+        by_county = county_table(tables, leaves, what, missing=failed)
+        by_child = children_rollup(parent, tables, what, root=root)
+        if what == "circle":
+            for t in (by_county, by_child):
+                circle_attrs(t, settings=settings, minutes=params["minutes"], mode=params["mode"])
+        out[what] = _public(by_county)
+        out[f"{what}:children"] = _public(by_child)
+    return out
+
+
+def _public(table: pd.DataFrame) -> pd.DataFrame:
+    out = public_table(table)
+    out.attrs.update(table.attrs)
+    return out
+
+
+def write_batch_report(result: BatchResult, path: str | Path, *, settings: Settings, root: str | Path | None = None,
+                       checks: BatchResult | None = None) -> Path:
+    """Write the annex-2 workbook of a ``report`` batch's parent (:func:`batch.rollup.write_rollup_workbook`: one
+    row per direct child — a city's counties, a province's cities — and the total row; a province's workbook
+    adds a sheet of every county), with the checks of a ``check`` batch of the same parent and mode when given.
+    ``settings``: those the batches ran with (the notes, the remarks and the coverage formula state them).
+    Raises :class:`BatchError` for a batch of another kind, parent or mode."""
+    if result.kind != "report":
+        raise BatchError(f"只有 report 批量计算的结果可以写成基本情况表，收到 {result.kind}",
+                         f"only a report batch makes the annex workbook, got {result.kind!r}")
+    if checks is not None and (checks.kind != "check" or checks.parent != result.parent
+                               or checks.params.get("mode") != result.params["mode"]):
+        raise BatchError("配置检查结果应来自同一上级地区、同一出行方式的 check 批量计算",
+                         "checks must be a check batch of the same parent and mode")
+    report = rollup_report(
+        result.parent, result.frames["basic:children"], result.frames["circle:children"], settings=settings,
+        statistics_date=dt.date.fromisoformat(result.params["date"]), minutes=result.params["minutes"],
+        mode=result.params["mode"], root=shared_root(store.default_root() if root is None else root),
+        checks=checks.frames["checks:children"] if checks is not None else None,
+        counties_basic=result.frames["basic"], failed=[(c.region, c.error_zh) for c in result.with_status("failed")])
+    return write_rollup_workbook(report, path)
+
+
+def _still_valid(region: str, key: str, digest: str, root: str, names: Sequence[str] = ("district",)) -> bool:
     """Whether ``region`` holds a result of ``key`` computed from inputs ``digest`` whose district table (what the
     roll-up reads) still matches its checksum."""
     record = store.result_meta(region, key, root=root)
     if record is None or record.get("meta", {}).get("inputs_digest") != digest:
         return False
     try:
-        store.load_result(region, key, root=root, names=["district"])
+        store.load_result(region, key, root=root, names=list(names))
     except ElderMapError as exc:
         log.info("result %s of %s is damaged, computing it again: %s", key, region, exc.en)
         return False
     return True
 
 
-__all__ = ["ALLOWED_FAILURES", "BatchError", "BatchResult", "ChildOutcome", "KINDS", "Progress",
-           "check_params", "children_table", "county_coverage", "inputs_digest", "peak_memory_mb", "result_key",
-           "rollup", "run_batch", "run_child", "shared_root", "worker_memory_gb"]
+__all__ = ["ALLOWED_FAILURES", "bare_main", "BatchError", "BatchResult", "ChildOutcome", "KINDS", "KIND_PARAMS", "KIND_ZH",
+           "Progress", "ROLLUP_FRAMES", "check_params", "children_table", "county_checks", "county_code",
+           "county_coverage", "county_report", "inputs_digest", "peak_memory_mb", "result_key", "rollup", "run_batch",
+           "run_child", "shared_root", "worker_memory_gb", "write_batch_report"]

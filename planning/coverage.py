@@ -283,6 +283,8 @@ def _group_lists(elders: pd.DataFrame) -> list[list[str]]:
 
 def group_members(elders: pd.DataFrame, groups: Sequence[str]) -> dict[str, np.ndarray]:
     """Per priority group, True for the elders in it (all False for a group no elder is in)."""
+    if not groups:  # nothing asked: do not parse every elder's groups
+        return {}
     lists = _group_lists(elders)
     return {g: np.fromiter((g in row for row in lists), dtype=bool, count=len(lists)) for g in groups}
 

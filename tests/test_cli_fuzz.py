@@ -128,6 +128,7 @@ def _base_argv(command: str, case_dir: Path, good: dict[str, Path]) -> list[str]
         "apikey": ["apikey", "list"],
         "dispatch": ["dispatch", "queue", "demo"],
         "batch": ["batch", "demo", "coverage", "--out", str(out / "b.csv")],
+        "region": ["region", "tree", "demo"],
     }[command]
 
 

@@ -51,3 +51,29 @@ def test_city_page_runs_the_county_batch_and_resumes(province, monkeypatch) -> N
     button(at, "开始批量计算").click()  # again: every county resumed from its stored result
     run(at)
     assert any("跳过 4 个" in m.value for m in at.markdown)
+
+
+def test_city_page_report_batch_gives_the_annex_table_and_workbook(province, monkeypatch) -> None:
+    """The 附件2 batch from the page: one row per county and the total, with annex 2's Chinese headers, the same
+    figures as the stored county rows, and the annex workbook for download."""
+    import datetime as dt
+
+    from batch.runner import check_params
+
+    root, prov = province
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(root))
+    monkeypatch.setenv("ELDERMAP_TEST_REGION", prov.parent)
+    at = open_app(SCRIPT)
+    at.selectbox(key="planner_batch_kind").select("report")
+    at.date_input(key="planner_batch_date").set_value(dt.date(2026, 12, 31))
+    button(at, "开始批量计算").click()
+    run(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    summary = next(df.value for df in at.dataframe if "老年人口(人)" in df.value.columns)
+    assert len(summary) == 5 and summary.iloc[-1]["老年人口(人)"] == summary.iloc[:-1]["老年人口(人)"].sum()
+    params = check_params("report", {"minutes": 15.0, "mode": "walk", "date": "2026-12-31"})
+    key = result_key("report", params)
+    stored = sum(int(store.load_result(c, key, root=root).frames["district"]["elders"].iloc[-1])
+                 for c in prov.children)
+    assert summary.iloc[-1]["老年人口(人)"] == stored > 0
+    assert any(b.label.startswith("下载附件2基本情况表") for b in at.get("download_button"))

@@ -19,6 +19,7 @@ The caller (``app.py``) has checked the login and shown the page title.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from batch.rollup import table_headers_zh
 from data import audit, store
 from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_bytes, xlsx_bytes
 from data.plan_inputs import add_changes_from_file, read_candidates
@@ -828,7 +830,10 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
         minutes = c2.selectbox("服务圈（分钟）", sorted(settings.circle_minutes), index=len(settings.circle_minutes) - 1,
                                key="planner_batch_minutes")
         mode = c3.radio("出行方式", ["walk", "drive"], format_func=mode_zh, horizontal=True, key="planner_batch_mode")
-        resume = st.checkbox("跳过已有相同输入结果的区县（续算）", value=True, key="planner_batch_resume")
+        c1, c2 = st.columns(2)
+        day = c1.date_input("统计日期（附件2基本情况表按此日计算年龄）", value=dt.date.today(), key="planner_batch_date",
+                            format="YYYY-MM-DD")
+        resume = c2.checkbox("跳过已有相同输入结果的区县（续算）", value=True, key="planner_batch_resume")
         go = st.form_submit_button("开始批量计算", type="primary")
     if go:
         with st.status(f"批量计算中：{len(leaves)} 个区县……", expanded=True) as status:
@@ -839,7 +844,8 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
 
             try:
                 result = run_batch(region.name, kind, root=staff.regions_root, settings=settings,
-                                   params={"minutes": float(minutes), "mode": mode}, resume=resume,
+                                   params={"minutes": float(minutes), "mode": mode,
+                                           **({"date": day.isoformat()} if kind == "report" else {})}, resume=resume,
                                    progress=progress)
             except ElderMapError as exc:
                 status.update(label="批量计算未能完成", state="error")
@@ -855,17 +861,47 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
         return
     result = shown[1]
     st.markdown("  \n".join(md_escape(line.strip()) for line in result.summary_zh()))
-    headers = {**BATCH_COLUMNS_ZH, **COVERAGE_COLUMNS_ZH}
-    summary = result.children_table.rename(columns=headers)
+    summary, detail = (_batch_table(result, t, settings) for t in (result.children_table, result.table))
     st.subheader("按下属地区汇总" + ("（末行为合计）" if len(summary) else ""))
     st.dataframe(summary, hide_index=True, width="stretch")
     _downloads("planner_batch", f"批量汇总_{region.name}_{result.key}", summary, staff=staff, region_name=region.name,
                version=region.version)
+    if result.kind == "report":
+        circle = result.frames["circle:children"]
+        st.subheader(f"{result.params['minutes']:g} 分钟服务圈覆盖（按下属地区）")
+        st.dataframe(circle.rename(columns=table_headers_zh("circle", circle, settings=settings,
+                                                            minutes=result.params["minutes"],
+                                                            mode=result.params["mode"])), hide_index=True,
+                     width="stretch")
+        st.download_button("下载附件2基本情况表（Excel，含说明）", lambda: _batch_workbook(result, settings, staff),
+                           f"基本情况表_{region.name}_{result.params['date']}.xlsx", XLSX_MIME,
+                           key="planner_batch_annex", on_click=_record_download,
+                           args=(staff, region.name, f"基本情况表_{region.name}.xlsx", region.version, len(summary)))
     with st.expander("各区县明细"):
-        detail = result.table.rename(columns=headers)
         st.dataframe(detail, hide_index=True, width="stretch")
         _downloads("planner_batch_detail", f"区县明细_{region.name}_{result.key}", detail, staff=staff,
                    region_name=region.name, version=region.version)
+
+
+def _batch_table(result: Any, table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """A batch's table with Chinese headers (coverage: the coverage table's; report: annex 2's; check: the
+    checks')."""
+    if result.kind == "coverage":
+        return table.rename(columns={**BATCH_COLUMNS_ZH, **COVERAGE_COLUMNS_ZH})
+    what = "basic" if result.kind == "report" else "checks"
+    return table.rename(columns=table_headers_zh(what, table, settings=settings, minutes=result.params.get("minutes"),
+                                                 mode=result.params.get("mode", "walk")))
+
+
+def _batch_workbook(result: Any, settings: Settings, staff: Staff) -> bytes:
+    """The annex-2 workbook of a report batch (:func:`batch.runner.write_batch_report`), as bytes."""
+    import tempfile
+
+    from batch.runner import write_batch_report
+
+    with tempfile.TemporaryDirectory(prefix="eldermap-annex-") as tmp:
+        path = write_batch_report(result, Path(tmp) / "annex.xlsx", settings=settings, root=staff.regions_root)
+        return path.read_bytes()
 
 
 @st.fragment

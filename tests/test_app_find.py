@@ -59,6 +59,61 @@ def _app(root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return open_app()
 
 
+PREFETCH_KEPT = {"test_facility_name_with_html_is_shown_as_text"}
+"""Tests whose pages compute the cards in the background as the app does (a card opened right after 查找);
+elsewhere the page's background prefetch is recorded, not run."""
+
+
+@pytest.fixture(autouse=True)
+def prefetch_requests(request, monkeypatch) -> list[tuple[list[str], str, float]]:
+    """The background prefetch of the cards (``views.find._prefetch_cards``: every listed result's reach, on a
+    thread) is only a cache warmer — a card computes what it lacks when opened, to the same result — and it
+    costs seconds of CPU per result list, taken from the test that runs next. Outside :data:`PREFETCH_KEPT` it is
+    replaced by a recorder of what the page asked for: (facility ids, mode, minutes) per call."""
+    asked: list[tuple[list[str], str, float]] = []
+    if request.node.originalname not in PREFETCH_KEPT:
+        def record(region, settings, facility_ids, mode, minutes, origin_lon_lat):
+            asked.append((list(facility_ids), mode, minutes))
+
+        monkeypatch.setattr(find_view, "_prefetch_cards", record)
+    return asked
+
+
+@pytest.fixture(scope="module")
+def results_app(demo_root):
+    """One page on :func:`demo_root`, searched from 灯塔社区 and 查找 pressed with the default needs — what
+    ``_submit(_search_origin(_app(demo_root, ...)))`` gives; shared by the tests that start there (opening,
+    searching and ranking once instead of once per test). Use it through :func:`results_at`."""
+    with pytest.MonkeyPatch.context() as patch:
+        with pytest.MonkeyPatch.context() as creating:  # set up before the tests' own prefetch recorder
+            creating.setattr(find_view, "_prefetch_cards", lambda *args, **kwargs: None)
+            at = _submit(_search_origin(_app(demo_root, patch)))
+        yield at, (_headings(at), [w.value for w in at.warning])
+
+
+@pytest.fixture()
+def results_at(results_app, demo_root, monkeypatch) -> AppTest:
+    """:func:`results_app` as a test that searched and pressed 查找 itself has it: the environment of the page
+    set, every 加入对比 tick undone and any open card closed (one rerun); checked to list the same results and
+    warnings as right after 查找, with no comparison and no card."""
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(demo_root))
+    monkeypatch.delenv("ELDERMAP_SETTINGS", raising=False)
+    at, (headings, warnings) = results_app
+    for box in at.checkbox:
+        if box.key and box.key.startswith("find_cmp_") and box.value:
+            box.uncheck()
+    for shown in at.button:
+        if shown.key and shown.key.startswith("find_detail_") and shown.label == "收起详情":
+            shown.click()
+    run(at)
+    assert at.success[0].value == "当前起点：灯塔社区（社区）"
+    assert headings and _headings(at) == headings and _compare_table(at) is None, "the results page was not reset"
+    assert not [s for s in at.subheader if s.value.startswith("设施详情：")]
+    assert [w.value for w in at.warning] == warnings
+    assert not [c.key for c in at.checkbox if c.key.startswith("find_cmp_") and c.value]
+    return at
+
+
 def _search_origin(at: AppTest, query: str = "灯塔社区") -> AppTest:
     at.text_input(key="find_query").input(query)
     return run(at)
@@ -148,7 +203,7 @@ def test_find_page_code_never_reads_elders():
 # ---------------------------------------------------------------- the page
 
 
-def test_search_by_community_then_ranked_results_with_reasons(demo_root, monkeypatch):
+def test_search_by_community_then_ranked_results_with_reasons(demo_root, monkeypatch, prefetch_requests):
     at = _app(demo_root, monkeypatch)
     assert "请先在“第一步”选择出发位置" in at.info[0].value  # no origin yet: how to choose one
     _search_origin(at)
@@ -168,6 +223,8 @@ def test_search_by_community_then_ranked_results_with_reasons(demo_root, monkeyp
     assert all(r.startswith(("步行", "上门服务")) for r in reasons)
     assert len([b for b in at.button if b.label == "查看详情"]) == len(headings)
     assert any("超出步行 15 分钟" in i.value for i in at.info)
+    listed = [b.key.removeprefix("find_detail_") for b in at.button if b.key and b.key.startswith("find_detail_")]
+    assert [(ids, minutes) for ids, _, minutes in prefetch_requests] == [(listed, 15.0)]  # cards asked for once
 
 
 def test_severely_disabled_living_in_leaves_out_day_care(demo_root, monkeypatch):
@@ -194,8 +251,8 @@ def test_filters_say_how_many_are_hidden(demo_root, monkeypatch):
     assert any("步行 30 分钟内" in v for v in _markdown(at))
 
 
-def test_compare_two_facilities_side_by_side(demo_root, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_compare_two_facilities_side_by_side(results_at):
+    at = results_at
     assert _compare_table(at) is None
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     boxes[0].check()
@@ -210,8 +267,8 @@ def test_compare_two_facilities_side_by_side(demo_root, monkeypatch):
     assert any(s.value == "对比（2 家）" for s in at.subheader)
 
 
-def test_compare_at_most_three(demo_root, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_compare_at_most_three(results_at):
+    at = results_at
     boxes = [c for c in at.checkbox if c.key.startswith("find_cmp_")]
     for box in boxes[:3]:
         box.check()
@@ -225,8 +282,8 @@ def test_compare_at_most_three(demo_root, monkeypatch):
     assert _compare_table(at).shape[1] == 3
 
 
-def test_facility_card_shows_every_public_field_and_reach(demo_root, demo_layers, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_facility_card_shows_every_public_field_and_reach(results_at, demo_layers):
+    at = results_at
     detail = next(b for b in at.button if b.key and b.key.startswith("find_detail_"))
     facility_id = detail.key.removeprefix("find_detail_")
     detail.click()
@@ -343,8 +400,8 @@ def test_online_geocoder_is_asked_only_when_offline_search_finds_nothing(demo_ro
     assert any("当前起点" in str(e.value) and "东长安街" in str(e.value) for e in at.success)
 
 
-def test_home_care_section_lists_providers_that_come_to_this_place(demo_root, demo_layers, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_home_care_section_lists_providers_that_come_to_this_place(results_at, demo_layers):
+    at = results_at
     assert "可上门服务" in [s.value for s in at.subheader]
     providers = demo_layers[0]["facilities"]
     providers = providers[providers["kind"] == "居家上门服务商"]
@@ -470,8 +527,8 @@ def test_home_care_providers_show_their_service_area_never_beds_or_a_walk(demo_r
     assert "0 / 0 / 0" not in compare.to_csv() and "— / — / —" not in compare.to_csv()
 
 
-def test_card_opens_right_under_its_result_and_is_scrolled_to(demo_root, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_card_opens_right_under_its_result_and_is_scrolled_to(results_at):
+    at = results_at
     buttons = [b for b in at.button if b.key and b.key.startswith("find_detail_")]
     assert len(buttons) >= 3
     buttons[2].click()
@@ -502,8 +559,8 @@ def _walk(node):
         yield from _walk(child)
 
 
-def test_maps_set_the_marker_icon_folder(demo_root, monkeypatch):
-    at = _submit(_search_origin(_app(demo_root, monkeypatch)))
+def test_maps_set_the_marker_icon_folder(results_at):
+    at = results_at
     at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("find_detail_"))).click()
     run(at)
     maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]

@@ -268,14 +268,13 @@ def test_find_empty_result_says_why(find_at: AppTest) -> None:
     assert_sound(at)
     told(at, "没有找到符合全部条件的设施", "延长出行时间")
     assert not [m.value for m in at.markdown if str(m.value).startswith("#### ")]
-    # reset the form for the next tests
+    # reset the form for the next tests (taken by the next run, the next test's first)
     at.slider(key="find_minutes").set_value(15)
     at.checkbox(key="find_free_bed").uncheck()
     at.checkbox(key="find_nursing_bed").uncheck()
     at.toggle(key="find_residential").set_value(False)
     at.number_input(key="find_budget").set_value(0)
     at.selectbox(key="find_min_grade").select("不限")
-    run(at)
 
 
 @pytest.mark.parametrize(("lon", "lat"), [pytest.param(0.0, 0.0, id="zero"),
@@ -309,8 +308,7 @@ def test_find_map_click(find_at: AppTest, monkeypatch: pytest.MonkeyPatch, lon: 
         run(at)
         assert "find_origin" in at.session_state and not told_any(at, "本地区范围之外")
     monkeypatch.undo()
-    at.radio(key="find_origin_way").set_value("输入地址或地名")
-    run(at)  # the next tests type into the address box
+    at.radio(key="find_origin_way").set_value("输入地址或地名")  # taken by the next run: the next tests type there
 
 
 def test_find_list_no_kind_chosen(find_at: AppTest) -> None:
@@ -322,8 +320,7 @@ def test_find_list_no_kind_chosen(find_at: AppTest) -> None:
     assert_sound(at)
     told(at, "列表中显示的设施类型", "请至少选择一种设施类型", kinds=("info",))
     assert not [h for h in at.subheader if str(h.value).startswith("设施列表（0")]
-    at.multiselect(key="find_kinds").set_value(kinds)
-    run(at)
+    at.multiselect(key="find_kinds").set_value(kinds)  # taken by the next run
 
 
 @pytest.mark.parametrize("fid", [pytest.param(k, id=f"facility_name-{c}") for k, c in
@@ -455,8 +452,7 @@ def test_planner_custom_minutes_bounds(planner_at: AppTest) -> None:
     widget = at.number_input(key="planner_cov_minutes")
     assert widget.min == 1.0 and widget.max == 120.0
     assert_sound(at)
-    at.selectbox(key="planner_cov_circle").select(f"{S.circle_minutes[-1]} 分钟")
-    run(at, errors=False)
+    at.selectbox(key="planner_cov_circle").select(f"{S.circle_minutes[-1]} 分钟")  # taken by the next run
 
 
 @pytest.mark.parametrize("name", [pytest.param("", id="empty"), pytest.param(HTML_NAME, id="html"),

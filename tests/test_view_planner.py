@@ -46,6 +46,52 @@ def at(region_root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return app
 
 
+WIDGET_KINDS = ("selectbox", "multiselect", "number_input", "radio", "toggle", "checkbox", "slider", "text_input",
+                "text_area")
+RESULT_STATE = ("planner_sites_result", "planner_cmp_params", "planner_saved_message", "planner_last_click",
+                "planner_pick_refused")
+"""Session state the page keeps besides its widgets: a siting result, a comparison shown, a message, a map click."""
+
+
+def _widgets(app: AppTest) -> list:
+    return [w for kind in WIDGET_KINDS for w in getattr(app, kind) if w.key]
+
+
+@pytest.fixture(scope="module")
+def shared_app(region_root: Path):
+    """One planner page on :func:`region_root` (first run, no error shown), shared by the tests that start from a
+    first run and only drive its widgets, and the values its widgets had on that first run. Use it through
+    :func:`shared_at`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ELDERMAP_REGIONS", str(region_root))
+        app = open_app(SCRIPT)
+        assert not app.error, [e.value for e in app.error]
+        initial = {w.key: w.value for w in _widgets(app)}
+        uploads = [u.key for u in app.file_uploader if u.key]
+        assert {"planner_cov_kind", "planner_gap_kind", "planner_sites_k", "planner_add_lon"} <= set(initial)
+        assert not app.session_state["planner_changes"] and not [k for k in RESULT_STATE if k in app.session_state]
+        yield app, initial, uploads
+
+
+@pytest.fixture()
+def shared_at(shared_app, region_root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The shared page of :func:`shared_app` as a first run leaves it: every widget put back to its first-run value
+    and every upload removed (taken by the test's own first run, so no extra rerun), no scenario change pending,
+    no siting result, comparison, message or map click kept."""
+    monkeypatch.setenv("ELDERMAP_REGIONS", str(region_root))
+    app, initial, uploads = shared_app
+    for widget in _widgets(app):
+        if widget.key in initial and widget.value != initial[widget.key]:
+            widget.set_value(initial[widget.key])
+    for key in uploads:
+        app.file_uploader(key=key).set_value(None)
+    app.session_state["planner_changes"] = []
+    for key in RESULT_STATE:
+        if key in app.session_state:
+            del app.session_state[key]
+    return app
+
+
 def _assert_private_and_offline(at: AppTest, region) -> None:
     """No elder id anywhere on the page, and every map is rendered with inline Leaflet and no web links."""
     maps = map_args(at)
@@ -57,7 +103,8 @@ def _assert_private_and_offline(at: AppTest, region) -> None:
         assert "http://" not in args and "https://" not in args
 
 
-def test_coverage_tab_matches_region_coverage(at: AppTest, region) -> None:
+def test_coverage_tab_matches_region_coverage(shared_at: AppTest, region) -> None:
+    at = shared_at
     at.selectbox(key="planner_cov_kind").select(DAY)
     at.selectbox(key="planner_cov_circle").select("10 分钟")
     run(at, errors=False)
@@ -73,7 +120,8 @@ def test_coverage_tab_matches_region_coverage(at: AppTest, region) -> None:
     _assert_private_and_offline(at, region)
 
 
-def test_gaps_tab_lists_top_community_with_reason(at: AppTest, region) -> None:
+def test_gaps_tab_lists_top_community_with_reason(shared_at: AppTest, region) -> None:
+    at = shared_at
     at.selectbox(key="planner_gap_kind").select(DAY)
     at.selectbox(key="planner_gap_circle").select("10 分钟")
     run(at, errors=False)
@@ -85,7 +133,8 @@ def test_gaps_tab_lists_top_community_with_reason(at: AppTest, region) -> None:
     assert f"**{top['name']}** — {top['reason']}" in shown_text(at)
 
 
-def test_siting_two_sites_proven_optimal(at: AppTest, region) -> None:
+def test_siting_two_sites_proven_optimal(shared_at: AppTest, region) -> None:
+    at = shared_at
     at.selectbox(key="planner_sites_kind").select(DAY)
     at.number_input(key="planner_sites_k").set_value(2)
     button(at, "计算选址").click()
@@ -102,7 +151,8 @@ def test_siting_two_sites_proven_optimal(at: AppTest, region) -> None:
     _assert_private_and_offline(at, region)
 
 
-def test_scenario_save_and_compare(at: AppTest, region, region_root: Path) -> None:
+def test_scenario_save_and_compare(shared_at: AppTest, region, region_root: Path) -> None:
+    at = shared_at
     fac = region.facilities
     lon, lat = float(fac.geometry.x.mean()), float(fac.geometry.y.mean())
     at.text_input(key="planner_add_name").input("测试新站")
@@ -184,7 +234,8 @@ def test_download_files(region) -> None:
     assert json.loads(geojson_bytes(cells))["features"][0]["properties"]["reason"] == cells.iloc[0]["reason"]
 
 
-def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
+def test_scenario_list_upload_and_services_edit(shared_at: AppTest, region) -> None:
+    at = shared_at
     fac = region.facilities
     listed = pd.DataFrame({"编号": ["L1", "L2", "F001"], "名称": ["清单一站", "清单二站", "重复编号"],
                            "类型": [DAY, "不存在的类型", DAY],
@@ -211,9 +262,10 @@ def test_scenario_list_upload_and_services_edit(at: AppTest, region) -> None:
 # ---------------------------------------------------------------- issue 11: profiles, groups, unassigned
 
 
-def test_coverage_tab_compares_walking_profiles_and_groups(at: AppTest, region) -> None:
+def test_coverage_tab_compares_walking_profiles_and_groups(shared_at: AppTest, region) -> None:
     from planning.coverage import group_coverage_table, profile_coverage
 
+    at = shared_at
     at.selectbox(key="planner_cov_circle").select("10 分钟")
     run(at, errors=False)
     metrics = {m.label: m.value for m in at.metric}
@@ -236,9 +288,10 @@ def test_coverage_tab_compares_walking_profiles_and_groups(at: AppTest, region) 
     assert not at.metric
 
 
-def test_gaps_tab_weights_the_chosen_groups(at: AppTest, region) -> None:
+def test_gaps_tab_weights_the_chosen_groups(shared_at: AppTest, region) -> None:
     from planning.gaps import with_group_weights
 
+    at = shared_at
     at.selectbox(key="planner_gap_kind").select(DAY)
     at.selectbox(key="planner_gap_circle").select("10 分钟")
     at.multiselect(key="planner_gap_groups").set_value(["特困", "独居"])
@@ -276,14 +329,21 @@ def _planner_as(root: str, role: str) -> None:
     """AppTest script: the planner page on "demo" of ``root`` as "planner1" with ``role``."""
     from pathlib import Path
 
+    import streamlit as st
+
     from data.store import load_region
     from geo.settings import Settings
     from views.planner import render
 
-    render(load_region("demo", root=root), Settings(), user="planner1", role=role, regions_root=Path(root))
+    @st.cache_resource
+    def _region(root: str):  # loaded once, as tests/apps/planner_app.py does (not again on every rerun)
+        return load_region("demo", root=root)
+
+    render(_region(root), Settings(), user="planner1", role=role, regions_root=Path(root))
 
 
-def test_typed_beijing_coordinates_are_refused(at: AppTest, region) -> None:
+def test_typed_beijing_coordinates_are_refused(shared_at: AppTest, region) -> None:
+    at = shared_at
     at.text_input(key="planner_add_name").input("北京新站")
     at.selectbox(key="planner_add_kind").select(DAY)
     at.number_input(key="planner_add_lon").set_value(BEIJING[0])
@@ -320,7 +380,8 @@ def test_a_map_click_outside_the_region_is_refused(at: AppTest, region, monkeypa
     assert at.session_state["planner_add_lat"] == round(float(inside.y), 6)
 
 
-def test_change_list_with_points_outside_is_refused(at: AppTest, region) -> None:
+def test_change_list_with_points_outside_is_refused(shared_at: AppTest, region) -> None:
+    at = shared_at
     listed = pd.DataFrame({"编号": ["B1", "B2"], "名称": ["城内", "北京"], "类型": [DAY, DAY],
                            "经度": [float(region.facilities.geometry.x.iloc[3]), BEIJING[0]],
                            "纬度": [float(region.facilities.geometry.y.iloc[3]), BEIJING[1]]})

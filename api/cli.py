@@ -25,7 +25,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     arg(p, "region", role=Name("region"), help="地区名称")
     arg(p, "--host", role=Text(100), default="127.0.0.1", help="监听地址（默认 127.0.0.1，仅本机）")
     p.add_argument("--port", type=_port, default=5000, help="端口（默认 5000）")
-    p.add_argument("--threads", type=_threads, default=8, help="每个进程的工作线程数（默认 8）")
+    p.add_argument("--threads", type=_threads, default=None,
+                   help="每个进程的工作线程数（默认：单进程 8；多进程 1，即每个进程一次处理一个请求，计算类请求最公平；"
+                        "客户端网速慢时请在前面放 nginx 等缓冲代理）")
     p.add_argument("--workers", type=_workers, default=1,
                    help="工作进程数（默认 1）；多核服务器上设为 CPU 核数，推荐等计算接口可同时使用各个核")
     arg(p, "--url", role=Text(300), help="对外地址（反向代理之后的地址，如 https://gis.example.gov.cn/eldermap；"
@@ -52,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"错误：--url 应以 http:// 或 https:// 开头（收到 {url}）", file=sys.stderr)
         return 2
     serve(args.region, host=host, port=args.port, regions=args.regions, settings=args.settings,
-          threads=args.threads, url=url, workers=args.workers)
+          threads=args.threads or (8 if args.workers == 1 else 1), url=url, workers=args.workers)
     return 0
 
 

@@ -191,7 +191,9 @@ def serve(region: str, *, host: str = "127.0.0.1", port: int = 5000, regions: st
     """Serve until interrupted.
 
     ``workers == 1``: one process (waitress, ``threads`` worker threads). ``workers > 1``: gunicorn's pre-fork
-    server with that many worker processes of ``threads`` threads each, sharing one listening socket; the app,
+    server with that many worker processes of ``threads`` threads each (``threads == 1``: gunicorn's sync workers,
+    one request at a time per process, taken in arrival order: the shortest tail for CPU-bound answers; put a
+    buffering proxy in front of them for slow clients), sharing one listening socket; the app,
     the region and its networks are loaded once in the master before the workers fork (:func:`warm`), so every
     worker answers its first request as fast as its thousandth and the pages of memory stay shared. A Python
     process computes on one core at a time (the GIL): workers are how the service uses the machine's cores.

@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--size", choices=("demo", "S", "M", "L"), default=None, help="region size (default L; --quick: demo)")
     p.add_argument("--clients", type=int, default=None, help="concurrent clients (default 50; --quick: 10)")
     p.add_argument("--seconds", type=float, default=None, help="seconds per load (default 60; --quick: 3)")
-    p.add_argument("--threads", type=int, default=4, help="threads per server process (default 4)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per server process (default 1: gunicorn's sync workers, one request at a time each)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="server processes (default: one per core of this machine)")
     p.add_argument("--database-url", default=None, help="also run against this PostGIS store (postgresql://…)")

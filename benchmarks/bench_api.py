@@ -3,6 +3,7 @@
     python benchmarks/bench_api.py                 # L: 2,009 facilities on 287k walk nodes, 50 clients, 60 s each
     python benchmarks/bench_api.py --quick         # demo region, 10 clients, 3 s each
     python benchmarks/bench_api.py --database-url postgresql://…   # also the same region copied into PostGIS
+    python benchmarks/bench_api.py --postgis-temp                  # … into a throw-away PostGIS started for the run
 
 Three loads, one after the other, each with ``--clients`` threads that send their next request as soon as the
 last one is answered (closed loop) for ``--seconds``:
@@ -225,8 +226,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="server processes (default: one per core of this machine)")
     p.add_argument("--database-url", default=None, help="also run against this PostGIS store (postgresql://…)")
+    p.add_argument("--postgis-temp", action="store_true",
+                   help="also run against a throw-away PostgreSQL + PostGIS started for the run (127.0.0.1, a temporary "
+                        "folder; Debian's postgresql-15-postgis-3, as `make test` installs)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
+    if args.postgis_temp and not args.database_url:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pg_support import throwaway_postgis
+
+        with throwaway_postgis() as url:
+            return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", url])
     size = args.size or ("demo" if args.quick else "L")
     clients = args.clients or (10 if args.quick else 50)
     seconds = args.seconds or (3.0 if args.quick else 60.0)

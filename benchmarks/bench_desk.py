@@ -3,6 +3,7 @@
     python benchmarks/bench_desk.py                # L: 2,009 facilities, 200 calls a minute for 5 minutes, 8 operators
     python benchmarks/bench_desk.py --quick        # demo region, 200 calls a minute for 1 minute
     python benchmarks/bench_desk.py --database-url postgresql://…   # also the same region in PostGIS
+    python benchmarks/bench_desk.py --postgis-temp                  # … in a throw-away PostGIS started for the run
     python benchmarks/bench_desk.py --rate 400 --minutes 2 --operators 16
     python benchmarks/bench_desk.py --no-history   # an empty order log (no month of history)
 
@@ -487,11 +488,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--dispatch-share", type=float, default=0.7, help="share of calls dispatched (default 0.7)")
     p.add_argument("--accept-share", type=float, default=0.5, help="share of dispatched accepted (default 0.5)")
     p.add_argument("--database-url", default=None, help="also run against this PostGIS store (postgresql://…)")
+    p.add_argument("--postgis-temp", action="store_true",
+                   help="also run against a throw-away PostgreSQL + PostGIS started for the run (127.0.0.1, a temporary "
+                        "folder; Debian's postgresql-15-postgis-3, as `make test` installs)")
     p.add_argument("--no-history", action="store_true", help="start from an empty order log (no month of history)")
     p.add_argument("--give-up-s", type=float, default=60.0,
                    help="a caller waiting this long for an operator hangs up (default 60 s)")
     p.add_argument("--quick", action="store_true", help="demo region, 1 minute")
     args = p.parse_args(argv)
+    if args.postgis_temp and not args.database_url:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pg_support import throwaway_postgis
+
+        with throwaway_postgis() as url:
+            return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", url])
     size = args.size or ("demo" if args.quick else "L")
     minutes = args.minutes or (1.0 if args.quick else 5.0)
     setup, rows = run(size, rate=args.rate, minutes=minutes, operators=args.operators,

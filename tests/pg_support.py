@@ -11,6 +11,7 @@ handed to it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -64,6 +65,14 @@ def new_database(url: str, name: str | None = None) -> str:
 @pytest.fixture(scope="session")
 def postgis_url() -> Iterator[str]:
     """URL of a database with PostGIS on a throw-away server listening on 127.0.0.1 only."""
+    with throwaway_postgis() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_postgis() -> Iterator[str]:
+    """A PostgreSQL + PostGIS server in a temporary folder, on 127.0.0.1 only, for the block: yields the URL of a
+    database with PostGIS (the benchmarks' ``--postgis-temp`` use it too); stopped and removed afterwards."""
     if not (PG_BIN / "initdb").exists() or not POSTGIS_CONTROL.exists():
         pytest.fail(f"PostgreSQL 15 with PostGIS is not installed ({PG_BIN / 'initdb'}, {POSTGIS_CONTROL}): run "
                     "`make db-deps` (apt-get install postgresql postgresql-15-postgis-3), which `make test` does")

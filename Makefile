@@ -47,7 +47,7 @@ db-deps:
 
 # Two workers (the machine has two cores), one test file per worker so a file's server port is never shared.
 test: $(VENV)/.installed browser-deps db-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
+	$(BIN)/python -m pytest -n 3 --dist loadfile --durations=25
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -310,3 +310,14 @@ def table_with(at: AppTest, column: str) -> pd.DataFrame:
 def button(at: AppTest, label: str):
     """The first button with this label."""
     return next(b for b in at.button if b.label == label)
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit's script runner (and so AppTest) installs the page script as ``sys.modules["__main__"]`` and leaves
+    it there; a Dask LocalCluster started later in the same process would then run that page script again in every
+    worker it spawns. Each test ends with the process's own ``__main__`` back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main

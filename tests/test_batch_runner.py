@@ -263,8 +263,10 @@ def local_scheduler():
     """A LocalCluster shared by the tests that only need some scheduler (its address)."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
+    from batch.runner import bare_main
+
+    with bare_main(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0") as cluster:
         yield cluster.scheduler_address
 
 

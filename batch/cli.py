@@ -70,6 +70,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from batch.rollup import batch_table_zh
     from batch.runner import run_batch, write_batch_report
     from data import store
     from geo.settings import load_settings
@@ -119,24 +120,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(f"附件2基本情况表已写入 {args.out}（每个下属地区一行，末行为合计；含服务圈覆盖、"
                   + ("配置检查、" if checks is not None else "") + "说明工作表）")
         else:
-            summary, detail = (_headed(result, t, settings) for t in (result.children_table, result.table))
+            summary, detail = (batch_table_zh(result.kind, result.params, t, settings=settings)
+                               for t in (result.children_table, result.table))
             store.write_table(summary, args.out, sheet_name="汇总", extra_sheets={"区县明细": detail} if xlsx else None)
             print(f"汇总表已写入 {args.out}（每个下属地区一行，末行为合计" + ("；工作表“区县明细”列出各区县）" if xlsx else "）"))
     return 1 if result.with_status("failed") or (checks is not None and checks.with_status("failed")) else 0
-
-
-def _headed(result: Any, table: Any, settings: Any) -> Any:
-    """A batch table with Chinese headers (coverage: the coverage table's; report: annex 2's; check: the checks')."""
-    from batch.rollup import table_headers_zh
-    from geo.labels import COVERAGE_COLUMNS_ZH
-
-    if result.kind == "coverage":
-        return table.rename(columns={"region": "子地区", "child_code": "下属地区代码", "child_name": "下属地区名称",
-                                     "level": "层级", "counties": "区县数", "counties_missing": "未计入的区县数",
-                                     **COVERAGE_COLUMNS_ZH})
-    what = "basic" if result.kind == "report" else "checks"
-    return table.rename(columns=table_headers_zh(what, table, settings=settings, minutes=result.params.get("minutes"),
-                                                 mode=result.params.get("mode", "walk")))
 
 
 def import_split(args: argparse.Namespace, *, settings: Any, steps: Any, files: Mapping[str, Any]) -> Any:

@@ -39,6 +39,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -412,6 +413,20 @@ def table_headers_zh(what: str, table: pd.DataFrame, *, settings: Settings, minu
     else:
         figures = check_columns_zh(settings, mode)  # type: ignore[arg-type]
     return {**ROLLUP_COLUMNS_ZH, **{k: v for k, v in figures.items() if k not in ("code", "name")}}
+
+
+def batch_table_zh(kind: str, params: Mapping[str, Any], table: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
+    """A batch's rolled-up table (:attr:`batch.runner.BatchResult.table` or ``children_table``) with Chinese headers:
+    coverage the coverage table's, report annex 2's, check the checks' (the command line's files and the page)."""
+    county = {"child_code": "区县代码", "child_name": "区县名称"}  # the county of a county table's district row
+    if kind == "coverage":
+        from geo.labels import COVERAGE_COLUMNS_ZH
+
+        return table.rename(columns={**ROLLUP_COLUMNS_ZH, **county, **COVERAGE_COLUMNS_ZH})
+    what = "basic" if kind == "report" else "checks"
+    return table.rename(columns={**county, **table_headers_zh(what, table, settings=settings,
+                                                              minutes=params.get("minutes"),
+                                                              mode=params.get("mode", "walk"))})
 
 
 def rollup_report(parent: str, basic: pd.DataFrame, circle: pd.DataFrame, *, settings: Settings,

@@ -31,7 +31,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from batch.rollup import table_headers_zh
+from batch.rollup import batch_table_zh, table_headers_zh
 from data import audit, store
 from data.exports import CSV_MIME, GEOJSON_MIME, XLSX_MIME, csv_bytes, geojson_bytes, xlsx_bytes
 from data.plan_inputs import add_changes_from_file, read_candidates
@@ -800,8 +800,6 @@ def render(region: Region, settings: Settings, *, user: str = "", role: str | No
 
 BATCH_KEY = "planner_batch_result"
 """Session state: the last batch of the parent shown (:class:`batch.runner.BatchResult`) with its parent path."""
-BATCH_COLUMNS_ZH = {"region": "子地区", "child_code": "下属地区代码", "child_name": "下属地区名称", "level": "层级",
-                    "counties": "区县数", "counties_missing": "未计入的区县数"}
 
 
 def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None:
@@ -861,7 +859,8 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
         return
     result = shown[1]
     st.markdown("  \n".join(md_escape(line.strip()) for line in result.summary_zh()))
-    summary, detail = (_batch_table(result, t, settings) for t in (result.children_table, result.table))
+    summary, detail = (batch_table_zh(result.kind, result.params, t, settings=settings)
+                       for t in (result.children_table, result.table))
     st.subheader("按下属地区汇总" + ("（末行为合计）" if len(summary) else ""))
     st.dataframe(summary, hide_index=True, width="stretch")
     _downloads("planner_batch", f"批量汇总_{region.name}_{result.key}", summary, staff=staff, region_name=region.name,
@@ -881,16 +880,6 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
         st.dataframe(detail, hide_index=True, width="stretch")
         _downloads("planner_batch_detail", f"区县明细_{region.name}_{result.key}", detail, staff=staff,
                    region_name=region.name, version=region.version)
-
-
-def _batch_table(result: Any, table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """A batch's table with Chinese headers (coverage: the coverage table's; report: annex 2's; check: the
-    checks')."""
-    if result.kind == "coverage":
-        return table.rename(columns={**BATCH_COLUMNS_ZH, **COVERAGE_COLUMNS_ZH})
-    what = "basic" if result.kind == "report" else "checks"
-    return table.rename(columns=table_headers_zh(what, table, settings=settings, minutes=result.params.get("minutes"),
-                                                 mode=result.params.get("mode", "walk")))
 
 
 def _batch_workbook(result: Any, settings: Settings, staff: Staff) -> bytes:

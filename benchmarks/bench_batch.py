@@ -58,7 +58,7 @@ for _p in (str(ROOT), str(Path(__file__).resolve().parent)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench_coverage import FACILITIES_PER_TILE, SEED, demo_layers  # noqa: E402
+from bench_coverage import FACILITIES_PER_TILE, SEED, demo_layers, peak_mb, reset_peak  # noqa: E402
 from tiled import TiledRoads, sample_points, tile_points, tile_roads  # noqa: E402
 
 from batch.hierarchy import ChildRef, save_parent  # noqa: E402
@@ -94,29 +94,6 @@ log = logging.getLogger("bench_batch")
 def rss_peak_mb() -> float:
     """This process's peak resident memory so far (``ru_maxrss``), MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak() -> bool:
-    """Reset this process's peak resident memory (Linux ``/proc/self/clear_refs``); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_since_reset_mb(reset: bool) -> float:
-    """Peak resident memory since :func:`reset_peak` (``VmHWM``), else :func:`rss_peak_mb`."""
-    if reset:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    return rss_peak_mb()
-
-
-# ---------------------------------------------------------------- the synthetic province
 
 
 def county_code(col: int, row: int) -> str:
@@ -262,7 +239,7 @@ def run_once(root: Path, settings: Settings, workers: int) -> tuple[BatchResult,
            "skipped": len(result.with_status("skipped")), "elders": result.elders, "covered": result.covered,
            "coverage_pct": result.coverage_pct, "elders_per_s": result.elders / wall if wall else float("nan"),
            "worker_peak_mb": max(peaks) if peaks else float("nan"),
-           "driver_peak_mb": peak_since_reset_mb(reset), "driver_peak_reset": reset,
+           "driver_peak_mb": peak_mb(reset), "driver_peak_reset": reset,
            "task_s_sum": float(np.sum(task_s)), "task_s_max": float(np.max(task_s)) if task_s else 0.0,
            "cities": int(len(result.children_table) - 1),
            "cities_elders": int(result.children_table["elders"].iloc[-1]) if len(result.children_table) else 0}

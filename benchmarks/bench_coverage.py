@@ -352,7 +352,7 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _reset_peak() -> bool:
+def reset_peak() -> bool:
     """Reset this process's peak resident memory (Linux ``clear_refs``) so loading inputs does not count."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -362,7 +362,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def _peak_mb(reset: bool) -> float:
+def peak_mb(reset: bool) -> float:
     """Peak resident memory since the reset (``VmHWM``), else the process's ``ru_maxrss``."""
     if reset:
         with open("/proc/self/status") as f:
@@ -385,7 +385,7 @@ def worker(method: str, folder: Path, repeats: int, out: Path, ego_facilities: i
     inputs = load_inputs(folder)
     gc.collect()
     input_mb = _rss_mb()
-    reset = _reset_peak()
+    reset = reset_peak()
     kwargs = {"max_facilities": ego_facilities} if method == "ego" else {}
     times, runs = [], []
     for _ in range(repeats):
@@ -394,14 +394,14 @@ def worker(method: str, folder: Path, repeats: int, out: Path, ego_facilities: i
         elapsed = time.perf_counter() - t0
         times.append(result.get("extrapolated_s", elapsed))
         runs.append(result)
-    peak_mb = _peak_mb(reset)
+    peak = peak_mb(reset)
     process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = {r["covered"] for r in runs}
     phases = {k: float(np.median([r["phases"][k] for r in runs])) for k in runs[0]["phases"]}
     out.write_text(json.dumps({
         "method": method, "times": times, "covered": runs[-1]["covered"], "stable": len(counts) == 1,
         "nodes": runs[-1]["nodes"], "elders": len(inputs.elders), "facilities": len(inputs.facilities),
-        "peak_mb": peak_mb, "input_mb": input_mb, "process_peak_mb": process_peak_mb, "peak_reset": reset,
+        "peak_mb": peak, "input_mb": input_mb, "process_peak_mb": process_peak_mb, "peak_reset": reset,
         "phases": phases, "note": runs[-1].get("note"), "partial": bool(runs[-1].get("partial"))}))
 
 

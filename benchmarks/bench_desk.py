@@ -498,10 +498,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
     if args.postgis_temp and not args.database_url:
         sys.path.insert(0, str(ROOT / "tests"))
-        from pg_support import throwaway_postgis
+        from pg_support import rerun_with_throwaway_postgis
 
-        with throwaway_postgis() as url:
-            return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", url])
+        return rerun_with_throwaway_postgis(main, argv)
     size = args.size or ("demo" if args.quick else "L")
     minutes = args.minutes or (1.0 if args.quick else 5.0)
     setup, rows = run(size, rate=args.rate, minutes=minutes, operators=args.operators,

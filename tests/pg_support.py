@@ -17,8 +17,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,12 @@ def postgis_url() -> Iterator[str]:
     """URL of a database with PostGIS on a throw-away server listening on 127.0.0.1 only."""
     with throwaway_postgis() as url:
         yield url
+
+
+def rerun_with_throwaway_postgis(main: Callable[[list[str]], Any], argv: list[str] | None) -> Any:
+    """A benchmark's ``--postgis-temp``: ``main`` run again with ``--database-url`` of a throw-away server."""
+    with throwaway_postgis() as url:
+        return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", url])
 
 
 @contextlib.contextmanager

@@ -142,7 +142,6 @@ def test_two_worker_processes_answer_alike_and_stop_with_the_master(served, tmp_
         assert len(kids) == 2
     finally:
         _stop(proc)
-    assert proc.returncode is not None
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
         time.sleep(0.1)

@@ -838,7 +838,7 @@ def _province_batch(region: Region, settings: Settings, *, staff: Staff) -> None
             bar = st.progress(0.0)
 
             def progress(done: int, total: int, message: str) -> None:
-                bar.progress(done / total if total else 1.0, text=f"{done}/{total} 个区县：{message[:80]}")
+                bar.progress(done / total if total else 1.0, text=f"{done}/{total} 个区县：{md_escape(message[:80])}")
 
             try:
                 result = run_batch(region.name, kind, root=staff.regions_root, settings=settings,

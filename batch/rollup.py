@@ -23,9 +23,9 @@ counts, never averaged (:func:`combine`):
 - service circle (``circle``): each ``coverage_pct:…`` = the summed ``covered:…`` ÷ the summed ``elders`` × 100,
   1 decimal; a facility kind absent from a county (no such facility in reach) counts 0 covered there;
 - checks (``checks``): elders and beds summed, beds per 100 elders and the nursing-bed share recomputed; each
-  pass/fail column of a row above a county holds the number of counties passing that check; the tier shares of
-  such a row are left empty (the counties' tables hold rounded shares, not covered counts: a share recomputed
-  from them would not be exact).
+  pass/fail column of a row above a county holds the number of counties passing that check; each tier share
+  ``tier:k`` = the summed elders within the tier minutes (the counties' ``_tier_covered:k``, stored with their
+  tables) ÷ the summed elders × 100, 1 decimal (empty for a county result stored without those counts).
 
 :func:`rollup_report` and :func:`write_rollup_workbook` write the city/province annex-2 workbook in the layout of
 the single-region one (:func:`data.report_files.write_report_workbook`: annex sheet, service circle, checks,
@@ -52,7 +52,7 @@ from geo.areas import pct, ratio
 from geo.errors import ElderMapError
 from geo.labels import LAYER_ZH, TOTAL_CODE, TOTAL_NAME, mode_zh
 from geo.settings import Settings
-from planning.checks import check_columns_zh
+from planning.checks import check_columns_zh, tier_covered_column
 from planning.coverage import compared_profiles, walk_profile_speed
 from planning.report import (
     ANNEX_TITLE,
@@ -82,6 +82,10 @@ ROLLUP_COLUMNS_ZH: dict[str, str] = {"region": "子地区", "code": "区划代�
                                      "counties": "区县数", "counties_missing": "未计入的区县数"}
 
 
+TIER_COVERED_PREFIX = tier_covered_column("")
+"""Prefix of the working columns of a checks table that hold each tier's covered elders (summed up the tree)."""
+
+
 class RollupError(ElderMapError, ValueError):
     """A roll-up cannot be made: a table of an unknown kind, or no county table at all."""
 
@@ -103,7 +107,8 @@ def combine(rows: pd.DataFrame, what: str) -> dict[str, object]:
 
     Counts are summed; rates recomputed from the sums (see the module docstring). For ``checks`` the pass/fail
     columns of the result hold the number of counties passing (a county row counts 1 when it passes; a row of
-    several counties, the number it holds), the targets are copied and the tier shares left NaN.
+    several counties, the number it holds), the targets are copied and the tier shares recomputed from the summed
+    ``_tier_covered:k`` counts (NaN when a row lacks them).
     """
     _check_what(what)
     out: dict[str, object] = {}
@@ -134,7 +139,12 @@ def combine(rows: pd.DataFrame, what: str) -> dict[str, object]:
         if c.startswith("target_"):
             out[c] = rows[c].iloc[0] if len(rows) else np.nan
         elif c.startswith("tier:"):
-            out[c] = np.nan
+            counted = tier_covered_column(c.split(":", 1)[1])
+            if counted in rows and pd.to_numeric(rows[counted]).notna().all():
+                out[counted] = int(pd.to_numeric(rows[counted]).sum())
+                out[c] = float(ratio([out[counted]], [out["elders"]], 100.0).round(1).iloc[0])
+            else:  # a county result stored without the covered counts (before they were stored): no exact share
+                out[c] = np.nan
     for c in _ok_columns(list(rows.columns)):
         out[c] = int(sum(int(v) for v in rows[c] if pd.notna(v)))
     counties = int(pd.to_numeric(rows["counties"]).sum()) if "counties" in rows else len(rows)
@@ -213,7 +223,7 @@ def _finish(body: list[dict[str, object]], what: str, columns: Sequence[str], to
                                 for v, level in zip(out[c], out["level"], strict=True)], dtype=object)
     order = [*LABEL_COLUMNS, *columns]
     if what == "checks":
-        order.append("_all_ok")
+        order += [c for c in out.columns if str(c).startswith(TIER_COVERED_PREFIX)] + ["_all_ok"]
     out = out[[c for c in order if c in out]]
     return out
 

@@ -59,7 +59,7 @@ from geo.areas import pct
 from geo.errors import ElderMapError
 from geo.labels import TOTAL_CODE, TOTAL_NAME, mode_zh
 from geo.settings import Settings, settings_digest
-from planning.checks import provisioning_checks
+from planning.checks import provisioning_checks, tier_covered_column
 from planning.coverage import (
     ANY,
     coverage_by_area,
@@ -73,7 +73,7 @@ from planning.report import basic_situation, service_circle_table
 
 log = logging.getLogger(__name__)
 
-RUNNER_FORMAT = "eldermap-batch/1"
+RUNNER_FORMAT = "eldermap-batch/2"
 """Part of every inputs digest: a change in what a task computes bumps it, so old results are not resumed."""
 ALLOWED_FAILURES = 3
 """Worker deaths a task of a local cluster survives before it is reported as failed (Dask's ``allowed-failures``)."""
@@ -204,7 +204,9 @@ def county_checks(region: store.Region, *, settings: Settings, mode: Mode = "wal
     row last), with its halo facilities counted for travel only.
 
     The bed checks count the county's own beds; the tier checks measure travel, so a facility across the county
-    line serves the county's elders. :func:`provisioning_checks` takes one region, so the halo facilities are
+    line serves the county's elders. The table also holds each tier's covered elders
+    (:func:`planning.checks.tier_covered_column`), from which the roll-ups recompute the tier shares.
+    :func:`provisioning_checks` takes one region, so the halo facilities are
     given to it with no beds (``beds_total``, ``beds_nursing`` 0) and the county's own district code
     (:func:`county_code`): they reach elders in the tier coverage and add no bed and no row of their own.
     """
@@ -221,7 +223,10 @@ def county_checks(region: store.Region, *, settings: Settings, mode: Mode = "wal
                 else pd.Series(None, index=facilities.index, dtype=object)
             facilities["district_code"] = np.where(halo, code, column.to_numpy())
             region = dataclasses.replace(region, layers={**region.layers, "facilities": facilities})
-    return {"district": provisioning_checks(region, settings=settings, by="district", mode=mode)}
+    table = provisioning_checks(region, settings=settings, by="district", mode=mode)
+    for kind, counts in table.attrs.get("tier_covered", {}).items():  # the counts behind the shares, to sum them
+        table[tier_covered_column(kind)] = np.asarray(counts, dtype=np.int64)
+    return {"district": table}
 
 
 KINDS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {

@@ -20,6 +20,7 @@ rounded figures shown in the table, so a flag never reads "80.0%，低于目标 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -154,18 +155,11 @@ def provisioning_checks(
     elder_count = sums_over(codes, elder_code, np.ones(len(elder_code))).round().astype(np.int64)
     table["elders"] = elder_count
     table["beds_total"] = sums_over(codes, facility_code, np.nan_to_num(beds)).round().astype(np.int64)
-    table["beds_per_100"] = ratio(table["beds_total"], table["elders"], 100.0).round(2)
-    table["target_beds_per_100"] = float(settings.target_beds_per_100_elders)
-    table["beds_ok"] = _passes(table["beds_per_100"], settings.target_beds_per_100_elders)
     table["institution_beds"] = sums_over(codes, facility_code, np.where(institution, np.nan_to_num(beds), 0.0)).round().astype(np.int64)
     table["nursing_beds"] = sums_over(codes, facility_code, np.where(institution, np.nan_to_num(nursing), 0.0)).round().astype(np.int64)
-    table["nursing_share_pct"] = ratio(table["nursing_beds"], table["institution_beds"], 100.0).round(1)
-    table["target_nursing_share_pct"] = float(settings.target_nursing_share_pct)
-    table["nursing_ok"] = _passes(table["nursing_share_pct"], settings.target_nursing_share_pct)
 
     present = set(kinds[pd.notna(kinds)])
     for kind, minutes in settings.tier_minutes:
-        share, ok = tier_columns(kind)
         if kind in present and len(elders):
             coverage, _ = region_coverage(region, settings=settings, minutes=minutes, mode=mode, kind=kind, by=by)
             covered = coverage.set_index("code")["covered"]
@@ -174,14 +168,49 @@ def provisioning_checks(
             if len(elders):
                 log.info("no facility of kind %s in region %s: its tier coverage is 0", kind, region.name)
             counts = np.zeros(n + 1)
-        table[share] = ratio(pd.Series(counts), table["elders"], 100.0).round(1)
-        table[ok] = _passes(table[share], settings.target_tier_share_pct)
-    table["target_tier_share_pct"] = float(settings.target_tier_share_pct)
-    table["flags"] = [_flags(row, settings=settings, mode=mode, present=present) for _, row in table.iterrows()]
+        table[tier_covered_column(kind)] = counts.round().astype(np.int64)
+    table = checks_from_counts(table, settings=settings, mode=mode, present=present, keep_counts=True)
     table.attrs.update(by=by, population=settings.coverage_population, left_out=int((~counted).sum()))
     log.info("provisioning checks of %s by %s: %d areas, %d not meeting every target", region.name, by, n,
              int((table["flags"].iloc[:-1] != ALL_OK).sum()))
-    return table[list(check_columns_zh(settings, mode))]
+    counts = {kind: table[tier_covered_column(kind)].tolist() for kind, _ in settings.tier_minutes}
+    table = table[list(check_columns_zh(settings, mode))]
+    table.attrs.update(tier_covered=counts, present=sorted(map(str, present)))
+    return table
+
+
+def tier_covered_column(kind: str) -> str:
+    """Name of the column of elders within the tier minutes of a facility of ``kind`` (the count behind ``tier:k``;
+    not a column of :func:`provisioning_checks`' table, whose ``attrs["tier_covered"]`` holds it per kind)."""
+    return f"_tier_covered:{kind}"
+
+
+def checks_from_counts(counts: pd.DataFrame, *, settings: Settings, mode: Mode, present: Iterable[str],
+                       keep_counts: bool = False) -> pd.DataFrame:
+    """A check table from its counts: ``code``, ``name``, ``elders``, ``beds_total``, ``institution_beds``,
+    ``nursing_beds`` and, per tier kind k, :func:`tier_covered_column` (elders within the tier minutes) — every
+    ratio, target, pass/fail and ``flags`` computed as :func:`provisioning_checks` does. ``present``: the facility
+    kinds the region has (a tier failed for want of any such facility says so). Used by
+    :func:`provisioning_checks` and to combine the checks of parts of a region's elders. Returns the columns of
+    :func:`check_columns_zh` (and the tier counts too with ``keep_counts``)."""
+    present = set(present)
+    table = counts.copy()
+    table["beds_per_100"] = ratio(table["beds_total"], table["elders"], 100.0).round(2)
+    table["target_beds_per_100"] = float(settings.target_beds_per_100_elders)
+    table["beds_ok"] = _passes(table["beds_per_100"], settings.target_beds_per_100_elders)
+    table["nursing_share_pct"] = ratio(table["nursing_beds"], table["institution_beds"], 100.0).round(1)
+    table["target_nursing_share_pct"] = float(settings.target_nursing_share_pct)
+    table["nursing_ok"] = _passes(table["nursing_share_pct"], settings.target_nursing_share_pct)
+    for kind, _ in settings.tier_minutes:
+        share, ok = tier_columns(kind)
+        table[share] = ratio(table[tier_covered_column(kind)], table["elders"], 100.0).round(1)
+        table[ok] = _passes(table[share], settings.target_tier_share_pct)
+    table["target_tier_share_pct"] = float(settings.target_tier_share_pct)
+    table["flags"] = [_flags(row, settings=settings, mode=mode, present=present) for _, row in table.iterrows()]
+    columns = list(check_columns_zh(settings, mode))
+    if keep_counts:
+        columns += [tier_covered_column(kind) for kind, _ in settings.tier_minutes]
+    return table[columns]
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -260,4 +289,5 @@ def checks_summary(table: pd.DataFrame) -> str:
     return text
 
 
-__all__ = ["CHECK_COLUMNS_ZH", "check_columns_zh", "checks_summary", "provisioning_checks", "tier_columns"]
+__all__ = ["CHECK_COLUMNS_ZH", "check_columns_zh", "checks_from_counts", "checks_summary", "provisioning_checks",
+           "tier_columns", "tier_covered_column"]

@@ -93,10 +93,12 @@ def circle_rows(code: str, elders: int, covered: dict[str, int]) -> pd.DataFrame
     return pd.DataFrame([row, {**row, "code": TOTAL_CODE, "name": TOTAL_NAME}])
 
 
-def check_rows(code: str, elders: int, beds: int, inst_beds: int, nursing: int, tiers: tuple[float, float]
+def check_rows(code: str, elders: int, beds: int, inst_beds: int, nursing: int, covered: tuple[int, int]
                ) -> pd.DataFrame:
-    """A county's provisioning checks as planning.checks words them (targets: 4 beds per 100, 55 %, 80 %)."""
+    """A county's provisioning checks as planning.checks words them (targets: 4 beds per 100, 55 %, 80 %), with the
+    elders within each tier's minutes (``covered``) stored beside the shares as batch.runner.county_checks does."""
     share = round(100 * nursing / inst_beds, 1) if inst_beds else np.nan
+    tiers = (round(100 * covered[0] / elders, 1), round(100 * covered[1] / elders, 1))
     row = {"code": code, "name": "", "elders": elders, "beds_total": beds,
            "beds_per_100": round(100 * beds / elders, 2), "target_beds_per_100": 4.0,
            "beds_ok": 100 * beds / elders >= 4.0, "institution_beds": inst_beds, "nursing_beds": nursing,
@@ -104,7 +106,8 @@ def check_rows(code: str, elders: int, beds: int, inst_beds: int, nursing: int, 
            "nursing_ok": bool(np.isnan(share) or share >= 55.0),
            "tier:养老机构": tiers[0], "tier_ok:养老机构": tiers[0] >= 80.0,
            "tier:日间照料中心": tiers[1], "tier_ok:日间照料中心": tiers[1] >= 80.0,
-           "target_tier_share_pct": 80.0, "flags": "…"}
+           "target_tier_share_pct": 80.0, "flags": "…",
+           "_tier_covered:养老机构": covered[0], "_tier_covered:日间照料中心": covered[1]}
     return pd.DataFrame([row, {**row, "code": TOTAL_CODE, "name": TOTAL_NAME}])
 
 
@@ -148,9 +151,9 @@ def test_the_service_circle_and_the_checks_by_hand() -> None:
     assert (total["elders"], total["covered:any"], total["covered:养老机构"]) == (17510, 14000, 8000)
     assert (total["coverage_pct:any"], total["coverage_pct:养老机构"]) == (80.0, 45.7)  # 14000, 8000 / 17510
 
-    checks = {"c-410101": check_rows("410101", 9010, 340, 300, 180, (85.0, 20.0)),
-              "c-410102": check_rows("410102", 6000, 130, 120, 50, (90.0, 85.0)),
-              "c-410103": check_rows("410103", 2500, 6, 0, 0, (0.0, 0.0))}
+    checks = {"c-410101": check_rows("410101", 9010, 340, 300, 180, (7700, 1800)),  # 85.5 %, 20.0 %
+              "c-410102": check_rows("410102", 6000, 130, 120, 50, (5400, 5100)),  # 90.0 %, 85.0 %
+              "c-410103": check_rows("410103", 2500, 6, 0, 0, (0, 0))}
     city = county_table(checks, CITY, "checks")
     ok = ["beds_ok", "nursing_ok", "tier_ok:养老机构", "tier_ok:日间照料中心"]
     assert city[ok].iloc[:3].to_numpy().tolist() == [[False, True, True, False], [False, False, True, True],
@@ -161,7 +164,12 @@ def test_the_service_circle_and_the_checks_by_hand() -> None:
     assert (total["elders"], total["beds_total"], total["institution_beds"], total["nursing_beds"]) == (
         17510, 476, 420, 230)
     assert total["beds_per_100"] == 2.72 and total["nursing_share_pct"] == 54.8  # 476/17510, 230/420
-    assert np.isnan(total["tier:养老机构"])  # not recomputable from rounded county shares: left empty
+    # tier shares from the summed covered elders: 13100 / 17510 = 74.8 %, 6900 / 17510 = 39.4 % (the mean of the
+    # county shares would be 58.5 % and 35.0 %)
+    assert (total["tier:养老机构"], total["tier:日间照料中心"]) == (74.8, 39.4)
+    assert "_tier_covered:养老机构" not in public_table(city)
+    old = {k: t.drop(columns=[c for c in t.columns if c.startswith("_tier")]) for k, t in checks.items()}
+    assert np.isnan(county_table(old, CITY, "checks").iloc[-1]["tier:养老机构"])  # results stored without the counts
     for what, table, minutes, mode in (("checks", city, None, "walk"), ("circle", county_table(circles, CITY, "circle"),
                                                                          10.0, "drive"),
                                        ("basic", county_table({"c-410101": JIA}, CITY, "basic"), None, "walk")):
@@ -214,13 +222,16 @@ def test_the_province_table_lists_its_cities_by_hand(tiny_province: Path, tmp_pa
     assert (partial.iloc[-1]["counties"], partial.iloc[-1]["counties_missing"], partial.iloc[-1]["elders"]) == (
         4, 1, 17510)
     # a city's checks row holds the number of its counties passing; the province's sums them
-    checks = {"c-410101": check_rows("410101", 9010, 340, 300, 180, (85.0, 20.0)),
-              "c-410102": check_rows("410102", 6000, 130, 120, 50, (90.0, 85.0)),
-              "c-410103": check_rows("410103", 2500, 6, 0, 0, (0.0, 0.0)),
-              "c-410201": check_rows("410201", 1490, 80, 80, 60, (95.0, 90.0))}
+    checks = {"c-410101": check_rows("410101", 9010, 340, 300, 180, (7700, 1800)),
+              "c-410102": check_rows("410102", 6000, 130, 120, 50, (5400, 5100)),
+              "c-410103": check_rows("410103", 2500, 6, 0, 0, (0, 0)),
+              "c-410201": check_rows("410201", 1490, 80, 80, 60, (1416, 1341))}  # 95.0 %, 90.0 %
     by_city = children_rollup("sheng", checks, "checks", root=root)
     ok = ["beds_ok", "nursing_ok", "tier_ok:养老机构", "tier_ok:日间照料中心"]
     assert by_city[ok].to_numpy().tolist() == [[0, 2, 2, 1], [1, 1, 1, 1], [1, 3, 3, 2]]
+    # the province's tier shares from the cities' summed counts: (13100 + 1416) / 19000, (6900 + 1341) / 19000
+    assert by_city["tier:养老机构"].tolist() == [74.8, 95.0, 76.4]
+    assert by_city["tier:日间照料中心"].tolist() == [39.4, 90.0, 43.4]
     assert by_city["flags"].iloc[-1].startswith("4 个区县中 1 个全部达标")
     assert by_city.iloc[-1]["beds_per_100"] == round(100 * 556 / 19000, 2)
 
@@ -379,7 +390,12 @@ def test_the_check_batch_equals_the_whole_province_county_for_county(province) -
         assert total[column] == int(official.loc[codes, column].sum()), column
     assert total["beds_total"] == official.loc[codes, "beds_total"].sum()
     assert total["beds_per_100"] == round(100 * total["beds_total"] / total["elders"], 2)
-    assert "_all_ok" not in table
+    # each tier share of the total row: the counties' covered elders summed, over their elders
+    rows = [list(official.index).index(c) for c in codes]
+    for kind, counts in official.attrs["tier_covered"].items():
+        covered = sum(counts[i] for i in rows)
+        assert total[f"tier:{kind}"] == round(100 * covered / total["elders"], 1), kind
+    assert "_all_ok" not in table and not any(c.startswith("_tier") for c in table)
 
 
 def test_the_city_workbook_and_resume(province, tmp_path: Path) -> None:

@@ -10,6 +10,10 @@ recomputed from the sums.
 
 Faults:
 
+- Memory: a county whose task would outgrow the worker memory limit (``settings.batch_worker_memory_gb``,
+  estimated from its manifest) is split into parts of its elders, each a task, and a last task combines them
+  (:mod:`batch.split`; the county's stored result is the same as from one task). The largest counties are
+  submitted first.
 - A task whose worker dies (killed, out of memory) is run again on another worker by the Dask scheduler, up to
   :data:`ALLOWED_FAILURES` times for a local cluster (``distributed.scheduler.allowed-failures`` of a remote
   scheduler). Running a task twice writes the same result under the same key: nothing is counted twice.
@@ -54,6 +58,7 @@ from batch.rollup import (
     rollup_report,
     write_rollup_workbook,
 )
+from batch.split import combine, part_rows, plan_parts, task_memory_mb
 from data import store
 from geo.areas import pct
 from geo.errors import ElderMapError
@@ -65,6 +70,7 @@ from planning.coverage import (
     coverage_by_area,
     elder_access,
     elder_snap_for,
+    forget_cached,
     in_population,
     network_for,
 )
@@ -292,8 +298,19 @@ def result_key(kind: str, params: Mapping[str, Any]) -> str:
 
 def _digest(name: str, version: str, kind: str, params: Mapping[str, Any], settings: Settings) -> str:
     payload = {"format": RUNNER_FORMAT, "region": name, "version": version, "kind": kind, "params": dict(params),
-               "settings": settings_digest(settings)}
+               "settings": settings_digest(_result_settings(settings))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+SPLIT_SETTINGS: tuple[str, ...] = ("batch_worker_memory_gb", "batch_task_max_elders")
+"""Settings that change how a batch is cut into tasks, never a result (:mod:`batch.split`)."""
+
+
+def _result_settings(settings: Settings) -> Settings:
+    """``settings`` with :data:`SPLIT_SETTINGS` at their defaults: the settings a result depends on, so that a
+    result computed in parts is resumed under another memory limit."""
+    defaults = Settings()
+    return dataclasses.replace(settings, **{name: getattr(defaults, name) for name in SPLIT_SETTINGS})
 
 
 def inputs_digest(region: store.Region | str, kind: str, params: Mapping[str, Any], settings: Settings, *,
@@ -322,11 +339,15 @@ def run_child(child: str, kind: str, *, root: str, settings: Settings, params: M
         if delay_s > 0:
             time.sleep(delay_s)
         region = store.load_region(child, root=root)
-        digest = inputs_digest(region, kind, params, settings)
-        frames = KINDS[kind](region, settings=settings, **params)
+        digest, version = inputs_digest(region, kind, params, settings), region.version
+        try:
+            frames = KINDS[kind](region, settings=settings, **params)
+        finally:
+            del region
+            forget_cached()  # each county is computed once: its network and snaps would only hold memory
         summary = _summary(kind, frames)
-        meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": region.version,
-                "settings_digest": settings_digest(settings), "summary": summary}
+        meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": version,
+                "settings_digest": settings_digest(_result_settings(settings)), "summary": summary}
         store.save_result(child, key, frames, meta, root=root)
     except ElderMapError as exc:
         log.info("batch %s of %s failed: %s", kind, child, exc.en)
@@ -339,6 +360,72 @@ def run_child(child: str, kind: str, *, root: str, settings: Settings, params: M
                 "seconds": time.perf_counter() - start}
     return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary,
             "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+
+
+def run_part(child: str, kind: str, *, root: str, settings: Settings, params: Mapping[str, Any], part: int,
+             parts: int, elders: int, delay_s: float = 0.0) -> dict[str, Any]:
+    """One part of a county split by :func:`batch.split.plan_parts`, run on a worker: load county ``child`` with only
+    elders rows :func:`batch.split.part_rows` (``elders``: the county's elders, from its manifest), compute ``kind``
+    and return the frames (to :func:`finish_parts`; nothing is stored), or ``status`` "failed" with the reason."""
+    start = time.perf_counter()
+    params = check_params(kind, params)
+    rows = part_rows(elders, part, parts)
+    try:
+        if delay_s > 0:
+            time.sleep(delay_s)
+        region = store.load_region(child, root=root, elder_rows=rows)
+        version = region.version
+        try:
+            frames = KINDS[kind](region, settings=settings, **params)
+        finally:
+            del region
+            forget_cached()
+    except ElderMapError as exc:
+        return {"status": "failed", "error_zh": exc.zh, "error_en": exc.en, "part": part}
+    except Exception as exc:  # as run_child: reported for the county, the other counties go on
+        return {"status": "failed", "error_zh": f"计算出错（{type(exc).__name__}：{exc}）",
+                "error_en": traceback.format_exc(), "part": part}
+    return {"status": "done", "part": part, "rows": rows, "version": version, "frames": frames,
+            "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+
+
+def finish_parts(child: str, kind: str, outcomes: Sequence[Mapping[str, Any]], *, root: str, settings: Settings,
+                 params: Mapping[str, Any], digest: str) -> dict[str, Any]:
+    """The last task of a split county: combine its parts' frames (:func:`batch.split.combine`) and store them as
+    the county's result, as :func:`run_child` stores an unsplit one. Returns :func:`run_child`'s summary (its
+    ``seconds``: the parts' and this task's; ``peak_mb``: the largest part's)."""
+    start = time.perf_counter()
+    params = check_params(kind, params)
+    key = result_key(kind, params)
+    failed = [o for o in outcomes if o["status"] != "done"]
+    if failed:
+        first = failed[0]
+        return {"region": child, "status": "failed", "key": key,
+                "error_zh": f"第 {first['part'] + 1} 部分（共 {len(outcomes)} 部分）：{first['error_zh']}",
+                "error_en": first["error_en"], "seconds": time.perf_counter() - start}
+    versions = {o["version"] for o in outcomes}
+    if len(versions) != 1:
+        return {"region": child, "status": "failed", "key": key,
+                "error_zh": "计算期间该区县的数据已更新（各部分读到的版本不同）：请用 --resume 重跑",
+                "error_en": f"parts read different versions {sorted(versions)}", "seconds": 0.0}
+    try:
+        frames = combine(kind, [o["frames"] for o in sorted(outcomes, key=lambda o: o["part"])], settings=settings,
+                         params=params)
+        summary = _summary(kind, frames)
+        meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": versions.pop(),
+                "settings_digest": settings_digest(_result_settings(settings)), "summary": summary,
+                "parts": len(outcomes)}
+        store.save_result(child, key, frames, meta, root=root)
+    except ElderMapError as exc:
+        return {"region": child, "status": "failed", "key": key, "error_zh": exc.zh, "error_en": exc.en,
+                "seconds": time.perf_counter() - start}
+    except Exception as exc:
+        return {"region": child, "status": "failed", "key": key,
+                "error_zh": f"合并各部分结果时出错（{type(exc).__name__}：{exc}）", "error_en": traceback.format_exc(),
+                "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start + sum(float(o["seconds"]) for o in outcomes)
+    return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary, "seconds": seconds,
+            "peak_mb": max(float(o["peak_mb"]) for o in outcomes), "parts": len(outcomes)}
 
 
 def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
@@ -487,7 +574,9 @@ class ChildOutcome:
 
     ``status``: "done" (computed now), "skipped" (resumed: a stored result of the same inputs), "failed"
     (``error_zh`` says why). ``elders``/``covered``: the counted elders and those covered (0 when failed).
-    ``seconds``: the task's time; ``peak_mb``: its worker's peak resident memory when it finished (NaN unless done).
+    ``seconds``: the task's time (of a split county: its parts' and the combining task's); ``peak_mb``: its
+    worker's peak resident memory when it finished (NaN unless done); ``parts``: the parts its elders were computed
+    in (1: one task; :mod:`batch.split`).
     """
 
     region: str
@@ -502,6 +591,7 @@ class ChildOutcome:
     error_zh: str = ""
     error_en: str = ""
     peak_mb: float = float("nan")
+    parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -663,7 +753,8 @@ def _killed_zh(exc: BaseException, memory_gb: float) -> tuple[str, str]:
     name = type(exc).__name__
     if name == "KilledWorker":
         return (f"运行该区县的工作进程多次中断（已重试 {ALLOWED_FAILURES} 次），可能超过每个工作进程的内存上限 "
-                f"{memory_gb:g} GB：请把该区县再细分后重试", f"KilledWorker: {exc}")
+                f"{memory_gb:g} GB：请调小设置 batch_task_max_elders（每个任务的老年人数上限），让该区县分成更多部分计算",
+                f"KilledWorker: {exc}")
     if name == "CancelledError":
         return "任务被取消（调度器或工作进程已断开）：请检查集群后用 --resume 重跑", f"cancelled: {exc}"
     return f"任务未能运行（{name}：{exc}）：请确认工作进程上安装了相同版本的 ElderMap", f"{name}: {exc}"
@@ -729,8 +820,12 @@ def run_batch(
             outcomes[child.region] = ChildOutcome(child.region, child.code, child.name, "skipped", key, digest,
                                                   int(summary.get("elders", 0)), int(summary.get("covered", 0)))
             continue
-        todo.append((child, digest))
+        todo.append((child, digest, _size(child.region, root, settings)))
     total = len(leaves)
+    split = {c.region: size[1] for c, _, size in todo if size[1] > 1}
+    if split:
+        log.info("batch %s of %s: %d counties split into parts to stay under %g GB per worker: %s", kind, parent,
+                 len(split), memory_gb, ", ".join(f"{r} ({n})" for r, n in split.items()))
 
     def report(text: str) -> None:
         if progress is not None:
@@ -741,15 +836,24 @@ def run_batch(
     if todo:
         from distributed import as_completed
 
-        with _client(scheduler, workers, memory_gb=memory_gb, tasks=len(todo)) as client:
+        with _client(scheduler, workers, memory_gb=memory_gb, tasks=sum(size[1] for _, _, size in todo)) as client:
             link = _dashboard_link(client)
             n_workers = len(client.scheduler_info().get("workers", {}))
-            report(f"已启动 {n_workers} 个工作进程，待算 {len(todo)} 个区县" + (f"；仪表盘 {link}" if link else ""))
+            report(f"已启动 {n_workers} 个工作进程，待算 {len(todo)} 个区县"
+                   + (f"（其中 {len(split)} 个区县老年人较多，按内存上限分为 {sum(split.values())} 部分计算）" if split else "")
+                   + (f"；仪表盘 {link}" if link else ""))
             futures = {}
-            for child, digest in todo:
-                future = client.submit(run_child, child.region, kind, root=root, settings=settings, params=params,
-                                       delay_s=task_delay_s, key=f"eldermap-{key}-{child.region}-{digest[:16]}",
-                                       retries=0)
+            for child, digest, (elders, parts, _) in sorted(todo, key=lambda t: -t[2][2]):  # the largest first
+                name = f"eldermap-{key}-{child.region}-{digest[:16]}"
+                if parts == 1:
+                    future = client.submit(run_child, child.region, kind, root=root, settings=settings, params=params,
+                                           delay_s=task_delay_s, key=name, retries=0)
+                else:
+                    pieces = [client.submit(run_part, child.region, kind, root=root, settings=settings, params=params,
+                                            part=i, parts=parts, elders=elders, delay_s=task_delay_s,
+                                            key=f"{name}-part{i + 1}of{parts}", retries=0) for i in range(parts)]
+                    future = client.submit(finish_parts, child.region, kind, pieces, root=root, settings=settings,
+                                           params=params, digest=digest, key=name, retries=0)
                 futures[future.key] = (future, child)
             for future in as_completed([f for f, _ in futures.values()]):
                 child = futures[future.key][1]
@@ -758,7 +862,8 @@ def run_batch(
                     outcomes[child.region] = ChildOutcome(
                         child.region, child.code, child.name, got["status"], key, got.get("inputs_digest", ""),
                         int(got.get("elders", 0)), int(got.get("covered", 0)), float(got.get("seconds", 0.0)),
-                        got.get("error_zh", ""), got.get("error_en", ""), float(got.get("peak_mb", float("nan"))))
+                        got.get("error_zh", ""), got.get("error_en", ""), float(got.get("peak_mb", float("nan"))),
+                        int(got.get("parts", 1)))
                 else:
                     try:
                         exc = future.exception()
@@ -861,6 +966,15 @@ def write_batch_report(result: BatchResult, path: str | Path, *, settings: Setti
     return write_rollup_workbook(report, path)
 
 
+def _size(region: str, root: str, settings: Settings) -> tuple[int, int, float]:
+    """(elders, parts, estimated cost) of a county from its manifest: the parts :func:`batch.split.plan_parts`
+    splits it into, and the estimate that orders the tasks (largest first, so that no large county starts last)."""
+    layers = store.region_manifest(region, root=root).get("layers", {})
+    elders = int(layers.get("elders", {}).get("rows", 0))
+    edges = int(layers.get("road_edges", {}).get("rows", 0))
+    return elders, plan_parts(elders, edges, settings), task_memory_mb(elders, edges)
+
+
 def _still_valid(region: str, key: str, digest: str, root: str, names: Sequence[str] = ("district",)) -> bool:
     """Whether ``region`` holds a result of ``key`` computed from inputs ``digest`` whose district table (what the
     roll-up reads) still matches its checksum."""
@@ -877,5 +991,5 @@ def _still_valid(region: str, key: str, digest: str, root: str, names: Sequence[
 
 __all__ = ["ALLOWED_FAILURES", "bare_main", "BatchError", "BatchResult", "ChildOutcome", "KINDS", "KIND_PARAMS", "KIND_ZH",
            "Progress", "ROLLUP_FRAMES", "check_params", "children_table", "county_checks", "county_code",
-           "county_coverage", "county_report", "inputs_digest", "peak_memory_mb", "result_key", "rollup", "run_batch",
-           "run_child", "shared_root", "worker_memory_gb", "write_batch_report"]
+           "county_coverage", "county_report", "finish_parts", "inputs_digest", "peak_memory_mb", "result_key", "rollup",
+           "run_batch", "run_child", "run_part", "shared_root", "worker_memory_gb", "write_batch_report"]

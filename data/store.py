@@ -123,12 +123,15 @@ def _empty_layer() -> gpd.GeoDataFrame:
 
 @dataclass(frozen=True)
 class Region:
-    """A loaded region version: its manifest and its layers (GeoDataFrames in EPSG:4326)."""
+    """A loaded region version: its manifest and its layers (GeoDataFrames in EPSG:4326). ``elder_rows``: when only
+    those rows ``(start, stop)`` of the elders layer were loaded (:func:`load_region`), else None; per-elder caches
+    are kept apart by it."""
 
     name: str
     path: Path
     manifest: dict[str, Any]
     layers: Mapping[str, gpd.GeoDataFrame] = field(repr=False)
+    elder_rows: tuple[int, int] | None = None
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """A layer, or an empty GeoDataFrame when the region has none of it."""
@@ -272,7 +275,7 @@ def save_region(
 def parquet_bytes(gdf: gpd.GeoDataFrame) -> bytes:
     """The GeoParquet bytes of a layer as both stores keep them (their SHA-256 is the manifest's checksum)."""
     buffer = io.BytesIO()
-    gdf.to_parquet(buffer, index=False)
+    gdf.to_parquet(buffer, index=False, row_group_size=ELDER_ROW_GROUP_ROWS)
     return buffer.getvalue()
 
 
@@ -327,8 +330,61 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def load_region(name: str, *, root: str | Path | None = None, verify: bool = True) -> Region:
+ELDER_ROW_GROUP_ROWS = 65_536
+"""Rows per Parquet row group of a stored layer: a reader of a slice of a large layer (``elder_rows``) decodes only
+the row groups it needs."""
+
+
+def region_manifest(name: str, *, root: str | Path | None = None) -> dict[str, Any]:
+    """The manifest of a region's current version (each layer's ``rows``, ``sha256``…), reading no layer: cheap, for
+    planning work on a region before loading it. Raises :class:`geo.errors.RegionNotFoundError`."""
+    url = database_url(root)
+    if url:
+        found = _pg().current_manifest(url, name)
+        if found is None:
+            raise _not_found(name, "共享数据库", url)
+        manifest = found[1]
+    else:
+        version = _current_version(regions_root(root) / name)
+        if version is None:
+            raise _not_found(name, f"目录 {regions_root(root) / name}", root)
+        try:
+            manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ManifestError(f"地区“{name}”的清单文件无法读取：{exc}", f"cannot read {version}: {exc}") from None
+    _check_format(name, manifest)
+    return manifest
+
+
+def _read_rows(source: Path | io.BytesIO, rows: tuple[int, int]) -> tuple[gpd.GeoDataFrame, int]:
+    """Rows ``[start, stop)`` of a stored GeoParquet layer, decoding only the row groups that hold them, and the
+    layer's row count (from the file's footer)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    start, stop = rows
+    parquet = pq.ParquetFile(source)
+    pieces, seen = [], 0
+    for group in range(parquet.num_row_groups):
+        n = parquet.metadata.row_group(group).num_rows
+        lo, hi = max(start, seen), min(stop, seen + n)
+        if lo < hi:
+            pieces.append(parquet.read_row_group(group).slice(lo - seen, hi - lo))
+        seen += n
+    table = pa.concat_tables(pieces) if pieces else parquet.schema_arrow.empty_table()
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)  # keeps the schema's GeoParquet metadata
+    del table, pieces
+    return gpd.read_parquet(buffer), parquet.metadata.num_rows
+
+
+def load_region(name: str, *, root: str | Path | None = None, verify: bool = True,
+                elder_rows: tuple[int, int] | None = None) -> Region:
     """Load the current version of a region, checking its manifest.
+
+    ``elder_rows``: ``(start, stop)`` loads only those rows of the elders layer (the other layers whole; the
+    layer's checksum and row count are still checked on the whole stored layer): a batch task that handles part of
+    a large county (:mod:`batch.runner`) never holds all its elders.
 
     Raises
     ------
@@ -339,7 +395,7 @@ def load_region(name: str, *, root: str | Path | None = None, verify: bool = Tru
     """
     url = database_url(root)
     if url:
-        return _load_from_database(url, name, verify=verify)
+        return _load_from_database(url, name, verify=verify, elder_rows=elder_rows)
     region_dir = regions_root(root) / name
     version = _current_version(region_dir)
     if version is None:
@@ -357,11 +413,15 @@ def load_region(name: str, *, root: str | Path | None = None, verify: bool = Tru
             raise ManifestError(f"地区“{name}”缺少图层文件 {path.name}", f"missing layer file {path}")
         if verify and _sha256(path) != info["sha256"]:
             raise _hash_mismatch(name, path.name, str(path))
-        gdf = gpd.read_parquet(path)
-        if verify and len(gdf) != info["rows"]:
-            raise _rows_mismatch(name, path.name, len(gdf), info["rows"], str(path))
+        if layer_name == "elders" and elder_rows is not None:
+            gdf, rows = _read_rows(path, elder_rows)
+        else:
+            gdf = gpd.read_parquet(path)
+            rows = len(gdf)
+        if verify and rows != info["rows"]:
+            raise _rows_mismatch(name, path.name, rows, info["rows"], str(path))
         layers[layer_name] = gdf
-    return Region(name=name, path=version, manifest=manifest, layers=layers)
+    return Region(name=name, path=version, manifest=manifest, layers=layers, elder_rows=elder_rows)
 
 
 def _not_found(name: str, where: str, root: str | Path | None) -> RegionNotFoundError:
@@ -390,7 +450,7 @@ def _rows_mismatch(name: str, file: str, got: int, expected: int, where: str) ->
                          f"row count mismatch for {where}")
 
 
-def _load_from_database(url: str, name: str, *, verify: bool) -> Region:
+def _load_from_database(url: str, name: str, *, verify: bool, elder_rows: tuple[int, int] | None = None) -> Region:
     found = _pg().load_current(url, name)
     if found is None:
         raise _not_found(name, "共享数据库", url)
@@ -404,11 +464,16 @@ def _load_from_database(url: str, name: str, *, verify: bool) -> Region:
         data = blobs[layer_name][1]
         if verify and hashlib.sha256(data).hexdigest() != info["sha256"]:
             raise _hash_mismatch(name, info["file"], where)
-        gdf = gpd.read_parquet(io.BytesIO(data))
-        if verify and len(gdf) != info["rows"]:
-            raise _rows_mismatch(name, info["file"], len(gdf), info["rows"], where)
+        if layer_name == "elders" and elder_rows is not None:
+            gdf, rows = _read_rows(io.BytesIO(data), elder_rows)
+        else:
+            gdf = gpd.read_parquet(io.BytesIO(data))
+            rows = len(gdf)
+        if verify and rows != info["rows"]:
+            raise _rows_mismatch(name, info["file"], rows, info["rows"], where)
         layers[layer_name] = gdf
-    return Region(name=name, path=_pg_path(url, name, version), manifest=manifest, layers=layers)
+    return Region(name=name, path=_pg_path(url, name, version), manifest=manifest, layers=layers,
+                  elder_rows=elder_rows)
 
 
 def _remove_partial_versions(region_dir: Path) -> None:

@@ -400,6 +400,15 @@ def versions(url: str, name: str) -> list[str]:
             "SELECT version FROM eldermap.versions WHERE region = %s ORDER BY version", (name,))]
 
 
+def current_manifest(url: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    """(version, manifest) of a region's current version without its layers; None when the region does not exist."""
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT v.version, v.manifest FROM eldermap.regions r JOIN eldermap.versions v "
+            "ON v.region = r.name AND v.version = r.current_version WHERE r.name = %s", (name,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def load_current(url: str, name: str) -> tuple[str, dict[str, Any], dict[str, tuple[str, bytes]]] | None:
     """(version, manifest, {layer: (sha256 recorded, parquet bytes)}) of the current version, read from one snapshot;
     None when the region does not exist."""

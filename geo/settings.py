@@ -226,7 +226,12 @@ class Settings:
         IANA time zone in which pages show times (the audit log), e.g. "Asia/Shanghai" (default);
         empty: the server's local zone. Stored times stay in UTC.
     batch_worker_memory_gb
-        Province batches (``eldermap batch``): the memory limit of each local Dask worker, GB (3).
+        Province batches (``eldermap batch``): the memory limit of each local Dask worker, GB (3). A county whose
+        task would need more (estimated from its elders and road edges) is split into parts of its elders, each
+        computed on its own task against the county's whole network and facilities.
+    batch_task_max_elders
+        Province batches: the most elders one task handles (0, the default: as many as the memory limit allows).
+        A county with more is split into parts of at most this many elders.
     desk_accept_timeout_min
         Service desk (调度): an order dispatched and not accepted within this many minutes is overdue
         (超时) and may be reassigned (10).
@@ -322,6 +327,7 @@ class Settings:
     display_timezone: str = "Asia/Shanghai"
     desk_accept_timeout_min: float = 10.0
     batch_worker_memory_gb: float = 3.0
+    batch_task_max_elders: int = 0
     desk_rating_weight_satisfaction: float = 0.5
     desk_rating_weight_on_time: float = 0.3
     desk_rating_weight_complaints: float = 0.2
@@ -422,6 +428,8 @@ class Settings:
                                 "例如 Asia/Shanghai；留空表示服务器本地时区")
         if not 0.25 <= self.batch_worker_memory_gb <= 1024:
             problems.append(f"batch_worker_memory_gb 应在 0.25–1024 GB 之间（收到 {self.batch_worker_memory_gb}）")
+        if self.batch_task_max_elders < 0:
+            problems.append(f"batch_task_max_elders 不能为负（收到 {self.batch_task_max_elders}；0 表示按内存上限自动确定）")
         if not 1 <= self.desk_accept_timeout_min <= 24 * 60:
             problems.append(f"desk_accept_timeout_min 应在 1–1440 分钟之间（收到 {self.desk_accept_timeout_min}）")
         desk_weights = ("desk_rating_weight_satisfaction", "desk_rating_weight_on_time", "desk_rating_weight_complaints")

@@ -56,6 +56,13 @@ _CACHED = 8
 version folder, so an import (a new version) never meets a stale entry."""
 
 
+def forget_cached() -> None:
+    """Drop this process's networks, snaps and home-care reaches (:func:`remember_per_version`): a batch worker
+    computes each county once, so keeping the last counties' would only hold memory."""
+    for cache in (_NETWORKS, _ELDER_SNAPS, _FACILITY_SNAPS, _HOME_CARE):
+        cache.clear()
+
+
 def remember_per_version(cache: dict, key: tuple, make) -> object:
     """``cache[key]``, made by ``make()`` on first use; keys start with the region's version path, so an import
     never meets a stale entry; the oldest of :data:`_CACHED` entries goes first."""
@@ -122,7 +129,7 @@ def facility_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
 def elder_snap_for(region: Region, mode: Mode, settings: Settings) -> Snap:
     """The region's elders snapped to its network, once per (region version, mode, routing settings)."""
     settings = routing_settings(settings)
-    return remember_per_version(_ELDER_SNAPS, (str(region.path), mode, settings),
+    return remember_per_version(_ELDER_SNAPS, (str(region.path), region.elder_rows, mode, settings),
                      lambda: snap_points(network_for(region, mode, settings), region.elders, settings=settings))
 
 
@@ -409,7 +416,7 @@ def _home_care_for(region: Region, settings: Settings, facilities: pd.DataFrame 
     from planning.home_care import home_care_reach
 
     facilities = region.facilities if facilities is None else facilities
-    key = (str(region.path), _facility_fingerprint(facilities), settings)
+    key = (str(region.path), region.elder_rows, _facility_fingerprint(facilities), settings)
     return remember_per_version(_HOME_CARE, key, lambda: home_care_reach(region, settings=settings, facilities=facilities))
 
 

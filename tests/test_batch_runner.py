@@ -303,6 +303,30 @@ def test_resume_skips_counties_done_and_recomputes_a_new_version_or_a_damaged_re
     assert other.covered <= first.covered
 
 
+def test_a_county_over_the_task_limit_is_split_into_parts_with_the_same_result(
+        demo_region, reference, local_scheduler: str, tmp_path: Path) -> None:
+    """With at most 150 elders a task, each test county is computed in parts of its elders and a combining task:
+    the stored results equal the counties computed whole here; the memory settings are not inputs, so a resume
+    under the default settings finds them all done."""
+    root = tmp_path / "regions"
+    make_province(demo_region, root)
+    small = Settings(batch_task_max_elders=150)
+    seen: list[str] = []
+    result = run_batch("prov", "coverage", root=root, settings=small, params=PARAMS, scheduler=local_scheduler,
+                       progress=lambda done, total, text: seen.append(text))
+    elders = {c: len(store.load_region(f"prov-{c}", root=root).elders) for c in CODES}
+    assert [c.status for c in result.children] == ["done"] * 3
+    assert [c.parts for c in result.children] == [-(-elders[c] // 150) for c in CODES] and min(elders.values()) > 150
+    assert "按内存上限分为" in seen[0]
+    assert_results_equal(root, reference)
+    for c in CODES:
+        assert store.result_meta(f"prov-{c}", KEY, root=root)["meta"]["parts"] > 1
+    again = run_batch("prov", "coverage", root=root, settings=SETTINGS, params=PARAMS, scheduler=local_scheduler,
+                      resume=True)
+    assert [c.status for c in again.children] == ["skipped"] * 3
+    pd.testing.assert_frame_equal(again.table, result.table)
+
+
 # ---------------------------------------------------------------- a worker killed while its task runs
 
 

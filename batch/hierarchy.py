@@ -244,6 +244,18 @@ def _validate_children(name: str, level: str, children: Sequence[ChildRef], root
                              f"children of parent {name!r}: " + "; ".join(problems_en))
 
 
+def elders_outside_counties(name: str, *, root: str | Path | None = None) -> dict[str, int]:
+    """Elders that a province import (:func:`batch.partition.save_split`) could not put in any county of parent
+    ``name`` or of a parent below it, per reason in Chinese (from the parents' manifests): they are in no county
+    region, so no batch counts them, and every roll-up must say so."""
+    out: dict[str, int] = {}
+    for parent in [name, *sorted(_descendant_parents(name, root))]:
+        split = store.region_manifest(parent, root=root).get("partition")
+        for why, n in ((split or {}).get("unassigned_elders") or {}).items() if isinstance(split, dict) else ():
+            out[str(why)] = out.get(str(why), 0) + int(n)
+    return out
+
+
 def _descendant_parents(name: str, root: str | Path | None) -> set[str]:
     """Names of the parent regions below ``name`` (cycle-checked by :func:`leaf_regions` first)."""
     out: set[str] = set()

@@ -466,8 +466,8 @@ def rollup_report(parent: str, basic: pd.DataFrame, circle: pd.DataFrame, *, set
                   f"计入{settings.coverage_population}老年人。"),
     ]
     if checks is not None:
-        notes.append(("配置检查", "每个区县一行为该区县是否达标；汇总行中“达标”各栏为达标的区县数，分级覆盖占比不汇总"
-                              "（各区县表中只有取整后的占比）。"))
+        notes.append(("配置检查", "每个区县一行为该区县是否达标；汇总行中“达标”各栏为达标的区县数；汇总行的床位比例和"
+                              "分级覆盖占比由各区县的床位数、老年人数和分级覆盖人数合计后重新计算（不是各区县比例的平均）。"))
     others = (counties_basic.attrs.get("other_rows") if counties_basic is not None else None) \
         or basic.attrs.get("other_rows") or {}
     if others:

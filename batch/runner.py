@@ -49,7 +49,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from batch.hierarchy import LEAF_LEVEL, PARENT_LEVELS, ChildRef, leaf_regions, load_hierarchy
+from batch.hierarchy import (
+    LEAF_LEVEL,
+    PARENT_LEVELS,
+    ChildRef,
+    elders_outside_counties,
+    leaf_regions,
+    load_hierarchy,
+)
 from batch.rollup import (
     children_rollup,
     circle_attrs,
@@ -611,6 +618,9 @@ class BatchResult:
     wall_s: float
     workers: int
     dashboard_link: str | None = None
+    outside: Mapping[str, int] = field(default_factory=dict)
+    """Elders the province import put in no county, per reason (:func:`batch.hierarchy.elders_outside_counties`):
+    in no table of the batch."""
     frames: Mapping[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     """Every rolled-up table by name: ``report``: ``basic`` and ``circle`` (by county, as ``table``) and
     ``basic:children``, ``circle:children`` (by direct child, as ``children_table``); ``check``: ``checks`` and
@@ -665,6 +675,9 @@ class BatchResult:
         else:
             rate = f"{self.coverage_pct:.2f}%" if self.elders else "—（没有老年人）"
             lines.append(f"  老年人 {self.elders:,} 人，覆盖 {self.covered:,} 人，覆盖率 {rate}{scope}")
+        if self.outside:
+            lines.append(f"  另有 {sum(self.outside.values()):,} 名老年人在拆分区县时未分到任何区县，不在上述数字中（"
+                         + "；".join(f"{why}：{n:,} 人" for why, n in self.outside.items()) + "；详见导入时的未分配清单）")
         lines.append(f"  用时 {self.wall_s:.1f} 秒（{self.workers} 个工作进程）" if self.workers
                      else f"  用时 {self.wall_s:.1f} 秒（全部沿用已有结果，未启动工作进程）")
         return lines
@@ -904,7 +917,7 @@ def run_batch(
     table.attrs.update(parent=parent, kind=kind, params=params, failed=failed_regions)
     result = BatchResult(parent=parent, kind=kind, params=params, key=key, children=ordered, table=table,
                          children_table=by_child, wall_s=time.perf_counter() - start, workers=n_workers,
-                         dashboard_link=link, frames=rolled)
+                         dashboard_link=link, frames=rolled, outside=elders_outside_counties(parent, root=root))
     for c in result.with_status("failed"):
         log.debug("child %s failed: %s", c.region, c.error_en)
     log.info("batch %s of %s: %d done, %d skipped, %d failed in %.1f s", kind, parent, len(result.with_status("done")),

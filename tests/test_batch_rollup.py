@@ -369,6 +369,8 @@ def test_the_report_batch_equals_the_whole_province_county_for_county(province) 
     assert report.children_table["elders"].tolist() == table["elders"].tolist()  # a city: its children = counties
     lines = "\n".join(report.summary_zh())
     assert "附件2基本情况表" in lines and "失败 1 个" in lines and f"老年人 {int(table['elders'].iloc[-1]):,} 人" in lines
+    # the three elders east of the grid are in no county: said beside the figures that leave them out
+    assert sum(report.outside.values()) == 3 and "另有 3 名老年人在拆分区县时未分到任何区县" in lines
 
 
 def test_the_check_batch_equals_the_whole_province_county_for_county(province) -> None:

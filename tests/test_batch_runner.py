@@ -256,6 +256,7 @@ def test_batch_on_a_local_cluster_equals_the_whole_province_and_rolls_up_by_sums
     lines = "\n".join(result.summary_zh())
     assert "完成 4 个，跳过 0 个，失败 1 个" in lines and "不含失败的区县" in lines
     assert f"老年人 {result.elders:,} 人，覆盖 {result.covered:,} 人" in lines
+    assert not result.outside  # the parent saved again by hand holds no split
 
 
 @pytest.fixture(scope="module")

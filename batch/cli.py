@@ -170,6 +170,9 @@ def split_report_zh(done: Any, *, settings: Any, report_dir: str | Path | None =
              f"{halo_metres(settings, minutes=minutes, mode=mode):,.0f} 米，另加 1% 余量。批量计算的分钟数不应超过它）："]
     lines += [f"  {line}" for line in split_table_zh(split)]
     lines += unassigned_lines_zh(split)
+    if done.stale:
+        lines.append(f"上次导入的 {len(done.stale)} 个区县地区不在本次拆分中，已不属于“{done.parent}”，批量计算不再包含它们"
+                     f"（仍保留在存储中，未删除）：{'、'.join(done.stale)}")
     if len(split.unassigned_elders) or len(split.unassigned_facilities):
         folder = Path(report_dir) if report_dir else Path("reports") / done.parent
         out = store.write_table(unassigned_listing(split), folder / "未分到区县.csv")

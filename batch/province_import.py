@@ -32,7 +32,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from batch.hierarchy import LEAF_LEVEL, ChildRef, HierarchyError, is_parent
+from batch.hierarchy import LEAF_LEVEL, ChildRef, HierarchyError, is_parent, load_hierarchy
 from batch.partition import ChildPart, SplitResult, save_split, split_province
 from data import store
 from data.importer import ImportOutcome, import_region
@@ -69,6 +69,9 @@ class ProvinceImport:
         Where the county polygons came from, in Chinese.
     level, parent_version
         The parent's level ("city", "province") and its saved version.
+    stale
+        County regions the parent held before this import and holds no more (a re-import with fewer counties):
+        left in the store, untouched, and no longer in any batch of the parent.
     """
 
     parent: str
@@ -78,6 +81,7 @@ class ProvinceImport:
     counties_source_zh: str
     level: str = "city"
     parent_version: str = ""
+    stale: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -251,6 +255,8 @@ def import_province(
     report_dir = Path(report_dir) if report_dir is not None else Path("reports") / parent
     base = store.regions_root(root)
     base.mkdir(parents=True, exist_ok=True)
+    before = {c.region for c in load_hierarchy(parent, root=root).children} \
+        if store.region_exists(parent, root=root) and is_parent(parent, root=root) else set()
     with store.import_lock(parent, root=root), _salted_like(root), \
             tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=base) as tmp:
         outcome = import_region(parent, settings=settings, root=tmp, report_dir=report_dir, progress=progress, **files)
@@ -269,8 +275,11 @@ def import_province(
         total = len(split.children)
         refs = save_split(split, parent=parent, level=parent_level, root=root, manifest_extra=extra,
                           progress=None if on_saved is None else (lambda part: on_saved(part, total)))
+    stale = tuple(sorted(before - {r.region for r in refs}))
+    if stale:
+        log.info("re-import of %s: %d county regions no longer children: %s", parent, len(stale), ", ".join(stale))
     return ProvinceImport(parent, outcome, split, refs, source, parent_level,
-                          store.current_version(parent, root=root))
+                          store.current_version(parent, root=root), stale)
 
 
 __all__ = ["ProvinceImport", "ProvinceImportError", "check_parent_name", "district_counties", "folder_manifest",

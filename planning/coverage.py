@@ -821,17 +821,30 @@ def region_isochrones(
     kind: str | None = None,
     bands: bool = True,
     buffer_m: float = 50.0,
+    method: Literal["access", "buffer"] = "access",
 ) -> gpd.GeoDataFrame:
-    """Street-following isochrones of a region's facilities (all of them, one kind, or one facility).
+    """Isochrones of a region's facilities (all of them, one kind, or one facility), with elder counts.
 
-    ``minutes`` default to ``settings.circle_minutes``. With ``bands`` the polygons are rings
-    (0–5, 5–10, 10–15 minutes); otherwise cumulative. EPSG:4326.
+    ``minutes`` default to ``settings.circle_minutes``; all bands come from one shortest-path pass.
+    With ``bands`` the polygons are rings (0–5, 5–10, 10–15 minutes); otherwise cumulative. EPSG:4326.
+
+    ``method="access"`` (default) draws the places whose travel time — network time plus the access walk
+    from the nearest street, within ``settings.snap_limit_m``, exactly as the coverage tables time an
+    elder — is within each value (:func:`planning.isochrones.isochrones`), so the polygon says what the
+    table says; ``"buffer"`` draws the reached streets widened by ``buffer_m`` (for showing streets only).
+    Without ``kind`` or ``facility_id`` the facilities are those elders visit (home-care kinds left out,
+    as in the coverage tables' "any" group).
+
+    Each row carries ``elders``: how many elders of ``settings.coverage_population``
+    (:func:`in_population`) have their travel time to the nearest of these facilities (to the one
+    facility with ``facility_id``) in the row's band — counted from the network times, as
+    :func:`region_coverage` counts, not from the polygon: a cumulative row's ``elders`` is the coverage
+    table's covered count at that many minutes.
     """
-    from geo.errors import PlanningInputError
     from planning.isochrones import facility_isochrones, isochrones
 
     network = network_for(region, mode, settings)
-    facilities = _facilities_of(region, kind)
+    facilities = _facilities_of(region, kind, settings=None if facility_id is not None else settings)
     if facility_id is not None:
         facilities = facilities[facilities["id"].astype(str) == str(facility_id)]
         if facilities.empty:
@@ -839,10 +852,13 @@ def region_isochrones(
                                      f"no facility {facility_id!r} in region {region.name!r}")
     minutes = list(minutes or settings.circle_minutes)
     snap = snap_points(network, facilities, settings=settings)
+    counted = in_population(region.elders, settings.coverage_population)
+    elders = _subset(elder_snap_for(region, mode, settings), counted)
+    options = {"minutes": minutes, "buffer_m": buffer_m, "bands": bands, "method": method,
+               "snap_limit_m": settings.snap_limit_m, "targets": elders}
     if facility_id is not None:
-        return facility_isochrones(network, snap, list(facilities["id"]), minutes=minutes, buffer_m=buffer_m,
-                                   bands=bands)
-    return isochrones(network, snap, minutes=minutes, buffer_m=buffer_m, bands=bands)
+        return facility_isochrones(network, snap, list(facilities["id"]), **options)
+    return isochrones(network, snap, **options)
 
 
 def region_capacity_coverage(

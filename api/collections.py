@@ -218,7 +218,8 @@ def isochrones_table(region: store.Region, settings: Settings) -> FeatureTable:
     network = network_for(region, "walk", settings)
     snap = snap_points(network, facilities, settings=settings)
     ids_in = [str(i) for i in facilities["id"]]
-    frame = facility_isochrones(network, snap, ids_in, minutes=sorted(settings.circle_minutes), bands=False)
+    frame = facility_isochrones(network, snap, ids_in, minutes=sorted(settings.circle_minutes), bands=False,
+                                snap_limit_m=settings.snap_limit_m)
     names = dict(zip(ids_in, facilities["name"].map(json_safe), strict=True))
     kinds = dict(zip(ids_in, facilities["kind"].map(json_safe), strict=True))
     minutes_col = "minutes" if "minutes" in frame.columns else "upper_min"

@@ -662,6 +662,10 @@ class BatchResult:
                  f"  完成 {len(done)} 个，跳过 {len(skipped)} 个" + ("（已有相同输入的结果，--resume）" if skipped else "")
                  + f"，失败 {len(failed)} 个"]
         lines += [f"  失败：子地区“{c.region}”（{c.name}）：{c.error_zh}" for c in failed]
+        split = [c for c in done if c.parts > 1]
+        if split:
+            lines.append(f"  其中 {len(split)} 个区县老年人较多，按每个工作进程的内存上限分部分计算后合并："
+                         + "、".join(f"{c.name or c.region}（{c.parts} 部分）" for c in split))
         scope = "（不含失败的区县）" if failed else ""
         if self.kind == "report" and len(self.table):
             total = self.table.iloc[-1]

@@ -318,7 +318,7 @@ def test_a_county_over_the_task_limit_is_split_into_parts_with_the_same_result(
     elders = {c: len(store.load_region(f"prov-{c}", root=root).elders) for c in CODES}
     assert [c.status for c in result.children] == ["done"] * 3
     assert [c.parts for c in result.children] == [-(-elders[c] // 150) for c in CODES] and min(elders.values()) > 150
-    assert "按内存上限分为" in seen[0]
+    assert "按内存上限分为" in seen[0] and "按每个工作进程的内存上限分部分计算后合并" in "\n".join(result.summary_zh())
     assert_results_equal(root, reference)
     for c in CODES:
         assert store.result_meta(f"prov-{c}", KEY, root=root)["meta"]["parts"] > 1

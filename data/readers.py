@@ -17,6 +17,7 @@ import logging
 import re
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -76,7 +77,7 @@ class RawTable:
 
 
 def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
-               encoding: str | None = None) -> RawTable:
+               encoding: str | None = None, engine: str = "columns") -> RawTable:
     """Read a staff file of ``table`` (a table of :data:`data.schema.TABLES`); the suffix gives the format.
 
     Parameters
@@ -86,6 +87,9 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
         Default: the first sheet whose header names at least two known fields.
     encoding
         Encoding of a CSV (or of Shapefile attributes); detected when omitted.
+    engine
+        "columns" (default): CSV and Excel cells are cleaned a whole column at a time; "rows": cell by
+        cell with :func:`_cell` (the reference the column path is tested against). Both give the same table.
 
     Raises
     ------
@@ -106,13 +110,22 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
     if not path.is_file():
         raise InputFileError(f"找不到文件 {path.name}（{path}）。", f"{path}: file not found")
     crs = layer = None
+    if engine not in ("columns", "rows"):
+        raise ValueError(f"engine must be 'columns' or 'rows', got {engine!r}")
     if suffix in TEXT_SUFFIXES + EXCEL_SUFFIXES:
+        clean = engine == "rows"
         if suffix in TEXT_SUFFIXES:
-            encoding, rows = _read_text(path, table, encoding, "\t" if suffix == ".tsv" else None)
+            encoding, rows = _read_text(path, table, encoding, "\t" if suffix == ".tsv" else None, clean=clean)
         else:
-            layer, rows = _read_excel(path, table, sheet)
-        at = _head_score(rows, table)[0]  # rows above the header are titles; row numbers stay 1-based
-        parts = _assemble(path, table, rows[at] if rows else [], [(i + 1, r) for i, r in enumerate(rows) if i > at])
+            layer, rows = _read_excel(path, table, sheet, clean=clean)
+        if clean:
+            at = _head_score(rows, table)[0]  # rows above the header are titles; row numbers stay 1-based
+            parts = _assemble(path, table, rows[at] if rows else [],
+                              [(i + 1, r) for i, r in enumerate(rows) if i > at])
+        else:
+            head = [[_cell(c) for c in r] for r in rows[:HEADER_SCAN_ROWS]]
+            at = _head_score(head, table)[0]
+            parts = _assemble_columns(path, table, head[at] if head else [], rows[at + 1:], first_number=at + 2)
     else:
         frame, crs, layer = _read_geo(path, suffix, sheet, encoding)
         if len(frame) == 0:
@@ -198,9 +211,8 @@ def _head_score(rows: list[Cells], table: str) -> tuple[int, int]:
     return at, scores[at] if scores else 0
 
 
-def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells]],
-              geometry: list[object] | None = None) -> Assembled:
-    """Frame of the known columns without fully blank rows, their source rows, header map, unknown headers."""
+def _picks(path: Path, table: str, header: Cells) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """Canonical name -> column index of the known columns, the header map and the unknown headers."""
     named = [(i, h) for i, h in enumerate(header) if h is not None]
     mapping, unknown = header_map([h for _, h in named], table)
     unknown = [h for h in unknown if h not in REJECTS_EXTRA_HEADERS]
@@ -217,6 +229,13 @@ def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells
     for i, h in named:  # a repeated header keeps its first column
         picks.setdefault(mapping.get(h, ""), i)
     picks.pop("", None)
+    return picks, mapping, unknown
+
+
+def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells]],
+              geometry: list[object] | None = None) -> Assembled:
+    """Frame of the known columns without fully blank rows, their source rows, header map, unknown headers."""
+    picks, mapping, unknown = _picks(path, table, header)
     records, numbers, shapes = [], [], []
     for k, (number, cells) in enumerate(body):
         shape = geometry[k] if geometry is not None else None
@@ -230,12 +249,47 @@ def _assemble(path: Path, table: str, header: Cells, body: list[tuple[int, Cells
     return frame, np.asarray(numbers, dtype=np.int64), mapping, unknown
 
 
+_EDGE_CHARS = "".join(ch for ch in map(chr, range(0x3001)) if _EDGE_SPACE.match(ch)) + "\u200b\ufeff"
+"""Every character ``_EDGE_SPACE`` trims (Unicode whitespace all lies below U+3001): ``str.strip`` with it is the same."""
+
+
+def clean_column(values: Sequence[object]) -> list[str | None]:
+    """``[_cell(v) for v in values]``, a column at a time: plain text is trimmed with one ``str.strip``; only
+    cells that are not text, or start with a quote (a neutralised formula), go through :func:`_cell`."""
+    edge = _EDGE_CHARS
+    return [(v.strip(edge) or None) if v.__class__ is str and v[:1] != "'" else _cell(v) for v in values]
+
+
+def _assemble_columns(path: Path, table: str, header: Cells, body: list[Sequence[object]], *,
+                      first_number: int) -> Assembled:
+    """:func:`_assemble` of raw (uncleaned) rows numbered from ``first_number``, built column by column."""
+    picks, mapping, unknown = _picks(path, table, header)
+    n = len(body)
+    width = max(map(len, body), default=0)
+    if n and min(map(len, body)) == width:
+        raw_columns = list(zip(*body, strict=True)) if width else []
+    else:
+        raw_columns = list(itertools.zip_longest(*body, fillvalue=None)) if n else []
+    columns = [clean_column(c) for c in raw_columns]
+    keep = np.zeros(n, dtype=bool)
+    for cells in columns:  # a row is blank when every cell of it is, known column or not
+        keep |= ~pd.isna(np.array(cells, dtype=object))
+    data = {}
+    for name, j in picks.items():
+        values = np.array(columns[j], dtype=object) if j < width else np.full(n, None, dtype=object)
+        data[name] = values[keep]
+    frame = pd.DataFrame(data, columns=list(picks), dtype=object)
+    numbers = np.flatnonzero(keep).astype(np.int64) + first_number
+    return frame, numbers, mapping, unknown
+
+
 def _unreadable(path: Path, exc: BaseException, why: str = "文件已损坏，或内容与扩展名不符") -> InputFileError:
     return _unreadable_file(path, exc, "文件", why)
 
 
-def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | None) -> tuple[str, list[Cells]]:
-    """Encoding used and cleaned rows of a delimited text file."""
+def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | None, *,
+               clean: bool = True) -> tuple[str, list[Cells]]:
+    """Encoding used and cleaned rows of a delimited text file (as read, uncleaned, with ``clean=False``)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -264,13 +318,16 @@ def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | No
                 sniffed = ","
             order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
             delimiter = next((d for d in order if _head_score(parse(d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+        if not clean:
+            return encoding, list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         return encoding, parse(delimiter)
     except csv.Error as exc:
         raise _unreadable(path, exc) from exc
 
 
-def _read_excel(path: Path, table: str, sheet: str | int | None) -> tuple[str, list[Cells]]:
-    """Name and cleaned rows of the requested sheet, or of the first one with a recognisable header."""
+def _read_excel(path: Path, table: str, sheet: str | int | None, *, clean: bool = True) -> tuple[str, list[Cells]]:
+    """Name and cleaned rows of the requested sheet, or of the first one with a recognisable header (the cell
+    values as openpyxl gives them with ``clean=False``)."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -284,8 +341,13 @@ def _read_excel(path: Path, table: str, sheet: str | int | None) -> tuple[str, l
         names = [ws.title for ws in book.worksheets]
         scored: list[tuple[int, str, list[Cells]]] = []
         for name in [n for i, n in enumerate(names) if sheet in (None, i, n)]:
-            rows = [[_cell(v) for v in r] for r in book[name].iter_rows(min_row=1, values_only=True)]
-            scored.append((_head_score(rows, table)[1], name, rows))
+            if clean:
+                rows = [[_cell(v) for v in r] for r in book[name].iter_rows(min_row=1, values_only=True)]
+                scored.append((_head_score(rows, table)[1], name, rows))
+            else:
+                rows = [list(r) for r in book[name].iter_rows(min_row=1, values_only=True)]
+                head = [[_cell(v) for v in r] for r in rows[:HEADER_SCAN_ROWS]]
+                scored.append((_head_score(head, table)[1], name, rows))
             if scored[-1][0] >= 2:
                 break
     finally:

@@ -22,6 +22,12 @@ an order's items must be in the service list (names mapped to codes), its window
 its timestamps follow the states in order and its status agrees with them, its carer belongs to its
 provider, its satisfaction is 1–5 and its subsidy group is one of its items' eligible groups.
 
+Two engines give the same result: ``engine="columns"`` (the default) cleans, parses and checks a whole
+column at a time (:mod:`data.columns`: vectorised pre-checks settle the clean cells, columns with few distinct
+values are parsed once per value, and only the messy or wrong cells go through the cell-by-cell functions);
+``engine="rows"`` is the cell-by-cell, row-by-row code kept as the reference the column path is tested against
+(tests/test_validate_columns.py).
+
 Whole files are refused (:class:`~geo.errors.InputFileError`) when they have a
 header and no data rows, or when their coordinates are projected metres with no
 CRS declared (the likely CRS is named: :func:`guess_projected_crs`). Row by row:
@@ -51,7 +57,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from data import ids
+from data import columns, ids
 from data.readers import RawTable, read_table
 from data.schema import (
     ABILITY_ALIASES,
@@ -461,121 +467,197 @@ def _choice(spec: FieldSpec, text: str, *, settings: Settings) -> tuple[str | No
 
 def _parse_column(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *, settings: Settings,
                   today: dt.date) -> list[Any]:
-    """Parse one column; problems go to ``col``. Returns parsed values (None where missing or bad)."""
-    out: list[Any] = []
+    """Parse one column cell by cell; problems go to ``col``. Returns parsed values (None where missing or bad).
+
+    The reference for :func:`_parse_column_fast`, which gives the same values and problems a column at a time.
+    """
+    return [_parse_cell(spec, i, text, col, settings=settings, today=today) for i, text in enumerate(raw)]
+
+
+def _parse_cell(spec: FieldSpec, i: int, text: str | None, col: _Collector | _Recorder, *, settings: Settings,
+                today: dt.date) -> Any:
+    """Parsed value of the cell of row ``i`` (None where missing or bad); at most one problem goes to ``col``.
+
+    Depends on nothing but ``spec``, ``text``, ``settings`` and ``today`` (``i`` only names the row).
+    """
     allowed_tags = {"services": settings.service_tags, "skills": settings.carer_skills}.get(
         spec.name, spec.choices or ())
     limit = settings.max_text_length
-    for i, text in enumerate(raw):
-        shown = _mask(spec, text)
-        if text is None:
-            if spec.required:
-                col.add(i, spec.zh, None, "必填项为空")
-            out.append(None)
-            continue
-        if len(text) > limit:
-            col.add(i, spec.zh, shown, f"内容过长（{len(text)} 字，超过上限 {limit} 字，见设置 max_text_length）")
-            out.append(None)
-            continue
-        value: Any = None
-        if spec.type == "str":
-            value = text
-        elif spec.type in ("int", "float"):
-            number = _parse_number(text)
-            if spec.name == "grade":
-                value = _parse_grade(text)
-                if value is None:
-                    col.add(i, spec.zh, shown, "等级应为 1–5（如“三级”“3”“★★★”）")
-            elif spec.name == "satisfaction" and number is None and text.strip() in SATISFACTION_ALIASES:
-                value = SATISFACTION_ALIASES[text.strip()]
-            elif number is None:
-                col.add(i, spec.zh, shown, "不是数字")
-            elif spec.name in ("lon", "lat"):
-                value = float(number)  # ranges, placeholders and projected metres: see _coordinates
-            elif spec.type == "int" and number != int(number):
-                col.add(i, spec.zh, shown, "应为整数")
-            elif spec.minimum is not None and number < spec.minimum:
-                col.add(i, spec.zh, shown, "不能为负数" if spec.minimum == 0 else f"不能小于 {spec.minimum:g}")
-            elif spec.maximum is not None and number > spec.maximum:
-                col.add(i, spec.zh, shown, f"超出合理范围（最大 {spec.maximum:g}）")
-            else:
-                value = int(number) if spec.type == "int" else float(number)
-        elif spec.type == "enum":
-            value, reason = _choice(spec, text.strip(), settings=settings)
+    shown = _mask(spec, text)
+    if text is None:
+        if spec.required:
+            col.add(i, spec.zh, None, "必填项为空")
+        return None
+    if len(text) > limit:
+        col.add(i, spec.zh, shown, f"内容过长（{len(text)} 字，超过上限 {limit} 字，见设置 max_text_length）")
+        return None
+    value: Any = None
+    if spec.type == "str":
+        value = text
+    elif spec.type in ("int", "float"):
+        number = _parse_number(text)
+        if spec.name == "grade":
+            value = _parse_grade(text)
             if value is None:
-                col.add(i, spec.zh, shown, reason)
-            elif value != text.strip() and reason.startswith("已按"):
-                col.add(i, spec.zh, shown, reason, level=WARNING)
-        elif spec.type == "tags":
-            tags = _split_tags(text)
-            if spec.name == "groups":
-                tags = [t if t in allowed_tags else GROUP_ALIASES.get(t, t) for t in tags if t not in _DERIVED_GROUPS]
-            elif spec.name == "eligible_groups":
-                tags = [t if t in allowed_tags else _ELIGIBLE_ALIASES.get(t, GROUP_ALIASES.get(t, t)) for t in tags]
-            unknown = [t for t in tags if t not in allowed_tags]
-            if unknown:
-                col.add(i, spec.zh, shown, f"未知标签“{'、'.join(unknown)}”已忽略（允许：{'、'.join(allowed_tags)}）",
-                        level=WARNING)
-            value = [t for t in dict.fromkeys(tags) if t in allowed_tags]
-        elif spec.type == "year":
-            value = _parse_year(text, today=today)
-            if value is None:
-                col.add(i, spec.zh, shown, f"无法识别的年份或日期（应如 1950 或 1950-03-08，且不晚于 {today.year} 年）")
-        elif spec.type == "month":
-            value = _parse_month(text)
-            if value is None:
-                col.add(i, spec.zh, shown, "出生月份应为 1–12（如“3”“03”“3月”）")
-        elif spec.type == "bool":
-            value = YES_NO_ALIASES.get(ids.fullwidth_to_halfwidth(text).strip().lower())
-            if value is None:
-                col.add(i, spec.zh, shown, "不是允许的取值（允许：是、否；也认 有/无、√/×、1/0、Y/N）")
-        elif spec.type == "division":
-            code = ids.normalise_division_code(text)
-            reason = ids.check_division_code(code)
-            expected = {"district_code": 6, "street_code": 9, "community_code": 12}.get(spec.name)
-            if reason is None and expected and len(code) != expected:
-                reason = f"应为 {expected} 位（收到 {len(code)} 位）"
-            if reason:
-                col.add(i, spec.zh, shown, reason)
-            else:
-                value = code
-        elif spec.type in ("uscc", "resident_id"):
-            if spec.type == "uscc":
-                code = ids.normalise_uscc(text)
-                reason = ids.check_uscc(code)
-            else:
-                code = ids.normalise_resident_id(text)
-                reason = ids.check_resident_id(code, today=today)
-            if reason:
-                col.add(i, spec.zh, shown, reason)
-            else:
-                value = code
-        elif spec.type == "phone":
-            if _PHONE.match(text):
-                value = text.strip()
-            else:
-                col.add(i, spec.zh, shown, "电话号码格式不对，已忽略", level=WARNING)
-        elif spec.type == "skill_level":
-            value = _parse_skill_level(text)
-            if value is None:
-                col.add(i, spec.zh, shown, "职业技能等级应为 1–5，或“五级/初级工”“四级/中级工”“三级/高级工”“二级/技师”"
-                        "“一级/高级技师”")
-        elif spec.type == "time_range":
-            parsed_range = _parse_time_range(text)
-            if isinstance(parsed_range, str):
-                hours = spec.name == "hours"  # a facility is not rejected for its opening hours
-                col.add(i, spec.zh, shown, parsed_range + ("，已忽略" if hours else ""), level=WARNING if hours else ERROR)
-            else:
-                value = _format_range(*parsed_range) if spec.name == "hours" else parsed_range
-        elif spec.type == "datetime":
-            value = _parse_datetime_cell(text, settings=settings, window=spec.name == "window_start")
-            if value is None:
-                col.add(i, spec.zh, shown, "无法识别的日期时间（应如“2026-12-01 09:00”，本地时间）"
-                        + ("；或写成时段“2026-12-01 09:00-11:00”" if spec.name == "window_start" else ""))
-        elif spec.type == "codes":
-            value = [t for t in dict.fromkeys(_CODE_SPLIT.split(ids.fullwidth_to_halfwidth(text).strip())) if t]
-        out.append(value)
-    return out
+                col.add(i, spec.zh, shown, "等级应为 1–5（如“三级”“3”“★★★”）")
+        elif spec.name == "satisfaction" and number is None and text.strip() in SATISFACTION_ALIASES:
+            value = SATISFACTION_ALIASES[text.strip()]
+        elif number is None:
+            col.add(i, spec.zh, shown, "不是数字")
+        elif spec.name in ("lon", "lat"):
+            value = float(number)  # ranges, placeholders and projected metres: see _coordinates
+        elif spec.type == "int" and number != int(number):
+            col.add(i, spec.zh, shown, "应为整数")
+        elif spec.minimum is not None and number < spec.minimum:
+            col.add(i, spec.zh, shown, "不能为负数" if spec.minimum == 0 else f"不能小于 {spec.minimum:g}")
+        elif spec.maximum is not None and number > spec.maximum:
+            col.add(i, spec.zh, shown, f"超出合理范围（最大 {spec.maximum:g}）")
+        else:
+            value = int(number) if spec.type == "int" else float(number)
+    elif spec.type == "enum":
+        value, reason = _choice(spec, text.strip(), settings=settings)
+        if value is None:
+            col.add(i, spec.zh, shown, reason)
+        elif value != text.strip() and reason.startswith("已按"):
+            col.add(i, spec.zh, shown, reason, level=WARNING)
+    elif spec.type == "tags":
+        tags = _split_tags(text)
+        if spec.name == "groups":
+            tags = [t if t in allowed_tags else GROUP_ALIASES.get(t, t) for t in tags if t not in _DERIVED_GROUPS]
+        elif spec.name == "eligible_groups":
+            tags = [t if t in allowed_tags else _ELIGIBLE_ALIASES.get(t, GROUP_ALIASES.get(t, t)) for t in tags]
+        unknown = [t for t in tags if t not in allowed_tags]
+        if unknown:
+            col.add(i, spec.zh, shown, f"未知标签“{'、'.join(unknown)}”已忽略（允许：{'、'.join(allowed_tags)}）",
+                    level=WARNING)
+        value = [t for t in dict.fromkeys(tags) if t in allowed_tags]
+    elif spec.type == "year":
+        value = _parse_year(text, today=today)
+        if value is None:
+            col.add(i, spec.zh, shown, f"无法识别的年份或日期（应如 1950 或 1950-03-08，且不晚于 {today.year} 年）")
+    elif spec.type == "month":
+        value = _parse_month(text)
+        if value is None:
+            col.add(i, spec.zh, shown, "出生月份应为 1–12（如“3”“03”“3月”）")
+    elif spec.type == "bool":
+        value = YES_NO_ALIASES.get(ids.fullwidth_to_halfwidth(text).strip().lower())
+        if value is None:
+            col.add(i, spec.zh, shown, "不是允许的取值（允许：是、否；也认 有/无、√/×、1/0、Y/N）")
+    elif spec.type == "division":
+        code = ids.normalise_division_code(text)
+        reason = ids.check_division_code(code)
+        expected = {"district_code": 6, "street_code": 9, "community_code": 12}.get(spec.name)
+        if reason is None and expected and len(code) != expected:
+            reason = f"应为 {expected} 位（收到 {len(code)} 位）"
+        if reason:
+            col.add(i, spec.zh, shown, reason)
+        else:
+            value = code
+    elif spec.type in ("uscc", "resident_id"):
+        if spec.type == "uscc":
+            code = ids.normalise_uscc(text)
+            reason = ids.check_uscc(code)
+        else:
+            code = ids.normalise_resident_id(text)
+            reason = ids.check_resident_id(code, today=today)
+        if reason:
+            col.add(i, spec.zh, shown, reason)
+        else:
+            value = code
+    elif spec.type == "phone":
+        if _PHONE.match(text):
+            value = text.strip()
+        else:
+            col.add(i, spec.zh, shown, "电话号码格式不对，已忽略", level=WARNING)
+    elif spec.type == "skill_level":
+        value = _parse_skill_level(text)
+        if value is None:
+            col.add(i, spec.zh, shown, "职业技能等级应为 1–5，或“五级/初级工”“四级/中级工”“三级/高级工”“二级/技师”"
+                    "“一级/高级技师”")
+    elif spec.type == "time_range":
+        parsed_range = _parse_time_range(text)
+        if isinstance(parsed_range, str):
+            hours = spec.name == "hours"  # a facility is not rejected for its opening hours
+            col.add(i, spec.zh, shown, parsed_range + ("，已忽略" if hours else ""), level=WARNING if hours else ERROR)
+        else:
+            value = _format_range(*parsed_range) if spec.name == "hours" else parsed_range
+    elif spec.type == "datetime":
+        value = _parse_datetime_cell(text, settings=settings, window=spec.name == "window_start")
+        if value is None:
+            col.add(i, spec.zh, shown, "无法识别的日期时间（应如“2026-12-01 09:00”，本地时间）"
+                    + ("；或写成时段“2026-12-01 09:00-11:00”" if spec.name == "window_start" else ""))
+    elif spec.type == "codes":
+        value = [t for t in dict.fromkeys(_CODE_SPLIT.split(ids.fullwidth_to_halfwidth(text).strip())) if t]
+    return value
+
+
+
+class _Recorder:
+    """Stands in for a :class:`_Collector` while :func:`_parse_cell` parses one distinct value: keeps the
+    problem (its arguments to ``add``) to be replayed for every row holding that value."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, tuple[str, object, str, str]] = {}
+
+    def add(self, i: int, field_zh: str, value: object, reason: str, *, level: str = ERROR) -> None:
+        self.calls[i] = (field_zh, value, reason, level)
+
+
+_FAST_DECIMAL_NAMES = frozenset({"lon", "lat"})
+
+
+def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collector, *, settings: Settings,
+                       today: dt.date) -> list[Any]:
+    """:func:`_parse_column` a column at a time: the same values, and the same problems for the same rows.
+
+    Resident ID numbers and credit codes: a vectorised check (:func:`data.ids.canonical_valid_resident_ids`,
+    :func:`data.ids.canonical_valid_usccs`) passes clean, valid numbers; the others (messy or wrong) go
+    through :func:`_parse_cell`. Free text: only missing required cells and overlong ones go cell by cell. Coordinates: plain decimals are read by Arrow, the rest cell by cell.
+    Everything else (enumerations, tags, yes/no, years, months, numbers, codes, dates) is parsed once per
+    distinct value and spread to its rows (each cell's parse depends on its text alone); problems are
+    replayed row by row. A list value (tags) is shared by the rows with the same text: treat it as read-only.
+    """
+    n = len(raw)
+    values = columns.object_array(raw)
+    has = columns.present(values)
+    limit = settings.max_text_length
+    slow: np.ndarray | None = None
+    if spec.type in ("resident_id", "uscc"):
+        ok = np.zeros(n, dtype=bool)
+        if limit >= 18:
+            ok = (ids.canonical_valid_resident_ids(values, today=today) if spec.type == "resident_id"
+                  else ids.canonical_valid_usccs(values))
+        out = np.where(ok, values, None)
+        slow = np.flatnonzero(~ok & (has | spec.required))
+    elif spec.type == "str":
+        ok = has.copy()
+        ok[has] = columns.lengths(values[has]) <= limit
+        out = np.where(ok, values, None)
+        slow = np.flatnonzero(~ok & (has | spec.required))
+    elif spec.type == "float" and spec.name in _FAST_DECIMAL_NAMES and limit >= 21:
+        ok, numbers = columns.plain_decimals(raw)
+        out = np.full(n, None, dtype=object)
+        out[ok] = numbers[ok].astype(object)
+        slow = np.flatnonzero(~ok & (has | spec.required))
+    if slow is not None:
+        for i in slow:
+            out[i] = _parse_cell(spec, int(i), raw[i], col, settings=settings, today=today)
+        return out.tolist()
+    codes, uniques = columns.factorize(values)
+    recorder = _Recorder()
+    table = np.empty(len(uniques) + 1, dtype=object)
+    for k, text in enumerate(uniques):
+        table[k] = _parse_cell(spec, k, text, recorder, settings=settings, today=today)
+    table[-1] = None
+    problem_of = np.full(len(uniques) + 1, False)
+    problem_of[list(recorder.calls)] = True
+    for i in np.flatnonzero(problem_of[codes] | ((codes < 0) & spec.required)):
+        if codes[i] < 0:
+            _parse_cell(spec, int(i), None, col, settings=settings, today=today)
+        else:
+            field_zh, shown, reason, level = recorder.calls[codes[i]]
+            col.add(int(i), field_zh, shown, reason, level=level)
+    return table[codes].tolist()
 
 
 Extent = coords.Extent
@@ -913,6 +995,7 @@ def validate_table(
     encoding: str | None = None,
     progress: Callable[[str], None] | None = None,
     related: Mapping[str, pd.DataFrame | None] | None = None,
+    engine: str = "columns",
 ) -> ValidationResult:
     """Validate one staff file and return good rows, rejects and all problems.
 
@@ -943,12 +1026,31 @@ def validate_table(
         Carers are checked against the providers; orders against the service list (required: an orders file
         cannot be checked without it), the providers, the carers and the elders. A layer not given is not
         checked against (one file-level warning says so).
+    engine
+        "columns" (default): cells are cleaned, parsed and checked a whole column at a time
+        (:mod:`data.columns`); "rows": cell by cell and row by row, the reference the column path is
+        tested against. Both give the same result: the same good rows, rejects and problems, in the same order.
     """
+    if engine not in ("columns", "rows"):
+        raise ValueError(f"engine must be 'columns' or 'rows', got {engine!r}")
+    with columns.cyclic_gc_paused(engine == "columns"):
+        return _validate_table(path, table, settings=settings, crs=crs, salt=salt, region_extent=region_extent,
+                               roads=roads, today=today, sheet=sheet, encoding=encoding, progress=progress,
+                               related=related, engine=engine)
+
+
+def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: str | None, salt: bytes,
+                    region_extent: tuple[float, float, float, float] | None, roads: gpd.GeoDataFrame | None,
+                    today: dt.date | None, sheet: str | int | None, encoding: str | None,
+                    progress: Callable[[str], None] | None, related: Mapping[str, pd.DataFrame | None] | None,
+                    engine: str) -> ValidationResult:
+    """:func:`validate_table` (arguments checked, the collector paused by the caller)."""
     path = Path(path)
     today = today or dt.date.today()
     if table not in TABLES:
         raise ValueError(f"table must be one of {list(TABLES)}, got {table!r}")
-    raw_table: RawTable = read_table(path, table, sheet=sheet, encoding=encoding)
+    by_columns = engine == "columns"
+    raw_table: RawTable = read_table(path, table, sheet=sheet, encoding=encoding, engine=engine)
     raw = raw_table.frame
     if raw_table.n_rows == 0:
         raise InputFileError(
@@ -977,9 +1079,10 @@ def validate_table(
         progress(f"检查 {path.name} 的 {len(raw)} 行")
     n = len(raw)
     parsed: dict[str, list[Any]] = {}
+    parse = _parse_column_fast if by_columns else _parse_column
     for spec in specs:
         if spec.name in raw.columns:
-            parsed[spec.name] = _parse_column(spec, raw[spec.name].tolist(), col, settings=settings, today=today)
+            parsed[spec.name] = parse(spec, raw[spec.name].tolist(), col, settings=settings, today=today)
     geometry = raw["geometry"].tolist() if has_geometry else None
     x, y, from_geometry = _written_positions(parsed, geometry, n, points_only=table != "areas")
     meant_degrees = ~from_geometry | _is_geographic(raw_table.crs)
@@ -1002,15 +1105,23 @@ def validate_table(
     out.update(parsed)
     if table == "elders":
         dates = raw["birth_year"].tolist() if "birth_year" in raw.columns else [None] * n
-        out["date_month"] = [None if t is None or v is None else (_parse_birth(t, today=today) or (0, None))[1]
-                             for t, v in zip(dates, out.get("birth_year", [None] * n), strict=True)]
-    _split_area_code(out, col)
-    _check_code_hierarchy(out, col)
+        if by_columns:
+            months = columns.map_unique(dates, lambda t: (_parse_birth(t, today=today) or (0, None))[1])
+            months[~columns.present(out.get("birth_year", [None] * n))] = None
+            out["date_month"] = months.tolist()
+        else:
+            out["date_month"] = [None if t is None or v is None else (_parse_birth(t, today=today) or (0, None))[1]
+                                 for t, v in zip(dates, out.get("birth_year", [None] * n), strict=True)]
+    if by_columns:
+        _split_area_code_columns(out)
+    else:
+        _split_area_code(out, col)
+    _check_code_hierarchy(out, col, engine=engine)
     related = related or {}
     if table == "facilities":
-        _facility_rules(out, col)
+        _facility_rules(out, col, engine=engine)
     elif table == "elders":
-        _elder_rules(out, col, salt=salt, today=today, settings=settings)
+        _elder_rules(out, col, salt=salt, today=today, settings=settings, engine=engine)
     elif table == "service_items":
         _service_item_rules(out, col)
     elif table == "carers":
@@ -1021,26 +1132,28 @@ def validate_table(
         _area_rules(out, col)
     if table not in ("areas", "service_items"):
         _location_rules(out, lon, lat, col, region_extent=region_extent, settings=settings, table=table,
-                        raw=raw, x=x, y=y, source_crs=source_crs)
-    good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
+                        raw=raw, x=x, y=y, source_crs=source_crs, engine=engine)
+    good_mask = _good_mask(col, n, engine=engine)
+    duplicate_ids = _duplicate_ids_columns if by_columns else _duplicate_ids
     if table == "facilities":
         written_ids = list(out["id"]) if "id" in out else [None] * n
-        _derive_facility_ids(out, lon, lat)
-        _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids)
+        _derive_facility_ids(out, lon, lat, engine=engine)
+        _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids,
+                             engine=engine)
     elif table == "elders":
-        _duplicate_ids(out, "pid", "老人", good_mask, col)
+        duplicate_ids(out, "pid", "老人", good_mask, col)
     elif table == "service_items":
-        _duplicate_ids(out, "code", "项目编码", good_mask, col)
-        _duplicate_ids(out, "name", "项目名称", good_mask, col)
+        duplicate_ids(out, "code", "项目编码", good_mask, col)
+        duplicate_ids(out, "name", "项目名称", good_mask, col)
     elif table == "carers":
-        _duplicate_ids(out, "pid", "人员编号", good_mask, col)
+        duplicate_ids(out, "pid", "人员编号", good_mask, col)
     elif table == "orders":
-        _duplicate_ids(out, "id", "工单编号", good_mask, col)
+        duplicate_ids(out, "id", "工单编号", good_mask, col)
     else:
-        _duplicate_ids(out, "code", "区划代码", good_mask, col)
-    good_mask = np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
+        duplicate_ids(out, "code", "区划代码", good_mask, col)
+    good_mask = _good_mask(col, n, engine=engine)
     good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
-                        source_crs=source_crs, today=today)
+                        source_crs=source_crs, today=today, engine=engine)
     if table not in ("areas", "service_items") and roads is not None and len(good):
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
@@ -1075,6 +1188,15 @@ def validate_table(
     return result
 
 
+def _good_mask(col: _Collector, n: int, *, engine: str) -> np.ndarray:
+    """Rows without an error so far."""
+    if engine == "columns":
+        good = np.ones(n, dtype=bool)
+        good[list(col.bad_rows)] = False
+        return good
+    return np.array([i not in col.bad_rows for i in range(n)], dtype=bool)
+
+
 def _split_area_code(out: _Columns, col: _Collector) -> None:
     """Place a generic area code into district/street/community by its length, and fill parents."""
     n = out.n
@@ -1094,8 +1216,19 @@ def _split_area_code(out: _Columns, col: _Collector) -> None:
             out["district_code"][i] = street[:6]
 
 
-def _check_code_hierarchy(out: _Columns, col: _Collector) -> None:
-    for i in range(out.n):
+def _check_code_hierarchy(out: _Columns, col: _Collector, *, engine: str = "rows") -> None:
+    if engine == "columns":  # only rows where a code does not start with its parent's are looked at
+        community, street, district = (columns.object_array(out[name]) for name in
+                                       ("community_code", "street_code", "district_code"))
+        suspect = np.zeros(out.n, dtype=bool)
+        for child, parent in ((community, street), (street, district)):
+            both = columns.present(child) & columns.present(parent)
+            suspect[both] |= ~np.fromiter(map(str.startswith, child[both], parent[both]), dtype=bool,
+                                          count=int(both.sum()))
+        rows: Sequence[int] = [int(i) for i in np.flatnonzero(suspect)]
+    else:
+        rows = range(out.n)
+    for i in rows:
         d, s, c = out["district_code"][i], out["street_code"][i], out["community_code"][i]
         if c is not None and s is not None and not c.startswith(s):
             col.add(i, "社区代码", c, f"与街道代码 {s} 不一致（社区代码前 9 位应为街道代码）")
@@ -1103,16 +1236,45 @@ def _check_code_hierarchy(out: _Columns, col: _Collector) -> None:
             col.add(i, "街道代码", s, f"与区县代码 {d} 不一致（街道代码前 6 位应为区县代码）")
 
 
-def _facility_rules(out: _Columns, col: _Collector) -> None:
+def _split_area_code_columns(out: _Columns) -> None:
+    """:func:`_split_area_code` a column at a time (it reports no problems)."""
+    n = out.n
+    for name in ("district_code", "street_code", "community_code"):
+        if name not in out:
+            out[name] = [None] * n
+    district, street, community = (columns.object_array(out[name]).copy() for name in
+                                   ("district_code", "street_code", "community_code"))
+    if "area_code" in out:
+        area = columns.object_array(out["area_code"])
+        size = columns.map_unique(area, len, missing=0)
+        for length, target in ((6, district), (9, street), (12, community)):
+            fill = (size == length) & ~columns.present(target)
+            target[fill] = area[fill]
+    fill = columns.present(community) & ~columns.present(street)
+    street[fill] = columns.map_unique(community[fill], lambda code: code[:9])
+    fill = columns.present(street) & ~columns.present(district)
+    district[fill] = columns.map_unique(street[fill], lambda code: code[:6])
+    out["district_code"], out["street_code"], out["community_code"] = (
+        district.tolist(), street.tolist(), community.tolist())
+
+
+def _price_parts(text: str) -> list[float | None]:
+    return [_parse_number(p) for p in re.split(r"\s*[-~～—至到]+\s*", ids.fullwidth_to_halfwidth(text).strip())]
+
+
+def _facility_rules(out: _Columns, col: _Collector, *, engine: str = "rows") -> None:
     n = out.n
     for name in ("beds_total", "beds_nursing", "beds_free", "price_min_yuan_month", "price_max_yuan_month"):
         if name not in out:
             out[name] = [None] * n
     if "price_range" in out:
-        for i, text in enumerate(out["price_range"]):
+        ranges = out["price_range"]
+        parts_of = (columns.map_unique(ranges, _price_parts) if engine == "columns"
+                    else [None if text is None else _price_parts(text) for text in ranges])
+        for i, text in enumerate(ranges):
             if text is None:
                 continue
-            parts = [_parse_number(p) for p in re.split(r"\s*[-~～—至到]+\s*", ids.fullwidth_to_halfwidth(text).strip())]
+            parts = parts_of[i]
             if not parts or any(p is None for p in parts) or len(parts) > 2:
                 col.add(i, "月收费", text, "无法识别的收费区间（应如“2000-4500”或“3000”）")
                 continue
@@ -1120,7 +1282,13 @@ def _facility_rules(out: _Columns, col: _Collector) -> None:
                 out["price_min_yuan_month"][i] = float(parts[0])
             if out["price_max_yuan_month"][i] is None:
                 out["price_max_yuan_month"][i] = float(parts[-1])
-    for i in range(n):
+    rows: Sequence[int] = range(n)
+    if engine == "columns":  # only rows where one value exceeds another are looked at
+        beds_total, nursing, free, low, high = (_numbers(out[name]) for name in (
+            "beds_total", "beds_nursing", "beds_free", "price_min_yuan_month", "price_max_yuan_month"))
+        with np.errstate(invalid="ignore"):
+            rows = [int(i) for i in np.flatnonzero((nursing > beds_total) | (free > beds_total) | (low > high))]
+    for i in rows:
         total, nursing, free = out["beds_total"][i], out["beds_nursing"][i], out["beds_free"][i]
         if total is not None and nursing is not None and nursing > total:
             col.add(i, "护理型床位", nursing, f"护理型床位（{nursing}）大于床位总数（{total}）")
@@ -1131,7 +1299,8 @@ def _facility_rules(out: _Columns, col: _Collector) -> None:
             col.add(i, "最低月收费", lo, f"最低月收费（{lo:g}）高于最高月收费（{hi:g}）")
 
 
-def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date, settings: Settings) -> None:
+def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date, settings: Settings,
+                 engine: str = "rows") -> None:
     if len(salt) < 16:
         raise ValueError("a salt of at least 16 bytes is required to import elders")
     n = out.n
@@ -1139,39 +1308,120 @@ def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date,
                  "resident", "population_type"):
         if name not in out:
             out[name] = [None] * n
-    pids: list[str | None] = []
-    for i in range(n):
-        number, source_id = out["id_number"][i], out["source_id"][i]
-        id_month = None
-        if number is not None:  # already checked: birth date at [6:14], sex by the parity of [16]
-            born_year, id_month = int(number[6:10]), int(number[10:12])
-            sex = "男" if int(number[16]) % 2 else "女"
-            year = out["birth_year"][i]
-            if year is not None and year != born_year:
-                col.add(i, "出生年份", year, f"与身份证号中的出生年份（{born_year}）不一致")
-            out["birth_year"][i] = born_year
-            if out["sex"][i] is None:
-                out["sex"][i] = sex
-            elif out["sex"][i] != sex:
-                col.add(i, "性别", out["sex"][i], "与身份证号中的性别不一致")
-            pids.append(ids.pseudonymise(number, salt))
-        elif source_id is not None:
-            pids.append(ids.pseudonymise("src:" + source_id, salt))
-        else:
-            if i not in col.bad_rows:
-                col.add(i, "身份证号", None, "身份证号和老人编号至少填写一项")
-            pids.append(None)
-        _birth_month(out, col, i, id_month)
-        if out["birth_year"][i] is None and out["age"][i] is not None:
-            out["birth_year"][i] = today.year - int(out["age"][i])
-        if out["birth_year"][i] is None and i not in col.bad_rows:
-            col.add(i, "出生年份", None, "缺少出生年份（可填出生年份、出生日期、年龄或身份证号）")
-        _registration(out, col, i)
+    if engine == "columns":
+        pids = _elder_rows_columns(out, col, salt=salt, today=today)
+    else:
+        pids = [_elder_row(out, col, i, salt=salt, today=today) for i in range(n)]
     ages = age_at(out["birth_year"], out["birth_month"], today)
     for i in np.flatnonzero(ages < settings.elder_min_age):
         col.add(int(i), "出生年份", out["birth_year"][i],
                 f"按统计日期 {today.isoformat()} 计未满 {settings.elder_min_age} 周岁，不属于老年人")
     out["pid"] = pids
+
+
+def _elder_row(out: _Columns, col: _Collector, i: int, *, salt: bytes, today: dt.date) -> str | None:
+    """Row ``i`` of the elders' rules (ID number against birth year, month and sex; birth year from age;
+    registration); returns the row's pseudonym."""
+    number, source_id = out["id_number"][i], out["source_id"][i]
+    id_month = None
+    pid: str | None = None
+    if number is not None:  # already checked: birth date at [6:14], sex by the parity of [16]
+        born_year, id_month = int(number[6:10]), int(number[10:12])
+        sex = "男" if int(number[16]) % 2 else "女"
+        year = out["birth_year"][i]
+        if year is not None and year != born_year:
+            col.add(i, "出生年份", year, f"与身份证号中的出生年份（{born_year}）不一致")
+        out["birth_year"][i] = born_year
+        if out["sex"][i] is None:
+            out["sex"][i] = sex
+        elif out["sex"][i] != sex:
+            col.add(i, "性别", out["sex"][i], "与身份证号中的性别不一致")
+        pid = ids.pseudonymise(number, salt)
+    elif source_id is not None:
+        pid = ids.pseudonymise("src:" + source_id, salt)
+    elif i not in col.bad_rows:
+        col.add(i, "身份证号", None, "身份证号和老人编号至少填写一项")
+    _birth_month(out, col, i, id_month)
+    if out["birth_year"][i] is None and out["age"][i] is not None:
+        out["birth_year"][i] = today.year - int(out["age"][i])
+    if out["birth_year"][i] is None and i not in col.bad_rows:
+        col.add(i, "出生年份", None, "缺少出生年份（可填出生年份、出生日期、年龄或身份证号）")
+    _registration(out, col, i)
+    return pid
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray:
+    """Float array of integer-or-None values (NaN for None)."""
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64", copy=True)
+
+
+def _elder_rows_columns(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date) -> list[str | None]:
+    """:func:`_elder_row` for every row, a column at a time; rows with a problem (a conflict between the ID
+    number and the other columns, no identifier, no birth year, a 人口类型 against 户籍/常住) go through
+    :func:`_elder_row` itself. Returns the pseudonyms."""
+    n = out.n
+    number = columns.object_array(out["id_number"])
+    source = columns.object_array(out["source_id"])
+    has_id = columns.present(number)
+    has_source = columns.present(source) & ~has_id
+    hard = ~(has_id | has_source)
+    year = _numbers(out["birth_year"])
+    at = np.flatnonzero(has_id)
+    id_year, id_month, odd = ids.resident_id_parts(number[at])
+    id_month_all = np.full(n, np.nan)
+    id_month_all[at] = id_month
+    with np.errstate(invalid="ignore"):
+        hard[at] |= ~np.isnan(year[at]) & (year[at] != id_year)
+    year[at] = id_year
+    sex = columns.object_array(out["sex"])
+    id_sex = np.where(odd, "男", "女").astype(object)
+    given_sex = columns.present(sex[at])
+    hard[at] |= given_sex & (sex[at] != id_sex)
+    sex[at[~given_sex]] = id_sex[~given_sex]
+    month = np.full(n, np.nan)  # first of ID month, birth date's month, month column; others must agree
+    sources = [id_month_all, _numbers(out["date_month"]), _numbers(out["birth_month"])]
+    for m in sources:
+        month = np.where(np.isnan(month), m, month)
+    for m in sources:
+        hard |= ~np.isnan(m) & (m != month)
+    age = _numbers(out["age"])
+    from_age = np.isnan(year) & ~np.isnan(age)
+    year[from_age] = today.year - age[from_age]
+    hard |= np.isnan(year)
+    registered = columns.object_array(out["registered"])
+    resident = columns.object_array(out["resident"])
+    ptype = columns.object_array(out["population_type"])
+    codes, kinds = columns.factorize(ptype)
+    for k, kind in enumerate(kinds):
+        rows = codes == k
+        for given, implied in zip((registered, resident), REGISTRATION_ALIASES[kind], strict=True):
+            if implied is None:
+                continue
+            set_here = columns.present(given)
+            hard |= rows & set_here & (given != implied)
+            given[rows & ~set_here] = implied
+    easy = ~hard
+    pids = np.full(n, None, dtype=object)
+    with_id, with_source = easy & has_id, easy & has_source
+    pids[with_id] = ids.pseudonymise_many(list(number[with_id]), salt)
+    pids[with_source] = ids.pseudonymise_many(["SRC:" + v for v in source[with_source]], salt)
+    for name, values in (("birth_year", year), ("birth_month", month)):
+        column = columns.object_array(out[name]).copy()
+        known = easy & ~np.isnan(values)
+        column[known] = values[known].astype(np.int64).astype(object)
+        out[name] = _restore_hard(column, out[name], hard)
+    for name, values in (("sex", sex), ("registered", registered), ("resident", resident)):
+        out[name] = _restore_hard(values, out[name], hard)
+    for i in np.flatnonzero(hard):
+        pids[i] = _elder_row(out, col, int(i), salt=salt, today=today)
+    return pids.tolist()
+
+
+def _restore_hard(values: np.ndarray, original: Sequence[Any], hard: np.ndarray) -> list[Any]:
+    """``values`` as a list, with the rows of ``hard`` as they were in ``original`` (for the row-wise rules)."""
+    merged = values.copy()
+    merged[hard] = columns.object_array(original)[hard]
+    return merged.tolist()
 
 
 def _birth_month(out: _Columns, col: _Collector, i: int, id_month: int | None) -> None:
@@ -1492,12 +1742,17 @@ def _area_rules(out: _Columns, col: _Collector) -> None:
 
 def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Collector, *,
                     region_extent: tuple[float, float, float, float] | None, settings: Settings, table: str,
-                    raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, source_crs: str) -> None:
+                    raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, source_crs: str, engine: str = "rows") -> None:
     """Missing positions and points outside the region (checked in WGS-84, quoted as written: ``raw``, ``x``, ``y``)."""
     has_point = ~np.isnan(lon)
     area_columns = [out[name] for name in ("community_code", "street_code", "district_code", "community_name",
                                            "street_name", "district_name") if name in out]
-    has_area = np.array([any(c[i] is not None for c in area_columns) for i in range(out.n)], dtype=bool)
+    if engine == "columns":
+        has_area = np.zeros(out.n, dtype=bool)
+        for values in area_columns:
+            has_area |= columns.present(values)
+    else:
+        has_area = np.array([any(c[i] is not None for c in area_columns) for i in range(out.n)], dtype=bool)
     for i in np.flatnonzero(~has_point):
         if i in col.bad_rows:
             continue
@@ -1522,12 +1777,15 @@ def _location_rules(out: _Columns, lon: np.ndarray, lat: np.ndarray, col: _Colle
                 f"{settings.region_margin_m:g} 米）；请检查坐标或坐标系声明")
 
 
-def _derive_facility_ids(out: _Columns, lon: np.ndarray, lat: np.ndarray) -> None:
+def _derive_facility_ids(out: _Columns, lon: np.ndarray, lat: np.ndarray, *, engine: str = "rows") -> None:
     """Fill missing facility ids: the credit code, else "F" + a hash of name and position (stable on re-import)."""
     if "id" not in out:
         out["id"] = [None] * out.n
     uscc = out["uscc"] if "uscc" in out else [None] * out.n
-    for i in range(out.n):
+    rows: Sequence[int] = range(out.n)
+    if engine == "columns":
+        rows = [int(i) for i in np.flatnonzero(~columns.present(out["id"]))]
+    for i in rows:
         if out["id"][i] is None:
             if uscc[i] is not None:
                 out["id"][i] = uscc[i]
@@ -1537,12 +1795,20 @@ def _derive_facility_ids(out: _Columns, lon: np.ndarray, lat: np.ndarray) -> Non
 
 
 def _facility_duplicates(out: _Columns, lon: np.ndarray, lat: np.ndarray, good: np.ndarray, col: _Collector, *,
-                         settings: Settings, written_ids: Sequence[Any]) -> None:
+                         settings: Settings, written_ids: Sequence[Any], engine: str = "rows") -> None:
     uscc = out["uscc"] if "uscc" in out else [None] * out.n
-    _duplicate_ids(out, "id", "机构编号", good, col, rejected_keys=[
+    duplicate_ids = _duplicate_ids_columns if engine == "columns" else _duplicate_ids
+    duplicate_ids(out, "id", "机构编号", good, col, rejected_keys=[
         a if a is not None else b for a, b in zip(written_ids, uscc, strict=True)])
     first_by_name: dict[str, list[int]] = defaultdict(list)
-    for i in np.flatnonzero(good):
+    candidates = np.flatnonzero(good)
+    if engine == "columns":  # only names that two good rows with a position share can be a repeat
+        names = columns.object_array(out["name"])
+        usable = good & columns.present(names) & ~np.isnan(lon)
+        codes, _ = columns.factorize(np.where(usable, names, None))
+        counts = np.bincount(codes[codes >= 0], minlength=1)
+        candidates = np.flatnonzero(usable & (counts[np.maximum(codes, 0)] >= 2))
+    for i in candidates:
         name = out["name"][i]
         if name is None or np.isnan(lon[i]):
             continue
@@ -1587,6 +1853,24 @@ def _duplicate_ids(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Co
             col.add(int(i), zh, shown_of(key), f"与第 {int(col.source_rows[others[0]])} 行重复")
 
 
+def _duplicate_ids_columns(out: _Columns, name: str, zh: str, good: np.ndarray, col: _Collector, *,
+                           rejected_keys: Sequence[Any] | None = None) -> None:
+    """:func:`_duplicate_ids` a column at a time: the same problems, found by sorting the keys."""
+    if name not in out:
+        return
+    keys = columns.object_array(out[name])
+    written = keys if rejected_keys is None else columns.object_array(rejected_keys)
+    shown_of = (lambda key: _SENSITIVE_MASK) if name == "pid" else (lambda key: key)
+    rows = np.arange(out.n)
+    first, _ = columns.first_two_rows(np.where(good, keys, None))
+    for i in np.flatnonzero(good & (first >= 0) & (first != rows)):
+        col.add(int(i), zh, shown_of(keys[i]), f"与第 {int(col.source_rows[first[i]])} 行重复")
+    first, second = columns.first_two_rows(np.where(good, keys, written))
+    other = np.where(first != rows, first, second)
+    for i in np.flatnonzero(~good & (other >= 0)):
+        col.add(int(i), zh, shown_of(written[i]), f"与第 {int(col.source_rows[other[i]])} 行重复")
+
+
 FACILITY_COLUMNS = ["id", "name", "kind", "services", "service_area", "hours", "capacity_orders_day", "beds_total",
                     "beds_nursing", "beds_free", "residents", "elders_served", "grade", "price_min_yuan_month",
                     "price_max_yuan_month", "nature", "phone", "address", "uscc", "district_code", "street_code",
@@ -1622,14 +1906,21 @@ def _missing(value: Any) -> bool:
 
 def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequence[Any] | None,
                  raw_table: RawTable, good: np.ndarray, *, table: str, settings: Settings,
-                 source_crs: str, today: dt.date) -> gpd.GeoDataFrame:
+                 source_crs: str, today: dt.date, engine: str = "rows") -> gpd.GeoDataFrame:
     """The good rows as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns)."""
     n = out.n
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
-        out["ability_code"] = [None if v is None else ABILITY_LEVELS.index(v) for v in levels]
         ages = age_at(out["birth_year"], out["birth_month"], today)
-        out["oldest_old"] = [None if np.isnan(a) else bool(a >= settings.oldest_old_age) for a in ages]
+        if engine == "columns":
+            out["ability_code"] = list(map({v: k for k, v in enumerate(ABILITY_LEVELS)}.get, levels))
+            oldest = np.full(n, None, dtype=object)
+            known = ~np.isnan(ages)
+            oldest[known] = (ages[known] >= settings.oldest_old_age).astype(object)
+            out["oldest_old"] = oldest.tolist()
+        else:
+            out["ability_code"] = [None if v is None else ABILITY_LEVELS.index(v) for v in levels]
+            out["oldest_old"] = [None if np.isnan(a) else bool(a >= settings.oldest_old_age) for a in ages]
         columns = ELDER_COLUMNS
     elif table == "facilities":
         columns = FACILITY_COLUMNS
@@ -1645,6 +1936,11 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
             frame[name] = pd.array([None] * n, dtype=dtype) if dtype != "float64" else np.full(n, np.nan)
             continue
         values = out[name] if name in out else [None] * n
+        if engine == "columns" and name not in DATETIME_COLUMNS and name not in FLOAT_COLUMNS:
+            typed = _typed_column(name, values)
+            if typed is not None:
+                frame[name] = typed
+                continue
         values = [None if _missing(v) else v for v in values]
         if name in DATETIME_COLUMNS:
             frame[name] = pd.to_datetime(pd.Series([pd.NaT if v is None or isinstance(v, tuple) else v
@@ -1684,6 +1980,26 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     gdf["source_row"] = raw_table.source_rows.astype("int64")
     gdf["synthetic"] = False
     return gdf.loc[good].reset_index(drop=True)
+
+
+_DTYPES = {name: pd.api.types.pandas_dtype(name) for name in ("Int64", "boolean", "string")}
+"""The typed frame's extension dtypes, looked up once (a lookup by name searches pandas' registry)."""
+
+
+def _typed_column(name: str, values: Sequence[Any]) -> Any:
+    """One column of :func:`_typed_frame` built a column at a time (None: leave it to the cell-by-cell code)."""
+    arr = columns.object_array(values).copy()
+    arr[~columns.present(arr)] = None
+    if name in LIST_COLUMNS:
+        return [list(v) if v is not None else [] for v in arr]
+    try:
+        if name in INT_COLUMNS:
+            return pd.array(arr, dtype=_DTYPES["Int64"])
+        if name in BOOL_COLUMNS:
+            return pd.array(arr, dtype=_DTYPES["boolean"])
+        return pd.array(arr, dtype=_DTYPES["string"])
+    except (TypeError, ValueError):
+        return None
 
 
 def _mislabel_check(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, col: _Collector, *, source_crs: str,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import as_read, button, copy_demo_region, map_args, open_app, run, shown_text, table_with
+from privacy_support import pids_found
 from streamlit.testing.v1 import AppTest
 
 from data import audit, store
@@ -96,7 +98,7 @@ def _assert_private_and_offline(at: AppTest, region) -> None:
     """No elder id anywhere on the page, and every map is rendered with inline Leaflet and no web links."""
     maps = map_args(at)
     page = shown_text(at) + "\n".join(maps)
-    assert not [pid for pid in region.elders["pid"].astype(str) if pid in page]
+    assert not pids_found(page, region.elders["pid"])
     assert maps, "no map was rendered"
     for args in maps:
         assert "leaflet.js" in args

@@ -767,15 +767,34 @@ def _target_lines_zh(summary: dict, target_pct: float, *, reached_already: bool,
     return lines
 
 
+def _capacity_lines_zh(summary: dict) -> list[str]:
+    """What capacitated siting adds to the ``site`` command's output: served and unserved elders."""
+    s = summary
+    lines = [f"按名额计（每位老人占 1 个名额；现有设施按床位数，无床位数时按设置 siting_capacity_places 的类型默认名额；"
+             f"新站点每处 {s['capacity_places_new']:g} 人）：",
+             f"  获得服务的老人 {s['served_before']:g} 人（{s['served_pct_before']}%）→ {s['served_after']:g} 人"
+             f"（{s['served_pct_after']}%）；现有设施与新站点一起按名额分配，使获得服务的（加权）老人最多",
+             f"  未获服务 {s['unserved_elders']:g} 人，其中 {s['unserved_in_reach']:g} 人在服务圈内但名额已满"]
+    if s["existing_default_capacity"] or s["existing_unlimited"]:
+        lines.append(f"  现有设施 {s['existing_facilities']} 处中 {s['existing_default_capacity']} 处无床位数、按类型默认名额计"
+                     + (f"，{s['existing_unlimited']} 处类型无默认名额、按不限名额计" if s["existing_unlimited"] else ""))
+    return lines
+
+
 def cmd_site(args: argparse.Namespace) -> int:
     from data import store
     from data.plan_inputs import read_candidates, read_exclusions
+    from geo.errors import PlanningInputError
     from geo.labels import SITE_COLUMNS_ZH
     from planning.gaps import parse_group_weights, weighted_groups_zh, with_group_weights
-    from planning.sites import site_facilities
+    from planning.sites import CAPACITY_SITE_COLUMNS_ZH, site_facilities
 
     settings = _settings(args)
     _kind(args, settings)
+    capacity = args.capacity is not None
+    if capacity and args.target is not None:
+        raise PlanningInputError("按容量选址（--capacity）只支持指定新增站点数（--add），不支持 --target",
+                                 "--capacity needs --add, not --target")
     if args.weight:
         settings = with_group_weights(settings, parse_group_weights(args.weight))
     region = _region_with_elders(args, "选址")
@@ -790,9 +809,10 @@ def cmd_site(args: argparse.Namespace) -> int:
         steps("计算覆盖矩阵并求解")
         plan = site_facilities(region, settings=settings, k=args.add, target_pct=target, minutes=args.minutes,
                                mode=args.mode, kind=args.kind, candidates=candidates, exclude=exclude,
-                               weighted=not args.unweighted, solver=args.solver, time_limit_s=args.time_limit)
+                               weighted=not args.unweighted, solver=args.solver, time_limit_s=args.time_limit,
+                               capacity=capacity, capacity_places=args.capacity or None)
         steps("写出结果")
-        out = _write_frame(plan.sites, args.out, sheet="新增站点", columns_zh=SITE_COLUMNS_ZH)
+        out = _write_frame(plan.sites, args.out, sheet="新增站点", columns_zh=SITE_COLUMNS_ZH | CAPACITY_SITE_COLUMNS_ZH)
         if args.elders_out:
             store.write_table(plan.elders.rename(columns={"rank": "站点序号", "pid": "假名编号",
                                                           "travel_time_min": "出行时间(分钟)"}),
@@ -819,9 +839,14 @@ def cmd_site(args: argparse.Namespace) -> int:
     if s["elders_left_out"]:
         print(f"按{s['population']}老人统计：另有 {s['elders_left_out']} 位老人不在统计口径内，未计入")
     for row in plan.sites.itertuples():
+        served = (f"；名额 {row.capacity_places:g} 人，分配服务 {row.assigned_elders:g} 人（使用率 {row.utilisation_pct:g}%）"
+                  if capacity else "")
         print(f"  {row.rank}. {row.candidate_id}（{row.community_name or '—'}，{row.lon:.5f}, {row.lat:.5f}）："
-              f"新增覆盖 {row.newly_covered} 人，累计覆盖率 {row.coverage_pct_after}%")
+              f"新增覆盖 {row.newly_covered} 人，累计覆盖率 {row.coverage_pct_after}%{served}")
     print(f"覆盖率 {s['coverage_pct_before']}% → {s['coverage_pct_after']}%（{len(plan.sites)} 处新站点）；结果：{out}")
+    if capacity:
+        for line in _capacity_lines_zh(s):
+            print(line)
     if args.elders_out:
         print(f"各站点新增覆盖的老人（假名编号）：{args.elders_out}")
     _audit_export(args, region, "新设施选址", len(plan.sites), out)
@@ -1192,8 +1217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unweighted", action="store_true", help="不加权（默认高龄、失能、独居老人加权）")
     arg(p, "--weight", role=Parsed(weight_value), action="append", metavar="群体=权重",
                    help="重点群体加权，如 --weight 特困=1 --weight 独居=0.5（可重复；给出时取代设置 gap_group_weights）")
-    p.add_argument("--solver", choices=("highs", "greedy"), default="highs")
+    p.add_argument("--solver", choices=("highs", "greedy"), default="highs",
+                   help="highs：精确求解（默认）；greedy：贪心加交换改进，快速近似")
     p.add_argument("--time-limit", type=_number(0, 86_400, unit=" 秒"), default=60.0, help="求解时间上限（秒）")
+    p.add_argument("--capacity", type=_number(0, 1_000_000, unit=" 人"), nargs="?", const=0.0, default=None,
+                   metavar="名额", help="按容量选址（最大化覆盖且有名额服务的老人，只配合 --add）：每处新站点最多服务的老人数；"
+                   "只写 --capacity 时取设置 siting_capacity_places 中 --kind 的默认名额；现有设施按床位数（无床位数时按类型默认）")
     arg(p, "--out", role=OutFile(LAYER_SUFFIXES + TABLE_SUFFIXES), required=True, help="站点：.geojson / .gpkg / .csv / .xlsx")
     arg(p, "--elders-out", role=OutFile(TABLE_SUFFIXES), help="各站点新增覆盖的老人清单（假名编号），仅供工作人员")
     p.set_defaults(func=cmd_site)

@@ -95,6 +95,11 @@ POPULATIONS: tuple[str, ...] = ("户籍", "常住", "全部")
 """Which elders a table counts: registered here (户籍), living here (常住), or every imported elder."""
 GAP_GROUP_WEIGHTS: tuple[tuple[str, float], ...] = (("独居", 0.5),)
 """Extra gap/siting weight of an uncovered elder per priority group (群体)."""
+SITING_CAPACITY_PLACES: tuple[tuple[str, float], ...] = (
+    ("养老机构", 100.0), ("社区养老服务综合体/中心", 50.0), ("日间照料中心", 30.0), ("养老服务站", 20.0),
+    ("助餐点", 60.0), ("居家上门服务商", 100.0),
+)
+"""Places (elders served) per facility kind assumed by capacitated siting when a facility records no beds."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,13 @@ class Settings:
     target_tier_share_pct
         Provisioning check: share of an area's elders that should live within their tier's
         minutes of a facility of that kind, % (80).
+    siting_capacity_places
+        Capacitated siting (``eldermap site --capacity``, the planner page): places, i.e. elders one
+        facility can serve, per facility kind — used for a new site of that kind (unless a number is
+        given) and for an existing facility that records no beds (``beds_total`` missing or 0). Planning
+        assumptions, set your city's: 养老机构 100, 社区养老服务综合体/中心 50, 日间照料中心 30,
+        养老服务站 20, 助餐点 60, 居家上门服务商 100. Every kind must be in ``facility_kinds``; a kind
+        missing here has unlimited places. Setting this table replaces it whole.
     geocoder, geocoder_key
         Online address lookup used when the offline gazetteer finds nothing: "" (default: offline
         only), "nominatim" (geopy; the key is the user agent), "amap" (高德, GCJ-02 converted) or
@@ -314,6 +326,7 @@ class Settings:
     target_nursing_share_pct: float = 55.0
     tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
     target_tier_share_pct: float = 80.0
+    siting_capacity_places: tuple[tuple[str, float], ...] = SITING_CAPACITY_PLACES
     geocoder: str = ""
     geocoder_key: str = ""
     tiles_url: str = ""
@@ -412,6 +425,11 @@ class Settings:
             problems.append("设置了 tiles_url 时必须填写 tiles_attribution（底图版权说明）")
         if any(m <= 0 or m > 120 for _, m in self.tier_minutes):
             problems.append("tier_minutes 的分钟数应在 0–120 之间")
+        capacity_unknown = [k for k, _ in self.siting_capacity_places if k not in self.facility_kinds]
+        if capacity_unknown:
+            problems.append(f"siting_capacity_places 中的{'、'.join(capacity_unknown)}不在 facility_kinds 中（请同时修改两处）")
+        if any(not 0 < v <= 1_000_000 for _, v in self.siting_capacity_places):
+            problems.append("siting_capacity_places 的名额应在 1–1000000 之间")
         if not 1 <= self.login_max_failures <= 100:
             problems.append(f"login_max_failures 应在 1–100 之间（收到 {self.login_max_failures}）")
         if not 1 <= self.login_address_max_failures <= 10_000:
@@ -481,6 +499,10 @@ class Settings:
         """``tier_minutes`` as a dict: facility kind → minutes."""
         return dict(self.tier_minutes)
 
+    def capacity_table(self) -> dict[str, float]:
+        """``siting_capacity_places`` as a dict: facility kind → places."""
+        return dict(self.siting_capacity_places)
+
     def walk_profile_table(self) -> dict[str, float]:
         """``walk_profiles`` as a dict: profile name → km/h."""
         return dict(self.walk_profiles)
@@ -493,7 +515,8 @@ class Settings:
 DISABILITY_GRADES: tuple[str, ...] = ("一级", "二级", "三级", "四级")
 """Disability grades of the disability certificate (残疾人证), 一级 most severe."""
 
-_TABLE_FIELDS = frozenset({"drive_speeds_kmh", "tier_minutes", "walk_profiles", "gap_group_weights"})
+_TABLE_FIELDS = frozenset({"drive_speeds_kmh", "tier_minutes", "walk_profiles", "gap_group_weights",
+                           "siting_capacity_places"})
 
 
 def settings_from_dict(values: dict[str, Any], *, source: str = "<dict>") -> Settings:

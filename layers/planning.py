@@ -186,7 +186,8 @@ def add_sites(m: folium.Map, sites: pd.DataFrame, *, name: str = "推荐新址",
     ----------
     sites
         Sites as :attr:`planning.sites.SitePlan.sites`: ``lon``, ``lat`` (WGS-84), ``rank``,
-        ``community_name``, ``newly_covered``.
+        ``community_name``, ``newly_covered``; with capacitated siting also ``capacity_places`` and
+        ``assigned_elders`` (shown in the tooltip).
     radius_px
         Circle radius in screen pixels.
     """
@@ -194,8 +195,10 @@ def add_sites(m: folium.Map, sites: pd.DataFrame, *, name: str = "推荐新址",
     for row in sites.itertuples(index=False):
         marker = folium.CircleMarker(location=map_lat_lon(m, row.lon, row.lat), radius=radius_px, color="#111111",
                                      weight=3, fill=True, fill_color=SITE_COLOR, fill_opacity=0.95)
+        served = (f"，名额 {row.capacity_places:g} 人、分配服务 {row.assigned_elders:g} 人"
+                  if hasattr(row, "assigned_elders") and hasattr(row, "capacity_places") else "")
         bind_tooltip(marker, f"推荐新址 {row.rank}：{row.community_name or '（社区外）'}，"
-                             f"新增覆盖 {row.newly_covered} 人")
+                             f"新增覆盖 {row.newly_covered} 人{served}")
         marker.add_to(group)
     group.add_to(m)
     return m

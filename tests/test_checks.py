@@ -187,7 +187,8 @@ def test_institution_beds_follow_the_institution_role(tiny: Region, tiny_table: 
     defaults = Settings()
     settings = dataclasses.replace(
         defaults, facility_kinds=tuple(kinds.get(k, k) for k in defaults.facility_kinds), institution_kinds=("养老院",),
-        tier_minutes=tuple((kinds.get(k, k), m) for k, m in defaults.tier_minutes))
+        tier_minutes=tuple((kinds.get(k, k), m) for k, m in defaults.tier_minutes),
+        siting_capacity_places=tuple((kinds.get(k, k), n) for k, n in defaults.siting_capacity_places))
     table = provisioning_checks(renamed, settings=settings, by="district")
     columns = ["elders", "beds_total", "institution_beds", "nursing_beds", "nursing_share_pct"]
     pd.testing.assert_frame_equal(table[columns], tiny_table[columns])

@@ -13,7 +13,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from geo.errors import PlanningInputError
-from planning.siting import covered_weight, greedy_max_cover, maximal_covering, merge_demand, set_covering
+from planning.siting import (
+    covered_weight,
+    greedy_max_cover,
+    maximal_covering,
+    merge_demand,
+    set_covering,
+    swap_improve,
+)
 
 
 def instance(seed: int, n_cand: int, n_dem: int, density: float) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -56,6 +63,43 @@ def test_maximal_covering_equals_brute_force(seed, n_cand, n_dem, density, k) ->
     greedy = maximal_covering(a, w, k, solver="greedy")
     assert greedy.objective <= best + 1e-9
     assert greedy.objective >= (1 - 1 / np.e) * best - 1e-9  # greedy's guarantee for maximal covering
+    assert greedy.objective >= greedy.details["greedy_objective"] - 1e-9  # the interchange never loses weight
+    assert greedy.objective == pytest.approx(covered_weight(a, w, greedy.chosen))
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n_cand=st.integers(2, 9), n_dem=st.integers(1, 30),
+       density=st.floats(0.05, 0.6), k=st.integers(1, 4))
+def test_swap_improve_ends_where_no_single_swap_helps(seed, n_cand, n_dem, density, k) -> None:
+    a, w = instance(seed, n_cand, n_dem, density)
+    start = np.random.default_rng(seed).choice(n_cand, min(k, n_cand), replace=False)
+    improved, info = swap_improve(a, w, start, time_limit_s=30.0)
+    assert len(improved) == len(start) and len(set(improved.tolist())) == len(improved)
+    value = covered_weight(a, w, improved)
+    assert value >= covered_weight(a, w, start) - 1e-9
+    assert not info["stopped_by_time"]
+    # brute force over every single swap: none improves the result
+    for pos in range(len(improved)):
+        for c in set(range(n_cand)) - set(improved.tolist()):
+            other = improved.copy()
+            other[pos] = c
+            assert covered_weight(a, w, other) <= value + 1e-9, (improved, pos, c)
+
+
+def test_swap_repairs_greedy_on_a_hand_worked_example() -> None:
+    # units x1..x4 in a row, weights 2.5, 3, 3, 2.5; candidates: left {x1, x2}, middle {x2, x3}, right {x3, x4}.
+    # k=2: greedy takes the middle (6) then left (+2.5) = 8.5; the optimum is left + right = 11, one swap away.
+    a = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=bool))
+    w = np.array([2.5, 3.0, 3.0, 2.5])
+    greedy, _ = greedy_max_cover(a, w, 2)
+    assert sorted(greedy.tolist()) == [0, 1] and covered_weight(a, w, greedy) == 8.5
+    improved, info = swap_improve(a, w, greedy)
+    assert sorted(improved.tolist()) == [0, 2] and info["swaps"] == 1
+    result = maximal_covering(a, w, 2, solver="greedy")
+    assert result.objective == 11.0 and result.details["greedy_objective"] == 8.5
+    assert result.details["swap_objective"] == 11.0 and result.status == "greedy"
+    assert maximal_covering(a, w, 2, solver="greedy", swap_time_limit_s=0.0).objective == 8.5  # greedy alone
+    assert maximal_covering(a, w, 2).objective == 11.0
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -153,6 +153,39 @@ def test_siting_two_sites_proven_optimal(shared_at: AppTest, region) -> None:
     _assert_private_and_offline(at, region)
 
 
+def test_siting_with_capacity_shows_served_and_unserved(shared_at: AppTest, region) -> None:
+    at = shared_at
+    at.selectbox(key="planner_sites_kind").select(DAY)
+    at.selectbox(key="planner_sites_minutes").select(5)
+    at.number_input(key="planner_sites_k").set_value(2)
+    at.toggle(key="planner_sites_capacity").set_value(True)
+    at.number_input(key="planner_sites_places").set_value(40)
+    at.radio(key="planner_sites_solver").set_value("贪心加交换改进（快速近似）")  # quick: the exact path is tested in
+    button(at, "计算选址").click()  # tests/test_siting_capacity.py
+    run(at, errors=False)
+    plan = site_facilities(region, settings=S, k=2, minutes=5, kind=DAY, capacity=True, capacity_places=40.0,
+                           solver="greedy")
+    sites = table_with(at, "名额使用率（%）")
+    assert list(sites["名额（人）"].astype(float)) == [40.0, 40.0]
+    assert list(sites["分配服务老人数"].astype(float)) == list(plan.sites["assigned_elders"])
+    s = plan.summary
+    text = shown_text(at)
+    assert f"获得服务的老人 {s['served_before']:g} 人" in text and f"→ {s['served_after']:g} 人" in text
+    assert f"未获服务 {s['unserved_elders']:g} 人" in text and "名额已满" in text
+    existing = table_with(at, "名额来源")
+    assert list(existing["设施编号"]) == list(plan.existing["id"])
+    first = plan.sites.iloc[0]
+    tooltip = f"名额 {first['capacity_places']:g} 人、分配服务 {first['assigned_elders']:g} 人"
+    unescaped = [re.sub(r"\\+u([0-9a-fA-F]{4})", lambda u: chr(int(u.group(1), 16)), m) for m in map_args(at)]
+    assert any(tooltip in m for m in unescaped)  # the sites' tooltips (JavaScript strings \u-escape Chinese)
+    _assert_private_and_offline(at, region)
+    # a target share cannot be combined with places
+    at.radio(key="planner_sites_goal").set_value("目标覆盖率")
+    button(at, "计算选址").click()
+    run(at)
+    assert any("按名额选址只支持" in e.value for e in at.error)
+
+
 def test_scenario_save_and_compare(shared_at: AppTest, region, region_root: Path) -> None:
     at = shared_at
     fac = region.facilities

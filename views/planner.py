@@ -77,7 +77,7 @@ from planning.scenario import (
     region_extent,
     region_extent_zh,
 )
-from planning.sites import site_facilities
+from planning.sites import CAPACITY_SITE_COLUMNS_ZH, EXISTING_COLUMNS_ZH, site_facilities
 from planning.summary import kinds_in_order
 from views.access import client_address
 from views.context import region_map
@@ -88,7 +88,7 @@ from views.text import md_escape, message_zh
 ALL_KINDS_ZH = "全部"
 CUSTOM_ZH = "自定义"
 LEVELS_ZH: dict[str, str] = {"社区": "community", "街道": "street"}
-SOLVERS_ZH: dict[str, str] = {"HiGHS（精确求解）": "highs", "贪心（快速近似）": "greedy"}
+SOLVERS_ZH: dict[str, str] = {"HiGHS（精确求解）": "highs", "贪心加交换改进（快速近似）": "greedy"}
 BASE_LABEL_ZH = "现状（base）"
 STATUS_ZH: dict[str, str] = {
     "optimal": "已证明最优",
@@ -115,6 +115,20 @@ class Staff:
 
 
 # ---------------------------------------------------------------- helpers without streamlit calls
+
+
+def capacity_text_zh(summary: dict[str, Any]) -> str:
+    """The capacitated siting summary in plain Chinese (numbers only: safe as Markdown)."""
+    s = summary
+    text = (f"**按名额计**：获得服务的老人 {s['served_before']:g} 人（{s['served_pct_before']:.2f}%）→ "
+            f"{s['served_after']:g} 人（{s['served_pct_after']:.2f}%）；未获服务 {s['unserved_elders']:g} 人，"
+            f"其中 {s['unserved_in_reach']:g} 人在服务圈内但名额已满。\n\n"
+            f"每位老人占 1 个名额；现有设施（按床位数，无床位数时按类型默认名额）与新站点（每处 "
+            f"{s['capacity_places_new']:g} 人）一起分配，使获得服务的（加权）老人最多，"
+            "不会少于现有设施单独服务的人数。")
+    if s.get("existing_unlimited"):
+        text += f"另有 {s['existing_unlimited']} 处现有设施的类型没有默认名额，按不限名额计。"
+    return text
 
 
 def kind_options(region: Region, settings: Settings) -> list[str]:
@@ -475,6 +489,11 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         mode_choice = c2.radio("出行方式", list(MODE_OF_ZH), horizontal=True, key="planner_sites_mode")
         weighted = c3.toggle("按需求加权（高龄、失能和所选重点群体）", value=True, key="planner_sites_weighted")
         solver_zh = c3.radio("求解方法", list(SOLVERS_ZH), key="planner_sites_solver")
+        capacity = c3.toggle("按名额选址（设施容量有限）", value=False, key="planner_sites_capacity",
+                             help="每位老人占 1 个名额：现有设施（按床位数，无床位数时按类型默认名额）与新站点一起"
+                                  "分配，使获得服务的（加权）老人最多；只适用于“新增站点数”")
+        places = c3.number_input("新站点名额（人；0 表示按类型默认）", min_value=0, max_value=100_000, value=0, step=10,
+                                 key="planner_sites_places")
         upload = st.file_uploader("自备候选点（可选：含“经度”“纬度”列的 CSV/XLSX，或 GeoJSON）",
                                   key="planner_sites_upload",
                                   help=f"支持的格式：{'、'.join('.' + s for s in CANDIDATE_SUFFIXES)}")
@@ -482,6 +501,9 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
     kind_value = None if kind == ALL_KINDS_ZH else kind
     mode = MODE_OF_ZH[mode_choice]
     if run:
+        if capacity and goal != "新增站点数":
+            st.error("按名额选址只支持“新增站点数”，请改选目标或关闭“按名额选址”。")
+            return
         try:
             with st.status("正在计算覆盖矩阵…", expanded=False) as status:
                 candidates = _read_upload(upload) if upload is not None else None
@@ -489,14 +511,15 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
                 plan = site_facilities(region, settings=settings, k=int(k) if goal == "新增站点数" else None,
                                        target_pct=float(target) if goal == "目标覆盖率" else None,
                                        minutes=float(minutes), mode=mode, kind=kind_value, candidates=candidates,
-                                       weighted=weighted, solver=SOLVERS_ZH[solver_zh])
+                                       weighted=weighted, solver=SOLVERS_ZH[solver_zh], capacity=bool(capacity),
+                                       capacity_places=float(places) if places else None)
                 status.update(label="计算完成", state="complete")
         except ElderMapError as exc:
             st.error(md_escape(message_zh(exc), keep_lines=True))
             return
-        # only the sites and the summary are kept: never the per-elder list (pids)
+        # only the sites, the existing facilities' loads and the summary are kept: never the per-elder list (pids)
         st.session_state["planner_sites_result"] = {"sites": plan.sites, "summary": plan.summary,
-                                                    "path": str(region.path),
+                                                    "existing": plan.existing, "path": str(region.path),
                                                     "weights": weighted_groups_zh(settings) if weighted else "不加权"}
     result = st.session_state.get("planner_sites_result")
     if not result or result["path"] != str(region.path):
@@ -514,6 +537,8 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         f"（候选点 {summary['candidates_used']} 个，用时 {summary['seconds']:g} 秒）\n\n"
         f"需求加权：{md_escape(result.get('weights', ''))}"
     )
+    if summary.get("capacity"):
+        st.markdown(capacity_text_zh(summary))
     m = _region_map(region, settings)
     if m is not None:
         cells, _ = _gaps(str(region.path), summary["kind"] if summary["kind"] in kinds[1:] else None,
@@ -525,10 +550,14 @@ def _sites_tab(region: Region, settings: Settings, *, staff: Staff) -> None:
         add_sites(m, sites)
         add_sites_legend(m)
         _show_map(m, key="planner_sites_map")
-    table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH)
+    table = pd.DataFrame(sites.drop(columns="geometry")).rename(columns=SITE_COLUMNS_ZH | CAPACITY_SITE_COLUMNS_ZH)
     st.dataframe(table, hide_index=True, width="stretch")
     _downloads("planner_sites", "新设施选址", table, sites,
                staff=staff, region_name=region.name, version=region.version)
+    existing = result.get("existing")
+    if summary.get("capacity") and existing is not None and len(existing):
+        with st.expander(f"现有设施的名额与分配服务（{len(existing)} 处）"):
+            st.dataframe(existing.rename(columns=EXISTING_COLUMNS_ZH), hide_index=True, width="stretch")
 
 
 # ---- scenarios

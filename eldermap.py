@@ -473,14 +473,14 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
         steps("沿道路计算可达范围")
         polygons = region_isochrones(region, settings=settings, minutes=minutes, mode=args.mode,
                                      facility_id=args.facility, kind=args.kind, bands=not args.cumulative,
-                                     buffer_m=args.buffer_m)
+                                     buffer_m=args.buffer_m, method=args.method)
         steps("写出结果")
         _write_frame(polygons, args.out, sheet="等时圈", columns_zh={})
     finally:
         steps.close()
     for row in polygons.itertuples(index=False):
         who = f"{row.facility_id} " if "facility_id" in polygons.columns else ""
-        print(f"  {who}{row.band_label}：{row.area_km2:.3f} 平方公里")
+        print(f"  {who}{row.band_label}：{row.area_km2:.3f} 平方公里，老年人 {int(row.elders):,} 人")
     print(f"等时圈已写入：{args.out}")
     _audit_export(args, region, "等时圈", len(polygons), args.out)
     return 0
@@ -1169,7 +1169,11 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "--kind", role=Kind(), help="只算某类设施")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk")
     p.add_argument("--cumulative", action="store_true", help="输出累计范围（默认输出分段环带）")
-    p.add_argument("--buffer-m", type=_number(0, 1000, low_open=False, unit=" 米"), default=50.0, help="道路两侧计入范围的距离（米，默认 50）")
+    p.add_argument("--method", choices=("access", "buffer"), default="access",
+                   help="access（默认）：出行时间（道路时间加从最近道路步行）在分钟数内的范围，与覆盖统计一致；"
+                        "buffer：到达的道路两侧各 --buffer-m 米")
+    p.add_argument("--buffer-m", type=_number(0, 1000, low_open=False, unit=" 米"), default=50.0,
+                   help="--method buffer 时道路两侧计入范围的距离（米，默认 50）")
     arg(p, "--out", role=OutFile(LAYER_SUFFIXES), required=True, help="等时圈：.geojson 或 .gpkg")
     p.set_defaults(func=cmd_isochrones)
 

@@ -277,6 +277,19 @@ def test_isochrones_write_a_geopackage(capsys, root: Path, tmp_path: Path) -> No
     layer = gpd.read_file(tmp_path / "i.gpkg", layer="等时圈")
     assert len(layer) == 2 and layer.crs == "EPSG:4326"
     assert tmp_path.joinpath("i.gpkg").read_bytes()[:15] == b"SQLite format 3"
+    # each band says how many elders it holds, as the coverage table counts them
+    from planning.coverage import region_coverage
+
+    region = store.load_region("demo", root=root)
+    ten, _ = region_coverage(region, settings=Settings(), minutes=10.0, mode="walk", by="district")
+    five, _ = region_coverage(region, settings=Settings(), minutes=5.0, mode="walk", by="district")
+    assert list(layer["elders"]) == [int(five["covered"].iloc[-1]), int(ten["covered"].iloc[-1] - five["covered"].iloc[-1])]
+    assert f"老年人 {int(layer['elders'].iloc[0]):,} 人" in out
+    # the former street buffer on request: narrower streets-only polygons
+    code, out, err = run(capsys, "--regions", str(root), "isochrones", "demo", "--minutes", "5", "--method", "buffer",
+                         "--buffer-m", "20", "--out", str(tmp_path / "b.geojson"))
+    assert code == 0, err
+    assert gpd.read_file(tmp_path / "b.geojson")["area_km2"].iloc[0] < layer["area_km2"].iloc[0]
 
 
 # ---------------------------------------------------------------- 6. scenarios

@@ -35,12 +35,14 @@ def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
     """A planner's candidate list: GeoJSON/GeoPackage/Shapefile points, or CSV/XLSX with 经度/纬度 (lon/lat).
 
     Returns ``candidate_id`` (the file's id/编号/名称 column, else the row number) and point geometry
-    in EPSG:4326. Rows without coordinates are reported and skipped.
+    in EPSG:4326, and ``capacity_places`` when the file has a column of places (:data:`CAPACITY_HEADERS`: the new
+    site's capacity for capacitated siting; NaN where empty). Rows without coordinates are reported and skipped.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt", ".xlsx", ".xls"}:
-        raw = read_table(path, "facilities").frame  # header detection by the facility fields (经度, 纬度, 名称…)
+        table = read_table(path, "facilities")  # header detection by the facility fields (经度, 纬度, 名称…)
+        raw, rows_seen = table.frame, np.asarray(table.source_rows)
         lon_col = next((c for c in raw.columns if str(c).strip().lower() in {"lon", "lng", "经度", "longitude", "x"}), None)
         lat_col = next((c for c in raw.columns if str(c).strip().lower() in {"lat", "纬度", "latitude", "y"}), None)
         if lon_col is None or lat_col is None:
@@ -52,17 +54,46 @@ def read_candidates(path: str | Path) -> gpd.GeoDataFrame:
         bad = lon.isna() | lat.isna()
     else:
         frame = _read_geo_file(path, "候选点文件")
+        rows_seen = np.arange(2, len(frame) + 2)
         frame["geometry"] = [g.centroid if g is not None and g.geom_type != "Point" else g for g in frame.geometry]
         bad = frame.geometry.isna() | frame.geometry.is_empty
     if bad.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
         log.warning("%s: %d candidate rows without coordinates skipped (rows %s)", path.name, int(bad.sum()), rows)
+    cap_col = next((c for c in frame.columns if str(c).strip().lower() in CAPACITY_HEADERS), None)
+    keep = ~bad.to_numpy()
+    capacities = None if cap_col is None else _capacities(  # rows skipped for want of coordinates are not checked
+        frame[cap_col][keep], rows_seen[keep], path, CAPACITY_HEADER_ZH.get(str(cap_col), str(cap_col)))
     frame = frame[~bad.to_numpy()].reset_index(drop=True)
     id_col = next((c for c in frame.columns if str(c).strip().lower() in {"id", "candidate_id", "编号", "名称", "name"}), None)
     ids = frame[id_col].astype(str) if id_col is not None else pd.Series([f"C{i + 1}" for i in range(len(frame))])
     if len(frame) == 0:
         raise InputFileError(f"候选点文件 {path.name} 中没有带坐标的候选点", f"{path}: no candidates with coordinates")
-    return gpd.GeoDataFrame({"candidate_id": ids.to_numpy()}, geometry=frame.geometry.values, crs="EPSG:4326")
+    columns = {"candidate_id": ids.to_numpy()}
+    if capacities is not None:
+        columns["capacity_places"] = capacities
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.values, crs="EPSG:4326")
+
+
+CAPACITY_HEADERS = {"beds_total", "capacity_places", "capacity", "places", "名额", "容量", "服务名额", "床位", "床位数"}
+"""Headers of a candidate file's column of places (the new site's capacity, for capacitated siting). A CSV or
+workbook is read by the facility fields, so there its column is the beds one (床位/床位数/核定床位…)."""
+CAPACITY_HEADER_ZH = {"beds_total": "床位数"}
+
+
+def _capacities(values: pd.Series, rows_seen: np.ndarray, path: Path, header: str) -> np.ndarray:
+    """A candidate column of places as numbers (NaN where empty: the default applies); anything else that is not a
+    positive number is refused, naming the rows."""
+    text = values.astype("string").str.strip()
+    number = pd.Series(pd.to_numeric(text, errors="coerce"), dtype="Float64").to_numpy(dtype="float64",
+                                                                                        na_value=np.nan)
+    empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    wrong = ~empty & ~(number > 0)
+    if wrong.any():
+        rows = "、".join(f"第 {rows_seen[i]} 行（{values.iloc[i]}）" for i in np.flatnonzero(wrong)[:10])
+        raise InputFileError(f"候选点文件 {path.name} 的“{header}”列应为正数（或留空使用默认名额）：{rows}",
+                             f"{path}: {header} must be positive numbers, rows {rows}")
+    return np.where(empty, np.nan, number)
 
 
 def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:

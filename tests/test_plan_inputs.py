@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -32,6 +33,24 @@ def test_candidates_from_csv_and_geojson(tmp_path: Path) -> None:
     gpd.GeoDataFrame({"id": ["A"]}, geometry=[shapely.box(0, 0, 2, 2)], crs=4326).to_file(geojson)
     found = read_candidates(geojson)
     assert found.geometry.iloc[0].equals(shapely.Point(1, 1))  # polygons become their centroids
+
+
+def test_candidates_carry_their_places_for_capacitated_siting(tmp_path: Path) -> None:
+    csv = tmp_path / "候选点.csv"
+    csv.write_text("名称,经度,纬度,床位数\n甲,24.94,60.17,30\n无坐标,,,abc\n乙,24.95,60.17,\n", encoding="utf-8")
+    found = read_candidates(csv)
+    assert list(found["candidate_id"]) == ["甲", "乙"]
+    assert found["capacity_places"].iloc[0] == 30.0 and np.isnan(found["capacity_places"].iloc[1])  # empty: default
+    assert "capacity_places" not in read_candidates(tmp_path.joinpath("x.csv").write_text(
+        "名称,经度,纬度\n甲,24.94,60.17\n", encoding="utf-8") and tmp_path / "x.csv")
+    csv.write_text("候选点清单\n名称,经度,纬度,床位数\n甲,24.94,60.17,30\n乙,24.95,60.17,-5\n丙,24.95,60.17,很多\n",
+                   encoding="utf-8")  # a title row: the rows named are the spreadsheet's
+    with pytest.raises(InputFileError, match="“床位数”列应为正数.*第 4 行（-5）、第 5 行（很多）"):
+        read_candidates(csv)
+    geojson = tmp_path / "候选点.geojson"
+    gpd.GeoDataFrame({"id": ["A", "B"], "名额": [20, None]}, geometry=[shapely.Point(0, 0), shapely.Point(1, 1)],
+                     crs=4326).to_file(geojson)
+    assert read_candidates(geojson)["capacity_places"].fillna(-1).tolist() == [20.0, -1]
 
 
 def test_candidates_without_coordinates_are_refused(tmp_path: Path) -> None:

@@ -618,6 +618,10 @@ class BatchResult:
     wall_s: float
     workers: int
     dashboard_link: str | None = None
+    timing: Mapping[str, float] = field(default_factory=dict)
+    """Seconds of the batch's steps in the driver: ``plan_s`` (reading the hierarchy and the counties' manifests),
+    ``cluster_s`` (starting or reaching the cluster, and closing a local one), ``tasks_s`` (submitting until the
+    last task finished), ``rollup_s`` (reading the stored tables back and rolling them up)."""
     outside: Mapping[str, int] = field(default_factory=dict)
     """Elders the province import put in no county, per reason (:func:`batch.hierarchy.elders_outside_counties`):
     in no table of the batch."""
@@ -850,10 +854,14 @@ def run_batch(
 
     link = None
     n_workers = 0
+    timing = {"plan_s": time.perf_counter() - start, "cluster_s": 0.0, "tasks_s": 0.0}
     if todo:
         from distributed import as_completed
 
+        started = time.perf_counter()
         with _client(scheduler, workers, memory_gb=memory_gb, tasks=sum(size[1] for _, _, size in todo)) as client:
+            timing["cluster_s"] = time.perf_counter() - started
+            started = time.perf_counter()
             link = _dashboard_link(client)
             n_workers = len(client.scheduler_info().get("workers", {}))
             report(f"已启动 {n_workers} 个工作进程，待算 {len(todo)} 个区县"
@@ -891,8 +899,12 @@ def run_batch(
                                                           error_zh=zh, error_en=en)
                 report(f"{child.name or child.region}：{_STATUS_ZH[outcomes[child.region].status]}")
                 future.release()
+            timing["tasks_s"] = time.perf_counter() - started
+            started = time.perf_counter()
+        timing["cluster_s"] += time.perf_counter() - started  # closing a local cluster
     else:
         report("全部区县都已有相同输入的结果，无需计算")
+    started = time.perf_counter()
     kept, tables, stored_frames = [], [], {}
     for c in leaves:
         if outcomes[c.region].status == "failed":
@@ -918,10 +930,12 @@ def run_batch(
                             root=root)
         first = "basic" if kind == "report" else "checks"
         table, by_child = rolled[first], rolled[f"{first}:children"]
+    timing["rollup_s"] = time.perf_counter() - started
     table.attrs.update(parent=parent, kind=kind, params=params, failed=failed_regions)
     result = BatchResult(parent=parent, kind=kind, params=params, key=key, children=ordered, table=table,
                          children_table=by_child, wall_s=time.perf_counter() - start, workers=n_workers,
-                         dashboard_link=link, frames=rolled, outside=elders_outside_counties(parent, root=root))
+                         dashboard_link=link, frames=rolled, outside=elders_outside_counties(parent, root=root),
+                         timing=timing)
     for c in result.with_status("failed"):
         log.debug("child %s failed: %s", c.region, c.error_en)
     log.info("batch %s of %s: %d done, %d skipped, %d failed in %.1f s", kind, parent, len(result.with_status("done")),

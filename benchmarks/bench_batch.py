@@ -242,6 +242,7 @@ def run_once(root: Path, settings: Settings, workers: int) -> tuple[BatchResult,
            "driver_peak_mb": peak_mb(reset), "driver_peak_reset": reset,
            "task_s_sum": float(np.sum(task_s)), "task_s_max": float(np.max(task_s)) if task_s else 0.0,
            "tasks": int(sum(c.parts for c in done)), "split": int(sum(c.parts > 1 for c in done)),
+           **{f"timing_{k}": v for k, v in result.timing.items()},
            "cities": int(len(result.children_table) - 1),
            "cities_elders": int(result.children_table["elders"].iloc[-1]) if len(result.children_table) else 0}
     return result, row
@@ -404,6 +405,9 @@ def print_report(report: dict[str, Any]) -> None:
               f"{r['covered']:>12,} {r['coverage_pct']:>6.2f} {r['wall_s']:>8.1f} {r['elders_per_s']:>10,.0f} "
               f"{r['worker_peak_mb']:>14,.0f} {r['driver_peak_mb']:>14,.0f} {r['task_s_sum']:>9.1f} "
               f"{r['task_s_max']:>10.2f}")
+        if "timing_tasks_s" in r:
+            print(f"{'':>7} steps: plan {r['timing_plan_s']:.1f} s, cluster start and close {r['timing_cluster_s']:.1f} s, "
+                  f"tasks {r['timing_tasks_s']:.1f} s, roll-up {r['timing_rollup_s']:.1f} s")
         if r.get("split"):
             print(f"{'':>7} {r['split']} county(ies) over the memory plan of {report['memory_gb']:g} GB per worker "
                   f"were split: {r['tasks']} tasks for {r['done']} counties (batch.split)")

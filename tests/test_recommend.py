@@ -120,7 +120,8 @@ def test_roles_come_from_settings() -> None:
     kinds = ("养老机构", "社区养老服务综合体/中心", "日照", "养老服务站", "助餐点", "上门服务")
     settings = Settings(facility_kinds=kinds, community_facility_kinds=("社区养老服务综合体/中心", "日照", "养老服务站", "助餐点"),
                         day_visit_kinds=("日照", "助餐点", "养老服务站"), home_care_kinds=("上门服务",),
-                        tier_minutes=(("养老机构", 15.0), ("日照", 5.0)))
+                        tier_minutes=(("养老机构", 15.0), ("日照", 5.0)),
+                        siting_capacity_places=(("养老机构", 100.0), ("日照", 30.0), ("上门服务", 60.0)))
     needs = Needs(ability_code=3, services=("助浴",))
     result = match(renamed, needs, TIMES, settings=settings, home_care=SERVING)
     assert "D" in set(result.home_care["id"]) and "D" not in set(result.ranked["id"])  # comes to the home

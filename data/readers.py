@@ -17,7 +17,7 @@ import logging
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -261,10 +261,23 @@ def clean_column(values: Sequence[object]) -> list[str | None]:
 
 
 def _assemble_columns(path: Path, table: str, header: Cells, body: list[Sequence[object]], *,
-                      first_number: int) -> Assembled:
-    """:func:`_assemble` of raw (uncleaned) rows numbered from ``first_number``, built column by column."""
+                      first_number: int, only: Sequence[str] | None = None) -> Assembled:
+    """:func:`_assemble` of raw (uncleaned) rows numbered from ``first_number``, built column by column.
+
+    ``only``: the frame keeps just these canonical columns (text rows only: blank rows are then found on the
+    joined raw text, which is blank exactly when every cleaned cell is)."""
     picks, mapping, unknown = _picks(path, table, header)
     n = len(body)
+    if only is not None:
+        edge = _EDGE_CHARS
+        keep = np.fromiter(("".join(r).strip(edge) != "" for r in body), dtype=bool, count=n)
+        data = {}
+        for name, j in picks.items():
+            if name in only:
+                data[name] = np.array(clean_column([r[j] if j < len(r) else None for r in body]),
+                                      dtype=object)[keep]
+        frame = pd.DataFrame(data, columns=list(data), index=pd.RangeIndex(int(keep.sum())), dtype=object)
+        return frame, np.flatnonzero(keep).astype(np.int64) + first_number, mapping, unknown
     width = max(map(len, body), default=0)
     if n and min(map(len, body)) == width:
         raw_columns = list(zip(*body, strict=True)) if width else []
@@ -390,3 +403,102 @@ def _read_geo(path: Path, suffix: str, layer: str | int | None, encoding: str | 
         epsg = 4326  # OGC:CRS84 is WGS-84 in lon/lat order
     text = None if crs is None else f"EPSG:{epsg}" if epsg is not None else crs.to_string()
     return frame, text, name if suffix == ".gpkg" else None
+
+
+STREAM_SNIFF_BYTES = 1 << 20
+"""Bytes at the head of a streamed CSV that the delimiter and the header are looked for in."""
+
+
+def _stream_encoding(path: Path, encoding: str | None, block_bytes: int = 1 << 22) -> str:
+    """:func:`detect_encoding` of a whole text file, read in blocks (strict UTF-8, else strict GB18030, decoded
+    incrementally; the rare rest by charset-normalizer on the file's head)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(STREAM_SNIFF_BYTES)
+    except OSError as exc:
+        raise _unreadable(path, exc, "没有读取权限或文件被占用") from exc
+    if not head.strip():
+        raise InputFileError(f"文件 {path.name} 是空的，没有读到任何表头或数据。", f"{path}: file is empty")
+    if encoding:
+        return encoding
+    if head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return detect_encoding(head[:4], name=path.name)
+    for candidate in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(candidate)(errors="strict")
+        try:
+            with path.open("rb") as f:
+                while block := f.read(block_bytes):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return candidate
+        except UnicodeDecodeError:
+            continue
+    return detect_encoding(head, name=path.name)
+
+
+def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None = None,
+                     only: Sequence[str] | None = None) -> Iterator[RawTable]:
+    """:func:`read_table` of a CSV/TXT/TSV a block of ``chunk_rows`` file rows at a time (column engine).
+
+    Each :class:`RawTable` holds the rows of one block (fully blank rows dropped), numbered as in the
+    whole file (spreadsheet rows: title and header rows counted); the header, encoding and delimiter are
+    those :func:`read_table` finds for the whole file. Memory is that of one block. Every block names the
+    same header map and unknown headers. A file whose header is followed by no data yields one empty block.
+    ``only``: read just these canonical columns (the same rows and row numbers; for a quick first pass).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        raise ValueError(f"streaming reads delimited text files only, not {suffix}")
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    encoding = _stream_encoding(path, encoding)
+    try:
+        with path.open("rb") as f:
+            head = f.read(STREAM_SNIFF_BYTES)
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head).removeprefix("\ufeff")
+    except LookupError as exc:
+        raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
+    delimiter = "\t" if suffix == ".tsv" else None
+
+    def parse(sep: str, limit: int) -> list[Cells]:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+        return [[_cell(c) for c in row] for row in itertools.islice(reader, limit)]
+
+    try:
+        if delimiter is None:  # as _read_text: the sniffed one, unless only another one reveals a header
+            try:
+                sniffed = csv.Sniffer().sniff(text[:20000], delimiters=DELIMITERS).delimiter
+            except csv.Error:
+                sniffed = ","
+            order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
+            delimiter = next((d for d in order if _head_score(parse(d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+        with path.open("r", encoding=encoding, newline="") as f:
+            if f.read(1) != "\ufeff":  # the whole-file reader drops a BOM the codec leaves
+                f.seek(0)
+            reader = csv.reader(f, delimiter=delimiter)
+            first = list(itertools.islice(reader, HEADER_SCAN_ROWS))
+            head_rows = [[_cell(c) for c in r] for r in first]
+            at = _head_score(head_rows, table)[0]
+            header = head_rows[at] if head_rows else []
+            rows = itertools.chain(first[at + 1:], reader)
+            number = at + 2
+            emitted = False
+            while True:
+                block = list(itertools.islice(rows, chunk_rows))
+                if not block and emitted:
+                    return
+                out, numbers, mapping, unknown = _assemble_columns(path, table, header, block, first_number=number,
+                                                                   only=only)
+                log.debug("read rows %d-%d of %s", number, number + len(block) - 1, path)
+                yield RawTable(path=path, frame=out, source_rows=numbers, encoding=encoding, sheet=None,
+                               header_map=mapping, unknown_headers=unknown, crs=None, n_rows=len(out))
+                emitted = True
+                number += len(block)
+                if len(block) < chunk_rows:
+                    return
+    except csv.Error as exc:
+        raise _unreadable(path, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise _unreadable(path, exc, f"文件不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
+                                     "或不要强制指定编码") from exc

@@ -37,12 +37,13 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from data.exports import csv_bytes, geojson_bytes, xlsx_bytes
@@ -1081,3 +1082,78 @@ def list_results(region: str, *, root: str | Path | None = None) -> list[str]:
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
                   and (p / "meta.json").exists())
+
+
+def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
+                       row_group_rows: int = ELDER_ROW_GROUP_ROWS) -> dict[str, Any]:
+    """Write a layer handed out block by block (:func:`data.validate.validate_stream`) as one GeoParquet file,
+    Parquet row groups written as the blocks come: memory holds one block, never the layer.
+
+    The blocks must have the same columns (the first one's Arrow types rule; a list column that is empty in the
+    first block is taken as a list of strings). Geometries are stored in EPSG:4326. The GeoParquet metadata
+    (CRS, geometry types, bounding box) covers all blocks. Returns the manifest entry of the layer: ``rows``
+    and ``sha256`` of the file bytes (hashed as they are written), as :func:`save_region` records them.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from geopandas.io.arrow import _geopandas_to_arrow
+
+    path = Path(path)
+    writer = None
+    schema = None
+    geo: dict[str, Any] | None = None
+    kinds: dict[str, set[str]] = {}
+    bounds: dict[str, list[float]] = {}
+    rows = 0
+    digest = hashlib.sha256()
+
+    class _Hashing(io.RawIOBase):  # the file, its bytes hashed on the way out
+        def __init__(self, f: Any) -> None:
+            self.f = f
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            view = memoryview(data)
+            digest.update(view)
+            return self.f.write(view)
+
+    with path.open("wb") as raw:
+        sink = _Hashing(raw)
+        for block in blocks:
+            if block.crs is None:
+                raise ValueError("layer block has no CRS")
+            block = block.to_crs(STORAGE_CRS) if str(block.crs) != STORAGE_CRS else block
+            table = _geopandas_to_arrow(block, index=False)
+            meta = json.loads(table.schema.metadata[b"geo"])
+            for name, column in meta["columns"].items():
+                kinds.setdefault(name, set()).update(column.get("geometry_types", []))
+                box = column.get("bbox")
+                if box and all(np.isfinite(box)):
+                    old = bounds.get(name)
+                    bounds[name] = box if old is None else [min(old[0], box[0]), min(old[1], box[1]),
+                                                            max(old[2], box[2]), max(old[3], box[3])]
+            if writer is None:
+                geo = meta
+                fields = [pa.field(f.name, pa.list_(pa.string())) if f.type == pa.list_(pa.null()) else f
+                          for f in table.schema]
+                kept = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"geo"}
+                schema = pa.schema(fields, metadata=kept)
+                writer = pq.ParquetWriter(sink, schema)
+            writer.write_table(table.replace_schema_metadata(schema.metadata).cast(schema),
+                               row_group_size=row_group_rows)
+            rows += len(block)
+        if writer is None:
+            raise ValueError("a layer written block by block needs at least one block")
+        for name, column in geo["columns"].items():
+            column["geometry_types"] = sorted(kinds.get(name, ()))
+            if name in bounds:
+                column["bbox"] = bounds[name]
+            else:
+                column.pop("bbox", None)
+        writer.add_key_value_metadata({"geo": json.dumps(geo)})
+        writer.close()
+        raw.flush()
+        os.fsync(raw.fileno())
+    return {"file": path.name, "rows": rows, "sha256": digest.hexdigest()}

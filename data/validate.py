@@ -46,7 +46,7 @@ import re
 import tempfile
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,8 @@ import pyproj
 import shapely
 
 from data import columns, ids
-from data.readers import RawTable, read_table
+from data.formats import TEXT_SUFFIXES
+from data.readers import RawTable, iter_text_chunks, read_table
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
@@ -155,10 +156,12 @@ class ValidationResult:
     rejects: pd.DataFrame
     problems: pd.DataFrame
     source: dict[str, Any] = field(default_factory=dict)
+    n_good: int | None = None
+    """Rows imported when ``good`` does not hold them all (:func:`validate_stream` hands them out block by block)."""
 
     @property
     def n_imported(self) -> int:
-        return len(self.good)
+        return len(self.good) if self.n_good is None else self.n_good
 
     @property
     def n_rejected(self) -> int:
@@ -859,15 +862,50 @@ def _written_pair(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, i: int) -> st
     return ",".join(_written_lon_lat(raw, x, y, i))
 
 
-def _swap_reasons(lon: np.ndarray, lat: np.ndarray, region_extent: Extent | None) -> list[str | None]:
-    """Why each (lon, lat) as written looks swapped (None: it does not); the checks in order of certainty."""
+_Cluster = tuple[float, float, Extent] | None
+"""Where most of a file's points lie: (median lon, median lat, padded box of the points near it), or None."""
+
+
+def _data_cluster(lon: np.ndarray, lat: np.ndarray) -> _Cluster:
+    """The statistics :func:`geo.coords.swapped_into_data_extent` takes from a whole file's positions."""
+    x, y = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+    has = np.isfinite(x) & np.isfinite(y)
+    if has.sum() < 3:
+        return None
+    mx, my = float(np.median(x[has])), float(np.median(y[has]))
+    with np.errstate(invalid="ignore"):
+        near = has & (np.abs(x - mx) <= coords._CLUSTER_RADIUS_DEG) & (np.abs(y - my) <= coords._CLUSTER_RADIUS_DEG)
+    if 2 * near.sum() <= has.sum():
+        return None
+    pad = coords._CLUSTER_PAD_DEG
+    return mx, my, (float(x[near].min()) - pad, float(y[near].min()) - pad, float(x[near].max()) + pad,
+                    float(y[near].max()) + pad)
+
+
+def _swapped_into_cluster(lon: np.ndarray, lat: np.ndarray, cluster: _Cluster) -> np.ndarray:
+    """:func:`geo.coords.swapped_into_data_extent` of some rows against the whole file's ``cluster``."""
+    x, y = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+    has = np.isfinite(x) & np.isfinite(y)
+    if cluster is None:
+        return np.zeros(len(x), dtype=bool)
+    mx, my, box = cluster
+    with np.errstate(invalid="ignore"):
+        near = has & (np.abs(x - mx) <= coords._CLUSTER_RADIUS_DEG) & (np.abs(y - my) <= coords._CLUSTER_RADIUS_DEG)
+    return coords.looks_swapped(x, y, bbox=box) & ~near & has
+
+
+def _swap_reasons(lon: np.ndarray, lat: np.ndarray, region_extent: Extent | None,
+                  cluster: _Cluster | bool = False) -> list[str | None]:
+    """Why each (lon, lat) as written looks swapped (None: it does not); the checks in order of certainty.
+    ``cluster``: the whole file's (:func:`_data_cluster`) for a block of a streamed file; False: these rows'."""
     with np.errstate(invalid="ignore"):
         impossible = (np.abs(lat) > 90.0) & (np.abs(lon) <= 90.0)
     region = (coords.looks_swapped(lon, lat, bbox=region_extent) if region_extent is not None
               else np.zeros(len(lon), dtype=bool))
     china = (coords.looks_swapped(lon, lat, bbox=coords.CHINA_EXTENT) if region_extent is None
              else np.zeros(len(lon), dtype=bool))
-    data = coords.swapped_into_data_extent(lon, lat)
+    data = (coords.swapped_into_data_extent(lon, lat) if cluster is False
+            else _swapped_into_cluster(lon, lat, cluster))
     return _first_reasons(len(lon), (impossible, "纬度不可能超过 90°，而交换后是合理的经纬度"),
                           (region, "交换后正好落在本地区范围内"), (data, "交换后正好落在本文件其他大多数点所在的范围内"),
                           (china, "交换后正好落在中国境内"))
@@ -875,7 +913,7 @@ def _swap_reasons(lon: np.ndarray, lat: np.ndarray, region_extent: Extent | None
 
 def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry: np.ndarray, col: _Collector, *,
                  source_crs: str, file_crs: str | None, region_extent: Extent | None,
-                 settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+                 settings: Settings, cluster: _Cluster | bool = False) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat of every row (NaN where absent or bad) from the positions as written.
 
     Row errors: placeholders (疑似占位坐标), projected metres, one coordinate only, swapped
@@ -883,8 +921,35 @@ def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry:
     extent of most of the file's points, or — without a region — in China), values outside
     ±180°/±90°. Every message quotes the values as written in the user's cells. Rows from point
     geometry in a projected file CRS are transformed first; then everything is converted from
-    ``source_crs``.
+    ``source_crs``. ``cluster``: where most of the whole file's points lie (:func:`_data_cluster`), for a block
+    of a streamed file; False: found from the rows given.
     """
+    lon, lat = _positions_before_swap(raw, x, y, from_geometry, col, file_crs=file_crs,
+                                      region_extent=region_extent, settings=settings)
+    swap_why = _swap_reasons(lon, lat, region_extent, cluster)
+    swapped = np.array([w is not None for w in swap_why], dtype=bool)
+    for i in np.flatnonzero(swapped):
+        lon_text, lat_text = _written_lon_lat(raw, x, y, int(i))
+        col.add(int(i), "经纬度", f"{lon_text},{lat_text}",
+                f"经度 {lon_text}、纬度 {lat_text}：经纬度可能填反了（{swap_why[i]}），请交换经度、纬度两列")
+    lon[swapped] = np.nan
+    lat[swapped] = np.nan
+    with np.errstate(invalid="ignore"):
+        bad_lon, bad_lat = np.abs(lon) > 180, np.abs(lat) > 90
+    for i in np.flatnonzero(bad_lon):
+        col.add(int(i), "经度", _written_lon_lat(raw, x, y, int(i))[0], "超出合理范围（经度应在 -180 到 180 之间）")
+    for i in np.flatnonzero(bad_lat):
+        col.add(int(i), "纬度", _written_lon_lat(raw, x, y, int(i))[1], "超出合理范围（纬度应在 -90 到 90 之间）")
+    lon[bad_lon | bad_lat] = np.nan
+    lat[bad_lon | bad_lat] = np.nan
+    return coords.to_wgs84(lon, lat, source_crs)
+
+
+def _positions_before_swap(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry: np.ndarray,
+                           col: _Collector, *, file_crs: str | None, region_extent: Extent | None,
+                           settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The first checks of :func:`_coordinates` (placeholders, projected metres, one coordinate only): the
+    positions as written, NaN where a row already failed, before the swap checks."""
     lon, lat = x.copy(), y.copy()
     degrees = ~from_geometry | _is_geographic(file_crs)
     for i, why in enumerate(placeholder_reasons(x, y, degrees=degrees, region_extent=region_extent,
@@ -909,23 +974,7 @@ def _coordinates(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, from_geometry:
                 "经度和纬度须同时填写")
     lon[one_missing] = np.nan
     lat[one_missing] = np.nan
-    swap_why = _swap_reasons(lon, lat, region_extent)
-    swapped = np.array([w is not None for w in swap_why], dtype=bool)
-    for i in np.flatnonzero(swapped):
-        lon_text, lat_text = _written_lon_lat(raw, x, y, int(i))
-        col.add(int(i), "经纬度", f"{lon_text},{lat_text}",
-                f"经度 {lon_text}、纬度 {lat_text}：经纬度可能填反了（{swap_why[i]}），请交换经度、纬度两列")
-    lon[swapped] = np.nan
-    lat[swapped] = np.nan
-    with np.errstate(invalid="ignore"):
-        bad_lon, bad_lat = np.abs(lon) > 180, np.abs(lat) > 90
-    for i in np.flatnonzero(bad_lon):
-        col.add(int(i), "经度", _written_lon_lat(raw, x, y, int(i))[0], "超出合理范围（经度应在 -180 到 180 之间）")
-    for i in np.flatnonzero(bad_lat):
-        col.add(int(i), "纬度", _written_lon_lat(raw, x, y, int(i))[1], "超出合理范围（纬度应在 -90 到 90 之间）")
-    lon[bad_lon | bad_lat] = np.nan
-    lat[bad_lon | bad_lat] = np.nan
-    return coords.to_wgs84(lon, lat, source_crs)
+    return lon, lat
 
 
 def _invalid_reason_zh(geom: Any) -> str:
@@ -996,6 +1045,7 @@ def validate_table(
     progress: Callable[[str], None] | None = None,
     related: Mapping[str, pd.DataFrame | None] | None = None,
     engine: str = "columns",
+    chunk_rows: int | None = None,
 ) -> ValidationResult:
     """Validate one staff file and return good rows, rejects and all problems.
 
@@ -1030,7 +1080,18 @@ def validate_table(
         "columns" (default): cells are cleaned, parsed and checked a whole column at a time
         (:mod:`data.columns`); "rows": cell by cell and row by row, the reference the column path is
         tested against. Both give the same result: the same good rows, rejects and problems, in the same order.
+    chunk_rows
+        Elders CSV only: read and check the file this many rows at a time (:func:`validate_stream`) and
+        gather the blocks; the same result as one pass. ``roads`` is then not used.
     """
+    if chunk_rows is not None:
+        stream = validate_stream(path, table, settings=settings, chunk_rows=chunk_rows, crs=crs, salt=salt,
+                                 region_extent=region_extent, today=today, encoding=encoding)
+        goods = list(stream)
+        result = stream.result()
+        result.good = pd.concat(goods, ignore_index=True) if goods else result.good
+        result.n_good = None
+        return result
     if engine not in ("columns", "rows"):
         raise ValueError(f"engine must be 'columns' or 'rows', got {engine!r}")
     with columns.cyclic_gc_paused(engine == "columns"):
@@ -1049,10 +1110,21 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
     today = today or dt.date.today()
     if table not in TABLES:
         raise ValueError(f"table must be one of {list(TABLES)}, got {table!r}")
-    by_columns = engine == "columns"
     raw_table: RawTable = read_table(path, table, sheet=sheet, encoding=encoding, engine=engine)
+    return _validate_raw(raw_table, path, table, settings=settings, crs=crs, salt=salt,
+                         region_extent=region_extent, roads=roads, today=today, progress=progress, related=related,
+                         engine=engine)
+
+
+def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Settings, crs: str | None, salt: bytes,
+                  region_extent: tuple[float, float, float, float] | None, roads: gpd.GeoDataFrame | None,
+                  today: dt.date, progress: Callable[[str], None] | None,
+                  related: Mapping[str, pd.DataFrame | None] | None, engine: str,
+                  stream: _StreamState | None = None) -> ValidationResult:
+    """Validate the rows read from a file (a whole file, or one block of a streamed one: ``stream``)."""
+    by_columns = engine == "columns"
     raw = raw_table.frame
-    if raw_table.n_rows == 0:
+    if raw_table.n_rows == 0 and stream is None:
         raise InputFileError(
             f"文件 {path.name} 只有表头，没有任何数据行（空白行不计）：没有可导入的{TABLE_ZH[table]}数据。"
             "请确认选对了文件或工作表，填入数据后再导入。",
@@ -1062,7 +1134,7 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
     source_crs = coords.normalise_crs_name(crs or "wgs84")
     personal = table in PERSONAL_TABLES
     col = _Collector(path.name, raw_table.source_rows, coarse_coordinates=personal)
-    for header in raw_table.unknown_headers:
+    for header in raw_table.unknown_headers if stream is None or stream.first else ():
         col.add(None, header, None, "无法识别的列，已忽略", level=WARNING)
     specs = TABLES[table]
     required_missing = [s for s in specs if s.required and s.name not in raw.columns]
@@ -1075,7 +1147,7 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
             f"（可用表头如：{'、'.join(required_missing[0].aliases[:4])}；已识别：{found}）",
             f"{path}: missing required columns {[s.name for s in required_missing]}",
         )
-    if progress:
+    if progress and stream is None:
         progress(f"检查 {path.name} 的 {len(raw)} 行")
     n = len(raw)
     parsed: dict[str, list[Any]] = {}
@@ -1087,8 +1159,9 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
     x, y, from_geometry = _written_positions(parsed, geometry, n, points_only=table != "areas")
     meant_degrees = ~from_geometry | _is_geographic(raw_table.crs)
     not_placeholder = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
-    _refuse_projected_file(path, x, y, meant_degrees & not_placeholder, region_extent=region_extent,
-                           personal=personal)
+    if stream is None:  # a streamed file is checked as a whole before its first block (_stream_positions)
+        _refuse_projected_file(path, x, y, meant_degrees & not_placeholder, region_extent=region_extent,
+                               personal=personal)
     if has_geometry and raw_table.crs is None and crs is None:
         raise NoCrsError(
             f"文件 {path.name} 含几何图形但没有坐标系信息。请用 --crs 声明（wgs84、cgcs2000、gcj02 或 bd09）。",
@@ -1100,7 +1173,8 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
             geometry = _area_geometries(geometry, col, degrees=_is_geographic(raw_table.crs))
     else:
         lon, lat = _coordinates(raw, x, y, from_geometry, col, source_crs=source_crs, file_crs=raw_table.crs,
-                                region_extent=region_extent, settings=settings)
+                                region_extent=region_extent, settings=settings,
+                                cluster=False if stream is None else stream.cluster)
     out = _Columns(n)
     out.update(parsed)
     if table == "elders":
@@ -1140,6 +1214,8 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
         _derive_facility_ids(out, lon, lat, engine=engine)
         _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids,
                              engine=engine)
+    elif table == "elders" and stream is not None:
+        stream.duplicate_pids(out, good_mask, col)
     elif table == "elders":
         duplicate_ids(out, "pid", "老人", good_mask, col)
     elif table == "service_items":
@@ -1154,7 +1230,7 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
     good_mask = _good_mask(col, n, engine=engine)
     good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
                         source_crs=source_crs, today=today, engine=engine)
-    if table not in ("areas", "service_items") and roads is not None and len(good):
+    if table not in ("areas", "service_items") and roads is not None and len(good) and stream is None:
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
     for spec in specs:
@@ -1176,13 +1252,15 @@ def _validate_table(path: str | Path, table: str, *, settings: Settings, crs: st
     rejects = rejects.map(_yes_no) if len(rejects) else rejects
     problems = col.frame()
     source = {
-        "layer": table, "path": str(path), "file": path.name, "sha256": file_sha256(path),
+        "layer": table, "path": str(path), "file": path.name, "sha256": None if stream else file_sha256(path),
         "format": path.suffix.lower().lstrip("."), "encoding": raw_table.encoding, "sheet": raw_table.sheet,
         "crs_declared": source_crs, "crs_file": raw_table.crs,
         "rows_read": n, "rows_imported": int(good_mask.sum()), "rows_rejected": int((~good_mask).sum()),
     }
     assert source["rows_read"] == source["rows_imported"] + source["rows_rejected"]
     result = ValidationResult(table, path, n, good, rejects.reset_index(drop=True), problems, source)
+    if stream is not None:
+        return result
     log.info("validated %s as %s: read %d, imported %d, rejected %d, problems %d",
              path.name, table, n, result.n_imported, result.n_rejected, len(problems))
     return result
@@ -2125,3 +2203,262 @@ def write_report_beside(result: ValidationResult, *, out_dir: str | Path | None 
         raise ElderMapError(f"无法在目录 {target} 写入校验报告（{exc.strerror or exc}）。请用 --out 指定一个可写的目录。",
                             f"cannot write the validation report to {target}: {exc!r}") from exc
     return report, rejects, moved_from
+
+
+# ---------------------------------------------------------------- streaming (issue 17)
+
+STREAM_CHUNK_ROWS = 50_000
+"""Rows per block when a register is validated as a stream (:func:`validate_stream`)."""
+
+
+class _SeenKeys:
+    """Identifiers seen in earlier blocks: key -> first row (any) and first good row (source row numbers, -1:
+    none). Sorted runs of fixed-width bytes merged like a binary counter: memory ~ 30 bytes a key (a pseudonym's
+    21 and two int32), no Python object per key."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
+        """(first row, first good row, where: (run, index) of each found key) for each key (bytes)."""
+        first = np.full(len(keys), -1, dtype=np.int64)
+        good = np.full(len(keys), -1, dtype=np.int64)
+        where: list[tuple[int, np.ndarray]] = []
+        for r, (run_keys, run_first, run_good) in enumerate(self.runs):
+            idx = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[idx] == keys
+            first[hit], good[hit] = run_first[idx[hit]], run_good[idx[hit]]
+            where.append((r, np.where(hit, idx, -1)))
+        return first, good, where
+
+    def add(self, keys: np.ndarray, first: np.ndarray, good: np.ndarray) -> None:
+        """New keys (distinct, none seen before) with their first row and first good row."""
+        order = np.argsort(keys, kind="stable")  # row numbers as int32: a sheet has fewer than 2**31 rows
+        self.runs.append((keys[order], first[order].astype(np.int32), good[order].astype(np.int32)))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (k1, f1, g1), (k2, f2, g2) = self.runs.pop(-2), self.runs.pop()
+            k, f, g = np.concatenate([k1, k2]), np.concatenate([f1, f2]), np.concatenate([g1, g2])
+            order = np.argsort(k, kind="stable")
+            self.runs.append((k[order], f[order], g[order]))
+
+
+class _StreamState:
+    """What validating a file block by block carries from one block to the next."""
+
+    def __init__(self, cluster: _Cluster) -> None:
+        self.cluster = cluster
+        self.first = True
+        self.seen = _SeenKeys()
+        self.pending: dict[bytes, int] = {}
+        """Rejected rows (source row) that were the first to carry their pid: their duplicate is further on."""
+        self.late: list[tuple[int, str]] = []
+        """(source row, "与第 … 行重复") found for a pending row in a later block."""
+
+    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> None:
+        """:func:`_duplicate_ids_columns` of ``pid`` for one block, the earlier blocks remembered."""
+        if "pid" not in out:
+            return
+        keys = columns.object_array(out["pid"])
+        if not columns.present(keys).any():
+            return
+        source = np.asarray(col.source_rows, dtype=np.int64)
+        has = columns.present(keys)
+        codes, uniques = columns.factorize(keys)
+        ukeys = np.array([str(u).encode("utf-8") for u in uniques], dtype=bytes) if uniques else np.array([], "S1")
+        prev_first_u, prev_good_u, where = self.seen.lookup(ukeys)
+        prev_first = np.where(has, prev_first_u[np.maximum(codes, 0)], -1)
+        prev_good = np.where(has, prev_good_u[np.maximum(codes, 0)], -1)
+        local_good, _ = columns.first_two_rows(np.where(good, keys, None))
+        local_first, local_second = columns.first_two_rows(keys)
+        for i in np.flatnonzero(good & has):
+            j = prev_good[i] if prev_good[i] >= 0 else (source[local_good[i]] if local_good[i] != i else -1)
+            if j >= 0:
+                col.add(int(i), "老人", _SENSITIVE_MASK, f"与第 {int(j)} 行重复")
+        for i in np.flatnonzero(~good & has):
+            if prev_first[i] >= 0:
+                j = prev_first[i]
+            else:
+                other = local_first[i] if local_first[i] != i else local_second[i]
+                j = source[other] if other >= 0 else -1
+            if j >= 0:
+                col.add(int(i), "老人", _SENSITIVE_MASK, f"与第 {int(j)} 行重复")
+            else:
+                self.pending[ukeys[codes[i]]] = int(source[i])
+        # a pending row of an earlier block: its duplicate is this block's first row with the key
+        if self.pending:
+            for u, key in enumerate(ukeys):
+                row = self.pending.pop(key, None) if prev_first_u[u] >= 0 else None
+                if row is not None:
+                    self.late.append((row, f"与第 {int(source[np.flatnonzero(codes == u)[0]])} 行重复"))
+        # remember: first row of new keys; first good row of keys not yet seen good
+        first_good_u = np.full(len(ukeys), -1, dtype=np.int64)
+        g = np.flatnonzero(good & has)
+        first_good_u[codes[g][::-1]] = source[g][::-1]
+        for r, idx in where:
+            run_good = self.seen.runs[r][2]
+            upd = (idx >= 0) & (first_good_u >= 0)
+            upd[upd] &= run_good[idx[upd]] < 0
+            run_good[idx[upd]] = first_good_u[upd]
+        new = prev_first_u < 0
+        if new.any():
+            first_u = np.full(len(ukeys), -1, dtype=np.int64)
+            first_u[codes[has][::-1]] = source[has][::-1]
+            self.seen.add(ukeys[new], first_u[new], first_good_u[new])
+
+
+def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str | None, settings: Settings,
+                      today: dt.date, region_extent: Extent | None, personal: bool) -> tuple[_Cluster, int]:
+    """First pass over a streamed file, the coordinate columns only: the whole-file checks (a file of projected
+    metres is refused as :func:`validate_table` refuses it), where most of its points lie, and the number of rows
+    (blank ones excluded)."""
+    specs = {s.name: s for s in TABLES[table]}
+    pre_lon, pre_lat = [], []
+    n_has = 0
+    metres_x: list[np.ndarray] = []
+    metres_y: list[np.ndarray] = []
+    for raw_table in iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=("lon", "lat")):
+        raw, n = raw_table.frame, raw_table.n_rows
+        if n == 0:
+            continue
+        scratch = _Collector(path.name, raw_table.source_rows)
+        parsed = {name: _parse_column_fast(specs[name], raw[name].tolist(), scratch, settings=settings, today=today)
+                  for name in ("lon", "lat") if name in raw.columns}
+        x, y, from_geometry = _written_positions(parsed, None, n)
+        considered = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
+        has = considered & np.isfinite(x) & np.isfinite(y)  # as _refuse_projected_file counts them
+        with np.errstate(invalid="ignore"):
+            metres = has & (np.abs(x) > 180) & (np.abs(y) > 90)
+        n_has += int(has.sum())
+        metres_x.append(x[metres])
+        metres_y.append(y[metres])
+        lon, lat = _positions_before_swap(raw, x, y, from_geometry, scratch, file_crs=None,
+                                          region_extent=region_extent, settings=settings)
+        pre_lon.append(lon)
+        pre_lat.append(lat)
+    if not pre_lon:
+        return None, 0
+    mx, my = np.concatenate(metres_x), np.concatenate(metres_y)
+    if len(mx):  # the whole file's counts and medians, as one pass gives them
+        padding = n_has - len(mx)
+        x = np.concatenate([mx, np.full(padding, 0.5)])  # stand-ins for positions in degrees: counted, not metres
+        _refuse_projected_file(path, x, np.concatenate([my, np.full(padding, 0.5)]), np.ones(len(x), dtype=bool),
+                               region_extent=region_extent, personal=personal)
+    lon = np.concatenate(pre_lon)
+    return _data_cluster(lon, np.concatenate(pre_lat)), len(lon)
+
+
+class ValidationStream:
+    """A register validated block by block: iterate for the good rows of each block (GeoDataFrames, as
+    :attr:`ValidationResult.good` holds them, in file order), then :meth:`result` gives the rejects, the
+    problems and the counts of the whole file (``good`` empty, ``n_good`` the rows handed out).
+
+    The same rows pass, with the same problems and row numbers, as with :func:`validate_table` of the
+    whole file (duplicates are found across blocks). Memory: one block, plus ~40 bytes per distinct
+    identifier, 16 bytes per row for the coordinate pre-pass, and the rejected rows.
+    """
+
+    def __init__(self, path: Path, table: str, *, chunk_rows: int, settings: Settings, crs: str | None,
+                 salt: bytes, region_extent: Extent | None, today: dt.date | None, encoding: str | None,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.path, self.table, self.chunk_rows = path, table, chunk_rows
+        self.settings, self.crs, self.salt, self.region_extent = settings, crs, salt, region_extent
+        self.today, self.encoding, self.progress = today or dt.date.today(), encoding, progress
+        self._result: ValidationResult | None = None
+
+    def __iter__(self) -> Iterator[gpd.GeoDataFrame]:
+        return self._blocks()
+
+    def _blocks(self) -> Iterator[gpd.GeoDataFrame]:
+        path, table = self.path, self.table
+        with columns.cyclic_gc_paused():
+            cluster, total = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
+                                        settings=self.settings, today=self.today, region_extent=self.region_extent,
+                                        personal=table in PERSONAL_TABLES)
+        state = _StreamState(cluster)
+        records: list[pd.DataFrame] = []
+        rejects: list[pd.DataFrame] = []
+        n_read = n_good = 0
+        encoding = None
+        chunks = iter_text_chunks(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding)
+        while True:
+            with columns.cyclic_gc_paused():  # per block (read and checked): the consumer runs with the collector on
+                raw_table = next(chunks, None)
+                if raw_table is None:
+                    break
+                encoding = raw_table.encoding
+                if raw_table.n_rows == 0:
+                    continue
+                part = _validate_raw(raw_table, path, table, settings=self.settings, crs=self.crs, salt=self.salt,
+                                     region_extent=self.region_extent, roads=None, today=self.today, progress=None,
+                                     related=None, engine="columns", stream=state)
+                del raw_table
+            state.first = False
+            n_read += part.n_read
+            n_good += len(part.good)
+            records.append(part.problems)
+            rejects.append(part.rejects)
+            if self.progress:
+                self.progress(n_read, total)
+            yield part.good
+        if n_read == 0:
+            raise InputFileError(
+                f"文件 {path.name} 只有表头，没有任何数据行（空白行不计）：没有可导入的{TABLE_ZH[table]}数据。"
+                "请确认选对了文件或工作表，填入数据后再导入。",
+                f"{path}: header but no data rows",
+            )
+        late = pd.DataFrame([(path.name, str(row), "老人", _SENSITIVE_MASK, why, ERROR) for row, why in state.late],
+                            columns=PROBLEM_COLUMNS)
+        problems = pd.concat([*records, late], ignore_index=True) if records else late
+        rank = problems["行号"].map(lambda r: -1 if r == "—" else int(r))
+        order = np.argsort(rank.to_numpy(), kind="stable")
+        problems = pd.DataFrame([tuple(r) for r in problems.to_numpy()[order]], columns=PROBLEM_COLUMNS)
+        kept = [r for r in rejects if len(r)] or rejects[:1]
+        rejected = pd.concat(kept, ignore_index=True)
+        if len(rejected):  # types inferred over the whole column, as one pass does
+            rejected = rejected.astype(object).map(_yes_no)
+        if state.late:
+            extra = dict(state.late)
+            rejected["拒绝原因"] = [f"{why}；老人：{extra[r]}" if r in extra else why
+                                for r, why in zip(rejected["行号"], rejected["拒绝原因"], strict=True)]
+        source = {
+            "layer": table, "path": str(path), "file": path.name, "sha256": file_sha256(path),
+            "format": path.suffix.lower().lstrip("."), "encoding": encoding, "sheet": None,
+            "crs_declared": coords.normalise_crs_name(self.crs or "wgs84"), "crs_file": None,
+            "rows_read": n_read, "rows_imported": n_good, "rows_rejected": len(rejected),
+        }
+        assert source["rows_read"] == source["rows_imported"] + source["rows_rejected"]
+        empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+        self._result = ValidationResult(table, path, n_read, empty, rejected, problems, source, n_good=n_good)
+        log.info("validated %s as %s in blocks of %d: read %d, imported %d, rejected %d, problems %d",
+                 path.name, table, self.chunk_rows, n_read, n_good, len(rejected), len(problems))
+
+    def result(self) -> ValidationResult:
+        """Rejects, problems and counts of the whole file (after the iteration has ended)."""
+        if self._result is None:
+            raise RuntimeError("iterate over the stream to its end before asking for the result")
+        return self._result
+
+
+def validate_stream(path: str | Path, table: str = "elders", *, settings: Settings,
+                    chunk_rows: int = STREAM_CHUNK_ROWS, crs: str | None = None, salt: bytes = b"",
+                    region_extent: Extent | None = None, today: dt.date | None = None,
+                    encoding: str | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> ValidationStream:
+    """Validate an elder register (CSV/TXT/TSV) ``chunk_rows`` rows at a time, memory flat in its length.
+
+    Two passes over the file: the coordinate columns first (whole-file checks, and the number of rows), then
+    the blocks. ``progress`` is called after each block with (rows read so far, rows in the file). Road-based checks of the coordinate system
+    (``roads`` of :func:`validate_table`) are not run on a stream.
+
+    Raises
+    ------
+    ValueError
+        Not the elders table, or not a delimited text file.
+    """
+    path = Path(path)
+    if table != "elders":
+        raise ValueError("streaming validation covers the elders table only")
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise ValueError(f"streaming validation reads delimited text files only, not {path.suffix}")
+    return ValidationStream(path, table, chunk_rows=chunk_rows, settings=settings, crs=crs, salt=salt,
+                            region_extent=region_extent, today=today, encoding=encoding, progress=progress)

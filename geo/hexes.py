@@ -22,9 +22,11 @@ def cells_for_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nd
     """
     lon = np.asarray(lon, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
-    out = np.empty(lon.shape, dtype=object)
-    for i, (x, y) in enumerate(zip(lon.ravel(), lat.ravel(), strict=True)):
-        out.flat[i] = None if (np.isnan(x) or np.isnan(y)) else h3.latlng_to_cell(float(y), float(x), resolution)
+    out = np.full(lon.shape, None, dtype=object)
+    ok = ~(np.isnan(lon) | np.isnan(lat))
+    to_cell = h3.latlng_to_cell  # h3 4.x has no vector call: one C call per point, Python floats in
+    flat = out.reshape(-1)
+    flat[ok.reshape(-1)] = [to_cell(y, x, resolution) for y, x in zip(lat[ok].tolist(), lon[ok].tolist(), strict=True)]
     return out
 
 

@@ -1,0 +1,235 @@
+"""Streaming validation of an elder register (issue 17 step 2) against one pass over the whole file.
+
+:func:`data.validate.validate_stream` reads a CSV a block of rows at a time; ``validate_table(...,
+chunk_rows=N)`` gathers its blocks. Every test runs the same file both ways and requires identical good rows,
+rejects, problems (row numbers are the spreadsheet's), counts and provenance — or the same refusal — for block
+sizes that split title rows, duplicates and rejected rows across blocks. The helpers the stream relies on
+(vectorised H3 cells, the identifier memory) are checked against brute force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from test_validate_columns import _write, bench_validate, messy_register
+
+from data import ids
+from data.readers import iter_text_chunks, read_table
+from data.validate import ValidationResult, _SeenKeys, validate_stream, validate_table
+from geo import hexes
+from geo.errors import ElderMapError
+from geo.settings import Settings
+
+TODAY = dt.date(2025, 12, 31)
+SALT = b"s" * 32
+REGION = (113.55, 34.70, 113.75, 34.85)
+
+
+def _run(path: Path, **kwargs: object) -> ValidationResult | ElderMapError:
+    try:
+        return validate_table(path, "elders", **kwargs)
+    except ElderMapError as exc:
+        return exc
+
+
+def assert_stream_same(path: Path, chunk_sizes: list[int], **kwargs: object) -> ValidationResult | ElderMapError:
+    """The whole-file result of ``path`` and the streamed one for every block size: identical."""
+    whole = _run(path, **kwargs)
+    for chunk in chunk_sizes:
+        part = _run(path, chunk_rows=chunk, **kwargs)
+        if isinstance(whole, Exception) or isinstance(part, Exception):
+            assert type(part) is type(whole) and str(part) == str(whole), (chunk, part, whole)
+            continue
+        assert part.n_read == whole.n_read and part.n_imported == whole.n_imported, chunk
+        pd.testing.assert_frame_equal(part.problems, whole.problems, check_exact=True)
+        pd.testing.assert_frame_equal(part.rejects, whole.rejects, check_exact=True)
+        plain = [c for c in whole.good.columns if c != "geometry"]
+        assert list(part.good.columns) == list(whole.good.columns)
+        pd.testing.assert_frame_equal(pd.DataFrame(part.good[plain]), pd.DataFrame(whole.good[plain]),
+                                      check_exact=True)
+        assert list(part.good.geometry.to_wkb()) == list(whole.good.geometry.to_wkb())
+        assert part.source == whole.source
+    return whole
+
+
+def _id(body: str) -> str:
+    return body + ids.resident_id_check_char(body)
+
+
+def _wrong(number: str) -> str:
+    return number[:-1] + ("0" if number[-1] != "0" else "1")
+
+
+def test_duplicates_across_blocks(tmp_path: Path) -> None:
+    """Repeats in every arrangement: good after good, rejected before its only repeat (found blocks later),
+    rejected after good, three of one number; with title rows above the header and a blank row."""
+    a, b, c, d = (_id(f"4101021945030{k}123") for k in range(4))
+    rows = [
+        "老年人基本信息登记表",
+        "填报单位：某某街道",
+        "身份证号,性别,出生日期,社区代码,经度,纬度",
+        f"{a},,1945-03-0,410102001001,113.650000,34.750000",  # rejected (bad date) and first of a
+        f"{b},,,410102001001,113.651000,34.751000",  # good, first of b
+        f"{c},,,410102001001,0,0",  # rejected (placeholder), first of c
+        ",,,,,",
+        f"{d},,,410102001001,113.652000,34.752000",
+        f"{b},,,410102001001,113.653000,34.753000",  # good repeat of b
+        f"{a},,,410102001001,113.654000,34.754000",  # good: repeat of a rejected row
+        f"{b},,,,,",  # rejected (no position, no area) and repeat of b
+        f"{_wrong(d)},,,410102001001,113.655000,34.755000",  # wrong check character
+        f"{c},,,410102001001,113.656000,34.756000",
+        f"{c},,,410102001001,34.757000,113.657000",  # swapped, third of c
+        f"{d},,,410102001001,113.658000,34.758000",
+    ]
+    path = tmp_path / "elders.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="gb18030")
+    whole = assert_stream_same(path, [1, 2, 3, 4, 5, 7, 100], settings=Settings(), salt=SALT, today=TODAY,
+                               region_extent=REGION)
+    assert isinstance(whole, ValidationResult)
+    reasons = " ".join(whole.problems["问题"])
+    assert reasons.count("重复") >= 5 and "填反" in reasons
+    on_6 = whole.problems[whole.problems["行号"] == "6"]["问题"].tolist()
+    assert on_6[-1] == "与第 13 行重复"  # a rejected row whose only repeat comes blocks later
+    assert whole.problems["行号"].iloc[0] == "4"  # spreadsheet rows: two titles and the header above
+
+
+def test_benchmark_register_streamed(tmp_path: Path) -> None:
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 2_500)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:1200] + lines[1:60] + lines[1200:] + lines[1:40:3]))  # repeats across blocks
+    whole = assert_stream_same(path, [311, 1_000, 3_000], settings=Settings(), salt=SALT, today=TODAY,
+                               region_extent=REGION)
+    assert whole.n_rejected >= 100 and sum("重复" in p for p in whole.problems["问题"]) >= 60
+
+
+def test_projected_register_is_refused_as_a_whole(tmp_path: Path) -> None:
+    """A file of metres is refused on its majority, also when the first blocks hold degrees."""
+    rows = ["身份证号,社区代码,经度,纬度"]
+    rows += [f"{_id(f'4101021945030{k % 10}12{k % 10}')},410102001001,113.65{k},34.75{k}" for k in range(3)]
+    rows += [f"{_id(f'4101021950071{k % 10}23{k % 10}')},410102001001,{440000 + k},{3840000 + k}" for k in range(5)]
+    path = tmp_path / "elders.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    whole = assert_stream_same(path, [2, 3], settings=Settings(), salt=SALT, today=TODAY, region_extent=REGION)
+    assert isinstance(whole, ElderMapError)
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(register=messy_register(), encodings=st.sampled_from([["utf-8"], ["gb18030"], ["utf-8-sig"],
+                                                             ["gb18030", "utf-8"]]),
+       region=st.sampled_from([None, REGION]), chunk=st.integers(1, 6))
+def test_messy_registers_streamed(tmp_path_factory: pytest.TempPathFactory, register, encodings, region,
+                                  chunk) -> None:
+    rows, _ = register
+    path = tmp_path_factory.mktemp("messy") / "elders.csv"
+    _write(path, rows, encodings)
+    assert_stream_same(path, [chunk], settings=Settings(), salt=SALT, today=TODAY, region_extent=region)
+    try:  # the first pass's blocks (coordinate columns only): the same rows as the whole file's
+        whole = read_table(path, "elders")
+    except ElderMapError:
+        return
+    blocks = list(iter_text_chunks(path, "elders", chunk_rows=chunk, only=("lon", "lat")))
+    kept = [c for c in whole.frame.columns if c in ("lon", "lat")]
+    got = pd.concat([b.frame for b in blocks], ignore_index=True)
+    assert sorted(got.columns) == sorted(kept) and len(got) == whole.n_rows
+    for name in kept:
+        assert got[name].tolist() == whole.frame[name].tolist()
+    assert np.concatenate([b.source_rows for b in blocks]).tolist() == whole.source_rows.tolist()
+
+
+def test_blocks_are_read_as_the_whole_file(tmp_path: Path) -> None:
+    """The reader's blocks put together are the whole-file table (rows, numbers, header, encoding)."""
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 500)
+    whole = read_table(path, "elders")
+    blocks = list(iter_text_chunks(path, "elders", chunk_rows=64))
+    assert max(b.n_rows for b in blocks) <= 64 and len(blocks) == 8
+    pd.testing.assert_frame_equal(pd.concat([b.frame for b in blocks], ignore_index=True), whole.frame)
+    assert np.concatenate([b.source_rows for b in blocks]).tolist() == whole.source_rows.tolist()
+    assert {b.encoding for b in blocks} == {whole.encoding} and blocks[0].header_map == whole.header_map
+
+
+def test_stream_hands_out_blocks_and_reports_progress(tmp_path: Path) -> None:
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 1_000)
+    seen: list[int] = []
+    stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=300,
+                             progress=lambda done, total: seen.append((done, total)))
+    with pytest.raises(RuntimeError):
+        stream.result()
+    sizes = [len(g) for g in stream]
+    result = stream.result()
+    assert seen == [(300, 1_000), (600, 1_000), (900, 1_000), (1_000, 1_000)] and all(s <= 300 for s in sizes)
+    assert result.n_imported == sum(sizes) and result.n_imported + result.n_rejected == result.n_read == 1_000
+    assert len(result.good) == 0
+    with pytest.raises(ValueError):
+        validate_stream(path, "facilities", settings=Settings())
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(blocks=st.lists(st.lists(st.sampled_from(["a", "b", "c", "dd", "e", "ff", "g", "h"]), max_size=6), max_size=8))
+def test_seen_keys_are_a_dictionary(blocks: list[list[str]]) -> None:
+    """Keys added block by block (runs merged on the way) are found with the rows they were stored with."""
+    seen, reference, row = _SeenKeys(), {}, 0
+    for block in blocks:
+        keys = np.array([k.encode() for k in dict.fromkeys(block)], dtype=bytes) if block else np.array([], "S1")
+        first, good, _ = seen.lookup(keys)
+        assert first.tolist() == [reference.get(k.decode(), (-1, -1))[0] for k in keys]
+        assert good.tolist() == [reference.get(k.decode(), (-1, -1))[1] for k in keys]
+        new = np.array([k.decode() not in reference for k in keys], dtype=bool)
+        rows = np.arange(row, row + len(keys), dtype=np.int64)
+        if new.any():
+            seen.add(keys[new], rows[new], rows[new] * 10)
+            reference.update({k.decode(): (r, r * 10) for k, r in zip(keys[new], rows[new], strict=True)})
+        row += len(keys)
+
+
+def test_cells_for_points_is_the_per_point_call() -> None:
+    rng = np.random.default_rng(3)
+    lon, lat = 113.6 + rng.random(400) * 0.2, 34.7 + rng.random(400) * 0.2
+    lon[::7], lat[::11] = np.nan, np.nan
+    cells = hexes.cells_for_points(lon, lat, 9)
+    expected = [None if np.isnan(x) or np.isnan(y) else h3.latlng_to_cell(y, x, 9) for x, y in zip(lon, lat, strict=True)]
+    assert list(cells) == expected
+    grid = hexes.cells_for_points(lon.reshape(20, 20), lat.reshape(20, 20), 7)
+    assert grid.shape == (20, 20)
+    assert list(grid.ravel()) == [None if np.isnan(x) or np.isnan(y) else h3.latlng_to_cell(y, x, 7)
+                                  for x, y in zip(lon, lat, strict=True)]
+
+
+def test_layer_written_block_by_block(tmp_path: Path) -> None:
+    """The stream's blocks written as row groups read back as the whole file's good rows; checksum of the bytes."""
+    from data import store
+
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 700)
+    whole = validate_table(path, "elders", settings=Settings(), salt=SALT, today=TODAY)
+    blocks = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=97)
+    out = tmp_path / "elders.parquet"
+    entry = store.write_layer_blocks(blocks, out, row_group_rows=40)
+    back = gpd.read_parquet(out)
+    assert entry == {"file": "elders.parquet", "rows": whole.n_imported, "sha256": store.file_sha256(out)}
+    stored = gpd.read_parquet(io.BytesIO(store.parquet_bytes(whole.good)))  # the whole layer as save_region writes it
+    plain = [c for c in whole.good.columns if c not in ("geometry", "groups")]
+    pd.testing.assert_frame_equal(pd.DataFrame(back[plain]), pd.DataFrame(stored[plain]), check_exact=True)
+    assert back["groups"].map(list).tolist() == stored["groups"].map(list).tolist()
+    assert list(back.geometry.to_wkb()) == list(stored.geometry.to_wkb()) and back.crs == stored.crs
+    part, total = store._read_rows(out, (100, 333))
+    assert total == whole.n_imported and part["source_row"].tolist() == whole.good["source_row"].iloc[100:333].tolist()
+    # a list column empty all through the first block, filled later
+    first = whole.good.iloc[:5].copy()
+    first["groups"] = [[] for _ in range(5)]
+    entry = store.write_layer_blocks(iter([first, whole.good.iloc[5:50]]), out)
+    assert gpd.read_parquet(out)["groups"].map(list).tolist() == [[]] * 5 + whole.good["groups"].iloc[5:50].map(
+        list).tolist()

@@ -437,6 +437,18 @@ def snap_lonlat(network: Network, lon: float, lat: float, *, settings: Settings)
     return _snap_xy(network, np.column_stack([x, y]), settings=settings)
 
 
+def compute_threads() -> int:
+    """Threads one computation of this process may use: the cores it may run on, or fewer when the process was given
+    a thread budget in ``OMP_NUM_THREADS`` — as Dask's nanny gives each single-threaded batch worker (1), so that
+    workers sharing a machine do not each spread over every core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        cores = os.cpu_count() or 1
+    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return max(1, min(cores, int(budget))) if budget.isdigit() and int(budget) > 0 else max(1, cores)
+
+
 def _snap_xy(network: Network, xy: np.ndarray, *, settings: Settings) -> Snap:
     """Snap (n, 2) coordinates in the network's CRS; rows with a non-finite coordinate are not located."""
     n = len(xy)
@@ -446,11 +458,12 @@ def _snap_xy(network: Network, xy: np.ndarray, *, settings: Settings) -> Snap:
     present = np.isfinite(xy).all(axis=1)  # a missing geometry or POINT (NaN NaN) is not a location
     if present.any():
         # Query in Z-order: neighbouring points walk the same tree branches (about 2x faster on a
-        # million points); contiguous chunks run on all cores (numpy and GEOS release the GIL).
+        # million points); contiguous chunks run on the cores this process may use (numpy and GEOS release the
+        # GIL; :func:`compute_threads`).
         located_xy = xy[present]
         order = _z_order(located_xy, cell_m=50.0)
         pts = located_xy[order]
-        chunks = np.array_split(np.arange(len(pts)), max(1, min(os.cpu_count() or 1, len(pts) // 50_000)))
+        chunks = np.array_split(np.arange(len(pts)), max(1, min(compute_threads(), len(pts) // 50_000)))
         index = network.segments
         if len(chunks) == 1:  # no pool for a few points (a request snaps one)
             parts = [_snap_chunk(index, pts, settings.snap_limit_m)]

@@ -78,3 +78,31 @@ def test_missing_and_empty_points_are_not_snapped() -> None:
                                      shapely.Point(*_lonlat(np.array([[50.0, 50.0]]))[0])], crs=4326)
     snap = snap_points(network, pts, settings=Settings())
     assert list(snap.snapped) == [False, False, False, True]
+
+
+def test_the_threads_follow_the_process_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask batch worker is given OMP_NUM_THREADS=1 by its nanny: its snapping then runs on one thread, not on
+    every core of a machine it shares with other workers; anything else is the cores the process may run on."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert network_module.compute_threads() == cores
+    for budget, threads in (("1", 1), ("999", cores), ("", cores), ("0", cores), ("two", cores)):
+        monkeypatch.setenv("OMP_NUM_THREADS", budget)
+        assert network_module.compute_threads() == threads, budget
+
+
+def test_snapping_in_chunks_on_threads_equals_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """120,000 points (chunks of 50,000 on threads when the budget allows) snap as on one thread."""
+    rng = np.random.default_rng(7)
+    edges, _ = polylines(rng, 40, 600.0, 20)
+    settings = Settings()
+    network = build_network(edges, mode="walk", settings=settings)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(*_lonlat(rng.uniform(-200, 800, (120_000, 2))).T), crs=4326)
+    monkeypatch.setattr(network_module, "compute_threads", lambda: 3)
+    threaded = snap_points(network, pts, settings=settings)
+    monkeypatch.setattr(network_module, "compute_threads", lambda: 1)
+    single = snap_points(network, pts, settings=settings)
+    for name in ("edge", "t", "access_m"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name), err_msg=name)

@@ -452,7 +452,17 @@ def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
 
 def peak_memory_mb() -> float:
     """Peak resident memory of this process so far, MB (the worker's peak: it includes its earlier tasks); NaN where
-    the platform does not say (Windows)."""
+    the platform does not say (Windows).
+
+    On Linux it is the process's own high-water mark (``VmHWM``): ``ru_maxrss`` also keeps the peak of the program
+    that started it (kept across ``exec``), so a worker spawned by a large driver would report the driver's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover

@@ -96,6 +96,19 @@ def rss_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def trim_memory() -> None:
+    """Return freed heap memory to the system (glibc ``malloc_trim``; nothing elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name and sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def county_code(col: int, row: int) -> str:
     """County of tile (col, row): city ``49RR00`` is row RR (from 01), county ``49RRCC`` its column CC (from 01)."""
     return f"49{row + 1:02d}{col + 1:02d}"
@@ -412,7 +425,7 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"{'':>7} {r['split']} county(ies) over the memory plan of {report['memory_gb']:g} GB per worker "
                   f"were split: {r['tasks']} tasks for {r['done']} counties (batch.split)")
     print(f"(elders generated {b['elders_generated']:,}, unassigned by the split {b['elders_unassigned']:,}; "
-          "wall = run_batch call: cluster start, tasks, roll-up; worker peak = largest ru_maxrss a task reported; "
+          "wall = run_batch call: cluster start, tasks, roll-up; worker peak = largest VmHWM a task's worker reported; "
           "driver peak = this process during the batch"
           + ("" if all(r["driver_peak_reset"] for r in report["runs"]) else ", ru_maxrss incl. the build") + ")")
     print()
@@ -545,6 +558,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "roads": roads.describe()}
         del layers, split, roads
         gc.collect()
+        trim_memory()  # the build's freed memory back to the system: the batch's driver is a small process
         report["runs"] = []
         per_county = None
         if not args.build_only:

@@ -457,8 +457,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def median_runs(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per worker count, its run of median wall time (of an even number of runs, the one above the middle: the
-    slower, so that a speed-up from medians is never flattered by the choice)."""
+    """Per worker count, its run of median wall time (of an even number of runs, the upper of the two middle
+    ones; the default of three runs has a true median)."""
     out = {}
     for n in dict.fromkeys(r["workers"] for r in rows):
         mine = sorted((r for r in rows if r["workers"] == n), key=lambda r: r["wall_s"])

@@ -511,9 +511,11 @@ def evaluate(mclp: list[dict[str, Any]], incremental: list[dict[str, Any]],
             lines.append(f"{'PASS' if r['equal'] else 'FAIL'}  {'ours = spopt objective (rel 1e-6)':<40} {where} "
                          f"ours {r['ours']:,.1f} vs spopt {r['spopt']:,.1f} (spopt's sites cover "
                          f"{r['spopt_recount']:,.1f}; ours {r['ours_status']}, spopt {r['spopt_status']})")
-            lines.append(f"{'PASS' if r['ratio'] >= TARGET_RATIO else 'FAIL'}  "
-                         f"{f'ours ≥{TARGET_RATIO:.0f}x faster than spopt':<40} {where} spopt / ours = "
-                         f"{r['ratio']:,.1f}x ({r['spopt_s']:.2f} s / {r['ours_s']:.3f} s)")
+            big = r["demand"] >= MIN_DEMAND and r["candidates"] >= MIN_CANDIDATES  # the target's instance size
+            verdict = ("PASS" if r["ratio"] >= TARGET_RATIO else "FAIL") if big else "n/a "
+            lines.append(f"{verdict}  {f'ours ≥{TARGET_RATIO:.0f}x faster than spopt':<40} {where} spopt / ours = "
+                         f"{r['ratio']:,.1f}x ({r['spopt_s']:.2f} s / {r['ours_s']:.3f} s)"
+                         + ("" if big else f"; the target is for ≥ {MIN_DEMAND:,} x {MIN_CANDIDATES:,}"))
         ok = r["swap_gap_pct"] <= TARGET_GREEDY_GAP_PCT
         lines.append(f"{'PASS' if ok else 'FAIL'}  {f'greedy+swap within {TARGET_GREEDY_GAP_PCT:g} % of optimum':<40} "
                      f"{where} gap {r['swap_gap_pct']:.3f} % ({r['swap']:,.0f} of {r['ours']:,.0f}; greedy alone "

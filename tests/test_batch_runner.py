@@ -306,18 +306,18 @@ def test_resume_skips_counties_done_and_recomputes_a_new_version_or_a_damaged_re
 
 def test_a_county_over_the_task_limit_is_split_into_parts_with_the_same_result(
         demo_region, reference, local_scheduler: str, tmp_path: Path) -> None:
-    """With at most 150 elders a task, each test county is computed in parts of its elders and a combining task:
+    """With at most 700 elders a task, each test county is computed in parts of its elders and a combining task:
     the stored results equal the counties computed whole here; the memory settings are not inputs, so a resume
     under the default settings finds them all done."""
     root = tmp_path / "regions"
     make_province(demo_region, root)
-    small = Settings(batch_task_max_elders=150)
+    small = Settings(batch_task_max_elders=700)
     seen: list[str] = []
     result = run_batch("prov", "coverage", root=root, settings=small, params=PARAMS, scheduler=local_scheduler,
                        progress=lambda done, total, text: seen.append(text))
     elders = {c: len(store.load_region(f"prov-{c}", root=root).elders) for c in CODES}
     assert [c.status for c in result.children] == ["done"] * 3
-    assert [c.parts for c in result.children] == [-(-elders[c] // 150) for c in CODES] and min(elders.values()) > 150
+    assert [c.parts for c in result.children] == [-(-elders[c] // 700) for c in CODES] and min(elders.values()) > 700
     assert "按内存上限分为" in seen[0] and "按每个工作进程的内存上限分部分计算后合并" in "\n".join(result.summary_zh())
     assert_results_equal(root, reference)
     for c in CODES:

@@ -92,7 +92,7 @@ def county(demo_region, tmp_path_factory) -> tuple[Path, str, int]:
 def test_a_county_in_parts_equals_the_county_in_one_task(county, kind: str) -> None:
     root, name, n = county
     whole = KINDS[kind](store.load_region(name, root=root), settings=SETTINGS, **PARAMS[kind])
-    for parts in (2, 7):
+    for parts in (2, 7) if kind == "coverage" else (3,):  # the report's service circle is the slow part
         pieces = [KINDS[kind](store.load_region(name, root=root, elder_rows=part_rows(n, i, parts)), settings=SETTINGS,
                               **PARAMS[kind]) for i in range(parts)]
         assert sum(len(store.load_region(name, root=root, elder_rows=part_rows(n, i, parts)).elders)

@@ -356,14 +356,9 @@ def run_child(child: str, kind: str, *, root: str, settings: Settings, params: M
         meta = {"kind": kind, "params": params, "inputs_digest": digest, "region_version": version,
                 "settings_digest": settings_digest(_result_settings(settings)), "summary": summary}
         store.save_result(child, key, frames, meta, root=root)
-    except ElderMapError as exc:
-        log.info("batch %s of %s failed: %s", kind, child, exc.en)
-        return {"region": child, "status": "failed", "key": key, "error_zh": exc.zh, "error_en": exc.en,
-                "seconds": time.perf_counter() - start}
     except Exception as exc:  # a bug or a resource problem in one county: reported, the other counties go on
         log.info("batch %s of %s failed: %s: %s", kind, child, type(exc).__name__, exc)  # the traceback: error_en
-        return {"region": child, "status": "failed", "key": key,
-                "error_zh": f"计算出错（{type(exc).__name__}：{exc}）", "error_en": traceback.format_exc(),
+        return {"region": child, "status": "failed", "key": key, **_error_texts(exc),
                 "seconds": time.perf_counter() - start}
     return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary,
             "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
@@ -387,11 +382,8 @@ def run_part(child: str, kind: str, *, root: str, settings: Settings, params: Ma
         finally:
             del region
             forget_cached()
-    except ElderMapError as exc:
-        return {"status": "failed", "error_zh": exc.zh, "error_en": exc.en, "part": part}
     except Exception as exc:  # as run_child: reported for the county, the other counties go on
-        return {"status": "failed", "error_zh": f"计算出错（{type(exc).__name__}：{exc}）",
-                "error_en": traceback.format_exc(), "part": part}
+        return {"status": "failed", **_error_texts(exc), "part": part}
     return {"status": "done", "part": part, "rows": rows, "version": version, "frames": frames,
             "seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
 
@@ -423,16 +415,20 @@ def finish_parts(child: str, kind: str, outcomes: Sequence[Mapping[str, Any]], *
                 "settings_digest": settings_digest(_result_settings(settings)), "summary": summary,
                 "parts": len(outcomes)}
         store.save_result(child, key, frames, meta, root=root)
-    except ElderMapError as exc:
-        return {"region": child, "status": "failed", "key": key, "error_zh": exc.zh, "error_en": exc.en,
-                "seconds": time.perf_counter() - start}
     except Exception as exc:
-        return {"region": child, "status": "failed", "key": key,
-                "error_zh": f"合并各部分结果时出错（{type(exc).__name__}：{exc}）", "error_en": traceback.format_exc(),
+        return {"region": child, "status": "failed", "key": key, **_error_texts(exc, "合并各部分结果时出错"),
                 "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start + sum(float(o["seconds"]) for o in outcomes)
     return {"region": child, "status": "done", "key": key, "inputs_digest": digest, **summary, "seconds": seconds,
             "peak_mb": max([peak_memory_mb(), *(float(o["peak_mb"]) for o in outcomes)]), "parts": len(outcomes)}
+
+
+def _error_texts(exc: BaseException, doing_zh: str = "计算出错") -> dict[str, str]:
+    """``error_zh``/``error_en`` of a task that raised: our errors as they word themselves; anything else (a bug, a
+    resource problem) named in Chinese with its type, its traceback in English."""
+    if isinstance(exc, ElderMapError):
+        return {"error_zh": exc.zh, "error_en": exc.en}
+    return {"error_zh": f"{doing_zh}（{type(exc).__name__}：{exc}）", "error_en": traceback.format_exc()}
 
 
 def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:

@@ -291,6 +291,17 @@ def resident_id_check_chars(first17: np.ndarray) -> np.ndarray:
     return _ID_CHECK_CHARS[(12 - (digits @ _ID_WEIGHT_ARRAY) % 11) % 11]
 
 
+def _eighteen(values: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the values that are text of exactly 18 characters, and their code points (one row each,
+    int64)."""
+    text = np.empty(len(values), dtype=object)
+    text[:] = [v if v.__class__ is str else "" for v in values]
+    lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(values))
+    at = np.flatnonzero(lengths == 18)
+    cp = _codepoints(list(text[at]), 18).astype(np.int64) if len(at) else np.zeros((0, 18), dtype=np.int64)
+    return at, cp
+
+
 def canonical_valid_resident_ids(values: Sequence[str | None], *, today: datetime.date) -> np.ndarray:
     """Which values are valid resident ID numbers already in normal form (18 ASCII characters, upper-case X).
 
@@ -298,15 +309,10 @@ def canonical_valid_resident_ids(values: Sequence[str | None], *, today: datetim
     leaves the value unchanged. False covers every other value (missing, messy or wrong): those need
     the one-by-one functions for their normal form or their reason.
     """
-    n = len(values)
-    text = np.empty(n, dtype=object)
-    text[:] = [v if v.__class__ is str else "" for v in values]
-    lengths = np.fromiter(map(len, text), dtype=np.int64, count=n)
-    at = np.flatnonzero(lengths == 18)
-    ok = np.zeros(n, dtype=bool)
+    ok = np.zeros(len(values), dtype=bool)
+    at, cp = _eighteen(values)
     if not len(at):
         return ok
-    cp = _codepoints(list(text[at]), 18).astype(np.int64)
     digit = (cp >= 48) & (cp <= 57)
     good = digit[:, :17].all(axis=1) & (digit[:, 17] | (cp[:, 17] == 88))
     d = np.where(digit, cp - 48, 0)
@@ -334,15 +340,10 @@ def canonical_valid_usccs(values: Sequence[str | None]) -> np.ndarray:
     """Which values are valid unified social credit codes already in normal form (18 characters of
     :data:`USCC_CHARSET`): True means :func:`check_uscc` returns None and :func:`normalise_uscc` leaves the
     value unchanged; False covers every other value (missing, messy or wrong)."""
-    n = len(values)
-    text = np.empty(n, dtype=object)
-    text[:] = [v if v.__class__ is str else "" for v in values]
-    lengths = np.fromiter(map(len, text), dtype=np.int64, count=n)
-    at = np.flatnonzero(lengths == 18)
-    ok = np.zeros(n, dtype=bool)
+    ok = np.zeros(len(values), dtype=bool)
+    at, cp = _eighteen(values)
     if not len(at):
         return ok
-    cp = _codepoints(list(text[at]), 18).astype(np.int64)
     value = np.where(cp < 128, _USCC_VALUE[np.minimum(cp, 127)], -1)
     good = (value >= 0).all(axis=1) & ((cp[:, 2:8] >= 48) & (cp[:, 2:8] <= 57)).all(axis=1)
     check = 31 - (np.maximum(value[:, :17], 0) @ _USCC_WEIGHT_ARRAY) % 31

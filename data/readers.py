@@ -300,6 +300,23 @@ def _unreadable(path: Path, exc: BaseException, why: str = "文件已损坏，�
     return _unreadable_file(path, exc, "文件", why)
 
 
+def _parse_cells(text: str, delimiter: str, limit: int | None = None) -> list[Cells]:
+    """The rows of CSV text, each cell cleaned by :func:`_cell`."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [[_cell(c) for c in row] for row in itertools.islice(reader, limit)]
+
+
+def _sniff_delimiter(text: str, table: str) -> str:
+    """The delimiter of CSV text: the one :class:`csv.Sniffer` finds (else ","), unless only another of
+    :data:`DELIMITERS` reveals a header of ``table`` in the first rows."""
+    try:
+        sniffed = csv.Sniffer().sniff(text[:20000], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ","
+    order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
+    return next((d for d in order if _head_score(_parse_cells(text, d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+
+
 def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | None, *,
                clean: bool = True) -> tuple[str, list[Cells]]:
     """Encoding used and cleaned rows of a delimited text file (as read, uncleaned, with ``clean=False``)."""
@@ -319,21 +336,12 @@ def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | No
     except LookupError as exc:
         raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
 
-    def parse(sep: str, limit: int | None = None) -> list[Cells]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-        return [[_cell(c) for c in row] for row in itertools.islice(reader, limit)]
-
     try:
-        if delimiter is None:  # the sniffed one, unless only another delimiter reveals a header
-            try:
-                sniffed = csv.Sniffer().sniff(text[:20000], delimiters=DELIMITERS).delimiter
-            except csv.Error:
-                sniffed = ","
-            order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
-            delimiter = next((d for d in order if _head_score(parse(d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+        if delimiter is None:
+            delimiter = _sniff_delimiter(text, table)
         if not clean:
             return encoding, list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        return encoding, parse(delimiter)
+        return encoding, _parse_cells(text, delimiter)
     except csv.Error as exc:
         raise _unreadable(path, exc) from exc
 
@@ -461,18 +469,9 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
         raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
     delimiter = "\t" if suffix == ".tsv" else None
 
-    def parse(sep: str, limit: int) -> list[Cells]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-        return [[_cell(c) for c in row] for row in itertools.islice(reader, limit)]
-
     try:
-        if delimiter is None:  # as _read_text: the sniffed one, unless only another one reveals a header
-            try:
-                sniffed = csv.Sniffer().sniff(text[:20000], delimiters=DELIMITERS).delimiter
-            except csv.Error:
-                sniffed = ","
-            order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
-            delimiter = next((d for d in order if _head_score(parse(d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+        if delimiter is None:  # as _read_text, from the first bytes
+            delimiter = _sniff_delimiter(text, table)
         with path.open("r", encoding=encoding, newline="") as f:
             if f.read(1) != "\ufeff":  # the whole-file reader drops a BOM the codec leaves
                 f.seek(0)

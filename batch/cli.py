@@ -24,12 +24,13 @@ WORKERS_MAX = 1024
 _minutes = number_type(0, MINUTES_MAX, unit=" 分钟")
 """A service-circle length in minutes (an argparse type; empty, text and out-of-range values refused in Chinese)."""
 _workers = number_type(1, WORKERS_MAX, integer=True, low_open=False, unit=" 个工作进程")
+KIND_NAMES = ("coverage", "report", "check")
+"""The batch kinds the command offers: ``batch.runner.KINDS``'s names, kept here so that building the parser does not
+import the runner (pandas, the planning modules: two seconds of every ``eldermap`` start)."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``batch`` to eldermap's subcommands."""
-    from batch.runner import KINDS
-
     p = subparsers.add_parser(
         "batch", help="批量计算：对市或省的每个区县分别计算（Dask 并行），再汇总为上级地区的表",
         description="对上级地区（市、省）下的每个区县地区各运行一项计算任务（Dask distributed），结果带校验和写入各区县，"
@@ -37,7 +38,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "工作进程；--scheduler 使用已有的 Dask 集群（各工作进程须能访问同一个数据目录或数据库）。"
                     "退出状态：0 全部完成；1 部分区县失败（表中不含它们）；2 出错。")
     arg(p, "region", role=Name("region"), help="上级地区名称（市或省）")
-    p.add_argument("kind", choices=tuple(KINDS),
+    p.add_argument("kind", choices=KIND_NAMES,
                    help="计算类型：coverage 服务圈覆盖 / report 附件2基本情况表（含服务圈覆盖）/ check 配置检查")
     p.add_argument("--minutes", type=_minutes, default=15.0, help=f"服务圈分钟数（默认 15，0–{MINUTES_MAX:g}）")
     p.add_argument("--mode", choices=("walk", "drive"), default="walk", help="步行 walk / 驾车 drive")

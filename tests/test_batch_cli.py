@@ -272,3 +272,20 @@ def test_split_import_into_a_database_store(inputs: dict[str, Path], postgis_url
     code, out, err = _main(capsys, "--regions", url, "region", "tree", "prov")
     assert code == 0, err
     assert "110191 演示西区（prov-110191，区县）" in out  # no counts: a manifest is not read alone from a database
+
+
+def test_the_parser_offers_the_runner_kinds_without_importing_it() -> None:
+    """`eldermap --help` (and every refused command line) builds the parser only: it must not pay for pandas and the
+    planning modules (two seconds), yet offer exactly the batch kinds the runner has."""
+    import subprocess
+    import sys
+
+    from batch.cli import KIND_NAMES
+    from batch.runner import KINDS
+
+    assert KIND_NAMES == tuple(KINDS)
+    code = ("import sys, eldermap; eldermap.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'numpy', 'geopandas', 'batch.runner') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(eldermap.__file__).parent)
+    assert done.stdout.strip() == "[]"

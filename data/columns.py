@@ -88,11 +88,12 @@ def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def first_two_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_two_rows(keys: np.ndarray, *, codes: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the first and second row (-1 when there is none) holding the same key (keys: object
-    array, None for no key; rows without a key get -1, -1)."""
+    array, None for no key; rows without a key get -1, -1). ``codes=True``: ``keys`` are already integer codes
+    (:func:`factorize`'s, -1 for no key)."""
     n = len(keys)
-    codes, _ = pd.factorize(keys)
+    codes = np.asarray(keys, dtype=np.int64) if codes else pd.factorize(keys)[0]
     first = np.full(n, -1, dtype=np.int64)
     second = np.full(n, -1, dtype=np.int64)
     has = codes >= 0

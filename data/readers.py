@@ -9,8 +9,10 @@ parsing and validation happen downstream against :mod:`data.schema`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import itertools
 import logging
@@ -24,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.exports import FORMULA_START
 from data.formats import DATA_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, TEXT_SUFFIXES
@@ -89,7 +93,7 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
         Encoding of a CSV (or of Shapefile attributes); detected when omitted.
     engine
         "columns" (default): CSV and Excel cells are cleaned a whole column at a time; "rows": cell by
-        cell with :func:`_cell` (the reference the column path is tested against). Both give the same table.
+        cell with :func:`cell_text` (the reference the column path is tested against). Both give the same table.
 
     Raises
     ------
@@ -116,16 +120,28 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
         clean = engine == "rows"
         if suffix in TEXT_SUFFIXES:
             encoding, rows = _read_text(path, table, encoding, "\t" if suffix == ".tsv" else None, clean=clean)
+            if isinstance(rows, _PlainText):  # no quotes: one row a line, split by Arrow (as csv splits it)
+                first = csv.reader(rows.lines[:HEADER_SCAN_ROWS].to_pylist(), delimiter=rows.delimiter)
+                head = [[cell_text(c) for c in r] for r in first]
+                at = head_score(head, table)[0]
+                try:
+                    parts = _assemble_lines(path, table, head[at] if head else [], rows.lines[at + 1:],
+                                            rows.delimiter, first_number=at + 2)
+                except csv.Error as exc:
+                    raise unreadable_error(path, exc) from exc
+                rows = None
         else:
             layer, rows = _read_excel(path, table, sheet, clean=clean)
-        if clean:
-            at = _head_score(rows, table)[0]  # rows above the header are titles; row numbers stay 1-based
+        if rows is None:
+            pass
+        elif clean:
+            at = head_score(rows, table)[0]  # rows above the header are titles; row numbers stay 1-based
             parts = _assemble(path, table, rows[at] if rows else [],
                               [(i + 1, r) for i, r in enumerate(rows) if i > at])
         else:
-            head = [[_cell(c) for c in r] for r in rows[:HEADER_SCAN_ROWS]]
-            at = _head_score(head, table)[0]
-            parts = _assemble_columns(path, table, head[at] if head else [], rows[at + 1:], first_number=at + 2)
+            head = [[cell_text(c) for c in r] for r in rows[:HEADER_SCAN_ROWS]]
+            at = head_score(head, table)[0]
+            parts = assemble_columns(path, table, head[at] if head else [], rows[at + 1:], first_number=at + 2)
     else:
         frame, crs, layer = _read_geo(path, suffix, sheet, encoding)
         if len(frame) == 0:
@@ -134,7 +150,7 @@ def read_table(path: str | Path, table: str, *, sheet: str | int | None = None,
                                  f"{path}: no features")
         geom = getattr(frame, "active_geometry_name", None)
         attrs = pd.DataFrame(frame.drop(columns=[geom]) if geom else frame)
-        body = [(i + 1, [_cell(v) for v in rec]) for i, rec in enumerate(attrs.itertuples(index=False))]
+        body = [(i + 1, [cell_text(v) for v in rec]) for i, rec in enumerate(attrs.itertuples(index=False))]
         parts = _assemble(path, table, [str(c) for c in attrs.columns], body,
                           list(frame[geom].array) if geom else None)
         encoding = encoding if suffix == ".shp" else None
@@ -175,7 +191,7 @@ REJECTS_EXTRA_HEADERS = frozenset({"行号", "拒绝原因"})
 """Columns a rejects file adds (data.validate.write_report): skipped without a warning when it is re-imported."""
 
 
-def _cell(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """Text of a cell, trimmed (``None`` when blank); integral floats lose ".0", no scientific notation."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -200,7 +216,7 @@ def _cell(value: object) -> str | None:
     return _EDGE_SPACE.sub("", text) or None
 
 
-def _head_score(rows: list[Cells], table: str) -> tuple[int, int]:
+def head_score(rows: list[Cells], table: str) -> tuple[int, int]:
     """(index, known fields) of the header among the first rows: first naming two fields, else the best."""
     head = rows[:HEADER_SCAN_ROWS]
     scores = [len(header_map([c for c in r if c is not None], table)[0]) for r in head]
@@ -254,13 +270,13 @@ _EDGE_CHARS = "".join(ch for ch in map(chr, range(0x3001)) if _EDGE_SPACE.match(
 
 
 def clean_column(values: Sequence[object]) -> list[str | None]:
-    """``[_cell(v) for v in values]``, a column at a time: plain text is trimmed with one ``str.strip``; only
-    cells that are not text, or start with a quote (a neutralised formula), go through :func:`_cell`."""
+    """``[cell_text(v) for v in values]``, a column at a time: plain text is trimmed with one ``str.strip``; only
+    cells that are not text, or start with a quote (a neutralised formula), go through :func:`cell_text`."""
     edge = _EDGE_CHARS
-    return [(v.strip(edge) or None) if v.__class__ is str and v[:1] != "'" else _cell(v) for v in values]
+    return [(v.strip(edge) or None) if v.__class__ is str and v[:1] != "'" else cell_text(v) for v in values]
 
 
-def _assemble_columns(path: Path, table: str, header: Cells, body: list[Sequence[object]], *,
+def assemble_columns(path: Path, table: str, header: Cells, body: list[Sequence[object]], *,
                       first_number: int, only: Sequence[str] | None = None) -> Assembled:
     """:func:`_assemble` of raw (uncleaned) rows numbered from ``first_number``, built column by column.
 
@@ -296,14 +312,14 @@ def _assemble_columns(path: Path, table: str, header: Cells, body: list[Sequence
     return frame, numbers, mapping, unknown
 
 
-def _unreadable(path: Path, exc: BaseException, why: str = "文件已损坏，或内容与扩展名不符") -> InputFileError:
+def unreadable_error(path: Path, exc: BaseException, why: str = "文件已损坏，或内容与扩展名不符") -> InputFileError:
     return _unreadable_file(path, exc, "文件", why)
 
 
 def _parse_cells(text: str, delimiter: str, limit: int | None = None) -> list[Cells]:
-    """The rows of CSV text, each cell cleaned by :func:`_cell`."""
+    """The rows of CSV text, each cell cleaned by :func:`cell_text`."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [[_cell(c) for c in row] for row in itertools.islice(reader, limit)]
+    return [[cell_text(c) for c in row] for row in itertools.islice(reader, limit)]
 
 
 def _sniff_delimiter(text: str, table: str) -> str:
@@ -314,36 +330,75 @@ def _sniff_delimiter(text: str, table: str) -> str:
     except csv.Error:
         sniffed = ","
     order = [sniffed, *(d for d in DELIMITERS if d != sniffed)]
-    return next((d for d in order if _head_score(_parse_cells(text, d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+    return next((d for d in order if head_score(_parse_cells(text, d, HEADER_SCAN_ROWS), table)[1] >= 2), sniffed)
+
+
+@dataclass(frozen=True)
+class _PlainText:
+    """The lines of a decoded text without quotes and without a CR that does not end a line (line breaks cut
+    off): each line is one CSV row, its cells split at ``delimiter``."""
+
+    lines: pa.LargeStringArray
+    delimiter: str
+
+
+def _split_lines(text: str) -> pa.LargeStringArray:
+    """The lines of ``text`` (no quotes, every CR followed by LF) as an Arrow array, line breaks cut off; no
+    line after a final line break (as csv reads it)."""
+    if not text:
+        return pa.array([], type=pa.large_string())
+    crlf = "\r" in text  # then every line but a last one without a break ends with one CR, no other CR
+    text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    lines = pc.list_flatten(pc.split_pattern(pa.array([text], type=pa.large_string()), pattern="\n"))
+    return pc.utf8_rtrim(lines, characters="\r") if crlf else lines
+
+
+def _plain_text_lines(text: str, delimiter: str) -> _PlainText | None:
+    """``text`` as :class:`_PlainText` (the rows csv reads from it), or None when it needs the csv parser."""
+    if '"' in text or text.count("\r") != text.count("\r\n"):
+        return None
+    return _PlainText(_split_lines(text), delimiter)
 
 
 def _read_text(path: Path, table: str, encoding: str | None, delimiter: str | None, *,
-               clean: bool = True) -> tuple[str, list[Cells]]:
-    """Encoding used and cleaned rows of a delimited text file (as read, uncleaned, with ``clean=False``)."""
+               clean: bool = True) -> tuple[str, list[Cells] | _PlainText]:
+    """Encoding used and cleaned rows of a delimited text file (as read, uncleaned, with ``clean=False``: then
+    a text without quotes comes back as :class:`_PlainText`, for :func:`_assemble_lines`)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise _unreadable(path, exc, "没有读取权限或文件被占用") from exc
+        raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
     if not raw.strip():
         raise InputFileError(f"文件 {path.name} 是空的，没有读到任何表头或数据。", f"{path}: file is empty")
+    text = None
+    if not encoding and not raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        for candidate in ("utf-8", "gb18030"):  # detect_encoding's strict tries, the text kept
+            try:
+                text, encoding = raw.decode(candidate), candidate
+                break
+            except UnicodeDecodeError:
+                pass
     encoding = encoding or detect_encoding(raw, name=path.name)
     try:
-        text = raw.decode(encoding).removeprefix("\ufeff")
+        text = (raw.decode(encoding) if text is None else text).removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise _unreadable(path, exc, f"第 {line} 行不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
+        raise unreadable_error(path, exc, f"第 {line} 行不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
                                      "或不要强制指定编码") from exc
     except LookupError as exc:
-        raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
+        raise unreadable_error(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
 
     try:
         if delimiter is None:
             delimiter = _sniff_delimiter(text, table)
         if not clean:
+            plain = _plain_text_lines(text, delimiter)
+            if plain is not None:
+                return encoding, plain
             return encoding, list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         return encoding, _parse_cells(text, delimiter)
     except csv.Error as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable_error(path, exc) from exc
 
 
 def _read_excel(path: Path, table: str, sheet: str | int | None, *, clean: bool = True) -> tuple[str, list[Cells]]:
@@ -357,18 +412,18 @@ def _read_excel(path: Path, table: str, sheet: str | int | None, *, clean: bool 
             warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
             book = openpyxl.load_workbook(path, data_only=True)  # not read_only: dimensions are trustworthy
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise _unreadable(path, exc, "不是有效的 .xlsx 文件（如设置了打开密码请先取消）") from exc
+        raise unreadable_error(path, exc, "不是有效的 .xlsx 文件（如设置了打开密码请先取消）") from exc
     try:
         names = [ws.title for ws in book.worksheets]
         scored: list[tuple[int, str, list[Cells]]] = []
         for name in [n for i, n in enumerate(names) if sheet in (None, i, n)]:
             if clean:
-                rows = [[_cell(v) for v in r] for r in book[name].iter_rows(min_row=1, values_only=True)]
-                scored.append((_head_score(rows, table)[1], name, rows))
+                rows = [[cell_text(v) for v in r] for r in book[name].iter_rows(min_row=1, values_only=True)]
+                scored.append((head_score(rows, table)[1], name, rows))
             else:
                 rows = [list(r) for r in book[name].iter_rows(min_row=1, values_only=True)]
-                head = [[_cell(v) for v in r] for r in rows[:HEADER_SCAN_ROWS]]
-                scored.append((_head_score(head, table)[1], name, rows))
+                head = [[cell_text(v) for v in r] for r in rows[:HEADER_SCAN_ROWS]]
+                scored.append((head_score(head, table)[1], name, rows))
             if scored[-1][0] >= 2:
                 break
     finally:
@@ -404,7 +459,7 @@ def _read_geo(path: Path, suffix: str, layer: str | int | None, encoding: str | 
     except (OSError, ValueError, RuntimeError, KeyError) as exc:  # pyogrio errors are RuntimeErrors
         if isinstance(exc, InputFileError):
             raise
-        raise _unreadable(path, exc) from exc
+        raise unreadable_error(path, exc) from exc
     crs = getattr(frame, "crs", None)
     epsg = None if crs is None else crs.to_epsg()
     if crs is not None and epsg is None and crs.equals("EPSG:4326", ignore_axis_order=True):
@@ -424,7 +479,7 @@ def _stream_encoding(path: Path, encoding: str | None, block_bytes: int = 1 << 2
         with path.open("rb") as f:
             head = f.read(STREAM_SNIFF_BYTES)
     except OSError as exc:
-        raise _unreadable(path, exc, "没有读取权限或文件被占用") from exc
+        raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
     if not head.strip():
         raise InputFileError(f"文件 {path.name} 是空的，没有读到任何表头或数据。", f"{path}: file is empty")
     if encoding:
@@ -444,6 +499,124 @@ def _stream_encoding(path: Path, encoding: str | None, block_bytes: int = 1 << 2
     return detect_encoding(head, name=path.name)
 
 
+FAST_CODECS = frozenset({"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312", "ascii"})
+"""Encodings (``codecs.lookup`` names) in which the bytes of ``"``, CR and LF only ever stand for those characters."""
+_READ_BYTES = 1 << 21
+"""Bytes read (and decoded, split into lines) at a time by the plain-text reader: its memory, beside one block."""
+
+
+def plain_text_file(path: Path, encoding: str) -> bool:
+    """True when a delimited text file can be read line by line, without a CSV parser: an encoding of
+    :data:`FAST_CODECS`, no double quote anywhere (so no quoted cell, embedded delimiter or line break) and every
+    CR followed by LF (each line a row, as :mod:`csv` splits it). A byte scan, no decoding."""
+    try:
+        if codecs.lookup(encoding).name not in FAST_CODECS:
+            return False
+    except LookupError:
+        return False
+    last = b""
+    with path.open("rb") as f:
+        while block := f.read(_READ_BYTES):
+            if b'"' in block:
+                return False
+            if last == b"\r" and not block.startswith(b"\n"):
+                return False
+            if block.count(b"\r") != block.count(b"\r\n") + block.endswith(b"\r"):
+                return False
+            last = block[-1:]
+    return last != b"\r"
+
+
+def _plain_lines(path: Path, encoding: str) -> Iterator[pa.LargeStringArray]:
+    """The lines of a :func:`plain_text_file` (line breaks removed; a leading BOM dropped as the reader drops
+    it), an Arrow array at a time. Raises UnicodeDecodeError as reading the text does."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    carry, first = "", True
+    with path.open("rb") as f:
+        while True:
+            block = f.read(_READ_BYTES)
+            text = carry + decoder.decode(block, final=not block)
+            if first and text:
+                text, first = text.removeprefix("\ufeff"), False
+            cut = text.rfind("\n") + 1 if block else len(text)
+            carry = text[cut:]
+            lines = _split_lines(text[:cut])
+            if len(lines):
+                yield lines
+            if not block:
+                return
+
+
+def _line_blocks(parts: Iterator[pa.LargeStringArray], size: int) -> Iterator[pa.LargeStringArray]:
+    """The lines of ``parts`` in blocks of ``size``, then one last shorter block (possibly empty)."""
+    pending: list[pa.LargeStringArray] = []
+    count = 0
+    for part in parts:
+        pending.append(part)
+        count += len(part)
+        while count >= size:
+            lines = pa.concat_arrays(pending) if len(pending) > 1 else pending[0]
+            yield lines.slice(0, size)
+            pending, count = [lines.slice(size)], count - size
+    yield pa.concat_arrays(pending) if pending else pa.array([], type=pa.large_string())
+
+
+def _has_byte(arr: pa.Array, byte: int) -> bool:
+    """Whether the data buffer behind a string array holds ``byte`` (also outside a slice: then a needless
+    but harmless True)."""
+    data = arr.buffers()[2]
+    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == byte).any())
+
+
+def _assemble_lines(path: Path, table: str, header: Cells, lines: list[str] | pa.Array, delimiter: str, *,
+                    first_number: int, only: Sequence[str] | None = None) -> Assembled:
+    """:func:`assemble_columns` of the rows of ``lines`` (lines of a :func:`plain_text_file`: each is one row, its
+    cells split at ``delimiter``), built with Arrow string kernels; a block holding a line longer than
+    :func:`csv.field_size_limit` goes through :mod:`csv` (which refuses it)."""
+    arr = lines if isinstance(lines, pa.Array) else pa.array(lines, type=pa.large_string())
+    n = len(arr)
+    limit = csv.field_size_limit()
+    if n and pc.max(pc.binary_length(arr)).as_py() > limit and pc.max(pc.utf8_length(arr)).as_py() > limit:
+        return assemble_columns(path, table, header, list(csv.reader(arr.to_pylist(), delimiter=delimiter)),
+                                 first_number=first_number, only=only)
+    picks, mapping, unknown = _picks(path, table, header)
+    parts = pc.split_pattern(arr, pattern=delimiter)
+    offsets = parts.offsets.to_numpy()
+    starts, widths = offsets[:-1] - offsets[0], np.diff(offsets)
+    values = pc.list_flatten(parts)
+    width = int(widths.max()) if n else 0
+    edge = _EDGE_CHARS
+    # a blank row: every character an edge space or the delimiter (its joined cells trim to nothing; with
+    # ``only``, exactly the test of assemble_columns)
+    keep = pc.greater(pc.utf8_length(pc.utf8_trim(arr, characters=edge + delimiter)), 0).to_numpy(
+        zero_copy_only=False)
+    quotes = _has_byte(arr, ord("'"))  # a cell starting with a quote is a neutralised formula: cell_text reads it
+    if quotes and only is None:  # and decides whether it is blank ("'" + a tab is)
+        for i in np.flatnonzero(keep & pc.match_substring(arr, "'").to_numpy(zero_copy_only=False)):
+            keep[i] = any(cell_text(c) is not None for c in arr[int(i)].as_py().split(delimiter))
+    names = list(picks) if only is None else [name for name in picks if name in only]
+    data = {}
+    rows = np.flatnonzero(keep)
+    for name in names:
+        j = picks[name]
+        if j >= width:
+            data[name] = np.full(len(rows), None, dtype=object)
+            continue
+        has = widths[rows] > j
+        index = pa.array(starts[rows] + j, mask=~has)
+        raw = pc.take(values, index)
+        cleaned = pc.utf8_trim(raw, characters=edge)
+        out = cleaned.to_numpy(zero_copy_only=False)
+        out[pc.fill_null(pc.equal(pc.utf8_length(cleaned), 0), False).to_numpy(zero_copy_only=False)] = None
+        if quotes:
+            for k in np.flatnonzero(pc.fill_null(pc.starts_with(raw, "'"), False).to_numpy(zero_copy_only=False)):
+                out[k] = cell_text(raw[int(k)].as_py())
+        data[name] = out
+    columns_ = list(data) if only is not None else list(picks)
+    frame = pd.DataFrame(data, columns=columns_, index=pd.RangeIndex(len(rows)), dtype=object)
+    return frame, rows.astype(np.int64) + first_number, mapping, unknown
+
+
 def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None = None,
                      only: Sequence[str] | None = None) -> Iterator[RawTable]:
     """:func:`read_table` of a CSV/TXT/TSV a block of ``chunk_rows`` file rows at a time (column engine).
@@ -453,7 +626,15 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
     those :func:`read_table` finds for the whole file. Memory is that of one block. Every block names the
     same header map and unknown headers. A file whose header is followed by no data yields one empty block.
     ``only``: read just these canonical columns (the same rows and row numbers; for a quick first pass).
+    A :func:`plain_text_file` (no quotes, the usual register) is split line by line with Arrow's string
+    kernels; any other goes through :mod:`csv`. Both give the same blocks.
     """
+    return _iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=only, fast=True)
+
+
+def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None,
+                      only: Sequence[str] | None, fast: bool) -> Iterator[RawTable]:
+    """:func:`iter_text_chunks`; ``fast=False``: always through :mod:`csv` (the reference of the fast path)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES:
@@ -466,29 +647,42 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
             head = f.read(STREAM_SNIFF_BYTES)
         text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head).removeprefix("\ufeff")
     except LookupError as exc:
-        raise _unreadable(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
+        raise unreadable_error(path, exc, f"不认识编码“{encoding}”；常用编码：utf-8、gbk、gb18030") from exc
     delimiter = "\t" if suffix == ".tsv" else None
 
     try:
         if delimiter is None:  # as _read_text, from the first bytes
             delimiter = _sniff_delimiter(text, table)
-        with path.open("r", encoding=encoding, newline="") as f:
-            if f.read(1) != "\ufeff":  # the whole-file reader drops a BOM the codec leaves
-                f.seek(0)
-            reader = csv.reader(f, delimiter=delimiter)
-            first = list(itertools.islice(reader, HEADER_SCAN_ROWS))
-            head_rows = [[_cell(c) for c in r] for r in first]
-            at = _head_score(head_rows, table)[0]
+        plain = fast and plain_text_file(path, encoding)
+        with contextlib.ExitStack() as stack:
+            if plain:
+                parts = _plain_lines(path, encoding)
+                taken: list[pa.LargeStringArray] = []
+                while sum(map(len, taken)) < HEADER_SCAN_ROWS and (part := next(parts, None)) is not None:
+                    taken.append(part)
+                head_part = pa.concat_arrays(taken) if taken else pa.array([], type=pa.large_string())
+                first = list(csv.reader(head_part[:HEADER_SCAN_ROWS].to_pylist(), delimiter=delimiter))
+            else:
+                f = stack.enter_context(path.open("r", encoding=encoding, newline=""))
+                if f.read(1) != "\ufeff":  # the whole-file reader drops a BOM the codec leaves
+                    f.seek(0)
+                reader = csv.reader(f, delimiter=delimiter)
+                first = list(itertools.islice(reader, HEADER_SCAN_ROWS))
+            head_rows = [[cell_text(c) for c in r] for r in first]
+            at = head_score(head_rows, table)[0]
             header = head_rows[at] if head_rows else []
-            rows = itertools.chain(first[at + 1:], reader)
+            if plain:
+                blocks = _line_blocks(itertools.chain([head_part.slice(at + 1)], parts), chunk_rows)
+            else:
+                rows = itertools.chain(first[at + 1:], reader)
+            assemble = functools.partial(_assemble_lines, delimiter=delimiter) if plain else assemble_columns
             number = at + 2
             emitted = False
             while True:
-                block = list(itertools.islice(rows, chunk_rows))
+                block = next(blocks) if plain else list(itertools.islice(rows, chunk_rows))
                 if not block and emitted:
                     return
-                out, numbers, mapping, unknown = _assemble_columns(path, table, header, block, first_number=number,
-                                                                   only=only)
+                out, numbers, mapping, unknown = assemble(path, table, header, block, first_number=number, only=only)
                 log.debug("read rows %d-%d of %s", number, number + len(block) - 1, path)
                 yield RawTable(path=path, frame=out, source_rows=numbers, encoding=encoding, sheet=None,
                                header_map=mapping, unknown_headers=unknown, crs=None, n_rows=len(out))
@@ -497,7 +691,26 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
                 if len(block) < chunk_rows:
                     return
     except csv.Error as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable_error(path, exc) from exc
     except UnicodeDecodeError as exc:
-        raise _unreadable(path, exc, f"文件不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
+        raise unreadable_error(path, exc, f"文件不能按 {encoding} 编码解码；请确认文件是 UTF-8 或 GBK 编码的 CSV，"
                                      "或不要强制指定编码") from exc
+
+
+def iter_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None = None,
+                only: Sequence[str] | None = None, sheet: str | int | None = None) -> Iterator[RawTable]:
+    """Blocks of ``chunk_rows`` file rows of a CSV/TXT/TSV (:func:`iter_text_chunks`) or of a workbook
+    (``data.sheet_stream.iter_xlsx_chunks``, .xlsx/.xlsm: ``sheet`` as :func:`read_table` takes it), the one
+    entry point of every chunked read. ``encoding`` applies to text, ``sheet`` to workbooks."""
+    suffix = Path(path).suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=only)
+    if suffix in EXCEL_SUFFIXES:
+        try:
+            from data.sheet_stream import iter_xlsx_chunks
+        except ModuleNotFoundError as exc:
+            if exc.name != "data.sheet_stream":
+                raise
+            raise ValueError(f"streaming {suffix} workbooks needs data.sheet_stream, which is not available") from exc
+        return iter_xlsx_chunks(path, table, chunk_rows=chunk_rows, only=only, sheet=sheet)
+    raise ValueError(f"streaming reads delimited text files and workbooks only, not {suffix}")

@@ -54,12 +54,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 import shapely
 
 from data import columns, ids
-from data.formats import TEXT_SUFFIXES
-from data.readers import RawTable, iter_text_chunks, read_table
+from data.formats import EXCEL_SUFFIXES, TEXT_SUFFIXES
+from data.readers import RawTable, iter_chunks, read_table
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
@@ -1081,12 +1082,12 @@ def validate_table(
         (:mod:`data.columns`); "rows": cell by cell and row by row, the reference the column path is
         tested against. Both give the same result: the same good rows, rejects and problems, in the same order.
     chunk_rows
-        Elders CSV only: read and check the file this many rows at a time (:func:`validate_stream`) and
+        Elders CSV or workbook only: read and check the file this many rows at a time (:func:`validate_stream`) and
         gather the blocks; the same result as one pass. ``roads`` is then not used.
     """
     if chunk_rows is not None:
         stream = validate_stream(path, table, settings=settings, chunk_rows=chunk_rows, crs=crs, salt=salt,
-                                 region_extent=region_extent, today=today, encoding=encoding)
+                                 region_extent=region_extent, today=today, encoding=encoding, sheet=sheet)
         goods = list(stream)
         result = stream.result()
         result.good = pd.concat(goods, ignore_index=True) if goods else result.good
@@ -2011,7 +2012,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
             dtype = ("Int64" if name in INT_COLUMNS else "float64" if name in FLOAT_COLUMNS
                      else "boolean" if name in BOOL_COLUMNS else "datetime64[ns]" if name in DATETIME_COLUMNS
                      else "string")
-            frame[name] = pd.array([None] * n, dtype=dtype) if dtype != "float64" else np.full(n, np.nan)
+            frame[name] = _missing_column(dtype, n)
             continue
         values = out[name] if name in out else [None] * n
         if engine == "columns" and name not in DATETIME_COLUMNS and name not in FLOAT_COLUMNS:
@@ -2051,7 +2052,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     else:
         frame["lon"] = lon
         frame["lat"] = lat
-        frame["h3"] = pd.array(list(hexes.cells_for_points(lon, lat, settings.h3_resolution)), dtype="string")
+        frame["h3"] = _string_array(hexes.cells_for_points(lon, lat, settings.h3_resolution))
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
         gdf.loc[np.isnan(lon), "geometry"] = None
     gdf["source_crs"] = source_crs
@@ -2060,12 +2061,37 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     return gdf.loc[good].reset_index(drop=True)
 
 
+def _missing_column(dtype: str, n: int) -> Any:
+    """``pd.array([None] * n, dtype=dtype)`` (NaN floats for "float64"), built without looking at n Nones."""
+    if dtype == "float64":
+        return np.full(n, np.nan)
+    if dtype == "string":
+        return pd.arrays.ArrowStringArray(pa.chunked_array([pa.nulls(n, pa.large_string())]))
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    if dtype == "boolean":
+        return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+    return pd.array([None] * n, dtype=dtype)
+
+
+def _string_array(values: Sequence[str | None]) -> Any:
+    """``pd.array(list(values), dtype="string")`` of text and None, built by Arrow (pandas' own storage)."""
+    return pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(list(values), type=pa.large_string())]))
+
+
 _DTYPES = {name: pd.api.types.pandas_dtype(name) for name in ("Int64", "boolean", "string")}
 """The typed frame's extension dtypes, looked up once (a lookup by name searches pandas' registry)."""
 
 
 def _typed_column(name: str, values: Sequence[Any]) -> Any:
     """One column of :func:`_typed_frame` built a column at a time (None: leave it to the cell-by-cell code)."""
+    if name in LIST_COLUMNS and all(v is None or v.__class__ is list for v in values):
+        return [[] if v is None else list(v) for v in values]  # a fresh list per row (parsed ones are shared)
+    if name not in LIST_COLUMNS | INT_COLUMNS | BOOL_COLUMNS:  # text (str or None; Arrow refuses anything else):
+        try:  # Arrow builds the string column directly, in the storage of pandas' "string" dtype
+            return pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, type=pa.large_string())]))
+        except (pa.ArrowException, TypeError, ValueError):
+            pass
     arr = columns.object_array(values).copy()
     arr[~columns.present(arr)] = None
     if name in LIST_COLUMNS:
@@ -2078,6 +2104,17 @@ def _typed_column(name: str, values: Sequence[Any]) -> Any:
         return pd.array(arr, dtype=_DTYPES["string"])
     except (TypeError, ValueError):
         return None
+
+
+def mislabel_warnings(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, *, file_name: str, crs: str | None,
+                      settings: Settings) -> pd.DataFrame:
+    """The file-level warning rows (行号 "—") of :func:`validate_table`'s check for a mislabelled coordinate system
+    (:func:`_mislabel_check`), on already validated rows ``good``: a streamed import runs it on a sample of its
+    first block, where :func:`validate_table` runs it on the whole file. ``crs``: the system the file was declared
+    in (default WGS-84)."""
+    col = _Collector(file_name, np.arange(1, len(good) + 1))
+    _mislabel_check(good, roads, col, source_crs=coords.normalise_crs_name(crs or "wgs84"), settings=settings)
+    return col.frame()
 
 
 def _mislabel_check(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, col: _Collector, *, source_crs: str,
@@ -2224,8 +2261,10 @@ class _SeenKeys:
         first = np.full(len(keys), -1, dtype=np.int64)
         good = np.full(len(keys), -1, dtype=np.int64)
         where: list[tuple[int, np.ndarray]] = []
+        order = np.argsort(keys, kind="stable") if self.runs else None
         for r, (run_keys, run_first, run_good) in enumerate(self.runs):
-            idx = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            idx = np.empty(len(keys), dtype=np.int64)  # keys searched in order: each search starts near the last
+            idx[order] = np.minimum(np.searchsorted(run_keys, keys[order]), len(run_keys) - 1)
             hit = run_keys[idx] == keys
             first[hit], good[hit] = run_first[idx[hit]], run_good[idx[hit]]
             where.append((r, np.where(hit, idx, -1)))
@@ -2264,12 +2303,15 @@ class _StreamState:
         source = np.asarray(col.source_rows, dtype=np.int64)
         has = columns.present(keys)
         codes, uniques = columns.factorize(keys)
-        ukeys = np.array([str(u).encode("utf-8") for u in uniques], dtype=bytes) if uniques else np.array([], "S1")
+        try:  # pseudonyms are ASCII: numpy encodes them at once
+            ukeys = np.array(uniques, dtype=bytes) if uniques else np.array([], "S1")
+        except UnicodeEncodeError:
+            ukeys = np.array([str(u).encode("utf-8") for u in uniques], dtype=bytes)
         prev_first_u, prev_good_u, where = self.seen.lookup(ukeys)
         prev_first = np.where(has, prev_first_u[np.maximum(codes, 0)], -1)
         prev_good = np.where(has, prev_good_u[np.maximum(codes, 0)], -1)
-        local_good, _ = columns.first_two_rows(np.where(good, keys, None))
-        local_first, local_second = columns.first_two_rows(keys)
+        local_good, _ = columns.first_two_rows(np.where(good, codes, -1), codes=True)
+        local_first, local_second = columns.first_two_rows(codes, codes=True)
         for i in np.flatnonzero(good & has):
             j = prev_good[i] if prev_good[i] >= 0 else (source[local_good[i]] if local_good[i] != i else -1)
             if j >= 0:
@@ -2307,17 +2349,20 @@ class _StreamState:
 
 
 def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str | None, settings: Settings,
-                      today: dt.date, region_extent: Extent | None, personal: bool) -> tuple[_Cluster, int]:
+                      today: dt.date, region_extent: Extent | None, personal: bool,
+                      sheet: str | int | None = None) -> tuple[_Cluster, int, str | None]:
     """First pass over a streamed file, the coordinate columns only: the whole-file checks (a file of projected
     metres is refused as :func:`validate_table` refuses it), where most of its points lie, and the number of rows
-    (blank ones excluded)."""
+    (blank ones excluded), and the file's encoding (text files; None for workbooks)."""
     specs = {s.name: s for s in TABLES[table]}
     pre_lon, pre_lat = [], []
     n_has = 0
     metres_x: list[np.ndarray] = []
     metres_y: list[np.ndarray] = []
-    for raw_table in iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=("lon", "lat")):
+    for raw_table in iter_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=("lon", "lat"),
+                                 sheet=sheet):
         raw, n = raw_table.frame, raw_table.n_rows
+        encoding = raw_table.encoding
         if n == 0:
             continue
         scratch = _Collector(path.name, raw_table.source_rows)
@@ -2336,7 +2381,7 @@ def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str 
         pre_lon.append(lon)
         pre_lat.append(lat)
     if not pre_lon:
-        return None, 0
+        return None, 0, encoding
     mx, my = np.concatenate(metres_x), np.concatenate(metres_y)
     if len(mx):  # the whole file's counts and medians, as one pass gives them
         padding = n_has - len(mx)
@@ -2344,7 +2389,7 @@ def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str 
         _refuse_projected_file(path, x, np.concatenate([my, np.full(padding, 0.5)]), np.ones(len(x), dtype=bool),
                                region_extent=region_extent, personal=personal)
     lon = np.concatenate(pre_lon)
-    return _data_cluster(lon, np.concatenate(pre_lat)), len(lon)
+    return _data_cluster(lon, np.concatenate(pre_lat)), len(lon), encoding
 
 
 class ValidationStream:
@@ -2359,8 +2404,8 @@ class ValidationStream:
 
     def __init__(self, path: Path, table: str, *, chunk_rows: int, settings: Settings, crs: str | None,
                  salt: bytes, region_extent: Extent | None, today: dt.date | None, encoding: str | None,
-                 progress: Callable[[int, int], None] | None) -> None:
-        self.path, self.table, self.chunk_rows = path, table, chunk_rows
+                 progress: Callable[[int, int], None] | None, sheet: str | int | None = None) -> None:
+        self.path, self.table, self.chunk_rows, self.sheet = path, table, chunk_rows, sheet
         self.settings, self.crs, self.salt, self.region_extent = settings, crs, salt, region_extent
         self.today, self.encoding, self.progress = today or dt.date.today(), encoding, progress
         self._result: ValidationResult | None = None
@@ -2371,21 +2416,23 @@ class ValidationStream:
     def _blocks(self) -> Iterator[gpd.GeoDataFrame]:
         path, table = self.path, self.table
         with columns.cyclic_gc_paused():
-            cluster, total = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
+            cluster, total, found = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
                                         settings=self.settings, today=self.today, region_extent=self.region_extent,
-                                        personal=table in PERSONAL_TABLES)
+                                        personal=table in PERSONAL_TABLES, sheet=self.sheet)
         state = _StreamState(cluster)
         records: list[pd.DataFrame] = []
         rejects: list[pd.DataFrame] = []
         n_read = n_good = 0
-        encoding = None
-        chunks = iter_text_chunks(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding)
+        encoding = sheet = None
+        # the encoding the first pass detected (the same detection again would read the whole file once more)
+        chunks = iter_chunks(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding or found,
+                             sheet=self.sheet)
         while True:
             with columns.cyclic_gc_paused():  # per block (read and checked): the consumer runs with the collector on
                 raw_table = next(chunks, None)
                 if raw_table is None:
                     break
-                encoding = raw_table.encoding
+                encoding, sheet = raw_table.encoding, raw_table.sheet
                 if raw_table.n_rows == 0:
                     continue
                 part = _validate_raw(raw_table, path, table, settings=self.settings, crs=self.crs, salt=self.salt,
@@ -2422,7 +2469,7 @@ class ValidationStream:
                                 for r, why in zip(rejected["行号"], rejected["拒绝原因"], strict=True)]
         source = {
             "layer": table, "path": str(path), "file": path.name, "sha256": file_sha256(path),
-            "format": path.suffix.lower().lstrip("."), "encoding": encoding, "sheet": None,
+            "format": path.suffix.lower().lstrip("."), "encoding": encoding, "sheet": sheet,
             "crs_declared": coords.normalise_crs_name(self.crs or "wgs84"), "crs_file": None,
             "rows_read": n_read, "rows_imported": n_good, "rows_rejected": len(rejected),
         }
@@ -2443,8 +2490,10 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
                     chunk_rows: int = STREAM_CHUNK_ROWS, crs: str | None = None, salt: bytes = b"",
                     region_extent: Extent | None = None, today: dt.date | None = None,
                     encoding: str | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> ValidationStream:
-    """Validate an elder register (CSV/TXT/TSV) ``chunk_rows`` rows at a time, memory flat in its length.
+                    progress: Callable[[int, int], None] | None = None,
+                    sheet: str | int | None = None) -> ValidationStream:
+    """Validate an elder register (CSV/TXT/TSV, or an .xlsx/.xlsm workbook: ``sheet`` as :func:`validate_table`
+    takes it) ``chunk_rows`` rows at a time, memory flat in its length.
 
     Two passes over the file: the coordinate columns first (whole-file checks, and the number of rows), then
     the blocks. ``progress`` is called after each block with (rows read so far, rows in the file). Road-based checks of the coordinate system
@@ -2453,12 +2502,13 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
     Raises
     ------
     ValueError
-        Not the elders table, or not a delimited text file.
+        Not the elders table, or not a delimited text file or workbook.
     """
     path = Path(path)
     if table != "elders":
         raise ValueError("streaming validation covers the elders table only")
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise ValueError(f"streaming validation reads delimited text files only, not {path.suffix}")
+    if path.suffix.lower() not in TEXT_SUFFIXES + EXCEL_SUFFIXES:
+        raise ValueError(f"streaming validation reads delimited text files and workbooks only, not {path.suffix}")
     return ValidationStream(path, table, chunk_rows=chunk_rows, settings=settings, crs=crs, salt=salt,
-                            region_extent=region_extent, today=today, encoding=encoding, progress=progress)
+                            region_extent=region_extent, today=today, encoding=encoding, progress=progress,
+                            sheet=sheet)

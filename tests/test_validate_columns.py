@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from data import columns, ids
-from data.readers import _EDGE_CHARS, _EDGE_SPACE, _cell, clean_column, read_table
+from data.readers import _EDGE_CHARS, _EDGE_SPACE, cell_text, clean_column, read_table
 from data.validate import ValidationResult, validate_table
 from geo.errors import ElderMapError
 from geo.settings import Settings
@@ -303,7 +303,7 @@ _CELL_CHARS = st.sampled_from(list(" \t\n\u3000\u200b\ufeff\xa0'=+-@ab1中") + [
 @given(st.lists(st.one_of(st.none(), st.text(_CELL_CHARS, max_size=6), st.integers(-5, 5), st.floats(-2, 2),
                           st.booleans(), st.just(dt.date(2025, 1, 2))), max_size=30))
 def test_clean_column_is_cell_by_cell(values: list[object]) -> None:
-    assert clean_column(values) == [_cell(v) for v in values]
+    assert clean_column(values) == [cell_text(v) for v in values]
 
 
 @QUICK
@@ -479,3 +479,17 @@ def test_engines_agree_on_messy_facility_files(tmp_path_factory: pytest.TempPath
     path = tmp_path_factory.mktemp("facilities") / "facilities.csv"
     _write(path, rows, [encoding])
     assert_same(path, "facilities", settings=Settings(), today=TODAY, region_extent=region)
+
+
+@pytest.mark.parametrize("dtype", ["string", "Int64", "boolean", "datetime64[ns]", "float64"])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_missing_typed_columns_are_pandas_own(dtype: str, n: int) -> None:
+    """The all-missing column of a field the file lacks, and the h3 column: what pd.array makes of them."""
+    from data.validate import _missing_column, _string_array
+
+    got = _missing_column(dtype, n)
+    want = np.full(n, np.nan) if dtype == "float64" else pd.array([None] * n, dtype=dtype)
+    pd.testing.assert_series_equal(pd.Series(got), pd.Series(want), check_exact=True)
+    cells = ["8a31aa", None, "8a31ab"][:n]
+    pd.testing.assert_series_equal(pd.Series(_string_array(cells)), pd.Series(pd.array(cells, dtype="string")),
+                                   check_exact=True)

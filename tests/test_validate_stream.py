@@ -233,3 +233,44 @@ def test_layer_written_block_by_block(tmp_path: Path) -> None:
     entry = store.write_layer_blocks(iter([first, whole.good.iloc[5:50]]), out)
     assert gpd.read_parquet(out)["groups"].map(list).tolist() == [[]] * 5 + whole.good["groups"].iloc[5:50].map(
         list).tolist()
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.sampled_from(["a", "b", "c", None]), max_size=12), good=st.lists(st.booleans(), min_size=12,
+                                                                                          max_size=12))
+def test_first_two_rows_of_codes_is_of_keys(keys: list[str | None], good: list[bool]) -> None:
+    """first_two_rows of factorized codes (masked with -1 as the stream masks them) against the keys' own."""
+    from data import columns
+
+    arr = columns.object_array(keys)
+    mask = np.array(good[:len(keys)], dtype=bool)
+    codes, _ = columns.factorize(arr)
+    for got, want in ((columns.first_two_rows(codes, codes=True), columns.first_two_rows(arr)),
+                      (columns.first_two_rows(np.where(mask, codes, -1), codes=True),
+                       columns.first_two_rows(np.where(mask, arr, None)))):
+        assert [g.tolist() for g in got] == [w.tolist() for w in want]
+
+
+def test_benchmark_register_is_the_row_by_row_one(tmp_path: Path) -> None:
+    """bench_validate.make_register (whole-array blocks) writes byte for byte the register its docstring
+    describes, written here row by row with csv (a block boundary falls on a repeated row)."""
+    import csv
+
+    rng = np.random.default_rng(1)
+    buffer = io.StringIO(newline="")
+    w = csv.writer(buffer)
+    w.writerow(bench_validate.HEADER)
+    number = ""
+    for k in range(1_234):
+        if k % 500 != 499:
+            day, seq = divmod(k, 1000)
+            year, rest = divmod(day, 12 * 28)
+            body = f"410102{1925 + year % 40}{rest // 28 + 1:02d}{rest % 28 + 1:02d}{seq:03d}"
+            check = ids.resident_id_check_char(body)
+            number = body + (("0" if check != "0" else "1") if k % 50 == 0 else check)
+        w.writerow([number, "张三", "", ("能力完好", "轻度失能", "中度失能")[k % 3], "独居",
+                    f"410102001{k % 20 + 1:03d}", f"{113.6 + rng.random() * 0.05:.6f}",
+                    f"{34.74 + rng.random() * 0.05:.6f}"])
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 1_234, block_rows=499)
+    assert path.read_bytes() == buffer.getvalue().encode("gbk")

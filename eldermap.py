@@ -88,6 +88,27 @@ class _Steps:
         self.bar.close()
 
 
+class _Rows:
+    """A tqdm bar over the rows of a register imported as a stream (on stderr), made at the first report of
+    (rows done, rows in the file)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=done, desc=self.desc, unit="行", file=sys.stderr, disable=None,
+                            leave=False, mininterval=0.5)  # the rate: from the first block on
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.refresh()  # the last block is shown, however soon it came
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _print_problems(problems, *, limit: int = 30) -> None:
     if problems.empty:
         print("未发现问题。")
@@ -187,6 +208,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.areas is not None and not split:  # facilities and elders carried over are re-assigned to the new areas
         n_steps += sum(x is None for x in (args.facilities, args.elders))
     steps = _Steps(n_steps + split, f"导入 {args.region}")
+    rows = _Rows("老年人名册（分块校验并写入）")
     files = {k: getattr(args, k) for k in ("roads", "place", "facilities", "elders", "areas", "facility_crs",
                                            "elder_crs", "area_crs", "service_areas", "service_items", "carers",
                                            "orders", "carer_crs", "order_crs", "report_dir")}
@@ -197,8 +219,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             done = import_split(args, settings=settings, steps=steps, files=files)
             outcome = done.outcome
         else:
-            outcome = import_region(args.region, settings=settings, root=args.regions, progress=steps, **files)
+            outcome = import_region(args.region, settings=settings, root=args.regions, progress=steps,
+                                    rows_progress=rows, **files)
     finally:
+        rows.close()
         steps.close()
     for result in outcome.results:
         _print_problems(result.problems, limit=10)

@@ -309,8 +309,9 @@ def _digest(name: str, version: str, kind: str, params: Mapping[str, Any], setti
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-SPLIT_SETTINGS: tuple[str, ...] = ("batch_worker_memory_gb", "batch_task_max_elders")
-"""Settings that change how a batch is cut into tasks, never a result (:mod:`batch.split`)."""
+SPLIT_SETTINGS: tuple[str, ...] = ("batch_worker_memory_gb", "batch_task_max_elders", "import_stream_min_mb")
+"""Settings that change how work is cut into pieces, never a result: a batch into tasks (:mod:`batch.split`), an
+import into blocks (the stream gives the same layers as the whole file)."""
 
 
 def _result_settings(settings: Settings) -> Settings:

@@ -28,7 +28,7 @@ import datetime as dt
 import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,17 @@ import shapely
 
 from data import store
 from data.schema import HOME_CARE_TABLES, TABLE_ZH
-from data.validate import ERROR, PROBLEM_COLUMNS, WARNING, ValidationResult, validate_table, write_report
+from data.validate import (
+    ERROR,
+    PROBLEM_COLUMNS,
+    WARNING,
+    ValidationResult,
+    ValidationStream,
+    mislabel_warnings,
+    validate_stream,
+    validate_table,
+    write_report,
+)
 from geo import osm
 from geo.area_match import LEVEL_SHORT_ZH, LEVELS, AreaIndex, AreaMatch
 from geo.areas import LEVEL_COLUMN, level_of
@@ -51,6 +61,8 @@ from geo.settings import Settings, settings_digest
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+RowsProgress = Callable[[int, int], None]
+"""Called as a streamed register is imported: (rows read so far, rows in the file)."""
 
 POINT_TABLES: tuple[str, ...] = ("facilities", "elders")
 SOURCE_COLUMN: dict[str, str] = {level: f"{level}_source" for level in LEVELS}
@@ -65,6 +77,11 @@ REASONS: tuple[str, ...] = ("no_position", "outside", "unmatched", "conflict", "
 """Why a record has no area at a level."""
 REASON_ZH: dict[str, str] = {"no_position": "无坐标", "outside": "不在任何边界内", "unmatched": "名称未匹配",
                              "conflict": "与所填代码或名称矛盾", "no_polygons": "无该级边界且未填名称或代码"}
+REPORT_XLSX_MAX_ROWS = 100_000
+"""A validation report (or rejects list) longer than this many rows is written as CSV (UTF-8 with BOM, opens in
+Excel): an .xlsx of 200,000 rows takes about a minute to write, and a sheet holds at most 1,048,576 rows."""
+MISLABEL_SAMPLE_ROWS = 10_000
+"""Rows of a streamed register's first block checked for a mislabelled coordinate system (evenly spaced)."""
 ASSIGN_FIELD_ZH = "区划归属"
 """The 字段 of file-level assignment warnings in validation reports."""
 
@@ -157,6 +174,29 @@ class AreaAssignment:
             row.update({f"未归属：{REASON_ZH[r]}": self.unassigned[level].get(r, 0) for r in REASONS})
             rows.append(row)
         return pd.DataFrame(rows)
+
+    @classmethod
+    def merged(cls, parts: Sequence[AreaAssignment]) -> AreaAssignment:
+        """The summary of the records of all ``parts`` together: what one :func:`assign_areas` call over their rows
+        gives (it assigns each record alone, so the counts add up; the levels reported are those any part reports,
+        coarse to fine). The parts are of one table; ``carried`` is true when every part's is."""
+        if not parts:
+            raise ValueError("merging area assignments needs at least one part")
+        tables = {p.table for p in parts}
+        if len(tables) != 1:
+            raise ValueError(f"area assignments of different tables cannot be merged: {sorted(tables)}")
+        sources: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
+        unassigned: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
+        for part in parts:
+            for level in LEVELS:
+                sources[level].update(part.sources.get(level, {}))
+                unassigned[level].update(part.unassigned.get(level, {}))
+        reported = {level for p in parts for level in p.levels}
+        return cls(table=parts[0].table, n=sum(p.n for p in parts),
+                   sources={level: {k: v for k, v in c.items() if v} for level, c in sources.items()},
+                   unassigned={level: {k: v for k, v in c.items() if v} for level, c in unassigned.items()},
+                   levels=tuple(level for level in LEVELS if level in reported),
+                   carried=all(p.carried for p in parts))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain counts for the manifest."""
@@ -285,25 +325,29 @@ def _values(frame: pd.DataFrame, column: str) -> list[str | None]:
     """A column as a list of stripped strings, None where missing or blank (all None without the column)."""
     if column not in frame:
         return [None] * len(frame)
-    out: list[str | None] = []
-    for v in frame[column].astype(object):
-        text = None if v is None or pd.isna(v) else str(v).strip()
-        out.append(text or None)
-    return out
+    values = frame[column].astype(object).to_numpy()
+    present = ~pd.isna(values)
+    out = np.full(len(values), None, dtype=object)
+    if present.any():
+        text = pd.Series(values[present], dtype=object).map(str).str.strip().to_numpy(dtype=object)
+        text[text == ""] = None
+        out[present] = text
+    return out.tolist()
 
 
 def _placed(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
-            index: AreaIndex) -> tuple[dict[str, list[str | None]], list[str | None], np.ndarray, set[str]]:
+            index: AreaIndex) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, set[str]]:
     """Codes from position: for each point the finest polygon containing it (community, else street, else
     district; the first one where polygons overlap) and that polygon's ancestors.
 
-    Returns (level -> code per point, polygon level per point, located mask, levels that have polygons).
+    Returns (level -> code per point, polygon level per point, located mask, levels that have polygons); codes and
+    levels as object arrays, None where there is none.
     """
     n = len(points)
-    placed: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
-    placed_level: list[str | None] = [None] * n
+    placed: dict[str, np.ndarray] = {level: np.full(n, None, dtype=object) for level in LEVELS}
+    placed_level = np.full(n, None, dtype=object)
     geoms = points.geometry.to_numpy() if n else np.array([], dtype=object)
-    located = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
+    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if n else np.zeros(0, dtype=bool)
     with_polygons: set[str] = set()
     if areas is None or areas.empty or "code" not in areas or not located.any():
         if areas is not None and len(areas) and "code" in areas:
@@ -324,17 +368,18 @@ def _placed(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
             continue
         tree = shapely.STRtree(polys.geometry.to_numpy())
         point_idx, poly_idx = tree.query(geoms[todo], predicate="intersects")
-        first: dict[int, int] = {}
-        for p, q in zip(point_idx, poly_idx, strict=True):
-            if p not in first or q < first[p]:
-                first[int(p)] = int(q)
+        order = np.lexsort((poly_idx, point_idx))  # per point, its polygons in file order: the first one wins
+        hit, first = np.unique(point_idx[order], return_index=True)
+        poly = poly_idx[order][first]
         codes = polys["code"].astype(str).to_numpy()
-        for p, q in first.items():
-            i = int(todo[p])
-            placed_level[i] = level
-            for lv, code in index.lineage(codes[q]).items():
-                placed[lv][i] = code
-        todo = np.array([i for k, i in enumerate(todo) if k not in first], dtype=int)
+        at = todo[hit]
+        placed_level[at] = level
+        for lv in LEVELS:  # each polygon's lineage, looked up once per polygon
+            by_poly = np.array([index.lineage(c).get(lv) for c in codes], dtype=object)
+            placed[lv][at] = by_poly[poly]
+        keep = np.ones(len(todo), dtype=bool)
+        keep[hit] = False
+        todo = todo[keep]
     return placed, placed_level, located, with_polygons
 
 
@@ -385,7 +430,7 @@ def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, *, ta
     out = points.copy()
     n = len(out)
     index = AreaIndex(areas)
-    rows = out["source_row"].astype(str).to_numpy() if "source_row" in out else np.arange(1, n + 1).astype(str)
+    rows = out["source_row"].to_numpy() if "source_row" in out else np.arange(1, n + 1)  # str() when warned
     recorded = {level: _values(out, LEVEL_COLUMN[level]) for level in LEVELS}
     for level in LEVELS:
         if SOURCE_COLUMN[level] in out:
@@ -394,92 +439,22 @@ def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, *, ta
     names = {level: _values(out, NAME_COLUMN[level]) for level in LEVELS}
     placed, placed_level, located, with_polygons = _placed(out, areas, index)
     with_areas = {level for level in LEVELS if index.codes(level)}
-    chosen: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
-    source: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
-    reason: dict[str, list[str | None]] = {level: [None] * n for level in LEVELS}
-    problems: list[tuple[str, str, str, str, str, str]] = []
-
-    def warn(i: int, field_zh: str, value: str, text: str) -> None:
-        problems.append((file_name, rows[i], field_zh, value, text, WARNING))
-
-    for i in range(n):
-        code: dict[str, str] = {}
-        src: dict[str, str] = {}
-        origin: dict[str, tuple[str, str, str]] = {}  # level -> (field, value as written, code it gave)
-        unmatched: set[str] = set()
-        for level in reversed(LEVELS):  # recorded codes, the finest implying the coarser
-            given = recorded[level][i]
-            if given is None:
-                continue
-            for lv, c in ({level: given} | index.lineage(given)).items():
-                if lv not in code:
-                    code[lv], src[lv] = c, "code"
-                    origin[lv] = (f"{LEVEL_SHORT_ZH[level]}代码", given, given)
-        finest_given = next((lv for lv in reversed(LEVELS) if recorded[lv][i] is not None), None)
-        if finest_given is not None and finest_given in with_areas and not index.knows(recorded[finest_given][i]):
-            warn(i, f"{LEVEL_SHORT_ZH[finest_given]}代码", recorded[finest_given][i],
-                 f"{LEVEL_SHORT_ZH[finest_given]}代码 {recorded[finest_given][i]} 不在区划数据中，仍按此代码归属；请核对")
-        for level in LEVELS:  # names, coarse to fine, each within the area found above it
-            name = names[level][i]
-            if name is None:
-                continue
-            field_zh = f"所属{LEVEL_SHORT_ZH[level]}"
-            above = [code[lv] for lv in LEVELS[:LEVELS.index(level)] if lv in code]
-            within = above[-1] if above else None
-            match = index.resolve(name, level, within=within)
-            if match.ambiguous and within is None:
-                match = _settle_by_position(match, index, {lv: placed[lv][i] for lv in LEVELS})
-            if not match.matched:
-                warn(i, field_zh, name, match.note)
-                if level not in code:
-                    unmatched.add(level)
-                continue
-            if match.note:
-                warn(i, field_zh, name, match.note)
-            if level in code and code[level] != match.code:
-                warn(i, field_zh, name, f"{field_zh}“{name}”对应 {index.label(match.code)}，但{LEVEL_SHORT_ZH[level]}代码为 "
-                     f"{index.label(code[level])}；以代码为准")
-            elif level not in code:
-                for lv, c in ({level: match.code} | index.lineage(match.code)).items():
-                    if lv not in code:
-                        code[lv], src[lv] = c, "name"
-                        origin[lv] = (field_zh, name, match.code)
-        conflict = None
-        for level in reversed(LEVELS):
-            at = placed[level][i]
-            if level in code and at is not None and at != code[level]:
-                conflict = level
-                break
-        if conflict is not None:
-            field_zh, value, gave = origin[conflict]
-            by = "代码" if src[conflict] == "code" else "名称"
-            if src[conflict] == "code":
-                text = (f"{field_zh} {index.label(gave)}与位置不一致：位置落在 {index.label(placed[conflict][i])}内；"
-                        "以所填代码为准，请核对")
-            else:
-                text = (f"{field_zh}“{value}”对应 {index.label(gave)}，但位置落在 {index.label(placed[conflict][i])}内；"
-                        f"以所填{by}为准，请核对")
-            warn(i, field_zh, value, text)
-        else:
-            for level in LEVELS:
-                if level not in code and placed[level][i] is not None:
-                    code[level], src[level] = placed[level][i], f"polygon:{placed_level[i]}"
-        for level in LEVELS:
-            if level in code:
-                chosen[level][i], source[level][i] = code[level], src[level]
-            elif level in unmatched:
-                reason[level][i] = "unmatched"
-            elif conflict is not None:
-                reason[level][i] = "conflict"
-            elif not located[i]:
-                reason[level][i] = "no_position"
-            elif any(lv in with_polygons for lv in LEVELS[LEVELS.index(level):]):
-                reason[level][i] = "outside"
-            else:
-                reason[level][i] = "no_polygons"
+    # A record's outcome depends only on what it says and where it lies (its codes, names, the polygons around
+    # it): records alike are decided once (a register of millions has a few thousand distinct cases).
+    keys = list(zip(*(recorded[lv] for lv in LEVELS), *(names[lv] for lv in LEVELS),
+                    *(placed[lv] for lv in LEVELS), placed_level, located, strict=True)) if n else []
+    case_of: dict[tuple[Any, ...], int] = {}
+    case = np.fromiter((case_of.setdefault(k, len(case_of)) for k in keys), dtype=np.int64, count=n)
+    decided = [_decide(k, index=index, with_areas=with_areas, with_polygons=with_polygons) for k in case_of]
+    chosen = {level: np.array([d[0].get(level) for d in decided] or [None], dtype=object)[case] for level in LEVELS}
+    source = {level: np.array([d[1].get(level) for d in decided] or [None], dtype=object)[case] for level in LEVELS}
+    reason = {level: np.array([d[2].get(level) for d in decided] or [None], dtype=object)[case] for level in LEVELS}
+    warned = np.array([bool(d[3]) for d in decided] or [False], dtype=bool)[case]
+    problems = [(file_name, str(rows[i]), field_zh, value, text, WARNING)
+                for i in np.flatnonzero(warned) for field_zh, value, text in decided[case[i]][3]]
     for level in LEVELS:
-        out[LEVEL_COLUMN[level]] = pd.array(chosen[level], dtype="string")
-        out[SOURCE_COLUMN[level]] = pd.array(source[level], dtype="string")
+        out[LEVEL_COLUMN[level]] = pd.array(chosen[level].tolist(), dtype="string")
+        out[SOURCE_COLUMN[level]] = pd.array(source[level].tolist(), dtype="string")
     coded = {level for level in LEVELS if any(c is not None for c in chosen[level])}
     summary = AreaAssignment(
         table=table, n=n,
@@ -490,6 +465,102 @@ def assign_areas(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, *, ta
     log.info("%s: areas assigned (%s)", table or "points", "; ".join(
         f"{level} {summary.n_assigned(level)}/{n}" for level in summary.levels))
     return out, pd.DataFrame(problems, columns=PROBLEM_COLUMNS), summary
+
+
+def _decide(key: tuple[Any, ...], *, index: AreaIndex, with_areas: set[str], with_polygons: set[str]
+            ) -> tuple[dict[str, str], dict[str, str], dict[str, str], list[tuple[str, str, str]]]:
+    """The areas of one record from what it says and where it lies (the rules of :func:`assign_areas`).
+
+    ``key``: recorded code, name and position-derived code per level (coarse to fine, each), the level of the
+    polygon containing the point, and whether it has a position. Returns (level -> code, level -> source,
+    level -> reason it has none, warnings as (字段, 值, 问题)).
+    """
+    k = len(LEVELS)
+    rec = dict(zip(LEVELS, key[:k], strict=True))
+    nam = dict(zip(LEVELS, key[k:2 * k], strict=True))
+    plc = dict(zip(LEVELS, key[2 * k:3 * k], strict=True))
+    plevel, loc = key[3 * k], bool(key[3 * k + 1])
+    warnings: list[tuple[str, str, str]] = []
+    reason: dict[str, str] = {}
+
+    def warn(field_zh: str, value: str, text: str) -> None:
+        warnings.append((field_zh, value, text))
+
+    code: dict[str, str] = {}
+    src: dict[str, str] = {}
+    origin: dict[str, tuple[str, str, str]] = {}  # level -> (field, value as written, code it gave)
+    unmatched: set[str] = set()
+    for level in reversed(LEVELS):  # recorded codes, the finest implying the coarser
+        given = rec[level]
+        if given is None:
+            continue
+        for lv, c in ({level: given} | index.lineage(given)).items():
+            if lv not in code:
+                code[lv], src[lv] = c, "code"
+                origin[lv] = (f"{LEVEL_SHORT_ZH[level]}代码", given, given)
+    finest_given = next((lv for lv in reversed(LEVELS) if rec[lv] is not None), None)
+    if finest_given is not None and finest_given in with_areas and not index.knows(rec[finest_given]):
+        warn(f"{LEVEL_SHORT_ZH[finest_given]}代码", rec[finest_given],
+             f"{LEVEL_SHORT_ZH[finest_given]}代码 {rec[finest_given]} 不在区划数据中，仍按此代码归属；请核对")
+    for level in LEVELS:  # names, coarse to fine, each within the area found above it
+        name = nam[level]
+        if name is None:
+            continue
+        field_zh = f"所属{LEVEL_SHORT_ZH[level]}"
+        above = [code[lv] for lv in LEVELS[:LEVELS.index(level)] if lv in code]
+        within = above[-1] if above else None
+        match = index.resolve(name, level, within=within)
+        if match.ambiguous and within is None:
+            match = _settle_by_position(match, index, {lv: plc[lv] for lv in LEVELS})
+        if not match.matched:
+            warn(field_zh, name, match.note)
+            if level not in code:
+                unmatched.add(level)
+            continue
+        if match.note:
+            warn(field_zh, name, match.note)
+        if level in code and code[level] != match.code:
+            warn(field_zh, name, f"{field_zh}“{name}”对应 {index.label(match.code)}，但{LEVEL_SHORT_ZH[level]}代码为 "
+                 f"{index.label(code[level])}；以代码为准")
+        elif level not in code:
+            for lv, c in ({level: match.code} | index.lineage(match.code)).items():
+                if lv not in code:
+                    code[lv], src[lv] = c, "name"
+                    origin[lv] = (field_zh, name, match.code)
+    conflict = None
+    for level in reversed(LEVELS):
+        at = plc[level]
+        if level in code and at is not None and at != code[level]:
+            conflict = level
+            break
+    if conflict is not None:
+        field_zh, value, gave = origin[conflict]
+        by = "代码" if src[conflict] == "code" else "名称"
+        if src[conflict] == "code":
+            text = (f"{field_zh} {index.label(gave)}与位置不一致：位置落在 {index.label(plc[conflict])}内；"
+                    "以所填代码为准，请核对")
+        else:
+            text = (f"{field_zh}“{value}”对应 {index.label(gave)}，但位置落在 {index.label(plc[conflict])}内；"
+                    f"以所填{by}为准，请核对")
+        warn(field_zh, value, text)
+    else:
+        for level in LEVELS:
+            if level not in code and plc[level] is not None:
+                code[level], src[level] = plc[level], f"polygon:{plevel}"
+    for level in LEVELS:
+        if level in code:
+            continue
+        elif level in unmatched:
+            reason[level] = "unmatched"
+        elif conflict is not None:
+            reason[level] = "conflict"
+        elif not loc:
+            reason[level] = "no_position"
+        elif any(lv in with_polygons for lv in LEVELS[LEVELS.index(level):]):
+            reason[level] = "outside"
+        else:
+            reason[level] = "no_polygons"
+    return code, src, reason, warnings
 
 
 def _settle_by_position(match: AreaMatch, index: AreaIndex, placed: Mapping[str, str | None]) -> AreaMatch:
@@ -512,6 +583,57 @@ def _file_warnings(summary: AreaAssignment, file_name: str, *, warn_pct: float) 
 def _concat_problems(*frames: pd.DataFrame) -> pd.DataFrame:
     frames = tuple(f for f in frames if len(f))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PROBLEM_COLUMNS)
+
+
+# ---------------------------------------------------------------- streamed registers
+
+
+class _NoBlocks(ValueError):
+    """A stream handed out no good row (every row rejected): nothing to write."""
+
+
+def _assigned_blocks(stream: ValidationStream, areas: gpd.GeoDataFrame | None, *, file_name: str,
+                     summaries: list[AreaAssignment], problems: list[pd.DataFrame], mislabel: list[pd.DataFrame],
+                     roads: gpd.GeoDataFrame | None, settings: Settings, crs: str | None) -> Iterator[gpd.GeoDataFrame]:
+    """The good rows of a validated stream, block by block, assigned to areas (:func:`assign_areas` per block: each
+    record is assigned alone, so the blocks' summaries merge into the whole file's). Fills ``summaries`` and
+    ``problems`` (the assignment warnings, in file order) as it goes, and ``mislabel`` with the coordinate-system
+    check of the first block that has good rows (a sample: :func:`data.validate.validate_table` checks all rows).
+    Raises :class:`_NoBlocks` at the end when no block had a good row."""
+    any_rows = False
+    for block in stream:
+        if not len(block):
+            continue
+        if not any_rows and roads is not None and len(roads):
+            step = -(-len(block) // MISLABEL_SAMPLE_ROWS)
+            mislabel.append(_mislabel_problems(block.iloc[::step], roads, file_name=file_name, settings=settings,
+                                               crs=crs))
+        any_rows = True
+        good, found, summary = assign_areas(block, areas, table="elders", file_name=file_name)
+        summaries.append(summary)
+        if len(found):
+            problems.append(found)
+        yield good
+    if not any_rows:
+        raise _NoBlocks("no good rows")
+
+
+def _mislabel_problems(good: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, *, file_name: str, settings: Settings,
+                       crs: str | None) -> pd.DataFrame:
+    """The file-level warnings of :func:`data.validate.validate_table`'s check for a mislabelled coordinate system
+    (points consistently closer to the roads read in another system), on the rows of ``good``."""
+    return mislabel_warnings(good, roads, file_name=file_name, crs=crs, settings=settings)
+
+
+def _after_file_level(problems: pd.DataFrame, *extra: pd.DataFrame) -> pd.DataFrame:
+    """``problems`` with the file-level rows (行号 "—") of ``extra`` put after its own file-level rows, where one
+    pass over the whole file puts them."""
+    extra = tuple(e for e in extra if len(e))
+    if not extra:
+        return problems
+    file_level = (problems["行号"] == "—").to_numpy()
+    n_head = len(file_level) if file_level.all() else int(file_level.argmin())
+    return _concat_problems(problems.iloc[:n_head], *extra, problems.iloc[n_head:])
 
 
 # ---------------------------------------------------------------- import
@@ -554,6 +676,8 @@ def import_region(
     root: str | Path | None = None,
     today: dt.date | None = None,
     progress: Progress | None = None,
+    rows_progress: RowsProgress | None = None,
+    chunk_rows: int | None = None,
 ) -> ImportOutcome:
     """Create or update region ``name`` and return what was imported.
 
@@ -585,6 +709,24 @@ def import_region(
         Coordinate system of the carers' and orders' coordinates (as ``facility_crs``).
     report_dir
         Where validation reports go (default ``reports/<name>`` under the current folder).
+    progress
+        Called with a message (Chinese) as each step begins.
+    rows_progress
+        Called as a streamed elders register is imported, after each block: (rows read so far, rows in the file).
+    chunk_rows
+        Rows per block of a streamed register (default :data:`data.validate.STREAM_CHUNK_ROWS`).
+
+    An elders register (CSV) of at least ``settings.import_stream_min_mb`` MB (0: any) is **streamed**: validated
+    block by block (:func:`data.validate.validate_stream`; duplicates found across blocks, row numbers the
+    spreadsheet's), each block assigned to areas and written as GeoParquet row groups straight into the new
+    version (:func:`data.store.write_layer_blocks`); the layer is never held whole, and neither are the previous
+    version's elders, which it replaces. The result is the same as importing the file whole, except that the
+    check for a mislabelled coordinate system (points consistently closer to the roads in another system) looks
+    at the first block only (at most :data:`MISLABEL_SAMPLE_ROWS` of its rows; run when :mod:`data.validate`
+    offers it as ``mislabel_warnings``). PostGIS copies the written layer in row group by row group. Without an
+    elders file, the stored elders are carried into the new version as the stored file (never loaded), and
+    re-assigned to newly imported areas one row group at a time. A report of more than
+    :data:`REPORT_XLSX_MAX_ROWS` rows is written as CSV.
 
     Rows with errors are left out and listed in the reports; the region is
     saved only after everything has been read and checked, in one atomic step.
@@ -597,7 +739,10 @@ def import_region(
     """
     say = progress or (lambda _msg: None)
     exists = store.region_exists(name, root=root)
-    previous = store.load_region(name, root=root) if exists else None
+    # the elders (the large layer) are never loaded whole: a file given replaces them, else they are carried over
+    # as the stored file (re-assigned to new areas row group by row group)
+    previous = store.load_region(name, root=root, skip=("elders",)) if exists else None
+    previous_rows = {k: int(v["rows"]) for k, v in previous.manifest.get("layers", {}).items()} if previous else {}
     if previous is None and roads is None and place is None:
         raise RoadNetworkError(
             f"地区“{name}”尚不存在：新建地区须提供道路数据（--roads 文件或 --place 地名）",
@@ -631,10 +776,107 @@ def import_region(
     report_dir = Path(report_dir) if report_dir is not None else Path("reports") / name
     outcome = ImportOutcome(region=name, version_path=Path())
     warn_pct = settings.unassigned_warn_pct
+    written: dict[str, dict[str, Any]] = {}  # layers written ahead into the new version (a streamed register)
+    new: store.NewVersion | None = None
+
+    def related_layers() -> dict[str, pd.DataFrame | None]:
+        found: dict[str, pd.DataFrame | None] = {k: layers.get(k) for k in ("facilities", "elders", "service_items",
+                                                                             "carers")}
+        if "elders" in written and new is not None:  # orders check an elder's number and home: just those columns
+            found["elders"] = pd.read_parquet(new.layer_path("elders"), columns=["pid", "lon", "lat"])
+        return found
+
+    def finish(table: str, path: str | Path, result: ValidationResult, extra: dict[str, Any]) -> None:
+        """The report of a validated file, refusing a file with every row rejected; provenance recorded."""
+        big = max(len(result.problems), result.n_rejected) > REPORT_XLSX_MAX_ROWS
+        report, rejects = write_report(result, report_dir / f"{Path(path).stem}_校验报告.{'csv' if big else 'xlsx'}")
+        if result.n_read and not result.n_imported:  # never replace a layer by nothing because every row was bad
+            errors = result.problems[result.problems["级别"] == ERROR] if len(result.problems) else result.problems
+            first = "；".join(f"第 {r['行号']} 行 {r['字段']}：{r['问题']}" for r in errors.head(3).to_dict("records"))
+            raise InputFileError(
+                f"文件 {Path(path).name} 的 {result.n_read:,} 行全部被拒绝，地区“{name}”未更新（原有数据保持不变）。"
+                f"{('例如：' + first + '。') if first else ''}全部原因见校验报告：{report}",
+                f"{path}: all {result.n_read} rows rejected; region not updated")
+        outcome.results.append(result)
+        outcome.reports += [p for p in (report, rejects) if p is not None]
+        replace_source({**result.source, "report": str(report), **extra})
+        synthetic[table] = False
+
+    def stream_elders(path: str | Path, crs: str | None) -> bool:
+        """Import a large elders register as a stream into the new version (see above); False when the file is
+        small, or of a kind the stream does not read (then it is validated whole)."""
+        nonlocal new
+        if Path(path).stat().st_size < settings.import_stream_min_mb * 1e6:
+            return False
+        try:
+            stream = validate_stream(path, "elders", settings=settings, crs=crs, salt=salt, region_extent=extent,
+                                     today=today, progress=rows_progress,
+                                     **({"chunk_rows": chunk_rows} if chunk_rows else {}))
+        except ValueError:  # not a delimited text file: validated whole
+            return False
+        file_name = Path(path).name
+        say(f"分块校验并写入 {file_name}")
+        if new is None:
+            new = store.start_version(name, root=root)
+        summaries: list[AreaAssignment] = []
+        assigned: list[pd.DataFrame] = []
+        mislabel: list[pd.DataFrame] = []
+        blocks = _assigned_blocks(stream, layers.get("areas"), file_name=file_name, summaries=summaries,
+                                  problems=assigned, mislabel=mislabel, roads=road_edges, settings=settings, crs=crs)
+        try:
+            entry = store.write_layer_blocks(blocks, new.layer_path("elders"))
+        except _NoBlocks:
+            entry = None
+        result = stream.result()
+        summary = (AreaAssignment.merged(summaries) if summaries else
+                   assign_areas(gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326")), layers.get("areas"),
+                                table="elders")[2])
+        result.problems = _concat_problems(_after_file_level(result.problems, *mislabel), *assigned,
+                                           _file_warnings(summary, file_name, warn_pct=warn_pct))
+        outcome.assignments["elders"] = summary
+        outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
+        finish("elders", path, result, {"assignment": summary.to_dict(), "streamed": True})
+        assert entry is not None  # finish() refused a file without any good row
+        written["elders"] = entry
+        layers.pop("elders", None)
+        return True
+
+    def carry_elders() -> None:
+        """The previous version's elders into the new one as stored (never loaded whole); when areas are imported,
+        re-assigned to them row group by row group (recorded codes kept)."""
+        nonlocal new
+        if new is None:
+            new = store.start_version(name, root=root)
+        if areas is None or not previous_rows.get("elders"):
+            written["elders"] = store.carry_layer(name, "elders", new, root=root)
+            return
+        say("按新的区划重新归属老年人")
+        carried = new.folder / ".carried-elders.parquet"
+        store.carry_layer(name, "elders", new, root=root, path=carried)
+        summaries: list[AreaAssignment] = []
+        n_problems = 0
+
+        def assigned() -> Iterator[gpd.GeoDataFrame]:
+            nonlocal n_problems
+            for block in store.read_row_groups(carried):
+                good, problems, summary = assign_areas(block, layers["areas"], table="elders")
+                summaries.append(summary)
+                n_problems += len(problems)
+                yield good
+
+        written["elders"] = store.write_layer_blocks(assigned(), new.layer_path("elders"))
+        carried.unlink()
+        summary = AreaAssignment.merged(summaries)
+        summary.carried = True
+        outcome.assignments["elders"] = summary
+        if n_problems:
+            outcome.warnings.append(f"警告：沿用的{TABLE_ZH['elders']}中有 {n_problems:,} 条归属提示（名称未匹配、"
+                                    "代码或名称与位置不一致等）：重新导入该文件可得到逐行报告")
+        outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
 
     def run(table: str, path: str | Path, crs: str | None) -> gpd.GeoDataFrame:
         say(f"校验 {Path(path).name}")
-        related = {k: layers.get(k) for k in ("facilities", "elders", "service_items", "carers")}
+        related = related_layers()
         result = validate_table(path, table, settings=settings, crs=crs, salt=salt, region_extent=extent,
                                 roads=road_edges, today=today, related=related)
         extra: dict[str, Any] = {}
@@ -658,18 +900,7 @@ def import_region(
             outcome.assignments[table] = summary
             outcome.warnings += summary.warnings_zh(warn_pct=warn_pct)
             extra["assignment"] = summary.to_dict()
-        report, rejects = write_report(result, report_dir / f"{Path(path).stem}_校验报告.xlsx")
-        if result.n_read and not len(result.good):  # never replace a layer by nothing because every row was bad
-            errors = result.problems[result.problems["级别"] == ERROR] if len(result.problems) else result.problems
-            first = "；".join(f"第 {r['行号']} 行 {r['字段']}：{r['问题']}" for r in errors.head(3).to_dict("records"))
-            raise InputFileError(
-                f"文件 {Path(path).name} 的 {result.n_read:,} 行全部被拒绝，地区“{name}”未更新（原有数据保持不变）。"
-                f"{('例如：' + first + '。') if first else ''}全部原因见校验报告：{report}",
-                f"{path}: all {result.n_read} rows rejected; region not updated")
-        outcome.results.append(result)
-        outcome.reports += [p for p in (report, rejects) if p is not None]
-        replace_source({**result.source, "report": str(report), **extra})
-        synthetic[table] = False
+        finish(table, path, result, extra)
         return layer
 
     try:  # a file that cannot be read stops the import: the reports written before it go too
@@ -679,7 +910,10 @@ def import_region(
         for table in POINT_TABLES:
             path, crs = files[table]
             if path is not None:
-                layers[table] = run(table, path, crs)
+                if not (table == "elders" and stream_elders(path, crs)):
+                    layers[table] = run(table, path, crs)
+            elif table == "elders" and "elders" in previous_rows:
+                carry_elders()
             elif areas is not None and table in layers and len(layers[table]):
                 say(f"按新的区划重新归属{TABLE_ZH[table]}")
                 layers[table], problems, summary = assign_areas(layers[table], layers["areas"], table=table)
@@ -707,6 +941,8 @@ def import_region(
     except BaseException:
         for path in outcome.reports:
             path.unlink(missing_ok=True)
+        if new is not None:  # the layers written ahead: the previous version stays current
+            new.discard()
         raise
     for line in outcome.warnings:
         log.warning("import %s: %s", name, line)
@@ -720,10 +956,14 @@ def import_region(
     }
     if previous is not None and "demo" in previous.manifest and any(synthetic.get(k) for k in synthetic):
         manifest["demo"] = previous.manifest["demo"]
-    outcome.version_path = store.save_region(name, layers, manifest, root=root)
-    outcome.counts = {k: len(v) for k, v in layers.items()}
+    try:
+        outcome.version_path = store.save_region(name, layers, manifest, root=root, new=new, written=written)
+    finally:
+        if new is not None and store.database_url(root):  # PostGIS: the files were copied in (or not: failed)
+            new.discard()
+    outcome.counts = {k: len(v) for k, v in layers.items()} | {k: int(v["rows"]) for k, v in written.items()}
     if previous is not None:
-        outcome.notes += replaced_layer_notes(previous.layers, outcome.counts, given={
+        outcome.notes += replaced_layer_notes(previous_rows, outcome.counts, given={
             "facilities": facilities is not None, "elders": elders is not None,
             "service_areas": service_areas is not None, "service_items": service_items is not None,
             "carers": carers is not None, "orders": orders is not None})
@@ -733,12 +973,14 @@ def import_region(
 def replaced_layer_notes(before: Mapping[str, Any], after: Mapping[str, int], *,
                          given: Mapping[str, bool]) -> list[str]:
     """One line per layer that a file replaced with a different number of rows ("原有 3 条 → 现在 2 条"): a file
-    replaces the whole layer, which a user who expected rows to be appended must be told."""
+    replaces the whole layer, which a user who expected rows to be appended must be told. ``before``: the previous
+    layers, or their row counts (the manifest's)."""
     notes = []
     for layer, was_given in given.items():
         old, new = before.get(layer), after.get(layer)
-        if was_given and old is not None and new is not None and len(old) != new:
-            notes.append(f"注意：{LAYER_ZH.get(layer, layer)}图层已整体替换为本次文件的内容：原有 {len(old):,} 条 → "
+        n_old = old if old is None or isinstance(old, (int, np.integer)) else len(old)
+        if was_given and n_old is not None and new is not None and n_old != new:
+            notes.append(f"注意：{LAYER_ZH.get(layer, layer)}图层已整体替换为本次文件的内容：原有 {n_old:,} 条 → "
                          f"现在 {new:,} 条（导入文件替换整个图层，不是追加）")
     return notes
 

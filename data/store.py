@@ -214,12 +214,94 @@ def list_regions(*, root: str | Path | None = None) -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir() and _current_version(p) is not None)
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """A region version being written (:func:`start_version`): layers too large to hold whole are written into
+    :meth:`layer_path` block by block (:func:`write_layer_blocks`), then :func:`save_region` completes the version
+    with ``new=`` and ``written=``. In the file store the folder is the version's hidden ``.partial-<version>``
+    folder (renamed to the version when complete); for PostGIS a temporary folder whose files are copied into the
+    database in the save's one transaction. Until then nothing of it is visible to readers."""
+
+    region: str
+    version: str
+    folder: Path
+    database: str | None = None
+
+    def layer_path(self, layer: str) -> Path:
+        """Where a layer written ahead of :func:`save_region` goes (``<layer>.parquet`` in :attr:`folder`)."""
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; allowed: {LAYERS}")
+        return self.folder / f"{layer}.parquet"
+
+    def discard(self) -> None:
+        """Remove what was written (an import that failed): the previous version stays current."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_version(name: str, *, root: str | Path | None = None) -> NewVersion:
+    """Begin a new version of region ``name``: its name, and the folder its large layers are written into before
+    :func:`save_region` (``new=``) completes it. Call :meth:`NewVersion.discard` when the save does not happen."""
+    _check_region_name(name)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    version = f"v{stamp}-{secrets.token_hex(2)}"
+    url = database_url(root)
+    if url:
+        return NewVersion(name, version, Path(tempfile.mkdtemp(prefix=f"eldermap-{name}-{version}-")), url)
+    return NewVersion(name, version, _start_version_folder(regions_root(root) / name, version))
+
+
+def carry_layer(name: str, layer: str, new: NewVersion, *, root: str | Path | None = None,
+                path: Path | None = None) -> dict[str, Any]:
+    """Put layer ``layer`` of region ``name``'s current version, as stored, into the version being written (at
+    ``path``, default :meth:`NewVersion.layer_path`) without loading it: a hard link to the file (versions are
+    immutable), else a copy; from PostGIS, the blob read in pieces. Its SHA-256 is checked against the manifest as
+    loading checks it. Returns the layer's manifest entry (``file``, ``rows``, ``sha256``), for ``written=``.
+
+    Raises
+    ------
+    ManifestError
+        The stored layer is missing or differs from its manifest entry.
+    """
+    url = database_url(root)
+    target = path or new.layer_path(layer)
+    target.unlink(missing_ok=True)
+    if url:
+        found = _pg().current_manifest(url, name)
+        if found is None:
+            raise _not_found(name, "共享数据库", url)
+        version, manifest = found
+        info = manifest.get("layers", {}).get(layer)
+        if info is None or not _pg().layer_blob_to_file(url, name, version, layer, target):
+            raise ManifestError(f"地区“{name}”缺少图层 {layer}", f"missing layer {layer} of {name}/{version}")
+        where = f"{_pg().redacted(url)} {name}/{version}/{layer}"
+    else:
+        version_dir = _current_version(regions_root(root) / name)
+        if version_dir is None:
+            raise _not_found(name, f"目录 {regions_root(root) / name}", root)
+        manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+        info = manifest.get("layers", {}).get(layer)
+        source = version_dir / info["file"] if info else None
+        if source is None or not source.exists():
+            raise ManifestError(f"地区“{name}”缺少图层 {layer}", f"missing layer {layer} in {version_dir}")
+        try:
+            os.link(source, target)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, target)
+        where = str(source)
+    if _sha256(target) != info["sha256"]:
+        target.unlink(missing_ok=True)
+        raise _hash_mismatch(name, info["file"], where)
+    return {"file": f"{layer}.parquet", "rows": int(info["rows"]), "sha256": info["sha256"]}
+
+
 def save_region(
     name: str,
     layers: Mapping[str, gpd.GeoDataFrame],
     manifest: Mapping[str, Any],
     *,
     root: str | Path | None = None,
+    new: NewVersion | None = None,
+    written: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a new version of a region atomically and make it current.
 
@@ -233,23 +315,46 @@ def save_region(
     manifest
         Extra manifest entries (sources, settings, notes); ``format``, ``name``,
         ``version``, ``created_at``, ``crs`` and ``layers`` are filled in here.
+    new
+        The version begun by :func:`start_version` (its layers in ``written`` are in its folder); default a new one.
+    written
+        Layers already written as files into ``new``'s folder (:meth:`NewVersion.layer_path`), by name: their
+        manifest entries as :func:`write_layer_blocks` returns them (``rows``, ``sha256``). They are never loaded:
+        the file store keeps the file, PostGIS copies it in row group by row group.
 
     Returns
     -------
     Path of the new version folder.
     """
     _check_region_name(name)
-    unknown = set(layers) - set(LAYERS)
+    written = dict(written or {})
+    unknown = (set(layers) | set(written)) - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; allowed: {LAYERS}")
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    version = f"v{stamp}-{secrets.token_hex(2)}"
+    if written and new is None:
+        raise ValueError("layers written ahead need the version they were written for (new=start_version(...))")
+    if new is not None and new.region != name:
+        raise ValueError(f"version {new.version} was begun for region {new.region!r}, not {name!r}")
     url = database_url(root)
-    tmp = None if url else _start_version_folder(regions_root(root) / name, version)
+    if new is None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        version = f"v{stamp}-{secrets.token_hex(2)}"
+        tmp = None if url else _start_version_folder(regions_root(root) / name, version)
+    else:
+        version, tmp = new.version, (None if url else new.folder)
     frames: dict[str, gpd.GeoDataFrame] = {}
     blobs: dict[str, bytes] = {}
+    files: dict[str, Path] = {}
     layer_info: dict[str, Any] = {}
+    for layer_name, entry in written.items():
+        path = new.layer_path(layer_name)  # type: ignore[union-attr]
+        if not path.is_file():
+            raise ValueError(f"layer {layer_name} was not written to {path}")
+        files[layer_name] = path
+        layer_info[layer_name] = {"file": path.name, "rows": int(entry["rows"]), "sha256": str(entry["sha256"])}
     for layer_name, gdf in layers.items():
+        if layer_name in written:
+            raise ValueError(f"layer {layer_name} given both as a frame and as a written file")
         if gdf.crs is None:
             raise ValueError(f"layer {layer_name} has no CRS")
         out = gdf.to_crs(STORAGE_CRS) if str(gdf.crs) != STORAGE_CRS else gdf
@@ -267,7 +372,7 @@ def save_region(
         "crs": STORAGE_CRS,
         "layers": layer_info,
     }
-    final = _write_version(name, full, blobs, frames, root=root, layers_written=tmp is not None)
+    final = _write_version(name, full, blobs, frames, root=root, layers_written=tmp is not None, files=files)
     log.info("saved region %s version %s (%s)", name, version,
              ", ".join(f"{k}={v['rows']}" for k, v in layer_info.items()))
     return final
@@ -288,14 +393,15 @@ def _check_region_name(name: str) -> None:
 
 def _write_version(name: str, manifest: Mapping[str, Any], blobs: Mapping[str, bytes],
                    frames: Mapping[str, gpd.GeoDataFrame] | None, *, root: str | Path | None,
-                   layers_written: bool = False) -> Path:
+                   layers_written: bool = False, files: Mapping[str, Path] | None = None) -> Path:
     """Store a complete version (its manifest names it) and make it current; an existing version of that name is
     kept as it is (versions are immutable) and only made current. ``layers_written``: the file store's hidden
-    folder of this version already holds every layer file (:func:`save_region` writes them as it goes)."""
+    folder of this version already holds every layer file (:func:`save_region` writes them as it goes).
+    ``files``: layers written ahead as GeoParquet files (for PostGIS, copied in from them)."""
     version = manifest["version"]
     url = database_url(root)
     if url:
-        _pg().save_version(url, name, version, manifest, blobs, frames, keep=KEEP_VERSIONS)
+        _pg().save_version(url, name, version, manifest, blobs, frames, keep=KEEP_VERSIONS, files=files)
         return _pg_path(url, name, version)
     region_dir = regions_root(root) / name
     final = region_dir / version
@@ -379,13 +485,30 @@ def _read_rows(source: Path | io.BytesIO, rows: tuple[int, int]) -> tuple[gpd.Ge
     return gpd.read_parquet(buffer), parquet.metadata.num_rows
 
 
+def read_row_groups(path: str | Path) -> Iterator[gpd.GeoDataFrame]:
+    """A stored GeoParquet layer, one Parquet row group at a time (as :func:`load_region` would read those rows):
+    memory holds one row group, never the layer."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)  # keeps the schema's GeoParquet metadata
+        del table
+        yield gpd.read_parquet(buffer)
+
+
 def load_region(name: str, *, root: str | Path | None = None, verify: bool = True,
-                elder_rows: tuple[int, int] | None = None) -> Region:
+                elder_rows: tuple[int, int] | None = None, skip: Sequence[str] = ()) -> Region:
     """Load the current version of a region, checking its manifest.
 
     ``elder_rows``: ``(start, stop)`` loads only those rows of the elders layer (the other layers whole; the
     layer's checksum and row count are still checked on the whole stored layer): a batch task that handles part of
     a large county (:mod:`batch.runner`) never holds all its elders.
+
+    ``skip``: layers not read at all (nor checked); the manifest still lists them with their row counts. An import
+    that replaces the elders never holds the previous ones.
 
     Raises
     ------
@@ -396,7 +519,7 @@ def load_region(name: str, *, root: str | Path | None = None, verify: bool = Tru
     """
     url = database_url(root)
     if url:
-        return _load_from_database(url, name, verify=verify, elder_rows=elder_rows)
+        return _load_from_database(url, name, verify=verify, elder_rows=elder_rows, skip=skip)
     region_dir = regions_root(root) / name
     version = _current_version(region_dir)
     if version is None:
@@ -409,6 +532,8 @@ def load_region(name: str, *, root: str | Path | None = None, verify: bool = Tru
     _check_format(name, manifest)
     layers: dict[str, gpd.GeoDataFrame] = {}
     for layer_name, info in manifest.get("layers", {}).items():
+        if layer_name in skip:
+            continue
         path = version / info["file"]
         if not path.exists():
             raise ManifestError(f"地区“{name}”缺少图层文件 {path.name}", f"missing layer file {path}")
@@ -451,14 +576,17 @@ def _rows_mismatch(name: str, file: str, got: int, expected: int, where: str) ->
                          f"row count mismatch for {where}")
 
 
-def _load_from_database(url: str, name: str, *, verify: bool, elder_rows: tuple[int, int] | None = None) -> Region:
-    found = _pg().load_current(url, name)
+def _load_from_database(url: str, name: str, *, verify: bool, elder_rows: tuple[int, int] | None = None,
+                        skip: Sequence[str] = ()) -> Region:
+    found = _pg().load_current(url, name, skip=tuple(skip)) if skip else _pg().load_current(url, name)
     if found is None:
         raise _not_found(name, "共享数据库", url)
     version, manifest, blobs = found
     _check_format(name, manifest)
     layers: dict[str, gpd.GeoDataFrame] = {}
     for layer_name, info in manifest.get("layers", {}).items():
+        if layer_name in skip:
+            continue
         where = f"{_pg().redacted(url)} {name}/{version}/{layer_name}"
         if layer_name not in blobs:
             raise ManifestError(f"地区“{name}”缺少图层 {info['file']}", f"missing layer blob {where}")
@@ -1119,8 +1247,8 @@ def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
             digest.update(view)
             return self.f.write(view)
 
-    with path.open("wb") as raw:
-        sink = _Hashing(raw)
+    def _write_blocks_into() -> None:
+        nonlocal writer, schema, geo, rows
         for block in blocks:
             if block.crs is None:
                 raise ValueError("layer block has no CRS")
@@ -1153,6 +1281,18 @@ def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
             else:
                 column.pop("bbox", None)
         writer.add_key_value_metadata({"geo": json.dumps(geo)})
+
+    with path.open("wb") as raw:
+        sink = _Hashing(raw)
+        try:
+            _write_blocks_into()
+        except BaseException:  # a block that fails (or an interrupt): no half-written file is left
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            raw.close()
+            path.unlink(missing_ok=True)
+            raise
         writer.close()
         raw.flush()
         os.fsync(raw.fileno())

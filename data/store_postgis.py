@@ -409,9 +409,10 @@ def current_manifest(url: str, name: str) -> tuple[str, dict[str, Any]] | None:
     return (row[0], row[1]) if row else None
 
 
-def load_current(url: str, name: str) -> tuple[str, dict[str, Any], dict[str, tuple[str, bytes]]] | None:
+def load_current(url: str, name: str, *, skip: Sequence[str] = ()
+                 ) -> tuple[str, dict[str, Any], dict[str, tuple[str, bytes]]] | None:
     """(version, manifest, {layer: (sha256 recorded, parquet bytes)}) of the current version, read from one snapshot;
-    None when the region does not exist."""
+    None when the region does not exist. ``skip``: layers whose bytes are not fetched."""
     with connect(url) as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         row = conn.execute(
@@ -422,10 +423,30 @@ def load_current(url: str, name: str) -> tuple[str, dict[str, Any], dict[str, tu
         version, manifest = row
         blobs = {layer: (sha, bytes(data)) for layer, sha, data in conn.execute(
             "SELECT layer, sha256, parquet FROM eldermap.layer_blobs WHERE region = %s AND version = %s "
-            "ORDER BY position", (name, version))}
+            "AND NOT (layer = ANY(%s)) ORDER BY position", (name, version, list(skip)))}
     layers = manifest.get("layers", {})  # jsonb sorts keys: the layers in the order they were saved
     manifest["layers"] = {k: layers[k] for k in blobs if k in layers} | {k: v for k, v in layers.items() if k not in blobs}
     return version, manifest, blobs
+
+
+def layer_blob_to_file(url: str, name: str, version: str, layer: str, path: str | os.PathLike[str], *,
+                       piece_bytes: int = 16 << 20) -> bool:
+    """Write the stored GeoParquet bytes of one layer of a version to ``path``, read in pieces of ``piece_bytes``
+    (the client never holds the blob). False when the version has no such layer."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        row = conn.execute("SELECT octet_length(parquet) FROM eldermap.layer_blobs WHERE region = %s AND version = %s "
+                           "AND layer = %s", (name, version, layer)).fetchone()
+        if row is None:
+            return False
+        size = int(row[0])
+        with open(path, "wb") as f:
+            for start in range(0, size, piece_bytes):
+                piece = conn.execute("SELECT substring(parquet FROM %s FOR %s) FROM eldermap.layer_blobs WHERE "
+                                     "region = %s AND version = %s AND layer = %s",
+                                     (start + 1, piece_bytes, name, version, layer)).fetchone()[0]
+                f.write(piece)
+    return True
 
 
 def stored_layers(url: str, name: str, version: str) -> dict[str, dict[str, Any]]:
@@ -444,13 +465,20 @@ def stored_layers(url: str, name: str, version: str) -> dict[str, dict[str, Any]
 
 
 def save_version(url: str, name: str, version: str, manifest: Mapping[str, Any], blobs: Mapping[str, bytes],
-                 frames: Mapping[str, gpd.GeoDataFrame] | None = None, *, keep: int) -> None:
+                 frames: Mapping[str, gpd.GeoDataFrame] | None = None, *, keep: int,
+                 files: Mapping[str, str | os.PathLike[str]] | None = None) -> None:
     """Insert a complete version (manifest, blobs, features) and make it current, all in one transaction.
 
-    ``frames`` are the layers as GeoDataFrames (read from the bytes when absent). An existing version of the same
+    ``frames`` are the layers as GeoDataFrames (read from the bytes when absent). ``files``: layers written ahead
+    as GeoParquet files (a streamed import's elders): the blob goes in from the file by a binary ``COPY`` in 1 MB
+    pieces (the client never holds it; the server builds the one ``bytea`` value, at most 1 GB), the features
+    row group by row group. Layers are stored in the manifest's order. An existing version of the same
     name is not written again (versions are immutable): only the pointer moves. Keeps the ``keep`` newest versions.
     """
     layer_info = manifest.get("layers", {})
+    files = dict(files or {})
+    order = [k for k in layer_info if k in blobs or k in files]
+    order += [k for k in [*blobs, *files] if k not in order]
     with connect(url) as conn, conn.transaction():
         conn.execute("SELECT 1 FROM eldermap.regions WHERE name = %s FOR UPDATE", (name,))  # writers of one region queue
         exists = conn.execute("SELECT 1 FROM eldermap.versions WHERE region = %s AND version = %s",
@@ -458,8 +486,14 @@ def save_version(url: str, name: str, version: str, manifest: Mapping[str, Any],
         if not exists:
             conn.execute("INSERT INTO eldermap.versions (region, version, manifest) VALUES (%s, %s, %s)",
                          (name, version, Jsonb(json.loads(json.dumps(dict(manifest), default=str)))))
-            for position, (layer, data) in enumerate(blobs.items()):
+            for position, layer in enumerate(order):
                 info = layer_info[layer]
+                if layer in files:
+                    _copy_blob_file(conn, name, version, layer, position, info["sha256"], int(info["rows"]),
+                                    files[layer])
+                    _copy_features_file(conn, name, version, layer, files[layer])
+                    continue
+                data = blobs[layer]
                 _insert_blob(conn, name, version, layer, position, info["sha256"], int(info["rows"]), data)
                 frame = frames[layer] if frames is not None and layer in frames else gpd.read_parquet(io.BytesIO(data))
                 _copy_features(conn, name, version, layer, frame)
@@ -477,8 +511,62 @@ def _insert_blob(conn: psycopg.Connection, region: str, version: str, layer: str
                  "VALUES (%s, %s, %s, %s, %s, %s, %s)", (region, version, layer, position, sha, rows, data))
 
 
-def _copy_features(conn: psycopg.Connection, region: str, version: str, layer: str, gdf: gpd.GeoDataFrame) -> None:
-    """One ``features`` row per layer row: the geometry as EWKB (SRID 4326), the other columns as JSON."""
+_PIECE_BYTES = 1 << 20
+
+
+def _copy_blob_file(conn: psycopg.Connection, region: str, version: str, layer: str, position: int, sha: str,
+                    rows: int, path: str | os.PathLike[str]) -> None:
+    """One ``layer_blobs`` row whose bytes come from a file, sent by ``COPY ... (FORMAT BINARY)`` in pieces: the
+    client holds 1 MB at a time. The bytes are hashed on the way and must match ``sha`` (the manifest's)."""
+    size = os.path.getsize(path)
+    if size >= 1 << 30:
+        raise DatabaseError(f"图层 {layer} 的文件有 {size / 2**20:,.0f} MB，超过数据库单个字段 1 GB 的上限：请按区县分别导入",
+                            f"layer {layer} is {size} bytes; a bytea value holds at most 1 GB")
+
+    def text(value: str) -> bytes:
+        data = value.encode("utf-8")
+        return len(data).to_bytes(4, "big") + data
+
+    head = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    row = (7).to_bytes(2, "big") + text(region) + text(version) + text(layer)
+    row += (2).to_bytes(4, "big") + position.to_bytes(2, "big", signed=True) + text(sha)
+    row += (4).to_bytes(4, "big") + rows.to_bytes(4, "big", signed=True) + size.to_bytes(4, "big")
+    digest = hashlib.sha256()
+    with conn.cursor() as cur, cur.copy("COPY eldermap.layer_blobs (region, version, layer, position, sha256, n_rows, "
+                                        "parquet) FROM STDIN (FORMAT BINARY)") as copy, open(path, "rb") as f:
+        copy.write(head + row)
+        sent = 0
+        for piece in iter(lambda: f.read(_PIECE_BYTES), b""):
+            digest.update(piece)
+            copy.write(piece)
+            sent += len(piece)
+        if sent != size or digest.hexdigest() != sha:  # raising inside the COPY block aborts it (and the transaction)
+            raise DatabaseError(f"图层 {layer} 的文件在写入数据库时被改动（与清单的校验和不符），未保存",
+                                f"layer file {path} changed while copied (sha256 or size differs from the manifest)")
+        copy.write((-1).to_bytes(2, "big", signed=True))
+
+
+def _copy_features_file(conn: psycopg.Connection, region: str, version: str, layer: str,
+                        path: str | os.PathLike[str]) -> None:
+    """The ``features`` rows of a layer file, one Parquet row group at a time (memory: one row group)."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    first = 0
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)  # keeps the schema's GeoParquet metadata
+        del table
+        frame = gpd.read_parquet(buffer)
+        _copy_features(conn, region, version, layer, frame, first_row=first)
+        first += len(frame)
+
+
+def _copy_features(conn: psycopg.Connection, region: str, version: str, layer: str, gdf: gpd.GeoDataFrame, *,
+                   first_row: int = 0) -> None:
+    """One ``features`` row per layer row: the geometry as EWKB (SRID 4326), the other columns as JSON.
+    ``first_row``: the layer row number of ``gdf``'s first row (a layer copied in parts)."""
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns or not len(gdf):
         return
     geoms = np.asarray(gdf.geometry.values, dtype=object)
@@ -487,7 +575,7 @@ def _copy_features(conn: psycopg.Connection, region: str, version: str, layer: s
     records = json.loads(props.to_json(orient="records", date_format="iso", force_ascii=False, default_handler=str))
     with conn.cursor() as cur, cur.copy(
             "COPY eldermap.features (region, version, layer, row_no, geom, props) FROM STDIN") as copy:
-        for i, (geom, row) in enumerate(zip(ewkb, records, strict=True)):
+        for i, (geom, row) in enumerate(zip(ewkb, records, strict=True), start=first_row):
             copy.write_row((region, version, layer, i, geom, json.dumps(row, ensure_ascii=False)))
 
 

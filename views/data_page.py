@@ -325,11 +325,22 @@ def render_upload(region: store.Region, settings: Settings, *, user: str = "", r
                           key="data_confirm")
     if not st.button("导入", disabled=not confirm, key="data_import"):
         return
-    with st.status("正在导入…", expanded=False) as status:
+    with st.status("正在导入…", expanded=True) as status:
+        bar = st.progress(0.0, text="正在导入…")
+        shown = {"share": 0.0}
+
+        def step(message: str) -> None:  # the step under way (a message naming the file: escaped)
+            bar.progress(shown["share"], text=md_escape(message))
+
+        def rows_done(done: int, total: int) -> None:  # a large elders register, imported block by block
+            shown["share"] = min(1.0, done / total) if total else 1.0
+            bar.progress(shown["share"], text=f"已校验并写入 {done:,} / {total:,} 行")
+
         try:
             with private_upload(name, upload.getvalue()) as path:
                 outcome = import_region(region.name, settings=settings, root=regions_root,
-                                        report_dir=path.parent / "reports", **import_kwargs(table, path, crs))
+                                        report_dir=path.parent / "reports", progress=step, rows_progress=rows_done,
+                                        **import_kwargs(table, path, crs))
         except ElderMapError as exc:
             status.update(label="导入失败，现有数据未改变", state="error")
             st.error(md_escape(message_zh(exc), keep_lines=True))

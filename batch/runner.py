@@ -67,6 +67,7 @@ from batch.rollup import (
 )
 from batch.split import combine, part_rows, plan_parts, task_memory_mb
 from data import store
+from data.columns import peak_memory_mb
 from geo.areas import pct
 from geo.errors import ElderMapError
 from geo.labels import TOTAL_CODE, TOTAL_NAME, mode_zh
@@ -309,7 +310,8 @@ def _digest(name: str, version: str, kind: str, params: Mapping[str, Any], setti
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-SPLIT_SETTINGS: tuple[str, ...] = ("batch_worker_memory_gb", "batch_task_max_elders", "import_stream_min_mb")
+SPLIT_SETTINGS: tuple[str, ...] = ("batch_worker_memory_gb", "batch_task_max_elders", "import_stream_min_mb",
+                                  "import_workers")
 """Settings that change how work is cut into pieces, never a result: a batch into tasks (:mod:`batch.split`), an
 import into blocks (the stream gives the same layers as the whole file)."""
 
@@ -445,27 +447,6 @@ def _summary(kind: str, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
         return {"elders": int(total["elders"]), "covered": int(circle[first]) if first else 0}
     ok = [c for c in frames["district"].columns if c in ("beds_ok", "nursing_ok") or c.startswith("tier_ok:")]
     return {"elders": int(total["elders"]), "covered": int(all(bool(total[c]) for c in ok))}
-
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, MB (the worker's peak: it includes its earlier tasks); NaN where
-    the platform does not say (Windows).
-
-    On Linux it is the process's own high-water mark (``VmHWM``): ``ru_maxrss`` also keeps the peak of the program
-    that started it (kept across ``exec``), so a worker spawned by a large driver would report the driver's."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # pragma: no cover
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 # ---------------------------------------------------------------- roll-up

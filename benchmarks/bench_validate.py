@@ -1,13 +1,14 @@
 """Validation throughput on a synthetic elder register (GBK CSV), against a bare pandas read of the same file.
 
-    python benchmarks/bench_validate.py [--rows 100000] [--engine columns|rows] [--chunk-rows 200000]
+    python benchmarks/bench_validate.py [--rows 100000] [--engine columns|rows] [--chunk-rows 200000] [--workers 2]
 
 Prints seconds, rows per second and the ratios to `pandas.read_csv(encoding="gb18030", dtype=str)`, the
 floor any validator pays for reading the file, and to `pyarrow.csv.read_csv` of the same file, in the same run.
 `--engine rows` runs the cell-by-cell validator (the reference the default column engine is tested
 against). `--chunk-rows N` validates the file as a stream of N-row blocks (`validate_stream`; the good rows
 of each block are written to a GeoParquet file as row groups by `data.store.write_layer_blocks`, in the time
-reported), the way a province register is read with flat memory. The peak memory (VmHWM) is the
+reported), the way a province register is read with flat memory; `--workers N` validates the blocks in N
+worker processes at once (the peak memory then also counts the workers'). The peak memory (VmHWM) is the
 validation's: reset after the register is written, read before the peers run. The register is written a block
 of rows at a time with whole-array arithmetic (10 million rows in well under a minute). Identity numbers are distinct and valid, except 1 row in 50 with a wrong check character and 1 in
 500 repeating the row above (a duplicate): 2.2 % bad rows at any size.
@@ -97,6 +98,8 @@ def main() -> None:
                         help="validation engine: columns (default) or rows (the cell-by-cell reference)")
     parser.add_argument("--chunk-rows", type=int, default=None,
                         help="validate as a stream of blocks of this many rows (columns engine)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="with --chunk-rows: worker processes validating blocks at once (1: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "elders.csv"
@@ -106,7 +109,8 @@ def main() -> None:
         _reset_peak_rss()  # the peak below is the validation's, not the register writer's
         t0, cpu0 = time.perf_counter(), time.process_time()
         if args.chunk_rows:
-            stream = validate_stream(path, settings=Settings(), salt=b"b" * 32, chunk_rows=args.chunk_rows)
+            stream = validate_stream(path, settings=Settings(), salt=b"b" * 32, chunk_rows=args.chunk_rows,
+                                     workers=args.workers)
             layer = Path(tmp) / "elders.parquet"
             written = write_layer_blocks(stream, layer)  # the good rows, as GeoParquet row groups
             result = stream.result()
@@ -114,6 +118,7 @@ def main() -> None:
             result = validate_table(path, "elders", settings=Settings(), salt=b"b" * 32, engine=args.engine)
         ours_s, ours_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         peak_mb = _peak_rss_mb()  # ours first: its own peak
+        worker_peaks = stream.worker_peaks_mb if args.chunk_rows else []
         n_imported, n_rejected, n_read = result.n_imported, result.n_rejected, result.n_read
         del result
         t0 = time.perf_counter()
@@ -132,12 +137,16 @@ def main() -> None:
     print(f"ratio ours / pandas.read_csv {ours_s / peer_s:>12.1f} x")
     print(f"ratio ours / pyarrow.csv     {ours_s / arrow_s:>12.1f} x")
     print(f"peak resident memory (VmHWM) {peak_mb:>10.0f} MB   (of the validation: reset after writing the register)")
+    if worker_peaks:
+        print(f"worker processes             {len(worker_peaks):>12}   peaks {' + '.join(f'{p:.0f}' for p in worker_peaks)} MB;"
+              f" all processes {peak_mb + sum(worker_peaks):,.0f} MB")
     print(f"imported {n_imported:,} + rejected {n_rejected:,} = read {n_read:,}")
     print(f"engine                       {args.engine:>12}")
     print(f"blocks of rows (stream)      {args.chunk_rows or 'whole file':>12}")
     if args.chunk_rows:
         print(f"good rows written as GeoParquet row groups (in the time above): {written['rows']:,}")
-    print(f"validation CPU time          {ours_cpu_s:>12.2f} s   {args.rows / ours_cpu_s:,.0f} rows/CPU-s")
+    print(f"validation CPU time          {ours_cpu_s:>12.2f} s   {args.rows / ours_cpu_s:,.0f} rows/CPU-s"
+          f"{'   (this process only)' if worker_peaks else ''}")
     print(f"register written in          {make_s:>12.2f} s")
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -22,6 +23,26 @@ import pyarrow.compute as pc
 
 PLAIN_DECIMAL = r"^-?[0-9]{1,4}(\.[0-9]{1,15})?$"
 """A number as a clean cell writes it: what ``float`` reads exactly as Arrow's cast does (at most 20 characters)."""
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, MB; NaN where the platform does not say (Windows).
+
+    On Linux it is the process's own high-water mark (``VmHWM``): ``ru_maxrss`` also keeps the peak of the program
+    that started it (kept across ``exec``), so a worker spawned by a large driver would report the driver's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # pragma: no cover
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 @contextlib.contextmanager

@@ -47,6 +47,7 @@ from data.validate import (
     ValidationResult,
     ValidationStream,
     mislabel_warnings,
+    stream_workers,
     validate_stream,
     validate_table,
     write_report,
@@ -811,6 +812,7 @@ def import_region(
         try:
             stream = validate_stream(path, "elders", settings=settings, crs=crs, salt=salt, region_extent=extent,
                                      today=today, progress=rows_progress,
+                                     workers=stream_workers(settings.import_workers),
                                      **({"chunk_rows": chunk_rows} if chunk_rows else {}))
         except ValueError:  # not a delimited text file: validated whole
             return False

@@ -618,7 +618,8 @@ def _assemble_lines(path: Path, table: str, header: Cells, lines: list[str] | pa
 
 
 def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None = None,
-                     only: Sequence[str] | None = None) -> Iterator[RawTable]:
+                     only: Sequence[str] | None = None,
+                     share: tuple[int, int] | None = None) -> Iterator[RawTable | None]:
     """:func:`read_table` of a CSV/TXT/TSV a block of ``chunk_rows`` file rows at a time (column engine).
 
     Each :class:`RawTable` holds the rows of one block (fully blank rows dropped), numbered as in the
@@ -628,12 +629,17 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
     ``only``: read just these canonical columns (the same rows and row numbers; for a quick first pass).
     A :func:`plain_text_file` (no quotes, the usual register) is split line by line with Arrow's string
     kernels; any other goes through :mod:`csv`. Both give the same blocks.
+    ``share=(w, n)``: one of ``n`` processes reading the same file, this one the ``w``-th: only the blocks
+    ``k`` with ``k % n == w`` are built into tables, the others are yielded as None (their lines are read, not
+    split into cells). Without it, every block is built.
     """
-    return _iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=only, fast=True)
+    return _iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=only, fast=True,
+                             share=share)
 
 
 def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None,
-                      only: Sequence[str] | None, fast: bool) -> Iterator[RawTable]:
+                      only: Sequence[str] | None, fast: bool,
+                      share: tuple[int, int] | None = None) -> Iterator[RawTable | None]:
     """:func:`iter_text_chunks`; ``fast=False``: always through :mod:`csv` (the reference of the fast path)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -678,14 +684,18 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
             assemble = functools.partial(_assemble_lines, delimiter=delimiter) if plain else assemble_columns
             number = at + 2
             emitted = False
-            while True:
+            for k in itertools.count():
                 block = next(blocks) if plain else list(itertools.islice(rows, chunk_rows))
                 if not block and emitted:
                     return
-                out, numbers, mapping, unknown = assemble(path, table, header, block, first_number=number, only=only)
-                log.debug("read rows %d-%d of %s", number, number + len(block) - 1, path)
-                yield RawTable(path=path, frame=out, source_rows=numbers, encoding=encoding, sheet=None,
-                               header_map=mapping, unknown_headers=unknown, crs=None, n_rows=len(out))
+                if share is not None and k % share[1] != share[0]:
+                    yield None  # another process's block
+                else:
+                    out, numbers, mapping, unknown = assemble(path, table, header, block, first_number=number,
+                                                              only=only)
+                    log.debug("read rows %d-%d of %s", number, number + len(block) - 1, path)
+                    yield RawTable(path=path, frame=out, source_rows=numbers, encoding=encoding, sheet=None,
+                                   header_map=mapping, unknown_headers=unknown, crs=None, n_rows=len(out))
                 emitted = True
                 number += len(block)
                 if len(block) < chunk_rows:

@@ -60,7 +60,7 @@ import shapely
 
 from data import columns, ids
 from data.formats import EXCEL_SUFFIXES, TEXT_SUFFIXES
-from data.readers import RawTable, iter_chunks, read_table
+from data.readers import RawTable, iter_chunks, iter_text_chunks, read_table
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
@@ -1047,6 +1047,7 @@ def validate_table(
     related: Mapping[str, pd.DataFrame | None] | None = None,
     engine: str = "columns",
     chunk_rows: int | None = None,
+    workers: int = 1,
 ) -> ValidationResult:
     """Validate one staff file and return good rows, rejects and all problems.
 
@@ -1084,10 +1085,13 @@ def validate_table(
     chunk_rows
         Elders CSV or workbook only: read and check the file this many rows at a time (:func:`validate_stream`) and
         gather the blocks; the same result as one pass. ``roads`` is then not used.
+    workers
+        With ``chunk_rows``: worker processes validating the blocks at once (:func:`validate_stream`).
     """
     if chunk_rows is not None:
         stream = validate_stream(path, table, settings=settings, chunk_rows=chunk_rows, crs=crs, salt=salt,
-                                 region_extent=region_extent, today=today, encoding=encoding, sheet=sheet)
+                                 region_extent=region_extent, today=today, encoding=encoding, sheet=sheet,
+                                 workers=workers)
         goods = list(stream)
         result = stream.result()
         result.good = pd.concat(goods, ignore_index=True) if goods else result.good
@@ -2246,6 +2250,22 @@ def write_report_beside(result: ValidationResult, *, out_dir: str | Path | None 
 
 STREAM_CHUNK_ROWS = 50_000
 """Rows per block when a register is validated as a stream (:func:`validate_stream`)."""
+STREAM_WORKERS_MAX = 4
+"""Worker processes of a stream when the setting leaves it to the machine (``import_workers`` = 0)."""
+
+
+def stream_workers(setting: int) -> int:
+    """Worker processes for a streamed register: ``setting`` (``Settings.import_workers``), 0 meaning one per CPU
+    core this process may use, at most :data:`STREAM_WORKERS_MAX`."""
+    import os
+
+    if setting > 0:
+        return setting
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, STREAM_WORKERS_MAX))
 
 
 class _SeenKeys:
@@ -2298,10 +2318,17 @@ class _StreamState:
         if "pid" not in out:
             return
         keys = columns.object_array(out["pid"])
-        if not columns.present(keys).any():
-            return
-        source = np.asarray(col.source_rows, dtype=np.int64)
+        for i, why in self.pid_duplicates(keys, good, np.asarray(col.source_rows, dtype=np.int64)):
+            col.add(i, "老人", _SENSITIVE_MASK, why)
+
+    def pid_duplicates(self, keys: np.ndarray, good: np.ndarray, source: np.ndarray) -> list[tuple[int, str]]:
+        """The duplicate problems (block row, reason) of one block's pseudonyms ``keys`` (None: no identifier),
+        its rows that passed every other check (``good``) and their source rows, in the order they are
+        reported; the block's keys are remembered for the blocks after it."""
+        found: list[tuple[int, str]] = []
         has = columns.present(keys)
+        if not has.any():
+            return found
         codes, uniques = columns.factorize(keys)
         try:  # pseudonyms are ASCII: numpy encodes them at once
             ukeys = np.array(uniques, dtype=bytes) if uniques else np.array([], "S1")
@@ -2315,7 +2342,7 @@ class _StreamState:
         for i in np.flatnonzero(good & has):
             j = prev_good[i] if prev_good[i] >= 0 else (source[local_good[i]] if local_good[i] != i else -1)
             if j >= 0:
-                col.add(int(i), "老人", _SENSITIVE_MASK, f"与第 {int(j)} 行重复")
+                found.append((int(i), f"与第 {int(j)} 行重复"))
         for i in np.flatnonzero(~good & has):
             if prev_first[i] >= 0:
                 j = prev_first[i]
@@ -2323,7 +2350,7 @@ class _StreamState:
                 other = local_first[i] if local_first[i] != i else local_second[i]
                 j = source[other] if other >= 0 else -1
             if j >= 0:
-                col.add(int(i), "老人", _SENSITIVE_MASK, f"与第 {int(j)} 行重复")
+                found.append((int(i), f"与第 {int(j)} 行重复"))
             else:
                 self.pending[ukeys[codes[i]]] = int(source[i])
         # a pending row of an earlier block: its duplicate is this block's first row with the key
@@ -2346,50 +2373,88 @@ class _StreamState:
             first_u = np.full(len(ukeys), -1, dtype=np.int64)
             first_u[codes[has][::-1]] = source[has][::-1]
             self.seen.add(ukeys[new], first_u[new], first_good_u[new])
+        return found
+
+
+@dataclass(frozen=True)
+class _StreamPlan:
+    """What the first pass over a streamed file (:func:`_stream_positions`) finds."""
+
+    cluster: _Cluster
+    """Where most of the file's points lie (the swapped-coordinates check)."""
+    rows: int
+    """Rows of the file (blank ones excluded)."""
+    encoding: str | None
+    """The text file's encoding (None for workbooks)."""
+    blocks: int
+    """Blocks of ``chunk_rows`` file rows (blank blocks included)."""
+    first_block: int
+    """The first block with a row (the one that reports unrecognised headers); -1: none."""
+
+
+@dataclass
+class _BlockPositions:
+    """What the first pass keeps of one block: its positions before the swap check, the points written in
+    metres, and how many points count for the whole-file check of projected files."""
+
+    rows: int
+    lon: np.ndarray
+    lat: np.ndarray
+    metres_x: np.ndarray
+    metres_y: np.ndarray
+    counted: int
+
+
+def _block_positions(raw_table: RawTable, path: Path, table: str, *, settings: Settings, today: dt.date,
+                     region_extent: Extent | None) -> _BlockPositions:
+    """The first pass over one block of a streamed file (the coordinate columns only)."""
+    specs = {s.name: s for s in TABLES[table]}
+    raw, n = raw_table.frame, raw_table.n_rows
+    scratch = _Collector(path.name, raw_table.source_rows)
+    parsed = {name: _parse_column_fast(specs[name], raw[name].tolist(), scratch, settings=settings, today=today)
+              for name in ("lon", "lat") if name in raw.columns}
+    x, y, from_geometry = _written_positions(parsed, None, n)
+    considered = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
+    has = considered & np.isfinite(x) & np.isfinite(y)  # as _refuse_projected_file counts them
+    with np.errstate(invalid="ignore"):
+        metres = has & (np.abs(x) > 180) & (np.abs(y) > 90)
+    lon, lat = _positions_before_swap(raw, x, y, from_geometry, scratch, file_crs=None,
+                                      region_extent=region_extent, settings=settings)
+    return _BlockPositions(n, lon, lat, x[metres], y[metres], int(has.sum()))
+
+
+def _plan_of(path: Path, positions: Sequence[_BlockPositions | None], *, encoding: str | None,
+             region_extent: Extent | None, personal: bool) -> _StreamPlan:
+    """The whole file's plan from the first pass over each of its blocks (None: a blank block), in file order:
+    a file of projected metres refused as :func:`validate_table` refuses it."""
+    kept = [p for p in positions if p is not None]
+    first_block = next((k for k, p in enumerate(positions) if p is not None), -1)
+    if not kept:
+        return _StreamPlan(None, 0, encoding, len(positions), first_block)
+    mx, my = np.concatenate([p.metres_x for p in kept]), np.concatenate([p.metres_y for p in kept])
+    if len(mx):  # the whole file's counts and medians, as one pass gives them
+        padding = sum(p.counted for p in kept) - len(mx)
+        x = np.concatenate([mx, np.full(padding, 0.5)])  # stand-ins for positions in degrees: counted, not metres
+        _refuse_projected_file(path, x, np.concatenate([my, np.full(padding, 0.5)]), np.ones(len(x), dtype=bool),
+                               region_extent=region_extent, personal=personal)
+    lon = np.concatenate([p.lon for p in kept])
+    cluster = _data_cluster(lon, np.concatenate([p.lat for p in kept]))
+    return _StreamPlan(cluster, len(lon), encoding, len(positions), first_block)
 
 
 def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str | None, settings: Settings,
                       today: dt.date, region_extent: Extent | None, personal: bool,
-                      sheet: str | int | None = None) -> tuple[_Cluster, int, str | None]:
+                      sheet: str | int | None = None) -> _StreamPlan:
     """First pass over a streamed file, the coordinate columns only: the whole-file checks (a file of projected
-    metres is refused as :func:`validate_table` refuses it), where most of its points lie, and the number of rows
-    (blank ones excluded), and the file's encoding (text files; None for workbooks)."""
-    specs = {s.name: s for s in TABLES[table]}
-    pre_lon, pre_lat = [], []
-    n_has = 0
-    metres_x: list[np.ndarray] = []
-    metres_y: list[np.ndarray] = []
+    metres is refused as :func:`validate_table` refuses it), where most of its points lie, the number of rows
+    (blank ones excluded) and blocks, and the file's encoding (text files; None for workbooks)."""
+    positions: list[_BlockPositions | None] = []
     for raw_table in iter_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=("lon", "lat"),
                                  sheet=sheet):
-        raw, n = raw_table.frame, raw_table.n_rows
         encoding = raw_table.encoding
-        if n == 0:
-            continue
-        scratch = _Collector(path.name, raw_table.source_rows)
-        parsed = {name: _parse_column_fast(specs[name], raw[name].tolist(), scratch, settings=settings, today=today)
-                  for name in ("lon", "lat") if name in raw.columns}
-        x, y, from_geometry = _written_positions(parsed, None, n)
-        considered = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)
-        has = considered & np.isfinite(x) & np.isfinite(y)  # as _refuse_projected_file counts them
-        with np.errstate(invalid="ignore"):
-            metres = has & (np.abs(x) > 180) & (np.abs(y) > 90)
-        n_has += int(has.sum())
-        metres_x.append(x[metres])
-        metres_y.append(y[metres])
-        lon, lat = _positions_before_swap(raw, x, y, from_geometry, scratch, file_crs=None,
-                                          region_extent=region_extent, settings=settings)
-        pre_lon.append(lon)
-        pre_lat.append(lat)
-    if not pre_lon:
-        return None, 0, encoding
-    mx, my = np.concatenate(metres_x), np.concatenate(metres_y)
-    if len(mx):  # the whole file's counts and medians, as one pass gives them
-        padding = n_has - len(mx)
-        x = np.concatenate([mx, np.full(padding, 0.5)])  # stand-ins for positions in degrees: counted, not metres
-        _refuse_projected_file(path, x, np.concatenate([my, np.full(padding, 0.5)]), np.ones(len(x), dtype=bool),
-                               region_extent=region_extent, personal=personal)
-    lon = np.concatenate(pre_lon)
-    return _data_cluster(lon, np.concatenate(pre_lat)), len(lon), encoding
+        positions.append(_block_positions(raw_table, path, table, settings=settings, today=today,
+                                          region_extent=region_extent) if raw_table.n_rows else None)
+    return _plan_of(path, positions, encoding=encoding, region_extent=region_extent, personal=personal)
 
 
 class ValidationStream:
@@ -2400,14 +2465,26 @@ class ValidationStream:
     The same rows pass, with the same problems and row numbers, as with :func:`validate_table` of the
     whole file (duplicates are found across blocks). Memory: one block, plus ~40 bytes per distinct
     identifier, 16 bytes per row for the coordinate pre-pass, and the rejected rows.
+
+    With ``workers`` > 1 (a delimited text file of at least two blocks), the blocks are validated by that many
+    worker processes at once, each reading the file and checking every ``workers``-th block; this process
+    keeps the duplicate check (in file order: a worker waits for the verdict on its block's identifiers)
+    and hands the blocks out in file order. Memory: one block in each process and at most ``workers`` + 1
+    blocks waiting here. :attr:`worker_peaks_mb` then holds the workers' peak resident memory.
     """
 
     def __init__(self, path: Path, table: str, *, chunk_rows: int, settings: Settings, crs: str | None,
                  salt: bytes, region_extent: Extent | None, today: dt.date | None, encoding: str | None,
-                 progress: Callable[[int, int], None] | None, sheet: str | int | None = None) -> None:
+                 progress: Callable[[int, int], None] | None, sheet: str | int | None = None,
+                 workers: int = 1) -> None:
         self.path, self.table, self.chunk_rows, self.sheet = path, table, chunk_rows, sheet
         self.settings, self.crs, self.salt, self.region_extent = settings, crs, salt, region_extent
         self.today, self.encoding, self.progress = today or dt.date.today(), encoding, progress
+        self.workers = workers
+        self.worker_peaks_mb: list[float] = []
+        """Peak resident memory of each worker process (MB), once the stream has ended; empty when none ran."""
+        self.worker_pids: list[int] = []
+        """Process ids of the workers started (stopped when the stream ends or is left)."""
         self._result: ValidationResult | None = None
 
     def __iter__(self) -> Iterator[gpd.GeoDataFrame]:
@@ -2415,37 +2492,60 @@ class ValidationStream:
 
     def _blocks(self) -> Iterator[gpd.GeoDataFrame]:
         path, table = self.path, self.table
-        with columns.cyclic_gc_paused():
-            cluster, total, found = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
-                                        settings=self.settings, today=self.today, region_extent=self.region_extent,
-                                        personal=table in PERSONAL_TABLES, sheet=self.sheet)
-        state = _StreamState(cluster)
-        records: list[pd.DataFrame] = []
-        rejects: list[pd.DataFrame] = []
-        n_read = n_good = 0
-        encoding = sheet = None
+        parallel = self.workers > 1 and path.suffix.lower() in TEXT_SUFFIXES
+        pool = _StreamWorkers(self, self.workers) if parallel else None
+        self.worker_pids = [proc.pid for proc in pool.procs] if pool is not None else []
+        try:
+            if pool is not None:
+                plan = pool.plan()
+            else:
+                with columns.cyclic_gc_paused():
+                    plan = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
+                                             settings=self.settings, today=self.today,
+                                             region_extent=self.region_extent, personal=table in PERSONAL_TABLES,
+                                             sheet=self.sheet)
+            state = _StreamState(plan.cluster)
+            parts = pool.parts(state, plan) if pool is not None else self._serial_parts(state, plan)
+            yield from self._collect(parts, state, plan)
+        finally:
+            if pool is not None:
+                self.worker_peaks_mb = pool.close()
+
+    def _serial_parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[ValidationResult]:
+        """Each non-blank block validated here, in file order."""
         # the encoding the first pass detected (the same detection again would read the whole file once more)
-        chunks = iter_chunks(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding or found,
-                             sheet=self.sheet)
+        chunks = iter_chunks(self.path, self.table, chunk_rows=self.chunk_rows,
+                             encoding=self.encoding or plan.encoding, sheet=self.sheet)
         while True:
             with columns.cyclic_gc_paused():  # per block (read and checked): the consumer runs with the collector on
                 raw_table = next(chunks, None)
                 if raw_table is None:
-                    break
-                encoding, sheet = raw_table.encoding, raw_table.sheet
+                    return
                 if raw_table.n_rows == 0:
                     continue
-                part = _validate_raw(raw_table, path, table, settings=self.settings, crs=self.crs, salt=self.salt,
-                                     region_extent=self.region_extent, roads=None, today=self.today, progress=None,
-                                     related=None, engine="columns", stream=state)
+                part = _validate_raw(raw_table, self.path, self.table, settings=self.settings, crs=self.crs,
+                                     salt=self.salt, region_extent=self.region_extent, roads=None, today=self.today,
+                                     progress=None, related=None, engine="columns", stream=state)
                 del raw_table
             state.first = False
+            yield part
+
+    def _collect(self, parts: Iterator[ValidationResult], state: _StreamState,
+                 plan: _StreamPlan) -> Iterator[gpd.GeoDataFrame]:
+        """Hand out the good rows of each block; keep its rejects and problems for :meth:`result`."""
+        path, table = self.path, self.table
+        records: list[pd.DataFrame] = []
+        rejects: list[pd.DataFrame] = []
+        n_read = n_good = 0
+        encoding = sheet = None
+        for part in parts:
+            encoding, sheet = part.source["encoding"], part.source["sheet"]
             n_read += part.n_read
             n_good += len(part.good)
             records.append(part.problems)
             rejects.append(part.rejects)
             if self.progress:
-                self.progress(n_read, total)
+                self.progress(n_read, plan.rows)
             yield part.good
         if n_read == 0:
             raise InputFileError(
@@ -2486,18 +2586,259 @@ class ValidationStream:
         return self._result
 
 
+class _RemoteState:
+    """A worker's stand-in for :class:`_StreamState`: the duplicate check of a block's identifiers is asked of the
+    process that runs the stream (it alone has seen the blocks before), and its verdict applied here."""
+
+    def __init__(self, conn: Any, cluster: _Cluster, first_block: int) -> None:
+        self.conn, self.cluster, self.first_block = conn, cluster, first_block
+        self.block = -1
+        self.first = False
+
+    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> None:
+        keys = columns.object_array(out["pid"]) if "pid" in out else None
+        self.conn.send(("keys", self.block, keys, good, np.asarray(col.source_rows, dtype=np.int64)))
+        reply = self.conn.recv()
+        if reply[0] != "dups":
+            raise _WorkerStopped
+        for i, why in reply[1]:
+            col.add(i, "老人", _SENSITIVE_MASK, why)
+
+
+class _WorkerStopped(Exception):
+    """The stream told a worker to stop (its consumer stopped, or another block failed)."""
+
+
+def _pack_good(good: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
+    the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`), and each column of Python objects (the
+    ``groups`` lists) as codes into its distinct objects: an object shared by many rows (one list per distinct
+    cell text) crosses once and is shared again on arrival."""
+    frame = pd.DataFrame(good.drop(columns=good.geometry.name))
+    shared = {}
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            values = frame[name].to_numpy()
+            _, first, codes = np.unique(np.fromiter(map(id, values), dtype=np.uint64, count=len(values)),
+                                        return_index=True, return_inverse=True)
+            shared[name] = (codes.astype(np.int32).reshape(-1), values[first].tolist())
+            frame[name] = None
+    return {"frame": frame, "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
+            "crs": good.crs}
+
+
+def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
+    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values)."""
+    frame = packed["frame"]
+    for name, (codes, objects) in packed["shared"].items():
+        distinct = np.empty(len(objects), dtype=object)
+        for i, thing in enumerate(objects):  # one by one: numpy would read a list of lists as a 2-D array
+            distinct[i] = thing
+        frame[name] = pd.Series(distinct[codes], index=frame.index, dtype=object)
+    lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=frame.index,
+                                                         crs=packed["crs"]), crs=packed["crs"])
+    if np.isnan(lon).any():
+        gdf.loc[np.isnan(lon), "geometry"] = None
+    if packed["geometry"] != "geometry":
+        gdf = gdf.rename_geometry(packed["geometry"])
+    return gdf[packed["columns"]]
+
+
+def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
+                   crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
+                   encoding: str | None) -> None:
+    """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
+    ``k % n == w`` of the file (``share`` = (w, n)).
+
+    Messages to the stream: ("positions", k, :class:`_BlockPositions` or None for a blank block, encoding) and
+    ("counted", blocks) after the first pass; then, once told ("start", cluster, first block, encoding): for each
+    block ("keys", k, pseudonyms, good, source rows), and after the verdict ("dups", [(row, reason)]) ("part", k,
+    result with :func:`_pack_good` rows), or ("empty", k) for a blank block; ("end", peak memory MB) after the
+    last; ("error", k, exception) when anything fails. ("stop",) at any time ends the worker."""
+    k = -1
+    try:
+        with columns.cyclic_gc_paused():
+            for k, raw_table in enumerate(iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding,
+                                                           only=("lon", "lat"), share=share)):
+                if raw_table is not None:
+                    found = _block_positions(raw_table, path, table, settings=settings, today=today,
+                                             region_extent=region_extent) if raw_table.n_rows else None
+                    conn.send(("positions", k, found, raw_table.encoding))
+            conn.send(("counted", k + 1))
+        k = -1
+        start = conn.recv()
+        if start[0] != "start":
+            return
+        _, cluster, first_block, encoding = start
+        state = _RemoteState(conn, cluster, first_block)
+        chunks = iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, share=share)
+        while True:
+            with columns.cyclic_gc_paused():
+                k += 1
+                raw_table = next(chunks, False)
+                if raw_table is False:
+                    break
+                if raw_table is None:
+                    continue
+                if raw_table.n_rows == 0:
+                    conn.send(("empty", k))
+                    continue
+                state.block, state.first = k, k == first_block
+                part = _validate_raw(raw_table, path, table, settings=settings, crs=crs, salt=salt,
+                                     region_extent=region_extent, roads=None, today=today, progress=None,
+                                     related=None, engine="columns", stream=state)  # type: ignore[arg-type]
+                del raw_table
+                part.good = _pack_good(part.good)  # type: ignore[assignment]
+            conn.send(("part", k, part))
+            del part
+        conn.send(("end", columns.peak_memory_mb()))
+    except (_WorkerStopped, EOFError, BrokenPipeError):
+        return
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the stream, which raises it
+        try:
+            conn.send(("error", k, exc))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its text instead
+            conn.send(("error", k, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+class _StreamWorkers:
+    """The worker processes of one :class:`ValidationStream` (``forkserver``: safe to start from a threaded
+    program such as the app's server; each worker is forked from a server that has loaded this module)."""
+
+    def __init__(self, stream: ValidationStream, n: int) -> None:
+        import multiprocessing as mp
+
+        self.stream = stream
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])  # takes effect when the server starts (the first stream)
+        self.conns = []
+        self.procs = []
+        for w in range(n):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
+                               args=(there, (w, n), stream.path, stream.table, stream.chunk_rows, stream.settings,
+                                     stream.crs, stream.salt, stream.region_extent, stream.today, stream.encoding))
+            proc.start()
+            there.close()
+            self.conns.append(here)
+            self.procs.append(proc)
+        self.live = {id(c): c for c in self.conns}
+        self.peaks: list[float] = []
+
+    def _next(self) -> tuple[Any, tuple[Any, ...]]:
+        """The next message of any worker, with its connection; a worker gone without a word is an error."""
+        from multiprocessing.connection import wait
+
+        if not self.live:
+            raise RuntimeError("the validation workers have all ended")
+        for conn in wait(list(self.live.values())):
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                self.live.pop(id(conn), None)
+                raise RuntimeError("a validation worker process ended unexpectedly (out of memory?)") from None
+            if message[0] == "end":
+                self.peaks.append(float(message[1]))
+                self.live.pop(id(conn), None)
+            return conn, message
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def plan(self) -> _StreamPlan:
+        """The first pass, run by the workers over their blocks; the whole file's plan made here."""
+        stream = self.stream
+        found: dict[int, _BlockPositions | None] = {}
+        blocks, counted, encoding = None, 0, stream.encoding
+        while counted < len(self.conns):
+            _, message = self._next()
+            if message[0] == "positions":
+                found[message[1]] = message[2]
+                encoding = encoding or message[3]
+            elif message[0] == "counted":
+                counted += 1
+                blocks = message[1]
+            elif message[0] == "error":
+                raise message[2]
+        assert blocks is not None and sorted(found) == list(range(blocks)), "every block counted once"
+        return _plan_of(stream.path, [found[k] for k in range(blocks)], encoding=encoding,
+                        region_extent=stream.region_extent, personal=stream.table in PERSONAL_TABLES)
+
+    def parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[ValidationResult]:
+        """The validated blocks in file order; the duplicate check run here, block after block."""
+        for conn in self.conns:
+            conn.send(("start", plan.cluster, plan.first_block, self.stream.encoding or plan.encoding))
+        asked: dict[int, tuple[Any, Any, np.ndarray, np.ndarray] | None] = {}
+        done: dict[int, ValidationResult | None] = {}
+        errors: dict[int, BaseException] = {}
+        next_check = next_out = 0
+        blocks = plan.blocks
+        while next_out < blocks:
+            while next_check < blocks and (next_check in asked or next_check in errors):
+                if next_check not in asked:
+                    raise errors[next_check]
+                entry = asked.pop(next_check)
+                if entry is not None:
+                    conn, keys, good, source = entry
+                    with columns.cyclic_gc_paused():
+                        verdict = [] if keys is None else state.pid_duplicates(keys, good, source)
+                    conn.send(("dups", verdict))
+                next_check += 1
+            if next_out in done:
+                part = done.pop(next_out)
+                next_out += 1
+                if part is not None:
+                    with columns.cyclic_gc_paused():
+                        part.good = _unpack_good(part.good)  # type: ignore[arg-type]
+                    yield part
+                continue
+            if next_out in errors:
+                raise errors[next_out]
+            conn, message = self._next()
+            kind = message[0]
+            if kind == "keys":
+                asked[message[1]] = (conn, message[2], message[3], message[4])
+            elif kind == "part":
+                done[message[1]] = message[2]
+            elif kind == "empty":
+                asked[message[1]] = None
+                done[message[1]] = None
+            elif kind == "error":
+                errors.setdefault(max(message[1], 0), message[2])
+        while self.live:  # the workers' last word: their peak memory
+            self._next()
+
+    def close(self) -> list[float]:
+        """Stop the workers (at once if the stream was left before its end); their peak memory (MB)."""
+        for conn in self.conns:
+            try:
+                conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        return list(self.peaks)
+
+
 def validate_stream(path: str | Path, table: str = "elders", *, settings: Settings,
                     chunk_rows: int = STREAM_CHUNK_ROWS, crs: str | None = None, salt: bytes = b"",
                     region_extent: Extent | None = None, today: dt.date | None = None,
                     encoding: str | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    sheet: str | int | None = None) -> ValidationStream:
+                    sheet: str | int | None = None, workers: int = 1) -> ValidationStream:
     """Validate an elder register (CSV/TXT/TSV, or an .xlsx/.xlsm workbook: ``sheet`` as :func:`validate_table`
     takes it) ``chunk_rows`` rows at a time, memory flat in its length.
 
     Two passes over the file: the coordinate columns first (whole-file checks, and the number of rows), then
-    the blocks. ``progress`` is called after each block with (rows read so far, rows in the file). Road-based checks of the coordinate system
-    (``roads`` of :func:`validate_table`) are not run on a stream.
+    the blocks. ``progress`` is called after each block with (rows read so far, rows in the file). Road-based
+    checks of the coordinate system (``roads`` of :func:`validate_table`) are not run on a stream. ``workers`` >
+    1: the blocks of a delimited text file are validated by that many processes at once
+    (:class:`ValidationStream`); the same result.
 
     Raises
     ------
@@ -2511,4 +2852,4 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
         raise ValueError(f"streaming validation reads delimited text files and workbooks only, not {path.suffix}")
     return ValidationStream(path, table, chunk_rows=chunk_rows, settings=settings, crs=crs, salt=salt,
                             region_extent=region_extent, today=today, encoding=encoding, progress=progress,
-                            sheet=sheet)
+                            sheet=sheet, workers=workers)

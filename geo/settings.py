@@ -194,6 +194,9 @@ class Settings:
         An elders register (CSV) at least this large (MB) is imported as a stream
         (:func:`data.importer.import_region`): validated, assigned to areas and written to the store
         block by block, memory flat in its length. 0 streams every register (64 MB: about 900,000 rows).
+    import_workers
+        Worker processes that validate the blocks of a streamed register at once
+        (:class:`data.validate.ValidationStream`); 0: one per CPU core, at most 4; 1: none (one process).
     target_beds_per_100_elders
         Provisioning check: elder-care beds per 100 elders an area should have (4.0, i.e. 40 per
         1,000 — a common target of local plans; set your plan's).
@@ -327,6 +330,7 @@ class Settings:
     unassigned_warn_pct: float = 1.0
     max_text_length: int = 200
     import_stream_min_mb: float = 64.0
+    import_workers: int = 0
     target_beds_per_100_elders: float = 4.0
     target_nursing_share_pct: float = 55.0
     tier_minutes: tuple[tuple[str, float], ...] = TIER_MINUTES
@@ -419,6 +423,8 @@ class Settings:
             problems.append(f"max_text_length 应在 10–100000 之间（收到 {self.max_text_length}）")
         if not 0 <= self.import_stream_min_mb <= 1_000_000:
             problems.append(f"import_stream_min_mb 应在 0–1000000 之间（收到 {self.import_stream_min_mb}）")
+        if not 0 <= self.import_workers <= 64:
+            problems.append(f"import_workers 应在 0–64 之间（收到 {self.import_workers}）")
         for name in ("target_nursing_share_pct", "target_tier_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 problems.append(f"{name} 应在 0–100 之间（收到 {getattr(self, name)}）")

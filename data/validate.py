@@ -159,6 +159,8 @@ class ValidationResult:
     source: dict[str, Any] = field(default_factory=dict)
     n_good: int | None = None
     """Rows imported when ``good`` does not hold them all (:func:`validate_stream` hands them out block by block)."""
+    worker_peaks_mb: list[float] = field(default_factory=list)
+    """Peak resident memory (MB) of each worker process that validated the file's blocks (none: empty)."""
 
     @property
     def n_imported(self) -> int:
@@ -2510,6 +2512,8 @@ class ValidationStream:
         finally:
             if pool is not None:
                 self.worker_peaks_mb = pool.close()
+                if self._result is not None:
+                    self._result.worker_peaks_mb = list(self.worker_peaks_mb)
 
     def _serial_parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[ValidationResult]:
         """Each non-blank block validated here, in file order."""

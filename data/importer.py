@@ -593,24 +593,31 @@ class _NoBlocks(ValueError):
     """A stream handed out no good row (every row rejected): nothing to write."""
 
 
-def _assigned_blocks(stream: ValidationStream, areas: gpd.GeoDataFrame | None, *, file_name: str,
-                     summaries: list[AreaAssignment], problems: list[pd.DataFrame], mislabel: list[pd.DataFrame],
-                     roads: gpd.GeoDataFrame | None, settings: Settings, crs: str | None) -> Iterator[gpd.GeoDataFrame]:
-    """The good rows of a validated stream, block by block, assigned to areas (:func:`assign_areas` per block: each
-    record is assigned alone, so the blocks' summaries merge into the whole file's). Fills ``summaries`` and
-    ``problems`` (the assignment warnings, in file order) as it goes, and ``mislabel`` with the coordinate-system
-    check of the first block that has good rows (a sample: :func:`data.validate.validate_table` checks all rows).
-    Raises :class:`_NoBlocks` at the end when no block had a good row."""
+def _assign_block(block: gpd.GeoDataFrame, *, areas: gpd.GeoDataFrame | None,
+                  file_name: str) -> tuple[gpd.GeoDataFrame, tuple[pd.DataFrame, AreaAssignment]]:
+    """:func:`assign_areas` of one block of a validated stream (run where the block was validated: in a worker
+    process when there are some): (the assigned rows, (their warnings, the block's summary))."""
+    good, found, summary = assign_areas(block, areas, table="elders", file_name=file_name)
+    return good, (found, summary)
+
+
+def _assigned_blocks(stream: ValidationStream, *, file_name: str, summaries: list[AreaAssignment],
+                     problems: list[pd.DataFrame], mislabel: list[pd.DataFrame], roads: gpd.GeoDataFrame | None,
+                     settings: Settings, crs: str | None) -> Iterator[gpd.GeoDataFrame]:
+    """The good rows of a validated stream made with ``then=``:func:`_assign_block`, block by block, assigned to
+    areas (each record is assigned alone, so the blocks' summaries merge into the whole file's). Fills
+    ``summaries`` and ``problems`` (the assignment warnings, in file order) as it goes, and ``mislabel`` with the
+    coordinate-system check of the first block that has good rows (a sample: :func:`data.validate.validate_table`
+    checks all rows). Raises :class:`_NoBlocks` at the end when no block had a good row."""
     any_rows = False
-    for block in stream:
-        if not len(block):
+    for good, (found, summary) in stream:
+        if not len(good):
             continue
         if not any_rows and roads is not None and len(roads):
-            step = -(-len(block) // MISLABEL_SAMPLE_ROWS)
-            mislabel.append(_mislabel_problems(block.iloc[::step], roads, file_name=file_name, settings=settings,
+            step = -(-len(good) // MISLABEL_SAMPLE_ROWS)
+            mislabel.append(_mislabel_problems(good.iloc[::step], roads, file_name=file_name, settings=settings,
                                                crs=crs))
         any_rows = True
-        good, found, summary = assign_areas(block, areas, table="elders", file_name=file_name)
         summaries.append(summary)
         if len(found):
             problems.append(found)
@@ -813,6 +820,8 @@ def import_region(
             stream = validate_stream(path, "elders", settings=settings, crs=crs, salt=salt, region_extent=extent,
                                      today=today, progress=rows_progress,
                                      workers=stream_workers(settings.import_workers),
+                                     then=functools.partial(_assign_block, areas=layers.get("areas"),
+                                                            file_name=Path(path).name),
                                      **({"chunk_rows": chunk_rows} if chunk_rows else {}))
         except ValueError:  # not a delimited text file: validated whole
             return False
@@ -823,8 +832,8 @@ def import_region(
         summaries: list[AreaAssignment] = []
         assigned: list[pd.DataFrame] = []
         mislabel: list[pd.DataFrame] = []
-        blocks = _assigned_blocks(stream, layers.get("areas"), file_name=file_name, summaries=summaries,
-                                  problems=assigned, mislabel=mislabel, roads=road_edges, settings=settings, crs=crs)
+        blocks = _assigned_blocks(stream, file_name=file_name, summaries=summaries, problems=assigned,
+                                  mislabel=mislabel, roads=road_edges, settings=settings, crs=crs)
         try:
             entry = store.write_layer_blocks(blocks, new.layer_path("elders"))
         except _NoBlocks:

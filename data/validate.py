@@ -2478,8 +2478,10 @@ class ValidationStream:
     def __init__(self, path: Path, table: str, *, chunk_rows: int, settings: Settings, crs: str | None,
                  salt: bytes, region_extent: Extent | None, today: dt.date | None, encoding: str | None,
                  progress: Callable[[int, int], None] | None, sheet: str | int | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None = None,
+                 ) -> None:
         self.path, self.table, self.chunk_rows, self.sheet = path, table, chunk_rows, sheet
+        self.then = then
         self.settings, self.crs, self.salt, self.region_extent = settings, crs, salt, region_extent
         self.today, self.encoding, self.progress = today or dt.date.today(), encoding, progress
         self.workers = workers
@@ -2489,10 +2491,10 @@ class ValidationStream:
         """Process ids of the workers started (stopped when the stream ends or is left)."""
         self._result: ValidationResult | None = None
 
-    def __iter__(self) -> Iterator[gpd.GeoDataFrame]:
+    def __iter__(self) -> Iterator[Any]:
         return self._blocks()
 
-    def _blocks(self) -> Iterator[gpd.GeoDataFrame]:
+    def _blocks(self) -> Iterator[Any]:
         path, table = self.path, self.table
         parallel = self.workers > 1 and path.suffix.lower() in TEXT_SUFFIXES
         pool = _StreamWorkers(self, self.workers) if parallel else None
@@ -2515,7 +2517,7 @@ class ValidationStream:
                 if self._result is not None:
                     self._result.worker_peaks_mb = list(self.worker_peaks_mb)
 
-    def _serial_parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[ValidationResult]:
+    def _serial_parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[tuple[ValidationResult, Any]]:
         """Each non-blank block validated here, in file order."""
         # the encoding the first pass detected (the same detection again would read the whole file once more)
         chunks = iter_chunks(self.path, self.table, chunk_rows=self.chunk_rows,
@@ -2532,17 +2534,22 @@ class ValidationStream:
                                      progress=None, related=None, engine="columns", stream=state)
                 del raw_table
             state.first = False
-            yield part
+            if self.then is None:
+                yield part, None
+            else:
+                part.good, extra = self.then(part.good)
+                yield part, extra
 
-    def _collect(self, parts: Iterator[ValidationResult], state: _StreamState,
-                 plan: _StreamPlan) -> Iterator[gpd.GeoDataFrame]:
-        """Hand out the good rows of each block; keep its rejects and problems for :meth:`result`."""
+    def _collect(self, parts: Iterator[tuple[ValidationResult, Any]], state: _StreamState,
+                 plan: _StreamPlan) -> Iterator[Any]:
+        """Hand out the good rows of each block (with ``then``'s extra); keep its rejects and problems for
+        :meth:`result`."""
         path, table = self.path, self.table
         records: list[pd.DataFrame] = []
         rejects: list[pd.DataFrame] = []
         n_read = n_good = 0
         encoding = sheet = None
-        for part in parts:
+        for part, extra in parts:
             encoding, sheet = part.source["encoding"], part.source["sheet"]
             n_read += part.n_read
             n_good += len(part.good)
@@ -2550,7 +2557,7 @@ class ValidationStream:
             rejects.append(part.rejects)
             if self.progress:
                 self.progress(n_read, plan.rows)
-            yield part.good
+            yield part.good if self.then is None else (part.good, extra)
         if n_read == 0:
             raise InputFileError(
                 f"文件 {path.name} 只有表头，没有任何数据行（空白行不计）：没有可导入的{TABLE_ZH[table]}数据。"
@@ -2651,7 +2658,8 @@ def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
 
 def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
                    crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
-                   encoding: str | None) -> None:
+                   encoding: str | None,
+                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None) -> None:
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
@@ -2693,9 +2701,12 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                                      region_extent=region_extent, roads=None, today=today, progress=None,
                                      related=None, engine="columns", stream=state)  # type: ignore[arg-type]
                 del raw_table
+                extra = None
+                if then is not None:
+                    part.good, extra = then(part.good)
                 part.good = _pack_good(part.good)  # type: ignore[assignment]
-            conn.send(("part", k, part))
-            del part
+            conn.send(("part", k, part, extra))
+            del part, extra
         conn.send(("end", columns.peak_memory_mb()))
     except (_WorkerStopped, EOFError, BrokenPipeError):
         return
@@ -2724,7 +2735,8 @@ class _StreamWorkers:
             here, there = ctx.Pipe()
             proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
                                args=(there, (w, n), stream.path, stream.table, stream.chunk_rows, stream.settings,
-                                     stream.crs, stream.salt, stream.region_extent, stream.today, stream.encoding))
+                                     stream.crs, stream.salt, stream.region_extent, stream.today, stream.encoding,
+                                     stream.then))
             proc.start()
             there.close()
             self.conns.append(here)
@@ -2740,7 +2752,8 @@ class _StreamWorkers:
             raise RuntimeError("the validation workers have all ended")
         for conn in wait(list(self.live.values())):
             try:
-                message = conn.recv()
+                with columns.cyclic_gc_paused():  # unpickling makes many objects: no collection of the others
+                    message = conn.recv()
             except (EOFError, OSError):
                 self.live.pop(id(conn), None)
                 raise RuntimeError("a validation worker process ended unexpectedly (out of memory?)") from None
@@ -2769,12 +2782,12 @@ class _StreamWorkers:
         return _plan_of(stream.path, [found[k] for k in range(blocks)], encoding=encoding,
                         region_extent=stream.region_extent, personal=stream.table in PERSONAL_TABLES)
 
-    def parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[ValidationResult]:
+    def parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[tuple[ValidationResult, Any]]:
         """The validated blocks in file order; the duplicate check run here, block after block."""
         for conn in self.conns:
             conn.send(("start", plan.cluster, plan.first_block, self.stream.encoding or plan.encoding))
         asked: dict[int, tuple[Any, Any, np.ndarray, np.ndarray] | None] = {}
-        done: dict[int, ValidationResult | None] = {}
+        done: dict[int, tuple[ValidationResult, Any] | None] = {}
         errors: dict[int, BaseException] = {}
         next_check = next_out = 0
         blocks = plan.blocks
@@ -2790,12 +2803,13 @@ class _StreamWorkers:
                     conn.send(("dups", verdict))
                 next_check += 1
             if next_out in done:
-                part = done.pop(next_out)
+                entry = done.pop(next_out)
                 next_out += 1
-                if part is not None:
+                if entry is not None:
+                    part, extra = entry
                     with columns.cyclic_gc_paused():
                         part.good = _unpack_good(part.good)  # type: ignore[arg-type]
-                    yield part
+                    yield part, extra
                 continue
             if next_out in errors:
                 raise errors[next_out]
@@ -2804,7 +2818,7 @@ class _StreamWorkers:
             if kind == "keys":
                 asked[message[1]] = (conn, message[2], message[3], message[4])
             elif kind == "part":
-                done[message[1]] = message[2]
+                done[message[1]] = (message[2], message[3])
             elif kind == "empty":
                 asked[message[1]] = None
                 done[message[1]] = None
@@ -2834,7 +2848,9 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
                     region_extent: Extent | None = None, today: dt.date | None = None,
                     encoding: str | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    sheet: str | int | None = None, workers: int = 1) -> ValidationStream:
+                    sheet: str | int | None = None, workers: int = 1,
+                    then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None = None,
+                    ) -> ValidationStream:
     """Validate an elder register (CSV/TXT/TSV, or an .xlsx/.xlsm workbook: ``sheet`` as :func:`validate_table`
     takes it) ``chunk_rows`` rows at a time, memory flat in its length.
 
@@ -2842,7 +2858,10 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
     the blocks. ``progress`` is called after each block with (rows read so far, rows in the file). Road-based
     checks of the coordinate system (``roads`` of :func:`validate_table`) are not run on a stream. ``workers`` >
     1: the blocks of a delimited text file are validated by that many processes at once
-    (:class:`ValidationStream`); the same result.
+    (:class:`ValidationStream`); the same result. ``then``: a function of a block's good rows returning
+    (rows, extra), run on each block where it was validated (in a worker, which saves this process the work;
+    picklable then, e.g. a module-level function or a ``functools.partial`` of one): the stream hands out its
+    (rows, extra) instead of the rows.
 
     Raises
     ------
@@ -2856,4 +2875,4 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
         raise ValueError(f"streaming validation reads delimited text files and workbooks only, not {path.suffix}")
     return ValidationStream(path, table, chunk_rows=chunk_rows, settings=settings, crs=crs, salt=salt,
                             region_extent=region_extent, today=today, encoding=encoding, progress=progress,
-                            sheet=sheet, workers=workers)
+                            sheet=sheet, workers=workers, then=then)

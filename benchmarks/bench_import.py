@@ -29,7 +29,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_validate import make_register  # noqa: E402
+from bench_validate import PeakSampler, make_register  # noqa: E402
 
 from data import store  # noqa: E402
 from data.importer import import_region  # noqa: E402
@@ -110,11 +110,14 @@ def main() -> None:
         settings = Settings(import_stream_min_mb=0, import_workers=args.workers)
         before_mb = peak_rss_mb()
         reset = reset_peak()
+        sampler = PeakSampler()
+        sampler.start()
         t0, cpu0 = time.perf_counter(), time.process_time()
         outcome = import_region("bench", settings=settings, elders=path, root=root, report_dir=tmp / "reports",
                                 chunk_rows=args.chunk_rows)
         wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         peak_mb = peak_rss_mb()
+        tree_peak_mb = sampler.stop()
         result = outcome.results[-1]
         manifest = store.region_manifest("bench", root=root)
         layer_mb = (outcome.version_path / "elders.parquet").stat().st_size / 1e6
@@ -130,6 +133,7 @@ def main() -> None:
               f"{result.n_read / wall_s:,.0f} rows/s; "
               f"peak RSS of the import {peak_mb:,.0f} MB"
               + ("" if reset else f" (VmHWM not reset: includes the region build, {before_mb:,.0f} MB before)"))
+        print(f"peak memory of all processes (sum of PSS, sampled every 0.2 s): {tree_peak_mb:,.0f} MB")
         if result.worker_peaks_mb:
             print(f"worker processes {len(result.worker_peaks_mb)}: peaks "
                   f"{' + '.join(f'{p:,.0f}' for p in result.worker_peaks_mb)} MB; all processes "

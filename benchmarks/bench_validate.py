@@ -18,8 +18,10 @@ Run from the repository with the project installed (`.venv/bin/python benchmarks
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -72,6 +74,63 @@ def make_register(path: Path, rows: int, *, seed: int = 1, block_rows: int = 200
             previous = number[-1]
 
 
+def _tree_pids(root: int) -> list[int]:
+    """``root`` and every process descended from it (Linux /proc; the validation workers are children of
+    multiprocessing's fork server, itself a child of this process)."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [root], [root]
+    while todo:
+        here = todo.pop()
+        children = [pid for pid, ppid in parent.items() if ppid == here]
+        found += children
+        todo += children
+    return found
+
+
+def tree_pss_mb(root: int | None = None) -> float:
+    """Memory of a process and all its descendants, MB: the sum of their proportional set sizes (PSS: a page
+    shared by n processes counts 1/n in each, so pages a fork server shares with its workers count once)."""
+    total = 0.0
+    for pid in _tree_pids(root or os.getpid()):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+        except OSError:
+            continue  # ended meanwhile
+    return total
+
+
+class PeakSampler(threading.Thread):
+    """The peak of :func:`tree_pss_mb` while it runs, sampled every ``every`` seconds (a peak between two samples
+    can be missed: the figure is a lower bound of the true peak, and VmHWM per process an upper bound)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.every, self.peak_mb, self._stop_event = every, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.peak_mb = max(self.peak_mb, tree_pss_mb())
+            except OSError:
+                pass
+            self._stop_event.wait(self.every)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak_mb
+
+
 def _reset_peak_rss() -> None:
     """Reset the process's peak resident memory (Linux: VmHWM, by writing 5 to /proc/self/clear_refs)."""
     try:
@@ -107,6 +166,8 @@ def main() -> None:
         make_register(path, args.rows)
         make_s, size_mb = time.perf_counter() - t0, path.stat().st_size / 2**20
         _reset_peak_rss()  # the peak below is the validation's, not the register writer's
+        sampler = PeakSampler()
+        sampler.start()
         t0, cpu0 = time.perf_counter(), time.process_time()
         if args.chunk_rows:
             stream = validate_stream(path, settings=Settings(), salt=b"b" * 32, chunk_rows=args.chunk_rows,
@@ -118,6 +179,7 @@ def main() -> None:
             result = validate_table(path, "elders", settings=Settings(), salt=b"b" * 32, engine=args.engine)
         ours_s, ours_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         peak_mb = _peak_rss_mb()  # ours first: its own peak
+        tree_peak_mb = sampler.stop()
         worker_peaks = stream.worker_peaks_mb if args.chunk_rows else []
         n_imported, n_rejected, n_read = result.n_imported, result.n_rejected, result.n_read
         del result
@@ -137,6 +199,8 @@ def main() -> None:
     print(f"ratio ours / pandas.read_csv {ours_s / peer_s:>12.1f} x")
     print(f"ratio ours / pyarrow.csv     {ours_s / arrow_s:>12.1f} x")
     print(f"peak resident memory (VmHWM) {peak_mb:>10.0f} MB   (of the validation: reset after writing the register)")
+    print(f"peak memory of all processes {tree_peak_mb:>10.0f} MB   (sum of PSS of this process, the fork server and "
+          "the workers, sampled every 0.2 s)")
     if worker_peaks:
         print(f"worker processes             {len(worker_peaks):>12}   peaks {' + '.join(f'{p:.0f}' for p in worker_peaks)} MB;"
               f" all processes {peak_mb + sum(worker_peaks):,.0f} MB")

@@ -2272,8 +2272,8 @@ def stream_workers(setting: int) -> int:
 
 class _SeenKeys:
     """Identifiers seen in earlier blocks: key -> first row (any) and first good row (source row numbers, -1:
-    none). Sorted runs of fixed-width bytes merged like a binary counter: memory ~ 30 bytes a key (a pseudonym's
-    21 and two int32), no Python object per key."""
+    none). Sorted runs of fixed-width bytes merged like a binary counter: memory ~ 18 bytes a key (a pseudonym's
+    10 bytes, :func:`_key_bytes`, and two int32), no Python object per key."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -2297,10 +2297,51 @@ class _SeenKeys:
         order = np.argsort(keys, kind="stable")  # row numbers as int32: a sheet has fewer than 2**31 rows
         self.runs.append((keys[order], first[order].astype(np.int32), good[order].astype(np.int32)))
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (k1, f1, g1), (k2, f2, g2) = self.runs.pop(-2), self.runs.pop()
-            k, f, g = np.concatenate([k1, k2]), np.concatenate([f1, f2]), np.concatenate([g1, g2])
-            order = np.argsort(k, kind="stable")
-            self.runs.append((k[order], f[order], g[order]))
+            older, newer = self.runs.pop(-2), self.runs.pop()
+            # two sorted runs of distinct keys merged in place of a sort: the newer keys' places in the result
+            from_newer = np.zeros(len(older[0]) + len(newer[0]), dtype=bool)
+            from_newer[np.searchsorted(older[0], newer[0]) + np.arange(len(newer[0]))] = True
+            from_older = ~from_newer
+            merged = []
+            for a, b in zip(older, newer, strict=True):
+                out = np.empty(len(from_newer), dtype=np.result_type(a, b))
+                out[from_newer], out[from_older] = b, a
+                merged.append(out)
+            del older, newer
+            self.runs.append((merged[0], merged[1], merged[2]))
+
+
+_KEY_BYTES = 10
+"""Bytes a remembered identifier takes: a pseudonym ("P" and 20 hexadecimal digits) is 80 bits."""
+
+
+def _key_bytes(keys: Sequence[str]) -> np.ndarray:
+    """Identifiers as fixed-width bytes for :class:`_SeenKeys` (``S10``), key by key: a pseudonym ("P" and 20
+    hexadecimal digits) as the 10 bytes its digits spell (the same information in half the memory); any other
+    text (never made by this validator) as a 10-byte BLAKE2b digest of it."""
+    width = 1 + 2 * _KEY_BYTES
+    out = np.empty(len(keys), dtype=f"S{_KEY_BYTES}")
+    if not len(keys):
+        return out
+    try:
+        text = np.array(keys, dtype=bytes)
+    except UnicodeEncodeError:
+        text = np.array([str(k).encode("utf-8") for k in keys], dtype=bytes)
+    other = np.ones(len(keys), dtype=bool)
+    if text.dtype.itemsize >= width:
+        chars = text.view(np.uint8).reshape(len(keys), -1)
+        digits = chars[:, 1:width].astype(np.int16)
+        ok = (chars[:, 0] == ord("P")) & (((digits >= 48) & (digits <= 57)) | ((digits >= 97) & (digits <= 102))).all(
+            axis=1)
+        if chars.shape[1] > width:
+            ok &= chars[:, width] == 0  # exactly 21 characters (numpy pads shorter values with zero bytes)
+        value = np.where(digits <= 57, digits - 48, digits - 87)
+        packed = np.ascontiguousarray((value[:, 0::2] * 16 + value[:, 1::2]).astype(np.uint8))
+        out[ok] = packed.view(f"S{_KEY_BYTES}").reshape(-1)[ok]
+        other = ~ok
+    for i in np.flatnonzero(other):
+        out[i] = hashlib.blake2b(str(keys[i]).encode("utf-8"), digest_size=_KEY_BYTES).digest()
+    return out
 
 
 class _StreamState:
@@ -2332,10 +2373,7 @@ class _StreamState:
         if not has.any():
             return found
         codes, uniques = columns.factorize(keys)
-        try:  # pseudonyms are ASCII: numpy encodes them at once
-            ukeys = np.array(uniques, dtype=bytes) if uniques else np.array([], "S1")
-        except UnicodeEncodeError:
-            ukeys = np.array([str(u).encode("utf-8") for u in uniques], dtype=bytes)
+        ukeys = _key_bytes(uniques)
         prev_first_u, prev_good_u, where = self.seen.lookup(ukeys)
         prev_first = np.where(has, prev_first_u[np.maximum(codes, 0)], -1)
         prev_good = np.where(has, prev_good_u[np.maximum(codes, 0)], -1)

@@ -561,6 +561,56 @@ def _line_blocks(parts: Iterator[pa.LargeStringArray], size: int) -> Iterator[pa
     yield pa.concat_arrays(pending) if pending else pa.array([], type=pa.large_string())
 
 
+def _shared_line_blocks(path: Path, encoding: str, first_line: int, size: int,
+                        share: tuple[int, int]) -> Iterator[pa.LargeStringArray | int]:
+    """The blocks of :func:`_line_blocks` over the lines of a :func:`plain_text_file` from line ``first_line``
+    on, for the ``w``-th of ``n`` processes (``share`` = (w, n)): its blocks (``k % n == w``) decoded into lines,
+    the others only counted (their line counts instead of lines) — lines are found in the bytes, where a line
+    break can only be a line break in these encodings, so another process's blocks are never decoded. Raises
+    UnicodeDecodeError as reading the text does."""
+    w, n = share
+    codec = codecs.lookup(encoding).name
+    codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM counts at the file's start only (the header)
+    k, need, count, pieces = -1, first_line, 0, []  # block -1: the lines above the data (never decoded)
+
+    def finished() -> pa.LargeStringArray | int:
+        if k < 0 or k % n != w:
+            return count
+        lines = _split_lines(b"".join(pieces).decode(codec, errors="strict"))
+        if len(lines) != count:  # pragma: no cover - a line break the bytes and the text disagree on
+            raise UnicodeDecodeError(codec, b"", 0, 1, "line breaks differ between bytes and text")
+        return lines
+
+    tail = 0  # bytes after the last line break read
+    with path.open("rb") as f:
+        while chunk := f.read(_READ_BYTES):
+            breaks = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            at, used = 0, 0
+            while used + need <= len(breaks):
+                end = int(breaks[used + need - 1]) + 1
+                if k >= 0 and k % n == w:
+                    pieces.append(chunk[at:end])
+                count += need
+                used, at = used + need, end
+                if k >= 0:
+                    yield finished()
+                k, need, count, pieces = k + 1, size, 0, []
+            if k >= 0 and k % n == w:
+                pieces.append(chunk[at:])
+            count += len(breaks) - used
+            need -= len(breaks) - used
+            tail = len(chunk) - int(breaks[-1]) - 1 if len(breaks) else tail + len(chunk)
+    # the end: a last line without a line break counts; the last block goes out, then an empty one if it was full
+    if k < 0:  # the file ends above the data
+        k, count, pieces = 0, 0, []
+    elif tail:
+        count += 1
+    yield finished()
+    if count == size:
+        k, count, pieces = k + 1, 0, []
+        yield finished()
+
+
 def _has_byte(arr: pa.Array, byte: int) -> bool:
     """Whether the data buffer behind a string array holds ``byte`` (also outside a slice: then a needless
     but harmless True)."""
@@ -677,7 +727,10 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
             head_rows = [[cell_text(c) for c in r] for r in first]
             at = head_score(head_rows, table)[0]
             header = head_rows[at] if head_rows else []
-            if plain:
+            if plain and share is not None:
+                parts.close()
+                blocks = _shared_line_blocks(path, encoding, at + 1, chunk_rows, share)
+            elif plain:
                 blocks = _line_blocks(itertools.chain([head_part.slice(at + 1)], parts), chunk_rows)
             else:
                 rows = itertools.chain(first[at + 1:], reader)
@@ -686,7 +739,8 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
             emitted = False
             for k in itertools.count():
                 block = next(blocks) if plain else list(itertools.islice(rows, chunk_rows))
-                if not block and emitted:
+                lines = block if isinstance(block, int) else len(block)
+                if not lines and emitted:
                     return
                 if share is not None and k % share[1] != share[0]:
                     yield None  # another process's block
@@ -697,8 +751,8 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
                     yield RawTable(path=path, frame=out, source_rows=numbers, encoding=encoding, sheet=None,
                                    header_map=mapping, unknown_headers=unknown, crs=None, n_rows=len(out))
                 emitted = True
-                number += len(block)
-                if len(block) < chunk_rows:
+                number += lines
+                if lines < chunk_rows:
                     return
     except csv.Error as exc:
         raise unreadable_error(path, exc) from exc

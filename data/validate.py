@@ -2538,14 +2538,11 @@ class ValidationStream:
         pool = _StreamWorkers(self, self.workers) if parallel else None
         self.worker_pids = [proc.pid for proc in pool.procs] if pool is not None else []
         try:
-            if pool is not None:
-                plan = pool.plan()
-            else:
-                with columns.cyclic_gc_paused():
-                    plan = _stream_positions(path, table, chunk_rows=self.chunk_rows, encoding=self.encoding,
-                                             settings=self.settings, today=self.today,
-                                             region_extent=self.region_extent, personal=table in PERSONAL_TABLES,
-                                             sheet=self.sheet)
+            with columns.cyclic_gc_paused():
+                plan = pool.plan() if pool is not None else _stream_positions(
+                    path, table, chunk_rows=self.chunk_rows, encoding=self.encoding, settings=self.settings,
+                    today=self.today, region_extent=self.region_extent, personal=table in PERSONAL_TABLES,
+                    sheet=self.sheet)
             state = _StreamState(plan.cluster)
             parts = pool.parts(state, plan) if pool is not None else self._serial_parts(state, plan)
             yield from self._collect(parts, state, plan)
@@ -2790,8 +2787,7 @@ class _StreamWorkers:
             raise RuntimeError("the validation workers have all ended")
         for conn in wait(list(self.live.values())):
             try:
-                with columns.cyclic_gc_paused():  # unpickling makes many objects: no collection of the others
-                    message = conn.recv()
+                message = conn.recv()
             except (EOFError, OSError):
                 self.live.pop(id(conn), None)
                 raise RuntimeError("a validation worker process ended unexpectedly (out of memory?)") from None
@@ -2821,36 +2817,43 @@ class _StreamWorkers:
                         region_extent=stream.region_extent, personal=stream.table in PERSONAL_TABLES)
 
     def parts(self, state: _StreamState, plan: _StreamPlan) -> Iterator[tuple[ValidationResult, Any]]:
-        """The validated blocks in file order; the duplicate check run here, block after block."""
+        """The validated blocks in file order; the duplicate check run here, block after block. Python's cyclic
+        collector is paused while this process works for the stream (its consumer runs with it on)."""
         for conn in self.conns:
             conn.send(("start", plan.cluster, plan.first_block, self.stream.encoding or plan.encoding))
-        asked: dict[int, tuple[Any, Any, np.ndarray, np.ndarray] | None] = {}
-        done: dict[int, tuple[ValidationResult, Any] | None] = {}
-        errors: dict[int, BaseException] = {}
-        next_check = next_out = 0
-        blocks = plan.blocks
-        while next_out < blocks:
-            while next_check < blocks and (next_check in asked or next_check in errors):
-                if next_check not in asked:
-                    raise errors[next_check]
-                entry = asked.pop(next_check)
+        self.asked: dict[int, tuple[Any, Any, np.ndarray, np.ndarray] | None] = {}
+        self.done: dict[int, tuple[ValidationResult, Any] | None] = {}
+        self.errors: dict[int, BaseException] = {}
+        self.next_check = self.next_out = 0
+        while True:
+            with columns.cyclic_gc_paused():
+                entry = self._advance(state, plan.blocks)
+            if entry is None:
+                return
+            yield entry
+
+    def _advance(self, state: _StreamState, blocks: int) -> tuple[ValidationResult, Any] | None:
+        """The next block in file order (None after the last), answering the workers' duplicate questions in file
+        order meanwhile."""
+        asked, done, errors = self.asked, self.done, self.errors
+        while self.next_out < blocks:
+            while self.next_check < blocks and (self.next_check in asked or self.next_check in errors):
+                if self.next_check not in asked:
+                    raise errors[self.next_check]
+                entry = asked.pop(self.next_check)
                 if entry is not None:
                     conn, keys, good, source = entry
-                    with columns.cyclic_gc_paused():
-                        verdict = [] if keys is None else state.pid_duplicates(keys, good, source)
-                    conn.send(("dups", verdict))
-                next_check += 1
-            if next_out in done:
-                entry = done.pop(next_out)
-                next_out += 1
-                if entry is not None:
-                    part, extra = entry
-                    with columns.cyclic_gc_paused():
-                        part.good = _unpack_good(part.good)  # type: ignore[arg-type]
-                    yield part, extra
+                    conn.send(("dups", [] if keys is None else state.pid_duplicates(keys, good, source)))
+                self.next_check += 1
+            if self.next_out in done:
+                part = done.pop(self.next_out)
+                self.next_out += 1
+                if part is not None:
+                    part[0].good = _unpack_good(part[0].good)  # type: ignore[arg-type]
+                    return part
                 continue
-            if next_out in errors:
-                raise errors[next_out]
+            if self.next_out in errors:
+                raise errors[self.next_out]
             conn, message = self._next()
             kind = message[0]
             if kind == "keys":
@@ -2864,6 +2867,7 @@ class _StreamWorkers:
                 errors.setdefault(max(message[1], 0), message[2])
         while self.live:  # the workers' last word: their peak memory
             self._next()
+        return None
 
     def close(self) -> list[float]:
         """Stop the workers (at once if the stream was left before its end); their peak memory (MB)."""

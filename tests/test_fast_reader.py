@@ -106,6 +106,41 @@ def test_plain_files_read_as_by_csv(tmp_path_factory: pytest.TempPathFactory, mo
 
 
 @_HYP
+@given(file=plain_file(quotes=st.booleans()), chunk=st.integers(1, 5), n=st.integers(2, 3),
+       read_bytes=st.sampled_from([1, 3, 7, 1 << 23]), only=st.sampled_from([None, ("lon", "lat")]))
+def test_shared_reading_is_every_nth_block(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                                           file, chunk, n, read_bytes, only) -> None:
+    """Each of ``n`` processes reading a file (``share=(w, n)``: plain files split into lines in the bytes, other
+    blocks only counted) gets exactly its blocks of the one-process reading, None for the others, and as many; a
+    file the one process refuses is refused by at least one of them, with the same message."""
+    data, suffix = file
+    path = tmp_path_factory.mktemp("shared") / f"elders{suffix}"
+    path.write_bytes(data)
+    with monkeypatch.context() as m:
+        m.setattr(readers, "_READ_BYTES", read_bytes)
+        want = _blocks(path, chunk, only, fast=True)
+        refused = []
+        for w in range(n):
+            try:
+                got = list(readers.iter_text_chunks(path, "elders", chunk_rows=chunk, only=only, share=(w, n)))
+            except ElderMapError as exc:
+                assert isinstance(want, Exception) and str(exc) == str(want)
+                refused.append(w)
+                continue
+            if isinstance(want, Exception):  # refused in a block of another process (the one that builds it)
+                continue
+            assert len(got) == len(want)
+            for k, (a, b) in enumerate(zip(got, want, strict=True)):
+                if k % n != w:
+                    assert a is None
+                    continue
+                pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+                assert a.source_rows.tolist() == b.source_rows.tolist() and a.n_rows == b.n_rows
+                assert (a.encoding, a.header_map, a.unknown_headers) == (b.encoding, b.header_map, b.unknown_headers)
+        assert bool(refused) == isinstance(want, Exception)
+
+
+@_HYP
 @given(file=plain_file(quotes=st.booleans()))
 def test_whole_file_reads_as_cell_by_cell(tmp_path_factory: pytest.TempPathFactory, file) -> None:
     """read_table's column engine (Arrow lines for a plain file) against its cell-by-cell engine (csv, cell_text)."""

@@ -403,3 +403,37 @@ def test_carried_elders_reassigned_to_new_areas_by_row_group(tmp_path: Path, reg
     assert (f"{len(problems):,} 条归属提示" in " ".join(out.warnings)) == bool(len(problems))
     changed = (after.elders["community_code"] != before.elders["community_code"]).fillna(False)
     assert changed.sum() > 5  # the moved boundary moved some elders
+
+
+def test_cli_import_with_worker_processes(tmp_path: Path, region) -> None:
+    """The `eldermap` program itself (a new process, as a user runs it: the workers' fork server re-imports its
+    main module) imports a streamed register with two worker processes: the stored elders, the report and the
+    counts are those of an import in one process."""
+    import os
+    import subprocess
+    import sys
+
+    roads, areas = region
+    register = write_register(tmp_path / "elders.csv", 400)
+    stored = {}
+    for workers in (1, 2):
+        settings_file = tmp_path / f"s{workers}.toml"
+        settings_file.write_text(f"import_stream_min_mb = 0\nimport_workers = {workers}\n", encoding="utf-8")
+        root = tmp_path / f"r{workers}"
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("eldermap")), "--regions", str(root), "--settings",
+             str(settings_file), "import", "grid", "--roads", str(roads), "--areas", str(areas), "--elders",
+             str(register), "--report-dir", str(tmp_path / f"rep{workers}")],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "ELDERMAP_SALT": "cd" * 32}, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        region_ = store.load_region("grid", root=root)
+        stored[workers] = (region_.layers["elders"], region_.manifest["sources"][-1])
+    (one, source_one), (two, source_two) = stored[1], stored[2]
+    pd.testing.assert_frame_equal(pd.DataFrame(one.drop(columns="geometry")),
+                                  pd.DataFrame(two.drop(columns="geometry")))
+    assert list(one.geometry.to_wkb()) == list(two.geometry.to_wkb())
+    keep = ("rows_read", "rows_imported", "rows_rejected", "sha256", "encoding")
+    assert {k: source_one[k] for k in keep} == {k: source_two[k] for k in keep} and source_one["rows_rejected"] > 0
+    reports = [sorted(p.name for p in (tmp_path / f"rep{w}").rglob("*")) for w in (1, 2)]
+    assert reports[0] == reports[1] and reports[0]

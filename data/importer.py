@@ -819,7 +819,7 @@ def import_region(
         try:
             stream = validate_stream(path, "elders", settings=settings, crs=crs, salt=salt, region_extent=extent,
                                      today=today, progress=rows_progress,
-                                     workers=stream_workers(settings.import_workers),
+                                     workers=stream_workers(settings.import_workers, Path(path).stat().st_size),
                                      then=functools.partial(_assign_block, areas=layers.get("areas"),
                                                             file_name=Path(path).name),
                                      **({"chunk_rows": chunk_rows} if chunk_rows else {}))

@@ -196,7 +196,8 @@ class Settings:
         block by block, memory flat in its length. 0 streams every register (64 MB: about 900,000 rows).
     import_workers
         Worker processes that validate the blocks of a streamed register at once
-        (:class:`data.validate.ValidationStream`); 0: one per CPU core, at most 4; 1: none (one process).
+        (:class:`data.validate.ValidationStream`); 0: one per CPU core, at most 4 (none for a file under 8 MB);
+        1: none (one process).
     target_beds_per_100_elders
         Provisioning check: elder-care beds per 100 elders an area should have (4.0, i.e. 40 per
         1,000 — a common target of local plans; set your plan's).

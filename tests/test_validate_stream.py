@@ -29,6 +29,7 @@ from data import ids
 from data.readers import iter_text_chunks, read_table
 from data.validate import (
     STREAM_WORKERS_MAX,
+    STREAM_WORKERS_MIN_BYTES,
     ValidationResult,
     _SeenKeys,
     stream_workers,
@@ -239,6 +240,8 @@ def test_stream_workers_setting() -> None:
     assert stream_workers(3) == 3 and stream_workers(1) == 1
     assert 1 <= stream_workers(0) <= STREAM_WORKERS_MAX
     assert stream_workers(0) == min(len(os.sched_getaffinity(0)), STREAM_WORKERS_MAX)
+    assert stream_workers(0, STREAM_WORKERS_MIN_BYTES) == stream_workers(0)
+    assert stream_workers(0, STREAM_WORKERS_MIN_BYTES - 1) == 1 and stream_workers(2, 10) == 2
 
 
 @hsettings(max_examples=30, deadline=None)

@@ -2540,8 +2540,13 @@ class ValidationStream:
 
     def _blocks(self) -> Iterator[Any]:
         path, table = self.path, self.table
-        parallel = self.workers > 1 and path.suffix.lower() in TEXT_SUFFIXES
-        pool = _StreamWorkers(self, self.workers) if parallel else None
+        pool = None
+        if self.workers > 1 and path.suffix.lower() in TEXT_SUFFIXES:
+            try:
+                pool = _StreamWorkers(self, self.workers)
+            except OSError as exc:  # no processes to be had (limits, no /dev/shm): the same work in this one
+                log.warning("cannot start %d validation workers (%r): validating %s in one process",
+                            self.workers, exc, path.name)
         self.worker_pids = [proc.pid for proc in pool.procs] if pool is not None else []
         try:
             with columns.cyclic_gc_paused():
@@ -2772,18 +2777,22 @@ class _StreamWorkers:
         ctx.set_forkserver_preload([__name__])  # takes effect when the server starts (the first stream)
         self.conns = []
         self.procs = []
-        for w in range(n):
-            here, there = ctx.Pipe()
-            proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
-                               args=(there, (w, n), stream.path, stream.table, stream.chunk_rows, stream.settings,
-                                     stream.crs, stream.salt, stream.region_extent, stream.today, stream.encoding,
-                                     stream.then))
-            proc.start()
-            there.close()
-            self.conns.append(here)
-            self.procs.append(proc)
-        self.live = {id(c): c for c in self.conns}
         self.peaks: list[float] = []
+        try:
+            for w in range(n):
+                here, there = ctx.Pipe()
+                proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
+                                   args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
+                                         stream.settings, stream.crs, stream.salt, stream.region_extent,
+                                         stream.today, stream.encoding, stream.then))
+                self.conns.append(here)
+                proc.start()
+                there.close()
+                self.procs.append(proc)
+        except BaseException:
+            self.close()  # the ones started
+            raise
+        self.live = {id(c): c for c in self.conns}
 
     def _next(self) -> tuple[Any, tuple[Any, ...]]:
         """The next message of any worker, with its connection; a worker gone without a word is an error."""

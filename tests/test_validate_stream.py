@@ -341,3 +341,25 @@ def test_benchmark_register_is_the_row_by_row_one(tmp_path: Path) -> None:
     path = tmp_path / "elders.csv"
     bench_validate.make_register(path, 1_234, block_rows=499)
     assert path.read_bytes() == buffer.getvalue().encode("gbk")
+
+
+def test_without_worker_processes_the_stream_runs_in_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Workers asked for but not to be had (a process limit, no shared memory): the same result from one process,
+    and a warning in the log."""
+    import data.validate as validate_module
+
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 900)
+    want = validate_table(path, "elders", settings=Settings(), salt=SALT, today=TODAY, chunk_rows=200)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(validate_module, "_StreamWorkers", refuse)
+    with caplog.at_level("WARNING", logger="data.validate"):
+        got = validate_table(path, "elders", settings=Settings(), salt=SALT, today=TODAY, chunk_rows=200, workers=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.good.drop(columns="geometry")),
+                                  pd.DataFrame(want.good.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(got.problems, want.problems)
+    assert got.worker_peaks_mb == [] and "in one process" in caplog.text

@@ -83,7 +83,7 @@ def _section(page, name: str) -> None:
 
 
 def test_take_call_dispatch_accept_complete_follow_up(desk_app) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from data import audit
     from desk import orders_db
@@ -151,8 +151,8 @@ def test_take_call_dispatch_accept_complete_follow_up(desk_app) -> None:
             assert said.inner_text().endswith(f"回访意见：{REMARKS}")  # markup typed in is shown as text ...
             assert said.locator("b").count() == 0  # ... and makes no element
             box = page.get_by_role("textbox", name="回访意见")
-            if box.count():  # the next order to follow up starts blank
-                assert box.input_value() == ""
+            if box.count():  # the next order to follow up starts blank (once the page has drawn it again)
+                expect(box).to_have_value("", timeout=30_000)
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "desk_flow.png"), full_page=True)
             assert not dialogs, dialogs

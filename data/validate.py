@@ -42,7 +42,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
+import shutil
 import tempfile
 import zoneinfo
 from collections import defaultdict
@@ -2263,8 +2265,6 @@ def stream_workers(setting: int, file_bytes: int | None = None) -> int:
     """Worker processes for a streamed register: ``setting`` (``Settings.import_workers``), 0 meaning one per CPU
     core this process may use, at most :data:`STREAM_WORKERS_MAX` — and none (1) for a file of fewer than
     :data:`STREAM_WORKERS_MIN_BYTES` bytes (``file_bytes``)."""
-    import os
-
     if setting > 0:
         return setting
     if file_bytes is not None and file_bytes < STREAM_WORKERS_MIN_BYTES:
@@ -2666,11 +2666,12 @@ class _WorkerStopped(Exception):
     """The stream told a worker to stop (its consumer stopped, or another block failed)."""
 
 
-def _pack_good(good: gpd.GeoDataFrame) -> dict[str, Any]:
+def _pack_good(good: gpd.GeoDataFrame, file: Path | None = None) -> dict[str, Any]:
     """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
     the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`), and each column of Python objects (the
     ``groups`` lists) as codes into its distinct objects: an object shared by many rows (one list per distinct
-    cell text) crosses once and is shared again on arrival."""
+    cell text) crosses once and is shared again on arrival. With ``file``, the other columns are written there
+    as an Arrow IPC file (its buffers copied once, not pickled and piped) and only its name crosses."""
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
     for name in frame.columns:
@@ -2680,13 +2681,28 @@ def _pack_good(good: gpd.GeoDataFrame) -> dict[str, Any]:
                                         return_index=True, return_inverse=True)
             shared[name] = (codes.astype(np.int32).reshape(-1), values[first].tolist())
             frame[name] = None
-    return {"frame": frame, "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
-            "crs": good.crs}
+    packed = {"frame": frame, "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
+              "crs": good.crs}
+    if file is not None:
+        import pyarrow.ipc as ipc
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        packed["frame"], packed["file"] = None, str(file)
+    return packed
 
 
 def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
-    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values)."""
+    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values); its file, if
+    any, read and removed."""
     frame = packed["frame"]
+    if packed.get("file"):
+        import pyarrow.ipc as ipc
+
+        with pa.OSFile(packed["file"], "rb") as source:
+            frame = ipc.open_file(source).read_all().to_pandas()
+        Path(packed["file"]).unlink()
     for name, (codes, objects) in packed["shared"].items():
         distinct = np.empty(len(objects), dtype=object)
         for i, thing in enumerate(objects):  # one by one: numpy would read a list of lists as a 2-D array
@@ -2705,7 +2721,8 @@ def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
 def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
                    crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
                    encoding: str | None,
-                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None) -> None:
+                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None,
+                   folder: str | None = None) -> None:
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
@@ -2750,7 +2767,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 extra = None
                 if then is not None:
                     part.good, extra = then(part.good)
-                part.good = _pack_good(part.good)  # type: ignore[assignment]
+                part.good = _pack_good(part.good, Path(folder) / f"{share[0]}-{k}.arrow" if folder else None)
             conn.send(("part", k, part, extra))
             del part, extra
         conn.send(("end", columns.peak_memory_mb()))
@@ -2778,13 +2795,16 @@ class _StreamWorkers:
         self.conns = []
         self.procs = []
         self.peaks: list[float] = []
+        shm = Path("/dev/shm")  # blocks cross through memory where there is a memory file system
+        self.folder = tempfile.mkdtemp(prefix=f"eldermap-stream-{os.getpid()}-",
+                                       dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None)
         try:
             for w in range(n):
                 here, there = ctx.Pipe()
                 proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
                                    args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
                                          stream.settings, stream.crs, stream.salt, stream.region_extent,
-                                         stream.today, stream.encoding, stream.then))
+                                         stream.today, stream.encoding, stream.then, self.folder))
                 self.conns.append(here)
                 proc.start()
                 there.close()
@@ -2897,6 +2917,7 @@ class _StreamWorkers:
             if proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
+        shutil.rmtree(self.folder, ignore_errors=True)  # blocks written but never read (a stream left early)
         return list(self.peaks)
 
 

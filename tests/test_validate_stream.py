@@ -207,6 +207,7 @@ def test_workers_stop_when_the_stream_is_left(tmp_path: Path) -> None:
     stream, none is left running."""
     path = tmp_path / "elders.csv"
     bench_validate.make_register(path, 3_000)
+    before = _stream_folders()
     stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=200, workers=2)
     blocks = iter(stream)
     assert len(next(blocks)) > 0
@@ -214,6 +215,15 @@ def test_workers_stop_when_the_stream_is_left(tmp_path: Path) -> None:
     assert len(pids) == 2 and not any(_gone(p) for p in pids)
     blocks.close()  # what a for loop left by an exception does to the generator
     assert all(_gone(p) for p in pids)
+    assert _stream_folders() == before == set()  # blocks written for the stream but never read: removed with it
+
+
+def _stream_folders() -> set[Path]:
+    """The folders this process's streams pass blocks through (shared memory, else the temporary folder)."""
+    import tempfile
+
+    return {f for root in (Path("/dev/shm"), Path(tempfile.gettempdir())) if root.is_dir()
+            for f in root.glob(f"eldermap-stream-{os.getpid()}-*")}
 
 
 def test_a_worker_failure_is_the_streams(tmp_path: Path) -> None:

@@ -96,9 +96,12 @@ def _tree_pids(root: int) -> list[int]:
 
 def tree_pss_mb(root: int | None = None) -> float:
     """Memory of a process and all its descendants, MB: the sum of their proportional set sizes (PSS: a page
-    shared by n processes counts 1/n in each, so pages a fork server shares with its workers count once)."""
-    total = 0.0
-    for pid in _tree_pids(root or os.getpid()):
+    shared by n processes counts 1/n in each, so pages a fork server shares with its workers count once), plus
+    the blocks the validation workers have left in shared memory for the stream to read (/dev/shm files)."""
+    root = root or os.getpid()
+    total = sum(f.stat().st_size for f in Path("/dev/shm").glob(f"eldermap-stream-{root}-*/*")
+                if f.is_file()) / 2**20 if Path("/dev/shm").is_dir() else 0.0
+    for pid in _tree_pids(root):
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -200,7 +203,7 @@ def main() -> None:
     print(f"ratio ours / pyarrow.csv     {ours_s / arrow_s:>12.1f} x")
     print(f"peak resident memory (VmHWM) {peak_mb:>10.0f} MB   (of the validation: reset after writing the register)")
     print(f"peak memory of all processes {tree_peak_mb:>10.0f} MB   (sum of PSS of this process, the fork server and "
-          "the workers, sampled every 0.2 s)")
+          "the workers, and blocks in shared memory, sampled every 0.2 s)")
     if worker_peaks:
         print(f"worker processes             {len(worker_peaks):>12}   peaks {' + '.join(f'{p:.0f}' for p in worker_peaks)} MB;"
               f" all processes {peak_mb + sum(worker_peaks):,.0f} MB")

@@ -29,32 +29,16 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_validate import PeakSampler, make_register  # noqa: E402
+from bench_validate import PeakSampler, make_register, reset_peak_rss  # noqa: E402
 
 from data import store  # noqa: E402
+from data.columns import peak_memory_mb  # noqa: E402
 from data.importer import import_region  # noqa: E402
 from geo.osm import demo_pbf_path  # noqa: E402
 from geo.settings import Settings  # noqa: E402
 
 REGISTER_BOX = (113.6, 34.74, 113.65, 34.79)
 """Where make_register puts its points (lon, lat): moved into the region's extent here."""
-
-
-def peak_rss_mb() -> float:
-    """VmHWM of this process, MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> bool:
-    """Reset VmHWM to the current resident size (Linux: write 5 to /proc/self/clear_refs)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def moved_register(source: Path, target: Path, box: tuple[float, float, float, float]) -> None:
@@ -108,15 +92,15 @@ def main() -> None:
             print(f"register made: {args.rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB "
                   f"in {time.perf_counter() - t0:.0f} s")
         settings = Settings(import_stream_min_mb=0, import_workers=args.workers)
-        before_mb = peak_rss_mb()
-        reset = reset_peak()
+        before_mb = peak_memory_mb()
+        reset = reset_peak_rss()
         sampler = PeakSampler()
         sampler.start()
         t0, cpu0 = time.perf_counter(), time.process_time()
         outcome = import_region("bench", settings=settings, elders=path, root=root, report_dir=tmp / "reports",
                                 chunk_rows=args.chunk_rows)
         wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-        peak_mb = peak_rss_mb()
+        peak_mb = peak_memory_mb()
         tree_peak_mb = sampler.stop()
         result = outcome.results[-1]
         manifest = store.region_manifest("bench", root=root)

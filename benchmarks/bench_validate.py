@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from data.columns import peak_memory_mb
 from data.ids import resident_id_check_chars
 from data.store import write_layer_blocks
 from data.validate import validate_stream, validate_table
@@ -134,23 +134,14 @@ class PeakSampler(threading.Thread):
         return self.peak_mb
 
 
-def _reset_peak_rss() -> None:
-    """Reset the process's peak resident memory (Linux: VmHWM, by writing 5 to /proc/self/clear_refs)."""
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident memory (Linux: VmHWM, by writing 5 to /proc/self/clear_refs); False where
+    it cannot be (then the peak includes what ran before)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
+        return True
     except OSError:
-        pass  # not Linux, or not allowed: the peak then includes writing the register
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of the process since the last reset, MB (VmHWM; getrusage's maxrss elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return False
 
 
 def main() -> None:
@@ -168,7 +159,7 @@ def main() -> None:
         t0 = time.perf_counter()
         make_register(path, args.rows)
         make_s, size_mb = time.perf_counter() - t0, path.stat().st_size / 2**20
-        _reset_peak_rss()  # the peak below is the validation's, not the register writer's
+        reset_peak_rss()  # the peak below is the validation's, not the register writer's
         sampler = PeakSampler()
         sampler.start()
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -181,7 +172,7 @@ def main() -> None:
         else:
             result = validate_table(path, "elders", settings=Settings(), salt=b"b" * 32, engine=args.engine)
         ours_s, ours_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-        peak_mb = _peak_rss_mb()  # ours first: its own peak
+        peak_mb = peak_memory_mb()  # ours first: its own peak
         tree_peak_mb = sampler.stop()
         worker_peaks = stream.worker_peaks_mb if args.chunk_rows else []
         n_imported, n_rejected, n_read = result.n_imported, result.n_rejected, result.n_read

@@ -2512,7 +2512,7 @@ class ValidationStream:
     whole file (duplicates are found across blocks). Memory: one block, plus ~40 bytes per distinct
     identifier, 16 bytes per row for the coordinate pre-pass, and the rejected rows.
 
-    With ``workers`` > 1 (a delimited text file of at least two blocks), the blocks are validated by that many
+    With ``workers`` > 1 (a delimited text file), the blocks are validated by that many
     worker processes at once, each reading the file and checking every ``workers``-th block; this process
     keeps the duplicate check (in file order: a worker waits for the verdict on its block's identifiers)
     and hands the blocks out in file order. Memory: one block in each process and at most ``workers`` + 1
@@ -2647,8 +2647,8 @@ class _RemoteState:
     """A worker's stand-in for :class:`_StreamState`: the duplicate check of a block's identifiers is asked of the
     process that runs the stream (it alone has seen the blocks before), and its verdict applied here."""
 
-    def __init__(self, conn: Any, cluster: _Cluster, first_block: int) -> None:
-        self.conn, self.cluster, self.first_block = conn, cluster, first_block
+    def __init__(self, conn: Any, cluster: _Cluster) -> None:
+        self.conn, self.cluster = conn, cluster
         self.block = -1
         self.first = False
 
@@ -2662,16 +2662,23 @@ class _RemoteState:
             col.add(i, "老人", _SENSITIVE_MASK, why)
 
 
+def _worker_lost() -> ElderMapError:
+    """The error of a stream whose worker process ended without a word (killed: out of memory, most often)."""
+    return ElderMapError("校验工作进程意外退出（可能是内存不足），文件未能校验完（导入时原有数据保持不变）。"
+                         "可将设置 import_workers 调小（1 表示不用工作进程）后重试。",
+                         "a validation worker process ended unexpectedly (out of memory?)")
+
+
 class _WorkerStopped(Exception):
     """The stream told a worker to stop (its consumer stopped, or another block failed)."""
 
 
-def _pack_good(good: gpd.GeoDataFrame, file: Path | None = None) -> dict[str, Any]:
+def _pack_good(good: gpd.GeoDataFrame, file: Path) -> dict[str, Any]:
     """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
-    the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`), and each column of Python objects (the
-    ``groups`` lists) as codes into its distinct objects: an object shared by many rows (one list per distinct
-    cell text) crosses once and is shared again on arrival. With ``file``, the other columns are written there
-    as an Arrow IPC file (its buffers copied once, not pickled and piped) and only its name crosses."""
+    the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`); each column of Python objects (the
+    ``groups`` lists) as codes into its distinct objects (an object shared by many rows — one list per distinct
+    cell text — crosses once and is shared again on arrival); the other columns written to ``file`` as an Arrow
+    IPC file (its buffers copied once, not pickled and piped), of which only the name crosses."""
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
     for name in frame.columns:
@@ -2681,28 +2688,23 @@ def _pack_good(good: gpd.GeoDataFrame, file: Path | None = None) -> dict[str, An
                                         return_index=True, return_inverse=True)
             shared[name] = (codes.astype(np.int32).reshape(-1), values[first].tolist())
             frame[name] = None
-    packed = {"frame": frame, "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
-              "crs": good.crs}
-    if file is not None:
-        import pyarrow.ipc as ipc
+    import pyarrow.ipc as ipc
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        packed["frame"], packed["file"] = None, str(file)
-    return packed
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {"file": str(file), "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
+            "crs": good.crs}
 
 
 def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
-    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values); its file, if
-    any, read and removed."""
-    frame = packed["frame"]
-    if packed.get("file"):
-        import pyarrow.ipc as ipc
+    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values); its file read
+    and removed."""
+    import pyarrow.ipc as ipc
 
-        with pa.OSFile(packed["file"], "rb") as source:
-            frame = ipc.open_file(source).read_all().to_pandas()
-        Path(packed["file"]).unlink()
+    with pa.OSFile(packed["file"], "rb") as source:
+        frame = ipc.open_file(source).read_all().to_pandas()
+    Path(packed["file"]).unlink()
     for name, (codes, objects) in packed["shared"].items():
         distinct = np.empty(len(objects), dtype=object)
         for i, thing in enumerate(objects):  # one by one: numpy would read a list of lists as a 2-D array
@@ -2721,8 +2723,7 @@ def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
 def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
                    crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
                    encoding: str | None,
-                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None,
-                   folder: str | None = None) -> None:
+                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None, folder: str) -> None:
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
@@ -2746,7 +2747,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
         if start[0] != "start":
             return
         _, cluster, first_block, encoding = start
-        state = _RemoteState(conn, cluster, first_block)
+        state = _RemoteState(conn, cluster)
         chunks = iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, share=share)
         while True:
             with columns.cyclic_gc_paused():
@@ -2767,7 +2768,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 extra = None
                 if then is not None:
                     part.good, extra = then(part.good)
-                part.good = _pack_good(part.good, Path(folder) / f"{share[0]}-{k}.arrow" if folder else None)
+                part.good = _pack_good(part.good, Path(folder) / f"{share[0]}-{k}.arrow")
             conn.send(("part", k, part, extra))
             del part, extra
         conn.send(("end", columns.peak_memory_mb()))
@@ -2777,7 +2778,8 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
         try:
             conn.send(("error", k, exc))
         except Exception:  # noqa: BLE001 - an exception that does not pickle: its text instead
-            conn.send(("error", k, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            conn.send(("error", k, ElderMapError("校验工作进程出错，文件未能校验完（导入时原有数据保持不变）。可将设置 import_workers 设为 1 后重试。",
+                                                 f"validation worker failed: {type(exc).__name__}: {exc}")))
     finally:
         conn.close()
 
@@ -2819,13 +2821,13 @@ class _StreamWorkers:
         from multiprocessing.connection import wait
 
         if not self.live:
-            raise RuntimeError("the validation workers have all ended")
+            raise _worker_lost()
         for conn in wait(list(self.live.values())):
             try:
                 message = conn.recv()
             except (EOFError, OSError):
                 self.live.pop(id(conn), None)
-                raise RuntimeError("a validation worker process ended unexpectedly (out of memory?)") from None
+                raise _worker_lost() from None
             if message[0] == "end":
                 self.peaks.append(float(message[1]))
                 self.live.pop(id(conn), None)

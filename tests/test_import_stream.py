@@ -198,15 +198,20 @@ def test_reimport_never_reads_the_previous_elders(tmp_path: Path, region) -> Non
         assert after.manifest["layers"]["road_edges"]["rows"] == before["layers"]["road_edges"]["rows"]
 
 
+def _store_root(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> str | Path:
+    """A fresh store: a folder, or a migrated database on the throw-away PostGIS server."""
+    if store_kind == "files":
+        return tmp_path / "r"
+    root = new_database(request.getfixturevalue("postgis_url"))
+    store.migrate_database(root)
+    return root
+
+
 @pytest.mark.parametrize("store_kind", ["files", "postgis"])
 def test_interrupted_stream_leaves_the_previous_version(tmp_path: Path, region, store_kind: str,
                                                         request: pytest.FixtureRequest) -> None:
     roads, areas = region
-    if store_kind == "files":
-        root: str | Path = tmp_path / "r"
-    else:
-        root = new_database(request.getfixturevalue("postgis_url"))
-        store.migrate_database(root)
+    root = _store_root(tmp_path, store_kind, request)
     _import(root, roads, areas, write_register(tmp_path / "a.csv", 100), WHOLE, tmp_path / "rep")
     before = store.load_region("grid", root=root)
     calls = {"n": 0}
@@ -353,11 +358,7 @@ def test_carried_elders_are_the_stored_file(tmp_path: Path, region, store_kind: 
     """An import without an elders file carries the stored elders over as they are (the same bytes: never loaded
     into a frame), checked against the manifest: a damaged layer stops the import and nothing changes."""
     roads, areas = region
-    if store_kind == "files":
-        root: str | Path = tmp_path / "r"
-    else:
-        root = new_database(request.getfixturevalue("postgis_url"))
-        store.migrate_database(root)
+    root = _store_root(tmp_path, store_kind, request)
     _import(root, roads, areas, write_register(tmp_path / "a.csv", 150), STREAM, tmp_path / "rep", chunk_rows=40)
     before = store.load_region("grid", root=root)
     fac = tmp_path / "f.csv"

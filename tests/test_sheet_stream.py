@@ -30,6 +30,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from test_validate_columns import messy_register
+from test_validate_stream import assert_stream_same
 
 from data.readers import RawTable, read_table
 from data.sheet_stream import iter_xlsx_chunks
@@ -336,30 +337,9 @@ def test_header_only_gives_one_empty_block(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- streamed validation of a workbook
 
-def _validated(path: Path, **kwargs: object) -> ValidationResult | ElderMapError:
-    try:
-        return validate_table(path, "elders", settings=Settings(), salt=SALT, today=TODAY, **kwargs)
-    except ElderMapError as exc:
-        return exc
-
-
 def assert_validation_same(path: Path, chunk_sizes: list[int], **kwargs: object) -> ValidationResult | ElderMapError:
     """``validate_table`` of the whole workbook, and gathered from ``validate_stream`` blocks: identical."""
-    whole = _validated(path, **kwargs)
-    for chunk in chunk_sizes:
-        part = _validated(path, chunk_rows=chunk, **kwargs)
-        if isinstance(whole, Exception) or isinstance(part, Exception):
-            assert type(part) is type(whole) and str(part) == str(whole), (chunk, part, whole)
-            continue
-        assert (part.n_read, part.n_imported, part.n_rejected) == (whole.n_read, whole.n_imported, whole.n_rejected)
-        pd.testing.assert_frame_equal(part.problems, whole.problems, check_exact=True)
-        pd.testing.assert_frame_equal(part.rejects, whole.rejects, check_exact=True)
-        plain = [c for c in whole.good.columns if c != "geometry"]
-        assert list(part.good.columns) == list(whole.good.columns)
-        pd.testing.assert_frame_equal(pd.DataFrame(part.good[plain]), pd.DataFrame(whole.good[plain]),
-                                      check_exact=True)
-        assert list(part.good.geometry.to_wkb()) == list(whole.good.geometry.to_wkb())
-    return whole
+    return assert_stream_same(path, chunk_sizes, settings=Settings(), salt=SALT, today=TODAY, **kwargs)
 
 
 def _id(body: str) -> str:

@@ -373,3 +373,20 @@ def test_without_worker_processes_the_stream_runs_in_one(tmp_path: Path, monkeyp
                                   pd.DataFrame(want.good.drop(columns="geometry")))
     pd.testing.assert_frame_equal(got.problems, want.problems)
     assert got.worker_peaks_mb == [] and "in one process" in caplog.text
+
+
+def test_a_killed_worker_ends_the_stream_with_a_message(tmp_path: Path) -> None:
+    """A worker killed mid-file (the system out of memory, say): the stream ends with a Chinese message that says
+    what to do, never hangs or shows a traceback; the other worker is stopped."""
+    import signal
+
+    path = tmp_path / "elders.csv"
+    bench_validate.make_register(path, 3_000)
+    stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=200, workers=2)
+    blocks = iter(stream)
+    next(blocks)
+    os.kill(stream.worker_pids[1], signal.SIGKILL)
+    with pytest.raises(ElderMapError, match="工作进程意外退出.*import_workers"):
+        for _ in blocks:
+            pass
+    assert all(_gone(p) for p in stream.worker_pids)

@@ -2350,6 +2350,39 @@ def _key_bytes(keys: Sequence[str]) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class _BlockKeys:
+    """One block's identifiers as the duplicate check across blocks takes them (:func:`_block_keys`): numpy
+    arrays only, cheap to send from a worker process."""
+
+    has: np.ndarray
+    """Rows with an identifier."""
+    codes: np.ndarray
+    """Each row's index into ``ukeys`` (-1: none)."""
+    ukeys: np.ndarray
+    """The block's distinct identifiers as :func:`_key_bytes`."""
+    local_good: np.ndarray
+    """Each row's first row in the block with its identifier among the ``good`` rows (-1: none)."""
+    local_first: np.ndarray
+    """Each row's first row in the block with its identifier."""
+    local_second: np.ndarray
+    """Each row's second row in the block with its identifier (-1: none)."""
+
+
+def _block_keys(keys: np.ndarray | None, good: np.ndarray) -> _BlockKeys | None:
+    """The part of the duplicate check that needs one block alone (None: no row has an identifier), done where
+    the block is validated; :meth:`_StreamState.pid_duplicates` does the rest, block after block."""
+    if keys is None:
+        return None
+    has = columns.present(keys)
+    if not has.any():
+        return None
+    codes, uniques = columns.factorize(keys)
+    local_good, _ = columns.first_two_rows(np.where(good, codes, -1), codes=True)
+    local_first, local_second = columns.first_two_rows(codes, codes=True)
+    return _BlockKeys(has, codes, _key_bytes(uniques), local_good, local_first, local_second)
+
+
 class _StreamState:
     """What validating a file block by block carries from one block to the next."""
 
@@ -2370,21 +2403,21 @@ class _StreamState:
         for i, why in self.pid_duplicates(keys, good, np.asarray(col.source_rows, dtype=np.int64)):
             col.add(i, "老人", _SENSITIVE_MASK, why)
 
-    def pid_duplicates(self, keys: np.ndarray, good: np.ndarray, source: np.ndarray) -> list[tuple[int, str]]:
-        """The duplicate problems (block row, reason) of one block's pseudonyms ``keys`` (None: no identifier),
-        its rows that passed every other check (``good``) and their source rows, in the order they are
-        reported; the block's keys are remembered for the blocks after it."""
+    def pid_duplicates(self, keys: np.ndarray | _BlockKeys, good: np.ndarray,
+                       source: np.ndarray) -> list[tuple[int, str]]:
+        """The duplicate problems (block row, reason) of one block's pseudonyms ``keys`` (None: no identifier;
+        or the block's :func:`_block_keys`, prepared where the block was validated), its rows that passed every
+        other check (``good``) and their source rows, in the order they are reported; the block's keys are
+        remembered for the blocks after it."""
         found: list[tuple[int, str]] = []
-        has = columns.present(keys)
-        if not has.any():
+        block = keys if isinstance(keys, _BlockKeys) else _block_keys(keys, good)
+        if block is None:
             return found
-        codes, uniques = columns.factorize(keys)
-        ukeys = _key_bytes(uniques)
+        has, codes, ukeys = block.has, block.codes, block.ukeys
+        local_good, local_first, local_second = block.local_good, block.local_first, block.local_second
         prev_first_u, prev_good_u, where = self.seen.lookup(ukeys)
         prev_first = np.where(has, prev_first_u[np.maximum(codes, 0)], -1)
         prev_good = np.where(has, prev_good_u[np.maximum(codes, 0)], -1)
-        local_good, _ = columns.first_two_rows(np.where(good, codes, -1), codes=True)
-        local_first, local_second = columns.first_two_rows(codes, codes=True)
         for i in np.flatnonzero(good & has):
             j = prev_good[i] if prev_good[i] >= 0 else (source[local_good[i]] if local_good[i] != i else -1)
             if j >= 0:
@@ -2653,7 +2686,7 @@ class _RemoteState:
         self.first = False
 
     def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> None:
-        keys = columns.object_array(out["pid"]) if "pid" in out else None
+        keys = _block_keys(columns.object_array(out["pid"]), good) if "pid" in out else None
         self.conn.send(("keys", self.block, keys, good, np.asarray(col.source_rows, dtype=np.int64)))
         reply = self.conn.recv()
         if reply[0] != "dups":
@@ -2880,7 +2913,11 @@ class _StreamWorkers:
                 entry = asked.pop(self.next_check)
                 if entry is not None:
                     conn, keys, good, source = entry
-                    conn.send(("dups", [] if keys is None else state.pid_duplicates(keys, good, source)))
+                    verdict = [] if keys is None else state.pid_duplicates(keys, good, source)
+                    try:
+                        conn.send(("dups", verdict))
+                    except OSError:  # the worker is gone (killed): its pipe is broken
+                        raise _worker_lost() from None
                 self.next_check += 1
             if self.next_out in done:
                 part = done.pop(self.next_out)

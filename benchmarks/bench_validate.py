@@ -165,7 +165,7 @@ def main() -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
         if args.chunk_rows:
             stream = validate_stream(path, settings=Settings(), salt=b"b" * 32, chunk_rows=args.chunk_rows,
-                                     workers=args.workers)
+                                     workers=args.workers, tables=True)  # the rows as they are written
             layer = Path(tmp) / "elders.parquet"
             written = write_layer_blocks(stream, layer)  # the good rows, as GeoParquet row groups
             result = stream.result()

@@ -608,15 +608,17 @@ def _assigned_blocks(stream: ValidationStream, *, file_name: str, summaries: lis
     areas (each record is assigned alone, so the blocks' summaries merge into the whole file's). Fills
     ``summaries`` and ``problems`` (the assignment warnings, in file order) as it goes, and ``mislabel`` with the
     coordinate-system check of the first block that has good rows (a sample: :func:`data.validate.validate_table`
-    checks all rows). Raises :class:`_NoBlocks` at the end when no block had a good row."""
+    checks all rows). The blocks are GeoDataFrames, or the Arrow tables of a stream made with ``tables=True``
+    (written as they come). Raises :class:`_NoBlocks` at the end when no block had a good row."""
     any_rows = False
     for good, (found, summary) in stream:
         if not len(good):
             continue
         if not any_rows and roads is not None and len(roads):
             step = -(-len(good) // MISLABEL_SAMPLE_ROWS)
-            mislabel.append(_mislabel_problems(good.iloc[::step], roads, file_name=file_name, settings=settings,
-                                               crs=crs))
+            sample = (good.iloc[::step] if isinstance(good, gpd.GeoDataFrame)
+                      else store.layer_frame(good.take(np.arange(0, len(good), step))))
+            mislabel.append(_mislabel_problems(sample, roads, file_name=file_name, settings=settings, crs=crs))
         any_rows = True
         summaries.append(summary)
         if len(found):
@@ -821,7 +823,7 @@ def import_region(
                                      today=today, progress=rows_progress,
                                      workers=stream_workers(settings.import_workers, Path(path).stat().st_size),
                                      then=functools.partial(_assign_block, areas=layers.get("areas"),
-                                                            file_name=Path(path).name),
+                                                            file_name=Path(path).name), tables=True,
                                      **({"chunk_rows": chunk_rows} if chunk_rows else {}))
         except ValueError:  # not a delimited text file: validated whole
             return False

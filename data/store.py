@@ -1212,19 +1212,37 @@ def list_results(region: str, *, root: str | Path | None = None) -> list[str]:
                   and (p / "meta.json").exists())
 
 
-def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
+def layer_table(block: gpd.GeoDataFrame) -> Any:
+    """A block of a layer as :func:`write_layer_blocks` writes it: an Arrow table, the geometries as WKB in
+    EPSG:4326, with its GeoParquet metadata (made where the block is, e.g. in a validation worker process)."""
+    from geopandas.io.arrow import _geopandas_to_arrow
+
+    if block.crs is None:
+        raise ValueError("layer block has no CRS")
+    block = block.to_crs(STORAGE_CRS) if str(block.crs) != STORAGE_CRS else block
+    return _geopandas_to_arrow(block, index=False)
+
+
+def layer_frame(table: Any) -> gpd.GeoDataFrame:
+    """The GeoDataFrame of a :func:`layer_table` (as reading the written file gives it back)."""
+    from geopandas.io.arrow import _arrow_to_geopandas
+
+    return _arrow_to_geopandas(table)
+
+
+def write_layer_blocks(blocks: Iterable[Any], path: str | Path, *,
                        row_group_rows: int = ELDER_ROW_GROUP_ROWS) -> dict[str, Any]:
     """Write a layer handed out block by block (:func:`data.validate.validate_stream`) as one GeoParquet file,
     Parquet row groups written as the blocks come: memory holds one block, never the layer.
 
-    The blocks must have the same columns (the first one's Arrow types rule; a list column that is empty in the
+    A block is a GeoDataFrame or the Arrow table :func:`layer_table` makes of one. The blocks must have the same
+    columns (the first one's Arrow types rule; a list column that is empty in the
     first block is taken as a list of strings). Geometries are stored in EPSG:4326. The GeoParquet metadata
     (CRS, geometry types, bounding box) covers all blocks. Returns the manifest entry of the layer: ``rows``
     and ``sha256`` of the file bytes (hashed as they are written), as :func:`save_region` records them.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from geopandas.io.arrow import _geopandas_to_arrow
 
     path = Path(path)
     writer = None
@@ -1250,10 +1268,7 @@ def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
     def _write_blocks_into() -> None:
         nonlocal writer, schema, geo, rows
         for block in blocks:
-            if block.crs is None:
-                raise ValueError("layer block has no CRS")
-            block = block.to_crs(STORAGE_CRS) if str(block.crs) != STORAGE_CRS else block
-            table = _geopandas_to_arrow(block, index=False)
+            table = block if isinstance(block, pa.Table) else layer_table(block)
             meta = json.loads(table.schema.metadata[b"geo"])
             for name, column in meta["columns"].items():
                 kinds.setdefault(name, set()).update(column.get("geometry_types", []))
@@ -1271,7 +1286,7 @@ def write_layer_blocks(blocks: Iterable[gpd.GeoDataFrame], path: str | Path, *,
                 writer = pq.ParquetWriter(sink, schema)
             writer.write_table(table.replace_schema_metadata(schema.metadata).cast(schema),
                                row_group_size=row_group_rows)
-            rows += len(block)
+            rows += table.num_rows
         if writer is None:
             raise ValueError("a layer written block by block needs at least one block")
         for name, column in geo["columns"].items():

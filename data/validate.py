@@ -88,6 +88,7 @@ from data.schema import (
     FieldSpec,
 )
 from data.store import file_sha256, write_table
+from data.store import layer_table as store_layer_table
 from data.vocab import KIND_ALIASES, KIND_KEYWORDS
 from geo import coords, hexes
 from geo.ages import age_at
@@ -2556,9 +2557,9 @@ class ValidationStream:
                  salt: bytes, region_extent: Extent | None, today: dt.date | None, encoding: str | None,
                  progress: Callable[[int, int], None] | None, sheet: str | int | None = None,
                  workers: int = 1, then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None = None,
-                 ) -> None:
+                 tables: bool = False) -> None:
         self.path, self.table, self.chunk_rows, self.sheet = path, table, chunk_rows, sheet
-        self.then = then
+        self.then, self.tables = then, tables
         self.settings, self.crs, self.salt, self.region_extent = settings, crs, salt, region_extent
         self.today, self.encoding, self.progress = today or dt.date.today(), encoding, progress
         self.workers = workers
@@ -2613,11 +2614,12 @@ class ValidationStream:
                                      progress=None, related=None, engine="columns", stream=state)
                 del raw_table
             state.first = False
-            if self.then is None:
-                yield part, None
-            else:
+            extra = None
+            if self.then is not None:
                 part.good, extra = self.then(part.good)
-                yield part, extra
+            if self.tables:
+                part.good = store_layer_table(part.good)
+            yield part, extra
 
     def _collect(self, parts: Iterator[tuple[ValidationResult, Any]], state: _StreamState,
                  plan: _StreamPlan) -> Iterator[Any]:
@@ -2706,12 +2708,19 @@ class _WorkerStopped(Exception):
     """The stream told a worker to stop (its consumer stopped, or another block failed)."""
 
 
-def _pack_good(good: gpd.GeoDataFrame, file: Path) -> dict[str, Any]:
+def _pack_good(good: gpd.GeoDataFrame, file: Path, *, table: bool = False) -> dict[str, Any]:
     """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
     the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`); each column of Python objects (the
     ``groups`` lists) as codes into its distinct objects (an object shared by many rows — one list per distinct
     cell text — crosses once and is shared again on arrival); the other columns written to ``file`` as an Arrow
     IPC file (its buffers copied once, not pickled and piped), of which only the name crosses."""
+    import pyarrow.ipc as ipc
+
+    if table:  # the rows as they are written (data.store.layer_table)
+        arrow = store_layer_table(good)
+        with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, arrow.schema) as writer:
+            writer.write_table(arrow)
+        return {"file": str(file), "table": True}
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
     for name in frame.columns:
@@ -2721,20 +2730,22 @@ def _pack_good(good: gpd.GeoDataFrame, file: Path) -> dict[str, Any]:
                                         return_index=True, return_inverse=True)
             shared[name] = (codes.astype(np.int32).reshape(-1), values[first].tolist())
             frame[name] = None
-    import pyarrow.ipc as ipc
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
     return {"file": str(file), "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
             "crs": good.crs}
 
 
-def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
-    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values); its file read
-    and removed."""
+def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame | pa.Table:
+    """The frame :func:`_pack_good` packed (equal to the worker's: same columns, types and values), or the table
+    it packed with ``table=True``; its file read and removed."""
     import pyarrow.ipc as ipc
 
+    if packed.get("table"):  # mapped, not copied: the mapping outlives the file's name
+        table = ipc.open_file(pa.memory_map(packed["file"])).read_all()
+        Path(packed["file"]).unlink()
+        return table
     with pa.OSFile(packed["file"], "rb") as source:
         frame = ipc.open_file(source).read_all().to_pandas()
     Path(packed["file"]).unlink()
@@ -2756,7 +2767,8 @@ def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame:
 def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
                    crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
                    encoding: str | None,
-                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None, folder: str) -> None:
+                   then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None, folder: str,
+                   tables: bool = False) -> None:
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
@@ -2801,7 +2813,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 extra = None
                 if then is not None:
                     part.good, extra = then(part.good)
-                part.good = _pack_good(part.good, Path(folder) / f"{share[0]}-{k}.arrow")
+                part.good = _pack_good(part.good, Path(folder) / f"{share[0]}-{k}.arrow", table=tables)
             conn.send(("part", k, part, extra))
             del part, extra
         conn.send(("end", columns.peak_memory_mb()))
@@ -2839,7 +2851,7 @@ class _StreamWorkers:
                 proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
                                    args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
                                          stream.settings, stream.crs, stream.salt, stream.region_extent,
-                                         stream.today, stream.encoding, stream.then, self.folder))
+                                         stream.today, stream.encoding, stream.then, self.folder, stream.tables))
                 self.conns.append(here)
                 proc.start()
                 there.close()
@@ -2967,7 +2979,7 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
                     progress: Callable[[int, int], None] | None = None,
                     sheet: str | int | None = None, workers: int = 1,
                     then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None = None,
-                    ) -> ValidationStream:
+                    tables: bool = False) -> ValidationStream:
     """Validate an elder register (CSV/TXT/TSV, or an .xlsx/.xlsm workbook: ``sheet`` as :func:`validate_table`
     takes it) ``chunk_rows`` rows at a time, memory flat in its length.
 
@@ -2978,7 +2990,9 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
     (:class:`ValidationStream`); the same result. ``then``: a function of a block's good rows returning
     (rows, extra), run on each block where it was validated (in a worker, which saves this process the work;
     picklable then, e.g. a module-level function or a ``functools.partial`` of one): the stream hands out its
-    (rows, extra) instead of the rows.
+    (rows, extra) instead of the rows. ``tables``: the rows handed out as the Arrow tables
+    :func:`data.store.layer_table` makes of them, for :func:`data.store.write_layer_blocks` (made in the workers,
+    which saves this process converting them twice).
 
     Raises
     ------
@@ -2992,4 +3006,4 @@ def validate_stream(path: str | Path, table: str = "elders", *, settings: Settin
         raise ValueError(f"streaming validation reads delimited text files and workbooks only, not {path.suffix}")
     return ValidationStream(path, table, chunk_rows=chunk_rows, settings=settings, crs=crs, salt=salt,
                             region_extent=region_extent, today=today, encoding=encoding, progress=progress,
-                            sheet=sheet, workers=workers, then=then)
+                            sheet=sheet, workers=workers, then=then, tables=tables)

@@ -304,6 +304,15 @@ def test_layer_written_block_by_block(tmp_path: Path) -> None:
     assert list(back.geometry.to_wkb()) == list(stored.geometry.to_wkb()) and back.crs == stored.crs
     part, total = store._read_rows(out, (100, 333))
     assert total == whole.n_imported and part["source_row"].tolist() == whole.good["source_row"].iloc[100:333].tolist()
+    # the blocks handed out as Arrow tables (made in the workers when there are some): the same bytes
+    for workers in (1, 2, 3):
+        for tables in (False, True):
+            again = tmp_path / f"again-{workers}-{tables}.parquet"
+            stream = validate_stream(path, settings=Settings(), salt=SALT, today=TODAY, chunk_rows=97, workers=workers,
+                                     tables=tables)
+            assert store.write_layer_blocks(stream, again, row_group_rows=40)["sha256"] == entry["sha256"]
+            assert again.read_bytes() == out.read_bytes()
+            assert stream.result().n_good == whole.n_imported
     # a list column empty all through the first block, filled later
     first = whole.good.iloc[:5].copy()
     first["groups"] = [[] for _ in range(5)]

@@ -16,6 +16,7 @@ import functools
 import io
 import itertools
 import logging
+import os
 import re
 import warnings
 import zipfile
@@ -23,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -527,6 +529,99 @@ def plain_text_file(path: Path, encoding: str) -> bool:
     return last != b"\r"
 
 
+@dataclass(frozen=True)
+class TextScan:
+    """What one of several processes found in its share of a text file's bytes (:func:`scan_text_share`)."""
+
+    utf8: bool
+    """Every range of the share decodes as strict UTF-8."""
+    gb18030: bool | None
+    """Every range that is not UTF-8 decodes as strict GB18030 (None: some UTF-8 range with other than ASCII was
+    not tried, as it needs not be unless another share is not UTF-8)."""
+    quote: bool
+    """A double quote somewhere in the share."""
+    lone_cr: bool
+    """A CR not followed by LF (or ending the file) in the share."""
+
+
+def _range_start(f: Any, at: int) -> int:
+    """The first byte after the first line break at or after byte ``at`` (0 for 0; the file's end when none)."""
+    if at <= 0:
+        return 0
+    f.seek(at)
+    while piece := f.read(1 << 16):
+        i = piece.find(b"\n")
+        if i >= 0:
+            return at + i + 1
+        at += len(piece)
+    return at
+
+
+def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: int = _READ_BYTES) -> TextScan:
+    """The ``w``-th of ``n`` processes' part (``share`` = (w, n)) of the whole-file checks :func:`_stream_encoding`
+    and :func:`plain_text_file` make: the file cut into ranges of about ``block_bytes`` ending at line breaks
+    (a line break is never inside a character in UTF-8 or GB18030, so a file decodes if each range does), this
+    process checking ranges ``k % n == w``. :func:`text_stream_plan` joins the shares."""
+    w, n = share
+    path = Path(path)
+    utf8, gb, quote, lone_cr = True, True, False, False
+    untried = False  # a UTF-8 range with other than ASCII, not tried as GB18030
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            for k in range(w, -(-size // block_bytes) if size else 0, n):
+                start, end = _range_start(f, k * block_bytes), _range_start(f, (k + 1) * block_bytes)
+                if end <= start:
+                    continue
+                f.seek(start)
+                data = f.read(end - start)
+                quote = quote or b'"' in data
+                lone_cr = lone_cr or data.count(b"\r") != data.count(b"\r\n")
+                if data.isascii():
+                    continue
+                try:
+                    data.decode("utf-8")
+                    untried = True
+                    continue
+                except UnicodeDecodeError:
+                    utf8 = False
+                if gb:
+                    try:
+                        data.decode("gb18030")
+                    except UnicodeDecodeError:
+                        gb = False
+    except OSError as exc:
+        raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
+    return TextScan(utf8, None if gb and untried else gb, quote, lone_cr)
+
+
+def text_stream_plan(path: str | Path, encoding: str | None, scans: Sequence[TextScan]) -> tuple[str, bool]:
+    """(encoding, plain) of a text file from the :func:`scan_text_share` of all its shares: what
+    :func:`_stream_encoding` and :func:`plain_text_file` find reading it whole (a rare file where the shares do not
+    tell is read whole here). Raises as :func:`_stream_encoding` does (an empty file)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(STREAM_SNIFF_BYTES)
+    except OSError as exc:
+        raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
+    if not head.strip() or encoding or head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = _stream_encoding(path, encoding)  # quick: the head tells
+    elif all(s.utf8 for s in scans):
+        encoding = "utf-8"
+    elif any(s.gb18030 is False for s in scans):
+        encoding = detect_encoding(head, name=path.name)
+    elif all(s.gb18030 for s in scans):
+        encoding = "gb18030"
+    else:  # some share not UTF-8, some UTF-8 share not tried as GB18030
+        encoding = _stream_encoding(path, None)
+    try:
+        fast = codecs.lookup(encoding).name in FAST_CODECS
+    except LookupError:
+        fast = False
+    return encoding, fast and not any(s.quote or s.lone_cr for s in scans)
+
+
 def _plain_lines(path: Path, encoding: str) -> Iterator[pa.LargeStringArray]:
     """The lines of a :func:`plain_text_file` (line breaks removed; a leading BOM dropped as the reader drops
     it), an Arrow array at a time. Raises UnicodeDecodeError as reading the text does."""
@@ -669,7 +764,7 @@ def _assemble_lines(path: Path, table: str, header: Cells, lines: list[str] | pa
 
 def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None = None,
                      only: Sequence[str] | None = None,
-                     share: tuple[int, int] | None = None) -> Iterator[RawTable | None]:
+                     share: tuple[int, int] | None = None, plain: bool | None = None) -> Iterator[RawTable | None]:
     """:func:`read_table` of a CSV/TXT/TSV a block of ``chunk_rows`` file rows at a time (column engine).
 
     Each :class:`RawTable` holds the rows of one block (fully blank rows dropped), numbered as in the
@@ -681,15 +776,16 @@ def iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding:
     kernels; any other goes through :mod:`csv`. Both give the same blocks.
     ``share=(w, n)``: one of ``n`` processes reading the same file, this one the ``w``-th: only the blocks
     ``k`` with ``k % n == w`` are built into tables, the others are yielded as None (their lines are read, not
-    split into cells). Without it, every block is built.
+    split into cells). Without it, every block is built. ``plain``: whether the file is a :func:`plain_text_file`
+    in ``encoding``, when already known (:func:`text_stream_plan`); None: found out here.
     """
     return _iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, only=only, fast=True,
-                             share=share)
+                             share=share, plain=plain)
 
 
 def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding: str | None,
                       only: Sequence[str] | None, fast: bool,
-                      share: tuple[int, int] | None = None) -> Iterator[RawTable | None]:
+                      share: tuple[int, int] | None = None, plain: bool | None = None) -> Iterator[RawTable | None]:
     """:func:`iter_text_chunks`; ``fast=False``: always through :mod:`csv` (the reference of the fast path)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -709,7 +805,7 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
     try:
         if delimiter is None:  # as _read_text, from the first bytes
             delimiter = _sniff_delimiter(text, table)
-        plain = fast and plain_text_file(path, encoding)
+        plain = fast and (plain_text_file(path, encoding) if plain is None else plain)
         with contextlib.ExitStack() as stack:
             if plain:
                 parts = _plain_lines(path, encoding)

@@ -62,7 +62,15 @@ import shapely
 
 from data import columns, ids
 from data.formats import EXCEL_SUFFIXES, TEXT_SUFFIXES
-from data.readers import RawTable, iter_chunks, iter_text_chunks, read_table
+from data.readers import (
+    RawTable,
+    TextScan,
+    iter_chunks,
+    iter_text_chunks,
+    read_table,
+    scan_text_share,
+    text_stream_plan,
+)
 from data.schema import (
     ABILITY_ALIASES,
     ABILITY_LEVELS,
@@ -2772,16 +2780,22 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
-    Messages to the stream: ("positions", k, :class:`_BlockPositions` or None for a blank block, encoding) and
+    Messages to the stream: ("scanned", :class:`data.readers.TextScan` of its share of the file), answered by
+    ("read", encoding, plain) (:func:`data.readers.text_stream_plan`); ("positions", k, :class:`_BlockPositions` or None for a blank block, encoding) and
     ("counted", blocks) after the first pass; then, once told ("start", cluster, first block, encoding): for each
     block ("keys", k, pseudonyms, good, source rows), and after the verdict ("dups", [(row, reason)]) ("part", k,
     result with :func:`_pack_good` rows), or ("empty", k) for a blank block; ("end", peak memory MB) after the
     last; ("error", k, exception) when anything fails. ("stop",) at any time ends the worker."""
     k = -1
     try:
+        conn.send(("scanned", scan_text_share(path, share)))
+        go = conn.recv()
+        if go[0] != "read":
+            return
+        _, encoding, plain = go
         with columns.cyclic_gc_paused():
             for k, raw_table in enumerate(iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding,
-                                                           only=("lon", "lat"), share=share)):
+                                                           only=("lon", "lat"), share=share, plain=plain)):
                 if raw_table is not None:
                     found = _block_positions(raw_table, path, table, settings=settings, today=today,
                                              region_extent=region_extent) if raw_table.n_rows else None
@@ -2793,7 +2807,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
             return
         _, cluster, first_block, encoding = start
         state = _RemoteState(conn, cluster)
-        chunks = iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, share=share)
+        chunks = iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, share=share, plain=plain)
         while True:
             with columns.cyclic_gc_paused():
                 k += 1
@@ -2882,8 +2896,17 @@ class _StreamWorkers:
     def plan(self) -> _StreamPlan:
         """The first pass, run by the workers over their blocks; the whole file's plan made here."""
         stream = self.stream
+        scans: list[TextScan] = []
+        while len(scans) < len(self.conns):  # the file's encoding, and whether it is plain, from the workers' scans
+            _, message = self._next()
+            if message[0] == "error":
+                raise message[2]
+            scans.append(message[1])
+        encoding, plain = text_stream_plan(stream.path, stream.encoding, scans)
+        for conn in self.conns:
+            conn.send(("read", encoding, plain))
         found: dict[int, _BlockPositions | None] = {}
-        blocks, counted, encoding = None, 0, stream.encoding
+        blocks, counted = None, 0
         while counted < len(self.conns):
             _, message = self._next()
             if message[0] == "positions":

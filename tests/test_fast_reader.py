@@ -184,6 +184,34 @@ def test_plain_file_switch_is_the_byte_rule(tmp_path_factory: pytest.TempPathFac
     assert got == want
 
 
+def _outcome(func, *args):
+    try:
+        return func(*args)
+    except ElderMapError as exc:
+        return type(exc), str(exc)
+
+
+_SCAN_PIECES = [b"a,1", b"\n", b"\r\n", b"\r", b'"', "中".encode(), "中".encode("gb18030"), "張".encode("gb18030"),
+                b"\xef\xbb\xbf", b"\xff\xfe", b"\x80", b"\xe4\xb8", b"\x81\x30\x81\x30", b" "]
+
+
+@given(data=st.lists(st.sampled_from(_SCAN_PIECES), max_size=30).map(b"".join), block_bytes=st.integers(1, 12),
+       n=st.integers(1, 4), given_encoding=st.sampled_from([None, None, "gbk", "utf-8"]))
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_shared_scans_find_what_reading_the_whole_file_finds(tmp_path_factory: pytest.TempPathFactory, data: bytes,
+                                                             block_bytes: int, n: int, given_encoding) -> None:
+    """Encoding and the plain-file switch from n processes' shares of the bytes (ranges cut anywhere, moved to
+    line breaks): what the whole-file detection and byte scan find, or the same refusal."""
+    path = tmp_path_factory.mktemp("scan") / "x.csv"
+    path.write_bytes(data)
+    scans = [readers.scan_text_share(path, (w, n), block_bytes=block_bytes) for w in range(n)]
+    got = _outcome(readers.text_stream_plan, path, given_encoding, scans)
+    want = _outcome(readers._stream_encoding, path, given_encoding)
+    if isinstance(want, str):
+        want = (want, readers.plain_text_file(path, want))
+    assert got == want
+
+
 @given(text=st.lists(st.sampled_from(list("ab中,\n\ufeff") + ["\r\n", "\u2028", "\x85"])).map("".join),
        read_bytes=st.integers(1, 9), encoding=st.sampled_from(["utf-8", "gb18030", "utf-8-sig"]))
 @hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -71,9 +71,26 @@ def object_array(values: Sequence[Any]) -> np.ndarray:
 
 def present(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Boolean mask of the values that are not None (nor NaN, pd.NA)."""
-    if isinstance(values, np.ndarray) and values.dtype != object:
+    if isinstance(values, np.ndarray) and values.ndim == 1:
         return ~pd.isna(values)
     return pd.Series(values, dtype=object).notna().to_numpy()
+
+
+_PLAIN_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def numbers(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """New float64 array of ``values`` as ``pandas.to_numeric(..., errors="coerce")`` reads them (NaN where missing
+    or not a number). Python ints, floats and None (what the parsers give) are converted by numpy at once;
+    anything else goes through pandas."""
+    if not isinstance(values, np.ndarray) or values.dtype == object:
+        try:
+            arr = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            arr = None
+        if arr is not None and arr.ndim == 1 and set(map(type, values)) <= _PLAIN_NUMBER_TYPES:
+            return arr
+    return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy("float64", copy=True)
 
 
 def factorize(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -135,5 +152,5 @@ def first_two_rows(keys: np.ndarray, *, codes: bool = False) -> tuple[np.ndarray
     return first, second
 
 
-__all__ = ["PLAIN_DECIMAL", "cyclic_gc_paused", "factorize", "first_two_rows", "lengths", "map_unique", "object_array",
-           "plain_decimals", "present"]
+__all__ = ["PLAIN_DECIMAL", "cyclic_gc_paused", "factorize", "first_two_rows", "lengths", "map_unique", "numbers",
+           "object_array", "plain_decimals", "present"]

@@ -635,7 +635,7 @@ def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collect
     replayed row by row. A list value (tags) is shared by the rows with the same text: treat it as read-only.
     """
     n = len(raw)
-    values = columns.object_array(raw)
+    values = raw if isinstance(raw, np.ndarray) and raw.dtype == object and raw.ndim == 1 else columns.object_array(raw)
     has = columns.present(values)
     limit = settings.max_text_length
     slow: np.ndarray | None = None
@@ -1172,7 +1172,8 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
     parse = _parse_column_fast if by_columns else _parse_column
     for spec in specs:
         if spec.name in raw.columns:
-            parsed[spec.name] = parse(spec, raw[spec.name].tolist(), col, settings=settings, today=today)
+            cells = raw[spec.name].to_numpy(dtype=object) if by_columns else raw[spec.name].tolist()
+            parsed[spec.name] = parse(spec, cells, col, settings=settings, today=today)
     geometry = raw["geometry"].tolist() if has_geometry else None
     x, y, from_geometry = _written_positions(parsed, geometry, n, points_only=table != "areas")
     meant_degrees = ~from_geometry | _is_geographic(raw_table.crs)
@@ -1448,7 +1449,7 @@ def _elder_row(out: _Columns, col: _Collector, i: int, *, salt: bytes, today: dt
 
 def _numbers(values: Sequence[Any]) -> np.ndarray:
     """Float array of integer-or-None values (NaN for None)."""
-    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64", copy=True)
+    return columns.numbers(values)
 
 
 def _elder_rows_columns(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date) -> list[str | None]:
@@ -2499,7 +2500,8 @@ def _block_positions(raw_table: RawTable, path: Path, table: str, *, settings: S
     specs = {s.name: s for s in TABLES[table]}
     raw, n = raw_table.frame, raw_table.n_rows
     scratch = _Collector(path.name, raw_table.source_rows)
-    parsed = {name: _parse_column_fast(specs[name], raw[name].tolist(), scratch, settings=settings, today=today)
+    parsed = {name: _parse_column_fast(specs[name], raw[name].to_numpy(dtype=object), scratch, settings=settings,
+                                       today=today)
               for name in ("lon", "lat") if name in raw.columns}
     x, y, from_geometry = _written_positions(parsed, None, n)
     considered = np.array([r is None for r in placeholder_reasons(x, y)], dtype=bool)

@@ -13,7 +13,8 @@ import calendar
 import datetime as dt
 
 import numpy as np
-import pandas as pd
+
+from data.columns import numbers
 
 
 def age_at(birth_year: object, birth_month: object, day: dt.date) -> np.ndarray:
@@ -26,8 +27,7 @@ def age_at(birth_year: object, birth_month: object, day: dt.date) -> np.ndarray:
     day
         The statistics date.
     """
-    year = pd.to_numeric(pd.Series(np.asarray(birth_year, dtype=object)), errors="coerce").to_numpy("float64")
-    month = pd.to_numeric(pd.Series(np.asarray(birth_month, dtype=object)), errors="coerce").to_numpy("float64")
+    year, month = numbers(np.asarray(birth_year, dtype=object)), numbers(np.asarray(birth_month, dtype=object))
     if month.shape != year.shape:
         month = np.full(year.shape, np.nan)
     last_day = day.day == calendar.monthrange(day.year, day.month)[1]

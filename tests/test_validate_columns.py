@@ -352,6 +352,17 @@ def test_plain_decimals_read_as_float_does(values: list[str | None]) -> None:
 
 
 @QUICK
+@given(st.lists(st.one_of(st.none(), st.integers(-10**20, 10**20), st.floats(), st.booleans(), st.just(pd.NA),
+                          st.sampled_from(["1945", " 3 ", "1_000", "x", "inf", ""]), st.decimals(allow_nan=False)),
+                max_size=20), st.booleans())
+def test_numbers_read_as_to_numeric_does(values: list[object], as_array: bool) -> None:
+    """columns.numbers (numpy at once for ints, floats and None) against pandas.to_numeric of the values."""
+    given_values = columns.object_array(values) if as_array else values
+    want = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64")
+    np.testing.assert_array_equal(columns.numbers(given_values), want)
+
+
+@QUICK
 @given(st.lists(st.one_of(st.none(), st.sampled_from("abcd")), max_size=30))
 def test_first_two_rows_brute_force(keys: list[str | None]) -> None:
     first, second = columns.first_two_rows(columns.object_array(keys))

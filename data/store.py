@@ -1230,6 +1230,25 @@ def layer_frame(table: Any) -> gpd.GeoDataFrame:
     return _arrow_to_geopandas(table)
 
 
+def _dictionary_columns(table: Any) -> list[str]:
+    """The columns of a layer worth Parquet's dictionary encoding, judged on its first block: those where a value
+    repeats ten times on average (lists: all), not identifiers, coordinates and geometries, which each row has
+    its own of (encoding them spends time to fall back to plain)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        try:
+            distinct = pc.count_distinct(column).as_py()
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):  # lists: their items, by the leaf's path
+            names.append(f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name)
+            continue
+        if distinct * 10 <= max(len(column), 10):
+            names.append(field.name)
+    return names
+
+
 def write_layer_blocks(blocks: Iterable[Any], path: str | Path, *,
                        row_group_rows: int = ELDER_ROW_GROUP_ROWS) -> dict[str, Any]:
     """Write a layer handed out block by block (:func:`data.validate.validate_stream`) as one GeoParquet file,
@@ -1283,7 +1302,7 @@ def write_layer_blocks(blocks: Iterable[Any], path: str | Path, *,
                           for f in table.schema]
                 kept = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"geo"}
                 schema = pa.schema(fields, metadata=kept)
-                writer = pq.ParquetWriter(sink, schema)
+                writer = pq.ParquetWriter(sink, schema, use_dictionary=_dictionary_columns(table))
             writer.write_table(table.replace_schema_metadata(schema.metadata).cast(schema),
                                row_group_size=row_group_rows)
             rows += table.num_rows

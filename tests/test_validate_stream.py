@@ -302,6 +302,12 @@ def test_layer_written_block_by_block(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pd.DataFrame(back[plain]), pd.DataFrame(stored[plain]), check_exact=True)
     assert back["groups"].map(list).tolist() == stored["groups"].map(list).tolist()
     assert list(back.geometry.to_wkb()) == list(stored.geometry.to_wkb()) and back.crs == stored.crs
+    import pyarrow.parquet as pq
+
+    group = pq.ParquetFile(out).metadata.row_group(0)  # dictionaries for repeated values only (judged on block 1)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["community_code"] and "RLE_DICTIONARY" in encodings["groups.list.element"]
+    assert "RLE_DICTIONARY" not in encodings["pid"] and "RLE_DICTIONARY" not in encodings["source_row"]
     part, total = store._read_rows(out, (100, 333))
     assert total == whole.n_imported and part["source_row"].tolist() == whole.good["source_row"].iloc[100:333].tolist()
     # the blocks handed out as Arrow tables (made in the workers when there are some): the same bytes

@@ -306,7 +306,7 @@ def test_layer_written_block_by_block(tmp_path: Path) -> None:
 
     group = pq.ParquetFile(out).metadata.row_group(0)  # dictionaries for repeated values only (judged on block 1)
     encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
-    assert "RLE_DICTIONARY" in encodings["community_code"] and "RLE_DICTIONARY" in encodings["groups.list.element"]
+    assert "RLE_DICTIONARY" in encodings["ability_level"] and "RLE_DICTIONARY" in encodings["groups.list.element"]
     assert "RLE_DICTIONARY" not in encodings["pid"] and "RLE_DICTIONARY" not in encodings["source_row"]
     part, total = store._read_rows(out, (100, 333))
     assert total == whole.n_imported and part["source_row"].tolist() == whole.good["source_row"].iloc[100:333].tolist()

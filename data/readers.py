@@ -351,8 +351,6 @@ def _split_lines(text: str) -> pa.LargeStringArray:
         return pa.array([], type=pa.large_string())
     crlf = "\r" in text  # then every line but a last one without a break ends with one CR, no other CR
     text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
-    if crlf and text.count("\r") == text.count("\n"):  # every break a CRLF: split at them (one kernel, not two)
-        return pc.list_flatten(pc.split_pattern(pa.array([text], type=pa.large_string()), pattern="\r\n"))
     lines = pc.list_flatten(pc.split_pattern(pa.array([text], type=pa.large_string()), pattern="\n"))
     return pc.utf8_rtrim(lines, characters="\r") if crlf else lines
 

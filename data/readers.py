@@ -351,7 +351,10 @@ def _split_lines(text: str) -> pa.LargeStringArray:
         return pa.array([], type=pa.large_string())
     crlf = "\r" in text  # then every line but a last one without a break ends with one CR, no other CR
     text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
-    lines = pc.list_flatten(pc.split_pattern(pa.array([text], type=pa.large_string()), pattern="\n"))
+    utf8 = text.encode("utf-8")  # one string, its buffer the encoded bytes (pa.array would encode, then copy)
+    one = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(utf8)], dtype=np.int64)),
+                                           pa.py_buffer(utf8))
+    lines = pc.list_flatten(pc.split_pattern(one, pattern="\n"))
     return pc.utf8_rtrim(lines, characters="\r") if crlf else lines
 
 

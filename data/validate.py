@@ -680,9 +680,15 @@ def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collect
 Extent = coords.Extent
 
 
+_PLAIN_FLOAT_TYPES = frozenset({float, int, type(None)})
+
+
 def _floats(values: Sequence[Any] | None, n: int) -> np.ndarray:
+    """Float array of parsed numbers (NaN for None), ``float(v)`` of each."""
     if values is None:
         return np.full(n, np.nan)
+    if set(map(type, values)) <= _PLAIN_FLOAT_TYPES:  # what the parsers give: numpy converts them at once
+        return np.array(values, dtype="float64")
     return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
 
 

@@ -2292,37 +2292,71 @@ def stream_workers(setting: int, file_bytes: int | None = None) -> int:
     return max(1, min(cores, STREAM_WORKERS_MAX))
 
 
+def _key_halves(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-width byte keys (at most 10 bytes, padded with zero bytes) as (first 8 bytes as uint64, last 2 as
+    uint16): integers numpy sorts and searches several times faster than byte strings."""
+    raw = np.ascontiguousarray(np.asarray(keys).astype(f"S{_KEY_BYTES}")).view(np.uint8).reshape(-1, _KEY_BYTES)
+    return raw[:, :8].copy().view(np.uint64).reshape(-1), raw[:, 8:].copy().view(np.uint16).reshape(-1)
+
+
 class _SeenKeys:
     """Identifiers seen in earlier blocks: key -> first row (any) and first good row (source row numbers, -1:
-    none). Sorted runs of fixed-width bytes merged like a binary counter: memory ~ 18 bytes a key (a pseudonym's
-    10 bytes, :func:`_key_bytes`, and two int32), no Python object per key."""
+    none). Runs sorted by key, merged like a binary counter; a key (a pseudonym's 10 bytes, :func:`_key_bytes`)
+    kept as its :func:`_key_halves`: memory ~ 18 bytes a key (and two int32), no Python object per key."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        """(hi, lo, first row, first good row) of each run, sorted by (hi, lo)."""
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
         """(first row, first good row, where: (run, index) of each found key) for each key (bytes)."""
         first = np.full(len(keys), -1, dtype=np.int64)
         good = np.full(len(keys), -1, dtype=np.int64)
         where: list[tuple[int, np.ndarray]] = []
-        order = np.argsort(keys, kind="stable") if self.runs else None
-        for r, (run_keys, run_first, run_good) in enumerate(self.runs):
+        if not self.runs or not len(keys):
+            return first, good, [(r, np.full(len(keys), -1, dtype=np.int64)) for r in range(len(self.runs))]
+        hi, lo = _key_halves(keys)
+        order = np.argsort(hi, kind="stable")
+        for r, (run_hi, run_lo, run_first, run_good) in enumerate(self.runs):
             idx = np.empty(len(keys), dtype=np.int64)  # keys searched in order: each search starts near the last
-            idx[order] = np.minimum(np.searchsorted(run_keys, keys[order]), len(run_keys) - 1)
-            hit = run_keys[idx] == keys
+            idx[order] = np.minimum(np.searchsorted(run_hi, hi[order]), len(run_hi) - 1)
+            same_hi = run_hi[idx] == hi
+            hit = same_hi & (run_lo[idx] == lo)
+            for i in np.flatnonzero(same_hi & ~hit):  # keys sharing their first 8 bytes (rare): look along them
+                j = int(idx[i]) + 1
+                while j < len(run_hi) and run_hi[j] == hi[i]:
+                    if run_lo[j] == lo[i]:
+                        idx[i], hit[i] = j, True
+                        break
+                    j += 1
             first[hit], good[hit] = run_first[idx[hit]], run_good[idx[hit]]
             where.append((r, np.where(hit, idx, -1)))
         return first, good, where
 
+    def set_good(self, where: list[tuple[int, np.ndarray]], good: np.ndarray) -> None:
+        """Record the first good row ``good`` (-1: none) of found keys (``where`` of :meth:`lookup`) that had none."""
+        for r, idx in where:
+            run_good = self.runs[r][3]
+            upd = (idx >= 0) & (good >= 0)
+            upd[upd] &= run_good[idx[upd]] < 0
+            run_good[idx[upd]] = good[upd]
+
     def add(self, keys: np.ndarray, first: np.ndarray, good: np.ndarray) -> None:
         """New keys (distinct, none seen before) with their first row and first good row."""
-        order = np.argsort(keys, kind="stable")  # row numbers as int32: a sheet has fewer than 2**31 rows
-        self.runs.append((keys[order], first[order].astype(np.int32), good[order].astype(np.int32)))
+        hi, lo = _key_halves(keys)
+        order = np.lexsort((lo, hi))  # row numbers as int32: a sheet has fewer than 2**31 rows
+        self.runs.append((hi[order], lo[order], first[order].astype(np.int32), good[order].astype(np.int32)))
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             older, newer = self.runs.pop(-2), self.runs.pop()
             # two sorted runs of distinct keys merged in place of a sort: the newer keys' places in the result
+            at = np.searchsorted(older[0], newer[0])
+            if (older[0][np.minimum(at, len(older[0]) - 1)] == newer[0]).any():  # first halves shared: sort
+                both = [np.concatenate([a, b]) for a, b in zip(older, newer, strict=True)]
+                order = np.lexsort((both[1], both[0]))
+                self.runs.append(tuple(column[order] for column in both))  # type: ignore[arg-type]
+                continue
             from_newer = np.zeros(len(older[0]) + len(newer[0]), dtype=bool)
-            from_newer[np.searchsorted(older[0], newer[0]) + np.arange(len(newer[0]))] = True
+            from_newer[at + np.arange(len(newer[0]))] = True
             from_older = ~from_newer
             merged = []
             for a, b in zip(older, newer, strict=True):
@@ -2330,7 +2364,7 @@ class _SeenKeys:
                 out[from_newer], out[from_older] = b, a
                 merged.append(out)
             del older, newer
-            self.runs.append((merged[0], merged[1], merged[2]))
+            self.runs.append((merged[0], merged[1], merged[2], merged[3]))
 
 
 _KEY_BYTES = 10
@@ -2458,11 +2492,7 @@ class _StreamState:
         first_good_u = np.full(len(ukeys), -1, dtype=np.int64)
         g = np.flatnonzero(good & has)
         first_good_u[codes[g][::-1]] = source[g][::-1]
-        for r, idx in where:
-            run_good = self.seen.runs[r][2]
-            upd = (idx >= 0) & (first_good_u >= 0)
-            upd[upd] &= run_good[idx[upd]] < 0
-            run_good[idx[upd]] = first_good_u[upd]
+        self.seen.set_good(where, first_good_u)
         new = prev_first_u < 0
         if new.any():
             first_u = np.full(len(ukeys), -1, dtype=np.int64)

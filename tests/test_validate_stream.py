@@ -254,10 +254,13 @@ def test_stream_workers_setting() -> None:
     assert stream_workers(0, STREAM_WORKERS_MIN_BYTES - 1) == 1 and stream_workers(2, 10) == 2
 
 
-@hsettings(max_examples=30, deadline=None)
-@given(blocks=st.lists(st.lists(st.sampled_from(["a", "b", "c", "dd", "e", "ff", "g", "h"]), max_size=6), max_size=8))
+@hsettings(max_examples=100, deadline=None)
+@given(blocks=st.lists(st.lists(st.sampled_from(["a", "b", "c", "dd", "e", "ff", "g", "h", "12345678a", "12345678b",
+                                                 "12345678ab", "1234567", "12345678\x01", "\x01"]), max_size=6),
+                       max_size=8))
 def test_seen_keys_are_a_dictionary(blocks: list[list[str]]) -> None:
-    """Keys added block by block (runs merged on the way) are found with the rows they were stored with."""
+    """Keys added block by block (runs merged on the way) are found with the rows they were stored with; also
+    keys that share their first 8 bytes (kept as two integers) and short keys (padded with zero bytes)."""
     seen, reference, row = _SeenKeys(), {}, 0
     for block in blocks:
         keys = np.array([k.encode() for k in dict.fromkeys(block)], dtype=bytes) if block else np.array([], "S1")

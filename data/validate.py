@@ -652,10 +652,12 @@ def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collect
         out = np.where(ok, values, None)
         slow = np.flatnonzero(~ok & (has | spec.required))
     elif spec.type == "float" and spec.name in _FAST_DECIMAL_NAMES and limit >= 21:
-        ok, numbers = columns.plain_decimals(raw)
-        out = np.full(n, None, dtype=object)
-        out[ok] = numbers[ok].astype(object)
-        slow = np.flatnonzero(~ok & (has | spec.required))
+        # coordinates stay a float array (NaN: none), which is all _written_positions reads of them
+        ok, numbers = columns.plain_decimals(values)
+        for i in np.flatnonzero(~ok & (has | spec.required)):
+            value = _parse_cell(spec, int(i), raw[i], col, settings=settings, today=today)
+            numbers[i] = np.nan if value is None else value
+        return numbers  # type: ignore[return-value]
     if slow is not None:
         for i in slow:
             out[i] = _parse_cell(spec, int(i), raw[i], col, settings=settings, today=today)
@@ -683,10 +685,12 @@ Extent = coords.Extent
 _PLAIN_FLOAT_TYPES = frozenset({float, int, type(None)})
 
 
-def _floats(values: Sequence[Any] | None, n: int) -> np.ndarray:
-    """Float array of parsed numbers (NaN for None), ``float(v)`` of each."""
+def _floats(values: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
+    """Float array of parsed numbers (NaN for None), ``float(v)`` of each (a float array as it is, copied)."""
     if values is None:
         return np.full(n, np.nan)
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values.copy()
     if set(map(type, values)) <= _PLAIN_FLOAT_TYPES:  # what the parsers give: numpy converts them at once
         return np.array(values, dtype="float64")
     return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")

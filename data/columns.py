@@ -93,6 +93,12 @@ def numbers(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy("float64", copy=True)
 
 
+def present_text(values: np.ndarray) -> np.ndarray:
+    """:func:`present` of a 1-D object array holding only text and None (cells as the readers give them): a
+    comparison with None, several times faster than pandas' general test (which also knows NaN and NA)."""
+    return np.not_equal(values, None)
+
+
 def factorize(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(code of each value, distinct values in order of appearance); missing values get code -1."""
     codes, uniques = pd.factorize(values if isinstance(values, np.ndarray) else object_array(values))
@@ -153,4 +159,4 @@ def first_two_rows(keys: np.ndarray, *, codes: bool = False) -> tuple[np.ndarray
 
 
 __all__ = ["PLAIN_DECIMAL", "cyclic_gc_paused", "factorize", "first_two_rows", "lengths", "map_unique", "numbers",
-           "object_array", "plain_decimals", "present"]
+           "object_array", "plain_decimals", "present", "present_text"]

@@ -636,7 +636,7 @@ def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collect
     """
     n = len(raw)
     values = raw if isinstance(raw, np.ndarray) and raw.dtype == object and raw.ndim == 1 else columns.object_array(raw)
-    has = columns.present(values)
+    has = columns.present_text(values)  # cells: text or None
     limit = settings.max_text_length
     slow: np.ndarray | None = None
     if spec.type in ("resident_id", "uscc"):
@@ -1526,9 +1526,10 @@ def _elder_rows_columns(out: _Columns, col: _Collector, *, salt: bytes, today: d
 
 def _restore_hard(values: np.ndarray, original: Sequence[Any], hard: np.ndarray) -> list[Any]:
     """``values`` as a list, with the rows of ``hard`` as they were in ``original`` (for the row-wise rules)."""
-    merged = values.copy()
-    merged[hard] = columns.object_array(original)[hard]
-    return merged.tolist()
+    merged = values.tolist()
+    for i in np.flatnonzero(hard).tolist():  # few rows
+        merged[i] = original[i]
+    return merged
 
 
 def _birth_month(out: _Columns, col: _Collector, i: int, id_month: int | None) -> None:

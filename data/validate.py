@@ -1238,13 +1238,14 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
                         raw=raw, x=x, y=y, source_crs=source_crs, engine=engine)
     good_mask = _good_mask(col, n, engine=engine)
     duplicate_ids = _duplicate_ids_columns if by_columns else _duplicate_ids
+    verdict: Callable[[], None] | None = None
     if table == "facilities":
         written_ids = list(out["id"]) if "id" in out else [None] * n
         _derive_facility_ids(out, lon, lat, engine=engine)
         _facility_duplicates(out, lon, lat, good_mask, col, settings=settings, written_ids=written_ids,
                              engine=engine)
     elif table == "elders" and stream is not None:
-        stream.duplicate_pids(out, good_mask, col)
+        verdict = stream.duplicate_pids(out, good_mask, col)
     elif table == "elders":
         duplicate_ids(out, "pid", "老人", good_mask, col)
     elif table == "service_items":
@@ -1256,9 +1257,17 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
         duplicate_ids(out, "id", "工单编号", good_mask, col)
     else:
         duplicate_ids(out, "code", "区划代码", good_mask, col)
-    good_mask = _good_mask(col, n, engine=engine)
-    good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
-                        source_crs=source_crs, today=today, engine=engine)
+    if verdict is not None:  # the rows of the whole block built while the duplicate verdict is on its way
+        every = _typed_frame(out, lon, lat, geometry, raw_table, None, table=table, settings=settings,
+                             source_crs=source_crs, today=today, engine=engine)
+        verdict()
+        good_mask = _good_mask(col, n, engine=engine)
+        good = every.loc[good_mask].reset_index(drop=True)
+        del every
+    else:
+        good_mask = _good_mask(col, n, engine=engine)
+        good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
+                            source_crs=source_crs, today=today, engine=engine)
     if table not in ("areas", "service_items") and roads is not None and len(good) and stream is None:
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
@@ -2013,9 +2022,10 @@ def _missing(value: Any) -> bool:
 
 
 def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequence[Any] | None,
-                 raw_table: RawTable, good: np.ndarray, *, table: str, settings: Settings,
+                 raw_table: RawTable, good: np.ndarray | None, *, table: str, settings: Settings,
                  source_crs: str, today: dt.date, engine: str = "rows") -> gpd.GeoDataFrame:
-    """The good rows as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns)."""
+    """The good rows as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns); every row for ``good``
+    None (then selected as ``frame.loc[good].reset_index(drop=True)``)."""
     n = out.n
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
@@ -2069,7 +2079,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * n, crs="EPSG:4326"), crs="EPSG:4326")
         gdf["source_row"] = raw_table.source_rows.astype("int64")
         gdf["synthetic"] = False
-        return gdf.loc[good].reset_index(drop=True)
+        return gdf if good is None else gdf.loc[good].reset_index(drop=True)
     if table == "areas":
         geoms = gpd.GeoSeries([None] * n, crs="EPSG:4326")
         if geometry is not None:
@@ -2087,7 +2097,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     gdf["source_crs"] = source_crs
     gdf["source_row"] = raw_table.source_rows.astype("int64")
     gdf["synthetic"] = False
-    return gdf.loc[good].reset_index(drop=True)
+    return gdf if good is None else gdf.loc[good].reset_index(drop=True)
 
 
 def _missing_column(dtype: str, n: int) -> Any:
@@ -2450,13 +2460,14 @@ class _StreamState:
         self.late: list[tuple[int, str]] = []
         """(source row, "与第 … 行重复") found for a pending row in a later block."""
 
-    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> None:
-        """:func:`_duplicate_ids_columns` of ``pid`` for one block, the earlier blocks remembered."""
-        if "pid" not in out:
-            return
-        keys = columns.object_array(out["pid"])
-        for i, why in self.pid_duplicates(keys, good, np.asarray(col.source_rows, dtype=np.int64)):
-            col.add(i, "老人", _SENSITIVE_MASK, why)
+    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> Callable[[], None]:
+        """:func:`_duplicate_ids_columns` of ``pid`` for one block, the earlier blocks remembered. Returns what
+        completes it (here: nothing; a worker's :class:`_RemoteState` waits for the verdict there)."""
+        if "pid" in out:
+            keys = columns.object_array(out["pid"])
+            for i, why in self.pid_duplicates(keys, good, np.asarray(col.source_rows, dtype=np.int64)):
+                col.add(i, "老人", _SENSITIVE_MASK, why)
+        return lambda: None
 
     def pid_duplicates(self, keys: np.ndarray | _BlockKeys, good: np.ndarray,
                        source: np.ndarray) -> list[tuple[int, str]]:
@@ -2738,14 +2749,20 @@ class _RemoteState:
         self.block = -1
         self.first = False
 
-    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> None:
+    def duplicate_pids(self, out: _Columns, good: np.ndarray, col: _Collector) -> Callable[[], None]:
+        """Ask for the verdict on the block's identifiers; the returned function waits for it and records it (the
+        worker builds the block's rows meanwhile)."""
         keys = _block_keys(columns.object_array(out["pid"]), good) if "pid" in out else None
         self.conn.send(("keys", self.block, keys, good, np.asarray(col.source_rows, dtype=np.int64)))
-        reply = self.conn.recv()
-        if reply[0] != "dups":
-            raise _WorkerStopped
-        for i, why in reply[1]:
-            col.add(i, "老人", _SENSITIVE_MASK, why)
+
+        def verdict() -> None:
+            reply = self.conn.recv()
+            if reply[0] != "dups":
+                raise _WorkerStopped
+            for i, why in reply[1]:
+                col.add(i, "老人", _SENSITIVE_MASK, why)
+
+        return verdict
 
 
 def _worker_lost() -> ElderMapError:

@@ -2131,6 +2131,19 @@ def _typed_column(name: str, values: Sequence[Any]) -> Any:
             return pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, type=pa.large_string())]))
         except (pa.ArrowException, TypeError, ValueError):
             pass
+    if name in INT_COLUMNS | BOOL_COLUMNS:  # Python ints (bools) and None, what the parsers give: numpy at once
+        kinds = set(map(type, values))
+        plain = {int, type(None)} if name in INT_COLUMNS else {bool, type(None)}
+        if kinds <= plain:
+            arr = columns.object_array(values)
+            missing = np.equal(arr, None)
+            arr[missing] = 0 if name in INT_COLUMNS else False
+            try:
+                if name in INT_COLUMNS:
+                    return pd.arrays.IntegerArray(np.array(arr, dtype=np.int64), missing)
+                return pd.arrays.BooleanArray(np.array(arr, dtype=bool), missing)
+            except OverflowError:  # beyond int64: as pandas refuses it
+                pass
     arr = columns.object_array(values).copy()
     arr[~columns.present(arr)] = None
     if name in LIST_COLUMNS:

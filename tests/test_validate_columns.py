@@ -363,6 +363,29 @@ def test_numbers_read_as_to_numeric_does(values: list[object], as_array: bool) -
 
 
 @QUICK
+@given(st.lists(st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.integers(2**63, 2**70), st.booleans()),
+                max_size=20), st.sampled_from(["birth_year", "oldest_old"]))
+def test_typed_int_and_bool_columns_are_pandas_arrays(values: list[object], name: str) -> None:
+    """_typed_column's masked arrays built at once equal pd.array of the values (or both refuse them)."""
+    from data.validate import _typed_column
+
+    dtype = "Int64" if name == "birth_year" else "boolean"
+    try:
+        want = pd.array(columns.object_array(values), dtype=dtype)
+    except (TypeError, ValueError):
+        want = None  # left to the cell-by-cell code
+    except OverflowError:  # beyond int64: refused, as pandas refuses it
+        with pytest.raises(OverflowError):
+            _typed_column(name, values)
+        return
+    got = _typed_column(name, values)
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None and got.dtype == want.dtype and got.equals(want)
+
+
+@QUICK
 @given(st.lists(st.one_of(st.none(), st.sampled_from("abcd")), max_size=30))
 def test_first_two_rows_brute_force(keys: list[str | None]) -> None:
     first, second = columns.first_two_rows(columns.object_array(keys))

@@ -214,6 +214,17 @@ class _Columns(dict[str, list[Any]]):
     def __init__(self, n: int) -> None:
         super().__init__()
         self.n = n
+        self.ages: tuple[list[Any], list[Any], dt.date, np.ndarray] | None = None
+        """(birth_year, birth_month, day, their age_at) once the elders' rules computed it, for the typed frame
+        (reused while the two columns are the same lists)."""
+
+    def ages_at(self, today: dt.date) -> np.ndarray:
+        """:func:`age_at` of the birth year and month columns at ``today`` (computed once while they are the same
+        lists; the rules replace a column's list when they change it)."""
+        year, month = self["birth_year"], self["birth_month"]
+        if self.ages is None or self.ages[0] is not year or self.ages[1] is not month or self.ages[2] != today:
+            self.ages = (year, month, today, age_at(year, month, today))
+        return self.ages[3]
 
 
 _COORDINATE_FIELDS = frozenset({"经度", "纬度", "经纬度", "坐标", "位置"})
@@ -1428,7 +1439,7 @@ def _elder_rules(out: _Columns, col: _Collector, *, salt: bytes, today: dt.date,
         pids = _elder_rows_columns(out, col, salt=salt, today=today)
     else:
         pids = [_elder_row(out, col, i, salt=salt, today=today) for i in range(n)]
-    ages = age_at(out["birth_year"], out["birth_month"], today)
+    ages = out.ages_at(today)
     for i in np.flatnonzero(ages < settings.elder_min_age):
         col.add(int(i), "出生年份", out["birth_year"][i],
                 f"按统计日期 {today.isoformat()} 计未满 {settings.elder_min_age} 周岁，不属于老年人")
@@ -2029,7 +2040,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     n = out.n
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
-        ages = age_at(out["birth_year"], out["birth_month"], today)
+        ages = out.ages_at(today)
         if engine == "columns":
             out["ability_code"] = list(map({v: k for k, v in enumerate(ABILITY_LEVELS)}.get, levels))
             oldest = np.full(n, None, dtype=object)

@@ -1238,14 +1238,14 @@ def _dictionary_columns(table: Any) -> list[str]:
     import pyarrow.compute as pc
 
     names = []
-    for field, column in zip(table.schema, table.columns, strict=True):
+    for spec, column in zip(table.schema, table.columns, strict=True):
         try:
             distinct = pc.count_distinct(column).as_py()
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError):  # lists: their items, by the leaf's path
-            names.append(f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name)
+            names.append(f"{spec.name}.list.element" if pa.types.is_list(spec.type) else spec.name)
             continue
         if distinct * 10 <= max(len(column), 10):
-            names.append(field.name)
+            names.append(spec.name)
     return names
 
 

@@ -66,6 +66,8 @@ def cyclic_gc_paused(pause: bool = True) -> Iterator[None]:
 def object_array(values: Sequence[Any]) -> np.ndarray:
     """New, writable 1-D object array of ``values`` (lists and tuples stay single elements, never a second
     dimension)."""
+    if isinstance(values, (list, tuple)):  # each element as it is (fromiter never nests a list), 2x faster
+        return np.fromiter(values, dtype=object, count=len(values))
     return pd.Series(values, dtype=object).to_numpy(copy=True)
 
 

@@ -386,6 +386,20 @@ def test_typed_int_and_bool_columns_are_pandas_arrays(values: list[object], name
 
 
 @QUICK
+@given(st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(), st.floats(allow_nan=True),
+                          st.lists(st.text(max_size=2), max_size=2), st.tuples(st.integers(), st.integers())),
+                max_size=12), st.booleans())
+def test_object_array_keeps_each_element(values: list[object], as_tuple: bool) -> None:
+    """object_array of a list or tuple: a new 1-D object array holding the very elements (nested lists too)."""
+    given_values = tuple(values) if as_tuple else values
+    arr = columns.object_array(given_values)
+    assert arr.dtype == object and arr.shape == (len(values),)
+    assert all(a is v for a, v in zip(arr, values, strict=True))
+    want = pd.Series(values, dtype=object).to_numpy(copy=True)
+    assert all(a is b or (a != a and b != b) for a, b in zip(arr, want, strict=True))
+
+
+@QUICK
 @given(st.lists(st.one_of(st.none(), st.sampled_from("abcd")), max_size=30))
 def test_first_two_rows_brute_force(keys: list[str | None]) -> None:
     first, second = columns.first_two_rows(columns.object_array(keys))

@@ -20,7 +20,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -560,11 +560,14 @@ def _range_start(f: Any, at: int) -> int:
     return at
 
 
-def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: int = _READ_BYTES) -> TextScan:
+def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: int = _READ_BYTES, start: int = 0,
+                    until: Callable[[], bool] | None = None) -> tuple[TextScan, int]:
     """The ``w``-th of ``n`` processes' part (``share`` = (w, n)) of the whole-file checks :func:`_stream_encoding`
     and :func:`plain_text_file` make: the file cut into ranges of about ``block_bytes`` ending at line breaks
     (a line break is never inside a character in UTF-8 or GB18030, so a file decodes if each range does), this
-    process checking ranges ``k % n == w``. :func:`text_stream_plan` joins the shares."""
+    process checking ranges ``k >= start`` with ``(k - start) % n == w``, in order — stopping before a range once
+    ``until()`` is true. Returns the scan and the first range not looked at (all: the number of ranges).
+    :func:`text_stream_plan` joins the shares."""
     w, n = share
     path = Path(path)
     utf8, gb, quote, lone_cr = True, True, False, False
@@ -572,12 +575,16 @@ def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: in
     try:
         with path.open("rb") as f:
             size = f.seek(0, os.SEEK_END)
-            for k in range(w, -(-size // block_bytes) if size else 0, n):
-                start, end = _range_start(f, k * block_bytes), _range_start(f, (k + 1) * block_bytes)
-                if end <= start:
+            ranges = -(-size // block_bytes) if size else 0
+            k = ranges
+            for k in range(start + w, ranges, n):
+                if until is not None and until():
+                    break
+                begin, end = _range_start(f, k * block_bytes), _range_start(f, (k + 1) * block_bytes)
+                if end <= begin:
                     continue
-                f.seek(start)
-                data = f.read(end - start)
+                f.seek(begin)
+                data = f.read(end - begin)
                 quote = quote or b'"' in data
                 lone_cr = lone_cr or data.count(b"\r") != data.count(b"\r\n")
                 if data.isascii():
@@ -593,9 +600,11 @@ def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: in
                         data.decode("gb18030")
                     except UnicodeDecodeError:
                         gb = False
+            else:
+                k = ranges
     except OSError as exc:
         raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
-    return TextScan(utf8, None if gb and untried else gb, quote, lone_cr)
+    return TextScan(utf8, None if gb and untried else gb, quote, lone_cr), k
 
 
 def text_stream_plan(path: str | Path, encoding: str | None, scans: Sequence[TextScan]) -> tuple[str, bool]:

@@ -46,6 +46,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -2864,7 +2865,8 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
     ``k % n == w`` of the file (``share`` = (w, n)).
 
-    Messages to the stream: ("scanned", :class:`data.readers.TextScan` of its share of the file), answered by
+    Told ("scan", k): ("scanned", :class:`data.readers.TextScan` of its share of the file's ranges from k on — the
+    stream's process scanned those before while the workers started), answered by
     ("read", encoding, plain) (:func:`data.readers.text_stream_plan`); ("positions", k, :class:`_BlockPositions` or None for a blank block, encoding) and
     ("counted", blocks) after the first pass; then, once told ("start", cluster, first block, encoding): for each
     block ("keys", k, pseudonyms, good, source rows), and after the verdict ("dups", [(row, reason)]) ("part", k,
@@ -2872,7 +2874,10 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
     last; ("error", k, exception) when anything fails. ("stop",) at any time ends the worker."""
     k = -1
     try:
-        conn.send(("scanned", scan_text_share(path, share)))
+        go = conn.recv()
+        if go[0] != "scan":
+            return
+        conn.send(("scanned", scan_text_share(path, share, start=go[1])[0]))
         go = conn.recv()
         if go[0] != "read":
             return
@@ -2943,20 +2948,40 @@ class _StreamWorkers:
         shm = Path("/dev/shm")  # blocks cross through memory where there is a memory file system
         self.folder = tempfile.mkdtemp(prefix=f"eldermap-stream-{os.getpid()}-",
                                        dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None)
+        started, failed = threading.Event(), []
+
+        def start_workers() -> None:
+            try:
+                for w in range(n):
+                    here, there = ctx.Pipe()
+                    proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
+                                       args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
+                                             stream.settings, stream.crs, stream.salt, stream.region_extent,
+                                             stream.today, stream.encoding, stream.then, self.folder,
+                                             stream.tables))
+                    self.conns.append(here)
+                    proc.start()
+                    there.close()
+                    self.procs.append(proc)
+            except BaseException as exc:  # noqa: BLE001 - raised again below, in the stream's thread
+                failed.append(exc)
+            finally:
+                started.set()
+
+        # the fork server starts (it imports this module: about half a second) while this process scans the
+        # file's first ranges itself; the workers scan the rest
+        starter = threading.Thread(target=start_workers, name="eldermap-validate-start", daemon=True)
+        starter.start()
         try:
-            for w in range(n):
-                here, there = ctx.Pipe()
-                proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
-                                   args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
-                                         stream.settings, stream.crs, stream.salt, stream.region_extent,
-                                         stream.today, stream.encoding, stream.then, self.folder, stream.tables))
-                self.conns.append(here)
-                proc.start()
-                there.close()
-                self.procs.append(proc)
+            self.scan, self.scan_from = scan_text_share(stream.path, (0, 1), until=started.is_set)
         except BaseException:
-            self.close()  # the ones started
+            starter.join()
+            self.close()
             raise
+        starter.join()
+        if failed:
+            self.close()  # the ones started
+            raise failed[0]
         self.live = {id(c): c for c in self.conns}
 
     def _next(self) -> tuple[Any, tuple[Any, ...]]:
@@ -2980,8 +3005,10 @@ class _StreamWorkers:
     def plan(self) -> _StreamPlan:
         """The first pass, run by the workers over their blocks; the whole file's plan made here."""
         stream = self.stream
-        scans: list[TextScan] = []
-        while len(scans) < len(self.conns):  # the file's encoding, and whether it is plain, from the workers' scans
+        for conn in self.conns:
+            conn.send(("scan", self.scan_from))
+        scans: list[TextScan] = [self.scan]
+        while len(scans) <= len(self.conns):  # the file's encoding, and whether it is plain, from the scans
             _, message = self._next()
             if message[0] == "error":
                 raise message[2]

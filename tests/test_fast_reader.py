@@ -196,15 +196,21 @@ _SCAN_PIECES = [b"a,1", b"\n", b"\r\n", b"\r", b'"', "中".encode(), "中".encod
 
 
 @given(data=st.lists(st.sampled_from(_SCAN_PIECES), max_size=30).map(b"".join), block_bytes=st.integers(1, 12),
-       n=st.integers(1, 4), given_encoding=st.sampled_from([None, None, "gbk", "utf-8"]))
+       n=st.integers(1, 4), head=st.integers(0, 6), given_encoding=st.sampled_from([None, None, "gbk", "utf-8"]))
 @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_shared_scans_find_what_reading_the_whole_file_finds(tmp_path_factory: pytest.TempPathFactory, data: bytes,
-                                                             block_bytes: int, n: int, given_encoding) -> None:
-    """Encoding and the plain-file switch from n processes' shares of the bytes (ranges cut anywhere, moved to
-    line breaks): what the whole-file detection and byte scan find, or the same refusal."""
+                                                             block_bytes: int, n: int, head: int,
+                                                             given_encoding) -> None:
+    """Encoding and the plain-file switch from one process's scan of the first ``head`` ranges and n processes'
+    shares of the rest (ranges cut anywhere, moved to line breaks): what the whole-file detection and byte scan
+    find, or the same refusal."""
     path = tmp_path_factory.mktemp("scan") / "x.csv"
     path.write_bytes(data)
-    scans = [readers.scan_text_share(path, (w, n), block_bytes=block_bytes) for w in range(n)]
+    looked = iter(range(head + 1))
+    first, start = readers.scan_text_share(path, (0, 1), block_bytes=block_bytes, until=lambda: next(looked) == head)
+    assert start == min(head, -(-len(data) // block_bytes))
+    scans = [first] + [readers.scan_text_share(path, (w, n), block_bytes=block_bytes, start=start)[0]
+                       for w in range(n)]
     got = _outcome(readers.text_stream_plan, path, given_encoding, scans)
     want = _outcome(readers._stream_encoding, path, given_encoding)
     if isinstance(want, str):

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from geo.ages import numbers
+
 PLAIN_DECIMAL = r"^-?[0-9]{1,4}(\.[0-9]{1,15})?$"
 """A number as a clean cell writes it: what ``float`` reads exactly as Arrow's cast does (at most 20 characters)."""
 
@@ -76,23 +78,6 @@ def present(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.ndim == 1:
         return ~pd.isna(values)
     return pd.Series(values, dtype=object).notna().to_numpy()
-
-
-_PLAIN_NUMBER_TYPES = frozenset({int, float, type(None)})
-
-
-def numbers(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """New float64 array of ``values`` as ``pandas.to_numeric(..., errors="coerce")`` reads them (NaN where missing
-    or not a number). Python ints, floats and None (what the parsers give) are converted by numpy at once;
-    anything else goes through pandas."""
-    if not isinstance(values, np.ndarray) or values.dtype == object:
-        try:
-            arr = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            arr = None
-        if arr is not None and arr.ndim == 1 and set(map(type, values)) <= _PLAIN_NUMBER_TYPES:
-            return arr
-    return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy("float64", copy=True)
 
 
 def present_text(values: np.ndarray) -> np.ndarray:

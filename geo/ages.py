@@ -13,8 +13,23 @@ import calendar
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 
-from data.columns import numbers
+_PLAIN_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def numbers(values: object) -> np.ndarray:
+    """New float64 array of ``values`` as ``pandas.to_numeric(..., errors="coerce")`` reads them (NaN where missing
+    or not a number). Python ints, floats and None (what the parsers give) are converted by numpy at once;
+    anything else goes through pandas."""
+    if not isinstance(values, np.ndarray) or values.dtype == object:
+        try:
+            arr = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            arr = None
+        if arr is not None and arr.ndim == 1 and set(map(type, values)) <= _PLAIN_NUMBER_TYPES:  # type: ignore[call-overload]
+            return arr
+    return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy("float64", copy=True)
 
 
 def age_at(birth_year: object, birth_month: object, day: dt.date) -> np.ndarray:
@@ -35,4 +50,4 @@ def age_at(birth_year: object, birth_month: object, day: dt.date) -> np.ndarray:
     return (day.year - year) - not_yet.astype("float64")
 
 
-__all__ = ["age_at"]
+__all__ = ["age_at", "numbers"]

@@ -576,9 +576,10 @@ def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: in
         with path.open("rb") as f:
             size = f.seek(0, os.SEEK_END)
             ranges = -(-size // block_bytes) if size else 0
-            k = ranges
+            stopped = ranges
             for k in range(start + w, ranges, n):
                 if until is not None and until():
+                    stopped = k
                     break
                 begin, end = _range_start(f, k * block_bytes), _range_start(f, (k + 1) * block_bytes)
                 if end <= begin:
@@ -600,11 +601,9 @@ def scan_text_share(path: str | Path, share: tuple[int, int], *, block_bytes: in
                         data.decode("gb18030")
                     except UnicodeDecodeError:
                         gb = False
-            else:
-                k = ranges
     except OSError as exc:
         raise unreadable_error(path, exc, "没有读取权限或文件被占用") from exc
-    return TextScan(utf8, None if gb and untried else gb, quote, lone_cr), k
+    return TextScan(utf8, None if gb and untried else gb, quote, lone_cr), stopped
 
 
 def text_stream_plan(path: str | Path, encoding: str | None, scans: Sequence[TextScan]) -> tuple[str, bool]:

@@ -694,18 +694,9 @@ def _parse_column_fast(spec: FieldSpec, raw: Sequence[str | None], col: _Collect
 Extent = coords.Extent
 
 
-_PLAIN_FLOAT_TYPES = frozenset({float, int, type(None)})
-
-
 def _floats(values: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
-    """Float array of parsed numbers (NaN for None), ``float(v)`` of each (a float array as it is, copied)."""
-    if values is None:
-        return np.full(n, np.nan)
-    if isinstance(values, np.ndarray) and values.dtype == np.float64:
-        return values.copy()
-    if set(map(type, values)) <= _PLAIN_FLOAT_TYPES:  # what the parsers give: numpy converts them at once
-        return np.array(values, dtype="float64")
-    return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
+    """New float array of parsed numbers (floats, ints or None; or a float array), NaN for None."""
+    return np.full(n, np.nan) if values is None else columns.numbers(values)
 
 
 def _geometry_array(geometry: Sequence[Any]) -> np.ndarray:
@@ -1269,17 +1260,13 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
         duplicate_ids(out, "id", "工单编号", good_mask, col)
     else:
         duplicate_ids(out, "code", "区划代码", good_mask, col)
-    if verdict is not None:  # the rows of the whole block built while the duplicate verdict is on its way
-        every = _typed_frame(out, lon, lat, geometry, raw_table, None, table=table, settings=settings,
-                             source_crs=source_crs, today=today, engine=engine)
+    every = _typed_frame(out, lon, lat, geometry, raw_table, table=table, settings=settings, source_crs=source_crs,
+                         today=today, engine=engine)  # built while a worker's duplicate verdict is on its way
+    if verdict is not None:
         verdict()
-        good_mask = _good_mask(col, n, engine=engine)
-        good = every.loc[good_mask].reset_index(drop=True)
-        del every
-    else:
-        good_mask = _good_mask(col, n, engine=engine)
-        good = _typed_frame(out, lon, lat, geometry, raw_table, good_mask, table=table, settings=settings,
-                            source_crs=source_crs, today=today, engine=engine)
+    good_mask = _good_mask(col, n, engine=engine)
+    good = every.loc[good_mask].reset_index(drop=True)
+    del every
     if table not in ("areas", "service_items") and roads is not None and len(good) and stream is None:
         _mislabel_check(good, roads, col, source_crs=source_crs, settings=settings)
     rejects = raw.loc[~good_mask].drop(columns=["geometry"], errors="ignore").copy()
@@ -2034,10 +2021,10 @@ def _missing(value: Any) -> bool:
 
 
 def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequence[Any] | None,
-                 raw_table: RawTable, good: np.ndarray | None, *, table: str, settings: Settings,
+                 raw_table: RawTable, *, table: str, settings: Settings,
                  source_crs: str, today: dt.date, engine: str = "rows") -> gpd.GeoDataFrame:
-    """The good rows as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns); every row for ``good``
-    None (then selected as ``frame.loc[good].reset_index(drop=True)``)."""
+    """Every row as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns; the caller keeps the good
+    ones)."""
     n = out.n
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
@@ -2091,7 +2078,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * n, crs="EPSG:4326"), crs="EPSG:4326")
         gdf["source_row"] = raw_table.source_rows.astype("int64")
         gdf["synthetic"] = False
-        return gdf if good is None else gdf.loc[good].reset_index(drop=True)
+        return gdf
     if table == "areas":
         geoms = gpd.GeoSeries([None] * n, crs="EPSG:4326")
         if geometry is not None:
@@ -2109,7 +2096,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     gdf["source_crs"] = source_crs
     gdf["source_row"] = raw_table.source_rows.astype("int64")
     gdf["synthetic"] = False
-    return gdf if good is None else gdf.loc[good].reset_index(drop=True)
+    return gdf
 
 
 def _missing_column(dtype: str, n: int) -> Any:
@@ -2801,18 +2788,22 @@ class _WorkerStopped(Exception):
     """The stream told a worker to stop (its consumer stopped, or another block failed)."""
 
 
+def _write_ipc(table: pa.Table, file: Path) -> None:
+    """``table`` as an Arrow IPC file (its buffers copied once, not pickled)."""
+    import pyarrow.ipc as ipc
+
+    with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
 def _pack_good(good: gpd.GeoDataFrame, file: Path, *, table: bool = False) -> dict[str, Any]:
     """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
     the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`); each column of Python objects (the
     ``groups`` lists) as codes into its distinct objects (an object shared by many rows — one list per distinct
     cell text — crosses once and is shared again on arrival); the other columns written to ``file`` as an Arrow
     IPC file (its buffers copied once, not pickled and piped), of which only the name crosses."""
-    import pyarrow.ipc as ipc
-
     if table:  # the rows as they are written (data.store.layer_table)
-        arrow = store_layer_table(good)
-        with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, arrow.schema) as writer:
-            writer.write_table(arrow)
+        _write_ipc(store_layer_table(good), file)
         return {"file": str(file), "table": True}
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
@@ -2823,9 +2814,7 @@ def _pack_good(good: gpd.GeoDataFrame, file: Path, *, table: bool = False) -> di
                                         return_index=True, return_inverse=True)
             shared[name] = (codes.astype(np.int32).reshape(-1), values[first].tolist())
             frame[name] = None
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    with pa.OSFile(str(file), "wb") as sink, ipc.new_file(sink, arrow.schema) as writer:
-        writer.write_table(arrow)
+    _write_ipc(pa.Table.from_pandas(frame, preserve_index=False), file)
     return {"file": str(file), "shared": shared, "columns": list(good.columns), "geometry": good.geometry.name,
             "crs": good.crs}
 
@@ -2859,7 +2848,6 @@ def _unpack_good(packed: dict[str, Any]) -> gpd.GeoDataFrame | pa.Table:
 
 def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, chunk_rows: int, settings: Settings,
                    crs: str | None, salt: bytes, region_extent: Extent | None, today: dt.date,
-                   encoding: str | None,
                    then: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, Any]] | None, folder: str,
                    tables: bool = False) -> None:
     """A worker process of a :class:`ValidationStream`: the first pass, then the validation, of the blocks
@@ -2867,8 +2855,9 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
 
     Told ("scan", k): ("scanned", :class:`data.readers.TextScan` of its share of the file's ranges from k on — the
     stream's process scanned those before while the workers started), answered by
-    ("read", encoding, plain) (:func:`data.readers.text_stream_plan`); ("positions", k, :class:`_BlockPositions` or None for a blank block, encoding) and
-    ("counted", blocks) after the first pass; then, once told ("start", cluster, first block, encoding): for each
+    ("read", encoding, plain) (:func:`data.readers.text_stream_plan`); ("positions", k, :class:`_BlockPositions` or
+    None for a blank block) and ("counted", blocks) after the first pass; then, once told ("start", cluster, first
+    block): for each
     block ("keys", k, pseudonyms, good, source rows), and after the verdict ("dups", [(row, reason)]) ("part", k,
     result with :func:`_pack_good` rows), or ("empty", k) for a blank block; ("end", peak memory MB) after the
     last; ("error", k, exception) when anything fails. ("stop",) at any time ends the worker."""
@@ -2888,13 +2877,13 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 if raw_table is not None:
                     found = _block_positions(raw_table, path, table, settings=settings, today=today,
                                              region_extent=region_extent) if raw_table.n_rows else None
-                    conn.send(("positions", k, found, raw_table.encoding))
+                    conn.send(("positions", k, found))
             conn.send(("counted", k + 1))
         k = -1
         start = conn.recv()
         if start[0] != "start":
             return
-        _, cluster, first_block, encoding = start
+        _, cluster, first_block = start
         state = _RemoteState(conn, cluster)
         chunks = iter_text_chunks(path, table, chunk_rows=chunk_rows, encoding=encoding, share=share, plain=plain)
         while True:
@@ -2957,7 +2946,7 @@ class _StreamWorkers:
                     proc = ctx.Process(target=_stream_worker, name=f"eldermap-validate-{w}", daemon=True,
                                        args=(there, (w, n), stream.path, stream.table, stream.chunk_rows,
                                              stream.settings, stream.crs, stream.salt, stream.region_extent,
-                                             stream.today, stream.encoding, stream.then, self.folder,
+                                             stream.today, stream.then, self.folder,
                                              stream.tables))
                     self.conns.append(here)
                     proc.start()
@@ -3022,7 +3011,6 @@ class _StreamWorkers:
             _, message = self._next()
             if message[0] == "positions":
                 found[message[1]] = message[2]
-                encoding = encoding or message[3]
             elif message[0] == "counted":
                 counted += 1
                 blocks = message[1]
@@ -3036,7 +3024,7 @@ class _StreamWorkers:
         """The validated blocks in file order; the duplicate check run here, block after block. Python's cyclic
         collector is paused while this process works for the stream (its consumer runs with it on)."""
         for conn in self.conns:
-            conn.send(("start", plan.cluster, plan.first_block, self.stream.encoding or plan.encoding))
+            conn.send(("start", plan.cluster, plan.first_block))
         self.asked: dict[int, tuple[Any, Any, np.ndarray, np.ndarray] | None] = {}
         self.done: dict[int, tuple[ValidationResult, Any] | None] = {}
         self.errors: dict[int, BaseException] = {}

@@ -21,14 +21,15 @@ _PLAIN_NUMBER_TYPES = frozenset({int, float, type(None)})
 def numbers(values: object) -> np.ndarray:
     """New float64 array of ``values`` as ``pandas.to_numeric(..., errors="coerce")`` reads them (NaN where missing
     or not a number). Python ints, floats and None (what the parsers give) are converted by numpy at once;
-    anything else goes through pandas."""
-    if not isinstance(values, np.ndarray) or values.dtype == object:
+    anything else goes through pandas (a numeric array is simply copied as floats)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuf":
+        return values.astype(np.float64)
+    if (not isinstance(values, np.ndarray) or values.dtype == object) and set(
+            map(type, values)) <= _PLAIN_NUMBER_TYPES:  # type: ignore[call-overload]
         try:
-            arr = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            arr = None
-        if arr is not None and arr.ndim == 1 and set(map(type, values)) <= _PLAIN_NUMBER_TYPES:  # type: ignore[call-overload]
-            return arr
+            return np.array(values, dtype=np.float64)
+        except OverflowError:  # an int beyond float: as pandas reads it
+            pass
     return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy("float64", copy=True)
 
 

@@ -352,7 +352,7 @@ def test_browser_login_survives_reload_and_new_tab_and_logout_ends_it(browser_ap
             sidebar = page.locator("[data-testid='stSidebar']")
             sidebar.get_by_role("textbox", name="用户名").fill("plan")
             sidebar.get_by_role("textbox", name="密码").fill(PASSWORDS["plan"])
-            sidebar.get_by_role("button", name="登录").click()
+            sidebar.get_by_role("button", name="登录", exact=True).click()
             sidebar.get_by_text("已登录：plan（规划人员）").wait_for(timeout=60_000)
             page.wait_for_timeout(1000)
             cookies = {c["name"]: c for c in context.cookies()}
@@ -367,11 +367,11 @@ def test_browser_login_survives_reload_and_new_tab_and_logout_ends_it(browser_ap
             tab.locator("h1", has_text="规划分析").first.wait_for(timeout=60_000)
             tab.close()
             page.locator("[data-testid='stSidebar']").get_by_role("button", name="退出登录").click()
-            page.locator("[data-testid='stSidebar']").get_by_role("button", name="登录").wait_for(timeout=60_000)
+            page.locator("[data-testid='stSidebar']").get_by_role("button", name="登录", exact=True).wait_for(timeout=60_000)
             page.wait_for_timeout(1000)
             assert access.SESSION_COOKIE not in {c["name"] for c in context.cookies()}
             page.reload(wait_until="domcontentloaded")
-            page.locator("[data-testid='stSidebar']").get_by_role("button", name="登录").wait_for(timeout=60_000)
+            page.locator("[data-testid='stSidebar']").get_by_role("button", name="登录", exact=True).wait_for(timeout=60_000)
             assert page.get_by_text("已登录：").count() == 0
         finally:
             browser.close()

@@ -2343,7 +2343,7 @@ class _SeenKeys:
         if not self.runs or not len(keys):
             return first, good, [(r, np.full(len(keys), -1, dtype=np.int64)) for r in range(len(self.runs))]
         hi, lo = _key_halves(keys)
-        order = np.argsort(hi, kind="stable")
+        order = np.argsort(hi)
         for r, (run_hi, run_lo, run_first, run_good) in enumerate(self.runs):
             idx = np.empty(len(keys), dtype=np.int64)  # keys searched in order: each search starts near the last
             idx[order] = np.minimum(np.searchsorted(run_hi, hi[order]), len(run_hi) - 1)
@@ -2371,7 +2371,10 @@ class _SeenKeys:
     def add(self, keys: np.ndarray, first: np.ndarray, good: np.ndarray) -> None:
         """New keys (distinct, none seen before) with their first row and first good row."""
         hi, lo = _key_halves(keys)
-        order = np.lexsort((lo, hi))  # row numbers as int32: a sheet has fewer than 2**31 rows
+        order = np.argsort(hi)  # distinct first halves (the rule): one order; else by both halves
+        if len(order) > 1 and (hi[order[1:]] == hi[order[:-1]]).any():
+            order = np.lexsort((lo, hi))
+        # row numbers as int32: a sheet has fewer than 2**31 rows
         self.runs.append((hi[order], lo[order], first[order].astype(np.int32), good[order].astype(np.int32)))
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             older, newer = self.runs.pop(-2), self.runs.pop()
@@ -2382,13 +2385,14 @@ class _SeenKeys:
                 order = np.lexsort((both[1], both[0]))
                 self.runs.append(tuple(column[order] for column in both))  # type: ignore[arg-type]
                 continue
-            from_newer = np.zeros(len(older[0]) + len(newer[0]), dtype=bool)
-            from_newer[at + np.arange(len(newer[0]))] = True
-            from_older = ~from_newer
+            to_newer = at + np.arange(len(newer[0]))
+            from_older = np.ones(len(older[0]) + len(newer[0]), dtype=bool)
+            from_older[to_newer] = False
+            to_older = np.flatnonzero(from_older)  # scattering by positions: 3x faster than by masks
             merged = []
             for a, b in zip(older, newer, strict=True):
-                out = np.empty(len(from_newer), dtype=np.result_type(a, b))
-                out[from_newer], out[from_older] = b, a
+                out = np.empty(len(from_older), dtype=np.result_type(a, b))
+                out[to_newer], out[to_older] = b, a
                 merged.append(out)
             del older, newer
             self.runs.append((merged[0], merged[1], merged[2], merged[3]))
@@ -2496,10 +2500,12 @@ class _StreamState:
         prev_first_u, prev_good_u, where = self.seen.lookup(ukeys)
         prev_first = np.where(has, prev_first_u[np.maximum(codes, 0)], -1)
         prev_good = np.where(has, prev_good_u[np.maximum(codes, 0)], -1)
-        for i in np.flatnonzero(good & has):
-            j = prev_good[i] if prev_good[i] >= 0 else (source[local_good[i]] if local_good[i] != i else -1)
-            if j >= 0:
-                found.append((int(i), f"与第 {int(j)} 行重复"))
+        rows = np.flatnonzero(good & has)  # a good row: its key's first good row, earlier or in this block
+        here = local_good[rows]
+        earlier = np.where(here != rows, source[np.maximum(here, 0)], -1)
+        j = np.where(prev_good[rows] >= 0, prev_good[rows], earlier)
+        hit = j >= 0
+        found += [(i, f"与第 {r} 行重复") for i, r in zip(rows[hit].tolist(), j[hit].tolist(), strict=True)]
         for i in np.flatnonzero(~good & has):
             if prev_first[i] >= 0:
                 j = prev_first[i]
@@ -2512,8 +2518,8 @@ class _StreamState:
                 self.pending[ukeys[codes[i]]] = int(source[i])
         # a pending row of an earlier block: its duplicate is this block's first row with the key
         if self.pending:
-            for u, key in enumerate(ukeys):
-                row = self.pending.pop(key, None) if prev_first_u[u] >= 0 else None
+            for u in np.flatnonzero(prev_first_u >= 0).tolist():
+                row = self.pending.pop(ukeys[u], None)
                 if row is not None:
                     self.late.append((row, f"与第 {int(source[np.flatnonzero(codes == u)[0]])} 行重复"))
         # remember: first row of new keys; first good row of keys not yet seen good

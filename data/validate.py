@@ -2090,7 +2090,8 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
     else:
         frame["lon"] = lon
         frame["lat"] = lat
-        frame["h3"] = _string_array(hexes.cells_for_points(lon, lat, settings.h3_resolution))
+        frame["h3"] = pd.arrays.ArrowStringArray(pa.chunked_array([hexes.cell_texts_for_points(
+            lon, lat, settings.h3_resolution)]))
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
         gdf.loc[np.isnan(lon), "geometry"] = None
     gdf["source_crs"] = source_crs
@@ -2110,11 +2111,6 @@ def _missing_column(dtype: str, n: int) -> Any:
     if dtype == "boolean":
         return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
     return pd.array([None] * n, dtype=dtype)
-
-
-def _string_array(values: Sequence[str | None]) -> Any:
-    """``pd.array(list(values), dtype="string")`` of text and None, built by Arrow (pandas' own storage)."""
-    return pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(list(values), type=pa.large_string())]))
 
 
 _DTYPES = {name: pd.api.types.pandas_dtype(name) for name in ("Int64", "boolean", "string")}

@@ -533,11 +533,16 @@ def test_engines_agree_on_messy_facility_files(tmp_path_factory: pytest.TempPath
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_missing_typed_columns_are_pandas_own(dtype: str, n: int) -> None:
     """The all-missing column of a field the file lacks, and the h3 column: what pd.array makes of them."""
-    from data.validate import _missing_column, _string_array
+    import pyarrow as pa
+
+    from data.validate import _missing_column
+    from geo import hexes
 
     got = _missing_column(dtype, n)
     want = np.full(n, np.nan) if dtype == "float64" else pd.array([None] * n, dtype=dtype)
     pd.testing.assert_series_equal(pd.Series(got), pd.Series(want), check_exact=True)
-    cells = ["8a31aa", None, "8a31ab"][:n]
-    pd.testing.assert_series_equal(pd.Series(_string_array(cells)), pd.Series(pd.array(cells, dtype="string")),
+    lon, lat = np.array([113.6, np.nan, 113.7, 113.8, np.nan])[:n], np.array([34.7, 34.8, np.nan, 34.9, np.nan])[:n]
+    h3_column = pd.arrays.ArrowStringArray(pa.chunked_array([hexes.cell_texts_for_points(lon, lat, 9)]))
+    pd.testing.assert_series_equal(pd.Series(h3_column),
+                                   pd.Series(pd.array(list(hexes.cells_for_points(lon, lat, 9)), dtype="string")),
                                    check_exact=True)

@@ -291,6 +291,21 @@ def test_cells_for_points_is_the_per_point_call() -> None:
                                   for x, y in zip(lon, lat, strict=True)]
 
 
+@hsettings(max_examples=60, deadline=None)
+@given(points=st.lists(st.tuples(st.one_of(st.floats(-180, 180), st.just(float("nan"))),
+                                 st.one_of(st.floats(-90, 90), st.just(float("nan")))), max_size=30),
+       resolution=st.integers(0, 15))
+def test_cell_texts_are_h3s_own(points: list[tuple[float, float]], resolution: int) -> None:
+    """The cell ids written for all points at once are h3's own text of each point's cell, at every resolution
+    (also the poles, the antimeridian and missing coordinates)."""
+    points += [(180.0, 90.0), (-180.0, -90.0), (0.0, 0.0), (113.65, 34.76)]
+    lon, lat = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    texts = hexes.cell_texts_for_points(lon, lat, resolution)
+    expected = [None if np.isnan(x) or np.isnan(y) else h3.latlng_to_cell(y, x, resolution) for x, y in points]
+    assert texts.to_pylist() == expected
+    texts.validate(full=True)
+
+
 def test_layer_written_block_by_block(tmp_path: Path) -> None:
     """The stream's blocks written as row groups read back as the whole file's good rows; checksum of the bytes."""
     from data import store

@@ -96,7 +96,7 @@ from data.schema import (
     YES_NO_ALIASES,
     FieldSpec,
 )
-from data.store import file_sha256, write_table
+from data.store import file_sha256, point_layer_table, write_table
 from data.store import layer_table as store_layer_table
 from data.vocab import KIND_ALIASES, KIND_KEYWORDS
 from geo import coords, hexes
@@ -1151,8 +1151,10 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
                   region_extent: tuple[float, float, float, float] | None, roads: gpd.GeoDataFrame | None,
                   today: dt.date, progress: Callable[[str], None] | None,
                   related: Mapping[str, pd.DataFrame | None] | None, engine: str,
-                  stream: _StreamState | None = None) -> ValidationResult:
-    """Validate the rows read from a file (a whole file, or one block of a streamed one: ``stream``)."""
+                  stream: _StreamState | None = None, points: bool = True) -> ValidationResult:
+    """Validate the rows read from a file (a whole file, or one block of a streamed one: ``stream``).
+    ``points=False``: the good rows of a point layer as :func:`_typed_frame` gives them then (a plain frame, no
+    geometries, for :func:`data.store.point_layer_table`)."""
     by_columns = engine == "columns"
     raw = raw_table.frame
     if raw_table.n_rows == 0 and stream is None:
@@ -1261,7 +1263,8 @@ def _validate_raw(raw_table: RawTable, path: Path, table: str, *, settings: Sett
     else:
         duplicate_ids(out, "code", "区划代码", good_mask, col)
     every = _typed_frame(out, lon, lat, geometry, raw_table, table=table, settings=settings, source_crs=source_crs,
-                         today=today, engine=engine)  # built while a worker's duplicate verdict is on its way
+                         today=today, engine=engine, points=points)
+    # (built while a worker's duplicate verdict is on its way)
     if verdict is not None:
         verdict()
     good_mask = _good_mask(col, n, engine=engine)
@@ -2022,9 +2025,11 @@ def _missing(value: Any) -> bool:
 
 def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequence[Any] | None,
                  raw_table: RawTable, *, table: str, settings: Settings,
-                 source_crs: str, today: dt.date, engine: str = "rows") -> gpd.GeoDataFrame:
+                 source_crs: str, today: dt.date, engine: str = "rows",
+                 points: bool = True) -> gpd.GeoDataFrame | pd.DataFrame:
     """Every row as a typed GeoDataFrame in EPSG:4326 (only non-sensitive columns; the caller keeps the good
-    ones)."""
+    ones). ``points=False`` (a point layer): a plain frame whose ``geometry`` column holds nothing, for
+    :func:`data.store.point_layer_table` (the points are its ``lon``/``lat``)."""
     n = out.n
     if table == "elders":
         levels = out["ability_level"] if "ability_level" in out else [None] * n
@@ -2092,8 +2097,12 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
         frame["lat"] = lat
         frame["h3"] = pd.arrays.ArrowStringArray(pa.chunked_array([hexes.cell_texts_for_points(
             lon, lat, settings.h3_resolution)]))
-        gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-        gdf.loc[np.isnan(lon), "geometry"] = None
+        if points:
+            gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+            gdf.loc[np.isnan(lon), "geometry"] = None
+        else:
+            gdf = frame
+            gdf["geometry"] = None
     gdf["source_crs"] = source_crs
     gdf["source_row"] = raw_table.source_rows.astype("int64")
     gdf["synthetic"] = False
@@ -2685,16 +2694,17 @@ class ValidationStream:
                     return
                 if raw_table.n_rows == 0:
                     continue
+                plain = self.tables and self.then is None  # the rows only as written: no shapely points
                 part = _validate_raw(raw_table, self.path, self.table, settings=self.settings, crs=self.crs,
                                      salt=self.salt, region_extent=self.region_extent, roads=None, today=self.today,
-                                     progress=None, related=None, engine="columns", stream=state)
+                                     progress=None, related=None, engine="columns", stream=state, points=not plain)
                 del raw_table
             state.first = False
             extra = None
             if self.then is not None:
                 part.good, extra = self.then(part.good)
             if self.tables:
-                part.good = store_layer_table(part.good)
+                part.good = store_layer_table(part.good) if not plain else point_layer_table(part.good)
             yield part, extra
 
     def _collect(self, parts: Iterator[tuple[ValidationResult, Any]], state: _StreamState,
@@ -2798,14 +2808,14 @@ def _write_ipc(table: pa.Table, file: Path) -> None:
         writer.write_table(table)
 
 
-def _pack_good(good: gpd.GeoDataFrame, file: Path, *, table: bool = False) -> dict[str, Any]:
+def _pack_good(good: gpd.GeoDataFrame | pd.DataFrame, file: Path, *, table: bool = False) -> dict[str, Any]:
     """A block's good rows for the pipe, lighter than the pickled frame: the point geometries left out (they are
     the points of ``lon``/``lat``, rebuilt by :func:`_unpack_good`); each column of Python objects (the
     ``groups`` lists) as codes into its distinct objects (an object shared by many rows — one list per distinct
     cell text — crosses once and is shared again on arrival); the other columns written to ``file`` as an Arrow
     IPC file (its buffers copied once, not pickled and piped), of which only the name crosses."""
-    if table:  # the rows as they are written (data.store.layer_table)
-        _write_ipc(store_layer_table(good), file)
+    if table:  # the rows as they are written (data.store.layer_table; a plain frame of points without shapely's)
+        _write_ipc(store_layer_table(good) if isinstance(good, gpd.GeoDataFrame) else point_layer_table(good), file)
         return {"file": str(file), "table": True}
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
@@ -2902,7 +2912,8 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 state.block, state.first = k, k == first_block
                 part = _validate_raw(raw_table, path, table, settings=settings, crs=crs, salt=salt,
                                      region_extent=region_extent, roads=None, today=today, progress=None,
-                                     related=None, engine="columns", stream=state)  # type: ignore[arg-type]
+                                     related=None, engine="columns", stream=state,  # type: ignore[arg-type]
+                                     points=not tables or then is not None)
                 del raw_table
                 extra = None
                 if then is not None:

@@ -347,6 +347,34 @@ def test_layer_written_block_by_block(tmp_path: Path) -> None:
         list).tolist()
 
 
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(missing=st.lists(st.booleans(), max_size=9))
+def test_point_layer_table_is_the_layer_table(tmp_path: Path, missing: list[bool]) -> None:
+    """A point layer's table made without shapely points is geopandas' own, metadata and written bytes alike:
+    rows without coordinates, all without, none at all."""
+    from data import store
+
+    n = len(missing)
+    rng = np.random.default_rng(n)
+    lon, lat = 113.6 + rng.random(n) * 0.1, 34.7 + rng.random(n) * 0.1
+    lon[missing], lat[missing] = np.nan, np.nan
+    frame = pd.DataFrame({"pid": pd.array([f"P{i}" for i in range(n)], dtype="string"),
+                          "groups": [["独居"] if i % 2 else [] for i in range(n)], "lon": lon, "lat": lat})
+    points = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    points.loc[np.isnan(lon), "geometry"] = None
+    points["source_row"] = np.arange(n, dtype=np.int64)
+    frame["geometry"] = None
+    frame["source_row"] = np.arange(n, dtype=np.int64)
+    fast = store.point_layer_table(frame)
+    assert fast.equals(store.layer_table(points), check_metadata=True)
+    fast.validate(full=True)
+    if n:
+        a, b = tmp_path / f"a{n}.parquet", tmp_path / f"b{n}.parquet"
+        assert store.write_layer_blocks([fast], a)["sha256"] == store.write_layer_blocks([points], b)["sha256"]
+    with pytest.raises(ValueError):
+        store.point_layer_table(points)  # geometries of its own: not a plain frame of points
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(keys=st.lists(st.sampled_from(["a", "b", "c", None]), max_size=12), good=st.lists(st.booleans(), min_size=12,
                                                                                           max_size=12))

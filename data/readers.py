@@ -667,21 +667,36 @@ def _line_blocks(parts: Iterator[pa.LargeStringArray], size: int) -> Iterator[pa
     yield pa.concat_arrays(pending) if pending else pa.array([], type=pa.large_string())
 
 
+@dataclass(frozen=True)
+class _LineBytes:
+    """Whole lines of a :func:`plain_text_file` as its bytes (``count`` lines; the last may lack its line
+    break), not decoded."""
+
+    data: bytes
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+
 def _shared_line_blocks(path: Path, encoding: str, first_line: int, size: int,
-                        share: tuple[int, int]) -> Iterator[pa.LargeStringArray | int]:
+                        share: tuple[int, int], *, raw: bool = False) -> Iterator[pa.LargeStringArray | _LineBytes | int]:
     """The blocks of :func:`_line_blocks` over the lines of a :func:`plain_text_file` from line ``first_line``
     on, for the ``w``-th of ``n`` processes (``share`` = (w, n)): its blocks (``k % n == w``) decoded into lines,
     the others only counted (their line counts instead of lines) — lines are found in the bytes, where a line
     break can only be a line break in these encodings, so another process's blocks are never decoded. Raises
-    UnicodeDecodeError as reading the text does."""
+    UnicodeDecodeError as reading the text does. ``raw``: this process's blocks as :class:`_LineBytes`, not
+    decoded."""
     w, n = share
     codec = codecs.lookup(encoding).name
     codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM counts at the file's start only (the header)
     k, need, count, pieces = -1, first_line, 0, []  # block -1: the lines above the data (never decoded)
 
-    def finished() -> pa.LargeStringArray | int:
+    def finished() -> pa.LargeStringArray | _LineBytes | int:
         if k < 0 or k % n != w:
             return count
+        if raw:
+            return _LineBytes(b"".join(pieces), count)
         lines = _split_lines(b"".join(pieces).decode(codec, errors="strict"))
         if len(lines) != count:  # pragma: no cover - a line break the bytes and the text disagree on
             raise UnicodeDecodeError(codec, b"", 0, 1, "line breaks differ between bytes and text")
@@ -715,6 +730,85 @@ def _shared_line_blocks(path: Path, encoding: str, first_line: int, size: int,
     if count == size:
         k, count, pieces = k + 1, 0, []
         yield finished()
+
+
+_BYTE_CODECS = frozenset({"utf-8", "gb18030", "gbk", "gb2312"})
+"""Encodings in which a byte below 0x80 is always that ASCII character: every byte of a multi-byte character is at
+least 0x80, except GBK's trail bytes (0x40-0x7E) and GB18030's digits (0x30-0x39 as its 2nd and 4th bytes)."""
+_BYTE_DELIMITERS = frozenset({",", "\t", ";"})
+"""Delimiters that are never part of a multi-byte character in :data:`_BYTE_CODECS` (not "|": 0x7C can be a GBK trail
+byte)."""
+_CELL_BYTES_MAX = 64
+"""Cells up to this long are found as fixed-width rows of bytes; longer ones are decoded."""
+
+
+def _assemble_bytes(path: Path, table: str, header: Cells, lines: _LineBytes, delimiter: str, codec: str, *,
+                    first_number: int, only: Sequence[str]) -> Assembled | None:
+    """:func:`_assemble_lines` with ``only`` of ``lines`` (a few columns, e.g. the first pass's coordinates), found in
+    the bytes without decoding the block: lines, cells and blank rows are found in the bytes (``codec`` in
+    :data:`_BYTE_CODECS`, ``delimiter`` in :data:`_BYTE_DELIMITERS`: their bytes are always themselves); a cell
+    of ASCII characters other than edge spaces is its bytes, any other cell is decoded alone. The same frame; None
+    when a line is longer than :func:`csv.field_size_limit` allows (then :func:`_assemble_lines` decides)."""
+    data = lines.data
+    buf = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(buf == 10)
+    ends = breaks if len(buf) == 0 or buf[-1] == 10 else np.append(breaks, len(buf))  # no line after a last break
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+    if len(starts) != lines.count:  # pragma: no cover - the caller counted the same line breaks
+        raise ValueError("line count differs")
+    if len(starts) and int((ends - starts).max()) > csv.field_size_limit():
+        return None
+    picks, mapping, unknown = _picks(path, table, header)
+    cut = ord(delimiter)
+    # each line with its line break (never empty): whether it holds a printable ASCII character other than the cut
+    # (then it is not blank)
+    printable = (buf > 0x20) & (buf < 0x80) & (buf != cut)
+    keep = np.logical_or.reduceat(printable, starts) if len(starts) else np.zeros(0, dtype=bool)
+    ends = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # a plain file's CRs end lines only
+    edge = _EDGE_CHARS
+    for i in np.flatnonzero(~keep).tolist():  # none: blank unless its other characters say
+        keep[i] = data[starts[i]:ends[i]].decode(codec).strip(edge + delimiter) != ""
+    rows = np.flatnonzero(keep)
+    starts, ends = starts[rows], ends[rows]
+    cuts = np.flatnonzero(buf == cut)
+    first_cut = np.searchsorted(cuts, starts)
+    n_cells = np.searchsorted(cuts, ends) - first_cut + 1
+    columns = {}
+    padded = None
+    for name in (name for name in picks if name in only):
+        j = picks[name]
+        out = np.full(len(rows), None, dtype=object)
+        where = np.flatnonzero(n_cells > j)
+        begin = starts[where] if j == 0 else cuts[first_cut[where] + j - 1] + 1
+        after = cuts[np.minimum(first_cut[where] + j, len(cuts) - 1)] if len(cuts) else ends[where]
+        stop = np.where(n_cells[where] > j + 1, after, ends[where])
+        filled = stop > begin
+        where, begin, stop = where[filled], begin[filled], stop[filled]
+        length = stop - begin
+        width = int(length.max()) if len(length) else 0
+        if width > _CELL_BYTES_MAX:  # long cells: decoded (the coordinates are never these)
+            slow = np.ones(len(where), dtype=bool)
+        elif width:
+            if padded is None or len(padded) < len(buf) + width:  # every cell's window inside
+                padded = np.concatenate([buf, np.zeros(_CELL_BYTES_MAX, dtype=np.uint8)])
+            cells = np.lib.stride_tricks.sliding_window_view(padded, width)[begin]  # a row of bytes a cell
+            inside = np.arange(width) < length[:, None]
+            # decoded: a byte outside "!"-DEL (an edge space, a control character, part of a multi-byte character:
+            # uint8 arithmetic wraps the bytes below "!" above), or a quote first (a neutralised formula)
+            slow = (((cells - np.uint8(0x21)) >= 0x5F) & inside).any(axis=1) | (cells[:, 0] == 39)
+            fast = ~slow
+            offsets = np.zeros(int(fast.sum()) + 1, dtype=np.int64)
+            np.cumsum(length[fast], out=offsets[1:])
+            chars = cells[inside] if not slow.any() else cells[fast][inside[fast]]
+            texts = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
+            out[where[fast]] = texts.to_numpy(zero_copy_only=False)
+        if width:
+            for k in np.flatnonzero(slow).tolist():  # the cell's own bytes are whole characters
+                cell = data[begin[k]:stop[k]].decode(codec)
+                out[where[k]] = cell_text(cell) if cell.startswith("'") else (cell.strip(edge) or None)
+        columns[name] = out
+    frame = pd.DataFrame(columns, columns=list(columns), index=pd.RangeIndex(len(rows)), dtype=object)
+    return frame, rows.astype(np.int64) + first_number, mapping, unknown
 
 
 def _has_byte(arr: pa.Array, byte: int) -> bool:
@@ -834,14 +928,30 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
             head_rows = [[cell_text(c) for c in r] for r in first]
             at = head_score(head_rows, table)[0]
             header = head_rows[at] if head_rows else []
+            codec = codecs.lookup(encoding).name
+            codec = "utf-8" if codec == "utf-8-sig" else codec
+            in_bytes = only is not None and codec in _BYTE_CODECS and delimiter in _BYTE_DELIMITERS
             if plain and share is not None:
                 parts.close()
-                blocks = _shared_line_blocks(path, encoding, at + 1, chunk_rows, share)
+                blocks = _shared_line_blocks(path, encoding, at + 1, chunk_rows, share, raw=in_bytes)
             elif plain:
                 blocks = _line_blocks(itertools.chain([head_part.slice(at + 1)], parts), chunk_rows)
             else:
                 rows = itertools.chain(first[at + 1:], reader)
-            assemble = functools.partial(_assemble_lines, delimiter=delimiter) if plain else assemble_columns
+            by_lines = functools.partial(_assemble_lines, delimiter=delimiter)
+
+            def assemble(path: Path, table: str, header: Cells, block: Any, *, first_number: int,
+                         only: Sequence[str] | None) -> Assembled:
+                if not plain:
+                    return assemble_columns(path, table, header, block, first_number=first_number, only=only)
+                if isinstance(block, _LineBytes):  # a few columns of a worker's block: found in the bytes
+                    found = _assemble_bytes(path, table, header, block, delimiter, codec, first_number=first_number,
+                                            only=only or ())
+                    if found is not None:
+                        return found
+                    block = _split_lines(block.data.decode(codec, errors="strict"))
+                return by_lines(path, table, header, block, first_number=first_number, only=only)
+
             number = at + 2
             emitted = False
             for k in itertools.count():

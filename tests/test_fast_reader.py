@@ -11,6 +11,7 @@ and the line splitter are checked against brute force on small read sizes (block
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from geo.settings import Settings
 
 HEADER = ["身份证号", "姓名", "性别", "社区代码", "经度", "纬度", "备注"]
 _PIECES = ["a", "1", "中", "张三", "113.65", "34.75", " ", "\t", "\u3000", "\u200b", "\ufeff", "\xa0", "'", "'=",
-           "'\t", "=1", "Ａ１", "；", "\x1c", "\x0b", "\u2028", "410102001001", ""]
+           "'\t", "=1", "Ａ１", "；", "\x1c", "\x0b", "\u2028", "410102001001", "", "\x01", "\x7f", "9" * 70]
 _HYP = hsettings(max_examples=60, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.function_scoped_fixture])
@@ -106,12 +107,14 @@ def test_plain_files_read_as_by_csv(tmp_path_factory: pytest.TempPathFactory, mo
 
 
 @_HYP
-@given(file=plain_file(quotes=st.booleans()), chunk=st.integers(1, 5), n=st.integers(2, 3),
-       read_bytes=st.sampled_from([1, 3, 7, 1 << 23]), only=st.sampled_from([None, ("lon", "lat")]))
+@given(file=plain_file(quotes=st.booleans()), chunk=st.integers(1, 5), n=st.integers(1, 3),
+       read_bytes=st.sampled_from([1, 3, 7, 1 << 23]),
+       only=st.sampled_from([None, ("lon", "lat"), ("lon", "lat"), ("name", "lat", "id_number")]))
 def test_shared_reading_is_every_nth_block(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
                                            file, chunk, n, read_bytes, only) -> None:
     """Each of ``n`` processes reading a file (``share=(w, n)``: plain files split into lines in the bytes, other
-    blocks only counted) gets exactly its blocks of the one-process reading, None for the others, and as many; a
+    blocks only counted; a few columns found in the bytes without decoding, in the encodings and delimiters where
+    that is safe) gets exactly its blocks of the one-process reading, None for the others, and as many; a
     file the one process refuses is refused by at least one of them, with the same message."""
     data, suffix = file
     path = tmp_path_factory.mktemp("shared") / f"elders{suffix}"
@@ -288,3 +291,24 @@ def test_iter_chunks_dispatches_by_suffix(tmp_path: Path) -> None:
             list(validate_stream(book, settings=Settings(), salt=b"s" * 32))
     with pytest.raises(ValueError):
         validate_stream(tmp_path / "x.geojson", settings=Settings(), salt=b"s" * 32)
+
+
+@_HYP
+@given(rows=st.lists(st.lists(st.lists(st.sampled_from(_PIECES), max_size=3).map("".join), max_size=9), max_size=12),
+       delimiter=st.sampled_from([",", "\t", ";"]), encoding=st.sampled_from(["utf-8", "gb18030", "gbk"]),
+       crlf=st.booleans(), last_break=st.booleans(),
+       only=st.sampled_from([("lon", "lat"), ("name", "lat", "id_number"), ("community_code",)]))
+def test_cells_found_in_the_bytes_are_the_decoded_ones(rows, delimiter, encoding, crlf, last_break, only) -> None:
+    """A block's few columns found in its bytes (the first pass of a worker) are those of its decoded lines: the same
+    cells, trims, blank rows and row numbers, whatever the cells hold (edge spaces, full-width text, quotes,
+    control characters, long cells)."""
+    text = ("\r\n" if crlf else "\n").join(delimiter.join(r) for r in rows) + ("\n" if rows and last_break else "")
+    data = text.encode(encoding, errors="replace")
+    lines = readers._split_lines(data.decode(encoding))
+    path = Path("elders.csv")
+    want = readers._assemble_lines(path, "elders", HEADER, lines, delimiter, first_number=4, only=only)
+    got = readers._assemble_bytes(path, "elders", HEADER, readers._LineBytes(data, len(lines)), delimiter,
+                                  codecs.lookup(encoding).name, first_number=4, only=only)
+    assert got is not None and set(got[0].columns) == set(only)
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    assert got[1].tolist() == want[1].tolist() and got[2:] == want[2:]

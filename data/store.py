@@ -1231,6 +1231,7 @@ def point_layer_table(frame: pd.DataFrame) -> Any:
     geometry column's field and GeoParquet metadata are geopandas' own, made from the block's two corners."""
     import pyarrow as pa
     from geopandas.io.arrow import _geopandas_to_arrow
+    from pyarrow.pandas_compat import get_logical_type
 
     lon, lat = frame["lon"].to_numpy(dtype="float64"), frame["lat"].to_numpy(dtype="float64")
     has = ~np.isnan(lon)
@@ -1250,10 +1251,39 @@ def point_layer_table(frame: pd.DataFrame) -> Any:
     valid = None if m == n else pa.array(has, type=pa.bool_()).buffers()[1]
     points = pa.BinaryArray.from_buffers(pa.binary(), n, [valid, pa.py_buffer(offsets), pa.py_buffer(wkb.tobytes())],
                                          null_count=n - m)
-    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # threads cost more than they save here
+    lists = _shared_list_columns(frame)
+    table = pa.Table.from_pandas(frame.assign(**dict.fromkeys(lists)), preserve_index=False,
+                                 nthreads=1)  # threads cost more than they save here
+    pandas_meta = json.loads(table.schema.metadata[b"pandas"])
+    for name, column in lists.items():  # their Arrow type, and the pandas metadata the lists would have given
+        table = table.set_column(table.schema.get_field_index(name), pa.field(name, column.type), column)
+        for entry in pandas_meta["columns"]:
+            if entry["name"] == name:
+                entry["pandas_type"] = get_logical_type(column.type)
     at = table.schema.get_field_index("geometry")
     table = table.set_column(at, geo.schema.field("geometry"), points)
-    return table.replace_schema_metadata({**table.schema.metadata, b"geo": geo.schema.metadata[b"geo"]})
+    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(pandas_meta).encode("utf8"),
+                                          b"geo": geo.schema.metadata[b"geo"]})
+
+
+def _shared_list_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """The Arrow arrays of a frame's columns of lists where rows share list objects (the parsed lists of a
+    validated block: one per distinct cell text), each distinct list converted once (as ``pa.array`` of the whole
+    column gives them)."""
+    import pyarrow as pa
+
+    found = {}
+    for name, dtype in frame.dtypes.items():
+        if name == "geometry" or dtype != object or not len(frame):
+            continue
+        values = frame[name].to_numpy()
+        if any(v.__class__ is not list for v in values):
+            continue
+        codes, _ = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+        _, first = np.unique(codes, return_index=True)
+        found[name] = (pa.array(list(values[first])).take(pa.array(codes)) if 2 * len(first) <= len(values)
+                       else pa.array(list(values)))  # hardly shared: converted row by row
+    return found
 
 
 def layer_frame(table: Any) -> gpd.GeoDataFrame:

@@ -2059,7 +2059,7 @@ def _typed_frame(out: _Columns, lon: np.ndarray, lat: np.ndarray, geometry: Sequ
             continue
         values = out[name] if name in out else [None] * n
         if engine == "columns" and name not in DATETIME_COLUMNS and name not in FLOAT_COLUMNS:
-            typed = _typed_column(name, values)
+            typed = _typed_column(name, values, shared=not points)
             if typed is not None:
                 frame[name] = typed
                 continue
@@ -2126,9 +2126,14 @@ _DTYPES = {name: pd.api.types.pandas_dtype(name) for name in ("Int64", "boolean"
 """The typed frame's extension dtypes, looked up once (a lookup by name searches pandas' registry)."""
 
 
-def _typed_column(name: str, values: Sequence[Any]) -> Any:
-    """One column of :func:`_typed_frame` built a column at a time (None: leave it to the cell-by-cell code)."""
+def _typed_column(name: str, values: Sequence[Any], *, shared: bool = False) -> Any:
+    """One column of :func:`_typed_frame` built a column at a time (None: leave it to the cell-by-cell code).
+    ``shared``: a list column keeps the parsed lists (one object per distinct cell text; None: one empty list),
+    for a frame only converted to Arrow (:func:`data.store.point_layer_table`)."""
     if name in LIST_COLUMNS and all(v is None or v.__class__ is list for v in values):
+        if shared:
+            empty: list[str] = []
+            return [empty if v is None else v for v in values]
         return [[] if v is None else list(v) for v in values]  # a fresh list per row (parsed ones are shared)
     if name not in LIST_COLUMNS | INT_COLUMNS | BOOL_COLUMNS:  # text (str or None; Arrow refuses anything else):
         try:  # Arrow builds the string column directly, in the storage of pandas' "string" dtype

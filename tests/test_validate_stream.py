@@ -358,8 +358,11 @@ def test_point_layer_table_is_the_layer_table(tmp_path: Path, missing: list[bool
     rng = np.random.default_rng(n)
     lon, lat = 113.6 + rng.random(n) * 0.1, 34.7 + rng.random(n) * 0.1
     lon[missing], lat[missing] = np.nan, np.nan
+    alone, none = ["独居"], []  # lists shared by rows, as a validated block's (and one list of its own)
     frame = pd.DataFrame({"pid": pd.array([f"P{i}" for i in range(n)], dtype="string"),
-                          "groups": [["独居"] if i % 2 else [] for i in range(n)], "lon": lon, "lat": lat})
+                          "groups": [alone if i % 2 else none for i in range(n)], "lon": lon, "lat": lat})
+    if n > 2:
+        frame.at[2, "groups"] = ["空巢", "失独"]
     points = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     points.loc[np.isnan(lon), "geometry"] = None
     points["source_row"] = np.arange(n, dtype=np.int64)

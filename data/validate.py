@@ -2627,6 +2627,30 @@ def _stream_positions(path: Path, table: str, *, chunk_rows: int, encoding: str 
     return _plan_of(path, positions, encoding=encoding, region_extent=region_extent, personal=personal)
 
 
+class _Background(threading.Thread):
+    """``func(*args)`` in a daemon thread (work that releases the GIL, e.g. hashing a file); :meth:`result` waits
+    for its value or raises its exception. A stream left early does not wait for it."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        super().__init__(name="eldermap-background", daemon=True)
+        self.func, self.args = func, args
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.value = self.func(*self.args)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by result()
+            self.error = exc
+
+    def result(self) -> Any:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class ValidationStream:
     """A register validated block by block: iterate for the good rows of each block (GeoDataFrames, as
     :attr:`ValidationResult.good` holds them, in file order), then :meth:`result` gives the rejects, the
@@ -2721,6 +2745,7 @@ class ValidationStream:
         rejects: list[pd.DataFrame] = []
         n_read = n_good = 0
         encoding = sheet = None
+        sha256 = _Background(file_sha256, path)  # the file's checksum while the blocks are checked, not after them
         for part, extra in parts:
             encoding, sheet = part.source["encoding"], part.source["sheet"]
             n_read += part.n_read
@@ -2751,7 +2776,7 @@ class ValidationStream:
             rejected["拒绝原因"] = [f"{why}；老人：{extra[r]}" if r in extra else why
                                 for r, why in zip(rejected["行号"], rejected["拒绝原因"], strict=True)]
         source = {
-            "layer": table, "path": str(path), "file": path.name, "sha256": file_sha256(path),
+            "layer": table, "path": str(path), "file": path.name, "sha256": sha256.result(),
             "format": path.suffix.lower().lstrip("."), "encoding": encoding, "sheet": sheet,
             "crs_declared": coords.normalise_crs_name(self.crs or "wgs84"), "crs_file": None,
             "rows_read": n_read, "rows_imported": n_good, "rows_rejected": len(rejected),

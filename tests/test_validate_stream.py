@@ -456,3 +456,14 @@ def test_a_killed_worker_ends_the_stream_with_a_message(tmp_path: Path) -> None:
         for _ in blocks:
             pass
     assert all(_gone(p) for p in stream.worker_pids)
+
+
+def test_background_work_gives_its_value_or_its_error() -> None:
+    """The stream's file checksum runs in a thread: its value, or its exception raised where it is asked for."""
+    from data.store import file_sha256
+    from data.validate import _Background
+
+    assert _Background(sum, [1, 2, 3]).result() == 6
+    missing = _Background(file_sha256, Path("/nonexistent/elders.csv"))
+    with pytest.raises(OSError):
+        missing.result()

@@ -1277,7 +1277,7 @@ def _shared_list_columns(frame: pd.DataFrame) -> dict[str, Any]:
         if name == "geometry" or dtype != object or not len(frame):
             continue
         values = frame[name].to_numpy()
-        if any(v.__class__ is not list for v in values):
+        if set(map(type, values)) != {list}:
             continue
         codes, _ = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
         _, first = np.unique(codes, return_index=True)

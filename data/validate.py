@@ -2130,7 +2130,7 @@ def _typed_column(name: str, values: Sequence[Any], *, shared: bool = False) -> 
     """One column of :func:`_typed_frame` built a column at a time (None: leave it to the cell-by-cell code).
     ``shared``: a list column keeps the parsed lists (one object per distinct cell text; None: one empty list),
     for a frame only converted to Arrow (:func:`data.store.point_layer_table`)."""
-    if name in LIST_COLUMNS and all(v is None or v.__class__ is list for v in values):
+    if name in LIST_COLUMNS and set(map(type, values)) <= {list, type(None)}:
         if shared:
             empty: list[str] = []
             return [empty if v is None else v for v in values]

@@ -761,8 +761,11 @@ def _assemble_bytes(path: Path, table: str, header: Cells, lines: _LineBytes, de
     picks, mapping, unknown = _picks(path, table, header)
     cut = ord(delimiter)
     # each line with its line break (never empty): whether it holds a printable ASCII character other than the cut
-    # (then it is not blank)
+    # (then it is not blank); in the GB encodings a byte after one of 0x80 or more may be a trail byte (GB18030's
+    # 4-byte characters hold digits, GBK's trail bytes letters): not counted
     printable = (buf > 0x20) & (buf < 0x80) & (buf != cut)
+    if codec != "utf-8" and len(buf) > 1:
+        printable[1:] &= buf[:-1] < 0x80
     keep = np.logical_or.reduceat(printable, starts) if len(starts) else np.zeros(0, dtype=bool)
     ends = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # a plain file's CRs end lines only
     edge = _EDGE_CHARS

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from test_validate_columns import bench_validate
@@ -293,15 +293,19 @@ def test_iter_chunks_dispatches_by_suffix(tmp_path: Path) -> None:
         validate_stream(tmp_path / "x.geojson", settings=Settings(), salt=b"s" * 32)
 
 
-@_HYP
-@given(rows=st.lists(st.lists(st.lists(st.sampled_from(_PIECES), max_size=3).map("".join), max_size=9), max_size=12),
+@hsettings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(st.lists(st.sampled_from(_PIECES + ["丂", "1丂"]), max_size=3).map("".join),
+                              max_size=9), max_size=12),
        delimiter=st.sampled_from([",", "\t", ";"]), encoding=st.sampled_from(["utf-8", "gb18030", "gbk"]),
        crlf=st.booleans(), last_break=st.booleans(),
        only=st.sampled_from([("lon", "lat"), ("name", "lat", "id_number"), ("community_code",)]))
+@example(rows=[["\u200b"]], delimiter=",", encoding="gb18030", crlf=False, last_break=False, only=("lon", "lat"))
+@example(rows=[["丂", "\u3000"]], delimiter=",", encoding="gbk", crlf=True, last_break=True, only=("lon", "lat"))
 def test_cells_found_in_the_bytes_are_the_decoded_ones(rows, delimiter, encoding, crlf, last_break, only) -> None:
     """A block's few columns found in its bytes (the first pass of a worker) are those of its decoded lines: the same
     cells, trims, blank rows and row numbers, whatever the cells hold (edge spaces, full-width text, quotes,
-    control characters, long cells)."""
+    control characters, long cells; a blank row whose zero-width space GB18030 writes with two digit bytes, GBK
+    characters whose trail byte is an ASCII letter)."""
     text = ("\r\n" if crlf else "\n").join(delimiter.join(r) for r in rows) + ("\n" if rows and last_break else "")
     data = text.encode(encoding, errors="replace")
     lines = readers._split_lines(data.decode(encoding))

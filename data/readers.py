@@ -792,7 +792,7 @@ def _assemble_bytes(path: Path, table: str, header: Cells, lines: _LineBytes, de
         if width > _CELL_BYTES_MAX:  # long cells: decoded (the coordinates are never these)
             slow = np.ones(len(where), dtype=bool)
         elif width:
-            if padded is None or len(padded) < len(buf) + width:  # every cell's window inside
+            if padded is None:  # the bytes and room for a whole window after the last cell
                 padded = np.concatenate([buf, np.zeros(_CELL_BYTES_MAX, dtype=np.uint8)])
             cells = np.lib.stride_tricks.sliding_window_view(padded, width)[begin]  # a row of bytes a cell
             inside = np.arange(width) < length[:, None]

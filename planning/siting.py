@@ -46,7 +46,9 @@ import functools
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -304,6 +306,39 @@ def _quiet_highs() -> type:
     return QuietHighs
 
 
+def _checked_run(solver: Callable[[], Any], cost: np.ndarray,
+                 start: np.ndarray | None) -> tuple[Any, np.ndarray | None, bool]:
+    """Run a HiGHS MIP (``solver()``: a fresh solver holding the model; warm-started with the full column values
+    ``start`` when given) and check its figures against the solution it returns. Returns (the solver, the
+    solution's column values or None when it has none, whether its objective and bound are to be trusted).
+
+    A reported objective that is not the solution's cost, or a bound beyond it, is not trusted (HiGHS 1.16 can
+    report a warm start's objective and bound wrongly, e.g. -15 for a start of cost -13.5, as "optimal"): the MIP
+    is solved again without the warm start; when that disagrees too, the figures are not trusted."""
+    import highspy
+
+    for warm in ((True, False) if start is not None else (False,)):
+        h = solver()
+        if warm:
+            solution = highspy.HighsSolution()
+            solution.col_value = list(start)
+            solution.value_valid = True
+            h.setSolution(solution)
+        h.run()
+        values = np.asarray(h.getSolution().col_value)
+        if len(values) != len(cost):
+            return h, None, True
+        info = h.getInfo()
+        worth, reported, bound = float(cost @ values), float(info.objective_function_value), float(info.mip_dual_bound)
+        tolerance = 1e-6 * max(1.0, abs(worth))  # HiGHS minimises: its bound is at most the solution's cost
+        if abs(reported - worth) <= tolerance and not bound > worth + tolerance:
+            return h, values, True
+        log.warning("HiGHS reported objective %.9g and bound %.9g for a solution of cost %.9g (%s): %s", reported,
+                    bound, worth, "warm start" if warm else "cold start",
+                    "solving again without the warm start" if warm else "its optimality is not claimed")
+    return h, values, False
+
+
 def _highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, target: float | None, time_limit_s: float,
            mip_rel_gap: float, start: np.ndarray | None) -> tuple[np.ndarray, float, float, str]:
     """Solve MCLP (``k`` given) or partial set covering (``target`` given) with HiGHS.
@@ -341,34 +376,30 @@ def _highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, target: float | No
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype("float64")
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cand + [highspy.HighsVarType.kContinuous] * n_dem
-    h = _quiet_highs()()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+
+    def solver() -> Any:
+        h = _quiet_highs()()
+        for name, value in (("output_flag", False), ("log_to_console", False), ("time_limit", float(time_limit_s)),
+                            ("mip_rel_gap", float(mip_rel_gap)), ("random_seed", 0), ("threads", 1)):
+            h.setOptionValue(name, value)
+        h.passModel(lp)
+        return h
+
+    x = None
     if start is not None and len(start):
         x = np.zeros(n_cand + n_dem)
         x[start] = 1.0
         x[n_cand:] = (np.asarray(csc[start].sum(axis=0)).ravel() > 0) if n_dem else 0.0
-        solution = highspy.HighsSolution()
-        solution.col_value = list(x)
-        solution.value_valid = True
-        h.setSolution(solution)
-    h.run()
+    h, values, trusted = _checked_run(solver, cost, x)
     model_status = h.getModelStatus()
-    info = h.getInfo()
     if model_status == highspy.HighsModelStatus.kInfeasible:
         return np.zeros(0, dtype=np.int64), np.nan, np.nan, "infeasible"
-    values = np.asarray(h.getSolution().col_value)
-    if len(values) != n_cand + n_dem:  # no feasible point found within the limit
+    if values is None:  # no feasible point found within the limit
         return np.zeros(0, dtype=np.int64), np.nan, np.nan, "time_limit"
     chosen = np.flatnonzero(values[:n_cand] > 0.5)
-    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "time_limit"
-    objective = float(info.objective_function_value)
-    bound = float(info.mip_dual_bound)
+    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal and trusted else "time_limit"
+    objective = float(cost @ values)
+    bound = float(h.getInfo().mip_dual_bound) if trusted else np.nan
     if k is not None:
         objective, bound = -objective, -bound
     return chosen, objective, bound, status
@@ -693,28 +724,28 @@ class _FlowModel:
 
     def solve(self, start_open: np.ndarray, start_x: np.ndarray, time_limit_s: float,
               mip_rel_gap: float) -> tuple[np.ndarray | None, np.ndarray | None, float, float, str]:
-        """The MIP, warm-started: (open candidates, x, objective, bound, status); None when nothing found."""
+        """The MIP, warm-started: (open candidates, x, objective, bound, status); None when nothing found.
+        HiGHS's figures are checked against its solution (:func:`_checked_run`)."""
         hs = self.highspy
         lp = self.lp
         lp.integrality_ = [hs.HighsVarType.kInteger] * self.n_cand + [hs.HighsVarType.kContinuous] * self.n_x
-        h = self._solver(time_limit_s, mip_rel_gap)
-        h.passModel(lp)
+        cost = np.asarray(lp.col_cost_)
+
+        def solver() -> Any:
+            h = self._solver(time_limit_s, mip_rel_gap)
+            h.passModel(lp)
+            return h
+
         start = np.zeros(self.n_cand + self.n_x)
         start[np.asarray(start_open, dtype=np.int64)] = 1.0
         start[self.n_cand:] = start_x
-        solution = hs.HighsSolution()
-        solution.col_value = list(start)
-        solution.value_valid = True
-        h.setSolution(solution)
-        h.run()
-        status = h.getModelStatus()
-        values = np.asarray(h.getSolution().col_value)
-        if len(values) != self.n_cand + self.n_x:
+        h, values, trusted = _checked_run(solver, cost, start)
+        if values is None:
             return None, None, np.nan, np.nan, "time_limit"
-        info = h.getInfo()
+        optimal = h.getModelStatus() == hs.HighsModelStatus.kOptimal and trusted
         return (np.flatnonzero(values[:self.n_cand] > 0.5), np.clip(values[self.n_cand:], 0.0, None),
-                -float(info.objective_function_value), -float(info.mip_dual_bound),
-                "optimal" if status == hs.HighsModelStatus.kOptimal else "time_limit")
+                -float(cost @ values), -float(h.getInfo().mip_dual_bound) if trusted else np.nan,
+                "optimal" if optimal else "time_limit")
 
 
 def _greedy_capacitated(m: sp.csr_matrix, residual: np.ndarray, g_value: np.ndarray, cap: np.ndarray,

@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -91,8 +91,16 @@ def solve(inst, **kwargs):
                                  existing_capacity=ex_cap if len(ex) else None, **kwargs)
 
 
+_WARM_START_MISREPORTED = (np.array([[True, True, False], [False, True, False], [False, True, False]]),
+                           np.array([[True, False, False], [False, False, False]]), np.array([4., 5., 4.]),
+                           np.array([1.5, 1.5, 2.]), np.array([6., 6., 8.]), np.array([1., 5.]), 2)
+"""HiGHS 1.16, warm-started with the greedy sites (worth 13.5, the optimum), reports objective and bound 15 as
+"optimal": the run is checked and solved again without the warm start."""
+
+
 @hsettings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances())
+@example(inst=_WARM_START_MISREPORTED)
 def test_capacitated_equals_brute_force(inst) -> None:
     cand, ex, demand, value, cap, ex_cap, k = inst
     best = brute_force(cand, ex, demand, value, cap, ex_cap, k)
@@ -228,3 +236,42 @@ def test_site_plan_with_capacity_on_the_demo_region(demo_region) -> None:
     assert big.summary["unserved_in_reach"] == pytest.approx(0.0)
     with pytest.raises(PlanningInputError, match="新增站点数"):
         site_facilities(demo_region, settings=settings, target_pct=90.0, minutes=5, kind=DAY, capacity=True)
+
+
+class _Misreporting:
+    """A stand-in for a HiGHS solver whose reported objective and bound disagree with its solution's cost (as
+    HiGHS 1.16 did after a warm start) unless ``honest``."""
+
+    runs: list[bool] = []
+
+    def __init__(self, honest: bool) -> None:
+        self.honest, self.warm = honest, False
+
+    def setSolution(self, solution) -> None:  # noqa: N802 (HiGHS's name)
+        self.warm = True
+
+    def run(self) -> None:
+        _Misreporting.runs.append(self.warm)
+
+    def getSolution(self):  # noqa: N802
+        return type("Solution", (), {"col_value": [1.0, 2.0]})()
+
+    def getInfo(self):  # noqa: N802
+        value = -5.0 if self.honest else -9.0
+        return type("Info", (), {"objective_function_value": value, "mip_dual_bound": value})()
+
+
+@pytest.mark.parametrize("honest_cold", [True, False])
+def test_highs_figures_are_checked_against_its_solution(honest_cold: bool) -> None:
+    """A warm-started run whose objective is not its solution's cost is run again cold; a cold run that disagrees
+    too is kept without a claim of optimality."""
+    from planning.siting import _checked_run
+
+    cost = np.array([-1.0, -2.0])  # the solution [1, 2] costs -5
+    _Misreporting.runs = []
+    solvers = iter([_Misreporting(honest=False), _Misreporting(honest=honest_cold)])
+    h, values, trusted = _checked_run(lambda: next(solvers), cost, np.array([1.0, 2.0]))
+    assert _Misreporting.runs == [True, False] and values.tolist() == [1.0, 2.0] and trusted is honest_cold
+    _Misreporting.runs = []
+    assert _checked_run(lambda: _Misreporting(honest=True), cost, np.array([1.0, 2.0]))[2] is True
+    assert _Misreporting.runs == [True]  # an honest warm run is not repeated

@@ -270,6 +270,22 @@ def _yes_no(value: object) -> object:
     return ("是" if value else "否") if isinstance(value, (bool, np.bool_)) else value
 
 
+_PLAIN_TYPES = frozenset({str, int, float, type(None)})
+"""Value types :func:`_yes_no` leaves as they are, and whose column type pandas infers alike after ``map`` and by
+``infer_objects``."""
+
+
+def _yes_no_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(object).map(_yes_no)``: a column of text, numbers and None only has its type inferred (the
+    same type, without a call per cell), any other goes through :func:`_yes_no`."""
+    out = frame.astype(object)
+    for name in out.columns:
+        column = out[name]
+        out[name] = (column.infer_objects() if set(map(type, column.to_numpy())) <= _PLAIN_TYPES
+                     else column.map(_yes_no))
+    return out
+
+
 def _clip(text: str, limit: int = _SHOWN_MAX) -> str:
     """``text`` cut to ``limit`` characters for a report, saying how long it was."""
     return text if len(text) <= limit else f"{text[:limit - 10]}…（共 {len(text)} 字）"
@@ -2770,7 +2786,7 @@ class ValidationStream:
         kept = [r for r in rejects if len(r)] or rejects[:1]
         rejected = pd.concat(kept, ignore_index=True)
         if len(rejected):  # types inferred over the whole column, as one pass does
-            rejected = rejected.astype(object).map(_yes_no)
+            rejected = _yes_no_frame(rejected)
         if state.late:
             extra = dict(state.late)
             rejected["拒绝原因"] = [f"{why}；老人：{extra[r]}" if r in extra else why

@@ -467,3 +467,18 @@ def test_background_work_gives_its_value_or_its_error() -> None:
     missing = _Background(file_sha256, Path("/nonexistent/elders.csv"))
     with pytest.raises(OSError):
         missing.result()
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(columns=st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 2**70), st.floats(),
+                                           st.booleans(), st.dates()), max_size=6), min_size=1, max_size=4),
+       rows=st.integers(0, 6))
+def test_rejects_typed_as_by_map(columns: list[list[object]], rows: int) -> None:
+    """The whole file's rejected rows get their column types as ``map(_yes_no)`` gives them (是/否 for yes/no
+    values), also where only the types are inferred."""
+    from data.validate import _yes_no, _yes_no_frame
+
+    frame = pd.DataFrame({f"c{k}": pd.Series((values * 6)[:rows] if values else [None] * rows, dtype=object)
+                          for k, values in enumerate(columns)})
+    got, want = _yes_no_frame(frame), frame.astype(object).map(_yes_no)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)

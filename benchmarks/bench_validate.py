@@ -5,9 +5,10 @@
 
 Prints seconds, rows per second and the ratios to `pandas.read_csv(encoding="gb18030", dtype=str)`, the
 floor any validator pays for reading the file, and to `pyarrow.csv.read_csv` of the same file, in the same run.
-Ours and each peer run ``--runs`` times (default 3) and the best of each counts, the same treatment for all
-(the same read took 0.95-1.5 s for 1 M rows on the 2-core machine within a day); every run of ours starts its
-workers afresh (a new fork server, as each import does), and all its times are printed.
+Ours and each peer run ``--runs`` times (default 3), in turn (ours, pandas, pyarrow, ours...), and the best of each
+counts: the same treatment for all, and a slower spell of the machine meets all of them (the same read took
+0.95-1.5 s for 1 M rows on the 2-core machine within a day). Every run of ours starts its workers afresh (a new
+fork server, as each import does); all its times are printed.
 `--engine rows` runs the cell-by-cell validator (the reference the default column engine is tested
 against). `--chunk-rows N` validates the file as a stream of N-row blocks (`validate_stream`; the good rows
 of each block are written to a GeoParquet file as row groups by `data.store.write_layer_blocks`, in the time
@@ -177,7 +178,8 @@ def main() -> None:
         make_register(path, args.rows)
         make_s, size_mb = time.perf_counter() - t0, path.stat().st_size / 2**20
         times, cpu_times, peaks, tree_peaks = [], [], [], []
-        for _ in range(runs):
+        peer_s = arrow_s = float("inf")
+        for _ in range(runs):  # ours, then each peer, in turn: a slower spell of the machine meets all of them
             stop_fork_server()  # each run starts its workers as an import does
             reset_peak_rss()  # the peak below is the validation's, not the register writer's (nor a run before)
             sampler = PeakSampler()
@@ -195,13 +197,10 @@ def main() -> None:
             cpu_times.append(time.process_time() - cpu0)
             peaks.append(peak_memory_mb())  # ours first: its own peak
             tree_peaks.append(sampler.stop())
-            worker_peaks = stream.worker_peaks_mb if args.chunk_rows else []
+            if len(times) == 1:  # the memory of the first run: the peers' reads after it leave freed memory behind
+                worker_peaks = stream.worker_peaks_mb if args.chunk_rows else []
             n_imported, n_rejected, n_read = result.n_imported, result.n_rejected, result.n_read
             del result
-        best = int(np.argmin(times))
-        ours_s, ours_cpu_s, peak_mb, tree_peak_mb = times[best], cpu_times[best], max(peaks), max(tree_peaks)
-        peer_s = arrow_s = float("inf")
-        for _ in range(runs):  # the peers' best of as many runs: their floor on this machine now
             t0 = time.perf_counter()
             pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
             peer_s = min(peer_s, time.perf_counter() - t0)
@@ -209,6 +208,8 @@ def main() -> None:
             pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(encoding="gb18030"),
                             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(HEADER, pa.string())))
             arrow_s = min(arrow_s, time.perf_counter() - t0)
+        best = int(np.argmin(times))
+        ours_s, ours_cpu_s, peak_mb, tree_peak_mb = times[best], cpu_times[best], peaks[0], tree_peaks[0]
     what = f"validate_stream ({args.chunk_rows:,}-row blocks)" if args.chunk_rows else "validate_table (whole file)"
     print(f"rows                         {args.rows:>12,}")
     print(f"file                         {size_mb:>12.0f} MB (GBK CSV)")
@@ -218,10 +219,10 @@ def main() -> None:
     print(f"pyarrow.csv.read_csv (peer)  {arrow_s:>12.2f} s   (best of {runs})")
     print(f"ratio ours / pandas.read_csv {ours_s / peer_s:>12.1f} x")
     print(f"ratio ours / pyarrow.csv     {ours_s / arrow_s:>12.1f} x")
-    print(f"peak resident memory (VmHWM) {peak_mb:>10.0f} MB   (of the validation, the highest of the runs: reset "
-          "after writing the register and between runs)")
-    print(f"peak memory of all processes {tree_peak_mb:>10.0f} MB   (sum of PSS of this process, the fork server and "
-          "the workers, and blocks in shared memory, sampled every 0.2 s)")
+    print(f"peak resident memory (VmHWM) {peak_mb:>10.0f} MB   (of the validation's first run: reset after writing "
+          "the register, read before any peer ran)")
+    print(f"peak memory of all processes {tree_peak_mb:>10.0f} MB   (first run; sum of PSS of this process, the fork "
+          "server and the workers, and blocks in shared memory, sampled every 0.2 s)")
     if worker_peaks:
         print(f"worker processes             {len(worker_peaks):>12}   peaks {' + '.join(f'{p:.0f}' for p in worker_peaks)} MB;"
               f" all processes {peak_mb + sum(worker_peaks):,.0f} MB")

@@ -667,6 +667,13 @@ def _line_blocks(parts: Iterator[pa.LargeStringArray], size: int) -> Iterator[pa
     yield pa.concat_arrays(pending) if pending else pa.array([], type=pa.large_string())
 
 
+def _block_codec(encoding: str) -> str:
+    """The codec a block of a text file's lines is decoded with: the encoding's own name, UTF-8 for "utf-8-sig" (a
+    BOM counts at the file's start only, before the header)."""
+    codec = codecs.lookup(encoding).name
+    return "utf-8" if codec == "utf-8-sig" else codec
+
+
 @dataclass(frozen=True)
 class _LineBytes:
     """Whole lines of a :func:`plain_text_file` as its bytes (``count`` lines; the last may lack its line
@@ -688,8 +695,7 @@ def _shared_line_blocks(path: Path, encoding: str, first_line: int, size: int,
     UnicodeDecodeError as reading the text does. ``raw``: this process's blocks as :class:`_LineBytes`, not
     decoded."""
     w, n = share
-    codec = codecs.lookup(encoding).name
-    codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM counts at the file's start only (the header)
+    codec = _block_codec(encoding)
     k, need, count, pieces = -1, first_line, 0, []  # block -1: the lines above the data (never decoded)
 
     def finished() -> pa.LargeStringArray | _LineBytes | int:
@@ -931,8 +937,7 @@ def _iter_text_chunks(path: str | Path, table: str, *, chunk_rows: int, encoding
             head_rows = [[cell_text(c) for c in r] for r in first]
             at = head_score(head_rows, table)[0]
             header = head_rows[at] if head_rows else []
-            codec = codecs.lookup(encoding).name
-            codec = "utf-8" if codec == "utf-8-sig" else codec
+            codec = _block_codec(encoding)
             in_bytes = only is not None and codec in _BYTE_CODECS and delimiter in _BYTE_DELIMITERS
             if plain and share is not None:
                 parts.close()

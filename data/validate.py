@@ -2739,17 +2739,17 @@ class ValidationStream:
                     return
                 if raw_table.n_rows == 0:
                     continue
-                plain = self.tables and self.then is None  # the rows only as written: no shapely points
                 part = _validate_raw(raw_table, self.path, self.table, settings=self.settings, crs=self.crs,
                                      salt=self.salt, region_extent=self.region_extent, roads=None, today=self.today,
-                                     progress=None, related=None, engine="columns", stream=state, points=not plain)
+                                     progress=None, related=None, engine="columns", stream=state,
+                                     points=_points_needed(self.tables, self.then))
                 del raw_table
             state.first = False
             extra = None
             if self.then is not None:
                 part.good, extra = self.then(part.good)
             if self.tables:
-                part.good = store_layer_table(part.good) if not plain else point_layer_table(part.good)
+                part.good = _layer_table(part.good)
             yield part, extra
 
     def _collect(self, parts: Iterator[tuple[ValidationResult, Any]], state: _StreamState,
@@ -2846,6 +2846,18 @@ class _WorkerStopped(Exception):
     """The stream told a worker to stop (its consumer stopped, or another block failed)."""
 
 
+def _points_needed(tables: bool, then: Callable[..., Any] | None) -> bool:
+    """Whether a stream's blocks need shapely points: not when they are handed out only as the tables written
+    (``tables`` without ``then``, which takes GeoDataFrames)."""
+    return not tables or then is not None
+
+
+def _layer_table(good: gpd.GeoDataFrame | pd.DataFrame) -> pa.Table:
+    """A block's good rows as they are written: :func:`data.store.layer_table` of a GeoDataFrame, or
+    :func:`data.store.point_layer_table` of the plain frame of points ``points=False`` gives."""
+    return store_layer_table(good) if isinstance(good, gpd.GeoDataFrame) else point_layer_table(good)
+
+
 def _write_ipc(table: pa.Table, file: Path) -> None:
     """``table`` as an Arrow IPC file (its buffers copied once, not pickled)."""
     import pyarrow.ipc as ipc
@@ -2860,8 +2872,8 @@ def _pack_good(good: gpd.GeoDataFrame | pd.DataFrame, file: Path, *, table: bool
     ``groups`` lists) as codes into its distinct objects (an object shared by many rows — one list per distinct
     cell text — crosses once and is shared again on arrival); the other columns written to ``file`` as an Arrow
     IPC file (its buffers copied once, not pickled and piped), of which only the name crosses."""
-    if table:  # the rows as they are written (data.store.layer_table; a plain frame of points without shapely's)
-        _write_ipc(store_layer_table(good) if isinstance(good, gpd.GeoDataFrame) else point_layer_table(good), file)
+    if table:  # the rows as they are written
+        _write_ipc(_layer_table(good), file)
         return {"file": str(file), "table": True}
     frame = pd.DataFrame(good.drop(columns=good.geometry.name))
     shared = {}
@@ -2959,7 +2971,7 @@ def _stream_worker(conn: Any, share: tuple[int, int], path: Path, table: str, ch
                 part = _validate_raw(raw_table, path, table, settings=settings, crs=crs, salt=salt,
                                      region_extent=region_extent, roads=None, today=today, progress=None,
                                      related=None, engine="columns", stream=state,  # type: ignore[arg-type]
-                                     points=not tables or then is not None)
+                                     points=_points_needed(tables, then))
                 del raw_table
                 extra = None
                 if then is not None:

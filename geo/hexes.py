@@ -35,7 +35,8 @@ def cells_for_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nd
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _CELL_NIBBLES = np.arange(56, -1, -4, dtype=np.uint64)
-"""The 15 hexadecimal digits of a cell id, most significant first (bits 63-60 of a cell are 0)."""
+"""The 15 hexadecimal digits of a cell id, most significant first (a cell's bit 63 is 0 and bits 62-59 its mode,
+1: the text h3 writes has 15 digits at every resolution)."""
 
 
 def cell_texts_for_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> pa.LargeStringArray:
@@ -47,10 +48,6 @@ def cell_texts_for_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> 
     ok = ~(np.isnan(lon) | np.isnan(lat))
     ints = np.fromiter(map(h3_int.latlng_to_cell, lat[ok].tolist(), lon[ok].tolist(),
                            itertools.repeat(resolution)), dtype=np.uint64, count=int(ok.sum()))
-    if len(ints) and not ((ints >> np.uint64(59)) == 1).all():  # pragma: no cover - not a cell id: h3's own text
-        texts = np.full(len(lon), None, dtype=object)
-        texts[ok] = [h3.int_to_str(int(v)) for v in ints]
-        return pa.array(texts, type=pa.large_string())
     digits = _HEX_DIGITS[((ints[:, None] >> _CELL_NIBBLES) & np.uint64(15)).astype(np.intp)]
     offsets = np.zeros(len(lon) + 1, dtype=np.int64)
     np.cumsum(np.where(ok, len(_CELL_NIBBLES), 0), out=offsets[1:])

@@ -306,6 +306,15 @@ def _quiet_highs() -> type:
     return QuietHighs
 
 
+def _highs_solver(time_limit_s: float, mip_rel_gap: float) -> Any:
+    """A quiet, deterministic HiGHS solver (one thread, fixed seed) with these limits."""
+    h = _quiet_highs()()
+    for name, value in (("output_flag", False), ("log_to_console", False), ("time_limit", float(time_limit_s)),
+                        ("mip_rel_gap", float(mip_rel_gap)), ("random_seed", 0), ("threads", 1)):
+        h.setOptionValue(name, value)
+    return h
+
+
 def _checked_run(solver: Callable[[], Any], cost: np.ndarray,
                  start: np.ndarray | None) -> tuple[Any, np.ndarray | None, bool]:
     """Run a HiGHS MIP (``solver()``: a fresh solver holding the model; warm-started with the full column values
@@ -378,10 +387,7 @@ def _highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, target: float | No
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cand + [highspy.HighsVarType.kContinuous] * n_dem
 
     def solver() -> Any:
-        h = _quiet_highs()()
-        for name, value in (("output_flag", False), ("log_to_console", False), ("time_limit", float(time_limit_s)),
-                            ("mip_rel_gap", float(mip_rel_gap)), ("random_seed", 0), ("threads", 1)):
-            h.setOptionValue(name, value)
+        h = _highs_solver(time_limit_s, mip_rel_gap)
         h.passModel(lp)
         return h
 
@@ -694,12 +700,6 @@ class _FlowModel:
         self.lp = lp
         self.cap_eff = cap_eff
 
-    def _solver(self, time_limit_s: float, mip_rel_gap: float):
-        h = _quiet_highs()()
-        for name, value in (("output_flag", False), ("log_to_console", False), ("time_limit", float(time_limit_s)),
-                            ("mip_rel_gap", float(mip_rel_gap)), ("random_seed", 0), ("threads", 1)):
-            h.setOptionValue(name, value)
-        return h
 
     def flow(self, open_: np.ndarray, time_limit_s: float) -> np.ndarray:
         """Best assignment (``x``) with the candidates in ``open_`` open and the others closed: an LP."""
@@ -714,7 +714,7 @@ class _FlowModel:
             setattr(fixed, name, getattr(lp, name))
         fixed.col_lower_, fixed.col_upper_ = lower, upper
         fixed.a_matrix_ = lp.a_matrix_
-        h = self._solver(time_limit_s, 0.0)
+        h = _highs_solver(time_limit_s, 0.0)
         h.passModel(fixed)
         h.run()
         values = np.asarray(h.getSolution().col_value)
@@ -732,7 +732,7 @@ class _FlowModel:
         cost = np.asarray(lp.col_cost_)
 
         def solver() -> Any:
-            h = self._solver(time_limit_s, mip_rel_gap)
+            h = _highs_solver(time_limit_s, mip_rel_gap)
             h.passModel(lp)
             return h
 
